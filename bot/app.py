@@ -1,0 +1,131 @@
+"""The composition root: builds every service once, wires the listeners, serves HTTP or Socket Mode."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.config import Settings
+from bot.jobs import Clock, JobService, SystemClock
+from bot.media import MediaFetcher
+from bot.perf import PerfClient
+from bot.poller import Poller
+from bot.services import Services
+from bot.slack import SlackGateway, make_web_client
+from handlers import register_all
+from storage.db import Store
+
+log = logging.getLogger("videobot.app")
+
+SHUTDOWN_GRACE_SECONDS = 5.0
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
+    """Open the database and every client; close them all on exit, whatever happened."""
+    clock = clock or SystemClock()
+    async with contextlib.AsyncExitStack() as stack:
+        store = await Store.open(settings.database_path)
+        stack.push_async_callback(store.close)
+        session = aiohttp.ClientSession()
+        stack.push_async_callback(session.close)
+        transfer = MediaFetcher.make_http_client()
+        stack.push_async_callback(transfer.aclose)
+        perf = PerfClient(PerfClient.make_http_client(settings.perf_api_url, settings.perf_api_key))
+        stack.push_async_callback(perf.aclose)
+
+        slack = SlackGateway(
+            make_web_client(settings.slack_bot_token, settings.slack_api_url, session), transfer, session
+        )
+        media = MediaFetcher(transfer, settings.media_hosts, settings.max_video_mb * 1_000_000)
+        jobs = JobService(store, perf, slack, media, clock, settings)
+        poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency)
+        yield Services(settings=settings, store=store, jobs=jobs, poller=poller, slack=slack)
+
+
+def build_bolt_app(services: Services) -> AsyncApp:
+    settings = services.settings
+    app = AsyncApp(
+        client=services.slack.client,
+        signing_secret=settings.slack_signing_secret,
+        # Socket Mode messages arrive over an authenticated websocket and carry no signature.
+        request_verification_enabled=not settings.socket_mode,
+        # auth.test is called lazily on the first request rather than blocking start-up.
+        token_verification_enabled=False,
+    )
+    register_all(app, services)
+    return app
+
+
+def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
+    web_app = web.Application(client_max_size=1024 * 1024)
+
+    async def healthz(_: web.Request) -> web.Response:
+        poller_ok = services.poller.last_tick_at is not None
+        try:
+            db_ok = await services.store.ping()
+        except Exception:
+            db_ok = False
+        if db_ok and poller_ok:
+            return web.json_response({"ok": True, "database": "ok", "poller": "ok"})
+        return web.json_response(
+            {
+                "ok": False,
+                "database": "ok" if db_ok else "unavailable",
+                "poller": "ok" if poller_ok else "starting",
+            },
+            status=503,
+        )
+
+    web_app.router.add_get("/healthz", healthz)
+    if bolt is not None:
+
+        async def slack_events(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
+
+        web_app.router.add_post("/slack/events", slack_events)
+    return web_app
+
+
+async def serve(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async with open_services(settings) as services:
+        bolt = build_bolt_app(services)
+        runner = web.AppRunner(build_web_app(services, None if settings.socket_mode else bolt), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        port = runner.addresses[0][1] if runner.addresses else settings.port
+        socket_handler = None
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
+            await socket_handler.connect_async()
+            log.info("event=started mode=socket healthz_port=%d", port)
+        else:
+            log.info("event=started mode=http port=%d path=/slack/events", port)
+        services.poller.start()
+        # A machine-readable line for supervisors and tests that start the bot on port 0.
+        print(f"videobot listening on port {port}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            log.info("event=stopping grace_seconds=%.0f", SHUTDOWN_GRACE_SECONDS)
+            if socket_handler is not None:
+                await socket_handler.close_async()
+            await services.poller.stop(SHUTDOWN_GRACE_SECONDS)
+            await runner.cleanup()
+    log.info("event=stopped")

@@ -1,0 +1,170 @@
+"""Parsing and validating the text of `/video` — pure, so every rule is a unit test.
+
+The result is either a request to run, a request for help, or one `CommandError` saying what was
+wrong; rendering any of them for Slack is the messages module's job.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from bot import catalogue
+
+# Slack's section blocks hold 3,000 characters; the root message shows the whole prompt beside the
+# settings, so 2,000 keeps it readable and always within what Slack will post. Perf's own limit is
+# not documented.
+MAX_PROMPT_CHARS = 2000
+
+# People type `--model`, but macOS and iOS autocorrect often turn `--` into an em or en dash.
+_OPTION_START = re.compile(r"(?:(?<=\s)|^)(?:--|—|–)(?=[A-Za-z])")
+_OPTION_TOKEN = re.compile(r"^(?:--|—|–)([A-Za-z][A-Za-z-]*)(?:=(.*))?$", re.DOTALL)
+_DURATION = re.compile(r"^(\d{1,4})(\.\d{1,3})?\s*(s|sec|secs|second|seconds)?$", re.IGNORECASE)
+
+_OPTION_ALIASES: dict[str, str] = {
+    "model": "model",
+    "m": "model",
+    "duration": "duration",
+    "d": "duration",
+    "aspect": "aspect",
+    "ar": "aspect",
+    "aspect-ratio": "aspect",
+    "resolution": "resolution",
+    "res": "resolution",
+}
+OPTION_NAMES: tuple[str, ...] = ("model", "duration", "aspect", "ar", "resolution")
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    prompt: str
+    model: str = catalogue.DEFAULT_MODEL
+    duration_seconds: Decimal = catalogue.DEFAULT_DURATION_SECONDS
+    resolution: str = catalogue.DEFAULT_RESOLUTION
+    aspect_ratio: str = catalogue.DEFAULT_ASPECT_RATIO
+
+    @property
+    def estimated_cost_micros(self) -> int:
+        return catalogue.estimated_cost_micros(self.model, self.duration_seconds)
+
+
+@dataclass(frozen=True)
+class HelpRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class CommandError:
+    """One thing wrong with the command. `code` selects the wording; the rest fills it in."""
+
+    code: str
+    given: str = ""
+    suggestion: str = ""
+    limit: int = 0
+    model: str = ""
+
+
+ParseResult = VideoRequest | HelpRequest | CommandError
+
+
+def parse_video_command(text: str | None) -> ParseResult:
+    text = text or ""
+    stripped = text.strip()
+    if not stripped or stripped.lower() in ("help", "-h", "--help", "?"):
+        return HelpRequest()
+
+    match = _OPTION_START.search(text)
+    prompt_part, options_part = (text[: match.start()], text[match.start() :]) if match else (text, "")
+    prompt = prompt_part.strip()
+
+    options = _parse_options(options_part)
+    if isinstance(options, CommandError):
+        return options
+    if not prompt:
+        return CommandError("empty_prompt")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        return CommandError("prompt_too_long", given=str(len(prompt)), limit=MAX_PROMPT_CHARS)
+    return _validate(prompt, options)
+
+
+def _parse_options(text: str) -> dict[str, str] | CommandError:
+    options: dict[str, str] = {}
+    tokens = text.split()
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        found = _OPTION_TOKEN.match(token)
+        if not found:
+            return CommandError("stray_text", given=token)
+        raw_name, inline_value = found.group(1), found.group(2)
+        name = _OPTION_ALIASES.get(raw_name.lower())
+        if name is None:
+            close = difflib.get_close_matches(raw_name.lower(), OPTION_NAMES, n=1, cutoff=0.6)
+            return CommandError("unknown_option", given=token, suggestion=close[0] if close else "")
+        if inline_value is not None:
+            value = inline_value
+            index += 1
+        elif index + 1 < len(tokens) and not _OPTION_TOKEN.match(tokens[index + 1]):
+            value = tokens[index + 1]
+            index += 2
+        else:
+            return CommandError("missing_value", given=name)
+        if name == "duration" and index < len(tokens) and tokens[index].lower() in ("s", "sec", "seconds"):
+            index += 1  # "--duration 8 s"
+        if name in options:
+            return CommandError("repeated_option", given=name)
+        if not value:
+            return CommandError("missing_value", given=name)
+        options[name] = value
+    return options
+
+
+def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandError:
+    model_name = options.get("model", catalogue.DEFAULT_MODEL).lower()
+    model = catalogue.MODELS.get(model_name)
+    if model is None:
+        close = difflib.get_close_matches(model_name, catalogue.MODELS, n=1, cutoff=0.5)
+        return CommandError("unknown_model", given=options["model"], suggestion=close[0] if close else "")
+
+    duration = catalogue.DEFAULT_DURATION_SECONDS
+    if "duration" in options:
+        parsed = _parse_duration(options["duration"])
+        if parsed is None:
+            return CommandError("bad_duration", given=options["duration"], model=model.name)
+        if parsed > model.max_duration_seconds:
+            return CommandError(
+                "duration_too_long",
+                given=options["duration"],
+                limit=model.max_duration_seconds,
+                model=model.name,
+            )
+        duration = parsed
+
+    resolution = options.get("resolution", catalogue.DEFAULT_RESOLUTION).lower()
+    if resolution in ("720", "1080"):
+        resolution += "p"
+    if resolution not in catalogue.RESOLUTIONS:
+        return CommandError("unknown_resolution", given=options["resolution"])
+
+    aspect = options.get("aspect", catalogue.DEFAULT_ASPECT_RATIO).replace("x", ":").replace("/", ":")
+    if aspect not in catalogue.ASPECT_RATIOS:
+        return CommandError("unknown_aspect", given=options["aspect"])
+
+    return VideoRequest(
+        prompt=prompt, model=model.name, duration_seconds=duration, resolution=resolution, aspect_ratio=aspect
+    )
+
+
+def _parse_duration(value: str) -> Decimal | None:
+    found = _DURATION.match(value.strip())
+    if not found:
+        return None
+    try:
+        seconds = Decimal(found.group(1) + (found.group(2) or ""))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only plain decimals
+        return None
+    if seconds <= 0:
+        return None
+    return seconds.normalize() if seconds != seconds.to_integral_value() else seconds.quantize(Decimal(1))

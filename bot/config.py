@@ -1,0 +1,164 @@
+"""Settings: read once from the environment (and an optional `.env`), checked, then frozen."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+_Num = TypeVar("_Num", int, float)
+
+DEFAULT_PERF_API_URL = "https://api.withperf.pro"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///videobot.db"
+DEFAULT_MEDIA_HOSTS = "storage.withperf.pro"
+
+
+class ConfigError(Exception):
+    """A missing or malformed setting; the message names the variable and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    perf_api_key: str
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    perf_api_url: str = DEFAULT_PERF_API_URL
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_path: str = "videobot.db"
+    media_hosts: tuple[str, ...] = (DEFAULT_MEDIA_HOSTS,)
+    host: str = "0.0.0.0"
+    port: int = 3000
+    poll_tick_seconds: float = 1.0
+    poll_min_seconds: float = 2.0
+    poll_max_seconds: float = 15.0
+    poll_concurrency: int = 8
+    job_timeout_seconds: float = 1800.0
+    max_video_mb: int = 1000
+    log_level: str = "INFO"
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a log line."""
+        return tuple(
+            s
+            for s in (
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.perf_api_key,
+            )
+            if s
+        )
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> Settings:
+    """Build Settings from `environ` (default: the process environment plus `.env`, which never overrides)."""
+    if environ is None:
+        env = dict(os.environ)
+        if dotenv_path and Path(dotenv_path).is_file():
+            from dotenv import dotenv_values
+
+            for key, value in dotenv_values(dotenv_path).items():
+                if value is not None:
+                    env.setdefault(key, value)
+    else:
+        env = dict(environ)
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(name, default).strip() or default
+
+    def required(name: str, hint: str) -> str:
+        value = get(name)
+        if not value:
+            raise ConfigError(f"{name} is not set: {hint}")
+        return value
+
+    bot_token = required("SLACK_BOT_TOKEN", "set it to the app's Bot User OAuth Token (xoxb-…)")
+    if not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb- (OAuth & Permissions page)")
+    app_token = get("SLACK_APP_TOKEN")
+    if app_token and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information page)")
+    signing_secret = get("SLACK_SIGNING_SECRET")
+    if not app_token and not signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests "
+            "(or set SLACK_APP_TOKEN to use Socket Mode)"
+        )
+
+    return Settings(
+        slack_bot_token=bot_token,
+        slack_signing_secret=signing_secret,
+        slack_app_token=app_token,
+        perf_api_key=required("PERF_API_KEY", "set it to your Perf API key (pk_live_… or pk_test_…)"),
+        perf_api_url=_http_url("PERF_API_URL", get("PERF_API_URL", DEFAULT_PERF_API_URL)).rstrip("/"),
+        slack_api_url=_http_url("SLACK_API_URL", get("SLACK_API_URL", DEFAULT_SLACK_API_URL)).rstrip("/") + "/",
+        database_path=_sqlite_path(get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+        media_hosts=_media_hosts(get("VIDEOBOT_MEDIA_HOSTS", DEFAULT_MEDIA_HOSTS)),
+        host=get("HOST", "0.0.0.0"),
+        port=_number("PORT", get("PORT", "3000"), int, 0, 65535),
+        poll_tick_seconds=_number(
+            "VIDEOBOT_POLL_TICK_SECONDS", get("VIDEOBOT_POLL_TICK_SECONDS", "1"), float, 0.05, 60
+        ),
+        poll_min_seconds=_number("VIDEOBOT_POLL_MIN_SECONDS", get("VIDEOBOT_POLL_MIN_SECONDS", "2"), float, 0.05, 300),
+        poll_max_seconds=_number("VIDEOBOT_POLL_MAX_SECONDS", get("VIDEOBOT_POLL_MAX_SECONDS", "15"), float, 0.05, 600),
+        poll_concurrency=_number("VIDEOBOT_POLL_CONCURRENCY", get("VIDEOBOT_POLL_CONCURRENCY", "8"), int, 1, 256),
+        job_timeout_seconds=60
+        * _number("VIDEOBOT_JOB_TIMEOUT_MINUTES", get("VIDEOBOT_JOB_TIMEOUT_MINUTES", "30"), float, 0.01, 24 * 60),
+        max_video_mb=_number("VIDEOBOT_MAX_VIDEO_MB", get("VIDEOBOT_MAX_VIDEO_MB", "1000"), int, 1, 1000),
+        log_level=_log_level(get("VIDEOBOT_LOG_LEVEL", "INFO")),
+    )
+
+
+def _http_url(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL such as https://example.com, not {value!r}")
+    return value
+
+
+def _sqlite_path(url: str) -> str:
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or len(url) == len(prefix):
+        raise ConfigError(
+            f"DATABASE_URL must look like sqlite:///videobot.db (relative) or sqlite:////data/videobot.db "
+            f"(absolute); got {url.split('://')[0]}://…"
+        )
+    return url[len(prefix) :]
+
+
+def _media_hosts(value: str) -> tuple[str, ...]:
+    hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    for host in hosts:
+        if "/" in host or "@" in host or " " in host:
+            raise ConfigError(
+                f"VIDEOBOT_MEDIA_HOSTS takes host or host:port entries separated by commas; {host!r} is not one"
+            )
+    if not hosts:
+        raise ConfigError("VIDEOBOT_MEDIA_HOSTS is empty: list at least one host videos may be downloaded from")
+    return hosts
+
+
+def _number(name: str, value: str, kind: type[_Num], low: float, high: float) -> _Num:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, not {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be between {low:g} and {high:g}, not {value}")
+    return number
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"VIDEOBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
+    return level

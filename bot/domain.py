@@ -1,0 +1,73 @@
+"""A job and its states: the jobs table holds one `Job` per `/video` request."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+
+class JobState(StrEnum):
+    ACCEPTED = "accepted"  # stored; root message and submission still to do
+    SUBMITTING = "submitting"  # the create request may be on the wire
+    PENDING = "pending"  # Perf accepted it and queued it
+    PROCESSING = "processing"
+    COMPLETE = "complete"  # Perf finished; delivery into the thread still to do
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # the create may or may not have reached Perf: never resubmitted blindly
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STATES = frozenset({JobState.DELIVERED, JobState.FAILED, JobState.UNKNOWN, JobState.CANCELLED})
+AT_PERF_STATES = frozenset({JobState.PENDING, JobState.PROCESSING})
+
+_ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def new_job_id() -> str:
+    return "vb_" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+
+
+@dataclass
+class Job:
+    id: str
+    team_id: str
+    channel_id: str
+    user_id: str
+    prompt: str
+    model: str
+    duration_seconds: Decimal
+    resolution: str
+    aspect_ratio: str
+    estimated_cost_micros: int
+    state: JobState
+    created_at: float
+    updated_at: float
+    response_url: str = ""
+    next_poll_at: float | None = None
+    root_ts: str | None = None
+    progress_ts: str | None = None
+    perf_job_id: str | None = None
+    submitted_at: float | None = None
+    progress_percent: int | None = None
+    eta_seconds: int | None = None
+    poll_failures: int = 0
+    video_url: str | None = None
+    perf_cost_micros: int | None = None
+    generation_ms: int | None = None
+    completed_at: float | None = None
+    upload_file_id: str | None = None
+    upload_sent: bool = False
+    file_shared: bool = False
+    delivered_as_link: bool = False
+    delivery_note: str | None = None
+    delivered_at: float | None = None
+    error_message: str | None = None
+    finalized: bool = False
+
+    @property
+    def cost_micros(self) -> int:
+        """Perf's charged cost once known, the estimate until then."""
+        return self.perf_cost_micros if self.perf_cost_micros is not None else self.estimated_cost_micros

@@ -1,0 +1,391 @@
+"""A job's life, one step at a time, with the jobs table as the single source of truth.
+
+Every step follows one rule: write the state, do the side effect, record what it produced. Each step
+looks only at the stored row, so a restart at any point (kill -9 included) resumes where it stopped:
+
+    accepted ─ post root + progress messages ─▶ submitting ─ create at Perf ─▶ pending/processing
+    pending/processing ─ poll ─▶ complete ─ stream the video into the thread ─▶ delivered
+    any ─▶ failed; submitting found after a restart ─▶ unknown (never resubmitted: it may be paid for)
+    terminal ─ edit the root and progress messages to the final state ─▶ finalized
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Protocol
+
+from bot import messages
+from bot.command import VideoRequest
+from bot.config import Settings
+from bot.domain import AT_PERF_STATES, TERMINAL_STATES, Job, JobState, new_job_id
+from bot.media import MediaError, MediaFetcher
+from bot.perf import (
+    JobStatus,
+    PerfClient,
+    PerfNotFound,
+    PerfOutcomeUnknown,
+    PerfRejected,
+    PerfRetryLater,
+)
+from bot.slack import CHANNEL_GONE_ERRORS, UPLOAD_REFUSED_ERRORS, SlackCallError, SlackGateway
+from storage.db import Store
+
+log = logging.getLogger("videobot.jobs")
+
+MAX_DELIVERY_ATTEMPTS = 6
+MAX_FINALIZE_ATTEMPTS = 5
+MAX_BACKOFF_SECONDS = 120.0
+# One call of advance() runs at most this many steps back to back; the rest waits for the next tick.
+MAX_STEPS_PER_CALL = 8
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+def next_poll_delay(status: JobStatus, min_seconds: float, max_seconds: float) -> float:
+    """Poll when Perf expects to be done, but at least every `max_seconds` so progress stays live."""
+    if status.eta_seconds is not None and status.eta_seconds >= 0:
+        wanted = float(status.eta_seconds)
+    else:
+        wanted = max_seconds / 2
+    return max(min_seconds, min(max_seconds, wanted))
+
+
+def backoff_delay(failures: int, min_seconds: float, retry_after: float | None = None) -> float:
+    if retry_after is not None:
+        return max(min_seconds, retry_after)
+    return min(MAX_BACKOFF_SECONDS, min_seconds * 2 ** max(0, failures - 1))
+
+
+def request_of(job: Job) -> VideoRequest:
+    return VideoRequest(
+        prompt=job.prompt,
+        model=job.model,
+        duration_seconds=job.duration_seconds,
+        resolution=job.resolution,
+        aspect_ratio=job.aspect_ratio,
+    )
+
+
+class JobService:
+    def __init__(
+        self,
+        store: Store,
+        perf: PerfClient,
+        slack: SlackGateway,
+        media: MediaFetcher,
+        clock: Clock,
+        settings: Settings,
+    ) -> None:
+        self._store = store
+        self._perf = perf
+        self._slack = slack
+        self._media = media
+        self._clock = clock
+        self._settings = settings
+
+    async def start(
+        self, request: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str
+    ) -> Job:
+        """Store a new job, due at once. Called before the command is acknowledged."""
+        now = self._clock.now()
+        job = Job(
+            id=new_job_id(),
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            prompt=request.prompt,
+            model=request.model,
+            duration_seconds=request.duration_seconds,
+            resolution=request.resolution,
+            aspect_ratio=request.aspect_ratio,
+            estimated_cost_micros=request.estimated_cost_micros,
+            state=JobState.ACCEPTED,
+            created_at=now,
+            updated_at=now,
+            response_url=response_url,
+            next_poll_at=now,
+        )
+        await self._store.insert_job(job)
+        log.info(
+            "job=%s event=accepted channel=%s user=%s model=%s duration=%s",
+            job.id,
+            channel_id,
+            user_id,
+            job.model,
+            job.duration_seconds,
+        )
+        return job
+
+    async def advance(self, job: Job) -> None:
+        """Run the job's due steps; never raises, so one bad job cannot stop the poller."""
+        for _ in range(MAX_STEPS_PER_CALL):
+            if job.next_poll_at is None or job.next_poll_at > self._clock.now():
+                return
+            try:
+                await self._step(job)
+            except SlackCallError as exc:
+                await self._on_slack_error(job, exc)
+            except Exception as exc:
+                log.exception("job=%s event=step_crashed state=%s error=%s", job.id, job.state, type(exc).__name__)
+                await self._retry_later(job, f"internal error {type(exc).__name__}")
+
+    async def _step(self, job: Job) -> None:
+        if job.state in TERMINAL_STATES:
+            await self._finalize(job)
+        elif job.state == JobState.ACCEPTED:
+            await self._announce_and_submit(job)
+        elif job.state == JobState.SUBMITTING:
+            # Only a crash during the create leaves a job here: Perf may have it, so never send it again.
+            await self._set(
+                job,
+                event="create_outcome_unknown",
+                state=JobState.UNKNOWN,
+                error_message="the bot restarted while sending the job to Perf",
+            )
+        elif job.state in AT_PERF_STATES:
+            await self._poll(job)
+        elif job.state == JobState.COMPLETE:
+            await self._deliver(job)
+
+    async def _set(self, job: Job, *, event: str = "", **changes: Any) -> None:
+        now = self._clock.now()
+        changes.setdefault("updated_at", now)
+        if "state" in changes and changes["state"] in TERMINAL_STATES:
+            changes.setdefault("next_poll_at", now)  # due at once: finalize next
+        await self._store.update_job(job, event=event, **changes)
+        if event:
+            log.info("job=%s event=%s state=%s", job.id, event, job.state)
+
+    async def _retry_later(self, job: Job, reason: str, retry_after: float | None = None) -> None:
+        failures = job.poll_failures + 1
+        delay = backoff_delay(failures, self._settings.poll_min_seconds, retry_after)
+        log.warning("job=%s event=retry_later state=%s in=%.1fs reason=%s", job.id, job.state, delay, reason)
+        await self._set(job, poll_failures=failures, next_poll_at=self._clock.now() + delay)
+
+    async def _fail(self, job: Job, message: str, event: str = "failed") -> None:
+        await self._set(job, event=event, state=JobState.FAILED, error_message=message)
+
+    # --- accepted: the messages, then exactly one create ------------------------------------------
+
+    async def _announce_and_submit(self, job: Job) -> None:
+        if self._clock.now() - job.created_at > self._settings.job_timeout_seconds:
+            await self._fail(job, "Perf stayed too busy to take the job; nothing was created or charged")
+            return
+        if job.root_ts is None:
+            ts = await self._slack.post_message(job.channel_id, messages.root_message(job))
+            await self._set(job, event="root_posted", root_ts=ts)
+        if job.progress_ts is None:
+            assert job.root_ts is not None
+            ts = await self._slack.post_message(job.channel_id, messages.progress_message(job), job.root_ts)
+            await self._set(job, progress_ts=ts)
+
+        await self._set(job, event="submitting", state=JobState.SUBMITTING, submitted_at=self._clock.now())
+        try:
+            created = await self._perf.create(request_of(job))
+        except PerfRetryLater as exc:
+            # Perf's 429 means nothing was created: the job waits its turn and is sent again.
+            await self._set(job, event="perf_busy", state=JobState.ACCEPTED, submitted_at=None)
+            await self._retry_later(job, str(exc), exc.retry_after)
+            return
+        except PerfRejected as exc:
+            await self._fail(job, _rejection_text(exc), event="rejected_by_perf")
+            return
+        except PerfOutcomeUnknown as exc:
+            await self._set(job, event="create_outcome_unknown", state=JobState.UNKNOWN, error_message=str(exc))
+            return
+        await self._set(
+            job,
+            event=f"submitted perf_job_id={created.perf_job_id}",
+            state=JobState.PROCESSING if created.status == "processing" else JobState.PENDING,
+            perf_job_id=created.perf_job_id,
+            poll_failures=0,
+            next_poll_at=self._clock.now() + self._settings.poll_min_seconds,
+        )
+        await self._show_progress(job)
+        await self._show_root(job)
+
+    # --- pending / processing: polling -----------------------------------------------------------
+
+    async def _poll(self, job: Job) -> None:
+        assert job.perf_job_id is not None
+        started = job.submitted_at or job.created_at
+        if self._clock.now() - started > self._settings.job_timeout_seconds:
+            minutes = round(self._settings.job_timeout_seconds / 60)
+            await self._fail(
+                job,
+                f"Perf did not finish within {minutes} min, so I stopped waiting (it may still be charged)",
+                event="timed_out",
+            )
+            return
+        try:
+            status = await self._perf.status(job.perf_job_id)
+        except PerfNotFound:
+            await self._fail(job, "Perf no longer knows this job (404)", event="perf_not_found")
+            return
+        except (PerfRetryLater, PerfRejected) as exc:
+            await self._retry_later(job, str(exc), getattr(exc, "retry_after", None))
+            return
+
+        if status.status == "failed":
+            await self._set(job, perf_cost_micros=status.cost_micros)
+            await self._fail(job, status.error_message or "Perf reported a failure without a reason")
+        elif status.status == "complete":
+            await self._set(
+                job,
+                event="complete",
+                state=JobState.COMPLETE,
+                video_url=status.video_url,
+                perf_cost_micros=status.cost_micros,
+                generation_ms=status.generation_ms,
+                completed_at=self._clock.now(),
+                progress_percent=100,
+                poll_failures=0,
+                next_poll_at=self._clock.now(),
+            )
+            await self._show_progress(job)
+        else:
+            before = messages.progress_message(job)["text"], job.state
+            new_state = JobState.PROCESSING if status.status == "processing" else JobState.PENDING
+            await self._set(
+                job,
+                event="processing" if new_state != job.state else "",
+                state=new_state,
+                progress_percent=status.progress_percent,
+                eta_seconds=status.eta_seconds,
+                poll_failures=0,
+                next_poll_at=self._clock.now()
+                + next_poll_delay(status, self._settings.poll_min_seconds, self._settings.poll_max_seconds),
+            )
+            if messages.progress_message(job)["text"] != before[0]:
+                await self._show_progress(job)
+            if job.state != before[1]:
+                await self._show_root(job)
+
+    async def _show_progress(self, job: Job) -> None:
+        """Edit the one progress message in the thread; a failed edit is not worth failing the job."""
+        if job.progress_ts is None:
+            return
+        try:
+            await self._slack.update_message(job.channel_id, job.progress_ts, messages.progress_message(job))
+        except SlackCallError as exc:
+            log.warning("job=%s event=progress_edit_failed error=%s", job.id, exc.error)
+
+    async def _show_root(self, job: Job) -> None:
+        if job.root_ts is None:
+            return
+        try:
+            await self._slack.update_message(job.channel_id, job.root_ts, messages.root_message(job))
+        except SlackCallError as exc:
+            log.warning("job=%s event=root_edit_failed error=%s", job.id, exc.error)
+
+    # --- complete: the video into the thread -----------------------------------------------------
+
+    async def _deliver(self, job: Job) -> None:
+        assert job.root_ts is not None and job.video_url is not None
+        if not job.upload_sent:
+            try:
+                await self._stream_video(job)
+            except MediaError as exc:
+                await self._on_media_error(job, exc)
+                return
+            except SlackCallError as exc:
+                await self._on_upload_error(job, exc)
+                return
+        try:
+            await self._slack.complete_upload(
+                job.upload_file_id or "", messages.upload_title(job), job.channel_id, job.root_ts
+            )
+        except SlackCallError as exc:
+            await self._on_upload_error(job, exc)
+            return
+        await self._set(
+            job, event="delivered", state=JobState.DELIVERED, file_shared=True, delivered_at=self._clock.now()
+        )
+
+    async def _stream_video(self, job: Job) -> None:
+        assert job.video_url is not None
+        async with self._media.open(job.video_url) as download:
+            upload_url, file_id = await self._slack.start_upload(messages.video_filename(job), download.size)
+            await self._set(job, event=f"uploading bytes={download.size}", upload_file_id=file_id)
+            await self._slack.send_upload(upload_url, download.chunks, download.size)
+        # The bytes are at Slack but not yet shared: from here on, only completing the upload remains.
+        await self._set(job, upload_sent=True)
+
+    async def _on_media_error(self, job: Job, exc: MediaError) -> None:
+        if exc.retryable and job.poll_failures + 1 < MAX_DELIVERY_ATTEMPTS:
+            await self._retry_later(job, str(exc))
+        elif exc.retryable or exc.link_allowed:
+            await self._deliver_link(job, str(exc))
+        else:
+            await self._fail(job, f"I did not fetch the video: {exc}", event="video_refused")
+
+    async def _on_upload_error(self, job: Job, exc: SlackCallError) -> None:
+        if exc.error in CHANNEL_GONE_ERRORS:
+            raise exc
+        if exc.error in UPLOAD_REFUSED_ERRORS or exc.error.startswith("http_4"):
+            await self._deliver_link(job, f"{exc.method}: {exc.error}")
+        elif job.poll_failures + 1 < MAX_DELIVERY_ATTEMPTS:
+            await self._retry_later(job, str(exc))
+        else:
+            await self._deliver_link(job, f"{exc.method}: {exc.error}")
+
+    async def _deliver_link(self, job: Job, note: str) -> None:
+        await self._set(
+            job,
+            event="delivered_as_link",
+            state=JobState.DELIVERED,
+            delivered_as_link=True,
+            delivery_note=note,
+            delivered_at=self._clock.now(),
+        )
+
+    # --- terminal: the final edits ---------------------------------------------------------------
+
+    async def _finalize(self, job: Job) -> None:
+        if job.root_ts is None:
+            # The channel never got a message: tell the requester privately instead.
+            await self._slack.respond(
+                job.response_url,
+                messages.cannot_post_in_channel(job.error_message or "error")
+                if job.error_message
+                else messages.internal_error(),
+            )
+        else:
+            if job.progress_ts is None:
+                ts = await self._slack.post_message(job.channel_id, messages.progress_message(job), job.root_ts)
+                await self._set(job, progress_ts=ts)
+            else:
+                await self._slack.update_message(job.channel_id, job.progress_ts, messages.progress_message(job))
+            await self._slack.update_message(job.channel_id, job.root_ts, messages.root_message(job))
+        await self._set(job, event="finalized", finalized=True, next_poll_at=None)
+
+    async def _on_slack_error(self, job: Job, exc: SlackCallError) -> None:
+        if exc.error in CHANNEL_GONE_ERRORS:
+            log.warning("job=%s event=channel_unusable state=%s error=%s", job.id, job.state, exc.error)
+            if job.state not in TERMINAL_STATES:
+                await self._set(job, state=JobState.FAILED, error_message=exc.error, event="channel_unusable")
+            if job.root_ts is None or job.state in TERMINAL_STATES:
+                await self._slack.respond(job.response_url, messages.cannot_post_in_channel(exc.error))
+                await self._set(job, event="finalized", finalized=True, next_poll_at=None)
+            return
+        if job.state in TERMINAL_STATES and job.poll_failures + 1 >= MAX_FINALIZE_ATTEMPTS:
+            log.error("job=%s event=finalize_gave_up error=%s", job.id, exc.error)
+            await self._set(job, event="finalized", finalized=True, next_poll_at=None)
+            return
+        await self._retry_later(job, str(exc))
+
+
+def _rejection_text(exc: PerfRejected) -> str:
+    if exc.status in (401, 403):
+        return f"Perf refused videobot's API key (HTTP {exc.status}); ask whoever runs videobot to check PERF_API_KEY"
+    if exc.status is None:
+        return f"{exc} (try again in a minute)"
+    return f"Perf refused the job: {exc}"

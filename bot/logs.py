@@ -1,0 +1,41 @@
+"""Logging: one line per event, and no secret ever written, whoever logs it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces any configured secret in a record's final text; a last line of defence."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        super().__init__()
+        self._secrets = tuple(s for s in secrets if len(s) >= 6)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        changed = False
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "[redacted]")
+                changed = True
+            if record.exc_text and secret in record.exc_text:
+                record.exc_text = record.exc_text.replace(secret, "[redacted]")
+        if changed:
+            record.msg, record.args = text, None
+        return True
+
+
+def setup_logging(level: str, secrets: tuple[str, ...]) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(RedactSecrets(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Per-request chatter from the libraries would drown the one line per job event.
+    for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access", "slack_sdk", "slack_bolt"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

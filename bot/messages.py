@@ -1,0 +1,255 @@
+"""Everything videobot says in Slack: text, Block Kit and the escaping that keeps user text inert."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from bot import catalogue
+from bot.command import MAX_PROMPT_CHARS, CommandError
+from bot.domain import Job, JobState
+
+Message = dict[str, Any]  # keyword arguments for chat.postMessage / chat.update / ack
+
+_PROGRESS_CELLS = 10
+
+
+def escape(text: str) -> str:
+    """Slack's control characters as entities: `<!channel>` or `<@U1>` typed by a user shows as text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def usd(micros: int) -> str:
+    return f"${catalogue.micros_to_cents(micros)}"
+
+
+def seconds_text(value: Decimal | float | int) -> str:
+    number = Decimal(str(value))
+    return f"{number.normalize():f} s" if number != number.to_integral_value() else f"{int(number)} s"
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    # verbatim: Slack must not auto-link channel names, URLs or @mentions inside user text.
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _quote_prompt(prompt: str, limit: int = MAX_PROMPT_CHARS) -> str:
+    short = prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"
+    return "“" + escape(short) + "”"
+
+
+# --- /video help and command errors -------------------------------------------------------------
+
+
+def help_message() -> Message:
+    models = "\n".join(
+        f"• `{m.name}` ({m.provider}): up to {m.max_duration_seconds} s, ${m.price_per_second} per second"
+        for m in catalogue.MODELS.values()
+    )
+    aspects = "\n".join(f"• `{ratio}` {use}" for ratio, use in catalogue.ASPECT_RATIOS.items())
+    text = (
+        "*Make a video:* `/video <prompt> [--model M] [--duration N] [--aspect R] [--resolution 720p|1080p]`\n"
+        "Example: `/video A lighthouse in a storm, waves crashing --model veo-3 --duration 8 --ar 9:16`\n"
+        f"Defaults: `{catalogue.DEFAULT_MODEL}`, {int(catalogue.DEFAULT_DURATION_SECONDS)} s, "
+        f"`{catalogue.DEFAULT_RESOLUTION}`, `{catalogue.DEFAULT_ASPECT_RATIO}`. Options go after the prompt, "
+        "in any order (`--ar` is short for `--aspect`; `--duration 8s` works too).\n\n"
+        f"*Models* (cost = duration × price):\n{models}\n\n"
+        f"*Aspect ratios:*\n{aspects}\n\n"
+        "*Prompt tips:* be descriptive; name the camera movement (“drone shot slowly revealing a valley”); "
+        "name the lighting and mood (“dramatic sunset lighting, long shadows”).\n\n"
+        "The video is posted in a thread under the job's message in this channel, with live progress."
+    )
+    return {"response_type": "ephemeral", "text": text}
+
+
+def _model_list() -> str:
+    return ", ".join(f"`{name}`" for name in catalogue.MODELS)
+
+
+def command_error(error: CommandError) -> Message:
+    given = escape(error.given)
+    match error.code:
+        case "empty_prompt":
+            text = (
+                "Tell me what to film: `/video A lighthouse in a storm --duration 8`. `/video help` shows all options."
+            )
+        case "prompt_too_long":
+            text = f"That prompt is {error.given} characters; the limit is {error.limit}. Shorten it and send it again."
+        case "unknown_option":
+            hint = f" Did you mean `--{error.suggestion}`?" if error.suggestion else ""
+            text = (
+                f"I don't know the option `{given}`.{hint} "
+                "Options are `--model`, `--duration`, `--aspect` (or `--ar`) and `--resolution`."
+            )
+        case "missing_value":
+            text = f"`--{given}` needs a value, e.g. `{_example_for(error.given)}`."
+        case "repeated_option":
+            text = f"`--{given}` is given twice; keep just one."
+        case "stray_text":
+            text = (
+                f"I didn't understand `{given}` after the options. Put the whole prompt first, then the options: "
+                "`/video A lighthouse in a storm --model veo-3`."
+            )
+        case "unknown_model":
+            hint = f" Did you mean `{error.suggestion}`?" if error.suggestion else ""
+            text = f"There is no model `{given}`.{hint} Choose one of {_model_list()}."
+        case "bad_duration":
+            limit = catalogue.MODELS[error.model].max_duration_seconds
+            text = (
+                f"`{given}` is not a duration. Give a number of seconds above 0, e.g. `--duration 8` "
+                f"({error.model} goes up to {limit} s)."
+            )
+        case "duration_too_long":
+            longer = [m for m in catalogue.MODELS.values() if m.max_duration_seconds > error.limit]
+            alternative = f", or `--model {longer[0].name}` ({longer[0].max_duration_seconds} s)" if longer else ""
+            text = (
+                f"{error.model} makes videos of up to {error.limit} s, and you asked for {given}. "
+                f"Try `--duration {error.limit}`{alternative}."
+            )
+        case "unknown_resolution":
+            options = " or ".join(f"`{r}`" for r in catalogue.RESOLUTIONS)
+            text = f"There is no resolution `{given}`. Use {options}."
+        case "unknown_aspect":
+            options = ", ".join(f"`{r}` {use}" for r, use in catalogue.ASPECT_RATIOS.items())
+            text = f"There is no aspect ratio `{given}`. Use one of: {options}."
+        case _:
+            text = "I couldn't read that command. `/video help` shows how."
+    return {"response_type": "ephemeral", "text": text}
+
+
+def _example_for(option: str) -> str:
+    return {
+        "model": "--model veo-3",
+        "duration": "--duration 8",
+        "aspect": "--aspect 9:16",
+        "resolution": "--resolution 720p",
+    }.get(option, f"--{option} …")
+
+
+def internal_error() -> Message:
+    return {
+        "response_type": "ephemeral",
+        "text": "Sorry, something went wrong on my side and nothing was started. Please try again in a minute.",
+    }
+
+
+# --- a job's messages --------------------------------------------------------------------------
+
+
+def settings_line(job: Job) -> str:
+    return " · ".join(
+        (
+            job.model,
+            seconds_text(job.duration_seconds),
+            job.resolution,
+            job.aspect_ratio,
+            f"est. {usd(job.estimated_cost_micros)}",
+            f"job {job.id}",
+        )
+    )
+
+
+def _status_line(job: Job) -> str:
+    match job.state:
+        case JobState.ACCEPTED | JobState.SUBMITTING:
+            return "⏳ Starting…"
+        case JobState.PENDING:
+            return "⏳ Queued at Perf"
+        case JobState.PROCESSING:
+            return "🎞️ Generating… (live progress in the thread)"
+        case JobState.COMPLETE:
+            return "📦 Finished, posting the video…"
+        case JobState.DELIVERED:
+            taken = _time_taken(job)
+            where = "link in the thread" if job.delivered_as_link else "video in the thread"
+            return f"✅ Done{taken} · {usd(job.cost_micros)} · {where}"
+        case JobState.FAILED:
+            return f"❌ Failed: {escape(job.error_message or 'unknown error')}"
+        case JobState.UNKNOWN:
+            return "⚠️ Not sure Perf received this job, so it was not sent again (see thread)"
+        case JobState.CANCELLED:
+            return "🚫 Cancelled"
+    return ""  # pragma: no cover - every state is listed above
+
+
+def _time_taken(job: Job) -> str:
+    end = job.completed_at or job.delivered_at
+    if job.submitted_at is None or end is None:
+        return ""
+    return f" in {max(1, round(end - job.submitted_at))} s"
+
+
+def root_message(job: Job) -> Message:
+    headline = f"🎬 Video for <@{escape(job.user_id)}> — {_quote_prompt(job.prompt)}"
+    fallback = f"🎬 Video for <@{escape(job.user_id)}> — {_quote_prompt(job.prompt, 300)} · {_status_line(job)}"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": _mrkdwn(headline)},
+        {"type": "context", "elements": [_mrkdwn(escape(settings_line(job)))]},
+        {"type": "context", "elements": [_mrkdwn(_status_line(job))]},
+    ]
+    return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+
+
+def progress_bar(percent: int) -> str:
+    filled = max(0, min(_PROGRESS_CELLS, round(percent / 100 * _PROGRESS_CELLS)))
+    return "▓" * filled + "░" * (_PROGRESS_CELLS - filled)
+
+
+def _about(seconds: int) -> str:
+    if seconds < 60:
+        return f"about {max(1, seconds)} s left"
+    return f"about {round(seconds / 60)} min left"
+
+
+def progress_message(job: Job) -> Message:
+    match job.state:
+        case JobState.ACCEPTED | JobState.SUBMITTING:
+            text = "⏳ Sending the job to Perf…"
+        case JobState.PENDING:
+            text = f"⏳ Queued at Perf · {job.perf_job_id}"
+        case JobState.PROCESSING:
+            percent = job.progress_percent or 0
+            left = f" · {_about(job.eta_seconds)}" if job.eta_seconds is not None and job.eta_seconds > 0 else ""
+            text = f"{progress_bar(percent)} {percent}%{left}"
+        case JobState.COMPLETE:
+            text = f"{progress_bar(100)} 100% · uploading the video…"
+        case JobState.DELIVERED:
+            if job.delivered_as_link:
+                why = f" ({escape(job.delivery_note)})" if job.delivery_note else ""
+                text = f"✅ Done. Slack didn't take the upload{why}, so here is the link: {escape(job.video_url or '')}"
+            else:
+                text = f"✅ Done{_time_taken(job)} · {usd(job.cost_micros)}"
+        case JobState.FAILED:
+            text = f"❌ The video could not be made: {escape(job.error_message or 'unknown error')}"
+        case JobState.UNKNOWN:
+            text = (
+                "⚠️ The connection to Perf broke while this job was being sent, so I can't tell whether Perf "
+                "received it. To make sure you are not charged twice I did not send it again. "
+                "If no video appears here, run the same `/video` command again."
+            )
+        case JobState.CANCELLED:
+            text = "🚫 Cancelled. Perf has no cancel, so the job may still be charged."
+    return {"text": text, "unfurl_links": False, "unfurl_media": False}
+
+
+def upload_title(job: Job) -> str:
+    return f"{seconds_text(job.duration_seconds)} · {job.resolution} · {usd(job.cost_micros)}"
+
+
+def video_filename(job: Job) -> str:
+    words = re.findall(r"[a-z0-9]+", job.prompt.lower())[:6]
+    return ("-".join(words) or "video")[:60] + ".mp4"
+
+
+def cannot_post_in_channel(reason: str) -> Message:
+    hint = {
+        "not_in_channel": "Invite me first: `/invite @videobot`, then run the command again.",
+        "channel_not_found": "I can't see this channel. Invite me (`/invite @videobot`) and try again.",
+        "is_archived": "This channel is archived; run the command in another channel.",
+    }.get(reason, "Nothing was sent to Perf and nothing was charged. Try again in a minute.")
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "text": f"I couldn't post in this channel ({escape(reason)}). {hint}",
+    }

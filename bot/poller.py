@@ -1,0 +1,93 @@
+"""The polling loop: an APScheduler interval job that advances only the jobs that are due.
+
+Each tick asks storage for rows with `next_poll_at <= now` (an indexed range scan, so thousands of
+jobs that are not due cost nothing) and hands them to `JobService.advance` with bounded concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.domain import Job
+from bot.jobs import Clock, JobService
+from storage.db import Store
+
+log = logging.getLogger("videobot.poller")
+
+_JOB_ID = "videobot-poll"
+
+
+class Poller:
+    def __init__(self, store: Store, jobs: JobService, clock: Clock, tick_seconds: float, concurrency: int) -> None:
+        self._store = store
+        self._jobs = jobs
+        self._clock = clock
+        self._tick_seconds = tick_seconds
+        self._concurrency = concurrency
+        self._slots = asyncio.Semaphore(concurrency)
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._tick_lock = asyncio.Lock()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._accepting = True
+        self.last_tick_at: float | None = None
+
+    def start(self) -> None:
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self._tick_seconds,
+            id=_JOB_ID,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
+        self._scheduler.start()
+
+    def wake(self) -> None:
+        """Run a tick now rather than at the next interval (a new job should not wait a second)."""
+        if self._accepting:
+            asyncio.get_running_loop().create_task(self.tick())
+
+    async def tick(self) -> None:
+        if not self._accepting:
+            return
+        async with self._tick_lock:
+            self.last_tick_at = self._clock.now()
+            room = self._concurrency * 4 - len(self._in_flight)
+            if room <= 0:
+                return
+            due = await self._store.due_jobs(self._clock.now(), limit=room, exclude=self._in_flight)
+            for job in due:
+                self._in_flight[job.id] = asyncio.create_task(self._advance(job), name=f"job-{job.id}")
+
+    async def _advance(self, job: Job) -> None:
+        try:
+            async with self._slots:
+                await self._jobs.advance(job)
+        finally:
+            self._in_flight.pop(job.id, None)
+
+    async def wait_idle(self) -> None:
+        """Wait until no job is being advanced (tests use this after a tick)."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight.values()), return_exceptions=True)
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop taking work, give the steps in flight `grace_seconds` to finish, then cancel them."""
+        self._accepting = False
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        tasks = list(self._in_flight.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("event=shutdown_cancelled_steps count=%d", len(pending))
+                await asyncio.gather(*pending, return_exceptions=True)

@@ -1,0 +1,20 @@
+"""The services the listeners call, built once by the composition root (bot.app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.jobs import JobService
+from bot.poller import Poller
+from bot.slack import SlackGateway
+from storage.db import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: Store
+    jobs: JobService
+    poller: Poller
+    slack: SlackGateway

@@ -1,0 +1,138 @@
+"""The Slack Web API side: one shared `AsyncWebClient`, and the few calls jobs need.
+
+Rate limits (429) and connection errors are retried by slack_sdk's retry handlers. Server errors are
+not retried here on purpose: a retried `chat.postMessage` after a 5xx can post the message twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import httpx
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+log = logging.getLogger("videobot.slack")
+
+# Errors after which trying again cannot help: the job's messages cannot be posted at all.
+CHANNEL_GONE_ERRORS = frozenset(
+    {
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+    }
+)
+# Errors that mean Slack will not take this file; the thread gets the link instead.
+UPLOAD_REFUSED_ERRORS = frozenset(
+    {"missing_scope", "file_too_large", "file_size_too_large", "not_allowed_token_type", "invalid_arguments"}
+)
+
+
+class SlackCallError(Exception):
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"{method} failed: {error}")
+        self.method = method
+        self.error = error
+
+
+def make_web_client(token: str, base_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
+    """Must be called inside the running loop: `session` is shared, so calls reuse connections."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        session=session,
+        timeout=30,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+        ],
+    )
+
+
+def _error_code(exc: SlackApiError) -> str:
+    response = exc.response
+    data = getattr(response, "data", None)
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return data["error"]
+    status = getattr(response, "status_code", None)
+    return f"http_{status}" if status else "unknown_error"
+
+
+class SlackGateway:
+    def __init__(self, client: AsyncWebClient, transfer: httpx.AsyncClient, session: aiohttp.ClientSession) -> None:
+        self.client = client
+        self._transfer = transfer
+        self._session = session
+
+    async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            # The SDK's typed methods encode each argument the way the real API expects it.
+            response = await getattr(self.client, method.replace(".", "_"))(**kwargs)
+        except SlackApiError as exc:
+            raise SlackCallError(method, _error_code(exc)) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SlackCallError(method, f"connection_error:{type(exc).__name__}") from None
+        return response.data if isinstance(response.data, dict) else {}
+
+    async def post_message(self, channel: str, message: dict[str, Any], thread_ts: str | None = None) -> str:
+        extra = {"thread_ts": thread_ts} if thread_ts else {}
+        data = await self._call("chat.postMessage", channel=channel, **message, **extra)
+        ts = data.get("ts")
+        if not isinstance(ts, str):
+            raise SlackCallError("chat.postMessage", "no_ts_in_response")
+        return ts
+
+    async def update_message(self, channel: str, ts: str, message: dict[str, Any]) -> None:
+        fields = {k: v for k, v in message.items() if k in ("text", "blocks")}
+        await self._call("chat.update", channel=channel, ts=ts, blocks=fields.get("blocks", []), text=fields["text"])
+
+    async def respond(self, response_url: str, message: dict[str, Any]) -> bool:
+        """Answer privately through a command's response_url; False when that is no longer possible."""
+        if not response_url:
+            return False
+        try:
+            result = await AsyncWebhookClient(response_url, session=self._session, timeout=15).send_dict(message)
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+        return result.status_code == 200
+
+    async def start_upload(self, filename: str, length: int) -> tuple[str, str]:
+        data = await self._call("files.getUploadURLExternal", filename=filename, length=length)
+        upload_url, file_id = data.get("upload_url"), data.get("file_id")
+        if not isinstance(upload_url, str) or not isinstance(file_id, str):
+            raise SlackCallError("files.getUploadURLExternal", "no_upload_url_in_response")
+        return upload_url, file_id
+
+    async def send_upload(self, upload_url: str, chunks: AsyncIterator[bytes], length: int) -> None:
+        """Stream the bytes to Slack's upload URL; the body is never held in memory whole."""
+        try:
+            response = await self._transfer.post(
+                upload_url,
+                content=chunks,
+                headers={"Content-Length": str(length), "Content-Type": "application/octet-stream"},
+            )
+        except httpx.TransportError as exc:
+            raise SlackCallError("upload", f"connection_error:{type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise SlackCallError(
+                "upload", "file_too_large" if response.status_code == 413 else f"http_{response.status_code}"
+            )
+
+    async def complete_upload(self, file_id: str, title: str, channel: str, thread_ts: str) -> None:
+        await self._call(
+            "files.completeUploadExternal",
+            files=[{"id": file_id, "title": title}],
+            channel_id=channel,
+            thread_ts=thread_ts,
+        )

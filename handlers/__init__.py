@@ -1,0 +1,13 @@
+"""Slack listeners, thin on purpose: ack, parse, call one service, render."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.services import Services
+from handlers import commands, events
+
+
+def register_all(app: AsyncApp, services: Services) -> None:
+    commands.register(app, services)
+    events.register(app, services)

@@ -1,0 +1,211 @@
+"""SQLite through aiosqlite: the schema, its migrations and every query. Nothing else touches SQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.domain import Job, JobState
+
+log = logging.getLogger("videobot.storage")
+
+# Each entry moves the schema one version forward; never edit one that has shipped, add another.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        team_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        model TEXT NOT NULL,
+        duration_seconds TEXT NOT NULL,
+        resolution TEXT NOT NULL,
+        aspect_ratio TEXT NOT NULL,
+        estimated_cost_micros INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        response_url TEXT NOT NULL DEFAULT '',
+        next_poll_at REAL,
+        root_ts TEXT,
+        progress_ts TEXT,
+        perf_job_id TEXT UNIQUE,
+        submitted_at REAL,
+        progress_percent INTEGER,
+        eta_seconds INTEGER,
+        poll_failures INTEGER NOT NULL DEFAULT 0,
+        video_url TEXT,
+        perf_cost_micros INTEGER,
+        generation_ms INTEGER,
+        completed_at REAL,
+        upload_file_id TEXT,
+        upload_sent INTEGER NOT NULL DEFAULT 0,
+        file_shared INTEGER NOT NULL DEFAULT 0,
+        delivered_as_link INTEGER NOT NULL DEFAULT 0,
+        delivery_note TEXT,
+        delivered_at REAL,
+        error_message TEXT,
+        finalized INTEGER NOT NULL DEFAULT 0
+    );
+    -- The poller asks only for due jobs; finished jobs have no next_poll_at and stay out of the index.
+    CREATE INDEX jobs_due ON jobs (next_poll_at) WHERE next_poll_at IS NOT NULL;
+    CREATE INDEX jobs_channel_created ON jobs (channel_id, created_at);
+    CREATE TABLE job_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        at REAL NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX job_events_job ON job_events (job_id, id);
+    """,
+)
+
+_JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Job))
+_BOOL_COLUMNS = frozenset(f.name for f in dataclasses.fields(Job) if f.type in ("bool", bool))
+
+
+def _to_db(column: str, value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, JobState):
+        return value.value
+    return value
+
+
+def _row_to_job(row: aiosqlite.Row) -> Job:
+    values: dict[str, Any] = {}
+    for column in _JOB_COLUMNS:
+        value = row[column]
+        if column == "duration_seconds":
+            value = Decimal(value)
+        elif column == "state":
+            value = JobState(value)
+        elif column in _BOOL_COLUMNS:
+            value = bool(value)
+        values[column] = value
+    return Job(**values)
+
+
+class Store:
+    """One aiosqlite connection in WAL mode; every write commits at once."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    async def open(cls, path: str) -> Store:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path)
+        connection.row_factory = aiosqlite.Row
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.execute("PRAGMA busy_timeout=5000")
+        await connection.execute("PRAGMA synchronous=NORMAL")
+        await connection.execute("PRAGMA foreign_keys=ON")
+        store = cls(connection)
+        await store.migrate()
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def migrate(self) -> int:
+        await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cursor:
+            row = await cursor.fetchone()
+        current = (row[0] if row else None) or 0
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            # executescript commits first, so each migration and its version row go in one transaction.
+            await self._db.executescript(
+                f"BEGIN; {script}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
+            )
+            log.info("event=migrated schema_version=%d", version)
+        return len(MIGRATIONS)
+
+    async def ping(self) -> bool:
+        async with self._db.execute("SELECT 1") as cursor:
+            return (await cursor.fetchone()) is not None
+
+    async def insert_job(self, job: Job) -> None:
+        columns = ", ".join(_JOB_COLUMNS)
+        placeholders = ", ".join("?" for _ in _JOB_COLUMNS)
+        await self._db.execute(
+            f"INSERT INTO jobs ({columns}) VALUES ({placeholders})",
+            [_to_db(c, getattr(job, c)) for c in _JOB_COLUMNS],
+        )
+        await self._db.execute(
+            "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
+            (job.id, job.created_at, job.state.value, "stored"),
+        )
+        await self._db.commit()
+
+    async def get_job(self, job_id: str) -> Job | None:
+        async with self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cursor:
+            row = await cursor.fetchone()
+        return _row_to_job(row) if row else None
+
+    async def update_job(self, job: Job, *, event: str = "", **changes: Any) -> Job:
+        """Write `changes` to the row and to `job`; a state change is also recorded in job_events."""
+        unknown = set(changes) - set(_JOB_COLUMNS) - {"id"}
+        if unknown or "id" in changes:
+            raise ValueError(f"not updatable job columns: {sorted(unknown | ({'id'} & set(changes)))}")
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        await self._db.execute(
+            f"UPDATE jobs SET {assignments} WHERE id = ?",
+            [*(_to_db(c, v) for c, v in changes.items()), job.id],
+        )
+        new_state = changes.get("state")
+        if (new_state is not None and new_state != job.state) or event:
+            await self._db.execute(
+                "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
+                (
+                    job.id,
+                    changes.get("updated_at", job.updated_at),
+                    _to_db("state", new_state or job.state),
+                    event,
+                ),
+            )
+        await self._db.commit()
+        for column, value in changes.items():
+            setattr(job, column, value)
+        return job
+
+    async def due_jobs(self, now: float, limit: int, exclude: Iterable[str] = ()) -> list[Job]:
+        excluded = list(exclude)
+        marks = ", ".join("?" for _ in excluded)
+        skip = f"AND id NOT IN ({marks})" if excluded else ""
+        async with self._db.execute(
+            f"SELECT * FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? {skip} "
+            "ORDER BY next_poll_at LIMIT ?",
+            [now, *excluded, limit],
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    async def next_due_at(self) -> float | None:
+        async with self._db.execute("SELECT MIN(next_poll_at) FROM jobs WHERE next_poll_at IS NOT NULL") as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def jobs(self, *, states: Sequence[JobState] = ()) -> list[Job]:
+        where = f"WHERE state IN ({', '.join('?' for _ in states)})" if states else ""
+        async with self._db.execute(f"SELECT * FROM jobs {where} ORDER BY created_at", [s.value for s in states]) as c:
+            rows = await c.fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    async def job_events(self, job_id: str) -> list[tuple[float, str, str]]:
+        async with self._db.execute(
+            "SELECT at, state, detail FROM job_events WHERE job_id = ? ORDER BY id", (job_id,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
