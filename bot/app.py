@@ -58,8 +58,6 @@ def build_bolt_app(services: Services) -> AsyncApp:
         signing_secret=settings.slack_signing_secret,
         # Socket Mode messages arrive over an authenticated websocket and carry no signature.
         request_verification_enabled=not settings.socket_mode,
-        # auth.test is called lazily on the first request rather than blocking start-up.
-        token_verification_enabled=False,
     )
     register_all(app, services)
     return app

@@ -131,7 +131,8 @@ class MediaFetcher:
     def _check_size(self, size: int) -> None:
         if size > self._max_bytes:
             raise MediaError(
-                f"the video is {size / 1e6:.0f} MB, over the {self._max_bytes / 1e6:.0f} MB limit (VIDEOBOT_MAX_VIDEO_MB)",
+                f"the video is {size / 1e6:.0f} MB, over the {self._max_bytes / 1e6:.0f} MB limit "
+                "(VIDEOBOT_MAX_VIDEO_MB)",
                 link_allowed=True,
             )
 

@@ -1,0 +1,157 @@
+"""Shared fixtures: the fakes on 127.0.0.1, and an in-process bot driven by a fake clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import build_bolt_app, open_services
+from bot.config import Settings
+from bot.domain import Job
+from bot.services import Services
+from tests.fakes.perf import API_KEY, FakePerf
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
+
+SIGNING_SECRET = "test-signing-secret-5f2a9c"
+CHANNEL = "C0DESIGN"
+USER = "UALICE01"
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def slash_command_body(text: str, *, user: str = USER, channel: str = CHANNEL, response_url: str = "") -> str:
+    return urlencode(
+        {
+            "token": "unused-verification-token",
+            "team_id": "T0001",
+            "team_domain": "acme",
+            "channel_id": channel,
+            "channel_name": "design",
+            "user_id": user,
+            "user_name": "alice",
+            "command": "/video",
+            "text": text,
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+            "api_app_id": "A0001",
+        }
+    )
+
+
+def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
+    }
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def fake_perf() -> AsyncIterator[FakePerf]:
+    fake = FakePerf()
+    await fake.start()
+    yield fake
+    fake.release()
+    await fake.stop()
+
+
+@pytest.fixture
+def make_settings(fake_slack: FakeSlack, fake_perf: FakePerf, tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        settings = Settings(
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            perf_api_key=API_KEY,
+            perf_api_url=fake_perf.api_url,
+            slack_api_url=fake_slack.base_url + "/api/",
+            database_path=str(tmp_path / "videobot.db"),
+            media_hosts=(fake_perf.media_host,),
+            port=0,
+            poll_min_seconds=2.0,
+            poll_max_seconds=15.0,
+        )
+        return replace(settings, **overrides)
+
+    return make
+
+
+@dataclass
+class Bot:
+    """The whole bot in this process: real services, real HTTP to the fakes, a fake clock."""
+
+    services: Services
+    bolt: AsyncApp
+    clock: FakeClock
+    slack: FakeSlack
+    perf: FakePerf
+
+    async def command(self, text: str, **kwargs: Any) -> BoltResponse:
+        kwargs.setdefault("response_url", self.slack.response_url())
+        body = slash_command_body(text, **kwargs)
+        return await self.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=signed_headers(body)))
+
+    async def run_jobs(self, max_rounds: int = 200) -> None:
+        """Advance every job as far as it goes, moving the fake clock to each next due time."""
+        for _ in range(max_rounds):
+            await self.services.poller.tick()
+            await self.services.poller.wait_idle()
+            due = await self.services.store.next_due_at()
+            if due is None:
+                return
+            self.clock.t = max(self.clock.t, due)
+        raise AssertionError("jobs still due after max_rounds: something loops")
+
+    async def step(self) -> None:
+        """One tick at the current fake time."""
+        await self.services.poller.tick()
+        await self.services.poller.wait_idle()
+
+    async def only_job(self) -> Job:
+        jobs = await self.services.store.jobs()
+        assert len(jobs) == 1, f"expected one job, found {len(jobs)}"
+        return jobs[0]
+
+
+@pytest.fixture
+async def make_bot(
+    make_settings: Callable[..., Settings], fake_slack: FakeSlack, fake_perf: FakePerf
+) -> AsyncIterator[Callable[..., Any]]:
+    """make_bot(**settings) opens a bot; calling it again (same database) is a restart."""
+    from contextlib import AsyncExitStack
+
+    async with AsyncExitStack() as stack:
+        clock = FakeClock()
+
+        async def make(**overrides: Any) -> Bot:
+            services = await stack.enter_async_context(open_services(make_settings(**overrides), clock))
+            return Bot(services, build_bolt_app(services), clock, fake_slack, fake_perf)
+
+        yield make

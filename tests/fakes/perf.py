@@ -1,0 +1,207 @@
+"""A fake of the Perf video API, and of its media host, on 127.0.0.1.
+
+Jobs move on per poll, not per second, so tests never wait on wall-clock time: each job answers
+`pending` once, then `processing` for `processing_polls` polls, then `complete` (or `failed`).
+`hold()` keeps jobs in `processing` until `release()`, for tests that act mid-job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+API_KEY = "pk_test_fake_perf_key_123456"
+
+
+def video_bytes(job_id: str, size: int) -> bytes:
+    seed = hashlib.sha256(job_id.encode()).digest()
+    return (seed * (size // len(seed) + 1))[:size]
+
+
+@dataclass
+class FakePerfJob:
+    id: str
+    body: dict[str, Any]
+    polls: int = 0
+    outcome: str = "complete"
+    error_message: str = "Content policy violation: the prompt was refused"
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: str | None = None
+    drop: bool = False
+
+
+class FakePerf:
+    def __init__(self) -> None:
+        self.jobs: dict[str, FakePerfJob] = {}
+        self.creates: list[dict[str, Any]] = []
+        self.polls: list[str] = []
+        self.media_requests: list[dict[str, str]] = []
+        self.unauthorized = 0
+        self.processing_polls = 2
+        self.eta_seconds = 1
+        self.video_size = 300_000
+        self.outcome = "complete"
+        self.media_content_length = True
+        self.create_script: list[Scripted] = []
+        self.poll_script: list[Scripted] = []
+        self.video_url_override: str | None = None
+        self.create_gate: asyncio.Event | None = None
+        self._held = asyncio.Event()
+        self._held.set()
+        self._ids = itertools.count(1)
+        self._runners: list[web.AppRunner] = []
+        self.api_url = ""
+        self.media_host = ""
+
+    def hold(self) -> None:
+        self._held.clear()
+
+    def release(self) -> None:
+        self._held.set()
+
+    def video_for(self, perf_job_id: str) -> bytes:
+        return video_bytes(perf_job_id, self.video_size)
+
+    async def start(self) -> str:
+        api = web.Application()
+        api.router.add_post("/v1/video/generations", self._create)
+        api.router.add_get("/v1/video/generations/{id}", self._status)
+        media = web.Application()
+        media.router.add_get("/videos/{name}", self._video)
+        ports = []
+        for app in (api, media):
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            self._runners.append(runner)
+            ports.append(runner.addresses[0][1])
+        self.api_url = f"http://127.0.0.1:{ports[0]}"
+        self.media_host = f"127.0.0.1:{ports[1]}"
+        return self.api_url
+
+    async def stop(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+
+    def _authorized(self, request: web.Request) -> bool:
+        if request.headers.get("Authorization") == f"Bearer {API_KEY}":
+            return True
+        self.unauthorized += 1
+        return False
+
+    @staticmethod
+    def _scripted(item: Scripted, request: web.Request) -> web.StreamResponse:
+        if item.drop:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response(status=500)
+        if item.raw is not None:
+            return web.Response(
+                status=item.status, text=item.raw, headers=item.headers, content_type="application/json"
+            )
+        return web.json_response(item.body or {}, status=item.status, headers=item.headers)
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return web.json_response({"error": {"type": "unauthorized", "message": "bad key"}}, status=401)
+        body = await request.json()
+        if self.create_gate is not None:
+            await self.create_gate.wait()
+        if self.create_script:
+            item = self.create_script.pop(0)
+            if item.status != 202 or item.drop:
+                return self._scripted(item, request)
+        if not body.get("prompt"):
+            return web.json_response(
+                {"error": {"type": "invalid_request", "message": "prompt is required"}}, status=400
+            )
+        job_id = f"job_vid_{next(self._ids):04d}"
+        self.creates.append(body)
+        self.jobs[job_id] = FakePerfJob(job_id, body, outcome=self.outcome)
+        return web.json_response(
+            {
+                "id": job_id,
+                "status": "pending",
+                "model": body.get("model", "runway-gen3"),
+                "prompt": body["prompt"],
+                "estimated_cost_usd": 0.4,
+                "perf": {"request_id": "req_1", "model_used": body.get("model"), "latency_ms": 12},
+            },
+            status=202,
+        )
+
+    async def _status(self, request: web.Request) -> web.StreamResponse:
+        if not self._authorized(request):
+            return web.json_response({"error": {"type": "unauthorized", "message": "bad key"}}, status=401)
+        job_id = request.match_info["id"]
+        self.polls.append(job_id)
+        if self.poll_script:
+            return self._scripted(self.poll_script.pop(0), request)
+        job = self.jobs.get(job_id)
+        if job is None:
+            return web.json_response(
+                {"error": {"type": "not_found", "message": "Video generation job not found"}}, status=404
+            )
+        job.polls += 1
+        base = {"id": job.id, "model": job.body.get("model"), "prompt": job.body.get("prompt")}
+        if job.polls == 1:
+            return web.json_response({**base, "status": "pending"})
+        if job.polls <= 1 + self.processing_polls or not self._held.is_set():
+            percent = min(95, 100 * (job.polls - 1) // (self.processing_polls + 1))
+            return web.json_response(
+                {
+                    **base,
+                    "status": "processing",
+                    "progress_percent": percent,
+                    "estimated_remaining_seconds": self.eta_seconds,
+                }
+            )
+        if job.outcome == "failed":
+            return web.json_response(
+                {**base, "status": "failed", "error_message": job.error_message, "perf": {"request_id": "r"}}
+            )
+        duration = job.body.get("duration_seconds", 4)
+        return web.json_response(
+            {
+                **base,
+                "status": "complete",
+                "video_url": self.video_url_override or f"http://{self.media_host}/videos/{job.id}.mp4",
+                "duration_seconds": duration,
+                "resolution": job.body.get("resolution"),
+                "aspect_ratio": job.body.get("aspect_ratio"),
+                "perf": {
+                    "request_id": "r",
+                    "model_used": job.body.get("model"),
+                    "generation_time_ms": 45234,
+                    "cost_usd": 0.4,
+                },
+            }
+        )
+
+    async def _video(self, request: web.Request) -> web.StreamResponse:
+        self.media_requests.append(dict(request.headers))
+        job_id = request.match_info["name"].removesuffix(".mp4")
+        if job_id not in self.jobs:
+            return web.Response(status=404)
+        data = self.video_for(job_id)
+        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+        if self.media_content_length:
+            response.content_length = len(data)
+        else:
+            response.enable_chunked_encoding()
+        await response.prepare(request)
+        for start in range(0, len(data), 64 * 1024):
+            await response.write(data[start : start + 64 * 1024])
+        await response.write_eof()
+        return response

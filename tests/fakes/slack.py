@@ -1,0 +1,206 @@
+"""A fake of the Slack Web API on 127.0.0.1: enough of it for the real slack_sdk client to talk to.
+
+It keeps what a person would see (messages, edits, files in threads, private answers) so that tests
+assert on that, and it can be told to fail a method the way real Slack does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_TOKEN = "xoxb-test-0000-fake-bot-token"
+BOT_USER_ID = "UBOT0001"
+
+
+@dataclass
+class FakeMessage:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None
+    edits: int = 0
+
+    def all_text(self) -> str:
+        """What a person reads: the fallback text and every text inside the blocks."""
+        parts = [self.text]
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                if isinstance(node.get("text"), str):
+                    parts.append(node["text"])
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for item in node:
+                    walk(item)
+
+        walk(self.blocks)
+        return "\n".join(parts)
+
+
+@dataclass
+class FakeFile:
+    file_id: str
+    filename: str
+    announced_length: int
+    received: int = 0
+    sha256: str = ""
+    chunked: bool = False
+    shares: list[tuple[str, str]] = field(default_factory=list)  # (channel, thread_ts)
+    title: str = ""
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.messages: list[FakeMessage] = []
+        self.files: dict[str, FakeFile] = {}
+        self.responses: list[tuple[str, dict[str, Any]]] = []  # (response_url id, body)
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.failures: dict[str, list[dict[str, Any]]] = {}
+        self.unauthorized_calls = 0
+        self._ts = itertools.count(1)
+        self._file_ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # --- programming it ---------------------------------------------------------------------------
+
+    def fail_next(self, method: str, *, error: str = "", status: int = 200, retry_after: str = "") -> None:
+        """The next call of `method` answers with a Slack error, or with an HTTP status (429, 500…)."""
+        self.failures.setdefault(method, []).append({"error": error, "status": status, "retry_after": retry_after})
+
+    def response_url(self, name: str = "r1") -> str:
+        return f"{self.base_url}/response/{name}"
+
+    # --- what people see -------------------------------------------------------------------------
+
+    def roots(self, channel: str) -> list[FakeMessage]:
+        return [m for m in self.messages if m.channel == channel and m.thread_ts is None]
+
+    def thread(self, channel: str, ts: str) -> list[FakeMessage]:
+        return [m for m in self.messages if m.channel == channel and m.thread_ts == ts]
+
+    def files_in_thread(self, channel: str, ts: str) -> list[FakeFile]:
+        return [f for f in self.files.values() if (channel, ts) in f.shares]
+
+    def call_count(self, method: str) -> int:
+        return sum(1 for name, _ in self.calls if name == method)
+
+    # --- the server ------------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application(client_max_size=2 * 1024**3)
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/response/{name}", self._response)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self.base_url + "/api/"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.content_type == "application/json":
+            body = await request.json()
+            if isinstance(body, dict):
+                params.update(body)
+        elif request.can_read_body:
+            params.update(dict(await request.post()))
+        for key in ("blocks", "files"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        return params
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        auth = request.headers.get("Authorization", "")
+        if auth != f"Bearer {BOT_TOKEN}" and params.get("token") != BOT_TOKEN:
+            self.unauthorized_calls += 1
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        self.calls.append((method, params))
+        queued = self.failures.get(method)
+        if queued:
+            failure = queued.pop(0)
+            if failure["status"] != 200:
+                headers = {"Retry-After": failure["retry_after"]} if failure["retry_after"] else {}
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"}, status=failure["status"], headers=headers
+                )
+            return web.json_response({"ok": False, "error": failure["error"]})
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return web.json_response({"ok": False, "error": "unknown_method"})
+        return web.json_response(await handler(params))
+
+    async def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "user_id": BOT_USER_ID, "bot_id": "BBOT0001", "team_id": "T0001", "user": "videobot"}
+
+    async def _m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        ts = f"1700000000.{next(self._ts):06d}"
+        self.messages.append(
+            FakeMessage(
+                channel=params["channel"],
+                ts=ts,
+                text=params.get("text", ""),
+                blocks=params.get("blocks") or [],
+                thread_ts=params.get("thread_ts"),
+            )
+        )
+        return {"ok": True, "channel": params["channel"], "ts": ts}
+
+    async def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        for message in self.messages:
+            if message.channel == params["channel"] and message.ts == params["ts"]:
+                message.text = params.get("text", message.text)
+                message.blocks = params.get("blocks") or []
+                message.edits += 1
+                return {"ok": True, "channel": message.channel, "ts": message.ts}
+        return {"ok": False, "error": "message_not_found"}
+
+    async def _m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._file_ids):07d}"
+        self.files[file_id] = FakeFile(file_id, params["filename"], int(params["length"]))
+        return {"ok": True, "file_id": file_id, "upload_url": f"{self.base_url}/upload/{file_id}"}
+
+    async def _m_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        shared = []
+        for item in params["files"]:
+            file = self.files.get(item["id"])
+            if file is None or file.received != file.announced_length:
+                return {"ok": False, "error": "file_not_found"}
+            file.title = item.get("title", "")
+            file.shares.append((params["channel_id"], params.get("thread_ts", "")))
+            shared.append({"id": file.file_id, "title": file.title})
+        return {"ok": True, "files": shared}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file = self.files.get(request.match_info["file_id"])
+        if file is None:
+            return web.Response(status=404, text="unknown upload")
+        digest = hashlib.sha256()
+        size = 0
+        file.chunked = "chunked" in request.headers.get("Transfer-Encoding", "")
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+        file.received, file.sha256 = size, digest.hexdigest()
+        return web.Response(text=f"OK - {size}")
+
+    async def _response(self, request: web.Request) -> web.Response:
+        self.responses.append((request.match_info["name"], await request.json()))
+        return web.Response(text="ok")
