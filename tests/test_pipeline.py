@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from bot.command import VideoRequest
 from bot.domain import JobState
 from tests.conftest import CHANNEL, USER
 from tests.fakes.perf import Scripted
@@ -73,3 +74,239 @@ async def test_a_media_host_without_content_length_is_spooled_not_refused(make_b
     [root] = bot.slack.roots(CHANNEL)
     [video] = bot.slack.files_in_thread(CHANNEL, root.ts)
     assert video.sha256 == sha(bot.perf.video_for(next(iter(bot.perf.jobs))))
+
+
+async def test_bad_input_is_answered_privately_and_creates_nothing(make_bot: Any) -> None:
+    bot = await make_bot()
+    cases = {
+        "A glacier --model veo-4": "There is no model `veo-4`. Did you mean `veo-3`?",
+        "A drone shot over a glacier --model veo-3 --duration 61": "veo-3 makes videos of up to 60 s",
+        "A cat --durration 4": "Did you mean `--duration`?",
+        "--model veo-3": "Tell me what to film",
+        "A cat --aspect 2:1": "There is no aspect ratio `2:1`",
+        "A cat --resolution 4k": "There is no resolution `4k`",
+    }
+    for text, expected in cases.items():
+        response = await bot.command(text)
+        assert response.status == 200
+        assert expected in response.body, (text, response.body)
+        assert '"response_type":"ephemeral"' in response.body.replace(" ", "")
+    await bot.run_jobs()
+    assert await bot.services.store.jobs() == []
+    assert bot.perf.creates == []
+    assert bot.slack.messages == []
+
+
+async def test_help_explains_syntax_models_and_aspect_ratios(make_bot: Any) -> None:
+    bot = await make_bot()
+    for text in ("help", ""):
+        response = await bot.command(text)
+        assert "/video <prompt>" in response.body
+        assert "`veo-3` (Google): up to 60 s, $0.35 per second" in response.body
+        assert "`9:16` vertical (TikTok, Reels)" in response.body
+        assert "camera movement" in response.body
+    assert bot.slack.messages == [] and bot.perf.creates == []
+
+
+async def test_mentions_in_a_prompt_are_shown_as_text_and_never_ping(make_bot: Any) -> None:
+    bot = await make_bot()
+    await bot.command("<!channel> <!here> <@U999> & friends dancing")
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    text = root.all_text()
+    assert "&lt;!channel&gt; &lt;!here&gt; &lt;@U999&gt; &amp; friends dancing" in text
+    assert "<!channel>" not in text and "<!here>" not in text and "<@U999>" not in text
+    assert all(block.get("text", {}).get("verbatim", True) for block in root.blocks if block["type"] == "section")
+    # Perf gets the prompt exactly as typed.
+    assert bot.perf.creates[0]["prompt"] == "<!channel> <!here> <@U999> & friends dancing"
+
+
+async def test_a_failed_generation_shows_perfs_reason_in_the_thread_and_the_root(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.perf.outcome = "failed"
+    await bot.command("Something the policy refuses")
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    assert "❌ Failed: Content policy violation" in root.all_text()
+    [progress] = bot.slack.thread(CHANNEL, root.ts)
+    assert "Content policy violation: the prompt was refused" in progress.text
+    assert bot.slack.files == {}
+    assert (await bot.only_job()).state == JobState.FAILED
+
+
+async def test_perf_rate_limit_on_create_waits_and_submits_once(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.perf.create_script = [
+        Scripted(429, {"error": {"type": "rate_limited", "message": "busy"}}, {"Retry-After": "30"})
+    ]
+    await bot.command("A lighthouse")
+    await bot.step()
+    job = await bot.only_job()
+    assert job.state == JobState.ACCEPTED and bot.perf.creates == []
+    assert job.next_poll_at == bot.clock.now() + 30, "Retry-After is honoured"
+
+    await bot.run_jobs()
+    assert len(bot.perf.creates) == 1
+    assert (await bot.only_job()).state == JobState.DELIVERED
+    assert len(bot.slack.roots(CHANNEL)) == 1
+
+
+async def test_a_create_that_may_have_reached_perf_is_never_sent_twice(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.perf.create_script = [Scripted(502, raw="<html>bad gateway</html>")]
+    await bot.command("A lighthouse")
+    await bot.run_jobs()
+    job = await bot.only_job()
+    assert job.state == JobState.UNKNOWN
+    assert bot.perf.creates == [] and len(bot.perf.polls) == 0
+    [root] = bot.slack.roots(CHANNEL)
+    [note] = bot.slack.thread(CHANNEL, root.ts)
+    assert "can't tell whether Perf received it" in note.text and "run the same `/video` command again" in note.text
+
+
+async def test_a_create_perf_refuses_is_reported_with_perfs_message(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.perf.create_script = [
+        Scripted(400, {"error": {"type": "invalid_request", "message": "duration_seconds exceeds maximum of 16"}})
+    ]
+    await bot.command("A lighthouse")
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    assert "Perf refused the job: duration_seconds exceeds maximum of 16" in root.all_text()
+
+
+async def test_transient_poll_errors_back_off_and_the_job_goes_on(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.perf.processing_polls = 1
+    await bot.command("A lighthouse")
+    await bot.step()  # posted and submitted
+    bot.perf.poll_script = [
+        Scripted(503, {"error": {"type": "unavailable", "message": "down"}}),
+        Scripted(200, raw="{not json"),
+        Scripted(200, {"id": "x", "status": "exploding"}),
+        Scripted(200, {"id": "x", "status": "complete"}),  # complete without video_url
+        Scripted(429, {}, {"Retry-After": "20"}),
+    ]
+    gaps = []
+    for _ in range(5):
+        job = await bot.only_job()
+        assert job.next_poll_at is not None
+        gaps.append(job.next_poll_at - bot.clock.now())
+        bot.clock.t = job.next_poll_at
+        await bot.step()
+    job = await bot.only_job()
+    assert job.poll_failures == 5 and job.state == JobState.PENDING
+    assert job.next_poll_at == bot.clock.now() + 20
+    assert gaps[1:] == [2, 4, 8, 16], "errors back off exponentially"
+    await bot.run_jobs()
+    assert (await bot.only_job()).state == JobState.DELIVERED
+
+
+async def test_a_job_perf_forgets_ends_with_a_message(make_bot: Any) -> None:
+    bot = await make_bot()
+    await bot.command("A lighthouse")
+    await bot.step()
+    bot.perf.jobs.clear()
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    assert "Perf no longer knows this job" in root.all_text()
+
+
+async def test_a_job_that_never_finishes_is_given_up_after_the_deadline(make_bot: Any) -> None:
+    bot = await make_bot(job_timeout_seconds=600)
+    bot.perf.hold()
+    await bot.command("A lighthouse")
+    await bot.run_jobs(max_rounds=1000)
+    job = await bot.only_job()
+    assert job.state == JobState.FAILED and job.finalized
+    assert "did not finish within 10 min" in (job.error_message or "")
+    assert len(bot.perf.polls) <= 600 / 2 + 2
+
+
+async def test_polls_follow_perfs_estimate_within_bounds(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.perf.eta_seconds = 40
+    bot.perf.processing_polls = 3
+    await bot.command("A lighthouse")
+    await bot.step()
+    gaps = []
+    while (job := await bot.only_job()).state in (JobState.PENDING, JobState.PROCESSING):
+        assert job.next_poll_at is not None
+        gaps.append(job.next_poll_at - bot.clock.now())
+        bot.clock.t = job.next_poll_at
+        await bot.step()
+    assert gaps[0] == 2  # first poll soon after submitting
+    assert all(gap == 15 for gap in gaps[2:]), gaps  # eta 40 s is capped so progress stays live
+
+
+async def test_no_room_in_the_channel_is_told_privately_and_nothing_is_submitted(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.slack.fail_next("chat.postMessage", error="not_in_channel")
+    await bot.command("A lighthouse")
+    await bot.run_jobs()
+    assert bot.perf.creates == []
+    assert bot.slack.messages == []
+    [(_, answer)] = bot.slack.responses
+    assert "not_in_channel" in answer["text"] and "/invite @videobot" in answer["text"]
+    assert answer.get("response_type") == "ephemeral"
+    job = await bot.only_job()
+    assert job.state == JobState.FAILED and job.finalized
+
+
+async def test_slack_rate_limits_are_retried_by_the_client(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.slack.fail_next("chat.postMessage", status=429, retry_after="0")
+    await bot.command("A lighthouse")
+    await bot.run_jobs()
+    assert len(bot.slack.roots(CHANNEL)) == 1
+    assert (await bot.only_job()).state == JobState.DELIVERED
+
+
+async def test_an_upload_slack_refuses_falls_back_to_the_link(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.slack.fail_next("files.getUploadURLExternal", error="missing_scope")
+    await bot.command("A lighthouse")
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    [progress] = bot.slack.thread(CHANNEL, root.ts)
+    perf_job_id = next(iter(bot.perf.jobs))
+    assert f"/videos/{perf_job_id}.mp4" in progress.text and "missing_scope" in progress.text
+    assert "link in the thread" in root.all_text()
+    assert not any(f.shares for f in bot.slack.files.values())
+
+
+async def test_a_video_on_a_host_not_allowed_is_neither_fetched_nor_linked(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.perf.video_url_override = "https://evil.example.com/v.mp4"
+    await bot.command("A lighthouse")
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    text = root.all_text() + "".join(m.text for m in bot.slack.thread(CHANNEL, root.ts))
+    assert "evil.example.com, which is not an allowed media host" in text
+    assert "https://evil.example.com/v.mp4" not in text
+    assert bot.perf.media_requests == [] and bot.slack.files == {}
+
+
+async def test_restart_mid_create_marks_the_job_unknown_and_does_not_resubmit(make_bot: Any) -> None:
+    bot = await make_bot()
+    job = await bot.services.jobs.start(
+        VideoRequest("A lighthouse"), team_id="T1", channel_id=CHANNEL, user_id=USER, response_url=""
+    )
+    # What a kill -9 during the create request leaves behind.
+    await bot.services.store.update_job(job, state=JobState.SUBMITTING, root_ts="1700000000.000001")
+    restarted = await make_bot()
+    await restarted.run_jobs()
+    assert bot.perf.creates == []
+    assert (await restarted.only_job()).state == JobState.UNKNOWN
+
+
+async def test_restart_after_the_bytes_reached_slack_only_completes_the_upload(make_bot: Any) -> None:
+    bot = await make_bot()
+    await bot.command("A lighthouse")
+    bot.slack.fail_next("files.completeUploadExternal", status=500)
+    await bot.run_jobs()
+    # The failed completion is retried; the bytes are not uploaded again.
+    assert bot.slack.call_count("files.getUploadURLExternal") == 1
+    assert bot.slack.call_count("files.completeUploadExternal") == 2
+    [root] = bot.slack.roots(CHANNEL)
+    assert len(bot.slack.files_in_thread(CHANNEL, root.ts)) == 1
