@@ -45,6 +45,7 @@ class FakePerf:
     def __init__(self) -> None:
         self.jobs: dict[str, FakePerfJob] = {}
         self.creates: list[dict[str, Any]] = []
+        self.create_requests = 0  # every create that arrived, whatever it was answered
         self.polls: list[str] = []
         self.media_requests: list[dict[str, str]] = []
         self.unauthorized = 0
@@ -116,6 +117,7 @@ class FakePerf:
         if not self._authorized(request):
             return web.json_response({"error": {"type": "unauthorized", "message": "bad key"}}, status=401)
         body = await request.json()
+        self.create_requests += 1
         if self.create_gate is not None:
             await self.create_gate.wait()
         if self.create_script:

@@ -1,0 +1,255 @@
+"""End to end: `videobot run` as a subprocess, signed HTTP requests in, the fakes of Slack and Perf out."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import CHANNEL, SIGNING_SECRET, signed_headers, slash_command_body
+from tests.fakes.perf import API_KEY, FakePerf
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
+
+SECRETS = (BOT_TOKEN, SIGNING_SECRET, API_KEY)
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds. Never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def videobot_command() -> list[str]:
+    script = Path(sys.executable).parent / "videobot"
+    return [str(script), "run"] if script.exists() else [sys.executable, "-m", "bot.cli", "run"]
+
+
+class BotProcess:
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+        self.output: list[str] = []
+        self.port = 0
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._proc = await asyncio.create_subprocess_exec(
+            *videobot_command(),
+            env=self.env,
+            cwd=self.cwd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        self._reader = asyncio.create_task(self._read())
+        await wait_for(lambda: self.port != 0 or self.returncode is not None, what="the bot to listen")
+        assert self.port, "\n".join(self.output)
+
+    async def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        async for raw in self._proc.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            self.output.append(line)
+            if line.startswith("videobot listening on port "):
+                self.port = int(line.rsplit(" ", 1)[1])
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.returncode if self._proc else None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def kill(self) -> None:
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGKILL)
+        await self._proc.wait()
+        if self._reader:
+            await self._reader
+
+    async def terminate(self) -> int:
+        assert self._proc is not None
+        if self._proc.returncode is None:
+            self._proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(self._proc.wait(), 15)
+        if self._reader:
+            await self._reader
+        return self._proc.returncode or 0
+
+    def log_text(self) -> str:
+        return "\n".join(self.output)
+
+
+@pytest.fixture
+def bot_env(fake_slack: FakeSlack, fake_perf: FakePerf, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PERF_", "VIDEOBOT_"))}
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "PERF_API_KEY": API_KEY,
+            "PERF_API_URL": fake_perf.api_url,
+            "SLACK_API_URL": fake_slack.base_url + "/api/",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'videobot.db'}",
+            "VIDEOBOT_MEDIA_HOSTS": fake_perf.media_host,
+            "HOST": "127.0.0.1",
+            "PORT": "0",
+            "VIDEOBOT_POLL_TICK_SECONDS": "0.1",
+            "VIDEOBOT_POLL_MIN_SECONDS": "0.1",
+            "VIDEOBOT_POLL_MAX_SECONDS": "0.5",
+            "VIDEOBOT_LOG_LEVEL": "DEBUG",
+        }
+    )
+    return env
+
+
+@pytest.fixture
+async def start_bot(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    started: list[BotProcess] = []
+
+    async def start(**env_overrides: str) -> BotProcess:
+        process = BotProcess({**bot_env, **env_overrides}, tmp_path)
+        await process.start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.returncode is None:
+            await process.terminate()
+        leaked = [s for s in SECRETS if s in process.log_text()]
+        assert not leaked, "a secret was written to the log"
+
+
+async def send_command(bot: BotProcess, text: str, response_url: str = "", **signing: Any) -> httpx.Response:
+    body = slash_command_body(text, response_url=response_url)
+    async with httpx.AsyncClient() as client:
+        return await client.post(f"{bot.url}/slack/events", content=body, headers=signed_headers(body, **signing))
+
+
+def delivered(fake_slack: FakeSlack) -> bool:
+    return any(file.shares for file in fake_slack.files.values())
+
+
+async def test_a_signed_command_over_http_ends_with_the_video_in_the_thread(
+    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    bot = await start_bot()
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{bot.url}/healthz")).status_code == 200
+
+    response = await send_command(bot, "A lighthouse in a storm --model veo-3 --duration 8 --ar 9:16")
+    assert response.status_code == 200 and response.text == ""
+
+    await wait_for(lambda: delivered(fake_slack), what="the video in the thread")
+    [root] = fake_slack.roots(CHANNEL)
+    [video] = fake_slack.files_in_thread(CHANNEL, root.ts)
+    perf_job_id = next(iter(fake_perf.jobs))
+    assert video.sha256 == hashlib.sha256(fake_perf.video_for(perf_job_id)).hexdigest()
+    await wait_for(lambda: "✅ Done" in root.all_text(), what="the root message's final edit")
+    assert len(fake_perf.creates) == 1
+    job_lines = [line for line in bot.output if "job=vb_" in line]
+    assert any("event=delivered" in line for line in job_lines)
+
+
+async def test_bad_input_over_http_gets_a_private_answer(
+    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    bot = await start_bot()
+    response = await send_command(bot, "A glacier --model veo-3 --duration 61")
+    assert response.status_code == 200
+    assert response.json()["response_type"] == "ephemeral"
+    assert "veo-3 makes videos of up to 60 s" in response.json()["text"]
+    assert fake_perf.creates == [] and fake_slack.messages == []
+
+
+async def test_forged_unsigned_and_stale_requests_get_401_and_do_nothing(
+    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    bot = await start_bot()
+    body = slash_command_body("A lighthouse")
+    forged = signed_headers(body, secret="not-the-secret")
+    stale = signed_headers(body, timestamp=int(time.time()) - 6 * 60)
+    unsigned = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with httpx.AsyncClient() as client:
+        for headers in (forged, stale, unsigned):
+            response = await client.post(f"{bot.url}/slack/events", content=body, headers=headers)
+            assert response.status_code == 401
+        tampered = signed_headers(body)
+        response = await client.post(f"{bot.url}/slack/events", content=body + "&x=1", headers=tampered)
+        assert response.status_code == 401
+    # A genuine request still works afterwards, and none of the refused ones left a trace anywhere.
+    assert "/video <prompt>" in (await send_command(bot, "help")).json()["text"]
+    assert fake_perf.create_requests == 0 and fake_slack.messages == []
+    assert [method for method, _ in fake_slack.calls] in ([], ["auth.test"])
+
+
+async def test_sigkill_mid_job_then_restart_delivers_exactly_once(
+    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    fake_perf.hold()
+    bot = await start_bot()
+    await send_command(bot, "A lighthouse in a storm")
+    await wait_for(lambda: len(fake_perf.polls) >= 3, what="the job to be polled")
+    await bot.kill()
+
+    fake_perf.release()
+    restarted = await start_bot()
+    await wait_for(lambda: delivered(fake_slack), what="the video after the restart")
+    [root] = fake_slack.roots(CHANNEL)
+    await wait_for(lambda: "✅ Done" in root.all_text(), what="the final edit")
+    assert len(fake_perf.creates) == 1
+    assert len(fake_slack.files_in_thread(CHANNEL, root.ts)) == 1
+    assert len(fake_slack.thread(CHANNEL, root.ts)) == 1, "one progress message, edited in place"
+    assert "event=delivered" in restarted.log_text()
+
+
+async def test_sigkill_while_the_create_is_in_flight_never_submits_twice(
+    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    fake_perf.create_gate = asyncio.Event()
+    bot = await start_bot()
+    await send_command(bot, "A lighthouse in a storm")
+    await wait_for(lambda: fake_perf.create_requests == 1, what="the create request to reach Perf")
+    await bot.kill()
+    fake_perf.create_gate.set()  # Perf goes on and creates the job; the bot never heard back.
+    await wait_for(lambda: len(fake_perf.creates) == 1, what="Perf to create the job")
+
+    await start_bot()
+    [root] = fake_slack.roots(CHANNEL)
+    await wait_for(lambda: "Not sure Perf received this job" in root.all_text(), what="the root to say so")
+    [note] = fake_slack.thread(CHANNEL, root.ts)
+    assert "did not send it again" in note.text
+    assert fake_perf.create_requests == 1
+
+
+async def test_sigterm_stops_cleanly(start_bot: Any) -> None:
+    bot = await start_bot()
+    assert await bot.terminate() == 0
+    assert "event=stopped" in bot.log_text()
+
+
+async def test_a_missing_setting_stops_the_start_with_one_line_naming_it(
+    bot_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in bot_env.items() if k != "PERF_API_KEY"}
+    proc = await asyncio.create_subprocess_exec(
+        *videobot_command(), env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 2
+    lines = stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "PERF_API_KEY" in lines[0], lines
