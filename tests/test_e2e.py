@@ -22,9 +22,9 @@ from tests.fakes.slack import BOT_TOKEN, FakeSlack
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, API_KEY)
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    """Poll `condition` until it holds; fail after `timeout` seconds. Never a fixed sleep."""
-    deadline = time.monotonic() + timeout
+async def wait_for(condition: Callable[[], bool], within: float = 20.0, what: str = "condition") -> None:
+    """Poll `condition` until it holds; fail after `within` seconds. Never a fixed sleep."""
+    deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
@@ -249,7 +249,7 @@ async def test_a_missing_setting_stops_the_start_with_one_line_naming_it(
     proc = await asyncio.create_subprocess_exec(
         *videobot_command(), env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    _, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 2
     lines = stderr.decode().strip().splitlines()
     assert len(lines) == 1 and "PERF_API_KEY" in lines[0], lines
