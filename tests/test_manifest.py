@@ -1,0 +1,48 @@
+"""The Slack app manifest is valid against Slack's published schema and asks for no more than it uses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# Slack's published JSON schema for app manifests, kept beside the tests so they need no network.
+SCHEMA = ROOT / "tests" / "data" / "slack-manifest.schema.json"
+
+
+def load_manifest() -> dict:
+    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+
+def test_manifest_is_valid_against_slacks_schema() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(load_manifest(), schema)
+
+
+def test_an_invalid_manifest_is_caught_by_the_same_check() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    broken = load_manifest()
+    broken["features"]["slash_commands"][0]["command"] = "video"  # commands start with a slash
+    try:
+        jsonschema.validate(broken, schema)
+    except jsonschema.ValidationError:
+        return
+    raise AssertionError("the schema check let a broken manifest through")
+
+
+def test_manifest_has_the_command_events_and_only_the_scopes_the_bot_uses() -> None:
+    manifest = load_manifest()
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/video"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["reaction_added"]
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "files:write",
+        "reactions:read",
+    }
