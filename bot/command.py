@@ -134,11 +134,14 @@ def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandErr
         if parsed is None:
             return CommandError("bad_duration", given=options["duration"], model=model.name)
         if parsed > model.max_duration_seconds:
+            fitting = [m for m in catalogue.MODELS.values() if m.max_duration_seconds >= parsed]
+            cheapest = min(fitting, key=lambda m: m.price_per_second).name if fitting else ""
             return CommandError(
                 "duration_too_long",
                 given=options["duration"],
                 limit=model.max_duration_seconds,
                 model=model.name,
+                suggestion=cheapest,
             )
         duration = parsed
 

@@ -101,8 +101,10 @@ def command_error(error: CommandError) -> Message:
                 f"({error.model} goes up to {limit} s)."
             )
         case "duration_too_long":
-            longer = [m for m in catalogue.MODELS.values() if m.max_duration_seconds > error.limit]
-            alternative = f", or `--model {longer[0].name}` ({longer[0].max_duration_seconds} s)" if longer else ""
+            alternative = ""
+            if error.suggestion:
+                other = catalogue.MODELS[error.suggestion]
+                alternative = f", or `--model {other.name}` (up to {other.max_duration_seconds} s)"
             text = (
                 f"{error.model} makes videos of up to {error.limit} s, and you asked for {given}. "
                 f"Try `--duration {error.limit}`{alternative}."

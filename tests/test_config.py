@@ -1,0 +1,57 @@
+"""Settings are checked at start, and each mistake names the variable and the fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+
+BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret", "PERF_API_KEY": "pk_test_1"}
+
+
+def test_defaults() -> None:
+    settings = load_settings(BASE)
+    assert settings.perf_api_url == "https://api.withperf.pro"
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.database_path == "videobot.db"
+    assert settings.media_hosts == ("storage.withperf.pro",)
+    assert settings.port == 3000 and not settings.socket_mode
+
+
+def test_socket_mode_needs_no_signing_secret() -> None:
+    env = {**BASE, "SLACK_APP_TOKEN": "xapp-1"}
+    del env["SLACK_SIGNING_SECRET"]
+    assert load_settings(env).socket_mode
+
+
+def test_absolute_database_path_and_media_hosts() -> None:
+    settings = load_settings(
+        {**BASE, "DATABASE_URL": "sqlite:////data/v.db", "VIDEOBOT_MEDIA_HOSTS": "a.example, 127.0.0.1:9000"}
+    )
+    assert settings.database_path == "/data/v.db"
+    assert settings.media_hosts == ("a.example", "127.0.0.1:9000")
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"SLACK_BOT_TOKEN": ""}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxp-user-token"}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN"),
+        ({"PERF_API_KEY": " "}, "PERF_API_KEY"),
+        ({"PERF_API_URL": "api.withperf.pro"}, "PERF_API_URL"),
+        ({"DATABASE_URL": "postgresql://u:p@h/db"}, "DATABASE_URL"),
+        ({"PORT": "eighty"}, "PORT"),
+        ({"PORT": "70000"}, "PORT"),
+        ({"VIDEOBOT_MEDIA_HOSTS": "https://x.example/path"}, "VIDEOBOT_MEDIA_HOSTS"),
+        ({"VIDEOBOT_POLL_MIN_SECONDS": "0"}, "VIDEOBOT_POLL_MIN_SECONDS"),
+        ({"VIDEOBOT_LOG_LEVEL": "LOUD"}, "VIDEOBOT_LOG_LEVEL"),
+    ],
+)
+def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE, **change})
+    message = str(caught.value)
+    assert message.startswith(named) or f" {named} " in f" {message} "
+    assert "u:p@" not in message, "a database password must not be echoed"
