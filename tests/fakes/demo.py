@@ -59,7 +59,7 @@ async def demo(text: str) -> int:
         deadline = time.monotonic() + (0 if answer.text else 60)
         while time.monotonic() < deadline:
             roots = slack.roots(CHANNEL)
-            if roots and any(word in roots[0].text for word in ("✅", "❌", "⚠️")) or slack.responses:
+            if (roots and any(word in roots[0].text for word in ("✅", "❌", "⚠️"))) or slack.responses:
                 break
             await asyncio.sleep(0.2)
         bot.terminate()
