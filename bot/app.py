@@ -67,7 +67,7 @@ def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
     web_app = web.Application(client_max_size=1024 * 1024)
 
     async def healthz(_: web.Request) -> web.Response:
-        poller_ok = services.poller.last_tick_at is not None
+        poller_ok = services.poller.healthy()
         try:
             db_ok = await services.store.ping()
         except Exception:

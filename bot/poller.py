@@ -49,6 +49,12 @@ class Poller:
         )
         self._scheduler.start()
 
+    def healthy(self) -> bool:
+        """True once the first tick ran and ticks keep coming (a stuck loop shows up in /healthz)."""
+        if self.last_tick_at is None or not self._accepting:
+            return False
+        return self._clock.now() - self.last_tick_at < max(30.0, 10 * self._tick_seconds)
+
     def wake(self) -> None:
         """Run a tick now rather than at the next interval (a new job should not wait a second)."""
         if self._accepting:

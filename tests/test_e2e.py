@@ -11,15 +11,16 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 
 from tests.conftest import CHANNEL, SIGNING_SECRET, signed_headers, slash_command_body
 from tests.fakes.perf import API_KEY, FakePerf
-from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
-SECRETS = (BOT_TOKEN, SIGNING_SECRET, API_KEY)
+SECRETS = (BOT_TOKEN, SIGNING_SECRET, API_KEY, APP_TOKEN)
 
 
 async def wait_for(condition: Callable[[], bool], within: float = 20.0, what: str = "condition") -> None:
@@ -253,3 +254,30 @@ async def test_a_missing_setting_stops_the_start_with_one_line_naming_it(
     assert proc.returncode == 2
     lines = stderr.decode().strip().splitlines()
     assert len(lines) == 1 and "PERF_API_KEY" in lines[0], lines
+
+
+async def test_socket_mode_takes_a_command_over_the_websocket_and_delivers(
+    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    bot = await start_bot(SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
+    await wait_for(lambda: any(not s.closed for s in fake_slack.sockets), what="the Socket Mode connection")
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{bot.url}/healthz")).status_code == 200
+        # In Socket Mode nothing is taken over HTTP, signed or not.
+        body = slash_command_body("A lighthouse")
+        assert (
+            await client.post(f"{bot.url}/slack/events", content=body, headers=signed_headers(body))
+        ).status_code == 404
+
+    payload = dict(parse_qsl(slash_command_body("A lighthouse in a storm --model pika")))
+    envelope = await fake_slack.send_envelope("slash_commands", payload)
+    await wait_for(lambda: envelope in fake_slack.socket_acks, what="the ack over the websocket")
+    await wait_for(lambda: delivered(fake_slack), what="the video in the thread")
+    assert fake_perf.creates[0]["model"] == "pika"
+
+    refused = await fake_slack.send_envelope(
+        "slash_commands", dict(parse_qsl(slash_command_body("A cat --model sora")))
+    )
+    await wait_for(lambda: refused in fake_slack.socket_acks, what="the refusal")
+    assert "There is no model `sora`" in fake_slack.socket_acks[refused]["text"]
+    assert len(fake_perf.creates) == 1

@@ -310,3 +310,29 @@ async def test_restart_after_the_bytes_reached_slack_only_completes_the_upload(m
     assert bot.slack.call_count("files.completeUploadExternal") == 2
     [root] = bot.slack.roots(CHANNEL)
     assert len(bot.slack.files_in_thread(CHANNEL, root.ts)) == 1
+
+
+async def test_many_commands_at_once_each_get_their_own_thread_and_one_video(make_bot: Any) -> None:
+    bot = await make_bot(poll_concurrency=3)
+    prompts = [f"Scene number {n} --model luma-dream-machine --duration {n % 10 + 1}" for n in range(12)]
+    for text in prompts:
+        await bot.command(text, user=f"U{text.split()[2]:0>7}")
+    await bot.run_jobs()
+
+    roots = bot.slack.roots(CHANNEL)
+    assert len(roots) == 12 and len(bot.perf.creates) == 12
+    for root in roots:
+        assert "✅ Done" in root.all_text()
+        assert len(bot.slack.files_in_thread(CHANNEL, root.ts)) == 1
+        assert len(bot.slack.thread(CHANNEL, root.ts)) == 1
+    assert sorted(c["duration_seconds"] for c in bot.perf.creates) == sorted(n % 10 + 1 for n in range(12))
+
+
+async def test_a_refused_api_key_is_explained_to_the_person(make_bot: Any) -> None:
+    bot = await make_bot(perf_api_key="pk_test_wrong_key")
+    await bot.command("A lighthouse")
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    assert "Perf refused videobot's API key (HTTP 401)" in root.all_text()
+    assert "PERF_API_KEY" in root.all_text()
+    assert "pk_test_wrong_key" not in root.all_text()

@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 BOT_TOKEN = "xoxb-test-0000-fake-bot-token"
 BOT_USER_ID = "UBOT0001"
+APP_TOKEN = "xapp-1-test-fake-app-level-token"
 
 
 @dataclass
@@ -65,6 +66,9 @@ class FakeSlack:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.failures: dict[str, list[dict[str, Any]]] = {}
         self.unauthorized_calls = 0
+        self.sockets: list[web.WebSocketResponse] = []
+        self.socket_acks: dict[str, dict[str, Any]] = {}
+        self._envelopes = itertools.count(1)
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -100,6 +104,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{name}", self._response)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -129,7 +134,8 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await self._params(request)
         auth = request.headers.get("Authorization", "")
-        if auth != f"Bearer {BOT_TOKEN}" and params.get("token") != BOT_TOKEN:
+        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if auth != f"Bearer {expected}" and params.get("token") != expected:
             self.unauthorized_calls += 1
             return web.json_response({"ok": False, "error": "invalid_auth"})
         self.calls.append((method, params))
@@ -149,6 +155,31 @@ class FakeSlack:
 
     async def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "user_id": BOT_USER_ID, "bot_id": "BBOT0001", "team_id": "T0001", "user": "videobot"}
+
+    async def _m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: say hello, then carry envelopes to the app and record its acks."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self.sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"}})
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                body = json.loads(message.data)
+                if "envelope_id" in body:
+                    self.socket_acks[body["envelope_id"]] = body.get("payload") or {}
+        return socket
+
+    async def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Deliver an event, command or interaction over the open Socket Mode connection."""
+        envelope_id = f"env-{next(self._envelopes)}"
+        live = [s for s in self.sockets if not s.closed]
+        await live[-1].send_json(
+            {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": True}
+        )
+        return envelope_id
 
     async def _m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         ts = f"1700000000.{next(self._ts):06d}"
