@@ -78,7 +78,7 @@ def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
             {
                 "ok": False,
                 "database": "ok" if db_ok else "unavailable",
-                "poller": "ok" if poller_ok else "starting",
+                "poller": "ok" if poller_ok else "not running",
             },
             status=503,
         )

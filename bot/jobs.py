@@ -270,21 +270,19 @@ class JobService:
                 await self._show_root(job)
 
     async def _show_progress(self, job: Job) -> None:
-        """Edit the one progress message in the thread; a failed edit is not worth failing the job."""
-        if job.progress_ts is None:
-            return
-        try:
-            await self._slack.update_message(job.channel_id, job.progress_ts, messages.progress_message(job))
-        except SlackCallError as exc:
-            log.warning("job=%s event=progress_edit_failed error=%s", job.id, exc.error)
+        await self._edit(job, job.progress_ts, messages.progress_message(job), "progress")
 
     async def _show_root(self, job: Job) -> None:
-        if job.root_ts is None:
+        await self._edit(job, job.root_ts, messages.root_message(job), "root")
+
+    async def _edit(self, job: Job, ts: str | None, message: messages.Message, which: str) -> None:
+        """Edit a message in place while the job runs; a failed edit is not worth failing the job."""
+        if ts is None:
             return
         try:
-            await self._slack.update_message(job.channel_id, job.root_ts, messages.root_message(job))
+            await self._slack.update_message(job.channel_id, ts, message)
         except SlackCallError as exc:
-            log.warning("job=%s event=root_edit_failed error=%s", job.id, exc.error)
+            log.warning("job=%s event=%s_edit_failed error=%s", job.id, which, exc.error)
 
     # --- complete: the video into the thread -----------------------------------------------------
 
