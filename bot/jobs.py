@@ -35,6 +35,8 @@ log = logging.getLogger("videobot.jobs")
 
 MAX_DELIVERY_ATTEMPTS = 6
 MAX_FINALIZE_ATTEMPTS = 5
+# A step that keeps crashing (a bug, a broken disk) ends the job with a message rather than looping.
+MAX_CONSECUTIVE_FAILURES = 12
 MAX_BACKOFF_SECONDS = 120.0
 # One call of advance() runs at most this many steps back to back; the rest waits for the next tick.
 MAX_STEPS_PER_CALL = 8
@@ -135,7 +137,16 @@ class JobService:
                 await self._on_slack_error(job, exc)
             except Exception as exc:
                 log.exception("job=%s event=step_crashed state=%s error=%s", job.id, job.state, type(exc).__name__)
-                await self._retry_later(job, f"internal error {type(exc).__name__}")
+                await self._after_crash(job, exc)
+
+    async def _after_crash(self, job: Job, exc: Exception) -> None:
+        if job.poll_failures + 1 < MAX_CONSECUTIVE_FAILURES:
+            await self._retry_later(job, f"internal error {type(exc).__name__}")
+        elif job.state in TERMINAL_STATES:
+            await self._set(job, event="finalize_gave_up", finalized=True, next_poll_at=None)
+        else:
+            await self._set(job, poll_failures=0)
+            await self._fail(job, f"videobot hit an internal error ({type(exc).__name__}) and stopped this job")
 
     async def _step(self, job: Job) -> None:
         if job.state in TERMINAL_STATES:
@@ -177,7 +188,10 @@ class JobService:
 
     async def _announce_and_submit(self, job: Job) -> None:
         if self._clock.now() - job.created_at > self._settings.job_timeout_seconds:
-            await self._fail(job, "Perf stayed too busy to take the job; nothing was created or charged")
+            minutes = round(self._settings.job_timeout_seconds / 60)
+            await self._fail(
+                job, f"the job could not be started within {minutes} min; nothing was sent to Perf or charged"
+            )
             return
         if job.root_ts is None:
             ts = await self._slack.post_message(job.channel_id, messages.root_message(job))

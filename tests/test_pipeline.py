@@ -336,3 +336,19 @@ async def test_a_refused_api_key_is_explained_to_the_person(make_bot: Any) -> No
     assert "Perf refused videobot's API key (HTTP 401)" in root.all_text()
     assert "PERF_API_KEY" in root.all_text()
     assert "pk_test_wrong_key" not in root.all_text()
+
+
+async def test_a_step_that_keeps_crashing_ends_the_job_with_a_message(make_bot: Any) -> None:
+    bot = await make_bot()
+    await bot.command("A lighthouse")
+    await bot.step()  # submitted; from now on every poll answer is something the code cannot digest
+
+    async def broken_status(perf_job_id: str) -> Any:
+        raise RuntimeError("a bug")
+
+    bot.services.jobs._perf.status = broken_status  # type: ignore[method-assign]
+    await bot.run_jobs()
+    job = await bot.only_job()
+    assert job.state == JobState.FAILED and job.finalized
+    [root] = bot.slack.roots(CHANNEL)
+    assert "videobot hit an internal error (RuntimeError)" in root.all_text()
