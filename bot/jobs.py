@@ -63,7 +63,7 @@ def next_poll_delay(status: JobStatus, min_seconds: float, max_seconds: float) -
 def backoff_delay(failures: int, min_seconds: float, retry_after: float | None = None) -> float:
     if retry_after is not None:
         return max(min_seconds, retry_after)
-    return min(MAX_BACKOFF_SECONDS, min_seconds * 2 ** max(0, failures - 1))
+    return min(MAX_BACKOFF_SECONDS, min_seconds * 2.0 ** max(0, failures - 1))
 
 
 def request_of(job: Job) -> VideoRequest:

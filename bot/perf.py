@@ -168,11 +168,13 @@ class PerfClient:
         status = body.get("status")
         if status not in _KNOWN_STATUSES:
             raise PerfRetryLater(f"Perf answered an unknown status {str(status)[:40]!r}")
-        perf = body.get("perf") if isinstance(body.get("perf"), dict) else {}
+        perf_field = body.get("perf")
+        perf: dict[str, Any] = perf_field if isinstance(perf_field, dict) else {}
         video_url = body.get("video_url")
         if status == "complete" and (not isinstance(video_url, str) or not video_url):
             raise PerfRetryLater("Perf said the video is complete but gave no video_url")
         cost = perf.get("cost_usd")
+        cost_ok = _optional_int(cost) is not None and isinstance(cost, int | float) and 0 <= cost < 100_000
         error_message = body.get("error_message")
         progress = _optional_int(body.get("progress_percent"))
         return JobStatus(
@@ -181,6 +183,6 @@ class PerfClient:
             eta_seconds=_optional_int(body.get("estimated_remaining_seconds")),
             video_url=video_url if isinstance(video_url, str) else None,
             error_message=error_message[:1000] if isinstance(error_message, str) and error_message else None,
-            cost_micros=dollars_to_micros(cost) if _optional_int(cost) is not None and cost >= 0 else None,
+            cost_micros=dollars_to_micros(cost) if cost_ok and isinstance(cost, int | float) else None,
             generation_ms=_optional_int(perf.get("generation_time_ms")),
         )

@@ -63,8 +63,9 @@ def make_web_client(token: str, base_url: str, session: aiohttp.ClientSession) -
 def _error_code(exc: SlackApiError) -> str:
     response = exc.response
     data = getattr(response, "data", None)
-    if isinstance(data, dict) and isinstance(data.get("error"), str):
-        return data["error"]
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, str):
+        return error
     status = getattr(response, "status_code", None)
     return f"http_{status}" if status else "unknown_error"
 
