@@ -29,10 +29,18 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class DropBoltTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that our shared client's token wins; that is the intent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def setup_logging(level: str, secrets: tuple[str, ...]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
+    handler.addFilter(DropBoltTokenNotice())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
