@@ -50,6 +50,17 @@ async def test_a_command_ends_with_the_video_in_the_jobs_thread(make_bot: Any) -
     assert job.state == JobState.DELIVERED and job.finalized and job.next_poll_at is None
     assert job.perf_cost_micros == 400_000
 
+    # The job's history, in order, is kept beside it.
+    states = [state for _, state, _ in await bot.services.store.job_events(job.id)]
+    assert [s for i, s in enumerate(states) if i == 0 or s != states[i - 1]] == [
+        "accepted",
+        "submitting",
+        "pending",
+        "processing",
+        "complete",
+        "delivered",
+    ]
+
 
 async def test_the_video_is_streamed_with_its_length_and_the_key_stays_with_perf(make_bot: Any) -> None:
     bot = await make_bot()
@@ -352,3 +363,19 @@ async def test_a_step_that_keeps_crashing_ends_the_job_with_a_message(make_bot: 
     assert job.state == JobState.FAILED and job.finalized
     [root] = bot.slack.roots(CHANNEL)
     assert "videobot hit an internal error (RuntimeError)" in root.all_text()
+
+
+async def test_a_dropped_connection_is_retried_on_a_poll_but_never_on_a_create(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.perf.create_script = [Scripted(202, drop=True)]
+    await bot.command("First: the create's connection drops")
+    await bot.run_jobs()
+    assert (await bot.only_job()).state == JobState.UNKNOWN
+    assert bot.perf.create_requests == 1
+
+    bot.perf.poll_script = [Scripted(200, drop=True)]
+    await bot.command("Second: a poll's connection drops")
+    await bot.run_jobs()
+    second = [j for j in await bot.services.store.jobs() if j.prompt.startswith("Second")][0]
+    assert second.state == JobState.DELIVERED
+    assert bot.perf.create_requests == 2
