@@ -376,6 +376,6 @@ async def test_a_dropped_connection_is_retried_on_a_poll_but_never_on_a_create(m
     bot.perf.poll_script = [Scripted(200, drop=True)]
     await bot.command("Second: a poll's connection drops")
     await bot.run_jobs()
-    second = [j for j in await bot.services.store.jobs() if j.prompt.startswith("Second")][0]
+    [second] = [j for j in await bot.services.store.jobs() if j.prompt.startswith("Second")]
     assert second.state == JobState.DELIVERED
     assert bot.perf.create_requests == 2
