@@ -236,7 +236,8 @@ def progress_message(job: Job) -> Message:
 
 
 def upload_title(job: Job) -> str:
-    return f"{seconds_text(job.duration_seconds)} · {job.resolution} · {usd(job.cost_micros)}"
+    made = f" · made{_time_taken(job)}" if _time_taken(job) else ""
+    return f"{seconds_text(job.duration_seconds)} · {job.resolution} · {usd(job.cost_micros)}{made}"
 
 
 def video_filename(job: Job) -> str:

@@ -11,7 +11,7 @@ from bot import catalogue
 from bot.domain import Job, JobState
 from bot.jobs import backoff_delay, next_poll_delay
 from bot.logs import RedactSecrets
-from bot.messages import escape, progress_bar, progress_message, root_message, usd, video_filename
+from bot.messages import escape, progress_bar, progress_message, root_message, upload_title, usd, video_filename
 from bot.perf import JobStatus
 
 
@@ -97,3 +97,8 @@ def test_secrets_are_redacted_from_log_lines() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "token=%s ok", ("xoxb-secret-123",), None)
     assert RedactSecrets(("xoxb-secret-123",)).filter(record)
     assert record.getMessage() == "token=[redacted] ok"
+
+
+def test_the_uploaded_file_is_titled_with_length_cost_and_time_taken() -> None:
+    done = job(state=JobState.COMPLETE, submitted_at=100.0, completed_at=147.0, perf_cost_micros=2_800_000)
+    assert upload_title(done) == "8 s · 1080p · $2.80 · made in 47 s"
