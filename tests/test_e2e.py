@@ -223,7 +223,9 @@ async def test_sigkill_while_the_create_is_in_flight_never_submits_twice(
 ) -> None:
     fake_perf.create_gate = asyncio.Event()
     bot = await start_bot()
-    await send_command(bot, "A lighthouse in a storm")
+    response = await send_command(bot, "A lighthouse in a storm")
+    # Slack has its answer while the create is still held at Perf: the work happens after the ack.
+    assert response.status_code == 200 and fake_perf.creates == []
     await wait_for(lambda: fake_perf.create_requests == 1, what="the create request to reach Perf")
     await bot.kill()
     fake_perf.create_gate.set()  # Perf goes on and creates the job; the bot never heard back.
