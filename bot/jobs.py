@@ -145,8 +145,10 @@ class JobService:
         elif job.state in TERMINAL_STATES:
             await self._set(job, event="finalize_gave_up", finalized=True, next_poll_at=None)
         else:
-            await self._set(job, poll_failures=0)
-            await self._fail(job, f"videobot hit an internal error ({type(exc).__name__}) and stopped this job")
+            # The failure count restarts so the final edits get their own tries.
+            await self._fail(
+                job, f"videobot hit an internal error ({type(exc).__name__}) and stopped this job", poll_failures=0
+            )
 
     async def _step(self, job: Job) -> None:
         if job.state in TERMINAL_STATES:
@@ -181,8 +183,8 @@ class JobService:
         log.warning("job=%s event=retry_later state=%s in=%.1fs reason=%s", job.id, job.state, delay, reason)
         await self._set(job, poll_failures=failures, next_poll_at=self._clock.now() + delay)
 
-    async def _fail(self, job: Job, message: str, event: str = "failed") -> None:
-        await self._set(job, event=event, state=JobState.FAILED, error_message=message)
+    async def _fail(self, job: Job, message: str, event: str = "failed", **changes: Any) -> None:
+        await self._set(job, event=event, state=JobState.FAILED, error_message=message, **changes)
 
     # --- accepted: the messages, then exactly one create ------------------------------------------
 

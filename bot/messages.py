@@ -236,7 +236,8 @@ def progress_message(job: Job) -> Message:
 
 
 def upload_title(job: Job) -> str:
-    made = f" · made{_time_taken(job)}" if _time_taken(job) else ""
+    taken = _time_taken(job)
+    made = f" · made{taken}" if taken else ""
     return f"{seconds_text(job.duration_seconds)} · {job.resolution} · {usd(job.cost_micros)}{made}"
 
 

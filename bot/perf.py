@@ -101,6 +101,13 @@ def _optional_int(value: Any) -> int | None:
     return int(value)
 
 
+def _cost_micros(value: Any) -> int | None:
+    # _optional_int rejects booleans, NaN and infinities; the range rejects nonsense amounts.
+    if not isinstance(value, int | float) or _optional_int(value) is None or not 0 <= value < 100_000:
+        return None
+    return dollars_to_micros(value)
+
+
 class PerfClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
         """`http` carries the base URL and the Authorization header; see `make_http_client`."""
@@ -173,8 +180,6 @@ class PerfClient:
         video_url = body.get("video_url")
         if status == "complete" and (not isinstance(video_url, str) or not video_url):
             raise PerfRetryLater("Perf said the video is complete but gave no video_url")
-        cost = perf.get("cost_usd")
-        cost_ok = _optional_int(cost) is not None and isinstance(cost, int | float) and 0 <= cost < 100_000
         error_message = body.get("error_message")
         progress = _optional_int(body.get("progress_percent"))
         return JobStatus(
@@ -183,6 +188,6 @@ class PerfClient:
             eta_seconds=_optional_int(body.get("estimated_remaining_seconds")),
             video_url=video_url if isinstance(video_url, str) else None,
             error_message=error_message[:1000] if isinstance(error_message, str) and error_message else None,
-            cost_micros=dollars_to_micros(cost) if cost_ok and isinstance(cost, int | float) else None,
+            cost_micros=_cost_micros(perf.get("cost_usd")),
             generation_ms=_optional_int(perf.get("generation_time_ms")),
         )
