@@ -20,9 +20,9 @@ from bot.config import Settings
 from bot.domain import Job
 from bot.services import Services
 from tests.fakes.perf import API_KEY, FakePerf
+from tests.fakes.process import SIGNING_SECRET
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
-SIGNING_SECRET = "test-signing-secret-5f2a9c"
 CHANNEL = "C0DESIGN"
 USER = "UALICE01"
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 
 from tests.conftest import CHANNEL, SIGNING_SECRET, signed_headers, slash_command_body
 from tests.fakes.perf import API_KEY, FakePerf
+from tests.fakes.process import bot_environment, videobot_command
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, API_KEY, APP_TOKEN)
@@ -30,11 +29,6 @@ async def wait_for(condition: Callable[[], bool], within: float = 20.0, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
-
-
-def videobot_command() -> list[str]:
-    script = Path(sys.executable).parent / "videobot"
-    return [str(script), "run"] if script.exists() else [sys.executable, "-m", "bot.cli", "run"]
 
 
 class BotProcess:
@@ -96,25 +90,15 @@ class BotProcess:
 
 @pytest.fixture
 def bot_env(fake_slack: FakeSlack, fake_perf: FakePerf, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PERF_", "VIDEOBOT_"))}
-    env.update(
-        {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "PERF_API_KEY": API_KEY,
-            "PERF_API_URL": fake_perf.api_url,
-            "SLACK_API_URL": fake_slack.base_url + "/api/",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'videobot.db'}",
-            "VIDEOBOT_MEDIA_HOSTS": fake_perf.media_host,
-            "HOST": "127.0.0.1",
-            "PORT": "0",
-            "VIDEOBOT_POLL_TICK_SECONDS": "0.1",
-            "VIDEOBOT_POLL_MIN_SECONDS": "0.1",
-            "VIDEOBOT_POLL_MAX_SECONDS": "0.5",
-            "VIDEOBOT_LOG_LEVEL": "DEBUG",
-        }
+    return bot_environment(
+        fake_slack,
+        fake_perf,
+        tmp_path / "data" / "videobot.db",
+        VIDEOBOT_POLL_TICK_SECONDS="0.1",
+        VIDEOBOT_POLL_MIN_SECONDS="0.1",
+        VIDEOBOT_POLL_MAX_SECONDS="0.5",
+        VIDEOBOT_LOG_LEVEL="DEBUG",
     )
-    return env
 
 
 @pytest.fixture

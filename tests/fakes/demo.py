@@ -8,7 +8,6 @@ in the channel would see once the video is in the thread.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -16,9 +15,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import CHANNEL, SIGNING_SECRET, signed_headers, slash_command_body
-from tests.fakes.perf import API_KEY, FakePerf
-from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.conftest import CHANNEL, signed_headers, slash_command_body
+from tests.fakes.perf import FakePerf
+from tests.fakes.process import bot_environment, videobot_command
+from tests.fakes.slack import FakeSlack
 
 
 async def demo(text: str) -> int:
@@ -26,21 +26,8 @@ async def demo(text: str) -> int:
     await slack.start()
     await perf.start()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PERF_", "VIDEOBOT_"))},
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "PERF_API_KEY": API_KEY,
-            "PERF_API_URL": perf.api_url,
-            "SLACK_API_URL": slack.base_url + "/api/",
-            "DATABASE_URL": f"sqlite:///{Path(tmp) / 'demo.db'}",
-            "VIDEOBOT_MEDIA_HOSTS": perf.media_host,
-            "HOST": "127.0.0.1",
-            "PORT": "0",
-            "VIDEOBOT_POLL_MIN_SECONDS": "0.5",
-        }
-        script = Path(sys.executable).parent / "videobot"
-        command = [str(script), "run"] if script.exists() else [sys.executable, "-m", "bot.cli", "run"]
+        env = bot_environment(slack, perf, Path(tmp) / "demo.db", VIDEOBOT_POLL_MIN_SECONDS="0.5")
+        command = videobot_command()
         bot = await asyncio.create_subprocess_exec(*command, env=env, cwd=tmp, stdout=asyncio.subprocess.PIPE)
         assert bot.stdout is not None
         line = (await asyncio.wait_for(bot.stdout.readline(), 30)).decode()
