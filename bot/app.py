@@ -16,8 +16,10 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import Settings
 from bot.jobs import Clock, JobService, SystemClock
 from bot.media import MediaFetcher
+from bot.people import People
 from bot.perf import PerfClient
 from bot.poller import Poller
+from bot.reruns import RerunService
 from bot.services import Services
 from bot.slack import SlackGateway, make_web_client
 from handlers import register_all
@@ -48,7 +50,11 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
         media = MediaFetcher(transfer, settings.media_hosts, settings.max_video_mb * 1_000_000)
         jobs = JobService(store, perf, slack, media, clock, settings)
         poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency)
-        yield Services(settings=settings, store=store, jobs=jobs, poller=poller, slack=slack)
+        people = People(slack, clock)
+        reruns = RerunService(store, jobs, slack, people, settings)
+        yield Services(
+            settings=settings, store=store, jobs=jobs, poller=poller, slack=slack, people=people, reruns=reruns
+        )
 
 
 def build_bolt_app(services: Services) -> AsyncApp:
@@ -58,6 +64,11 @@ def build_bolt_app(services: Services) -> AsyncApp:
         signing_secret=settings.slack_signing_secret,
         # Socket Mode messages arrive over an authenticated websocket and carry no signature.
         request_verification_enabled=not settings.socket_mode,
+        # Answer Slack only once a listener has finished its durable write. An event whose handling
+        # crashes then gets a 500 and Slack delivers it again, and the job_triggers keys make the
+        # redelivery harmless. Every listener does only a database write and at most one cached
+        # users.info before answering, well within Slack's 3 seconds.
+        process_before_response=True,
     )
     register_all(app, services)
     return app

@@ -89,6 +89,22 @@ def parse_video_command(text: str | None) -> ParseResult:
     return _validate(prompt, options)
 
 
+def revalidate(request: VideoRequest) -> VideoRequest | CommandError:
+    """Check a stored request against today's catalogue: a rerun of an old job may name a retired model."""
+    prompt = request.prompt.strip()
+    if not prompt:
+        return CommandError("empty_prompt")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        return CommandError("prompt_too_long", given=str(len(prompt)), limit=MAX_PROMPT_CHARS)
+    options = {
+        "model": request.model,
+        "duration": str(request.duration_seconds),
+        "resolution": request.resolution,
+        "aspect": request.aspect_ratio,
+    }
+    return _validate(prompt, options)
+
+
 def _parse_options(text: str) -> dict[str, str] | CommandError:
     options: dict[str, str] = {}
     tokens = text.split()

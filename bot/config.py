@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,7 @@ class Settings:
     job_timeout_seconds: float = 1800.0
     max_video_mb: int = 1000
     log_level: str = "INFO"
+    rerun_emoji: tuple[str, ...] = ("repeat",)
 
     @property
     def socket_mode(self) -> bool:
@@ -115,6 +117,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         * _number("VIDEOBOT_JOB_TIMEOUT_MINUTES", get("VIDEOBOT_JOB_TIMEOUT_MINUTES", "30"), float, 0.01, 24 * 60),
         max_video_mb=_number("VIDEOBOT_MAX_VIDEO_MB", get("VIDEOBOT_MAX_VIDEO_MB", "1000"), int, 1, 1000),
         log_level=_log_level(get("VIDEOBOT_LOG_LEVEL", "INFO")),
+        rerun_emoji=_emoji_names(get("VIDEOBOT_RERUN_EMOJI", "repeat")),
     )
 
 
@@ -145,6 +148,23 @@ def _media_hosts(value: str) -> tuple[str, ...]:
     if not hosts:
         raise ConfigError("VIDEOBOT_MEDIA_HOSTS is empty: list at least one host videos may be downloaded from")
     return hosts
+
+
+_EMOJI_NAME = re.compile(r"^[a-z0-9_+'-]{1,100}$")
+
+
+def _emoji_names(value: str) -> tuple[str, ...]:
+    # People copy names from Slack's picker with the colons (":repeat:"); both spellings work.
+    names = tuple(dict.fromkeys(n.strip().strip(":").lower() for n in value.split(",") if n.strip(" :")))
+    for name in names:
+        if not _EMOJI_NAME.match(name):
+            raise ConfigError(
+                f"VIDEOBOT_RERUN_EMOJI takes emoji names separated by commas, such as repeat,arrows_counterclockwise; "
+                f"{name!r} is not one"
+            )
+    if not names:
+        raise ConfigError("VIDEOBOT_RERUN_EMOJI is empty: name at least one emoji, such as repeat")
+    return names
 
 
 def _number(name: str, value: str, kind: type[_Num], low: float, high: float) -> _Num:

@@ -66,6 +66,8 @@ class Job:
     delivered_at: float | None = None
     error_message: str | None = None
     finalized: bool = False
+    rerun_of: str | None = None  # the job whose prompt this one runs again
+    rerun_link: str | None = None  # permalink to that job's root message, "" when Slack gave none
 
     @property
     def cost_micros(self) -> int:

@@ -97,8 +97,27 @@ class JobService:
         self, request: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str
     ) -> Job:
         """Store a new job, due at once. Called before the command is acknowledged."""
+        job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url=response_url)
+        await self._store.insert_job(job)
+        self._log_accepted(job)
+        return job
+
+    async def start_rerun(
+        self, source: Job, request: VideoRequest, *, user_id: str, trigger: str, response_url: str = ""
+    ) -> Job | None:
+        """Store a rerun of `source` for `user_id`; None if `trigger` already started one."""
+        job = self._new_job(
+            request, team_id=source.team_id, channel_id=source.channel_id, user_id=user_id, response_url=response_url
+        )
+        job.rerun_of = source.id
+        if not await self._store.insert_job(job, trigger=trigger):
+            return None
+        self._log_accepted(job)
+        return job
+
+    def _new_job(self, request: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str) -> Job:
         now = self._clock.now()
-        job = Job(
+        return Job(
             id=new_job_id(),
             team_id=team_id,
             channel_id=channel_id,
@@ -115,16 +134,17 @@ class JobService:
             response_url=response_url,
             next_poll_at=now,
         )
-        await self._store.insert_job(job)
+
+    def _log_accepted(self, job: Job) -> None:
         log.info(
-            "job=%s event=accepted channel=%s user=%s model=%s duration=%s",
+            "job=%s event=accepted channel=%s user=%s model=%s duration=%s rerun_of=%s",
             job.id,
-            channel_id,
-            user_id,
+            job.channel_id,
+            job.user_id,
             job.model,
             job.duration_seconds,
+            job.rerun_of or "-",
         )
-        return job
 
     async def advance(self, job: Job) -> None:
         """Run the job's due steps; never raises, so one bad job cannot stop the poller."""
@@ -195,8 +215,10 @@ class JobService:
                 job, f"the job could not be started within {minutes} min; nothing was sent to Perf or charged"
             )
             return
+        if job.rerun_of is not None and job.rerun_link is None:
+            await self._set(job, rerun_link=await self._link_to(job.rerun_of))
         if job.root_ts is None:
-            ts = await self._slack.post_message(job.channel_id, messages.root_message(job))
+            ts = await self._slack.post_message(job.channel_id, self._root_message(job))
             await self._set(job, event="root_posted", root_ts=ts)
         if job.progress_ts is None:
             assert job.root_ts is not None
@@ -289,7 +311,21 @@ class JobService:
         await self._edit(job, job.progress_ts, messages.progress_message(job), "progress")
 
     async def _show_root(self, job: Job) -> None:
-        await self._edit(job, job.root_ts, messages.root_message(job), "root")
+        await self._edit(job, job.root_ts, self._root_message(job), "root")
+
+    def _root_message(self, job: Job) -> messages.Message:
+        return messages.root_message(job, rerun_emoji=self._settings.rerun_emoji[0])
+
+    async def _link_to(self, job_id: str) -> str:
+        """A permalink to the job's root message, or "" (the message then names the job instead)."""
+        source = await self._store.get_job(job_id)
+        if source is None or source.root_ts is None:
+            return ""
+        try:
+            return await self._slack.permalink(source.channel_id, source.root_ts)
+        except SlackCallError as exc:
+            log.warning("job=%s event=permalink_failed error=%s", job_id, exc.error)
+            return ""
 
     async def _edit(self, job: Job, ts: str | None, message: messages.Message, which: str) -> None:
         """Edit a message in place while the job runs; a failed edit is not worth failing the job."""
@@ -366,8 +402,8 @@ class JobService:
     async def _finalize(self, job: Job) -> None:
         if job.root_ts is None:
             # The channel never got a message: tell the requester privately instead.
-            await self._slack.respond(
-                job.response_url,
+            await self._tell_requester(
+                job,
                 messages.cannot_post_in_channel(job.error_message or "error")
                 if job.error_message
                 else messages.internal_error(),
@@ -378,8 +414,17 @@ class JobService:
                 await self._set(job, progress_ts=ts)
             else:
                 await self._slack.update_message(job.channel_id, job.progress_ts, messages.progress_message(job))
-            await self._slack.update_message(job.channel_id, job.root_ts, messages.root_message(job))
+            await self._slack.update_message(job.channel_id, job.root_ts, self._root_message(job))
         await self._set(job, event="finalized", finalized=True, next_poll_at=None)
+
+    async def _tell_requester(self, job: Job, message: messages.Message) -> None:
+        """Privately, through the command's response_url, else as an ephemeral; never raises."""
+        if await self._slack.respond(job.response_url, message):
+            return
+        try:
+            await self._slack.post_ephemeral(job.channel_id, job.user_id, message)
+        except SlackCallError as exc:
+            log.warning("job=%s event=requester_not_told error=%s", job.id, exc.error)
 
     async def _on_slack_error(self, job: Job, exc: SlackCallError) -> None:
         if exc.error in CHANNEL_GONE_ERRORS:
@@ -387,7 +432,7 @@ class JobService:
             if job.state not in TERMINAL_STATES:
                 await self._set(job, state=JobState.FAILED, error_message=exc.error, event="channel_unusable")
             if job.root_ts is None or job.state in TERMINAL_STATES:
-                await self._slack.respond(job.response_url, messages.cannot_post_in_channel(exc.error))
+                await self._tell_requester(job, messages.cannot_post_in_channel(exc.error))
                 await self._set(job, event="finalized", finalized=True, next_poll_at=None)
             return
         if job.state in TERMINAL_STATES and job.poll_failures + 1 >= MAX_FINALIZE_ATTEMPTS:

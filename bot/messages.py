@@ -42,7 +42,7 @@ def _quote_prompt(prompt: str, limit: int = MAX_PROMPT_CHARS) -> str:
 # --- /video help and command errors -------------------------------------------------------------
 
 
-def help_message() -> Message:
+def help_message(*, rerun_emoji: str = "repeat") -> Message:
     models = "\n".join(
         f"• `{m.name}` ({m.provider}): up to {m.max_duration_seconds} s, ${m.price_per_second} per second"
         for m in catalogue.MODELS.values()
@@ -58,7 +58,9 @@ def help_message() -> Message:
         f"*Aspect ratios:*\n{aspects}\n\n"
         "*Prompt tips:* be descriptive; name the camera movement (“drone shot slowly revealing a valley”); "
         "name the lighting and mood (“dramatic sunset lighting, long shadows”).\n\n"
-        "The video is posted in a thread under the job's message in this channel, with live progress."
+        "The video is posted in a thread under the job's message in this channel, with live progress.\n\n"
+        f"*Another take:* react with {emoji(rerun_emoji)} on the job's message, or press *Run again*. It runs "
+        "the same prompt and settings for you and counts as a new job."
     )
     return {"response_type": "ephemeral", "text": text}
 
@@ -182,15 +184,63 @@ def _time_taken(job: Job) -> str:
     return f" in {max(1, round(end - job.submitted_at))} s"
 
 
-def root_message(job: Job) -> Message:
+RERUN_ACTION_ID = "rerun"
+
+# How the hint shows a configured emoji: the picture for the default, the shortcode (which Slack
+# renders) for any other.
+_EMOJI_PICTURES = {"repeat": "🔁", "arrows_counterclockwise": "🔄", "recycle": "♻️"}
+
+
+def emoji(name: str) -> str:
+    return _EMOJI_PICTURES.get(name, f":{name}:")
+
+
+def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
     headline = f"🎬 Video for <@{escape(job.user_id)}> — {_quote_prompt(job.prompt)}"
     fallback = f"🎬 Video for <@{escape(job.user_id)}> — {_quote_prompt(job.prompt, 300)} · {_status_line(job)}"
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": _mrkdwn(headline)},
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(headline)}]
+    if job.rerun_of is not None:
+        blocks.append({"type": "context", "elements": [_mrkdwn(_rerun_line(job))]})
+    blocks += [
         {"type": "context", "elements": [_mrkdwn(escape(settings_line(job)))]},
         {"type": "context", "elements": [_mrkdwn(_status_line(job))]},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": RERUN_ACTION_ID,
+                    "text": {"type": "plain_text", "text": "🔁 Run again", "emoji": True},
+                    "value": job.id,
+                }
+            ],
+        },
+        {"type": "context", "elements": [_mrkdwn(f"React with {emoji(rerun_emoji)} to run this prompt again")]},
     ]
     return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+
+
+def _rerun_line(job: Job) -> str:
+    original = f"<{escape(job.rerun_link)}|this video>" if job.rerun_link else f"job {escape(job.rerun_of or '')}"
+    return f"🔁 Another take of {original}, asked for by <@{escape(job.user_id)}>"
+
+
+def rerun_refused(error: CommandError) -> Message:
+    reason = command_error(error)["text"]
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "text": f"I can't run that prompt again as it was: {reason}",
+    }
+
+
+def rerun_unavailable() -> Message:
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "text": "I couldn't start the rerun just now because Slack didn't answer me. Nothing was started; "
+        "try again in a minute.",
+    }
 
 
 def progress_bar(percent: int) -> str:

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.jobs import JobService
+from bot.people import People
 from bot.poller import Poller
+from bot.reruns import RerunService
 from bot.slack import SlackGateway
 from storage.db import Store
 
@@ -18,3 +20,5 @@ class Services:
     jobs: JobService
     poller: Poller
     slack: SlackGateway
+    people: People
+    reruns: RerunService

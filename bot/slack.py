@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -44,6 +45,21 @@ class SlackCallError(Exception):
         super().__init__(f"{method} failed: {error}")
         self.method = method
         self.error = error
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    id: str
+    is_bot: bool
+    deleted: bool
+    is_admin: bool
+    is_owner: bool
+    name: str  # display name, else real name, else the handle: for text that must not ping anyone
+
+    @property
+    def is_person(self) -> bool:
+        # Slackbot is not flagged is_bot, but it is not a person either.
+        return not (self.is_bot or self.deleted or self.id == "USLACKBOT")
 
 
 def make_web_client(token: str, base_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
@@ -97,6 +113,47 @@ class SlackGateway:
     async def update_message(self, channel: str, ts: str, message: dict[str, Any]) -> None:
         fields = {k: v for k, v in message.items() if k in ("text", "blocks")}
         await self._call("chat.update", channel=channel, ts=ts, blocks=fields.get("blocks", []), text=fields["text"])
+
+    async def post_ephemeral(self, channel: str, user: str, message: dict[str, Any]) -> None:
+        fields = {k: v for k, v in message.items() if k in ("text", "blocks")}
+        await self._call("chat.postEphemeral", channel=channel, user=user, **fields)
+
+    async def permalink(self, channel: str, ts: str) -> str:
+        data = await self._call("chat.getPermalink", channel=channel, message_ts=ts)
+        link = data.get("permalink")
+        if not isinstance(link, str) or not link.startswith("https://"):
+            raise SlackCallError("chat.getPermalink", "no_permalink_in_response")
+        return link
+
+    async def user_info(self, user_id: str) -> SlackUser:
+        data = await self._call("users.info", user=user_id)
+        user = data.get("user")
+        if not isinstance(user, dict) or user.get("id") != user_id:
+            raise SlackCallError("users.info", "no_user_in_response")
+        profile = user.get("profile")
+        if not isinstance(profile, dict):
+            profile = {}
+        name = next(
+            (
+                value
+                for value in (
+                    profile.get("display_name"),
+                    profile.get("real_name"),
+                    user.get("real_name"),
+                    user.get("name"),
+                )
+                if isinstance(value, str) and value.strip()
+            ),
+            user_id,
+        )
+        return SlackUser(
+            id=user_id,
+            is_bot=bool(user.get("is_bot")),
+            deleted=bool(user.get("deleted")),
+            is_admin=bool(user.get("is_admin")),
+            is_owner=bool(user.get("is_owner") or user.get("is_primary_owner")),
+            name=name.strip(),
+        )
 
     async def respond(self, response_url: str, message: dict[str, Any]) -> bool:
         """Answer privately through a command's response_url; False when that is no longer possible."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import commands, events
+from handlers import actions, commands, events
 
 
 def register_all(app: AsyncApp, services: Services) -> None:
     commands.register(app, services)
     events.register(app, services)
+    actions.register(app, services)

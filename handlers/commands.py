@@ -19,7 +19,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_video(ack: AsyncAck, command: dict[str, Any]) -> None:
         parsed = parse_video_command(command.get("text"))
         if isinstance(parsed, HelpRequest):
-            await ack(**messages.help_message())
+            await ack(**messages.help_message(rerun_emoji=services.settings.rerun_emoji[0]))
             return
         if isinstance(parsed, CommandError):
             log.info("event=command_refused code=%s channel=%s", parsed.code, command.get("channel_id"))

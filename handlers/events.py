@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from typing import Any
 
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+
+from bot.reruns import RerunOutcome
 from bot.services import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.event("reaction_added")
-    async def on_reaction_added(ack: AsyncAck) -> None:
-        # The manifest subscribes to reaction_added for reruns (issue #3, not built yet). Until then the
-        # event is acknowledged so Slack does not count it as a delivery failure and retry it.
+    async def on_reaction_added(ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        item = event.get("item") or {}
+        if item.get("type") == "message":
+            # Not caught on purpose: a crash answers 500, Slack redelivers, and the rerun's trigger key
+            # makes the redelivery start at most one job.
+            outcome = await services.reruns.from_reaction(
+                reaction=str(event.get("reaction", "")),
+                channel_id=str(item.get("channel", "")),
+                message_ts=str(item.get("ts", "")),
+                user_id=str(event.get("user", "")),
+                bot_user_id=context.bot_user_id,
+            )
+            if outcome is RerunOutcome.STARTED:
+                services.poller.wake()
         await ack()

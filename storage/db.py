@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
@@ -66,6 +67,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX job_events_job ON job_events (job_id, id);
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN rerun_of TEXT REFERENCES jobs (id);
+    ALTER TABLE jobs ADD COLUMN rerun_link TEXT;
+    -- A reaction or a button click names a message; this finds its job.
+    CREATE UNIQUE INDEX jobs_root ON jobs (channel_id, root_ts) WHERE root_ts IS NOT NULL;
+    -- What started a job, when something could ask twice (a redelivered event, a re-added reaction).
+    -- The key is unique, so one trigger can start at most one job, ever.
+    CREATE TABLE job_triggers (
+        trigger TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        at REAL NOT NULL
+    );
+    """,
 )
 
 _JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Job))
@@ -101,6 +115,9 @@ class Store:
 
     def __init__(self, connection: aiosqlite.Connection) -> None:
         self._db = connection
+        # One connection is shared by every coroutine, and a commit commits whatever is pending on it:
+        # writes take this lock so that a transaction's statements are never committed by another's.
+        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str) -> Store:
@@ -136,18 +153,40 @@ class Store:
         async with self._db.execute("SELECT 1") as cursor:
             return (await cursor.fetchone()) is not None
 
-    async def insert_job(self, job: Job) -> None:
+    async def insert_job(self, job: Job, *, trigger: str | None = None) -> bool:
+        """Store a new job. With `trigger`, only if that trigger never started a job: False if it did."""
         columns = ", ".join(_JOB_COLUMNS)
         placeholders = ", ".join("?" for _ in _JOB_COLUMNS)
-        await self._db.execute(
-            f"INSERT INTO jobs ({columns}) VALUES ({placeholders})",
-            [_to_db(c, getattr(job, c)) for c in _JOB_COLUMNS],
-        )
-        await self._db.execute(
-            "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
-            (job.id, job.created_at, job.state.value, "stored"),
-        )
-        await self._db.commit()
+        async with self._write_lock:
+            try:
+                await self._db.execute(
+                    f"INSERT INTO jobs ({columns}) VALUES ({placeholders})",
+                    [_to_db(c, getattr(job, c)) for c in _JOB_COLUMNS],
+                )
+                if trigger is not None:
+                    cursor = await self._db.execute(
+                        "INSERT INTO job_triggers (trigger, job_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                        (trigger, job.id, job.created_at),
+                    )
+                    if cursor.rowcount == 0:
+                        await self._db.rollback()
+                        return False
+                await self._db.execute(
+                    "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
+                    (job.id, job.created_at, job.state.value, f"stored trigger={trigger}" if trigger else "stored"),
+                )
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
+        return True
+
+    async def job_by_root(self, channel_id: str, root_ts: str) -> Job | None:
+        async with self._db.execute(
+            "SELECT * FROM jobs WHERE channel_id = ? AND root_ts = ?", (channel_id, root_ts)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _row_to_job(row) if row else None
 
     async def get_job(self, job_id: str) -> Job | None:
         async with self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cursor:
@@ -160,22 +199,27 @@ class Store:
         if unknown or "id" in changes:
             raise ValueError(f"not updatable job columns: {sorted(unknown | ({'id'} & set(changes)))}")
         assignments = ", ".join(f"{column} = ?" for column in changes)
-        await self._db.execute(
-            f"UPDATE jobs SET {assignments} WHERE id = ?",
-            [*(_to_db(c, v) for c, v in changes.items()), job.id],
-        )
         new_state = changes.get("state")
-        if (new_state is not None and new_state != job.state) or event:
-            await self._db.execute(
-                "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
-                (
-                    job.id,
-                    changes.get("updated_at", job.updated_at),
-                    _to_db("state", new_state or job.state),
-                    event,
-                ),
-            )
-        await self._db.commit()
+        async with self._write_lock:
+            try:
+                await self._db.execute(
+                    f"UPDATE jobs SET {assignments} WHERE id = ?",
+                    [*(_to_db(c, v) for c, v in changes.items()), job.id],
+                )
+                if (new_state is not None and new_state != job.state) or event:
+                    await self._db.execute(
+                        "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
+                        (
+                            job.id,
+                            changes.get("updated_at", job.updated_at),
+                            _to_db("state", new_state or job.state),
+                            event,
+                        ),
+                    )
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
         for column, value in changes.items():
             setattr(job, column, value)
         return job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
@@ -57,10 +58,76 @@ def slash_command_body(text: str, *, user: str = USER, channel: str = CHANNEL, r
     )
 
 
-def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+def reaction_event_body(
+    message_ts: str,
+    *,
+    reaction: str = "repeat",
+    user: str = "UBOB0002",
+    channel: str = CHANNEL,
+    event_id: str = "Ev0001",
+    item_type: str = "message",
+) -> str:
+    """A reaction_added event as Slack's Events API posts it."""
+    event = {
+        "type": "reaction_added",
+        "user": user,
+        "reaction": reaction,
+        "item_user": "UBOT0001",
+        "item": {"type": item_type, "channel": channel, "ts": message_ts},
+        "event_ts": "1700000999.000100",
+    }
+    return json.dumps(
+        {
+            "token": "unused-verification-token",
+            "team_id": "T0001",
+            "api_app_id": "A0001",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1700000999,
+        }
+    )
+
+
+def button_click_body(
+    message_ts: str, job_id: str, *, user: str = "UBOB0002", channel: str = CHANNEL, action_ts: str = "1700001000.1"
+) -> str:
+    """A block_actions payload for the "Run again" button on a job's root message."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0001", "domain": "acme"},
+        "user": {"id": user, "team_id": "T0001"},
+        "api_app_id": "A0001",
+        "token": "unused-verification-token",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+        "trigger_id": "1.2.4",
+        "channel": {"id": channel, "name": "design"},
+        "message": {"type": "message", "ts": message_ts, "text": "🎬 Video"},
+        "response_url": "",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": "rerun",
+                "block_id": "b1",
+                "value": job_id,
+                "action_ts": action_ts,
+                "text": {"type": "plain_text", "text": "🔁 Run again"},
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def signed_headers(
+    body: str,
+    *,
+    secret: str = SIGNING_SECRET,
+    timestamp: int | None = None,
+    content_type: str = "application/x-www-form-urlencoded",
+) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {
-        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Type": content_type,
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
     }
@@ -116,6 +183,15 @@ class Bot:
     async def command(self, text: str, **kwargs: Any) -> BoltResponse:
         kwargs.setdefault("response_url", self.slack.response_url())
         body = slash_command_body(text, **kwargs)
+        return await self.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=signed_headers(body)))
+
+    async def event(self, body: str, *, retry_num: int | None = None) -> BoltResponse:
+        headers = signed_headers(body, content_type="application/json")
+        if retry_num is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+        return await self.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+
+    async def interaction(self, body: str) -> BoltResponse:
         return await self.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=signed_headers(body)))
 
     async def run_jobs(self, max_rounds: int = 200) -> None:

@@ -63,6 +63,9 @@ class FakeSlack:
         self.messages: list[FakeMessage] = []
         self.files: dict[str, FakeFile] = {}
         self.responses: list[tuple[str, dict[str, Any]]] = []  # (response_url id, body)
+        self.ephemerals: list[tuple[str, str, str]] = []  # (channel, user, text)
+        # users.info answers: anyone not listed here is an ordinary member named after their id.
+        self.users: dict[str, dict[str, Any]] = {BOT_USER_ID: {"is_bot": True, "name": "videobot"}}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.failures: dict[str, list[dict[str, Any]]] = {}
         self.unauthorized_calls = 0
@@ -79,6 +82,10 @@ class FakeSlack:
     def fail_next(self, method: str, *, error: str = "", status: int = 200, retry_after: str = "") -> None:
         """The next call of `method` answers with a Slack error, or with an HTTP status (429, 500…)."""
         self.failures.setdefault(method, []).append({"error": error, "status": status, "retry_after": retry_after})
+
+    def add_user(self, user_id: str, **fields: Any) -> None:
+        """users.info will describe `user_id` with these fields (is_bot, is_admin, deleted, real_name…)."""
+        self.users[user_id] = fields
 
     def response_url(self, name: str = "r1") -> str:
         return f"{self.base_url}/response/{name}"
@@ -102,6 +109,7 @@ class FakeSlack:
     async def start(self) -> str:
         app = web.Application(client_max_size=2 * 1024**3)
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk sends some reads (users.info) as GET
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket", self._socket)
@@ -193,6 +201,36 @@ class FakeSlack:
             )
         )
         return {"ok": True, "channel": params["channel"], "ts": ts}
+
+    async def _m_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.ephemerals.append((params["channel"], params["user"], params.get("text", "")))
+        return {"ok": True, "message_ts": f"1700000001.{next(self._ts):06d}"}
+
+    async def _m_chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not any(m.channel == params["channel"] and m.ts == params["message_ts"] for m in self.messages):
+            return {"ok": False, "error": "message_not_found"}
+        path = params["message_ts"].replace(".", "")
+        return {
+            "ok": True,
+            "channel": params["channel"],
+            "permalink": f"https://acme.slack.com/archives/{params['channel']}/p{path}",
+        }
+
+    async def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id = params["user"]
+        fields = self.users.get(user_id, {})
+        name = fields.get("real_name", f"Person {user_id}")
+        user = {
+            "id": user_id,
+            "name": fields.get("name", user_id.lower()),
+            "real_name": name,
+            "deleted": fields.get("deleted", False),
+            "is_bot": fields.get("is_bot", False),
+            "is_admin": fields.get("is_admin", False),
+            "is_owner": fields.get("is_owner", False),
+            "profile": {"display_name": fields.get("display_name", ""), "real_name": name},
+        }
+        return {"ok": True, "user": user}
 
     async def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         for message in self.messages:

@@ -1,0 +1,28 @@
+"""Who someone is in Slack (a person or a bot, an admin or not), asked once and remembered a while."""
+
+from __future__ import annotations
+
+from bot.jobs import Clock
+from bot.slack import SlackGateway, SlackUser
+
+# Long enough that a burst of reactions or commands costs one users.info per person (Tier 4 allows
+# 100 a minute), short enough that a demoted admin or a deactivated account is noticed within minutes.
+CACHE_SECONDS = 600.0
+
+
+class People:
+    def __init__(self, slack: SlackGateway, clock: Clock, cache_seconds: float = CACHE_SECONDS) -> None:
+        self._slack = slack
+        self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._known: dict[str, tuple[float, SlackUser]] = {}
+
+    async def get(self, user_id: str) -> SlackUser:
+        """Raises SlackCallError when Slack cannot say; callers decide whether that refuses or allows."""
+        now = self._clock.now()
+        cached = self._known.get(user_id)
+        if cached is not None and now - cached[0] < self._cache_seconds:
+            return cached[1]
+        user = await self._slack.user_info(user_id)
+        self._known[user_id] = (now, user)
+        return user

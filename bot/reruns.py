@@ -1,0 +1,127 @@
+"""Running a job's prompt again, from a reaction on its root message or its "Run again" button.
+
+Slack redelivers events and people remove and re-add reactions, so each rerun is keyed by what asked
+for it: one person's reaction on one job, or one button click (its action_ts). The key is stored with
+the new job in one transaction, so a key starts at most one job, across restarts too.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+from bot import messages
+from bot.command import CommandError, revalidate
+from bot.config import Settings
+from bot.jobs import JobService, request_of
+from bot.people import People
+from bot.slack import SlackCallError, SlackGateway
+from storage.db import Store
+
+log = logging.getLogger("videobot.reruns")
+
+
+class RerunOutcome(StrEnum):
+    STARTED = "started"
+    ALREADY_DONE = "already_done"  # this trigger already started a job
+    IGNORED = "ignored"  # not ours to act on: another emoji, another message, a bot
+    REFUSED = "refused"  # the person was told privately why
+
+
+def reaction_name(reaction: str) -> str:
+    # A reaction with a skin tone arrives as "thumbsup::skin-tone-2".
+    return reaction.split("::", 1)[0].strip(":").lower()
+
+
+class RerunService:
+    def __init__(self, store: Store, jobs: JobService, slack: SlackGateway, people: People, settings: Settings) -> None:
+        self._store = store
+        self._jobs = jobs
+        self._slack = slack
+        self._people = people
+        self._emoji = frozenset(settings.rerun_emoji)
+
+    async def from_reaction(
+        self, *, reaction: str, channel_id: str, message_ts: str, user_id: str, bot_user_id: str | None
+    ) -> RerunOutcome:
+        if reaction_name(reaction) not in self._emoji:
+            return RerunOutcome.IGNORED
+        return await self._rerun(
+            channel_id=channel_id,
+            message_ts=message_ts,
+            user_id=user_id,
+            bot_user_id=bot_user_id,
+            trigger_kind="reaction",
+            trigger_detail="",
+            response_url="",
+        )
+
+    async def from_button(
+        self,
+        *,
+        channel_id: str,
+        message_ts: str,
+        user_id: str,
+        action_ts: str,
+        response_url: str,
+        bot_user_id: str | None,
+    ) -> RerunOutcome:
+        if not action_ts:
+            return RerunOutcome.IGNORED
+        return await self._rerun(
+            channel_id=channel_id,
+            message_ts=message_ts,
+            user_id=user_id,
+            bot_user_id=bot_user_id,
+            trigger_kind="button",
+            trigger_detail=action_ts,
+            response_url=response_url,
+        )
+
+    async def _rerun(
+        self,
+        *,
+        channel_id: str,
+        message_ts: str,
+        user_id: str,
+        bot_user_id: str | None,
+        trigger_kind: str,
+        trigger_detail: str,
+        response_url: str,
+    ) -> RerunOutcome:
+        if not (channel_id and message_ts and user_id) or user_id == bot_user_id:
+            return RerunOutcome.IGNORED
+        source = await self._store.job_by_root(channel_id, message_ts)
+        if source is None:
+            return RerunOutcome.IGNORED
+        try:
+            person = await self._people.get(user_id)
+        except SlackCallError as exc:
+            # Refuse rather than guess: a bot must never be able to spend money by reacting.
+            log.warning("job=%s event=rerun_unchecked user=%s error=%s", source.id, user_id, exc.error)
+            await self._tell(channel_id, user_id, messages.rerun_unavailable(), response_url)
+            return RerunOutcome.REFUSED
+        if not person.is_person:
+            log.info("job=%s event=rerun_ignored_bot user=%s", source.id, user_id)
+            return RerunOutcome.IGNORED
+
+        request = revalidate(request_of(source))
+        if isinstance(request, CommandError):
+            log.info("job=%s event=rerun_refused code=%s user=%s", source.id, request.code, user_id)
+            await self._tell(channel_id, user_id, messages.rerun_refused(request), response_url)
+            return RerunOutcome.REFUSED
+
+        trigger = f"{trigger_kind}:{source.id}:{user_id}" + (f":{trigger_detail}" if trigger_detail else "")
+        job = await self._jobs.start_rerun(source, request, user_id=user_id, trigger=trigger, response_url=response_url)
+        if job is None:
+            log.info("job=%s event=rerun_already_done trigger=%s", source.id, trigger_kind)
+            return RerunOutcome.ALREADY_DONE
+        return RerunOutcome.STARTED
+
+    async def _tell(self, channel_id: str, user_id: str, message: messages.Message, response_url: str) -> None:
+        if response_url and await self._slack.respond(response_url, {**message, "response_type": "ephemeral"}):
+            return
+        try:
+            await self._slack.post_ephemeral(channel_id, user_id, message)
+        except SlackCallError as exc:
+            log.warning("event=ephemeral_failed channel=%s user=%s error=%s", channel_id, user_id, exc.error)
