@@ -32,6 +32,12 @@ def test_absolute_database_path_and_media_hosts() -> None:
     assert settings.media_hosts == ("a.example", "127.0.0.1:9000")
 
 
+def test_rerun_emoji_are_names_with_or_without_colons() -> None:
+    assert load_settings(BASE).rerun_emoji == ("repeat",)
+    settings = load_settings({**BASE, "VIDEOBOT_RERUN_EMOJI": ":Repeat:, arrows_counterclockwise,repeat"})
+    assert settings.rerun_emoji == ("repeat", "arrows_counterclockwise")
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
@@ -47,6 +53,8 @@ def test_absolute_database_path_and_media_hosts() -> None:
         ({"VIDEOBOT_MEDIA_HOSTS": "https://x.example/path"}, "VIDEOBOT_MEDIA_HOSTS"),
         ({"VIDEOBOT_POLL_MIN_SECONDS": "0"}, "VIDEOBOT_POLL_MIN_SECONDS"),
         ({"VIDEOBOT_LOG_LEVEL": "LOUD"}, "VIDEOBOT_LOG_LEVEL"),
+        ({"VIDEOBOT_RERUN_EMOJI": "🔁"}, "VIDEOBOT_RERUN_EMOJI"),
+        ({"VIDEOBOT_RERUN_EMOJI": ":,:"}, "VIDEOBOT_RERUN_EMOJI"),
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from tests.conftest import CHANNEL, SIGNING_SECRET, signed_headers, slash_command_body
+from tests.conftest import CHANNEL, SIGNING_SECRET, reaction_event_body, signed_headers, slash_command_body
 from tests.fakes.perf import API_KEY, FakePerf
 from tests.fakes.process import bot_environment, videobot_command
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
@@ -267,3 +267,56 @@ async def test_socket_mode_takes_a_command_over_the_websocket_and_delivers(
     await wait_for(lambda: refused in fake_slack.socket_acks, what="the refusal")
     assert "There is no model `sora`" in fake_slack.socket_acks[refused]["text"]
     assert len(fake_perf.creates) == 1
+
+
+async def send_event(bot: BotProcess, body: str, retry_num: int | None = None) -> httpx.Response:
+    headers = signed_headers(body, content_type="application/json")
+    if retry_num is not None:
+        headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+    async with httpx.AsyncClient() as client:
+        return await client.post(f"{bot.url}/slack/events", content=body, headers=headers)
+
+
+async def test_a_repeat_reaction_makes_exactly_one_new_submission_whatever_slack_redelivers(
+    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    bot = await start_bot()
+    await send_command(bot, "A lighthouse in a storm --model veo-3 --duration 8 --ar 9:16")
+    await wait_for(lambda: delivered(fake_slack), what="the first video")
+    [root] = fake_slack.roots(CHANNEL)
+    [progress] = fake_slack.thread(CHANNEL, root.ts)
+
+    # Not reruns: another emoji, the bot's reply in the thread, a message that is not a job's.
+    for number, body in enumerate(
+        (
+            reaction_event_body(root.ts, reaction="tada"),
+            reaction_event_body(progress.ts),
+            reaction_event_body("1699999999.000001"),
+        )
+    ):
+        response = await send_event(bot, body.replace("Ev0001", f"EvX{number}"))
+        assert response.status_code == 200
+    assert fake_perf.create_requests == 1
+
+    # The reaction, Slack's retries of it, and the person removing and adding it again.
+    assert (await send_event(bot, reaction_event_body(root.ts, event_id="Ev1"))).status_code == 200
+    await send_event(bot, reaction_event_body(root.ts, event_id="Ev1"), retry_num=1)
+    await send_event(bot, reaction_event_body(root.ts, event_id="Ev2"))
+    await wait_for(lambda: len(fake_slack.roots(CHANNEL)) == 2, what="the rerun's message")
+    await wait_for(lambda: sum(bool(f.shares) for f in fake_slack.files.values()) == 2, what="the second video")
+
+    # And again after a restart.
+    await bot.kill()
+    restarted = await start_bot()
+    await send_event(restarted, reaction_event_body(root.ts, event_id="Ev3"))
+    await send_event(restarted, reaction_event_body(root.ts, event_id="Ev1"), retry_num=2)
+    # Someone else's reaction does start a rerun. Jobs are submitted in the order they were stored, so
+    # once hers is at Perf, any job the events above had wrongly started would be there too.
+    await send_event(restarted, reaction_event_body(root.ts, user="UCAROL03", event_id="Ev4"))
+    await wait_for(lambda: fake_perf.create_requests >= 3, what="the second person's rerun")
+
+    assert fake_perf.create_requests == 3
+    first, second, third = fake_perf.creates
+    assert first == second == third
+    assert len(fake_slack.roots(CHANNEL)) == 3
+    assert any("event=accepted" in line and "rerun_of=vb_" in line for line in bot.output)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -45,4 +46,26 @@ def test_manifest_has_the_command_events_and_only_the_scopes_the_bot_uses() -> N
         "chat:write.public",
         "files:write",
         "reactions:read",
+        "users:read",
     }
+
+
+# The scope each Web API method needs, from its page on api.slack.com (None: no scope needed).
+METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "chat.getPermalink": None,
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+    "users.info": "users:read",
+}
+
+
+def test_every_slack_method_the_bot_calls_is_covered_by_a_scope() -> None:
+    called = set(re.findall(r'_call\(\s*"([a-zA-Z.]+)"', (ROOT / "bot" / "slack.py").read_text()))
+    assert called, "no Slack calls found: the pattern no longer matches bot/slack.py"
+    assert called <= set(METHOD_SCOPES), f"add the scope of {sorted(called - set(METHOD_SCOPES))} to METHOD_SCOPES"
+    granted = set(load_manifest()["oauth_config"]["scopes"]["bot"])
+    needed = {METHOD_SCOPES[method] for method in called} - {None}
+    assert needed <= granted
