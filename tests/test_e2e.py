@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
@@ -267,6 +268,16 @@ async def test_socket_mode_takes_a_command_over_the_websocket_and_delivers(
     await wait_for(lambda: refused in fake_slack.socket_acks, what="the refusal")
     assert "There is no model `sora`" in fake_slack.socket_acks[refused]["text"]
     assert len(fake_perf.creates) == 1
+
+    # A 🔁 reaction arrives as an events_api envelope, twice (Slack retried it): one rerun.
+    [root] = fake_slack.roots(CHANNEL)
+    for _ in range(2):
+        reacted = await fake_slack.send_envelope("events_api", json.loads(reaction_event_body(root.ts)))
+        await wait_for(lambda envelope=reacted: envelope in fake_slack.socket_acks, what="the reaction's ack")
+    await wait_for(lambda: len(fake_perf.creates) == 2, what="the rerun at Perf")
+    assert fake_perf.creates[1]["model"] == "pika"
+    await wait_for(lambda: sum(bool(f.shares) for f in fake_slack.files.values()) == 2, what="the rerun's video")
+    assert len(fake_perf.creates) == 2
 
 
 async def send_event(bot: BotProcess, body: str, retry_num: int | None = None) -> httpx.Response:

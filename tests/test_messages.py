@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot import catalogue
+from bot import catalogue, messages
 from bot.domain import Job, JobState
 from bot.jobs import backoff_delay, next_poll_delay
 from bot.logs import RedactSecrets
@@ -102,3 +102,8 @@ def test_secrets_are_redacted_from_log_lines() -> None:
 def test_the_uploaded_file_is_titled_with_length_cost_and_time_taken() -> None:
     done = job(state=JobState.COMPLETE, submitted_at=100.0, completed_at=147.0, perf_cost_micros=2_800_000)
     assert upload_title(done) == "8 s · 1080p · $2.80 · made in 47 s"
+
+
+def test_help_tells_how_to_get_another_take_with_the_configured_emoji() -> None:
+    assert "react with 🔁 on the job's message, or press *Run again*" in messages.help_message()["text"]
+    assert "react with :partyparrot: on the job's message" in messages.help_message(rerun_emoji="partyparrot")["text"]
