@@ -19,6 +19,7 @@ from bot.media import MediaFetcher
 from bot.people import People
 from bot.perf import PerfClient
 from bot.poller import Poller
+from bot.quotas import Quotas
 from bot.reruns import RerunService
 from bot.services import Services
 from bot.slack import SlackGateway, make_web_client
@@ -48,7 +49,8 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
             make_web_client(settings.slack_bot_token, settings.slack_api_url, session), transfer, session
         )
         media = MediaFetcher(transfer, settings.media_hosts, settings.max_video_mb * 1_000_000)
-        jobs = JobService(store, perf, slack, media, clock, settings)
+        quotas = Quotas(store, settings)
+        jobs = JobService(store, perf, slack, media, clock, settings, quotas)
         poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency)
         people = People(slack, clock)
         reruns = RerunService(store, jobs, slack, people, settings)

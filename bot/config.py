@@ -6,9 +6,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _Num = TypeVar("_Num", int, float)
 
@@ -42,6 +44,14 @@ class Settings:
     max_video_mb: int = 1000
     log_level: str = "INFO"
     rerun_emoji: tuple[str, ...] = ("repeat",)
+    max_concurrent_jobs: int = 5  # 0: no limit
+    daily_jobs_per_channel: int = 20  # 0: no limit
+    daily_budget_micros_per_channel: int = 0  # 0: no limit
+    daily_jobs_per_user: int = 0  # 0: no limit
+    timezone: str = "UTC"
+    allowed_channels: tuple[str, ...] = ()  # empty: every channel
+    report_time: tuple[int, int] = (9, 0)
+    report_channel: str = ""
 
     @property
     def socket_mode(self) -> bool:
@@ -118,6 +128,22 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         max_video_mb=_number("VIDEOBOT_MAX_VIDEO_MB", get("VIDEOBOT_MAX_VIDEO_MB", "1000"), int, 1, 1000),
         log_level=_log_level(get("VIDEOBOT_LOG_LEVEL", "INFO")),
         rerun_emoji=_emoji_names(get("VIDEOBOT_RERUN_EMOJI", "repeat")),
+        max_concurrent_jobs=_number(
+            "VIDEOBOT_MAX_CONCURRENT_JOBS", get("VIDEOBOT_MAX_CONCURRENT_JOBS", "5"), int, 0, 10_000
+        ),
+        daily_jobs_per_channel=_number(
+            "VIDEOBOT_DAILY_JOBS_PER_CHANNEL", get("VIDEOBOT_DAILY_JOBS_PER_CHANNEL", "20"), int, 0, 1_000_000
+        ),
+        daily_budget_micros_per_channel=_dollars(
+            "VIDEOBOT_DAILY_BUDGET_USD_PER_CHANNEL", get("VIDEOBOT_DAILY_BUDGET_USD_PER_CHANNEL", "0")
+        ),
+        daily_jobs_per_user=_number(
+            "VIDEOBOT_DAILY_JOBS_PER_USER", get("VIDEOBOT_DAILY_JOBS_PER_USER", "0"), int, 0, 1_000_000
+        ),
+        timezone=_timezone(get("VIDEOBOT_TIMEZONE", "UTC")),
+        allowed_channels=_channel_ids("VIDEOBOT_ALLOWED_CHANNELS", get("VIDEOBOT_ALLOWED_CHANNELS")),
+        report_time=_clock_time("VIDEOBOT_REPORT_TIME", get("VIDEOBOT_REPORT_TIME", "09:00")),
+        report_channel=_report_channel(get("VIDEOBOT_REPORT_CHANNEL")),
     )
 
 
@@ -165,6 +191,52 @@ def _emoji_names(value: str) -> tuple[str, ...]:
     if not names:
         raise ConfigError("VIDEOBOT_RERUN_EMOJI is empty: name at least one emoji, such as repeat")
     return names
+
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
+
+def _channel_ids(name: str, value: str) -> tuple[str, ...]:
+    ids = tuple(dict.fromkeys(c.strip() for c in value.split(",") if c.strip()))
+    for channel in ids:
+        if not _CHANNEL_ID.match(channel):
+            raise ConfigError(
+                f"{name} takes channel IDs such as C0123ABCD (channel details → About, at the bottom), "
+                f"separated by commas; {channel!r} is not one"
+            )
+    return ids
+
+
+def _report_channel(value: str) -> str:
+    return _channel_ids("VIDEOBOT_REPORT_CHANNEL", value)[0] if value else ""
+
+
+def _dollars(name: str, value: str) -> int:
+    text = value.strip().lstrip("$").strip()
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be an amount in dollars such as 25 or 12.50, not {value!r}") from None
+    if not amount.is_finite() or amount < 0 or amount > 1_000_000:
+        raise ConfigError(f"{name} must be between 0 (no limit) and 1000000 dollars, not {value}")
+    return int(amount * 1_000_000)
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"VIDEOBOT_TIMEZONE must be an IANA time zone name such as Europe/Berlin or UTC, not {value!r}"
+        ) from None
+    return value
+
+
+def _clock_time(name: str, value: str) -> tuple[int, int]:
+    found = re.match(r"^(\d{1,2}):(\d{2})$", value.strip())
+    if not found or int(found.group(1)) > 23 or int(found.group(2)) > 59:
+        raise ConfigError(f"{name} must be a time of day as HH:MM (24-hour), such as 09:00, not {value!r}")
+    return int(found.group(1)), int(found.group(2))
 
 
 def _number(name: str, value: str, kind: type[_Num], low: float, high: float) -> _Num:

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 class JobState(StrEnum):
     ACCEPTED = "accepted"  # stored; root message and submission still to do
+    QUEUED = "queued"  # waiting for one of the account's concurrent slots at Perf
     SUBMITTING = "submitting"  # the create request may be on the wire
     PENDING = "pending"  # Perf accepted it and queued it
     PROCESSING = "processing"
@@ -22,6 +23,8 @@ class JobState(StrEnum):
 
 TERMINAL_STATES = frozenset({JobState.DELIVERED, JobState.FAILED, JobState.UNKNOWN, JobState.CANCELLED})
 AT_PERF_STATES = frozenset({JobState.PENDING, JobState.PROCESSING})
+# The states that take one of the account's concurrent slots at Perf.
+IN_FLIGHT_STATES = frozenset({JobState.SUBMITTING, JobState.PENDING, JobState.PROCESSING})
 
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
@@ -68,6 +71,12 @@ class Job:
     finalized: bool = False
     rerun_of: str | None = None  # the job whose prompt this one runs again
     rerun_link: str | None = None  # permalink to that job's root message, "" when Slack gave none
+    queue_position: int | None = None  # the place in line last shown in the thread
+
+    @property
+    def holds_quota(self) -> bool:
+        """A job counts against quotas unless it certainly never reached Perf."""
+        return self.perf_job_id is not None or self.state not in (JobState.FAILED, JobState.CANCELLED)
 
     @property
     def cost_micros(self) -> int:

@@ -28,8 +28,9 @@ from bot.perf import (
     PerfRejected,
     PerfRetryLater,
 )
+from bot.quotas import QuotaExceeded, Quotas, check_usage
 from bot.slack import CHANNEL_GONE_ERRORS, UPLOAD_REFUSED_ERRORS, SlackCallError, SlackGateway
-from storage.db import Store
+from storage.db import Store, Usage
 
 log = logging.getLogger("videobot.jobs")
 
@@ -38,6 +39,11 @@ MAX_FINALIZE_ATTEMPTS = 5
 # A step that keeps crashing (a bug, a broken disk) ends the job with a message rather than looping.
 MAX_CONSECUTIVE_FAILURES = 12
 MAX_BACKOFF_SECONDS = 120.0
+# How many places at the front of the line get their thread edited when they move up: each move
+# costs one chat.update per job, and Slack allows about one a second per channel.
+QUEUE_POSITIONS_SHOWN = 25
+# Waiting in line is normal (a Free plan runs one job at a time), so it has its own, longer deadline.
+MAX_QUEUE_WAIT_SECONDS = 24 * 3600.0
 # One call of advance() runs at most this many steps back to back; the rest waits for the next tick.
 MAX_STEPS_PER_CALL = 8
 
@@ -85,7 +91,9 @@ class JobService:
         media: MediaFetcher,
         clock: Clock,
         settings: Settings,
+        quotas: Quotas,
     ) -> None:
+        self._quotas = quotas
         self._store = store
         self._perf = perf
         self._slack = slack
@@ -96,9 +104,12 @@ class JobService:
     async def start(
         self, request: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str
     ) -> Job:
-        """Store a new job, due at once. Called before the command is acknowledged."""
+        """Store a new job, due at once. Called before the command is acknowledged.
+
+        Raises ChannelNotAllowed or QuotaExceeded, having stored nothing.
+        """
         job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url=response_url)
-        await self._store.insert_job(job)
+        await self._insert_within_quota(job)
         self._log_accepted(job)
         return job
 
@@ -110,10 +121,31 @@ class JobService:
             request, team_id=source.team_id, channel_id=source.channel_id, user_id=user_id, response_url=response_url
         )
         job.rerun_of = source.id
-        if not await self._store.insert_job(job, trigger=trigger):
+        if not await self._insert_within_quota(job, trigger):
             return None
         self._log_accepted(job)
         return job
+
+    async def _insert_within_quota(self, job: Job, trigger: str | None = None) -> bool:
+        self._quotas.ensure_allowed(job.channel_id)
+        limits = await self._quotas.limits(job.channel_id)
+        day = self._quotas.today(job.created_at)
+
+        def check(usage: Usage) -> None:
+            check_usage(limits, usage, job.estimated_cost_micros, day)
+
+        try:
+            return await self._store.insert_job(job, trigger=trigger, day=day.bounds, check=check)
+        except QuotaExceeded as exc:
+            log.info(
+                "event=quota_refused channel=%s user=%s limit=%s used=%d allowed=%d",
+                job.channel_id,
+                job.user_id,
+                exc.which,
+                exc.used,
+                exc.allowed,
+            )
+            raise
 
     def _new_job(self, request: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str) -> Job:
         now = self._clock.now()
@@ -175,6 +207,8 @@ class JobService:
             await self._finalize(job)
         elif job.state == JobState.ACCEPTED:
             await self._announce_and_submit(job)
+        elif job.state == JobState.QUEUED:
+            await self._submit_when_a_slot_is_free(job)
         elif job.state == JobState.SUBMITTING:
             # Only a crash during the create leaves a job here: Perf may have it, so never send it again.
             await self._set(
@@ -224,13 +258,42 @@ class JobService:
             assert job.root_ts is not None
             ts = await self._slack.post_message(job.channel_id, messages.progress_message(job), job.root_ts)
             await self._set(job, progress_ts=ts)
+        await self._submit_when_a_slot_is_free(job)
 
-        await self._set(job, event="submitting", state=JobState.SUBMITTING, submitted_at=self._clock.now())
+    # --- queued: waiting for one of the account's concurrent slots ----------------------------------
+
+    async def wake_queue(self) -> None:
+        """Make due the jobs in line that may now get a slot or have moved up (called every tick)."""
+        await self._store.wake_queue(self._settings.max_concurrent_jobs, self._clock.now(), QUEUE_POSITIONS_SHOWN)
+
+    async def _submit_when_a_slot_is_free(self, job: Job) -> None:
+        if await self._store.claim_slot(job, self._settings.max_concurrent_jobs, self._clock.now()):
+            log.info("job=%s event=submitting", job.id)
+            await self._submit(job)
+            return
+        if job.state == JobState.QUEUED and self._clock.now() - job.created_at > MAX_QUEUE_WAIT_SECONDS:
+            hours = round(MAX_QUEUE_WAIT_SECONDS / 3600)
+            await self._fail(job, f"the job waited in line for {hours} h; nothing was sent to Perf or charged")
+            return
+        position = await self._store.queue_position(job)
+        moved = position != job.queue_position
+        entered = job.state != JobState.QUEUED
+        # Nobody waits on a timer: the poller wakes the line when a slot frees or a place changes.
+        await self._set(
+            job, event="queued" if entered else "", state=JobState.QUEUED, queue_position=position, next_poll_at=None
+        )
+        if moved:
+            await self._show_progress(job)
+        if entered:
+            await self._show_root(job)
+
+    async def _submit(self, job: Job) -> None:
         try:
             created = await self._perf.create(request_of(job))
         except PerfRetryLater as exc:
-            # Perf's 429 means nothing was created: the job waits its turn and is sent again.
-            await self._set(job, event="perf_busy", state=JobState.ACCEPTED, submitted_at=None)
+            # Perf's 429 means nothing was created: the job goes back to the head of the line (its place
+            # is its arrival) and waits out Retry-After before it tries for a slot again.
+            await self._set(job, event="perf_busy", state=JobState.QUEUED, submitted_at=None)
             await self._retry_later(job, str(exc), exc.retry_after)
             return
         except PerfRejected as exc:

@@ -158,6 +158,8 @@ def _status_line(job: Job) -> str:
     match job.state:
         case JobState.ACCEPTED | JobState.SUBMITTING:
             return "⏳ Starting…"
+        case JobState.QUEUED:
+            return "⏳ Waiting in line for Perf (place in line in the thread)"
         case JobState.PENDING:
             return "⏳ Queued at Perf"
         case JobState.PROCESSING:
@@ -243,6 +245,11 @@ def rerun_unavailable() -> Message:
     }
 
 
+def ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
 def progress_bar(percent: int) -> str:
     filled = max(0, min(_PROGRESS_CELLS, round(percent / 100 * _PROGRESS_CELLS)))
     return "▓" * filled + "░" * (_PROGRESS_CELLS - filled)
@@ -258,6 +265,10 @@ def progress_message(job: Job) -> Message:
     match job.state:
         case JobState.ACCEPTED | JobState.SUBMITTING:
             text = "⏳ Sending the job to Perf…"
+        case JobState.QUEUED:
+            place = job.queue_position or 1
+            where = "next in line" if place == 1 else f"{ordinal(place)} in line"
+            text = f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time, in order."
         case JobState.PENDING:
             text = f"⏳ Queued at Perf · {job.perf_job_id}"
         case JobState.PROCESSING:

@@ -65,6 +65,7 @@ class Poller:
             return
         async with self._tick_lock:
             self.last_tick_at = self._clock.now()
+            await self._jobs.wake_queue()
             room = self._concurrency * 4 - len(self._in_flight)
             if room <= 0:
                 return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,53 @@ MIGRATIONS: tuple[str, ...] = (
         at REAL NOT NULL
     );
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN queue_position INTEGER;
+    -- The account's line: who waits, in arrival order, and how many hold a slot at Perf.
+    CREATE INDEX jobs_queue ON jobs (created_at) WHERE state = 'queued';
+    CREATE INDEX jobs_in_flight ON jobs (state) WHERE state IN ('submitting', 'pending', 'processing');
+    CREATE INDEX jobs_user_created ON jobs (user_id, created_at);
+    -- A channel's own limits, set from Slack by an admin. NULL: the configured default; 0: no limit.
+    CREATE TABLE channel_limits (
+        channel_id TEXT PRIMARY KEY,
+        daily_jobs INTEGER,
+        daily_budget_micros INTEGER,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL
+    );
+    -- One row per report and day, written before it is posted: a day's report goes out once, ever.
+    CREATE TABLE daily_reports (
+        scope TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        message_ts TEXT,
+        PRIMARY KEY (scope, channel_id, day)
+    );
+    """,
 )
+
+# Jobs that count against quotas: all but those that certainly never reached Perf.
+_HOLDS_QUOTA = "(perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled'))"
+_IN_FLIGHT = "state IN ('submitting', 'pending', 'processing')"
+
+
+@dataclasses.dataclass(frozen=True)
+class Usage:
+    """What a channel and a person used in one day, counting only jobs that hold quota."""
+
+    channel_jobs: int = 0
+    channel_cost_micros: int = 0
+    user_jobs: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelLimits:
+    daily_jobs: int | None  # None: the configured default; 0: no limit
+    daily_budget_micros: int | None
+    set_by: str
+    set_at: float
+
 
 _JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Job))
 _BOOL_COLUMNS = frozenset(f.name for f in dataclasses.fields(Job) if f.type in ("bool", bool))
@@ -153,12 +199,29 @@ class Store:
         async with self._db.execute("SELECT 1") as cursor:
             return (await cursor.fetchone()) is not None
 
-    async def insert_job(self, job: Job, *, trigger: str | None = None) -> bool:
-        """Store a new job. With `trigger`, only if that trigger never started a job: False if it did."""
+    async def insert_job(
+        self,
+        job: Job,
+        *,
+        trigger: str | None = None,
+        day: tuple[float, float] | None = None,
+        check: Callable[[Usage], None] | None = None,
+    ) -> bool:
+        """Store a new job. With `trigger`, only if that trigger never started a job: False if it did.
+
+        With `check`, the usage of the job's channel and person during `day` is read in the same
+        transaction and handed to it; if it raises, nothing is stored. Check and reservation are one
+        atomic step, so a burst of commands cannot overshoot a quota.
+        """
         columns = ", ".join(_JOB_COLUMNS)
         placeholders = ", ".join("?" for _ in _JOB_COLUMNS)
         async with self._write_lock:
             try:
+                # IMMEDIATE takes SQLite's write lock now: another process cannot slip a job in between.
+                await self._db.execute("BEGIN IMMEDIATE")
+                if check is not None:
+                    assert day is not None
+                    check(await self._usage(job.channel_id, job.user_id, day))
                 await self._db.execute(
                     f"INSERT INTO jobs ({columns}) VALUES ({placeholders})",
                     [_to_db(c, getattr(job, c)) for c in _JOB_COLUMNS],
@@ -180,6 +243,145 @@ class Store:
                 await self._db.rollback()
                 raise
         return True
+
+    async def _usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
+        async with self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0) FROM jobs "
+            f"WHERE channel_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}",
+            (channel_id, *day),
+        ) as cursor:
+            channel_row = await cursor.fetchone()
+        async with self._db.execute(
+            f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}",
+            (user_id, *day),
+        ) as cursor:
+            user_row = await cursor.fetchone()
+        assert channel_row is not None and user_row is not None
+        return Usage(channel_jobs=channel_row[0], channel_cost_micros=channel_row[1], user_jobs=user_row[0])
+
+    async def usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
+        return await self._usage(channel_id, user_id, day)
+
+    async def jobs_created_between(self, day: tuple[float, float], channel_id: str | None = None) -> list[Job]:
+        where = "created_at >= ? AND created_at < ?" + (" AND channel_id = ?" if channel_id else "")
+        params: list[Any] = [*day, *([channel_id] if channel_id else [])]
+        async with self._db.execute(f"SELECT * FROM jobs WHERE {where} ORDER BY created_at, rowid", params) as c:
+            rows = await c.fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    # --- the account's queue ------------------------------------------------------------------------
+
+    async def claim_slot(self, job: Job, limit: int, now: float) -> bool:
+        """Move `job` to submitting if it is within the first free slots in line; one atomic statement."""
+        ahead_and_running = (
+            f"(SELECT COUNT(*) FROM jobs WHERE {_IN_FLIGHT}) + "
+            "(SELECT COUNT(*) FROM jobs AS w WHERE w.state = 'queued' AND w.id != :id AND "
+            "(w.created_at < :created OR "
+            "(w.created_at = :created AND w.rowid < (SELECT rowid FROM jobs WHERE id = :id))))"
+        )
+        condition = "" if limit <= 0 else f" AND {ahead_and_running} < :limit"
+        async with self._write_lock:
+            try:
+                cursor = await self._db.execute(
+                    "UPDATE jobs SET state = 'submitting', submitted_at = :now, updated_at = :now "
+                    f"WHERE id = :id AND state IN ('accepted', 'queued'){condition}",
+                    {"id": job.id, "created": job.created_at, "limit": limit, "now": now},
+                )
+                claimed = cursor.rowcount == 1
+                if claimed:
+                    await self._db.execute(
+                        "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, 'submitting', 'submitting')",
+                        (job.id, now),
+                    )
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
+        if claimed:
+            job.state, job.submitted_at, job.updated_at = JobState.SUBMITTING, now, now
+        return claimed
+
+    async def queue_position(self, job: Job) -> int:
+        """1 for the head of the line."""
+        async with self._db.execute(
+            "SELECT COUNT(*) FROM jobs AS w WHERE w.state = 'queued' AND w.id != ? AND "
+            "(w.created_at < ? OR (w.created_at = ? AND w.rowid < (SELECT rowid FROM jobs WHERE id = ?)))",
+            (job.id, job.created_at, job.created_at, job.id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return (row[0] if row else 0) + 1
+
+    async def wake_queue(self, limit: int, now: float, shown: int) -> int:
+        """Make due the waiting jobs that may now get a slot, and those among the first `shown` whose place
+        in line changed (so their thread shows it). Costs one indexed lookup when nobody waits."""
+        async with self._db.execute("SELECT 1 FROM jobs WHERE state = 'queued' LIMIT 1") as cursor:
+            if await cursor.fetchone() is None:
+                return 0
+        async with self._db.execute(f"SELECT COUNT(*) FROM jobs WHERE {_IN_FLIGHT}") as cursor:
+            row = await cursor.fetchone()
+        free = max(0, limit - (row[0] if row else 0)) if limit > 0 else 1_000_000
+        async with self._write_lock:
+            cursor = await self._db.execute(
+                "UPDATE jobs SET next_poll_at = :now WHERE id IN ("
+                "  SELECT id FROM ("
+                "    SELECT id, queue_position, next_poll_at,"
+                "      ROW_NUMBER() OVER (ORDER BY created_at, rowid) AS place"
+                "    FROM jobs WHERE state = 'queued')"
+                "  WHERE next_poll_at IS NULL"
+                "    AND (place <= :free OR (place <= :shown AND place != COALESCE(queue_position, 0))))",
+                {"now": now, "free": free, "shown": shown},
+            )
+            await self._db.commit()
+        return cursor.rowcount
+
+    # --- channel limits and daily reports -----------------------------------------------------------
+
+    async def channel_limits(self, channel_id: str) -> ChannelLimits | None:
+        async with self._db.execute(
+            "SELECT daily_jobs, daily_budget_micros, set_by, set_at FROM channel_limits WHERE channel_id = ?",
+            (channel_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return ChannelLimits(row[0], row[1], row[2], row[3]) if row else None
+
+    async def set_channel_limits(self, channel_id: str, limits: ChannelLimits) -> None:
+        async with self._write_lock:
+            await self._db.execute(
+                "INSERT INTO channel_limits (channel_id, daily_jobs, daily_budget_micros, set_by, set_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET daily_jobs = excluded.daily_jobs, "
+                "daily_budget_micros = excluded.daily_budget_micros, "
+                "set_by = excluded.set_by, set_at = excluded.set_at",
+                (channel_id, limits.daily_jobs, limits.daily_budget_micros, limits.set_by, limits.set_at),
+            )
+            await self._db.commit()
+
+    async def channels_used(self, day: tuple[float, float]) -> list[str]:
+        async with self._db.execute(
+            "SELECT channel_id FROM jobs WHERE created_at >= ? AND created_at < ? GROUP BY channel_id "
+            "ORDER BY MIN(created_at)",
+            day,
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [r[0] for r in rows]
+
+    async def claim_report(self, scope: str, channel_id: str, day: str, now: float) -> bool:
+        """True for the one caller that may post this report; every later call, restarts included, gets False."""
+        async with self._write_lock:
+            cursor = await self._db.execute(
+                "INSERT INTO daily_reports (scope, channel_id, day, claimed_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                (scope, channel_id, day, now),
+            )
+            await self._db.commit()
+        return cursor.rowcount == 1
+
+    async def report_posted(self, scope: str, channel_id: str, day: str, message_ts: str) -> None:
+        async with self._write_lock:
+            await self._db.execute(
+                "UPDATE daily_reports SET message_ts = ? WHERE scope = ? AND channel_id = ? AND day = ?",
+                (message_ts, scope, channel_id, day),
+            )
+            await self._db.commit()
 
     async def job_by_root(self, channel_id: str, root_ts: str) -> Job | None:
         async with self._db.execute(

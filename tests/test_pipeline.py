@@ -153,7 +153,7 @@ async def test_perf_rate_limit_on_create_waits_and_submits_once(make_bot: Any) -
     await bot.command("A lighthouse")
     await bot.step()
     job = await bot.only_job()
-    assert job.state == JobState.ACCEPTED and bot.perf.creates == []
+    assert job.state == JobState.QUEUED and bot.perf.creates == []
     assert job.next_poll_at == bot.clock.now() + 30, "Retry-After is honoured"
 
     await bot.run_jobs()
