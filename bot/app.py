@@ -20,6 +20,7 @@ from bot.people import People
 from bot.perf import PerfClient
 from bot.poller import Poller
 from bot.quotas import Quotas
+from bot.reports import ReportService
 from bot.reruns import RerunService
 from bot.services import Services
 from bot.slack import SlackGateway, make_web_client
@@ -53,9 +54,19 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
         jobs = JobService(store, perf, slack, media, clock, settings, quotas)
         poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency)
         people = People(slack, clock)
-        reruns = RerunService(store, jobs, slack, people, settings)
+        reruns = RerunService(store, jobs, slack, people, settings, clock)
+        reports = ReportService(store, quotas, people, slack, clock, settings)
+        poller.run_daily(settings.report_time, settings.timezone, reports.post_due_reports)
         yield Services(
-            settings=settings, store=store, jobs=jobs, poller=poller, slack=slack, people=people, reruns=reruns
+            settings=settings,
+            store=store,
+            jobs=jobs,
+            poller=poller,
+            slack=slack,
+            people=people,
+            reruns=reruns,
+            reports=reports,
+            clock=clock,
         )
 
 

@@ -56,6 +56,18 @@ class HelpRequest:
 
 
 @dataclass(frozen=True)
+class QuotaRequest:
+    """`/video quota` (new_limit None) or `/video quota set <new_limit>`."""
+
+    new_limit: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    pass
+
+
+@dataclass(frozen=True)
 class CommandError:
     """One thing wrong with the command. `code` selects the wording; the rest fills it in."""
 
@@ -66,7 +78,10 @@ class CommandError:
     model: str = ""
 
 
-ParseResult = VideoRequest | HelpRequest | CommandError
+ParseResult = VideoRequest | HelpRequest | QuotaRequest | ReportRequest | CommandError
+
+# Sub-commands are whole texts, so a prompt that merely starts with one of these words is still a prompt.
+_QUOTA_SET = re.compile(r"^quota\s+set(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
 
 
 def parse_video_command(text: str | None) -> ParseResult:
@@ -74,6 +89,13 @@ def parse_video_command(text: str | None) -> ParseResult:
     stripped = text.strip()
     if not stripped or stripped.lower() in ("help", "-h", "--help", "?"):
         return HelpRequest()
+    if stripped.lower() in ("quota", "quotas", "limits"):
+        return QuotaRequest()
+    if stripped.lower() in ("report", "usage"):
+        return ReportRequest()
+    quota_set = _QUOTA_SET.match(stripped)
+    if quota_set:
+        return QuotaRequest(new_limit=(quota_set.group(1) or "").strip())
 
     match = _OPTION_START.search(text)
     prompt_part, options_part = (text[: match.start()], text[match.start() :]) if match else (text, "")

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.domain import Job
 from bot.jobs import Clock, JobService
@@ -34,6 +37,11 @@ class Poller:
         self._scheduler: AsyncIOScheduler | None = None
         self._accepting = True
         self.last_tick_at: float | None = None
+        self._daily: list[tuple[tuple[int, int], str, Callable[[], Awaitable[object]]]] = []
+
+    def run_daily(self, at: tuple[int, int], timezone: str, task: Callable[[], Awaitable[object]]) -> None:
+        """Run `task` every day at `at` (hour, minute) in `timezone`, and once at start to catch up."""
+        self._daily.append((at, timezone, task))
 
     def start(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
@@ -47,6 +55,16 @@ class Poller:
             misfire_grace_time=None,
             next_run_time=datetime.now(UTC),
         )
+        for (hour, minute), timezone, task in self._daily:
+            guarded = _logged(task)
+            self._scheduler.add_job(
+                guarded,
+                CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(timezone)),
+                coalesce=True,
+                misfire_grace_time=3600,
+            )
+            # A report missed while the bot was down goes out once it is back; the task knows what is due.
+            self._scheduler.add_job(guarded, next_run_time=datetime.now(UTC))
         self._scheduler.start()
 
     def healthy(self) -> bool:
@@ -98,3 +116,15 @@ class Poller:
             if pending:
                 log.warning("event=shutdown_cancelled_steps count=%d", len(pending))
                 await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _logged(task: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            await task()
+        except Exception as exc:
+            log.exception(
+                "event=scheduled_task_failed task=%s error=%s", getattr(task, "__name__", "?"), type(exc).__name__
+            )
+
+    return run

@@ -13,8 +13,9 @@ from enum import StrEnum
 from bot import messages
 from bot.command import CommandError, revalidate
 from bot.config import Settings
-from bot.jobs import JobService, request_of
+from bot.jobs import Clock, JobService, request_of
 from bot.people import People
+from bot.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.slack import SlackCallError, SlackGateway
 from storage.db import Store
 
@@ -34,7 +35,11 @@ def reaction_name(reaction: str) -> str:
 
 
 class RerunService:
-    def __init__(self, store: Store, jobs: JobService, slack: SlackGateway, people: People, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, jobs: JobService, slack: SlackGateway, people: People, settings: Settings, clock: Clock
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
         self._store = store
         self._jobs = jobs
         self._slack = slack
@@ -112,7 +117,17 @@ class RerunService:
             return RerunOutcome.REFUSED
 
         trigger = f"{trigger_kind}:{source.id}:{user_id}" + (f":{trigger_detail}" if trigger_detail else "")
-        job = await self._jobs.start_rerun(source, request, user_id=user_id, trigger=trigger, response_url=response_url)
+        try:
+            job = await self._jobs.start_rerun(
+                source, request, user_id=user_id, trigger=trigger, response_url=response_url
+            )
+        except ChannelNotAllowed:
+            await self._tell(channel_id, user_id, messages.channel_not_allowed(), response_url)
+            return RerunOutcome.REFUSED
+        except QuotaExceeded as exc:
+            refusal = messages.quota_refused(exc, self._clock.now(), self._settings.timezone)
+            await self._tell(channel_id, user_id, refusal, response_url)
+            return RerunOutcome.REFUSED
         if job is None:
             log.info("job=%s event=rerun_already_done trigger=%s", source.id, trigger_kind)
             return RerunOutcome.ALREADY_DONE

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.jobs import JobService
+from bot.jobs import Clock, JobService
 from bot.people import People
 from bot.poller import Poller
+from bot.reports import ReportService
 from bot.reruns import RerunService
 from bot.slack import SlackGateway
 from storage.db import Store
@@ -22,3 +23,5 @@ class Services:
     slack: SlackGateway
     people: People
     reruns: RerunService
+    reports: ReportService
+    clock: Clock

@@ -8,7 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import messages
-from bot.command import CommandError, HelpRequest, parse_video_command
+from bot.command import CommandError, HelpRequest, QuotaRequest, ReportRequest, parse_video_command
+from bot.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.services import Services
 
 log = logging.getLogger("videobot.handlers")
@@ -18,24 +19,41 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.command("/video")
     async def on_video(ack: AsyncAck, command: dict[str, Any]) -> None:
         parsed = parse_video_command(command.get("text"))
+        channel_id, user_id = command["channel_id"], command["user_id"]
         if isinstance(parsed, HelpRequest):
             await ack(**messages.help_message(rerun_emoji=services.settings.rerun_emoji[0]))
             return
         if isinstance(parsed, CommandError):
-            log.info("event=command_refused code=%s channel=%s", parsed.code, command.get("channel_id"))
+            log.info("event=command_refused code=%s channel=%s", parsed.code, channel_id)
             await ack(**messages.command_error(parsed))
             return
         try:
+            if isinstance(parsed, QuotaRequest):
+                if parsed.new_limit is None:
+                    await ack(**await services.reports.quota(channel_id, user_id))
+                else:
+                    await ack(**await services.reports.set_quota(channel_id, user_id, parsed.new_limit))
+                return
+            if isinstance(parsed, ReportRequest):
+                await ack(**await services.reports.report_today(channel_id, user_id))
+                return
             # Stored before the ack: once Slack has its 200, the job must survive a crash.
             await services.jobs.start(
                 parsed,
                 team_id=command.get("team_id", ""),
-                channel_id=command["channel_id"],
-                user_id=command["user_id"],
+                channel_id=channel_id,
+                user_id=user_id,
                 response_url=command.get("response_url", ""),
             )
+        except ChannelNotAllowed:
+            log.info("event=channel_not_allowed channel=%s user=%s", channel_id, user_id)
+            await ack(**messages.channel_not_allowed())
+            return
+        except QuotaExceeded as exc:
+            await ack(**messages.quota_refused(exc, services.clock.now(), services.settings.timezone))
+            return
         except Exception as exc:
-            log.exception("event=job_store_failed error=%s", type(exc).__name__)
+            log.exception("event=command_failed channel=%s error=%s", channel_id, type(exc).__name__)
             await ack(**messages.internal_error())
             return
         await ack()

@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.command import MAX_PROMPT_CHARS, CommandError, HelpRequest, VideoRequest, parse_video_command
+from bot.command import (
+    MAX_PROMPT_CHARS,
+    CommandError,
+    HelpRequest,
+    QuotaRequest,
+    ReportRequest,
+    VideoRequest,
+    parse_video_command,
+)
 from bot.messages import command_error
 
 
@@ -90,7 +98,7 @@ def test_each_mistake_says_what_to_type_instead() -> None:
 @given(st.text(max_size=3000))
 def test_any_text_gives_a_request_or_a_clear_error(text: str) -> None:
     result = parse_video_command(text)
-    assert isinstance(result, VideoRequest | HelpRequest | CommandError)
+    assert isinstance(result, VideoRequest | HelpRequest | QuotaRequest | ReportRequest | CommandError)
     if isinstance(result, CommandError):
         assert command_error(result)["text"]
     if isinstance(result, VideoRequest):

@@ -1,0 +1,178 @@
+"""Where the money goes: `/video quota`, `/video report`, and the daily report in each channel.
+
+`summarize` is a pure function of the stored jobs, so a report's totals are unit-tested without waiting
+for the report time. A day's report is claimed in the database before it is posted, so it goes out
+once per channel and day, ever, whichever restart or replica gets there first.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot import messages
+from bot.config import Settings
+from bot.domain import TERMINAL_STATES, Job, JobState
+from bot.jobs import Clock
+from bot.people import People
+from bot.quotas import Day, Quotas, day_of, parse_limit, previous_day
+from bot.slack import SlackCallError, SlackGateway
+from storage.db import Store
+
+log = logging.getLogger("videobot.reports")
+
+
+@dataclass(frozen=True)
+class PersonUsage:
+    user_id: str
+    jobs: int
+    cost_micros: int
+
+
+@dataclass(frozen=True)
+class DayReport:
+    day: str
+    jobs: int
+    delivered: int
+    failed: int  # failed, unknown or cancelled
+    running: int
+    by_state: Mapping[str, int]
+    cost_micros: int  # Perf's charged cost where known, else the estimate; 0 for jobs that never reached Perf
+    people: tuple[PersonUsage, ...]  # most expensive first
+    busiest_model: str | None
+    channels: int
+
+
+def summarize(jobs: Iterable[Job], day: str) -> DayReport:
+    jobs = list(jobs)
+    by_state = collections.Counter(job.state.value for job in jobs)
+    per_person: dict[str, list[int]] = {}
+    for job in jobs:
+        entry = per_person.setdefault(job.user_id, [0, 0])
+        entry[0] += 1
+        entry[1] += job.cost_micros if job.holds_quota else 0
+    people = tuple(
+        sorted(
+            (PersonUsage(user, count, cost) for user, (count, cost) in per_person.items()),
+            key=lambda p: (-p.cost_micros, -p.jobs, p.user_id),
+        )
+    )
+    models = collections.Counter(job.model for job in jobs)
+    busiest = min(models, key=lambda m: (-models[m], m)) if models else None
+    failed = sum(by_state[s.value] for s in (JobState.FAILED, JobState.UNKNOWN, JobState.CANCELLED))
+    delivered = by_state[JobState.DELIVERED.value]
+    return DayReport(
+        day=day,
+        jobs=len(jobs),
+        delivered=delivered,
+        failed=failed,
+        running=sum(1 for job in jobs if job.state not in TERMINAL_STATES),
+        by_state=dict(by_state),
+        cost_micros=sum(job.cost_micros for job in jobs if job.holds_quota),
+        people=people,
+        busiest_model=busiest,
+        channels=len({job.channel_id for job in jobs}),
+    )
+
+
+def due_report_day(now: float, timezone: str, report_time: tuple[int, int]) -> Day:
+    """The day whose report is due most recently: yesterday once today's report time has passed."""
+    today = day_of(now, timezone)
+    local = datetime.fromtimestamp(now, ZoneInfo(timezone))
+    report_moment = local.replace(hour=report_time[0], minute=report_time[1], second=0, microsecond=0)
+    yesterday = previous_day(today, timezone)
+    return yesterday if local >= report_moment else previous_day(yesterday, timezone)
+
+
+class ReportService:
+    def __init__(
+        self, store: Store, quotas: Quotas, people: People, slack: SlackGateway, clock: Clock, settings: Settings
+    ) -> None:
+        self._store = store
+        self._quotas = quotas
+        self._people = people
+        self._slack = slack
+        self._clock = clock
+        self._settings = settings
+
+    async def quota(self, channel_id: str, user_id: str) -> messages.Message:
+        now = self._clock.now()
+        day = self._quotas.today(now)
+        limits = await self._quotas.limits(channel_id)
+        usage = await self._store.usage(channel_id, user_id, day.bounds)
+        return messages.quota_status(limits, usage, day, now, self._settings.timezone)
+
+    async def set_quota(self, channel_id: str, user_id: str, value: str) -> messages.Message:
+        change = parse_limit(value)
+        if change is None:
+            return messages.quota_bad_value(value)
+        try:
+            person = await self._people.get(user_id)
+        except SlackCallError as exc:
+            log.warning("event=quota_admin_unchecked user=%s error=%s", user_id, exc.error)
+            return messages.quota_admin_unchecked()
+        if not (person.is_admin or person.is_owner):
+            log.info("event=quota_change_refused channel=%s user=%s", channel_id, user_id)
+            return messages.quota_admins_only()
+        limits = await self._quotas.change(channel_id, change, user_id, self._clock.now())
+        log.info(
+            "event=quota_changed channel=%s user=%s daily_jobs=%d daily_budget_micros=%d",
+            channel_id,
+            user_id,
+            limits.daily_jobs,
+            limits.daily_budget_micros,
+        )
+        return messages.quota_changed(limits)
+
+    async def report_today(self, channel_id: str, user_id: str) -> messages.Message:
+        now = self._clock.now()
+        day = self._quotas.today(now)
+        report = summarize(await self._store.jobs_created_between(day.bounds, channel_id), day.label)
+        limits = await self._quotas.limits(channel_id)
+        usage = await self._store.usage(channel_id, user_id, day.bounds)
+        names = await self._names(p.user_id for p in report.people)
+        return messages.usage_report(report, names, limits, usage, day, now, self._settings.timezone)
+
+    async def post_due_reports(self) -> int:
+        """Post every report due and not yet posted (the daily run, and the catch-up after downtime)."""
+        now = self._clock.now()
+        day = due_report_day(now, self._settings.timezone, self._settings.report_time)
+        posted = 0
+        for channel_id in await self._store.channels_used(day.bounds):
+            jobs = await self._store.jobs_created_between(day.bounds, channel_id)
+            posted += await self._post_once("channel", channel_id, day, jobs, now)
+        if self._settings.report_channel and await self._store.channels_used(day.bounds):
+            jobs = await self._store.jobs_created_between(day.bounds)
+            posted += await self._post_once("workspace", self._settings.report_channel, day, jobs, now)
+        return posted
+
+    async def _post_once(self, scope: str, channel_id: str, day: Day, jobs: list[Job], now: float) -> int:
+        if not await self._store.claim_report(scope, channel_id, day.label, now):
+            return 0
+        report = summarize(jobs, day.label)
+        names = await self._names(p.user_id for p in report.people)
+        message = messages.daily_report(report, names, workspace=scope == "workspace")
+        try:
+            ts = await self._slack.post_message(channel_id, message)
+        except SlackCallError as exc:
+            # Claimed, so not retried: a report posted twice is worse than one missing.
+            log.warning(
+                "event=report_failed scope=%s channel=%s day=%s error=%s", scope, channel_id, day.label, exc.error
+            )
+            return 0
+        await self._store.report_posted(scope, channel_id, day.label, ts)
+        log.info("event=report_posted scope=%s channel=%s day=%s jobs=%d", scope, channel_id, day.label, report.jobs)
+        return 1
+
+    async def _names(self, user_ids: Iterable[str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for user_id in user_ids:
+            try:
+                names[user_id] = (await self._people.get(user_id)).name
+            except SlackCallError:
+                names[user_id] = user_id
+        return names
