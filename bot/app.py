@@ -53,6 +53,8 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
         quotas = Quotas(store, settings)
         jobs = JobService(store, perf, slack, media, clock, settings, quotas)
         poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency)
+        # Stopped before the database closes, however the block is left (serve() stops it earlier, with grace).
+        stack.push_async_callback(poller.stop, 0.0)
         people = People(slack, clock)
         reruns = RerunService(store, jobs, slack, people, settings, clock)
         reports = ReportService(store, quotas, people, slack, clock, settings)

@@ -37,6 +37,7 @@ class Poller:
         self._scheduler: AsyncIOScheduler | None = None
         self._accepting = True
         self.last_tick_at: float | None = None
+        self._wakes: set[asyncio.Task[None]] = set()
         self._daily: list[tuple[tuple[int, int], str, Callable[[], Awaitable[object]]]] = []
 
     def run_daily(self, at: tuple[int, int], timezone: str, task: Callable[[], Awaitable[object]]) -> None:
@@ -76,7 +77,10 @@ class Poller:
     def wake(self) -> None:
         """Run a tick now rather than at the next interval (a new job should not wait a second)."""
         if self._accepting:
-            asyncio.get_running_loop().create_task(self.tick())
+            task = asyncio.get_running_loop().create_task(self.tick())
+            # Held until done: a task nobody references can be garbage-collected mid-run.
+            self._wakes.add(task)
+            task.add_done_callback(self._wakes.discard)
 
     async def tick(self) -> None:
         if not self._accepting:
@@ -108,6 +112,9 @@ class Poller:
         self._accepting = False
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._wakes:
+            await asyncio.gather(*self._wakes, return_exceptions=True)
         tasks = list(self._in_flight.values())
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace_seconds)

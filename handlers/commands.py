@@ -47,10 +47,10 @@ def register(app: AsyncApp, services: Services) -> None:
             )
         except ChannelNotAllowed:
             log.info("event=channel_not_allowed channel=%s user=%s", channel_id, user_id)
-            await ack(**messages.channel_not_allowed())
+            await ack(**_for_ack(messages.channel_not_allowed()))
             return
         except QuotaExceeded as exc:
-            await ack(**messages.quota_refused(exc, services.clock.now(), services.settings.timezone))
+            await ack(**_for_ack(messages.quota_refused(exc, services.clock.now(), services.settings.timezone)))
             return
         except Exception as exc:
             log.exception("event=command_failed channel=%s error=%s", channel_id, type(exc).__name__)
@@ -58,3 +58,8 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await ack()
         services.poller.wake()
+
+
+def _for_ack(message: messages.Message) -> messages.Message:
+    # An ack carries only these; the same message sent to a response_url may carry more.
+    return {key: value for key, value in message.items() if key in ("text", "blocks", "response_type")}

@@ -83,7 +83,7 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE jobs ADD COLUMN queue_position INTEGER;
     -- The account's line: who waits, in arrival order, and how many hold a slot at Perf.
-    CREATE INDEX jobs_queue ON jobs (created_at) WHERE state = 'queued';
+    CREATE INDEX jobs_queue ON jobs (created_at) WHERE state IN ('accepted', 'queued');
     CREATE INDEX jobs_in_flight ON jobs (state) WHERE state IN ('submitting', 'pending', 'processing');
     CREATE INDEX jobs_user_created ON jobs (user_id, created_at);
     -- A channel's own limits, set from Slack by an admin. NULL: the configured default; 0: no limit.
@@ -272,10 +272,12 @@ class Store:
     # --- the account's queue ------------------------------------------------------------------------
 
     async def claim_slot(self, job: Job, limit: int, now: float) -> bool:
-        """Move `job` to submitting if it is within the first free slots in line; one atomic statement."""
+        """Move `job` to submitting if it is within the first free slots in line; one atomic statement.
+
+        The line is every job not yet submitted (accepted or queued), in arrival order."""
         ahead_and_running = (
             f"(SELECT COUNT(*) FROM jobs WHERE {_IN_FLIGHT}) + "
-            "(SELECT COUNT(*) FROM jobs AS w WHERE w.state = 'queued' AND w.id != :id AND "
+            "(SELECT COUNT(*) FROM jobs AS w WHERE w.state IN ('accepted', 'queued') AND w.id != :id AND "
             "(w.created_at < :created OR "
             "(w.created_at = :created AND w.rowid < (SELECT rowid FROM jobs WHERE id = :id))))"
         )
@@ -302,9 +304,9 @@ class Store:
         return claimed
 
     async def queue_position(self, job: Job) -> int:
-        """1 for the head of the line."""
+        """1 for the head of the line. Jobs still being announced count: they arrived first."""
         async with self._db.execute(
-            "SELECT COUNT(*) FROM jobs AS w WHERE w.state = 'queued' AND w.id != ? AND "
+            "SELECT COUNT(*) FROM jobs AS w WHERE w.state IN ('accepted', 'queued') AND w.id != ? AND "
             "(w.created_at < ? OR (w.created_at = ? AND w.rowid < (SELECT rowid FROM jobs WHERE id = ?)))",
             (job.id, job.created_at, job.created_at, job.id),
         ) as cursor:
@@ -314,7 +316,7 @@ class Store:
     async def wake_queue(self, limit: int, now: float, shown: int) -> int:
         """Make due the waiting jobs that may now get a slot, and those among the first `shown` whose place
         in line changed (so their thread shows it). Costs one indexed lookup when nobody waits."""
-        async with self._db.execute("SELECT 1 FROM jobs WHERE state = 'queued' LIMIT 1") as cursor:
+        async with self._db.execute("SELECT 1 FROM jobs WHERE state IN ('accepted', 'queued') LIMIT 1") as cursor:
             if await cursor.fetchone() is None:
                 return 0
         async with self._db.execute(f"SELECT COUNT(*) FROM jobs WHERE {_IN_FLIGHT}") as cursor:
@@ -326,7 +328,7 @@ class Store:
                 "  SELECT id FROM ("
                 "    SELECT id, queue_position, next_poll_at,"
                 "      ROW_NUMBER() OVER (ORDER BY created_at, rowid) AS place"
-                "    FROM jobs WHERE state = 'queued')"
+                "    FROM jobs WHERE state IN ('accepted', 'queued'))"
                 "  WHERE next_poll_at IS NULL"
                 "    AND (place <= :free OR (place <= :shown AND place != COALESCE(queue_position, 0))))",
                 {"now": now, "free": free, "shown": shown},

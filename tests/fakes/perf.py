@@ -47,6 +47,9 @@ class FakePerf:
         self.creates: list[dict[str, Any]] = []
         self.create_requests = 0  # every create that arrived, whatever it was answered
         self.polls: list[str] = []
+        # Jobs created and not yet reported finished: what the account's concurrency limit counts.
+        self.running: set[str] = set()
+        self.most_running = 0
         self.media_requests: list[dict[str, str]] = []
         self.unauthorized = 0
         self.processing_polls = 2
@@ -131,6 +134,8 @@ class FakePerf:
         job_id = f"job_vid_{next(self._ids):04d}"
         self.creates.append(body)
         self.jobs[job_id] = FakePerfJob(job_id, body, outcome=self.outcome)
+        self.running.add(job_id)
+        self.most_running = max(self.most_running, len(self.running))
         return web.json_response(
             {
                 "id": job_id,
@@ -169,6 +174,7 @@ class FakePerf:
                     "estimated_remaining_seconds": self.eta_seconds,
                 }
             )
+        self.running.discard(job.id)
         if job.outcome == "failed":
             return web.json_response(
                 {**base, "status": "failed", "error_message": job.error_message, "perf": {"request_id": "r"}}
