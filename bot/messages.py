@@ -65,6 +65,9 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
         "*Prompt tips:* be descriptive; name the camera movement (“drone shot slowly revealing a valley”); "
         "name the lighting and mood (“dramatic sunset lighting, long shadows”).\n\n"
         "The video is posted in a thread under the job's message in this channel, with live progress.\n\n"
+        "*Sharing:* `/video quota` shows this channel's daily limits and what is left; admins change them with "
+        "`/video quota set 10`, `/video quota set $25` or `/video quota set off`. `/video report` shows today's "
+        "usage and cost. When the account is busy, jobs wait in line and the thread shows their place.\n\n"
         f"*Another take:* react with {emoji(rerun_emoji)} on the job's message, or press *Run again*. It runs "
         "the same prompt and settings for you and counts as a new job."
     )

@@ -148,6 +148,7 @@ class ReportService:
         if self._settings.report_channel and await self._store.channels_used(day.bounds):
             jobs = await self._store.jobs_created_between(day.bounds)
             posted += await self._post_once("workspace", self._settings.report_channel, day, jobs, now)
+        log.info("event=reports_checked day=%s posted=%d", day.label, posted)
         return posted
 
     async def _post_once(self, scope: str, channel_id: str, day: Day, jobs: list[Job], now: float) -> int:

@@ -331,3 +331,68 @@ async def test_a_repeat_reaction_makes_exactly_one_new_submission_whatever_slack
     assert first == second == third
     assert len(fake_slack.roots(CHANNEL)) == 3
     assert any("event=accepted" in line and "rerun_of=vb_" in line for line in bot.output)
+
+
+async def test_a_burst_of_twelve_on_a_quota_of_three_submits_exactly_three(
+    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    bot = await start_bot(VIDEOBOT_DAILY_JOBS_PER_CHANNEL="3")
+
+    async def command_from(person: int) -> httpx.Response:
+        body = slash_command_body(f"Scene {person}", user=f"UPERSON{person:02d}")
+        async with httpx.AsyncClient() as client:
+            return await client.post(f"{bot.url}/slack/events", content=body, headers=signed_headers(body))
+
+    responses = await asyncio.gather(*(command_from(n) for n in range(12)))
+    assert all(r.status_code == 200 for r in responses)
+    refused = [r.json()["text"] for r in responses if r.text]
+    assert len(refused) == 9
+    assert all("This channel has used its 3 jobs for today" in text for text in refused)
+    await wait_for(lambda: sum(bool(f.shares) for f in fake_slack.files.values()) == 3, what="three videos")
+    assert fake_perf.create_requests == 3 and len(fake_slack.roots(CHANNEL)) == 3
+
+
+async def test_the_daily_report_is_posted_once_across_a_restart(
+    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf, bot_env: dict[str, str]
+) -> None:
+    from bot.domain import Job, JobState
+    from storage.db import Store
+
+    yesterday = time.time() - 86_400
+    store = await Store.open(bot_env["DATABASE_URL"].removeprefix("sqlite:///"))
+    for n, user in enumerate(("UALICE01", "UALICE01", "UBOB0002")):
+        await store.insert_job(
+            Job(
+                id=f"vb_yesterday{n}",
+                team_id="T0001",
+                channel_id=CHANNEL,
+                user_id=user,
+                prompt=f"Scene {n}",
+                model="pika",
+                duration_seconds=4,  # type: ignore[arg-type]
+                resolution="1080p",
+                aspect_ratio="16:9",
+                estimated_cost_micros=268_000,
+                state=JobState.DELIVERED,
+                created_at=yesterday + n,
+                updated_at=yesterday + n,
+                perf_job_id=f"job_y{n}",
+                perf_cost_micros=300_000,
+                finalized=True,
+            )
+        )
+    await store.close()
+    fake_slack.add_user("UALICE01", display_name="alice")
+
+    # The report time has passed today, so the report for yesterday is due as soon as the bot starts.
+    bot = await start_bot(VIDEOBOT_REPORT_TIME="00:00")
+    await wait_for(lambda: any("event=reports_checked" in line for line in bot.output), what="the report run")
+    await bot.kill()
+    restarted = await start_bot(VIDEOBOT_REPORT_TIME="00:00")
+    await wait_for(lambda: any("event=reports_checked" in line for line in restarted.output), what="the second run")
+
+    [report] = [m for m in fake_slack.roots(CHANNEL) if "📊" in m.text]
+    text = report.all_text()
+    assert "Jobs: 3 · delivered 3 · failed 0" in text and "Cost: $0.90" in text
+    assert "alice (2 jobs, $0.60)" in text and "Busiest model: pika" in text
+    assert any("posted=0" in line for line in restarted.output if "event=reports_checked" in line)
