@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
 from bot.jobs import Clock, JobService, SystemClock
@@ -30,6 +31,8 @@ from storage.db import Store
 log = logging.getLogger("videobot.app")
 
 SHUTDOWN_GRACE_SECONDS = 5.0
+# Slack refuses timestamps older than 5 minutes, so a signature need not be remembered longer (plus slack).
+REPLAY_WINDOW_SECONDS = 6 * 60.0
 
 
 @contextlib.asynccontextmanager
@@ -111,8 +114,20 @@ def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
 
     web_app.router.add_get("/healthz", healthz)
     if bolt is not None:
+        verifier = SignatureVerifier(services.settings.slack_signing_secret)
 
         async def slack_events(request: web.Request) -> web.Response:
+            body = await request.text()
+            timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+            signature = request.headers.get("X-Slack-Signature", "")
+            # Slack signs each delivery afresh (retries included), so the same signature twice is a copy
+            # replayed by someone who saw the request. Bolt checks the signature and its age; this adds
+            # the memory Bolt lacks, kept in the database so it holds across restarts.
+            if _signed(verifier, body, timestamp, signature) and not await services.store.first_sighting(
+                signature, services.clock.now(), REPLAY_WINDOW_SECONDS
+            ):
+                log.warning("event=replayed_request_refused")
+                return web.Response(status=401, text="replayed request")
             return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
         web_app.router.add_post("/slack/events", slack_events)
@@ -153,3 +168,9 @@ async def serve(settings: Settings) -> None:
             await services.poller.stop(SHUTDOWN_GRACE_SECONDS)
             await runner.cleanup()
     log.info("event=stopped")
+
+
+def _signed(verifier: SignatureVerifier, body: str, timestamp: str, signature: str) -> bool:
+    if not timestamp.isdigit() or not signature:
+        return False  # Bolt answers these with 401
+    return verifier.is_valid(body, timestamp, signature)

@@ -104,6 +104,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (scope, channel_id, day)
     );
     """,
+    """
+    -- Signatures of requests already taken: a copy replayed within Slack's 5-minute window is refused.
+    CREATE TABLE seen_requests (
+        signature TEXT PRIMARY KEY,
+        at REAL NOT NULL
+    );
+    CREATE INDEX seen_requests_at ON seen_requests (at);
+    """,
 )
 
 # Jobs that count against quotas: all but those that certainly never reached Perf.
@@ -384,6 +392,20 @@ class Store:
                 (message_ts, scope, channel_id, day),
             )
             await self._db.commit()
+
+    async def first_sighting(self, signature: str, now: float, keep_seconds: float) -> bool:
+        """Record a request's signature; False if it was recorded before (a replay)."""
+        async with self._write_lock:
+            try:
+                await self._db.execute("DELETE FROM seen_requests WHERE at < ?", (now - keep_seconds,))
+                cursor = await self._db.execute(
+                    "INSERT INTO seen_requests (signature, at) VALUES (?, ?) ON CONFLICT DO NOTHING", (signature, now)
+                )
+                await self._db.commit()
+            except BaseException:
+                await self._db.rollback()
+                raise
+        return cursor.rowcount == 1
 
     async def job_by_root(self, channel_id: str, root_ts: str) -> Job | None:
         async with self._db.execute(

@@ -178,6 +178,7 @@ async def test_forged_unsigned_and_stale_requests_get_401_and_do_nothing(
         response = await client.post(f"{bot.url}/slack/events", content=body + "&x=1", headers=tampered)
         assert response.status_code == 401
     # A genuine request still works afterwards, and none of the refused ones left a trace anywhere.
+    # (A replay of a request that was taken is covered by its own test below.)
     assert "/video <prompt>" in (await send_command(bot, "help")).json()["text"]
     assert fake_perf.create_requests == 0 and fake_slack.messages == []
     assert [method for method, _ in fake_slack.calls] in ([], ["auth.test"])
@@ -281,7 +282,10 @@ async def test_socket_mode_takes_a_command_over_the_websocket_and_delivers(
 
 
 async def send_event(bot: BotProcess, body: str, retry_num: int | None = None) -> httpx.Response:
-    headers = signed_headers(body, content_type="application/json")
+    # Slack signs every delivery afresh, so a retry carries its own timestamp (a minute apart here, so
+    # that no two deliveries in one test can share a signature).
+    timestamp = int(time.time()) + 60 * (retry_num or 0)
+    headers = signed_headers(body, content_type="application/json", timestamp=timestamp)
     if retry_num is not None:
         headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
     async with httpx.AsyncClient() as client:
@@ -311,7 +315,7 @@ async def test_a_repeat_reaction_makes_exactly_one_new_submission_whatever_slack
 
     # The reaction, Slack's retries of it, and the person removing and adding it again.
     assert (await send_event(bot, reaction_event_body(root.ts, event_id="Ev1"))).status_code == 200
-    await send_event(bot, reaction_event_body(root.ts, event_id="Ev1"), retry_num=1)
+    assert (await send_event(bot, reaction_event_body(root.ts, event_id="Ev1"), retry_num=1)).status_code == 200
     await send_event(bot, reaction_event_body(root.ts, event_id="Ev2"))
     await wait_for(lambda: len(fake_slack.roots(CHANNEL)) == 2, what="the rerun's message")
     await wait_for(lambda: sum(bool(f.shares) for f in fake_slack.files.values()) == 2, what="the second video")
@@ -320,7 +324,7 @@ async def test_a_repeat_reaction_makes_exactly_one_new_submission_whatever_slack
     await bot.kill()
     restarted = await start_bot()
     await send_event(restarted, reaction_event_body(root.ts, event_id="Ev3"))
-    await send_event(restarted, reaction_event_body(root.ts, event_id="Ev1"), retry_num=2)
+    assert (await send_event(restarted, reaction_event_body(root.ts, event_id="Ev1"), retry_num=2)).status_code == 200
     # Someone else's reaction does start a rerun. Jobs are submitted in the order they were stored, so
     # once hers is at Perf, any job the events above had wrongly started would be there too.
     await send_event(restarted, reaction_event_body(root.ts, user="UCAROL03", event_id="Ev4"))
@@ -396,3 +400,25 @@ async def test_the_daily_report_is_posted_once_across_a_restart(
     assert "Jobs: 3 · delivered 3 · failed 0" in text and "Cost: $0.90" in text
     assert "alice (2 jobs, $0.60)" in text and "Busiest model: pika" in text
     assert any("posted=0" in line for line in restarted.output if "event=reports_checked" in line)
+
+
+async def test_a_replayed_request_gets_401_and_starts_nothing_even_after_a_restart(
+    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    bot = await start_bot()
+    body = slash_command_body("A lighthouse in a storm")
+    headers = signed_headers(body)
+    async with httpx.AsyncClient() as client:
+        assert (await client.post(f"{bot.url}/slack/events", content=body, headers=headers)).status_code == 200
+        assert (await client.post(f"{bot.url}/slack/events", content=body, headers=headers)).status_code == 401
+    await wait_for(lambda: delivered(fake_slack), what="the one video")
+    await bot.kill()
+    restarted = await start_bot()
+    async with httpx.AsyncClient() as client:
+        replay = await client.post(f"{restarted.url}/slack/events", content=body, headers=headers)
+    assert replay.status_code == 401
+    # The same command typed again is a new request with its own signature, and is taken.
+    assert (await send_command(restarted, "A lighthouse in a storm ", response_url="")).status_code == 200
+    await wait_for(lambda: fake_perf.create_requests == 2, what="the second, genuine command")
+    assert len(fake_slack.roots(CHANNEL)) == 2
+    assert any("event=replayed_request_refused" in line for line in restarted.output)
