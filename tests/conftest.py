@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from bot.domain import Job
 from bot.services import Services
 from tests.fakes.perf import API_KEY, FakePerf
 from tests.fakes.process import SIGNING_SECRET
-from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 CHANNEL = "C0DESIGN"
 USER = "UALICE01"
@@ -131,6 +132,22 @@ def signed_headers(
         "X-Slack-Request-Timestamp": ts,
         "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
     }
+
+
+_SECRETS = (BOT_TOKEN, SIGNING_SECRET, API_KEY, APP_TOKEN)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_any_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every test, at every level: no token, signing secret or key in a log line or its traceback."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    for record in (*caplog.get_records("setup"), *caplog.get_records("call")):
+        text = record.getMessage() + (record.exc_text or "")
+        if record.exc_info and record.exc_info[1] is not None:
+            text += repr(record.exc_info[1])
+        leaked = [secret for secret in _SECRETS if secret in text]
+        assert not leaked, f"a secret reached the log through {record.name}: {record.getMessage()[:200]}"
 
 
 @pytest.fixture
