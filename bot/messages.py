@@ -298,7 +298,7 @@ def progress_message(job: Job) -> Message:
             text = (
                 "⚠️ The connection to Perf broke while this job was being sent, so I can't tell whether Perf "
                 "received it. To make sure you are not charged twice I did not send it again. "
-                "If no video appears here, run the same `/video` command again."
+                "If no video appears here in a few minutes, press *Run again* on the message above."
             )
         case JobState.CANCELLED:
             text = "🚫 Cancelled. Perf has no cancel, so the job may still be charged."

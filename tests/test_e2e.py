@@ -422,3 +422,63 @@ async def test_a_replayed_request_gets_401_and_starts_nothing_even_after_a_resta
     await wait_for(lambda: fake_perf.create_requests == 2, what="the second, genuine command")
     assert len(fake_slack.roots(CHANNEL)) == 2
     assert any("event=replayed_request_refused" in line for line in restarted.output)
+
+
+def arm_kill_point(step: str, fake_slack: FakeSlack, fake_perf: FakePerf) -> tuple[asyncio.Event, Callable[[], bool]]:
+    """Make the fakes hold the bot at `step`; returns the gate and a check that the bot is held there."""
+    gate = asyncio.Event()
+    if step == "stored, before the root message":
+        fake_slack.gates["chat.postMessage"] = gate
+        return gate, lambda: fake_slack.held.get("chat.postMessage", 0) > 0
+    if step == "accepted by Perf, before its id was stored":
+        fake_perf.answer_gate = gate
+        return gate, lambda: fake_perf.held["answer"] > 0
+    if step == "downloading":
+        fake_perf.media_gate = gate
+        return gate, lambda: fake_perf.held["media"] > 0
+    if step == "uploading":
+        fake_slack.gates["upload"] = gate
+        return gate, lambda: fake_slack.held.get("upload", 0) > 0
+    assert step == "before the root message's final edit"
+    fake_slack.gates["chat.update"] = gate
+    fake_slack.gate_filters["chat.update"] = lambda params: "✅ Done" in str(params.get("text", ""))
+    return gate, lambda: fake_slack.held.get("chat.update", 0) > 0
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        "stored, before the root message",
+        "accepted by Perf, before its id was stored",
+        "downloading",
+        "uploading",
+        "before the root message's final edit",
+    ],
+)
+async def test_sigkill_at_any_step_loses_nothing_and_repeats_nothing(
+    step: str, start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    gate, held = arm_kill_point(step, fake_slack, fake_perf)
+    bot = await start_bot()
+    await send_command(bot, "A lighthouse in a storm")
+    await wait_for(held, what=f"the bot to reach: {step}")
+    await bot.kill()
+    gate.set()  # the fakes answer a connection nobody listens to any more
+    fake_slack.gates.clear()
+    fake_perf.answer_gate = fake_perf.media_gate = None
+
+    await start_bot()
+    await wait_for(lambda: len(fake_slack.roots(CHANNEL)) == 1, what="the job's message")
+    [root] = fake_slack.roots(CHANNEL)
+    if step == "accepted by Perf, before its id was stored":
+        # The bot cannot know Perf has it: it says so and offers the rerun, and never sends it again.
+        await wait_for(lambda: "⚠️" in root.all_text(), what="the unknown outcome in the root message")
+        [note] = fake_slack.thread(CHANNEL, root.ts)
+        assert "can't tell whether Perf received it" in note.text and "Run again" in note.text
+        assert fake_slack.files_in_thread(CHANNEL, root.ts) == []
+    else:
+        await wait_for(lambda: "✅ Done" in root.all_text(), what="the final edit")
+        assert len(fake_slack.files_in_thread(CHANNEL, root.ts)) == 1
+        assert len(fake_slack.thread(CHANNEL, root.ts)) == 1, "one progress message, no duplicate"
+    assert fake_perf.create_requests == 1, "a Perf job is never created twice"
+    assert sum(len(f.shares) for f in fake_slack.files.values()) <= 1, "a video is never shared twice"

@@ -172,7 +172,7 @@ async def test_a_create_that_may_have_reached_perf_is_never_sent_twice(make_bot:
     assert bot.perf.creates == [] and len(bot.perf.polls) == 0
     [root] = bot.slack.roots(CHANNEL)
     [note] = bot.slack.thread(CHANNEL, root.ts)
-    assert "can't tell whether Perf received it" in note.text and "run the same `/video` command again" in note.text
+    assert "can't tell whether Perf received it" in note.text and "press *Run again*" in note.text
 
 
 async def test_a_create_perf_refuses_is_reported_with_perfs_message(make_bot: Any) -> None:

@@ -61,6 +61,10 @@ class FakePerf:
         self.poll_script: list[Scripted] = []
         self.video_url_override: str | None = None
         self.create_gate: asyncio.Event | None = None
+        # Hold points for kill tests: the job is created but its id not yet answered; the video half sent.
+        self.answer_gate: asyncio.Event | None = None
+        self.media_gate: asyncio.Event | None = None
+        self.held: dict[str, int] = {"answer": 0, "media": 0}
         self._held = asyncio.Event()
         self._held.set()
         self._ids = itertools.count(1)
@@ -136,6 +140,9 @@ class FakePerf:
         self.jobs[job_id] = FakePerfJob(job_id, body, outcome=self.outcome)
         self.running.add(job_id)
         self.most_running = max(self.most_running, len(self.running))
+        if self.answer_gate is not None:
+            self.held["answer"] += 1
+            await self.answer_gate.wait()
         return web.json_response(
             {
                 "id": job_id,
@@ -209,7 +216,13 @@ class FakePerf:
         else:
             response.enable_chunked_encoding()
         await response.prepare(request)
-        for start in range(0, len(data), 64 * 1024):
-            await response.write(data[start : start + 64 * 1024])
-        await response.write_eof()
+        try:
+            for start in range(0, len(data), 64 * 1024):
+                if self.media_gate is not None and start >= len(data) // 2:
+                    self.held["media"] += 1
+                    await self.media_gate.wait()
+                await response.write(data[start : start + 64 * 1024])
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the downloader went away mid-video (a killed bot)
         return response

@@ -6,9 +6,11 @@ assert on that, and it can be told to fail a method the way real Slack does.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +71,11 @@ class FakeSlack:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.failures: dict[str, list[dict[str, Any]]] = {}
         self.unauthorized_calls = 0
+        # Hold points for kill tests: a call of the method waits here; if its caller died meanwhile,
+        # it is dropped as real Slack would never have received it.
+        self.gates: dict[str, asyncio.Event] = {}
+        self.held: dict[str, int] = {}
+        self.gate_filters: dict[str, Callable[[dict[str, Any]], bool]] = {}
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self._envelopes = itertools.count(1)
@@ -146,6 +153,12 @@ class FakeSlack:
         if auth != f"Bearer {expected}" and params.get("token") != expected:
             self.unauthorized_calls += 1
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        gate = self.gates.get(method)
+        if gate is not None and self.gate_filters.get(method, lambda _: True)(params):
+            self.held[method] = self.held.get(method, 0) + 1
+            await gate.wait()
+            if request.transport is None or request.transport.is_closing():
+                return web.json_response({"ok": False, "error": "caller_gone"})
         self.calls.append((method, params))
         queued = self.failures.get(method)
         if queued:
@@ -261,6 +274,12 @@ class FakeSlack:
         file = self.files.get(request.match_info["file_id"])
         if file is None:
             return web.Response(status=404, text="unknown upload")
+        gate = self.gates.get("upload")
+        if gate is not None:
+            self.held["upload"] = self.held.get("upload", 0) + 1
+            await gate.wait()
+            if request.transport is None or request.transport.is_closing():
+                return web.Response(status=499, text="caller gone")
         digest = hashlib.sha256()
         size = 0
         file.chunked = "chunked" in request.headers.get("Transfer-Encoding", "")
