@@ -441,10 +441,10 @@ class JobService:
             await self._fail(job, f"I did not fetch the video: {exc}", event="video_refused")
 
     async def _on_upload_error(self, job: Job, exc: SlackCallError) -> None:
-        if exc.error in CHANNEL_GONE_ERRORS:
-            raise exc
         if exc.error in UPLOAD_REFUSED_ERRORS or exc.error.startswith("http_4"):
             await self._deliver_link(job, f"{exc.method}: {exc.error}")
+        elif exc.error in CHANNEL_GONE_ERRORS:
+            raise exc
         elif job.poll_failures + 1 < MAX_DELIVERY_ATTEMPTS:
             await self._retry_later(job, str(exc))
         else:

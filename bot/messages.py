@@ -321,6 +321,8 @@ def cannot_post_in_channel(reason: str) -> Message:
         "not_in_channel": "Invite me first: `/invite @videobot`, then run the command again.",
         "channel_not_found": "I can't see this channel. Invite me (`/invite @videobot`) and try again.",
         "is_archived": "This channel is archived; run the command in another channel.",
+        "missing_scope": "videobot lacks a permission; ask whoever installed it to reinstall it from its manifest.",
+        "restricted_action": "This workspace doesn't let me post here; try another channel or ask an admin.",
     }.get(reason, "Nothing was sent to Perf and nothing was charged. Try again in a minute.")
     return {
         "response_type": "ephemeral",

@@ -32,6 +32,8 @@ CHANNEL_GONE_ERRORS = frozenset(
         "invalid_auth",
         "account_inactive",
         "token_revoked",
+        "missing_scope",  # the app was installed without a scope it needs: retrying cannot help
+        "restricted_action",  # a workspace policy stops the bot posting here
     }
 )
 # Errors that mean Slack will not take this file; the thread gets the link instead.
