@@ -1,9 +1,13 @@
-"""How tests and the demo start `videobot run` against the fakes: its command line and environment."""
+"""How tests, the demo and the soak run `videobot run` against the fakes: command line, environment, process."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.fakes.perf import API_KEY, FakePerf
@@ -36,3 +40,69 @@ def bot_environment(slack: FakeSlack, perf: FakePerf, database: Path, **override
     )
     env.update(overrides)
     return env
+
+
+async def wait_for(condition: Callable[[], bool], within: float = 20.0, what: str = "condition") -> None:
+    """Poll `condition` until it holds; fail after `within` seconds. Never a fixed sleep."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+class BotProcess:
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = env
+        self.cwd = cwd
+        self.output: list[str] = []
+        self.port = 0
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._proc = await asyncio.create_subprocess_exec(
+            *videobot_command(),
+            env=self.env,
+            cwd=self.cwd,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        self._reader = asyncio.create_task(self._read())
+        await wait_for(lambda: self.port != 0 or self.returncode is not None, what="the bot to listen")
+        assert self.port, "\n".join(self.output)
+
+    async def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        async for raw in self._proc.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            self.output.append(line)
+            if line.startswith("videobot listening on port "):
+                self.port = int(line.rsplit(" ", 1)[1])
+
+    @property
+    def returncode(self) -> int | None:
+        return self._proc.returncode if self._proc else None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def kill(self) -> None:
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGKILL)
+        await self._proc.wait()
+        if self._reader:
+            await self._reader
+
+    async def terminate(self) -> int:
+        assert self._proc is not None
+        if self._proc.returncode is None:
+            self._proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(self._proc.wait(), 15)
+        if self._reader:
+            await self._reader
+        return self._proc.returncode or 0
+
+    def log_text(self) -> str:
+        return "\n".join(self.output)
