@@ -8,8 +8,10 @@ Jobs move on per poll, not per second, so tests never wait on wall-clock time: e
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import itertools
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +43,14 @@ class Scripted:
     drop: bool = False
 
 
+_CHAOS = {
+    "busy": Scripted(429, {"error": {"type": "rate_limited", "message": "busy"}}, {"Retry-After": "1"}),
+    "server_error": Scripted(500, {"error": {"type": "internal", "message": "oops"}}),
+    "dropped": Scripted(500, drop=True),
+    "garbage": Scripted(200, raw="{not json"),
+}
+
+
 class FakePerf:
     def __init__(self) -> None:
         self.jobs: dict[str, FakePerfJob] = {}
@@ -65,6 +75,10 @@ class FakePerf:
         self.answer_gate: asyncio.Event | None = None
         self.media_gate: asyncio.Event | None = None
         self.held: dict[str, int] = {"answer": 0, "media": 0}
+        # The soak's chaos: this share of creates and polls fails, in one of the ways Perf can fail.
+        self.chaos = 0.0
+        self.rng = random.Random(0)
+        self.chaos_faults: collections.Counter[str] = collections.Counter()
         self._held = asyncio.Event()
         self._held.set()
         self._ids = itertools.count(1)
@@ -127,6 +141,10 @@ class FakePerf:
         self.create_requests += 1
         if self.create_gate is not None:
             await self.create_gate.wait()
+        if self.chaos and self.rng.random() < self.chaos:
+            fault = self.rng.choice(["busy", "server_error", "dropped"])
+            self.chaos_faults[f"create_{fault}"] += 1
+            return self._scripted(_CHAOS[fault], request)
         if self.create_script:
             item = self.create_script.pop(0)
             if item.status != 202 or item.drop:
@@ -160,6 +178,10 @@ class FakePerf:
             return web.json_response({"error": {"type": "unauthorized", "message": "bad key"}}, status=401)
         job_id = request.match_info["id"]
         self.polls.append(job_id)
+        if self.chaos and self.rng.random() < self.chaos:
+            fault = self.rng.choice(["busy", "server_error", "dropped", "garbage"])
+            self.chaos_faults[f"poll_{fault}"] += 1
+            return self._scripted(_CHAOS[fault], request)
         if self.poll_script:
             return self._scripted(self.poll_script.pop(0), request)
         job = self.jobs.get(job_id)
