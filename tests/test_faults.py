@@ -113,3 +113,18 @@ async def test_concurrent_writers_never_see_database_is_locked(tmp_path: Any) ->
     finally:
         await first.close()
         await second.close()
+
+
+async def test_markup_in_perfs_error_message_is_shown_as_text_and_pings_nobody(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.perf.outcome = "failed"
+    await bot.command("A lighthouse")
+    await bot.step()
+    for perf_job in bot.perf.jobs.values():
+        perf_job.error_message = "Refused <!channel> <@U999> <https://evil.example|click>"
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    [progress] = bot.slack.thread(CHANNEL, root.ts)
+    for text in (root.all_text(), progress.text):
+        assert "&lt;!channel&gt; &lt;@U999&gt; &lt;https://evil.example|click&gt;" in text
+        assert "<!channel>" not in text and "<@U999>" not in text
