@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -17,6 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.config import Settings
 from bot.jobs import Clock, JobService, SystemClock
 from bot.media import MediaFetcher
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.people import People
 from bot.perf import PerfClient
 from bot.poller import Poller
@@ -46,15 +47,26 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
         stack.push_async_callback(session.close)
         transfer = MediaFetcher.make_http_client()
         stack.push_async_callback(transfer.aclose)
-        perf = PerfClient(PerfClient.make_http_client(settings.perf_api_url, settings.perf_api_key))
+        metrics = Metrics()
+        perf = PerfClient(
+            PerfClient.make_http_client(
+                settings.perf_api_url,
+                settings.perf_api_key,
+                event_hooks={"request": [metrics.perf_request], "response": [metrics.perf_response]},
+            )
+        )
         stack.push_async_callback(perf.aclose)
 
         slack = SlackGateway(
-            make_web_client(settings.slack_bot_token, settings.slack_api_url, session), transfer, session
+            make_web_client(settings.slack_bot_token, settings.slack_api_url, session),
+            transfer,
+            session,
+            on_call=metrics.slack_call,
         )
         media = MediaFetcher(transfer, settings.media_hosts, settings.max_video_mb * 1_000_000)
         quotas = Quotas(store, settings)
         jobs = JobService(store, perf, slack, media, clock, settings, quotas)
+        jobs.on_delivered = metrics.job_delivered
         poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency)
         # Stopped before the database closes, however the block is left (serve() stops it earlier, with grace).
         stack.push_async_callback(poller.stop, 0.0)
@@ -72,6 +84,8 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
             reruns=reruns,
             reports=reports,
             clock=clock,
+            metrics=metrics,
+            quotas=quotas,
         )
 
 
@@ -92,26 +106,41 @@ def build_bolt_app(services: Services) -> AsyncApp:
     return app
 
 
-def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
+def build_web_app(
+    services: Services,
+    bolt: AsyncApp | None,
+    extra_health: dict[str, Callable[[], Awaitable[bool]]] | None = None,
+) -> web.Application:
+    """`extra_health` holds checks added once they exist (the Socket Mode connection); it may grow later."""
     web_app = web.Application(client_max_size=1024 * 1024)
+    extra = extra_health if extra_health is not None else {}
 
     async def healthz(_: web.Request) -> web.Response:
-        poller_ok = services.poller.healthy()
+        parts: dict[str, str] = {"poller": "ok" if services.poller.healthy() else "not running"}
         try:
-            db_ok = await services.store.ping()
+            parts["database"] = "ok" if await services.store.ping() else "unavailable"
         except Exception:
-            db_ok = False
-        if db_ok and poller_ok:
-            return web.json_response({"ok": True, "database": "ok", "poller": "ok"})
-        return web.json_response(
-            {
-                "ok": False,
-                "database": "ok" if db_ok else "unavailable",
-                "poller": "ok" if poller_ok else "not running",
-            },
-            status=503,
-        )
+            parts["database"] = "unavailable"
+        for name, check in extra.items():
+            try:
+                parts[name] = "ok" if await check() else "disconnected"
+            except Exception:
+                parts[name] = "disconnected"
+        healthy = all(value == "ok" for value in parts.values())
+        return web.json_response({"ok": healthy, **parts}, status=200 if healthy else 503)
 
+    async def readyz(_: web.Request) -> web.Response:
+        # The store is opened (and migrated) before the server starts; the poller must have run once.
+        ready = services.poller.last_tick_at is not None
+        return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+    async def metrics(_: web.Request) -> web.Response:
+        body = await services.metrics.render(services.store, services.quotas.today(services.clock.now()).bounds)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    web_app.router.add_get("/readyz", readyz)
+    if services.settings.metrics_enabled:
+        web_app.router.add_get("/metrics", metrics)
     web_app.router.add_get("/healthz", healthz)
     if bolt is not None:
         verifier = SignatureVerifier(services.settings.slack_signing_secret)
@@ -142,7 +171,10 @@ async def serve(settings: Settings) -> None:
 
     async with open_services(settings) as services:
         bolt = build_bolt_app(services)
-        runner = web.AppRunner(build_web_app(services, None if settings.socket_mode else bolt), access_log=None)
+        extra_health: dict[str, Callable[[], Awaitable[bool]]] = {}
+        runner = web.AppRunner(
+            build_web_app(services, None if settings.socket_mode else bolt, extra_health), access_log=None
+        )
         await runner.setup()
         site = web.TCPSite(runner, settings.host, settings.port)
         await site.start()
@@ -153,6 +185,7 @@ async def serve(settings: Settings) -> None:
 
             socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
             await socket_handler.connect_async()
+            extra_health["slack_socket"] = socket_handler.client.is_connected
             log.info("event=started mode=socket healthz_port=%d", port)
         else:
             log.info("event=started mode=http port=%d path=/slack/events", port)

@@ -1,31 +1,109 @@
-"""The `videobot` command."""
+"""The `videobot` command: run the bot, and the few things its operator needs from a shell."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from datetime import UTC, datetime
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, Settings, load_settings
+from bot.domain import JobState
+from storage.db import Store
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videobot", description="Slack /video bot for the Perf video API.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start the bot (Socket Mode with SLACK_APP_TOKEN, otherwise HTTP on PORT)")
-    args = parser.parse_args(argv)
+    sub.add_parser("check", help="check the settings, the Slack token, the Perf key and the database")
+    jobs = sub.add_parser("jobs", help="list jobs")
+    jobs.add_argument("--state", choices=[s.value for s in JobState])
+    jobs.add_argument("--channel")
+    jobs.add_argument("--since", help="only jobs younger than this: 30m, 12h, 1d, 2w")
+    jobs.add_argument("--limit", type=int, default=200)
+    job = sub.add_parser("job", help="one job's settings and its whole history")
+    job.add_argument("job_id")
+    retry = sub.add_parser("retry", help="deliver again a job Perf finished but Slack did not get (never resubmits)")
+    retry.add_argument("job_id")
+    cancel = sub.add_parser("cancel", help="stop tracking a job (Perf has no cancel: it may still be charged)")
+    cancel.add_argument("job_id")
+    backup = sub.add_parser("backup", help="copy the SQLite database to PATH while the bot runs")
+    backup.add_argument("path")
+    return parser
 
-    if args.command == "run":
-        try:
-            settings = load_settings()
-        except ConfigError as exc:
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        if args.command == "check":
+            print(f"FAIL configuration: {exc}")
+        else:
             print(f"videobot: configuration error: {exc}", file=sys.stderr)
-            return 2
+        return 2
+    if args.command == "run":
         from bot.app import serve
         from bot.logs import setup_logging
 
-        setup_logging(settings.log_level, settings.secrets())
+        setup_logging(settings.log_level, settings.secrets(), settings.log_format)
         asyncio.run(serve(settings))
+        return 0
+    return asyncio.run(_operate(args, settings))
+
+
+async def _operate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import ops
+
+    if args.command == "check":
+        lines = await ops.run_checks(settings)
+        for line in lines:
+            print(line.render())
+        return 0 if all(line.ok for line in lines) else 1
+    if args.command == "backup":
+        try:
+            size = ops.backup(settings.database_path, args.path)
+        except (ops.OpsRefused, OSError) as exc:
+            print(f"videobot: {exc}", file=sys.stderr)
+            return 1
+        print(f"backed up {settings.database_path} to {args.path} ({size} bytes)")
+        return 0
+    async with ops.opened_store(settings) as store:
+        try:
+            if args.command == "jobs":
+                since = ops.now() - ops.parse_since(args.since) if args.since else None
+                states = [JobState(args.state)] if args.state else []
+                found = await store.jobs(states=states, channel_id=args.channel, since=since, limit=args.limit)
+                print(ops.jobs_table(found, ops.now()) if found else "no jobs")
+            elif args.command == "job":
+                return await _show_job(store, args.job_id)
+            elif args.command == "retry":
+                job = await ops.retry_delivery(store, args.job_id, ops.now())
+                print(f"{job.id} will be delivered again by the running bot (or when it next starts)")
+            elif args.command == "cancel":
+                job = await ops.cancel(store, args.job_id, ops.now())
+                print(f"{job.id} cancelled; its messages will say so. Perf has no cancel, so it may still be charged")
+        except (ops.OpsRefused, ValueError) as exc:
+            print(f"videobot: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+async def _show_job(store: Store, job_id: str) -> int:
+    job = await store.get_job(job_id)
+    if job is None:
+        print(f"videobot: no job {job_id}", file=sys.stderr)
+        return 1
+    print(f"{job.id}  {job.state.value}  channel {job.channel_id}  by {job.user_id}")
+    print(f"  {job.model} · {job.duration_seconds} s · {job.resolution} · {job.aspect_ratio}")
+    print(f"  prompt: {job.prompt[:200]}")
+    print(f"  perf job: {job.perf_job_id or '-'}  cost: ${job.cost_micros / 1_000_000:.2f}")
+    if job.error_message:
+        print(f"  error: {job.error_message}")
+    for at, state, detail in await store.job_events(job.id):
+        stamp = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"  {stamp}Z  {state:<11} {detail}")
     return 0
 
 

@@ -52,6 +52,8 @@ class Settings:
     allowed_channels: tuple[str, ...] = ()  # empty: every channel
     report_time: tuple[int, int] = (9, 0)
     report_channel: str = ""
+    log_format: str = "plain"
+    metrics_enabled: bool = False
 
     @property
     def socket_mode(self) -> bool:
@@ -144,6 +146,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         allowed_channels=_channel_ids("VIDEOBOT_ALLOWED_CHANNELS", get("VIDEOBOT_ALLOWED_CHANNELS")),
         report_time=_clock_time("VIDEOBOT_REPORT_TIME", get("VIDEOBOT_REPORT_TIME", "09:00")),
         report_channel=_report_channel(get("VIDEOBOT_REPORT_CHANNEL")),
+        log_format=_choice("VIDEOBOT_LOG_FORMAT", get("VIDEOBOT_LOG_FORMAT", "plain").lower(), ("plain", "json")),
+        metrics_enabled=_choice("VIDEOBOT_METRICS", get("VIDEOBOT_METRICS", "0"), ("0", "1")) == "1",
     )
 
 
@@ -237,6 +241,12 @@ def _clock_time(name: str, value: str) -> tuple[int, int]:
     if not found or int(found.group(1)) > 23 or int(found.group(2)) > 59:
         raise ConfigError(f"{name} must be a time of day as HH:MM (24-hour), such as 09:00, not {value!r}")
     return int(found.group(1)), int(found.group(2))
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {value!r}")
+    return value
 
 
 def _number(name: str, value: str, kind: type[_Num], low: float, high: float) -> _Num:

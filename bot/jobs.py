@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from bot import messages
@@ -94,6 +95,8 @@ class JobService:
         quotas: Quotas,
     ) -> None:
         self._quotas = quotas
+        # Told the lag from "complete at Perf" to "in the thread" of each delivered video (metrics).
+        self.on_delivered: Callable[[float], None] = lambda lag_seconds: None
         self._store = store
         self._perf = perf
         self._slack = slack
@@ -422,6 +425,8 @@ class JobService:
         await self._set(
             job, event="delivered", state=JobState.DELIVERED, file_shared=True, delivered_at=self._clock.now()
         )
+        if job.completed_at is not None:
+            self.on_delivered(self._clock.now() - job.completed_at)
 
     async def _stream_video(self, job: Job) -> None:
         assert job.video_url is not None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import sys
+from datetime import UTC, datetime
 
 
 class RedactSecrets(logging.Filter):
@@ -36,9 +39,34 @@ class DropBoltTokenNotice(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
-def setup_logging(level: str, secrets: tuple[str, ...]) -> None:
+_FIELD = re.compile(r"(\w+)=(\S+)")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; the message's key=value pairs (job=…, event=…) become fields too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+        }
+        entry.update({key: value for key, value in _FIELD.findall(message) if key not in entry})
+        entry["message"] = message
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, secrets: tuple[str, ...], log_format: str = "plain") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
     handler.addFilter(DropBoltTokenNotice())
     root = logging.getLogger()

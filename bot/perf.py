@@ -8,6 +8,7 @@ be repeated, since each job is paid for).
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,9 +115,15 @@ class PerfClient:
         self._http = http
 
     @staticmethod
-    def make_http_client(base_url: str, api_key: str, timeout: float = 30.0) -> httpx.AsyncClient:
+    def make_http_client(
+        base_url: str,
+        api_key: str,
+        timeout: float = 30.0,
+        event_hooks: dict[str, list[Callable[..., Awaitable[None]]]] | None = None,
+    ) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=base_url,
+            event_hooks=event_hooks or {},
             headers={"Authorization": f"Bearer {api_key}", "User-Agent": "videobot/0.1"},
             timeout=httpx.Timeout(timeout, connect=10.0),
             follow_redirects=False,

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.jobs import Clock, JobService
+from bot.metrics import Metrics
 from bot.people import People
 from bot.poller import Poller
+from bot.quotas import Quotas
 from bot.reports import ReportService
 from bot.reruns import RerunService
 from bot.slack import SlackGateway
@@ -25,3 +27,5 @@ class Services:
     reruns: RerunService
     reports: ReportService
     clock: Clock
+    metrics: Metrics
+    quotas: Quotas

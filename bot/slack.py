@@ -7,7 +7,7 @@ not retried here on purpose: a retried `chat.postMessage` after a 5xx can post t
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +89,14 @@ def _error_code(exc: SlackApiError) -> str:
 
 
 class SlackGateway:
-    def __init__(self, client: AsyncWebClient, transfer: httpx.AsyncClient, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        transfer: httpx.AsyncClient,
+        session: aiohttp.ClientSession,
+        on_call: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self._on_call = on_call or (lambda method, outcome: None)
         self.client = client
         self._transfer = transfer
         self._session = session
@@ -99,9 +106,12 @@ class SlackGateway:
             # The SDK's typed methods encode each argument the way the real API expects it.
             response = await getattr(self.client, method.replace(".", "_"))(**kwargs)
         except SlackApiError as exc:
+            self._on_call(method, _error_code(exc))
             raise SlackCallError(method, _error_code(exc)) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
+            self._on_call(method, "connection_error")
             raise SlackCallError(method, f"connection_error:{type(exc).__name__}") from None
+        self._on_call(method, "ok")
         return response.data if isinstance(response.data, dict) else {}
 
     async def post_message(self, channel: str, message: dict[str, Any], thread_ts: str | None = None) -> str:

@@ -203,6 +203,30 @@ class Store:
             log.info("event=migrated schema_version=%d", version)
         return len(MIGRATIONS)
 
+    async def count_by_state(self) -> dict[str, int]:
+        async with self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state") as cursor:
+            rows = await cursor.fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    async def count_submitted(self) -> int:
+        async with self._db.execute("SELECT COUNT(*) FROM jobs WHERE perf_job_id IS NOT NULL") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def cost_by_channel(self, day: tuple[float, float]) -> dict[str, int]:
+        async with self._db.execute(
+            "SELECT channel_id, SUM(COALESCE(perf_cost_micros, estimated_cost_micros)) FROM jobs "
+            f"WHERE created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA} GROUP BY channel_id",
+            day,
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0] or 0) if row else 0
+
     async def ping(self) -> bool:
         async with self._db.execute("SELECT 1") as cursor:
             return (await cursor.fetchone()) is not None
@@ -467,9 +491,28 @@ class Store:
             row = await cursor.fetchone()
         return row[0] if row else None
 
-    async def jobs(self, *, states: Sequence[JobState] = ()) -> list[Job]:
-        where = f"WHERE state IN ({', '.join('?' for _ in states)})" if states else ""
-        async with self._db.execute(f"SELECT * FROM jobs {where} ORDER BY created_at", [s.value for s in states]) as c:
+    async def jobs(
+        self,
+        *,
+        states: Sequence[JobState] = (),
+        channel_id: str | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if states:
+            conditions.append(f"state IN ({', '.join('?' for _ in states)})")
+            params += [s.value for s in states]
+        if channel_id:
+            conditions.append("channel_id = ?")
+            params.append(channel_id)
+        if since is not None:
+            conditions.append("created_at >= ?")
+            params.append(since)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        tail = f" LIMIT {int(limit)}" if limit else ""
+        async with self._db.execute(f"SELECT * FROM jobs {where} ORDER BY created_at, rowid{tail}", params) as c:
             rows = await c.fetchall()
         return [_row_to_job(r) for r in rows]
 

@@ -1,0 +1,212 @@
+"""What the person who runs videobot does from a shell: check the set-up, look at jobs, fix one, back up.
+
+Every command opens the same SQLite file as the running bot (WAL lets both write) and uses the same
+clients, so `retry` and `cancel` work while the bot runs: they change the job's row and make it due,
+and the bot's poller does the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from bot.config import Settings
+from bot.domain import TERMINAL_STATES, Job, JobState
+from bot.perf import PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
+from bot.slack import make_web_client
+from storage.db import MIGRATIONS, Store
+
+# Perf ids look like job_vid_…; this one cannot exist, so a 404 proves the key was accepted.
+_PROBE_JOB_ID = "job_vid_videobot_check_0000"
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    name: str
+    ok: bool
+    detail: str
+
+    def render(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+
+
+async def run_checks(settings: Settings) -> list[CheckLine]:
+    lines = [CheckLine("configuration", True, f"{'Socket Mode' if settings.socket_mode else 'HTTP'} mode")]
+    lines.append(await _check_slack(settings))
+    lines.append(await _check_perf(settings))
+    lines.append(await _check_database(settings))
+    return lines
+
+
+async def _check_slack(settings: Settings) -> CheckLine:
+    async with aiohttp.ClientSession() as session:
+        client = make_web_client(settings.slack_bot_token, settings.slack_api_url, session)
+        try:
+            response = await client.auth_test()
+        except Exception as exc:  # the SDK raises several types; all mean the same thing here
+            error = getattr(getattr(exc, "response", None), "data", {}) or {}
+            code = error.get("error") if isinstance(error, dict) else None
+            hint = (
+                "the bot token is wrong or revoked: copy the Bot User OAuth Token (xoxb-…) again"
+                if code in ("invalid_auth", "not_authed", "token_revoked", "account_inactive")
+                else f"could not reach Slack at {settings.slack_api_url} ({code or type(exc).__name__})"
+            )
+            return CheckLine("slack", False, hint)
+    data = response.data if isinstance(response.data, dict) else {}
+    return CheckLine("slack", True, f"auth.test ok: bot {data.get('user', '?')} in team {data.get('team_id', '?')}")
+
+
+async def _check_perf(settings: Settings) -> CheckLine:
+    perf = PerfClient(PerfClient.make_http_client(settings.perf_api_url, settings.perf_api_key, timeout=15.0))
+    try:
+        await perf.status(_PROBE_JOB_ID)
+    except PerfNotFound:
+        return CheckLine("perf", True, f"API key accepted by {settings.perf_api_url}")
+    except PerfRejected as exc:
+        return CheckLine(
+            "perf", False, f"Perf refused PERF_API_KEY (HTTP {exc.status}): check the key in Perf's dashboard"
+        )
+    except PerfRetryLater as exc:
+        return CheckLine("perf", False, f"Perf at {settings.perf_api_url} is not answering properly: {exc}")
+    finally:
+        await perf.aclose()
+    return CheckLine("perf", False, "Perf answered a job id that cannot exist: is PERF_API_URL the real API?")
+
+
+async def _check_database(settings: Settings) -> CheckLine:
+    try:
+        store = await Store.open(settings.database_path)
+    except Exception as exc:
+        return CheckLine("database", False, f"cannot open {settings.database_path}: {exc}")
+    try:
+        version = await store.schema_version()
+        jobs = len(await store.jobs(states=[s for s in JobState if s not in TERMINAL_STATES]))
+    finally:
+        await store.close()
+    return CheckLine(
+        "database", True, f"{settings.database_path}: schema version {version} of {len(MIGRATIONS)}, {jobs} jobs open"
+    )
+
+
+@contextlib.asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[Store]:
+    store = await Store.open(settings.database_path)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def parse_since(text: str) -> float:
+    """`30m`, `12h`, `1d`, `2w` → seconds."""
+    units = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+    number, unit = text[:-1], text[-1:].lower()
+    if unit not in units or not number.isdigit():
+        raise ValueError(f"--since takes a number and a unit (30m, 12h, 1d, 2w), not {text!r}")
+    return int(number) * units[unit]
+
+
+def jobs_table(jobs: list[Job], now: float) -> str:
+    header = ("id", "state", "channel", "who", "model", "age", "cost")
+    rows = [
+        (
+            job.id,
+            job.state.value,
+            job.channel_id,
+            job.user_id,
+            job.model,
+            _age(now - job.created_at),
+            f"${job.cost_micros / 1_000_000:.2f}",
+        )
+        for job in jobs
+    ]
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)}h"
+    return f"{int(seconds // 86400)}d"
+
+
+class OpsRefused(Exception):
+    """The command cannot do this to this job; the message says why."""
+
+
+def retryable(job: Job) -> bool:
+    """Finished at Perf (it has the video) but not delivered as a file into its thread."""
+    finished_at_perf = job.perf_job_id is not None and job.video_url is not None
+    return finished_at_perf and (job.state == JobState.FAILED or job.delivered_as_link)
+
+
+async def retry_delivery(store: Store, job_id: str, now: float) -> Job:
+    job = await store.get_job(job_id)
+    if job is None:
+        raise OpsRefused(f"no job {job_id}")
+    if not retryable(job):
+        raise OpsRefused(
+            f"{job_id} is {job.state.value}; retry only re-delivers a job Perf finished whose video did not reach "
+            "its thread (it never submits again)"
+        )
+    return await store.update_job(
+        job,
+        event="retry_delivery requested from the command line",
+        state=JobState.COMPLETE,
+        upload_file_id=None,
+        upload_sent=False,
+        file_shared=False,
+        delivered_as_link=False,
+        delivery_note=None,
+        error_message=None,
+        finalized=False,
+        poll_failures=0,
+        updated_at=now,
+        next_poll_at=now,
+    )
+
+
+async def cancel(store: Store, job_id: str, now: float) -> Job:
+    job = await store.get_job(job_id)
+    if job is None:
+        raise OpsRefused(f"no job {job_id}")
+    if job.state in TERMINAL_STATES:
+        raise OpsRefused(f"{job_id} already ended ({job.state.value})")
+    return await store.update_job(
+        job,
+        event="cancelled from the command line",
+        state=JobState.CANCELLED,
+        error_message="cancelled by whoever runs videobot",
+        updated_at=now,
+        next_poll_at=now,  # the bot edits its messages to say so
+    )
+
+
+def backup(database_path: str, target: str) -> int:
+    """SQLite's online backup: a consistent copy while the bot keeps writing. Returns the bytes written."""
+    destination = Path(target)
+    if destination.exists():
+        raise OpsRefused(f"{target} exists; choose a new file name")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    source = sqlite3.connect(f"file:{database_path}?mode=ro", uri=True)
+    copy = sqlite3.connect(str(destination))
+    try:
+        with copy:
+            source.backup(copy, pages=256, sleep=0.005)
+    finally:
+        copy.close()
+        source.close()
+    return destination.stat().st_size
+
+
+def now() -> float:
+    return time.time()
