@@ -37,7 +37,8 @@ class CheckLine:
 
 
 async def run_checks(settings: Settings) -> list[CheckLine]:
-    lines = [CheckLine("configuration", True, f"{'Socket Mode' if settings.socket_mode else 'HTTP'} mode")]
+    mode = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
+    lines = [CheckLine("configuration", True, mode)]
     lines.append(await _check_slack(settings))
     lines.append(await _check_perf(settings))
     lines.append(await _check_database(settings))

@@ -16,10 +16,11 @@ from tests.fakes.slack import BOT_TOKEN, FakeSlack
 SIGNING_SECRET = "test-signing-secret-5f2a9c"
 
 
-def videobot_command() -> list[str]:
-    """The installed `videobot run`, or the module when the console script is not installed."""
+def videobot_command(*args: str) -> list[str]:
+    """The installed `videobot run` (or other sub-command), or the module when the script is not installed."""
     script = Path(sys.executable).parent / "videobot"
-    return [str(script), "run"] if script.exists() else [sys.executable, "-m", "bot.cli", "run"]
+    arguments = list(args) or ["run"]
+    return [str(script), *arguments] if script.exists() else [sys.executable, "-m", "bot.cli", *arguments]
 
 
 def bot_environment(slack: FakeSlack, perf: FakePerf, database: Path, **overrides: str) -> dict[str, str]:
