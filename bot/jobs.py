@@ -31,7 +31,7 @@ from bot.perf import (
 )
 from bot.quotas import QuotaExceeded, Quotas, check_usage
 from bot.slack import CHANNEL_GONE_ERRORS, UPLOAD_REFUSED_ERRORS, SlackCallError, SlackGateway
-from storage.db import Store, Usage
+from storage.db import StaleJob, Store, Usage
 
 log = logging.getLogger("videobot.jobs")
 
@@ -188,6 +188,10 @@ class JobService:
                 return
             try:
                 await self._step(job)
+            except StaleJob:
+                # Changed elsewhere (cancelled from the command line): the next tick reads it afresh.
+                log.info("job=%s event=changed_elsewhere", job.id)
+                return
             except SlackCallError as exc:
                 await self._on_slack_error(job, exc)
             except Exception as exc:

@@ -119,6 +119,10 @@ _HOLDS_QUOTA = "(perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled')
 _IN_FLIGHT = "state IN ('submitting', 'pending', 'processing')"
 
 
+class StaleJob(Exception):
+    """The job's row changed state since it was read; re-read it rather than overwrite."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Usage:
     """What a channel and a person used in one day, counting only jobs that hold quota."""
@@ -444,7 +448,10 @@ class Store:
         return _row_to_job(row) if row else None
 
     async def update_job(self, job: Job, *, event: str = "", **changes: Any) -> Job:
-        """Write `changes` to the row and to `job`; a state change is also recorded in job_events."""
+        """Write `changes` to the row and to `job`; a state change is also recorded in job_events.
+
+        Only if the row is still in `job.state`: otherwise StaleJob, and nothing is written.
+        """
         unknown = set(changes) - set(_JOB_COLUMNS) - {"id"}
         if unknown or "id" in changes:
             raise ValueError(f"not updatable job columns: {sorted(unknown | ({'id'} & set(changes)))}")
@@ -452,10 +459,13 @@ class Store:
         new_state = changes.get("state")
         async with self._write_lock:
             try:
-                await self._db.execute(
-                    f"UPDATE jobs SET {assignments} WHERE id = ?",
-                    [*(_to_db(c, v) for c, v in changes.items()), job.id],
+                cursor = await self._db.execute(
+                    f"UPDATE jobs SET {assignments} WHERE id = ? AND state = ?",
+                    [*(_to_db(c, v) for c, v in changes.items()), job.id, job.state.value],
                 )
+                if cursor.rowcount == 0:
+                    # Someone else (`videobot cancel`, an operator's retry) moved the job meanwhile.
+                    raise StaleJob(job.id)
                 if (new_state is not None and new_state != job.state) or event:
                     await self._db.execute(
                         "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",

@@ -128,3 +128,22 @@ async def test_markup_in_perfs_error_message_is_shown_as_text_and_pings_nobody(m
     for text in (root.all_text(), progress.text):
         assert "&lt;!channel&gt; &lt;@U999&gt; &lt;https://evil.example|click&gt;" in text
         assert "<!channel>" not in text and "<@U999>" not in text
+
+
+async def test_a_step_never_overwrites_a_job_cancelled_meanwhile(make_bot: Any) -> None:
+    from bot import ops
+
+    bot = await make_bot()
+    await bot.command("A lighthouse")
+    await bot.step()
+    seen_by_the_poller = await bot.only_job()  # what a step in flight holds in memory
+    assert seen_by_the_poller.state == JobState.PENDING
+    await ops.cancel(bot.services.store, seen_by_the_poller.id, bot.clock.now())
+
+    bot.clock.advance(60)
+    await bot.services.jobs.advance(seen_by_the_poller)  # polls Perf, then finds the row moved on
+    assert (await bot.only_job()).state == JobState.CANCELLED
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    assert "🚫 Cancelled" in root.all_text()
+    assert (await bot.only_job()).finalized
