@@ -183,7 +183,8 @@ async def test_socket_mode_takes_a_command_over_the_websocket_and_delivers(
     bot = await start_bot(SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
     await wait_for(lambda: any(not s.closed for s in fake_slack.sockets), what="the Socket Mode connection")
     async with httpx.AsyncClient() as client:
-        assert (await client.get(f"{bot.url}/healthz")).status_code == 200
+        health = await client.get(f"{bot.url}/healthz")
+        assert health.status_code == 200 and health.json()["slack_socket"] == "ok"
         # In Socket Mode nothing is taken over HTTP, signed or not.
         body = slash_command_body("A lighthouse")
         assert (
