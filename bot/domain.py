@@ -72,6 +72,8 @@ class Job:
     rerun_of: str | None = None  # the job whose prompt this one runs again
     rerun_link: str | None = None  # permalink to that job's root message, "" when Slack gave none
     queue_position: int | None = None  # the place in line last shown in the thread
+    progress_at: float | None = None  # when progress_percent and eta_seconds were last estimated
+    perf_poll_due: float | None = None  # when Perf is next asked; progress is refreshed in between
 
     @property
     def holds_quota(self) -> bool:

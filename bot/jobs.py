@@ -45,6 +45,9 @@ MAX_BACKOFF_SECONDS = 120.0
 QUEUE_POSITIONS_SHOWN = 25
 # Waiting in line is normal (a Free plan runs one job at a time), so it has its own, longer deadline.
 MAX_QUEUE_WAIT_SECONDS = 24 * 3600.0
+ETA_MARGIN_SECONDS = 0.5
+# Trusting an estimate has a limit: a job that fails at Perf is noticed within this long.
+MAX_POLL_GAP_SECONDS = 60.0
 # One call of advance() runs at most this many steps back to back; the rest waits for the next tick.
 MAX_STEPS_PER_CALL = 8
 
@@ -58,13 +61,26 @@ class SystemClock:
         return time.time()
 
 
-def next_poll_delay(status: JobStatus, min_seconds: float, max_seconds: float) -> float:
-    """Poll when Perf expects to be done, but at least every `max_seconds` so progress stays live."""
+def next_poll_delay(status: JobStatus, min_seconds: float, refresh_seconds: float) -> float:
+    """Poll just after Perf expects to be done; without an estimate, twice per progress refresh.
+
+    Progress between polls is shown from the estimate (see `_refresh_progress`), so a long job costs
+    a poll to learn its estimate and one to find it done, not one every few seconds.
+    """
     if status.eta_seconds is not None and status.eta_seconds >= 0:
-        wanted = float(status.eta_seconds)
+        # Perf rounds its estimate to whole seconds: half a second later it is done, not almost done.
+        wanted = status.eta_seconds + ETA_MARGIN_SECONDS
     else:
-        wanted = max_seconds / 2
-    return max(min_seconds, min(max_seconds, wanted))
+        wanted = refresh_seconds / 2
+    return max(min_seconds, min(MAX_POLL_GAP_SECONDS, wanted))
+
+
+def estimated_progress(percent: int | None, eta_seconds: int | None, elapsed: float) -> tuple[int, int] | None:
+    """Where a job should be `elapsed` seconds after Perf said `percent` with `eta_seconds` left."""
+    if percent is None or eta_seconds is None or eta_seconds <= 0:
+        return None
+    done = min(1.0, elapsed / eta_seconds)
+    return min(99, round(percent + (100 - percent) * done)), max(0, round(eta_seconds - elapsed))
 
 
 def backoff_delay(failures: int, min_seconds: float, retry_after: float | None = None) -> float:
@@ -325,6 +341,9 @@ class JobService:
     async def _poll(self, job: Job) -> None:
         assert job.perf_job_id is not None
         started = job.submitted_at or job.created_at
+        if job.perf_poll_due is not None and self._clock.now() < job.perf_poll_due:
+            await self._refresh_progress(job)
+            return
         if self._clock.now() - started > self._settings.job_timeout_seconds:
             minutes = round(self._settings.job_timeout_seconds / 60)
             await self._fail(
@@ -362,20 +381,39 @@ class JobService:
         else:
             before = messages.progress_message(job)["text"], job.state
             new_state = JobState.PROCESSING if status.status == "processing" else JobState.PENDING
+            now = self._clock.now()
+            poll_due = now + next_poll_delay(status, self._settings.poll_min_seconds, self._settings.poll_max_seconds)
             await self._set(
                 job,
                 event="processing" if new_state != job.state else "",
                 state=new_state,
                 progress_percent=status.progress_percent,
                 eta_seconds=status.eta_seconds,
+                progress_at=now,
                 poll_failures=0,
-                next_poll_at=self._clock.now()
-                + next_poll_delay(status, self._settings.poll_min_seconds, self._settings.poll_max_seconds),
+                perf_poll_due=poll_due,
+                next_poll_at=min(poll_due, now + self._settings.poll_max_seconds),
             )
             if messages.progress_message(job)["text"] != before[0]:
                 await self._show_progress(job)
             if job.state != before[1]:
                 await self._show_root(job)
+
+    async def _refresh_progress(self, job: Job) -> None:
+        """Between polls, move the progress message along Perf's own estimate; no call to Perf."""
+        assert job.perf_poll_due is not None
+        now = self._clock.now()
+        estimate = estimated_progress(job.progress_percent, job.eta_seconds, now - (job.progress_at or now))
+        next_at = min(job.perf_poll_due, now + self._settings.poll_max_seconds)
+        if estimate is None:
+            await self._set(job, next_poll_at=next_at)
+            return
+        before = messages.progress_message(job)["text"]
+        await self._set(
+            job, progress_percent=estimate[0], eta_seconds=estimate[1], progress_at=now, next_poll_at=next_at
+        )
+        if messages.progress_message(job)["text"] != before:
+            await self._show_progress(job)
 
     async def _show_progress(self, job: Job) -> None:
         await self._edit(job, job.progress_ts, messages.progress_message(job), "progress")

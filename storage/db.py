@@ -112,6 +112,10 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX seen_requests_at ON seen_requests (at);
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN progress_at REAL;
+    ALTER TABLE jobs ADD COLUMN perf_poll_due REAL;
+    """,
 )
 
 # Jobs that count against quotas: all but those that certainly never reached Perf.

@@ -9,7 +9,7 @@ import pytest
 
 from bot import catalogue, messages
 from bot.domain import Job, JobState
-from bot.jobs import backoff_delay, next_poll_delay
+from bot.jobs import backoff_delay, estimated_progress, next_poll_delay
 from bot.logs import RedactSecrets
 from bot.messages import escape, progress_bar, progress_message, root_message, upload_title, usd, video_filename
 from bot.perf import JobStatus
@@ -81,10 +81,18 @@ def test_video_filename_comes_from_the_prompt() -> None:
 
 
 def test_polls_follow_the_estimate_within_bounds() -> None:
-    assert next_poll_delay(JobStatus("processing", eta_seconds=30), 2, 15) == 15
-    assert next_poll_delay(JobStatus("processing", eta_seconds=6), 2, 15) == 6
+    # Just after the estimate (Perf rounds it), never sooner than the minimum, never later than a minute.
+    assert next_poll_delay(JobStatus("processing", eta_seconds=30), 2, 15) == 30.5
+    assert next_poll_delay(JobStatus("processing", eta_seconds=6), 2, 15) == 6.5
     assert next_poll_delay(JobStatus("processing", eta_seconds=0), 2, 15) == 2
+    assert next_poll_delay(JobStatus("processing", eta_seconds=900), 2, 15) == 60
     assert next_poll_delay(JobStatus("pending"), 2, 15) == 7.5
+
+
+def test_progress_between_polls_follows_the_estimate() -> None:
+    assert estimated_progress(20, 40, 10) == (40, 30)
+    assert estimated_progress(20, 40, 60) == (99, 0)  # never claims done before Perf says so
+    assert estimated_progress(None, 40, 10) is None and estimated_progress(50, None, 10) is None
 
 
 def test_backoff_doubles_is_capped_and_honours_retry_after() -> None:

@@ -60,7 +60,11 @@ async def test_check_passes_against_working_slack_perf_and_database(env: dict[st
     assert code == 0, out
     lines = out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["ok   configuration", "ok   slack", "ok   perf", "ok   database"]
-    assert "auth.test ok" in lines[1] and "API key accepted" in lines[2] and "schema version 4 of 4" in lines[3]
+    assert (
+        "auth.test ok" in lines[1]
+        and "API key accepted" in lines[2]
+        and re.search(r"schema version (\d+) of \1\b", lines[3])
+    )
 
 
 @pytest.mark.parametrize(

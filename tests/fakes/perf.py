@@ -12,6 +12,7 @@ import collections
 import hashlib
 import itertools
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ class FakePerfJob:
     polls: int = 0
     outcome: str = "complete"
     error_message: str = "Content policy violation: the prompt was refused"
+    created_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -77,6 +79,8 @@ class FakePerf:
         self.held: dict[str, int] = {"answer": 0, "media": 0}
         # The soak's chaos: this share of creates and polls fails, in one of the ways Perf can fail.
         self.chaos = 0.0
+        # (queued seconds, processing seconds): jobs follow the wall clock instead of counting polls.
+        self.timeline: tuple[float, float] | None = None
         self.rng = random.Random(0)
         self.chaos_faults: collections.Counter[str] = collections.Counter()
         self._held = asyncio.Event()
@@ -191,6 +195,8 @@ class FakePerf:
             )
         job.polls += 1
         base = {"id": job.id, "model": job.body.get("model"), "prompt": job.body.get("prompt")}
+        if self.timeline is not None:
+            return self._status_by_the_clock(job, base)
         if job.polls == 1:
             return web.json_response({**base, "status": "pending"})
         if job.polls <= 1 + self.processing_polls or not self._held.is_set():
@@ -225,6 +231,39 @@ class FakePerf:
                 },
             }
         )
+
+    def _status_by_the_clock(self, job: FakePerfJob, base: dict[str, Any]) -> web.Response:
+        """Like the real service: queued, then processing with an honest estimate, then complete."""
+        assert self.timeline is not None
+        queued, processing = self.timeline
+        age = time.monotonic() - job.created_at
+        if age < queued:
+            return web.json_response({**base, "status": "pending"})
+        if age < queued + processing:
+            left = queued + processing - age
+            percent = int(100 * (age - queued) / processing)
+            return web.json_response(
+                {
+                    **base,
+                    "status": "processing",
+                    "progress_percent": percent,
+                    "estimated_remaining_seconds": round(left),
+                }
+            )
+        self.running.discard(job.id)
+        return web.json_response(
+            {
+                **base,
+                "status": "complete",
+                "video_url": f"http://{self.media_host}/videos/{job.id}.mp4",
+                "perf": {"request_id": "r", "generation_time_ms": int(processing * 1000), "cost_usd": 0.4},
+            }
+        )
+
+    def completed_at(self, perf_job_id: str) -> float:
+        """When a job on the clock became complete (time.monotonic)."""
+        assert self.timeline is not None
+        return self.jobs[perf_job_id].created_at + sum(self.timeline)
 
     async def _video(self, request: web.Request) -> web.StreamResponse:
         self.media_requests.append(dict(request.headers))

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import itertools
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,7 @@ class FakeFile:
     sha256: str = ""
     chunked: bool = False
     shares: list[tuple[str, str]] = field(default_factory=list)  # (channel, thread_ts)
+    shared_at: float | None = None  # time.monotonic() of the first share
     title: str = ""
 
 
@@ -69,6 +71,7 @@ class FakeSlack:
         # users.info answers: anyone not listed here is an ordinary member named after their id.
         self.users: dict[str, dict[str, Any]] = {BOT_USER_ID: {"is_bot": True, "name": "videobot"}}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.call_times: list[float] = []  # time.monotonic() of each entry in calls
         self.failures: dict[str, list[dict[str, Any]]] = {}
         self.unauthorized_calls = 0
         # Hold points for kill tests: a call of the method waits here; if its caller died meanwhile,
@@ -160,6 +163,7 @@ class FakeSlack:
             if request.transport is None or request.transport.is_closing():
                 return web.json_response({"ok": False, "error": "caller_gone"})
         self.calls.append((method, params))
+        self.call_times.append(time.monotonic())
         queued = self.failures.get(method)
         if queued:
             failure = queued.pop(0)
@@ -267,6 +271,7 @@ class FakeSlack:
                 return {"ok": False, "error": "file_not_found"}
             file.title = item.get("title", "")
             file.shares.append((params["channel_id"], params.get("thread_ts", "")))
+            file.shared_at = file.shared_at or time.monotonic()
             shared.append({"id": file.file_id, "title": file.title})
         return {"ok": True, "files": shared}
 
