@@ -53,7 +53,9 @@ async def wait_for(condition: Callable[[], bool], within: float = 20.0, what: st
 
 
 class BotProcess:
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, command: list[str] | None = None) -> None:
+        """`command` defaults to `videobot run`; anything that prints "videobot listening on port N" works."""
+        self.command = command or videobot_command()
         self.env = env
         self.cwd = cwd
         self.output: list[str] = []
@@ -63,7 +65,7 @@ class BotProcess:
 
     async def start(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
-            *videobot_command(),
+            *self.command,
             env=self.env,
             cwd=self.cwd,
             stdout=asyncio.subprocess.PIPE,
@@ -80,6 +82,11 @@ class BotProcess:
             self.output.append(line)
             if line.startswith("videobot listening on port "):
                 self.port = int(line.rsplit(" ", 1)[1])
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
 
     @property
     def returncode(self) -> int | None:
