@@ -213,7 +213,6 @@ async def polls_and_lag(fakes: Fakes, workdir: Path, jobs: int = 3) -> list[Row]
     await wait_for(lambda: shared() >= jobs, within=120, what="the timeline jobs")
     base_polls, base_lag = await baseline_task
     await bot.terminate()
-    fakes.perf.timeline = None
 
     bot_jobs = [job_id for job_id, job in fakes.perf.jobs.items() if job.body["prompt"].startswith("Timeline")]
     polls = collections.Counter(fakes.perf.polls)
@@ -234,6 +233,7 @@ async def polls_and_lag(fakes: Fakes, workdir: Path, jobs: int = 3) -> list[Row]
             edits[params["ts"]].append(at)
     longest_silence = max(max(b - a for a, b in itertools.pairwise(times)) for times in edits.values())
     lag = max(lags)
+    fakes.perf.timeline = None
     return [
         Row(
             "Perf polls per job (2 s queued + 40 s processing)",

@@ -45,7 +45,8 @@ MAX_BACKOFF_SECONDS = 120.0
 QUEUE_POSITIONS_SHOWN = 25
 # Waiting in line is normal (a Free plan runs one job at a time), so it has its own, longer deadline.
 MAX_QUEUE_WAIT_SECONDS = 24 * 3600.0
-ETA_MARGIN_SECONDS = 0.5
+ETA_MARGIN_SECONDS = 0.25
+FINISHING_POLL_SECONDS = 0.5
 # Trusting an estimate has a limit: a job that fails at Perf is noticed within this long.
 MAX_POLL_GAP_SECONDS = 60.0
 # One call of advance() runs at most this many steps back to back; the rest waits for the next tick.
@@ -67,8 +68,11 @@ def next_poll_delay(status: JobStatus, min_seconds: float, refresh_seconds: floa
     Progress between polls is shown from the estimate (see `_refresh_progress`), so a long job costs
     a poll to learn its estimate and one to find it done, not one every few seconds.
     """
-    if status.eta_seconds is not None and status.eta_seconds >= 0:
-        # Perf rounds its estimate to whole seconds: half a second later it is done, not almost done.
+    if status.status == "processing" and status.eta_seconds == 0:
+        # About to finish: look again shortly, even below the minimum gap, so the video is not left waiting.
+        return FINISHING_POLL_SECONDS
+    if status.eta_seconds is not None and status.eta_seconds > 0:
+        # Perf rounds its estimate to whole seconds; a little after it the job is usually done.
         wanted = status.eta_seconds + ETA_MARGIN_SECONDS
     else:
         wanted = refresh_seconds / 2
@@ -392,19 +396,26 @@ class JobService:
                 progress_at=now,
                 poll_failures=0,
                 perf_poll_due=poll_due,
-                next_poll_at=min(poll_due, now + self._settings.poll_max_seconds),
+                next_poll_at=min(poll_due, now + self._refresh_seconds),
             )
             if messages.progress_message(job)["text"] != before[0]:
                 await self._show_progress(job)
             if job.state != before[1]:
                 await self._show_root(job)
 
+    @property
+    def _refresh_seconds(self) -> float:
+        # A due job waits up to one poller tick, and the edit itself takes a moment: aim early enough that
+        # the progress message never goes longer than VIDEOBOT_POLL_MAX_SECONDS without an update.
+        max_gap = self._settings.poll_max_seconds
+        return max(max_gap / 2, max_gap - self._settings.poll_tick_seconds - 0.5)
+
     async def _refresh_progress(self, job: Job) -> None:
         """Between polls, move the progress message along Perf's own estimate; no call to Perf."""
         assert job.perf_poll_due is not None
         now = self._clock.now()
         estimate = estimated_progress(job.progress_percent, job.eta_seconds, now - (job.progress_at or now))
-        next_at = min(job.perf_poll_due, now + self._settings.poll_max_seconds)
+        next_at = min(job.perf_poll_due, now + self._refresh_seconds)
         if estimate is None:
             await self._set(job, next_poll_at=next_at)
             return

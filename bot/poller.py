@@ -101,6 +101,16 @@ class Poller:
                 await self._jobs.advance(job)
         finally:
             self._in_flight.pop(job.id, None)
+            self._wake_for(job.next_poll_at)
+
+    def _wake_for(self, due: float | None) -> None:
+        """A job due before the next interval tick gets a tick of its own, on time (delivery lag)."""
+        if self._scheduler is None or due is None or not self._accepting:
+            return
+        delay = due - self._clock.now()
+        if delay < self._tick_seconds:
+            # A few ms late rather than early: a job that is not yet due would wait for the next tick.
+            asyncio.get_running_loop().call_later(max(0.0, delay) + 0.005, self.wake)
 
     async def wait_idle(self) -> None:
         """Wait until no job is being advanced (tests use this after a tick)."""

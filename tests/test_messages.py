@@ -82,9 +82,11 @@ def test_video_filename_comes_from_the_prompt() -> None:
 
 def test_polls_follow_the_estimate_within_bounds() -> None:
     # Just after the estimate (Perf rounds it), never sooner than the minimum, never later than a minute.
-    assert next_poll_delay(JobStatus("processing", eta_seconds=30), 2, 15) == 30.5
-    assert next_poll_delay(JobStatus("processing", eta_seconds=6), 2, 15) == 6.5
-    assert next_poll_delay(JobStatus("processing", eta_seconds=0), 2, 15) == 2
+    assert next_poll_delay(JobStatus("processing", eta_seconds=30), 2, 15) == 30.25
+    assert next_poll_delay(JobStatus("processing", eta_seconds=6), 2, 15) == 6.25
+    assert next_poll_delay(JobStatus("processing", eta_seconds=1), 2, 15) == 2
+    # About to finish: a quick look, even below the minimum gap.
+    assert next_poll_delay(JobStatus("processing", eta_seconds=0), 2, 15) == 0.5
     assert next_poll_delay(JobStatus("processing", eta_seconds=900), 2, 15) == 60
     assert next_poll_delay(JobStatus("pending"), 2, 15) == 7.5
 
