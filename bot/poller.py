@@ -22,6 +22,7 @@ from storage.db import Store
 log = logging.getLogger("videobot.poller")
 
 _JOB_ID = "videobot-poll"
+MIN_WAKE_GAP_SECONDS = 0.025
 
 
 class Poller:
@@ -38,6 +39,8 @@ class Poller:
         self._accepting = True
         self.last_tick_at: float | None = None
         self._wakes: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_due: float | None = None
         self._daily: list[tuple[tuple[int, int], str, Callable[[], Awaitable[object]]]] = []
 
     def run_daily(self, at: tuple[int, int], timezone: str, task: Callable[[], Awaitable[object]]) -> None:
@@ -94,6 +97,8 @@ class Poller:
             due = await self._store.due_jobs(self._clock.now(), limit=room, exclude=self._in_flight)
             for job in due:
                 self._in_flight[job.id] = asyncio.create_task(self._advance(job), name=f"job-{job.id}")
+            next_due = await self._store.next_due_at()
+            self._wake_for(next_due)
 
     async def _advance(self, job: Job) -> None:
         try:
@@ -104,13 +109,25 @@ class Poller:
             self._wake_for(job.next_poll_at)
 
     def _wake_for(self, due: float | None) -> None:
-        """A job due before the next interval tick gets a tick of its own, on time (delivery lag)."""
+        """Tick when the next job is due, not up to a whole interval later (delivery lag, fresh progress).
+
+        One timer at most, moved only earlier, and never closer than MIN_WAKE_GAP_SECONDS: thousands of
+        jobs due at scattered moments cost a few ticks a second, not one tick each.
+        """
         if self._scheduler is None or due is None or not self._accepting:
             return
         delay = due - self._clock.now()
-        if delay < self._tick_seconds:
-            # A few ms late rather than early: a job that is not yet due would wait for the next tick.
-            asyncio.get_running_loop().call_later(max(0.0, delay) + 0.005, self.wake)
+        if delay >= self._tick_seconds or (self._timer_due is not None and self._timer_due <= due):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_due = due
+        # A few ms late rather than early: a job that is not yet due would wait for the next tick.
+        self._timer = asyncio.get_running_loop().call_later(max(MIN_WAKE_GAP_SECONDS, delay) + 0.005, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer, self._timer_due = None, None
+        self.wake()
 
     async def wait_idle(self) -> None:
         """Wait until no job is being advanced (tests use this after a tick)."""
@@ -120,6 +137,8 @@ class Poller:
     async def stop(self, grace_seconds: float) -> None:
         """Stop taking work, give the steps in flight `grace_seconds` to finish, then cancel them."""
         self._accepting = False
+        if self._timer is not None:
+            self._timer.cancel()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
