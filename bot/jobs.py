@@ -291,6 +291,8 @@ class JobService:
 
     async def wake_queue(self) -> None:
         """Make due the jobs in line that may now get a slot or have moved up (called every tick)."""
+        if self._settings.max_concurrent_jobs <= 0:
+            return  # no limit: nothing ever waits in line
         await self._store.wake_queue(self._settings.max_concurrent_jobs, self._clock.now(), QUEUE_POSITIONS_SHOWN)
 
     async def _submit_when_a_slot_is_free(self, job: Job) -> None:

@@ -79,7 +79,8 @@ class Poller:
 
     def wake(self) -> None:
         """Run a tick now rather than at the next interval (a new job should not wait a second)."""
-        if self._accepting:
+        # One pending wake is enough: a burst of 200 commands needs one tick, not 200 queued behind a lock.
+        if self._accepting and not self._wakes:
             task = asyncio.get_running_loop().create_task(self.tick())
             # Held until done: a task nobody references can be garbage-collected mid-run.
             self._wakes.add(task)

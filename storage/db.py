@@ -180,6 +180,7 @@ class Store:
         # One connection is shared by every coroutine, and a commit commits whatever is pending on it:
         # writes take this lock so that a transaction's statements are never committed by another's.
         self._write_lock = asyncio.Lock()
+        self._seen_pruned_at = 0.0
 
     @classmethod
     async def open(cls, path: str) -> Store:
@@ -285,19 +286,17 @@ class Store:
         return True
 
     async def _usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
-        async with self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0) FROM jobs "
-            f"WHERE channel_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}",
-            (channel_id, *day),
-        ) as cursor:
-            channel_row = await cursor.fetchone()
-        async with self._db.execute(
-            f"SELECT COUNT(*) FROM jobs WHERE user_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}",
-            (user_id, *day),
-        ) as cursor:
-            user_row = await cursor.fetchone()
-        assert channel_row is not None and user_row is not None
-        return Usage(channel_jobs=channel_row[0], channel_cost_micros=channel_row[1], user_jobs=user_row[0])
+        # One statement, one trip to SQLite's thread: this is on the path of every command's ack.
+        rows = await self._db.execute_fetchall(
+            "SELECT COUNT(*), COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0), "
+            "(SELECT COUNT(*) FROM jobs WHERE user_id = ? AND created_at >= ? AND created_at < ? "
+            f"AND {_HOLDS_QUOTA}) "
+            f"FROM jobs WHERE channel_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}",
+            (user_id, *day, channel_id, *day),
+        )
+        row = next(iter(rows), None)
+        assert row is not None
+        return Usage(channel_jobs=row[0], channel_cost_micros=row[1], user_jobs=row[2])
 
     async def usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
         return await self._usage(channel_id, user_id, day)
@@ -356,7 +355,11 @@ class Store:
     async def wake_queue(self, limit: int, now: float, shown: int) -> int:
         """Make due the waiting jobs that may now get a slot, and those among the first `shown` whose place
         in line changed (so their thread shows it). Costs one indexed lookup when nobody waits."""
-        async with self._db.execute("SELECT 1 FROM jobs WHERE state IN ('accepted', 'queued') LIMIT 1") as cursor:
+        # Only jobs parked in line (no next_poll_at) need waking; announced jobs are due already.
+        async with self._db.execute(
+            "SELECT 1 FROM jobs WHERE state IN ('accepted', 'queued') AND state = 'queued' AND next_poll_at IS NULL "
+            "LIMIT 1"
+        ) as cursor:
             if await cursor.fetchone() is None:
                 return 0
         async with self._db.execute(f"SELECT COUNT(*) FROM jobs WHERE {_IN_FLIGHT}") as cursor:
@@ -379,11 +382,11 @@ class Store:
     # --- channel limits and daily reports -----------------------------------------------------------
 
     async def channel_limits(self, channel_id: str) -> ChannelLimits | None:
-        async with self._db.execute(
+        rows = await self._db.execute_fetchall(
             "SELECT daily_jobs, daily_budget_micros, set_by, set_at FROM channel_limits WHERE channel_id = ?",
             (channel_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
+        row = next(iter(rows), None)
         return ChannelLimits(row[0], row[1], row[2], row[3]) if row else None
 
     async def set_channel_limits(self, channel_id: str, limits: ChannelLimits) -> None:
@@ -429,7 +432,10 @@ class Store:
         """Record a request's signature; False if it was recorded before (a replay)."""
         async with self._write_lock:
             try:
-                await self._db.execute("DELETE FROM seen_requests WHERE at < ?", (now - keep_seconds,))
+                # Pruning now and then is enough: old rows only take space, they never match a fresh request.
+                if now - self._seen_pruned_at > keep_seconds / 6:
+                    await self._db.execute("DELETE FROM seen_requests WHERE at < ?", (now - keep_seconds,))
+                    self._seen_pruned_at = now
                 cursor = await self._db.execute(
                     "INSERT INTO seen_requests (signature, at) VALUES (?, ?) ON CONFLICT DO NOTHING", (signature, now)
                 )
