@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -120,6 +121,13 @@ MIGRATIONS: tuple[str, ...] = (
 
 # Jobs that count against quotas: all but those that certainly never reached Perf.
 _HOLDS_QUOTA = "(perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled'))"
+# One statement for a channel's and a person's usage in a day: (user, day start, day end, channel, start, end).
+_USAGE_SQL = (
+    "SELECT COUNT(*), COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0), "
+    f"(SELECT COUNT(*) FROM jobs WHERE user_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}) "
+    f"FROM jobs WHERE channel_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}"
+)
+_T = TypeVar("_T")
 _IN_FLIGHT = "state IN ('submitting', 'pending', 'processing')"
 
 
@@ -145,6 +153,7 @@ class ChannelLimits:
 
 
 _JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Job))
+_INSERT_JOB_SQL = f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) VALUES ({', '.join('?' for _ in _JOB_COLUMNS)})"
 _BOOL_COLUMNS = frozenset(f.name for f in dataclasses.fields(Job) if f.type in ("bool", bool))
 
 
@@ -254,46 +263,54 @@ class Store:
         transaction and handed to it; if it raises, nothing is stored. Check and reservation are one
         atomic step, so a burst of commands cannot overshoot a quota.
         """
-        columns = ", ".join(_JOB_COLUMNS)
-        placeholders = ", ".join("?" for _ in _JOB_COLUMNS)
-        async with self._write_lock:
+        row = [_to_db(c, getattr(job, c)) for c in _JOB_COLUMNS]
+        detail = f"stored trigger={trigger}" if trigger else "stored"
+
+        def transaction(db: sqlite3.Connection) -> bool:
+            # IMMEDIATE takes SQLite's write lock now: another process cannot slip a job in between.
+            db.execute("BEGIN IMMEDIATE")
             try:
-                # IMMEDIATE takes SQLite's write lock now: another process cannot slip a job in between.
-                await self._db.execute("BEGIN IMMEDIATE")
                 if check is not None:
                     assert day is not None
-                    check(await self._usage(job.channel_id, job.user_id, day))
-                await self._db.execute(
-                    f"INSERT INTO jobs ({columns}) VALUES ({placeholders})",
-                    [_to_db(c, getattr(job, c)) for c in _JOB_COLUMNS],
-                )
+                    found = db.execute(_USAGE_SQL, (job.user_id, *day, job.channel_id, *day)).fetchone()
+                    check(Usage(channel_jobs=found[0], channel_cost_micros=found[1], user_jobs=found[2]))
+                db.execute(_INSERT_JOB_SQL, row)
                 if trigger is not None:
-                    cursor = await self._db.execute(
+                    cursor = db.execute(
                         "INSERT INTO job_triggers (trigger, job_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                         (trigger, job.id, job.created_at),
                     )
                     if cursor.rowcount == 0:
-                        await self._db.rollback()
+                        db.rollback()
                         return False
-                await self._db.execute(
+                db.execute(
                     "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
-                    (job.id, job.created_at, job.state.value, f"stored trigger={trigger}" if trigger else "stored"),
+                    (job.id, job.created_at, job.state.value, detail),
                 )
-                await self._db.commit()
+                db.commit()
             except BaseException:
-                await self._db.rollback()
+                db.rollback()
                 raise
-        return True
+            return True
+
+        async with self._write_lock:
+            return await self._in_db_thread(transaction)
+
+    async def _in_db_thread(self, transaction: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run a whole transaction in aiosqlite's thread: one hand-over instead of one per statement.
+
+        This is the path of every command's acknowledgement, where each hand-over between the event
+        loop and SQLite's thread costs more than the SQL itself. aiosqlite has no public way to do this;
+        `_execute` and `_conn` are the private pair its own methods use.
+        """
+        connection = self._db
+        result: _T = await connection._execute(  # type: ignore[no-untyped-call]
+            lambda: transaction(connection._conn)
+        )
+        return result
 
     async def _usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
-        # One statement, one trip to SQLite's thread: this is on the path of every command's ack.
-        rows = await self._db.execute_fetchall(
-            "SELECT COUNT(*), COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0), "
-            "(SELECT COUNT(*) FROM jobs WHERE user_id = ? AND created_at >= ? AND created_at < ? "
-            f"AND {_HOLDS_QUOTA}) "
-            f"FROM jobs WHERE channel_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}",
-            (user_id, *day, channel_id, *day),
-        )
+        rows = await self._db.execute_fetchall(_USAGE_SQL, (user_id, *day, channel_id, *day))
         row = next(iter(rows), None)
         assert row is not None
         return Usage(channel_jobs=row[0], channel_cost_micros=row[1], user_jobs=row[2])
@@ -430,20 +447,26 @@ class Store:
 
     async def first_sighting(self, signature: str, now: float, keep_seconds: float) -> bool:
         """Record a request's signature; False if it was recorded before (a replay)."""
-        async with self._write_lock:
+        prune = now - self._seen_pruned_at > keep_seconds / 6
+        if prune:
+            self._seen_pruned_at = now
+
+        def transaction(db: sqlite3.Connection) -> bool:
             try:
                 # Pruning now and then is enough: old rows only take space, they never match a fresh request.
-                if now - self._seen_pruned_at > keep_seconds / 6:
-                    await self._db.execute("DELETE FROM seen_requests WHERE at < ?", (now - keep_seconds,))
-                    self._seen_pruned_at = now
-                cursor = await self._db.execute(
+                if prune:
+                    db.execute("DELETE FROM seen_requests WHERE at < ?", (now - keep_seconds,))
+                cursor = db.execute(
                     "INSERT INTO seen_requests (signature, at) VALUES (?, ?) ON CONFLICT DO NOTHING", (signature, now)
                 )
-                await self._db.commit()
+                db.commit()
             except BaseException:
-                await self._db.rollback()
+                db.rollback()
                 raise
-        return cursor.rowcount == 1
+            return cursor.rowcount == 1
+
+        async with self._write_lock:
+            return await self._in_db_thread(transaction)
 
     async def job_by_root(self, channel_id: str, root_ts: str) -> Job | None:
         async with self._db.execute(
