@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
+from bot.control import JobControl
 from bot.jobs import Clock, JobService, SystemClock
 from bot.media import MediaFetcher
 from bot.metrics import CONTENT_TYPE, Metrics
@@ -86,6 +87,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
             clock=clock,
             metrics=metrics,
             quotas=quotas,
+            control=JobControl(store, people, clock),
         )
 
 

@@ -68,6 +68,21 @@ class ReportRequest:
 
 
 @dataclass(frozen=True)
+class StatusRequest:
+    """`/video status`: your jobs in this channel that have not finished."""
+
+
+@dataclass(frozen=True)
+class ModelsRequest:
+    """`/video models`: the catalogue with prices."""
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    job_id: str
+
+
+@dataclass(frozen=True)
 class CommandError:
     """One thing wrong with the command. `code` selects the wording; the rest fills it in."""
 
@@ -78,10 +93,20 @@ class CommandError:
     model: str = ""
 
 
-ParseResult = VideoRequest | HelpRequest | QuotaRequest | ReportRequest | CommandError
+ParseResult = (
+    VideoRequest
+    | HelpRequest
+    | QuotaRequest
+    | ReportRequest
+    | StatusRequest
+    | ModelsRequest
+    | CancelRequest
+    | CommandError
+)
 
 # Sub-commands are whole texts, so a prompt that merely starts with one of these words is still a prompt.
 _QUOTA_SET = re.compile(r"^quota\s+set(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
+_CANCEL = re.compile(r"^cancel\s+(vb_[a-z0-9]{10})$", re.IGNORECASE)
 
 
 def parse_video_command(text: str | None) -> ParseResult:
@@ -93,6 +118,13 @@ def parse_video_command(text: str | None) -> ParseResult:
         return QuotaRequest()
     if stripped.lower() in ("report", "usage"):
         return ReportRequest()
+    if stripped.lower() in ("status", "jobs"):
+        return StatusRequest()
+    if stripped.lower() in ("models", "prices"):
+        return ModelsRequest()
+    cancel = _CANCEL.match(stripped)
+    if cancel:
+        return CancelRequest(job_id=cancel.group(1).lower())
     quota_set = _QUOTA_SET.match(stripped)
     if quota_set:
         return QuotaRequest(new_limit=(quota_set.group(1) or "").strip())

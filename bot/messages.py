@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import catalogue
 from bot.command import MAX_PROMPT_CHARS, CommandError
-from bot.domain import Job, JobState
+from bot.domain import TERMINAL_STATES, Job, JobState
 
 if TYPE_CHECKING:  # types only: those modules import this one
     from bot.quotas import Day, Limits, QuotaExceeded
@@ -65,6 +65,9 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
         "*Prompt tips:* be descriptive; name the camera movement (“drone shot slowly revealing a valley”); "
         "name the lighting and mood (“dramatic sunset lighting, long shadows”).\n\n"
         "The video is posted in a thread under the job's message in this channel, with live progress.\n\n"
+        "*Your jobs:* `/video status` lists yours that are still running here; `/video cancel <job id>` or the "
+        "*Cancel* button stops one (Perf has no cancel, so it may still be charged); *Details* shows its ids, "
+        "timings and cost. `/video models` lists the models and prices.\n\n"
         "*Sharing:* `/video quota` shows this channel's daily limits and what is left; admins change them with "
         "`/video quota set 10`, `/video quota set $25` or `/video quota set off`. `/video report` shows today's "
         "usage and cost. When the account is busy, jobs wait in line and the thread shows their place.\n\n"
@@ -196,6 +199,8 @@ def _time_taken(job: Job) -> str:
 
 
 RERUN_ACTION_ID = "rerun"
+CANCEL_ACTION_ID = "cancel"
+DETAILS_ACTION_ID = "details"
 
 # How the hint shows a configured emoji: the picture for the default, the shortcode (which Slack
 # renders) for any other.
@@ -215,20 +220,37 @@ def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
     blocks += [
         {"type": "context", "elements": [_mrkdwn(escape(settings_line(job)))]},
         {"type": "context", "elements": [_mrkdwn(_status_line(job))]},
-        {
-            "type": "actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": RERUN_ACTION_ID,
-                    "text": {"type": "plain_text", "text": "🔁 Run again", "emoji": True},
-                    "value": job.id,
-                }
-            ],
-        },
+        {"type": "actions", "elements": _job_buttons(job)},
         {"type": "context", "elements": [_mrkdwn(f"React with {emoji(rerun_emoji)} to run this prompt again")]},
     ]
     return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+
+
+def _job_buttons(job: Job) -> list[dict[str, Any]]:
+    def button(action_id: str, label: str) -> dict[str, Any]:
+        return {
+            "type": "button",
+            "action_id": action_id,
+            "text": {"type": "plain_text", "text": label, "emoji": True},
+            "value": job.id,
+        }
+
+    buttons = [button(RERUN_ACTION_ID, "🔁 Run again")]
+    if job.state not in TERMINAL_STATES:
+        cancel = button(CANCEL_ACTION_ID, "Cancel")
+        cancel["style"] = "danger"
+        cancel["confirm"] = {
+            "title": {"type": "plain_text", "text": "Cancel this video?"},
+            "text": {
+                "type": "plain_text",
+                "text": "videobot stops tracking it. Perf has no cancel, so it may still be charged.",
+            },
+            "confirm": {"type": "plain_text", "text": "Cancel it"},
+            "deny": {"type": "plain_text", "text": "Keep it"},
+        }
+        buttons.append(cancel)
+    buttons.append(button(DETAILS_ACTION_ID, "Details"))
+    return buttons
 
 
 def _rerun_line(job: Job) -> str:
@@ -491,3 +513,59 @@ def daily_report(report: DayReport, names: Mapping[str, str], *, workspace: bool
         "unfurl_links": False,
         "unfurl_media": False,
     }
+
+
+# --- status, models, cancel, details --------------------------------------------------------------
+
+
+def _private(text: str) -> Message:
+    return {"response_type": "ephemeral", "replace_original": False, "text": text}
+
+
+def models_message() -> Message:
+    lines = ["*Models* (cost = duration × price per second):"]
+    for m in catalogue.MODELS.values():
+        example = usd(catalogue.estimated_cost_micros(m.name, Decimal(min(8, m.max_duration_seconds))))
+        lines.append(
+            f"• `{m.name}` ({m.provider}): up to {m.max_duration_seconds} s, ${m.price_per_second}/s "
+            f"(e.g. {min(8, m.max_duration_seconds)} s for {example})"
+        )
+    lines.append(f"Default: `{catalogue.DEFAULT_MODEL}`. Choose one with `--model`.")
+    return _private("\n".join(lines))
+
+
+def status_message(jobs: list[Job]) -> Message:
+    if not jobs:
+        return _private("You have no unfinished jobs in this channel.")
+    lines = ["*Your unfinished jobs here:*"]
+    for job in jobs:
+        lines.append(f"• `{job.id}` {_status_line(job)} — {_quote_prompt(job.prompt, 80)} · {escape(job.model)}")
+    lines.append("Cancel one with `/video cancel <job id>` or its *Cancel* button.")
+    return _private("\n".join(lines))
+
+
+def cancel_result(outcome: str, job_id: str) -> Message:
+    texts = {
+        "cancelled": f"Cancelled `{escape(job_id)}`. Perf has no cancel, so it may still be charged.",
+        "not_found": f"There is no job `{escape(job_id)}` in this channel. `/video status` lists yours.",
+        "not_yours": "Only the person who asked for this video, or a workspace admin, can cancel it.",
+        "already_ended": f"`{escape(job_id)}` has already ended; there is nothing to cancel.",
+        "unchecked": "I couldn't check with Slack whether you are an admin, so nothing was cancelled. Try again.",
+    }
+    return _private(texts.get(outcome, "Nothing was cancelled."))
+
+
+def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
+    started = events[0][0] if events else job.created_at
+    lines = [
+        f"*Job `{job.id}`* · {job.state.value}",
+        f"• Asked by <@{escape(job.user_id)}> · {escape(settings_line(job))}",
+        f"• Perf job: `{escape(job.perf_job_id or '-')}` · cost {usd(job.cost_micros)}"
+        + (" (charged)" if job.perf_cost_micros is not None else " (estimate)"),
+    ]
+    if job.rerun_of:
+        lines.append(f"• Another take of `{escape(job.rerun_of)}`")
+    lines.append("• Timeline: " + ", ".join(f"{escape(state)} +{round(at - started)} s" for at, state, _ in events))
+    if job.error_message:
+        lines.append(f"• Error: {escape(job.error_message)}")
+    return _private("\n".join(lines))

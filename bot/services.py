@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.control import JobControl
 from bot.jobs import Clock, JobService
 from bot.metrics import Metrics
 from bot.people import People
@@ -29,3 +30,4 @@ class Services:
     clock: Clock
     metrics: Metrics
     quotas: Quotas
+    control: JobControl

@@ -36,3 +36,22 @@ def register(app: AsyncApp, services: Services) -> None:
             if outcome is RerunOutcome.STARTED:
                 services.poller.wake()
         await ack()
+
+    @app.action(messages.CANCEL_ACTION_ID)
+    async def on_cancel(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        user_id = str((body.get("user") or {}).get("id", ""))
+        channel_id = str((body.get("container") or {}).get("channel_id", ""))
+        job_id = str(action.get("value", ""))
+        outcome, _ = await services.control.cancel(job_id, user_id, channel_id)
+        if outcome == "cancelled":
+            services.poller.wake()
+        else:
+            await services.slack.respond(str(body.get("response_url", "")), messages.cancel_result(outcome, job_id))
+        await ack()
+
+    @app.action(messages.DETAILS_ACTION_ID)
+    async def on_details(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        found = await services.control.details(str(action.get("value", "")))
+        message = messages.details_message(*found) if found else messages.cancel_result("not_found", "")
+        await services.slack.respond(str(body.get("response_url", "")), message)
+        await ack()

@@ -8,7 +8,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import messages
-from bot.command import CommandError, HelpRequest, QuotaRequest, ReportRequest, parse_video_command
+from bot.command import (
+    CancelRequest,
+    CommandError,
+    HelpRequest,
+    ModelsRequest,
+    QuotaRequest,
+    ReportRequest,
+    StatusRequest,
+    parse_video_command,
+)
 from bot.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.services import Services
 
@@ -36,6 +45,18 @@ def register(app: AsyncApp, services: Services) -> None:
                 return
             if isinstance(parsed, ReportRequest):
                 await ack(**await services.reports.report_today(channel_id, user_id))
+                return
+            if isinstance(parsed, ModelsRequest):
+                await ack(**_for_ack(messages.models_message()))
+                return
+            if isinstance(parsed, StatusRequest):
+                await ack(**_for_ack(messages.status_message(await services.control.unfinished(channel_id, user_id))))
+                return
+            if isinstance(parsed, CancelRequest):
+                outcome, _ = await services.control.cancel(parsed.job_id, user_id, channel_id)
+                if outcome == "cancelled":
+                    services.poller.wake()
+                await ack(**_for_ack(messages.cancel_result(outcome, parsed.job_id)))
                 return
             # Stored before the ack: once Slack has its 200, the job must survive a crash.
             await services.jobs.start(

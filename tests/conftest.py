@@ -91,7 +91,14 @@ def reaction_event_body(
 
 
 def button_click_body(
-    message_ts: str, job_id: str, *, user: str = "UBOB0002", channel: str = CHANNEL, action_ts: str = "1700001000.1"
+    message_ts: str,
+    job_id: str,
+    *,
+    user: str = "UBOB0002",
+    channel: str = CHANNEL,
+    action_ts: str = "1700001000.1",
+    action_id: str = "rerun",
+    response_url: str = "",
 ) -> str:
     """A block_actions payload for the "Run again" button on a job's root message."""
     payload = {
@@ -104,11 +111,11 @@ def button_click_body(
         "trigger_id": "1.2.4",
         "channel": {"id": channel, "name": "design"},
         "message": {"type": "message", "ts": message_ts, "text": "🎬 Video"},
-        "response_url": "",
+        "response_url": response_url,
         "actions": [
             {
                 "type": "button",
-                "action_id": "rerun",
+                "action_id": action_id,
                 "block_id": "b1",
                 "value": job_id,
                 "action_ts": action_ts,

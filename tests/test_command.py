@@ -10,10 +10,13 @@ from hypothesis import strategies as st
 
 from bot.command import (
     MAX_PROMPT_CHARS,
+    CancelRequest,
     CommandError,
     HelpRequest,
+    ModelsRequest,
     QuotaRequest,
     ReportRequest,
+    StatusRequest,
     VideoRequest,
     parse_video_command,
 )
@@ -98,7 +101,17 @@ def test_each_mistake_says_what_to_type_instead() -> None:
 @given(st.text(max_size=3000))
 def test_any_text_gives_a_request_or_a_clear_error(text: str) -> None:
     result = parse_video_command(text)
-    assert isinstance(result, VideoRequest | HelpRequest | QuotaRequest | ReportRequest | CommandError)
+    assert isinstance(
+        result,
+        VideoRequest
+        | HelpRequest
+        | QuotaRequest
+        | ReportRequest
+        | StatusRequest
+        | ModelsRequest
+        | CancelRequest
+        | CommandError,
+    )
     if isinstance(result, CommandError):
         assert command_error(result)["text"]
     if isinstance(result, VideoRequest):

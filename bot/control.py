@@ -1,0 +1,74 @@
+"""What people do to jobs that exist: cancel one, list their own, look at one's details."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+
+from bot.domain import TERMINAL_STATES, Job, JobState
+from bot.jobs import Clock
+from bot.people import People
+from bot.slack import SlackCallError
+from storage.db import StaleJob, Store
+
+log = logging.getLogger("videobot.control")
+
+
+class CancelOutcome(StrEnum):
+    CANCELLED = "cancelled"
+    NOT_FOUND = "not_found"
+    NOT_YOURS = "not_yours"
+    ALREADY_ENDED = "already_ended"
+    UNCHECKED = "unchecked"  # Slack could not say whether the person is an admin
+
+
+class JobControl:
+    def __init__(self, store: Store, people: People, clock: Clock) -> None:
+        self._store = store
+        self._people = people
+        self._clock = clock
+
+    async def cancel(
+        self, job_id: str, user_id: str, channel_id: str | None = None
+    ) -> tuple[CancelOutcome, Job | None]:
+        """Only the requester or a workspace admin may cancel. Perf has no cancel: the job stops being
+        tracked, and its messages say it may still be charged."""
+        job = await self._store.get_job(job_id)
+        if job is None or (channel_id is not None and job.channel_id != channel_id):
+            return CancelOutcome.NOT_FOUND, None
+        if job.state in TERMINAL_STATES:
+            return CancelOutcome.ALREADY_ENDED, job
+        if job.user_id != user_id:
+            try:
+                person = await self._people.get(user_id)
+            except SlackCallError as exc:
+                log.warning("job=%s event=cancel_unchecked user=%s error=%s", job.id, user_id, exc.error)
+                return CancelOutcome.UNCHECKED, job
+            if not (person.is_admin or person.is_owner):
+                log.info("job=%s event=cancel_refused user=%s", job.id, user_id)
+                return CancelOutcome.NOT_YOURS, job
+        now = self._clock.now()
+        try:
+            await self._store.update_job(
+                job,
+                event=f"cancelled by {user_id}",
+                state=JobState.CANCELLED,
+                error_message=f"cancelled by {user_id}",
+                updated_at=now,
+                next_poll_at=now,  # the poller edits its messages to say so
+            )
+        except StaleJob:
+            fresh = await self._store.get_job(job_id)
+            return CancelOutcome.ALREADY_ENDED, fresh
+        log.info("job=%s event=cancelled by=%s", job.id, user_id)
+        return CancelOutcome.CANCELLED, job
+
+    async def unfinished(self, channel_id: str, user_id: str) -> list[Job]:
+        waiting = [s for s in JobState if s not in TERMINAL_STATES]
+        return [job for job in await self._store.jobs(states=waiting, channel_id=channel_id) if job.user_id == user_id]
+
+    async def details(self, job_id: str) -> tuple[Job, list[tuple[float, str, str]]] | None:
+        job = await self._store.get_job(job_id)
+        if job is None:
+            return None
+        return job, await self._store.job_events(job.id)
