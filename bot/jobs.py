@@ -46,6 +46,7 @@ QUEUE_POSITIONS_SHOWN = 25
 # Waiting in line is normal (a Free plan runs one job at a time), so it has its own, longer deadline.
 MAX_QUEUE_WAIT_SECONDS = 24 * 3600.0
 ETA_MARGIN_SECONDS = 0.25
+PROGRESS_EDIT_MIN_GAP_SECONDS = 3.0
 FINISHING_POLL_SECONDS = 0.5
 # Trusting an estimate has a limit: a job that fails at Perf is noticed within this long.
 MAX_POLL_GAP_SECONDS = 60.0
@@ -115,6 +116,7 @@ class JobService:
         quotas: Quotas,
     ) -> None:
         self._quotas = quotas
+        self._progress_edited: dict[str, float] = {}  # job id → last progress edit (this process only)
         # Told the lag from "complete at Perf" to "in the thread" of each delivered video (metrics).
         self.on_delivered: Callable[[float], None] = lambda lag_seconds: None
         self._store = store
@@ -401,7 +403,7 @@ class JobService:
                 next_poll_at=min(poll_due, now + self._refresh_seconds),
             )
             if messages.progress_message(job)["text"] != before[0]:
-                await self._show_progress(job)
+                await self._show_progress(job, throttled=job.state == before[1])
             if job.state != before[1]:
                 await self._show_root(job)
 
@@ -426,9 +428,18 @@ class JobService:
             job, progress_percent=estimate[0], eta_seconds=estimate[1], progress_at=now, next_poll_at=next_at
         )
         if messages.progress_message(job)["text"] != before:
-            await self._show_progress(job)
+            await self._show_progress(job, throttled=True)
 
-    async def _show_progress(self, job: Job) -> None:
+    async def _show_progress(self, job: Job, *, throttled: bool = False) -> None:
+        """Edit the progress message. A mere progress update is skipped if the message was edited in the
+        last few seconds (Slack rate-limits chat.update per channel); state changes always go out, and
+        the next refresh shows whatever was skipped."""
+        now = self._clock.now()
+        if throttled and now - self._progress_edited.get(job.id, float("-inf")) < PROGRESS_EDIT_MIN_GAP_SECONDS:
+            return
+        self._progress_edited[job.id] = now
+        if job.state in TERMINAL_STATES:
+            self._progress_edited.pop(job.id, None)
         await self._edit(job, job.progress_ts, messages.progress_message(job), "progress")
 
     async def _show_root(self, job: Job) -> None:
@@ -539,6 +550,7 @@ class JobService:
                 await self._slack.update_message(job.channel_id, job.progress_ts, messages.progress_message(job))
             await self._slack.update_message(job.channel_id, job.root_ts, self._root_message(job))
         await self._set(job, event="finalized", finalized=True, next_poll_at=None)
+        self._progress_edited.pop(job.id, None)
 
     async def _tell_requester(self, job: Job, message: messages.Message) -> None:
         """Privately, through the command's response_url, else as an ephemeral; never raises."""

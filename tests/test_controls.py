@@ -107,3 +107,17 @@ async def test_details_shows_ids_timings_and_cost_privately(make_bot: Any) -> No
     assert details["response_type"] == "ephemeral" and details["replace_original"] is False
     assert job.id in text and str(job.perf_job_id) in text and "$0.40 (charged)" in text
     assert "accepted +0 s" in text and "delivered" in text
+
+
+async def test_progress_edits_are_throttled_but_the_last_state_is_always_shown(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.perf.eta_seconds = 0  # "about to finish" for ten polls: the bot looks every 0.5 s
+    bot.perf.processing_polls = 10
+    await bot.command("A lighthouse")
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    [progress] = bot.slack.thread(CHANNEL, root.ts)
+    processing_polls = 10
+    # Without the throttle each of the ten polls would edit the bar; with it, at most one per 3 s.
+    assert progress.edits < processing_polls / 2 + 3, progress.edits
+    assert "✅ Done" in progress.text and "✅ Done" in root.all_text()
