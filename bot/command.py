@@ -33,8 +33,12 @@ _OPTION_ALIASES: dict[str, str] = {
     "aspect-ratio": "aspect",
     "resolution": "resolution",
     "res": "resolution",
+    "private": "private",
+    "dm": "private",
 }
-OPTION_NAMES: tuple[str, ...] = ("model", "duration", "aspect", "ar", "resolution")
+# Options that are switches: they take no value.
+_FLAGS = frozenset({"private"})
+OPTION_NAMES: tuple[str, ...] = ("model", "duration", "aspect", "ar", "resolution", "private")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class VideoRequest:
     duration_seconds: Decimal = catalogue.DEFAULT_DURATION_SECONDS
     resolution: str = catalogue.DEFAULT_RESOLUTION
     aspect_ratio: str = catalogue.DEFAULT_ASPECT_RATIO
+    private: bool = False  # post it in a direct message to the requester
 
     @property
     def estimated_cost_micros(self) -> int:
@@ -65,6 +70,11 @@ class QuotaRequest:
 @dataclass(frozen=True)
 class ReportRequest:
     pass
+
+
+@dataclass(frozen=True)
+class FormRequest:
+    """A bare `/video`: open the form."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,7 @@ ParseResult = (
     | StatusRequest
     | ModelsRequest
     | CancelRequest
+    | FormRequest
     | CommandError
 )
 
@@ -112,7 +123,9 @@ _CANCEL = re.compile(r"^cancel\s+(vb_[a-z0-9]{10})$", re.IGNORECASE)
 def parse_video_command(text: str | None) -> ParseResult:
     text = text or ""
     stripped = text.strip()
-    if not stripped or stripped.lower() in ("help", "-h", "--help", "?"):
+    if not stripped:
+        return FormRequest()
+    if stripped.lower() in ("help", "-h", "--help", "?"):
         return HelpRequest()
     if stripped.lower() in ("quota", "quotas", "limits"):
         return QuotaRequest()
@@ -141,6 +154,21 @@ def parse_video_command(text: str | None) -> ParseResult:
     if len(prompt) > MAX_PROMPT_CHARS:
         return CommandError("prompt_too_long", given=str(len(prompt)), limit=MAX_PROMPT_CHARS)
     return _validate(prompt, options)
+
+
+def validate_form(
+    prompt: str, model: str, duration: str, resolution: str, aspect_ratio: str, private: bool = False
+) -> VideoRequest | CommandError:
+    """The form's fields, checked by the same rules as the typed options."""
+    prompt = prompt.strip()
+    if not prompt:
+        return CommandError("empty_prompt")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        return CommandError("prompt_too_long", given=str(len(prompt)), limit=MAX_PROMPT_CHARS)
+    options = {"model": model, "resolution": resolution, "aspect": aspect_ratio, "private": "yes" if private else ""}
+    if duration.strip():
+        options["duration"] = duration.strip()
+    return _validate(prompt, {k: v for k, v in options.items() if v})
 
 
 def revalidate(request: VideoRequest) -> VideoRequest | CommandError:
@@ -173,6 +201,12 @@ def _parse_options(text: str) -> dict[str, str] | CommandError:
         if name is None:
             close = difflib.get_close_matches(raw_name.lower(), OPTION_NAMES, n=1, cutoff=0.6)
             return CommandError("unknown_option", given=token, suggestion=close[0] if close else "")
+        if name in _FLAGS and inline_value is None:
+            if name in options:
+                return CommandError("repeated_option", given=name)
+            options[name] = "yes"
+            index += 1
+            continue
         if inline_value is not None:
             value = inline_value
             index += 1
@@ -226,7 +260,12 @@ def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandErr
         return CommandError("unknown_aspect", given=options["aspect"])
 
     return VideoRequest(
-        prompt=prompt, model=model.name, duration_seconds=duration, resolution=resolution, aspect_ratio=aspect
+        prompt=prompt,
+        model=model.name,
+        duration_seconds=duration,
+        resolution=resolution,
+        aspect_ratio=aspect,
+        private="private" in options,
     )
 
 

@@ -34,7 +34,7 @@ class JobControl:
         """Only the requester or a workspace admin may cancel. Perf has no cancel: the job stops being
         tracked, and its messages say it may still be charged."""
         job = await self._store.get_job(job_id)
-        if job is None or (channel_id is not None and job.channel_id != channel_id):
+        if job is None or (channel_id is not None and channel_id not in (job.channel_id, job.where)):
             return CancelOutcome.NOT_FOUND, None
         if job.state in TERMINAL_STATES:
             return CancelOutcome.ALREADY_ENDED, job

@@ -74,6 +74,13 @@ class Job:
     queue_position: int | None = None  # the place in line last shown in the thread
     progress_at: float | None = None  # when progress_percent and eta_seconds were last estimated
     perf_poll_due: float | None = None  # when Perf is next asked; progress is refreshed in between
+    private: bool = False  # posted in a direct message to the requester; counts against channel_id's quota
+    post_channel_id: str | None = None  # where its messages go when that is not channel_id (the DM)
+
+    @property
+    def where(self) -> str:
+        """The conversation the job's messages are in."""
+        return self.post_channel_id or self.channel_id
 
     @property
     def holds_quota(self) -> bool:

@@ -101,6 +101,7 @@ def request_of(job: Job) -> VideoRequest:
         duration_seconds=job.duration_seconds,
         resolution=job.resolution,
         aspect_ratio=job.aspect_ratio,
+        private=job.private,
     )
 
 
@@ -146,6 +147,7 @@ class JobService:
             request, team_id=source.team_id, channel_id=source.channel_id, user_id=user_id, response_url=response_url
         )
         job.rerun_of = source.id
+        job.private = source.private
         if not await self._insert_within_quota(job, trigger):
             return None
         self._log_accepted(job)
@@ -190,6 +192,7 @@ class JobService:
             updated_at=now,
             response_url=response_url,
             next_poll_at=now,
+            private=request.private,
         )
 
     def _log_accepted(self, job: Job) -> None:
@@ -278,14 +281,16 @@ class JobService:
                 job, f"the job could not be started within {minutes} min; nothing was sent to Perf or charged"
             )
             return
+        if job.private and job.post_channel_id is None:
+            await self._set(job, event="direct_message_opened", post_channel_id=await self._slack.open_dm(job.user_id))
         if job.rerun_of is not None and job.rerun_link is None:
             await self._set(job, rerun_link=await self._link_to(job.rerun_of))
         if job.root_ts is None:
-            ts = await self._slack.post_message(job.channel_id, self._root_message(job))
+            ts = await self._slack.post_message(job.where, self._root_message(job))
             await self._set(job, event="root_posted", root_ts=ts)
         if job.progress_ts is None:
             assert job.root_ts is not None
-            ts = await self._slack.post_message(job.channel_id, messages.progress_message(job), job.root_ts)
+            ts = await self._slack.post_message(job.where, messages.progress_message(job), job.root_ts)
             await self._set(job, progress_ts=ts)
         await self._submit_when_a_slot_is_free(job)
 
@@ -454,7 +459,7 @@ class JobService:
         if source is None or source.root_ts is None:
             return ""
         try:
-            return await self._slack.permalink(source.channel_id, source.root_ts)
+            return await self._slack.permalink(source.where, source.root_ts)
         except SlackCallError as exc:
             log.warning("job=%s event=permalink_failed error=%s", job_id, exc.error)
             return ""
@@ -464,7 +469,7 @@ class JobService:
         if ts is None:
             return
         try:
-            await self._slack.update_message(job.channel_id, ts, message)
+            await self._slack.update_message(job.where, ts, message)
         except SlackCallError as exc:
             log.warning("job=%s event=%s_edit_failed error=%s", job.id, which, exc.error)
 
@@ -483,7 +488,7 @@ class JobService:
                 return
         try:
             await self._slack.complete_upload(
-                job.upload_file_id or "", messages.upload_title(job), job.channel_id, job.root_ts
+                job.upload_file_id or "", messages.upload_title(job), job.where, job.root_ts
             )
         except SlackCallError as exc:
             await self._on_upload_error(job, exc)
@@ -544,11 +549,11 @@ class JobService:
             )
         else:
             if job.progress_ts is None:
-                ts = await self._slack.post_message(job.channel_id, messages.progress_message(job), job.root_ts)
+                ts = await self._slack.post_message(job.where, messages.progress_message(job), job.root_ts)
                 await self._set(job, progress_ts=ts)
             else:
-                await self._slack.update_message(job.channel_id, job.progress_ts, messages.progress_message(job))
-            await self._slack.update_message(job.channel_id, job.root_ts, self._root_message(job))
+                await self._slack.update_message(job.where, job.progress_ts, messages.progress_message(job))
+            await self._slack.update_message(job.where, job.root_ts, self._root_message(job))
         await self._set(job, event="finalized", finalized=True, next_poll_at=None)
         self._progress_edited.pop(job.id, None)
 
@@ -557,7 +562,7 @@ class JobService:
         if await self._slack.respond(job.response_url, message):
             return
         try:
-            await self._slack.post_ephemeral(job.channel_id, job.user_id, message)
+            await self._slack.post_ephemeral(job.where, job.user_id, message)
         except SlackCallError as exc:
             log.warning("job=%s event=requester_not_told error=%s", job.id, exc.error)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +66,9 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
         f"*Aspect ratios:*\n{aspects}\n\n"
         "*Prompt tips:* be descriptive; name the camera movement (“drone shot slowly revealing a valley”); "
         "name the lighting and mood (“dramatic sunset lighting, long shadows”).\n\n"
-        "The video is posted in a thread under the job's message in this channel, with live progress.\n\n"
+        "The video is posted in a thread under the job's message in this channel, with live progress. "
+        "Add `--private` to have it made in a direct message to you instead. A bare `/video` opens a form "
+        "that shows the cost as you choose.\n\n"
         "*Your jobs:* `/video status` lists yours that are still running here; `/video cancel <job id>` or the "
         "*Cancel* button stops one (Perf has no cancel, so it may still be charged); *Details* shows its ids, "
         "timings and cost. `/video models` lists the models and prices.\n\n"
@@ -569,3 +573,185 @@ def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
     if job.error_message:
         lines.append(f"• Error: {escape(job.error_message)}")
     return _private("\n".join(lines))
+
+
+# --- the form (a bare /video) ------------------------------------------------------------------------
+
+FORM_CALLBACK_ID = "video_form"
+FORM_MODEL_ACTION_ID = "form_model"
+FORM_DURATION_ACTION_ID = "form_duration"
+
+
+@dataclass(frozen=True)
+class FormValues:
+    prompt: str = ""
+    model: str = catalogue.DEFAULT_MODEL
+    duration: str = str(int(catalogue.DEFAULT_DURATION_SECONDS))
+    resolution: str = catalogue.DEFAULT_RESOLUTION
+    aspect_ratio: str = catalogue.DEFAULT_ASPECT_RATIO
+    private: bool = False
+
+
+def _option(text: str, value: str, description: str = "") -> dict[str, Any]:
+    option: dict[str, Any] = {"text": {"type": "plain_text", "text": text[:75]}, "value": value}
+    if description:
+        option["description"] = {"type": "plain_text", "text": description[:75]}
+    return option
+
+
+def form_cost_text(values: FormValues) -> str:
+    model = catalogue.MODELS.get(values.model)
+    try:
+        seconds = Decimal(values.duration.strip().rstrip("s").strip())
+    except ArithmeticError:
+        seconds = Decimal(-1)
+    if model is None or not (0 < seconds <= model.max_duration_seconds):
+        limit = f" ({model.name} goes up to {model.max_duration_seconds} s)" if model else ""
+        return f"💰 Estimated cost: pick a duration{limit}"
+    return (
+        f"💰 Estimated cost: *{usd(catalogue.estimated_cost_micros(model.name, seconds))}* ({model.name}, {seconds} s)"
+    )
+
+
+def video_form(channel_id: str, values: FormValues | None = None) -> dict[str, Any]:
+    """The modal a bare `/video` opens; `channel_id` rides along in private_metadata."""
+    values = values or FormValues()
+    models = [
+        _option(f"{m.name} — up to {m.max_duration_seconds} s, ${m.price_per_second}/s", m.name, m.provider)
+        for m in catalogue.MODELS.values()
+    ]
+    aspects = [_option(ratio, ratio, use) for ratio, use in catalogue.ASPECT_RATIOS.items()]
+    resolutions = [_option(r, r) for r in catalogue.RESOLUTIONS]
+
+    def chosen(options: list[dict[str, Any]], value: str) -> dict[str, Any]:
+        return next((o for o in options if o["value"] == value), options[0])
+
+    private_option = _option("Only me: post it in a direct message to me", "private")
+    private_box: dict[str, Any] = {"type": "checkboxes", "action_id": "private", "options": [private_option]}
+    if values.private:
+        private_box["initial_options"] = [private_option]
+    return {
+        "type": "modal",
+        "callback_id": FORM_CALLBACK_ID,
+        "private_metadata": json.dumps({"channel_id": channel_id}),
+        "title": {"type": "plain_text", "text": "Make a video"},
+        "submit": {"type": "plain_text", "text": "Make it"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "prompt",
+                "label": {"type": "plain_text", "text": "What should it show?"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "prompt",
+                    "multiline": True,
+                    "max_length": MAX_PROMPT_CHARS,
+                    "initial_value": values.prompt,
+                    "placeholder": {"type": "plain_text", "text": "A lighthouse in a storm, waves crashing"},
+                },
+                "hint": {"type": "plain_text", "text": "Name the camera movement, the lighting and the mood."},
+            },
+            {
+                "type": "input",
+                "block_id": "model",
+                "dispatch_action": True,
+                "label": {"type": "plain_text", "text": "Model"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": FORM_MODEL_ACTION_ID,
+                    "options": models,
+                    "initial_option": chosen(models, values.model),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "duration",
+                "dispatch_action": True,
+                "label": {"type": "plain_text", "text": "Duration in seconds"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": FORM_DURATION_ACTION_ID,
+                    "initial_value": values.duration,
+                    "dispatch_action_config": {"trigger_actions_on": ["on_character_entered"]},
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "aspect",
+                "label": {"type": "plain_text", "text": "Aspect ratio"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "aspect",
+                    "options": aspects,
+                    "initial_option": chosen(aspects, values.aspect_ratio),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "resolution",
+                "label": {"type": "plain_text", "text": "Resolution"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "resolution",
+                    "options": resolutions,
+                    "initial_option": chosen(resolutions, values.resolution),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "private",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Who sees it"},
+                "element": private_box,
+            },
+            {"type": "context", "block_id": "cost", "elements": [{"type": "mrkdwn", "text": form_cost_text(values)}]},
+        ],
+    }
+
+
+def form_values(view: dict[str, Any]) -> FormValues:
+    """Read what the person entered, whatever state the view is in; missing fields take the defaults."""
+    state = ((view.get("state") or {}).get("values")) or {}
+
+    def value(block: str) -> str:
+        for element in (state.get(block) or {}).values():
+            if isinstance(element, dict):
+                if isinstance(element.get("value"), str):
+                    return str(element["value"])
+                selected = element.get("selected_option")
+                if isinstance(selected, dict) and isinstance(selected.get("value"), str):
+                    return str(selected["value"])
+        return ""
+
+    private_state: Any = next(iter((state.get("private") or {}).values()), {})
+    private = bool(isinstance(private_state, dict) and private_state.get("selected_options"))
+    defaults = FormValues()
+    return FormValues(
+        prompt=value("prompt"),
+        model=value("model") or defaults.model,
+        duration=value("duration"),
+        resolution=value("resolution") or defaults.resolution,
+        aspect_ratio=value("aspect") or defaults.aspect_ratio,
+        private=private,
+    )
+
+
+_FIELD_OF_ERROR = {
+    "empty_prompt": "prompt",
+    "prompt_too_long": "prompt",
+    "unknown_model": "model",
+    "bad_duration": "duration",
+    "duration_too_long": "duration",
+    "unknown_resolution": "resolution",
+    "unknown_aspect": "aspect",
+}
+
+
+def form_errors(error: CommandError) -> dict[str, str]:
+    """`response_action: errors` for the form: the message sits under the field that is wrong."""
+    return {_FIELD_OF_ERROR.get(error.code, "prompt"): command_error(error)["text"]}
+
+
+def form_refused(text: str) -> dict[str, str]:
+    return {"prompt": text[:2000]}

@@ -130,6 +130,21 @@ class SlackGateway:
         fields = {k: v for k, v in message.items() if k in ("text", "blocks")}
         await self._call("chat.postEphemeral", channel=channel, user=user, **fields)
 
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        await self._call("views.open", trigger_id=trigger_id, view=view)
+
+    async def update_view(self, view_id: str, view_hash: str, view: dict[str, Any]) -> None:
+        # The hash makes Slack refuse an update based on a view the person has changed since.
+        await self._call("views.update", view_id=view_id, hash=view_hash, view=view)
+
+    async def open_dm(self, user_id: str) -> str:
+        data = await self._call("conversations.open", users=user_id)
+        channel = data.get("channel")
+        channel_id = channel.get("id") if isinstance(channel, dict) else None
+        if not isinstance(channel_id, str) or not channel_id:
+            raise SlackCallError("conversations.open", "no_channel_in_response")
+        return channel_id
+
     async def permalink(self, channel: str, ts: str) -> str:
         data = await self._call("chat.getPermalink", channel=channel, message_ts=ts)
         link = data.get("permalink")

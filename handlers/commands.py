@@ -11,6 +11,7 @@ from bot import messages
 from bot.command import (
     CancelRequest,
     CommandError,
+    FormRequest,
     HelpRequest,
     ModelsRequest,
     QuotaRequest,
@@ -20,6 +21,7 @@ from bot.command import (
 )
 from bot.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.services import Services
+from bot.slack import SlackCallError
 
 log = logging.getLogger("videobot.handlers")
 
@@ -29,6 +31,15 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_video(ack: AsyncAck, command: dict[str, Any]) -> None:
         parsed = parse_video_command(command.get("text"))
         channel_id, user_id = command["channel_id"], command["user_id"]
+        if isinstance(parsed, FormRequest):
+            try:
+                await services.slack.open_view(command.get("trigger_id", ""), messages.video_form(channel_id))
+            except SlackCallError as exc:
+                log.warning("event=form_not_opened channel=%s error=%s", channel_id, exc.error)
+                await ack(**messages.help_message(rerun_emoji=services.settings.rerun_emoji[0]))
+                return
+            await ack()
+            return
         if isinstance(parsed, HelpRequest):
             await ack(**messages.help_message(rerun_emoji=services.settings.rerun_emoji[0]))
             return

@@ -117,6 +117,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN progress_at REAL;
     ALTER TABLE jobs ADD COLUMN perf_poll_due REAL;
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN post_channel_id TEXT;
+    CREATE INDEX jobs_root_ts ON jobs (root_ts) WHERE root_ts IS NOT NULL;
+    """,
 )
 
 # Jobs that count against quotas: all but those that certainly never reached Perf.
@@ -469,10 +474,11 @@ class Store:
             return await self._in_db_thread(transaction)
 
     async def job_by_root(self, channel_id: str, root_ts: str) -> Job | None:
-        async with self._db.execute(
-            "SELECT * FROM jobs WHERE channel_id = ? AND root_ts = ?", (channel_id, root_ts)
-        ) as cursor:
-            row = await cursor.fetchone()
+        """The job whose root message is `root_ts` in `channel_id` (a channel, or the DM of a private job)."""
+        rows = await self._db.execute_fetchall(
+            "SELECT * FROM jobs WHERE root_ts = ? AND COALESCE(post_channel_id, channel_id) = ?", (root_ts, channel_id)
+        )
+        row = next(iter(rows), None)
         return _row_to_job(row) if row else None
 
     async def get_job(self, job_id: str) -> Job | None:

@@ -12,6 +12,7 @@ from bot.command import (
     MAX_PROMPT_CHARS,
     CancelRequest,
     CommandError,
+    FormRequest,
     HelpRequest,
     ModelsRequest,
     QuotaRequest,
@@ -47,9 +48,14 @@ def test_valid_commands_become_requests(text: str, expected: VideoRequest) -> No
     assert parse_video_command(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "   ", "help", "HELP", "--help", "?"])
+@pytest.mark.parametrize("text", ["help", "HELP", "--help", "?"])
 def test_help(text: str) -> None:
     assert parse_video_command(text) == HelpRequest()
+
+
+@pytest.mark.parametrize("text", ["", "   ", None])
+def test_a_bare_command_opens_the_form(text: str | None) -> None:
+    assert parse_video_command(text) == FormRequest()
 
 
 @pytest.mark.parametrize(
@@ -110,6 +116,7 @@ def test_any_text_gives_a_request_or_a_clear_error(text: str) -> None:
         | StatusRequest
         | ModelsRequest
         | CancelRequest
+        | FormRequest
         | CommandError,
     )
     if isinstance(result, CommandError):

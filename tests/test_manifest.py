@@ -47,6 +47,7 @@ def test_manifest_has_the_command_events_and_only_the_scopes_the_bot_uses() -> N
         "files:write",
         "reactions:read",
         "users:read",
+        "im:write",
     }
 
 
@@ -59,6 +60,9 @@ METHOD_SCOPES = {
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
     "users.info": "users:read",
+    "conversations.open": "im:write",
+    "views.open": None,
+    "views.update": None,
 }
 
 

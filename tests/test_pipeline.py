@@ -110,7 +110,7 @@ async def test_bad_input_is_answered_privately_and_creates_nothing(make_bot: Any
 
 async def test_help_explains_syntax_models_and_aspect_ratios(make_bot: Any) -> None:
     bot = await make_bot()
-    for text in ("help", ""):
+    for text in ("help", "?"):
         response = await bot.command(text)
         assert "/video <prompt>" in response.body
         assert "`veo-3` (Google): up to 60 s, $0.35 per second" in response.body

@@ -68,6 +68,9 @@ class FakeSlack:
         self.files: dict[str, FakeFile] = {}
         self.responses: list[tuple[str, dict[str, Any]]] = []  # (response_url id, body)
         self.ephemerals: list[tuple[str, str, str]] = []  # (channel, user, text)
+        self.views: dict[str, dict[str, Any]] = {}  # view id → the view as last opened or updated
+        self.view_hashes: dict[str, str] = {}
+        self.opened_with: list[str] = []  # trigger ids views.open was called with
         # users.info answers: anyone not listed here is an ordinary member named after their id.
         self.users: dict[str, dict[str, Any]] = {BOT_USER_ID: {"is_bot": True, "name": "videobot"}}
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -143,7 +146,7 @@ class FakeSlack:
                 params.update(body)
         elif request.can_read_body:
             params.update(dict(await request.post()))
-        for key in ("blocks", "files"):
+        for key in ("blocks", "files", "view"):
             if isinstance(params.get(key), str):
                 params[key] = json.loads(params[key])
         return params
@@ -218,6 +221,27 @@ class FakeSlack:
             )
         )
         return {"ok": True, "channel": params["channel"], "ts": ts}
+
+    async def _m_views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        view_id = f"V{len(self.views) + 1:04d}"
+        self.views[view_id] = params["view"] if isinstance(params["view"], dict) else json.loads(params["view"])
+        self.view_hashes[view_id] = f"{view_id}-1"
+        self.opened_with.append(params["trigger_id"])
+        return {"ok": True, "view": {"id": view_id, "hash": self.view_hashes[view_id]}}
+
+    async def _m_views_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        view_id = params["view_id"]
+        if view_id not in self.views:
+            return {"ok": False, "error": "not_found"}
+        if params.get("hash") and params["hash"] != self.view_hashes[view_id]:
+            return {"ok": False, "error": "hash_conflict"}
+        self.views[view_id] = params["view"] if isinstance(params["view"], dict) else json.loads(params["view"])
+        number = int(self.view_hashes[view_id].rsplit("-", 1)[1]) + 1
+        self.view_hashes[view_id] = f"{view_id}-{number}"
+        return {"ok": True, "view": {"id": view_id, "hash": self.view_hashes[view_id]}}
+
+    async def _m_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channel": {"id": f"D{params['users']}"}}
 
     async def _m_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         self.ephemerals.append((params["channel"], params["user"], params.get("text", "")))

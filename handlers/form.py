@@ -1,0 +1,66 @@
+"""The form a bare `/video` opens: a live cost preview while it is filled in, field errors, the job."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import messages
+from bot.command import CommandError, validate_form
+from bot.quotas import ChannelNotAllowed, QuotaExceeded
+from bot.services import Services
+from bot.slack import SlackCallError
+
+log = logging.getLogger("videobot.handlers")
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def update_cost(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        view = body.get("view") or {}
+        channel_id = json.loads(view.get("private_metadata") or "{}").get("channel_id", "")
+        try:
+            await services.slack.update_view(
+                str(view.get("id", "")),
+                str(view.get("hash", "")),
+                messages.video_form(channel_id, messages.form_values(view)),
+            )
+        except SlackCallError as exc:
+            # hash_conflict: the person typed again meanwhile, and that newer change brings its own update.
+            log.info("event=form_not_updated error=%s", exc.error)
+
+    app.action(messages.FORM_MODEL_ACTION_ID)(update_cost)
+    app.action(messages.FORM_DURATION_ACTION_ID)(update_cost)
+
+    @app.view(messages.FORM_CALLBACK_ID)
+    async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = messages.form_values(view)
+        channel_id = json.loads(view.get("private_metadata") or "{}").get("channel_id", "")
+        user_id = str((body.get("user") or {}).get("id", ""))
+        request = validate_form(
+            values.prompt, values.model, values.duration, values.resolution, values.aspect_ratio, values.private
+        )
+        if isinstance(request, CommandError):
+            await ack(response_action="errors", errors=messages.form_errors(request))
+            return
+        try:
+            # Stored before the ack, as for the typed command.
+            await services.jobs.start(
+                request,
+                team_id=str((body.get("team") or {}).get("id", "")),
+                channel_id=channel_id,
+                user_id=user_id,
+                response_url="",
+            )
+        except ChannelNotAllowed:
+            await ack(response_action="errors", errors=messages.form_refused(messages.channel_not_allowed()["text"]))
+            return
+        except QuotaExceeded as exc:
+            refusal = messages.quota_refused(exc, services.clock.now(), services.settings.timezone)["text"]
+            await ack(response_action="errors", errors=messages.form_refused(refusal))
+            return
+        await ack()
+        services.poller.wake()
