@@ -16,6 +16,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
 from bot.control import JobControl
+from bot.home import HomeService
 from bot.jobs import Clock, JobService, SystemClock
 from bot.media import MediaFetcher
 from bot.metrics import CONTENT_TYPE, Metrics
@@ -66,12 +67,16 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
         )
         media = MediaFetcher(transfer, settings.media_hosts, settings.max_video_mb * 1_000_000)
         quotas = Quotas(store, settings)
+        people = People(slack, clock)
+        home = HomeService(store, quotas, people, slack, clock, settings)
+        # Runs after the poller has stopped (callbacks run last-in first-out) and before the database closes.
+        stack.push_async_callback(home.wait_idle)
         jobs = JobService(store, perf, slack, media, clock, settings, quotas)
         jobs.on_delivered = metrics.job_delivered
+        jobs.on_state_change = home.job_changed
         poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency)
         # Stopped before the database closes, however the block is left (serve() stops it earlier, with grace).
         stack.push_async_callback(poller.stop, 0.0)
-        people = People(slack, clock)
         reruns = RerunService(store, jobs, slack, people, settings, clock)
         reports = ReportService(store, quotas, people, slack, clock, settings)
         poller.run_daily(settings.report_time, settings.timezone, reports.post_due_reports)
@@ -88,6 +93,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
             metrics=metrics,
             quotas=quotas,
             control=JobControl(store, people, clock),
+            home=home,
         )
 
 

@@ -120,6 +120,8 @@ class JobService:
         self._progress_edited: dict[str, float] = {}  # job id → last progress edit (this process only)
         # Told the lag from "complete at Perf" to "in the thread" of each delivered video (metrics).
         self.on_delivered: Callable[[float], None] = lambda lag_seconds: None
+        # Told of every state change (the requester's App Home is republished); must not block or raise.
+        self.on_state_change: Callable[[Job], None] = lambda job: None
         self._store = store
         self._perf = perf
         self._slack = slack
@@ -259,7 +261,10 @@ class JobService:
         changes.setdefault("updated_at", now)
         if "state" in changes and changes["state"] in TERMINAL_STATES:
             changes.setdefault("next_poll_at", now)  # due at once: finalize next
+        state_before = job.state
         await self._store.update_job(job, event=event, **changes)
+        if job.state != state_before:
+            self.on_state_change(job)
         if event:
             log.info("job=%s event=%s state=%s", job.id, event, job.state)
 

@@ -755,3 +755,70 @@ def form_errors(error: CommandError) -> dict[str, str]:
 
 def form_refused(text: str) -> dict[str, str]:
     return {"prompt": text[:2000]}
+
+
+# --- App Home ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChannelUsage:
+    channel_id: str
+    jobs: int
+    cost_micros: int
+    daily_jobs: int  # 0: no limit
+
+
+def message_link(workspace_url: str, channel: str, ts: str | None) -> str | None:
+    if not workspace_url or not ts:
+        return None
+    return f"{workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def home_view(
+    jobs: list[Job],
+    spent_today: int,
+    spent_month: int,
+    admin_usage: list[ChannelUsage] | None,
+    workspace_url: str,
+    month_name: str,
+) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "🎬 videobot"}},
+        {
+            "type": "section",
+            "text": _mrkdwn(f"You spent *{usd(spent_today)}* today and *{usd(spent_month)}* in {month_name}."),
+        },
+        {"type": "context", "elements": [_mrkdwn("Type `/video` in any channel to make a video.")]},
+        {"type": "divider"},
+        {"type": "section", "text": _mrkdwn(f"*Your last {len(jobs)} jobs*" if jobs else "*No jobs yet*")},
+    ]
+    for job in jobs:
+        link = message_link(workspace_url, job.where, job.root_ts)
+        where = f"<{link}|thread>" if link else f"<#{escape(job.channel_id)}>"
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    _mrkdwn(
+                        f"{_status_line(job).split(' · ')[0]} · {escape(job.model)} · {usd(job.cost_micros)} · "
+                        f"{_quote_prompt(job.prompt, 80)} · {where}"
+                    )
+                ],
+            }
+        )
+    if admin_usage is not None:
+        blocks += [
+            {"type": "divider"},
+            {"type": "section", "text": _mrkdwn("*Channels today* (you are an admin)")},
+        ]
+        if not admin_usage:
+            blocks.append({"type": "context", "elements": [_mrkdwn("No jobs in any channel today.")]})
+        for usage in admin_usage:
+            quota = f"{usage.jobs} of {usage.daily_jobs} jobs" if usage.daily_jobs else f"{usage.jobs} jobs, no limit"
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [_mrkdwn(f"<#{escape(usage.channel_id)}> · {quota} · {usd(usage.cost_micros)}")],
+                }
+            )
+    return {"type": "home", "blocks": blocks[:100]}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.control import JobControl
+from bot.home import HomeService
 from bot.jobs import Clock, JobService
 from bot.metrics import Metrics
 from bot.people import People
@@ -31,3 +32,4 @@ class Services:
     metrics: Metrics
     quotas: Quotas
     control: JobControl
+    home: HomeService

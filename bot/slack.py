@@ -137,6 +137,15 @@ class SlackGateway:
         # The hash makes Slack refuse an update based on a view the person has changed since.
         await self._call("views.update", view_id=view_id, hash=view_hash, view=view)
 
+    async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        await self._call("views.publish", user_id=user_id, view=view)
+
+    async def workspace_url(self) -> str:
+        """https://acme.slack.com/ — for links to messages without one chat.getPermalink per message."""
+        data = await self._call("auth.test")
+        url = data.get("url")
+        return url if isinstance(url, str) and url.startswith("https://") else ""
+
     async def open_dm(self, user_id: str) -> str:
         data = await self._call("conversations.open", users=user_id)
         channel = data.get("channel")

@@ -27,3 +27,9 @@ def register(app: AsyncApp, services: Services) -> None:
             if outcome is RerunOutcome.STARTED:
                 services.poller.wake()
         await ack()
+
+    @app.event("app_home_opened")
+    async def on_home_opened(ack: AsyncAck, event: dict[str, Any]) -> None:
+        await ack()
+        if event.get("tab") == "home" and event.get("user"):
+            await services.home.opened(str(event["user"]))

@@ -122,6 +122,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN post_channel_id TEXT;
     CREATE INDEX jobs_root_ts ON jobs (root_ts) WHERE root_ts IS NOT NULL;
     """,
+    """
+    -- People who opened the bot's App Home: their tab is republished when one of their jobs moves.
+    CREATE TABLE home_viewers (
+        user_id TEXT PRIMARY KEY,
+        opened_at REAL NOT NULL
+    );
+    """,
 )
 
 # Jobs that count against quotas: all but those that certainly never reached Perf.
@@ -472,6 +479,43 @@ class Store:
 
         async with self._write_lock:
             return await self._in_db_thread(transaction)
+
+    async def home_opened(self, user_id: str, now: float) -> None:
+        async with self._write_lock:
+            await self._db.execute(
+                "INSERT INTO home_viewers (user_id, opened_at) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET opened_at = excluded.opened_at",
+                (user_id, now),
+            )
+            await self._db.commit()
+
+    async def has_home(self, user_id: str) -> bool:
+        rows = await self._db.execute_fetchall("SELECT 1 FROM home_viewers WHERE user_id = ?", (user_id,))
+        return bool(list(rows))
+
+    async def recent_jobs_of(self, user_id: str, limit: int) -> list[Job]:
+        rows = await self._db.execute_fetchall(
+            "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", (user_id, limit)
+        )
+        return [_row_to_job(r) for r in rows]
+
+    async def spent_by(self, user_id: str, since: float, until: float) -> int:
+        rows = await self._db.execute_fetchall(
+            "SELECT COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0) FROM jobs "
+            f"WHERE user_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}",
+            (user_id, since, until),
+        )
+        row = next(iter(rows), None)
+        return int(row[0]) if row else 0
+
+    async def channel_usage(self, day: tuple[float, float]) -> dict[str, tuple[int, int]]:
+        """channel → (jobs, cost in micro-dollars) during `day`, counting jobs that hold quota."""
+        rows = await self._db.execute_fetchall(
+            "SELECT channel_id, COUNT(*), SUM(COALESCE(perf_cost_micros, estimated_cost_micros)) FROM jobs "
+            f"WHERE created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA} GROUP BY channel_id ORDER BY channel_id",
+            day,
+        )
+        return {r[0]: (int(r[1]), int(r[2] or 0)) for r in rows}
 
     async def job_by_root(self, channel_id: str, root_ts: str) -> Job | None:
         """The job whose root message is `root_ts` in `channel_id` (a channel, or the DM of a private job)."""

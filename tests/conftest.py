@@ -223,6 +223,7 @@ class Bot:
         for _ in range(max_rounds):
             await self.services.poller.tick()
             await self.services.poller.wait_idle()
+            await self.services.home.wait_idle()
             due = await self.services.store.next_due_at()
             if due is None:
                 # Jobs waiting in line are not due: the next tick wakes them if a slot is free.
@@ -237,6 +238,7 @@ class Bot:
         """One tick at the current fake time."""
         await self.services.poller.tick()
         await self.services.poller.wait_idle()
+        await self.services.home.wait_idle()
 
     async def only_job(self) -> Job:
         jobs = await self.services.store.jobs()

@@ -37,7 +37,8 @@ def test_an_invalid_manifest_is_caught_by_the_same_check() -> None:
 def test_manifest_has_the_command_events_and_only_the_scopes_the_bot_uses() -> None:
     manifest = load_manifest()
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/video"]
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["reaction_added"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["reaction_added", "app_home_opened"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
@@ -63,6 +64,8 @@ METHOD_SCOPES = {
     "conversations.open": "im:write",
     "views.open": None,
     "views.update": None,
+    "views.publish": None,
+    "auth.test": None,
 }
 
 

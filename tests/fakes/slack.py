@@ -71,6 +71,7 @@ class FakeSlack:
         self.views: dict[str, dict[str, Any]] = {}  # view id → the view as last opened or updated
         self.view_hashes: dict[str, str] = {}
         self.opened_with: list[str] = []  # trigger ids views.open was called with
+        self.homes: dict[str, list[dict[str, Any]]] = {}  # user → every App Home view published
         # users.info answers: anyone not listed here is an ordinary member named after their id.
         self.users: dict[str, dict[str, Any]] = {BOT_USER_ID: {"is_bot": True, "name": "videobot"}}
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -182,7 +183,14 @@ class FakeSlack:
         return web.json_response(await handler(params))
 
     async def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "user_id": BOT_USER_ID, "bot_id": "BBOT0001", "team_id": "T0001", "user": "videobot"}
+        return {
+            "ok": True,
+            "user_id": BOT_USER_ID,
+            "bot_id": "BBOT0001",
+            "team_id": "T0001",
+            "user": "videobot",
+            "url": "https://acme.slack.com/",
+        }
 
     async def _m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
@@ -239,6 +247,11 @@ class FakeSlack:
         number = int(self.view_hashes[view_id].rsplit("-", 1)[1]) + 1
         self.view_hashes[view_id] = f"{view_id}-{number}"
         return {"ok": True, "view": {"id": view_id, "hash": self.view_hashes[view_id]}}
+
+    async def _m_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params["view"] if isinstance(params["view"], dict) else json.loads(params["view"])
+        self.homes.setdefault(params["user_id"], []).append(view)
+        return {"ok": True, "view": {"id": f"VHOME{params['user_id']}"}}
 
     async def _m_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "channel": {"id": f"D{params['users']}"}}

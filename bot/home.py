@@ -1,0 +1,96 @@
+"""The App Home tab: a person's recent jobs and spending, and for admins every channel's usage today."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot import messages
+from bot.config import Settings
+from bot.domain import Job
+from bot.jobs import Clock
+from bot.people import People
+from bot.quotas import Quotas
+from bot.slack import SlackCallError, SlackGateway
+from storage.db import Store
+
+log = logging.getLogger("videobot.home")
+
+RECENT_JOBS = 20
+
+
+class HomeService:
+    def __init__(
+        self, store: Store, quotas: Quotas, people: People, slack: SlackGateway, clock: Clock, settings: Settings
+    ) -> None:
+        self._store = store
+        self._quotas = quotas
+        self._people = people
+        self._slack = slack
+        self._clock = clock
+        self._settings = settings
+        self._workspace_url: str | None = None
+        self._pending: dict[str, asyncio.Task[None]] = {}
+
+    async def opened(self, user_id: str) -> None:
+        await self._store.home_opened(user_id, self._clock.now())
+        await self.publish(user_id)
+
+    def job_changed(self, job: Job) -> None:
+        """Republish the requester's tab soon; one refresh per person at a time, and none for people
+        who never opened it (most never do, and each publish is an API call)."""
+        if job.user_id in self._pending:
+            return
+        task = asyncio.get_running_loop().create_task(self._refresh(job.user_id))
+        self._pending[job.user_id] = task
+        task.add_done_callback(lambda _: self._pending.pop(job.user_id, None))
+
+    async def wait_idle(self) -> None:
+        while self._pending:
+            await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
+
+    async def _refresh(self, user_id: str) -> None:
+        try:
+            if await self._store.has_home(user_id):
+                await self.publish(user_id)
+        except Exception as exc:  # a tab refresh must never disturb the job that triggered it
+            log.warning("event=home_refresh_failed user=%s error=%s", user_id, type(exc).__name__)
+
+    async def publish(self, user_id: str) -> None:
+        now = self._clock.now()
+        today = self._quotas.today(now)
+        zone = ZoneInfo(self._settings.timezone)
+        local = datetime.fromtimestamp(now, zone)
+        month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+        jobs = await self._store.recent_jobs_of(user_id, RECENT_JOBS)
+        spent_today = await self._store.spent_by(user_id, today.start, today.end)
+        spent_month = await self._store.spent_by(user_id, month_start, today.end)
+        admin_usage: list[messages.ChannelUsage] | None = None
+        try:
+            person = await self._people.get(user_id)
+            if person.is_admin or person.is_owner:
+                admin_usage = []
+                for channel, (count, cost) in (await self._store.channel_usage(today.bounds)).items():
+                    limits = await self._quotas.limits(channel)
+                    admin_usage.append(messages.ChannelUsage(channel, count, cost, limits.daily_jobs))
+        except SlackCallError as exc:
+            log.info("event=home_admin_unchecked user=%s error=%s", user_id, exc.error)
+        view = messages.home_view(
+            jobs, spent_today, spent_month, admin_usage, await self._links_base(), local.strftime("%B")
+        )
+        try:
+            await self._slack.publish_home(user_id, view)
+        except SlackCallError as exc:
+            log.warning("event=home_publish_failed user=%s error=%s", user_id, exc.error)
+            return
+        log.info("event=home_published user=%s jobs=%d", user_id, len(jobs))
+
+    async def _links_base(self) -> str:
+        if self._workspace_url is None:
+            try:
+                self._workspace_url = await self._slack.workspace_url()
+            except SlackCallError:
+                return ""
+        return self._workspace_url
