@@ -564,12 +564,8 @@ class JobService:
 
     async def _tell_requester(self, job: Job, message: messages.Message) -> None:
         """Privately, through the command's response_url, else as an ephemeral; never raises."""
-        if await self._slack.respond(job.response_url, message):
-            return
-        try:
-            await self._slack.post_ephemeral(job.where, job.user_id, message)
-        except SlackCallError as exc:
-            log.warning("job=%s event=requester_not_told error=%s", job.id, exc.error)
+        if not await self._slack.tell_privately(job.where, job.user_id, message, job.response_url):
+            log.warning("job=%s event=requester_not_told", job.id)
 
     async def _on_slack_error(self, job: Job, exc: SlackCallError) -> None:
         if exc.error in CHANNEL_GONE_ERRORS:

@@ -104,7 +104,7 @@ class RerunService:
         except SlackCallError as exc:
             # Refuse rather than guess: a bot must never be able to spend money by reacting.
             log.warning("job=%s event=rerun_unchecked user=%s error=%s", source.id, user_id, exc.error)
-            await self._tell(channel_id, user_id, messages.rerun_unavailable(), response_url)
+            await self._slack.tell_privately(channel_id, user_id, messages.rerun_unavailable(), response_url)
             return RerunOutcome.REFUSED
         if not person.is_person:
             log.info("job=%s event=rerun_ignored_bot user=%s", source.id, user_id)
@@ -113,7 +113,7 @@ class RerunService:
         request = revalidate(request_of(source))
         if isinstance(request, CommandError):
             log.info("job=%s event=rerun_refused code=%s user=%s", source.id, request.code, user_id)
-            await self._tell(channel_id, user_id, messages.rerun_refused(request), response_url)
+            await self._slack.tell_privately(channel_id, user_id, messages.rerun_refused(request), response_url)
             return RerunOutcome.REFUSED
 
         trigger = f"{trigger_kind}:{source.id}:{user_id}" + (f":{trigger_detail}" if trigger_detail else "")
@@ -122,21 +122,13 @@ class RerunService:
                 source, request, user_id=user_id, trigger=trigger, response_url=response_url
             )
         except ChannelNotAllowed:
-            await self._tell(channel_id, user_id, messages.channel_not_allowed(), response_url)
+            await self._slack.tell_privately(channel_id, user_id, messages.channel_not_allowed(), response_url)
             return RerunOutcome.REFUSED
         except QuotaExceeded as exc:
             refusal = messages.quota_refused(exc, self._clock.now(), self._settings.timezone)
-            await self._tell(channel_id, user_id, refusal, response_url)
+            await self._slack.tell_privately(channel_id, user_id, refusal, response_url)
             return RerunOutcome.REFUSED
         if job is None:
             log.info("job=%s event=rerun_already_done trigger=%s", source.id, trigger_kind)
             return RerunOutcome.ALREADY_DONE
         return RerunOutcome.STARTED
-
-    async def _tell(self, channel_id: str, user_id: str, message: messages.Message, response_url: str) -> None:
-        if response_url and await self._slack.respond(response_url, {**message, "response_type": "ephemeral"}):
-            return
-        try:
-            await self._slack.post_ephemeral(channel_id, user_id, message)
-        except SlackCallError as exc:
-            log.warning("event=ephemeral_failed channel=%s user=%s error=%s", channel_id, user_id, exc.error)

@@ -191,6 +191,19 @@ class SlackGateway:
             name=name.strip(),
         )
 
+    async def tell_privately(self, channel: str, user: str, message: dict[str, Any], response_url: str = "") -> bool:
+        """Through the `response_url` when there is one, else as an ephemeral in `channel`; never raises.
+
+        False when neither reached the person (the channel is gone, Slack is down)."""
+        if await self.respond(response_url, message):
+            return True
+        try:
+            await self.post_ephemeral(channel, user, message)
+        except SlackCallError as exc:
+            log.warning("event=not_told_privately channel=%s user=%s error=%s", channel, user, exc.error)
+            return False
+        return True
+
     async def respond(self, response_url: str, message: dict[str, Any]) -> bool:
         """Answer privately through a command's response_url; False when that is no longer possible."""
         if not response_url:
