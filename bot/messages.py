@@ -28,6 +28,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _private(text: str) -> Message:
+    """Seen only by the person; sent through a response_url it never replaces the message they clicked."""
+    return {"response_type": "ephemeral", "replace_original": False, "text": text}
+
+
 def usd(micros: int) -> str:
     return f"${catalogue.micros_to_cents(micros)}"
 
@@ -264,20 +269,14 @@ def _rerun_line(job: Job) -> str:
 
 def rerun_refused(error: CommandError) -> Message:
     reason = command_error(error)["text"]
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "text": f"I can't run that prompt again as it was: {reason}",
-    }
+    return _private(f"I can't run that prompt again as it was: {reason}")
 
 
 def rerun_unavailable() -> Message:
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "text": "I couldn't start the rerun just now because Slack didn't answer me. Nothing was started; "
-        "try again in a minute.",
-    }
+    return _private(
+        "I couldn't start the rerun just now because Slack didn't answer me. Nothing was started; "
+        "try again in a minute."
+    )
 
 
 def ordinal(number: int) -> str:
@@ -350,11 +349,7 @@ def cannot_post_in_channel(reason: str) -> Message:
         "missing_scope": "videobot lacks a permission; ask whoever installed it to reinstall it from its manifest.",
         "restricted_action": "This workspace doesn't let me post here; try another channel or ask an admin.",
     }.get(reason, "Nothing was sent to Perf and nothing was charged. Try again in a minute.")
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "text": f"I couldn't post in this channel ({escape(reason)}). {hint}",
-    }
+    return _private(f"I couldn't post in this channel ({escape(reason)}). {hint}")
 
 
 # --- quotas and reports --------------------------------------------------------------------------
@@ -401,16 +396,14 @@ def quota_refused(exc: QuotaExceeded, now: float, timezone: str) -> Message:
                 f"You have started your {_jobs(exc.allowed)} for today, so nothing was started. Your limit resets "
                 f"{resets}. Whoever runs videobot sets it (`VIDEOBOT_DAILY_JOBS_PER_USER`)."
             )
-    return {"response_type": "ephemeral", "replace_original": False, "text": text}
+    return _private(text)
 
 
 def channel_not_allowed() -> Message:
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "text": "videobot isn't switched on for this channel, so nothing was started. Ask whoever runs videobot "
-        "to add it to `VIDEOBOT_ALLOWED_CHANNELS`, or use one of the channels it works in.",
-    }
+    return _private(
+        "videobot isn't switched on for this channel, so nothing was started. Ask whoever runs videobot "
+        "to add it to `VIDEOBOT_ALLOWED_CHANNELS`, or use one of the channels it works in."
+    )
 
 
 def quota_status(limits: Limits, usage: Usage, day: Day, now: float, timezone: str) -> Message:
@@ -520,10 +513,6 @@ def daily_report(report: DayReport, names: Mapping[str, str], *, workspace: bool
 
 
 # --- status, models, cancel, details --------------------------------------------------------------
-
-
-def _private(text: str) -> Message:
-    return {"response_type": "ephemeral", "replace_original": False, "text": text}
 
 
 def models_message() -> Message:
