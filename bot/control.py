@@ -22,6 +22,19 @@ class CancelOutcome(StrEnum):
     UNCHECKED = "unchecked"  # Slack could not say whether the person is an admin
 
 
+async def stop_tracking(store: Store, job: Job, now: float, who: str) -> Job:
+    """Cancel `job` for `who`. Perf has no cancel, so the job only stops being tracked; it is due at once
+    so the poller edits its messages to say so. Raises StaleJob if the job moved meanwhile."""
+    return await store.update_job(
+        job,
+        event=f"cancelled by {who}",
+        state=JobState.CANCELLED,
+        error_message=f"cancelled by {who}",
+        updated_at=now,
+        next_poll_at=now,
+    )
+
+
 class JobControl:
     def __init__(self, store: Store, people: People, clock: Clock) -> None:
         self._store = store
@@ -47,16 +60,8 @@ class JobControl:
             if not (person.is_admin or person.is_owner):
                 log.info("job=%s event=cancel_refused user=%s", job.id, user_id)
                 return CancelOutcome.NOT_YOURS, job
-        now = self._clock.now()
         try:
-            await self._store.update_job(
-                job,
-                event=f"cancelled by {user_id}",
-                state=JobState.CANCELLED,
-                error_message=f"cancelled by {user_id}",
-                updated_at=now,
-                next_poll_at=now,  # the poller edits its messages to say so
-            )
+            await stop_tracking(self._store, job, self._clock.now(), user_id)
         except StaleJob:
             fresh = await self._store.get_job(job_id)
             return CancelOutcome.ALREADY_ENDED, fresh

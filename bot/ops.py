@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import Settings
+from bot.control import stop_tracking
 from bot.domain import TERMINAL_STATES, Job, JobState
 from bot.perf import PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
 from bot.slack import make_web_client
@@ -182,14 +183,7 @@ async def cancel(store: Store, job_id: str, now: float) -> Job:
         raise OpsRefused(f"no job {job_id}")
     if job.state in TERMINAL_STATES:
         raise OpsRefused(f"{job_id} already ended ({job.state.value})")
-    return await store.update_job(
-        job,
-        event="cancelled from the command line",
-        state=JobState.CANCELLED,
-        error_message="cancelled by whoever runs videobot",
-        updated_at=now,
-        next_poll_at=now,  # the bot edits its messages to say so
-    )
+    return await stop_tracking(store, job, now, "whoever runs videobot")
 
 
 def backup(database_path: str, target: str) -> int:
