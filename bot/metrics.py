@@ -87,6 +87,6 @@ class Metrics:
         self.failed.set(by_state.get("failed", 0) + by_state.get("unknown", 0))
         self.submitted.set(await store.count_submitted())
         self.cost_today.clear()
-        for channel, micros in (await store.cost_by_channel(day)).items():
+        for channel, (_, micros) in (await store.channel_usage(day)).items():
             self.cost_today.labels(channel).set(micros / 1_000_000)
         return generate_latest(self.registry)

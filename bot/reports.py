@@ -131,7 +131,7 @@ class ReportService:
     async def report_today(self, channel_id: str, user_id: str) -> messages.Message:
         now = self._clock.now()
         day = self._quotas.today(now)
-        report = summarize(await self._store.jobs_created_between(day.bounds, channel_id), day.label)
+        report = summarize(await self._store.jobs(channel_id=channel_id, since=day.start, until=day.end), day.label)
         limits = await self._quotas.limits(channel_id)
         usage = await self._store.usage(channel_id, user_id, day.bounds)
         names = await self._names(p.user_id for p in report.people)
@@ -143,10 +143,10 @@ class ReportService:
         day = due_report_day(now, self._settings.timezone, self._settings.report_time)
         posted = 0
         for channel_id in await self._store.channels_used(day.bounds):
-            jobs = await self._store.jobs_created_between(day.bounds, channel_id)
+            jobs = await self._store.jobs(channel_id=channel_id, since=day.start, until=day.end)
             posted += await self._post_once("channel", channel_id, day, jobs, now)
         if self._settings.report_channel and await self._store.channels_used(day.bounds):
-            jobs = await self._store.jobs_created_between(day.bounds)
+            jobs = await self._store.jobs(since=day.start, until=day.end)
             posted += await self._post_once("workspace", self._settings.report_channel, day, jobs, now)
         log.info("event=reports_checked day=%s posted=%d", day.label, posted)
         return posted

@@ -243,15 +243,6 @@ class Store:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
-    async def cost_by_channel(self, day: tuple[float, float]) -> dict[str, int]:
-        async with self._db.execute(
-            "SELECT channel_id, SUM(COALESCE(perf_cost_micros, estimated_cost_micros)) FROM jobs "
-            f"WHERE created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA} GROUP BY channel_id",
-            day,
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return {r[0]: int(r[1]) for r in rows}
-
     async def schema_version(self) -> int:
         async with self._db.execute("SELECT MAX(version) FROM schema_version") as cursor:
             row = await cursor.fetchone()
@@ -321,21 +312,11 @@ class Store:
         )
         return result
 
-    async def _usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
+    async def usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
         rows = await self._db.execute_fetchall(_USAGE_SQL, (user_id, *day, channel_id, *day))
         row = next(iter(rows), None)
         assert row is not None
         return Usage(channel_jobs=row[0], channel_cost_micros=row[1], user_jobs=row[2])
-
-    async def usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
-        return await self._usage(channel_id, user_id, day)
-
-    async def jobs_created_between(self, day: tuple[float, float], channel_id: str | None = None) -> list[Job]:
-        where = "created_at >= ? AND created_at < ?" + (" AND channel_id = ?" if channel_id else "")
-        params: list[Any] = [*day, *([channel_id] if channel_id else [])]
-        async with self._db.execute(f"SELECT * FROM jobs WHERE {where} ORDER BY created_at, rowid", params) as c:
-            rows = await c.fetchall()
-        return [_row_to_job(r) for r in rows]
 
     # --- the account's queue ------------------------------------------------------------------------
 
@@ -590,6 +571,7 @@ class Store:
         states: Sequence[JobState] = (),
         channel_id: str | None = None,
         since: float | None = None,
+        until: float | None = None,
         limit: int | None = None,
     ) -> list[Job]:
         conditions: list[str] = []
@@ -603,6 +585,9 @@ class Store:
         if since is not None:
             conditions.append("created_at >= ?")
             params.append(since)
+        if until is not None:
+            conditions.append("created_at < ?")
+            params.append(until)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         tail = f" LIMIT {int(limit)}" if limit else ""
         async with self._db.execute(f"SELECT * FROM jobs {where} ORDER BY created_at, rowid{tail}", params) as c:
