@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import aiohttp
 import httpx
 
-from tests.conftest import CHANNEL, signed_headers, slash_command_body
+from tests.conftest import signed_headers, slash_command_body
 from tests.fakes.perf import API_KEY, FakePerf
 from tests.fakes.process import BotProcess, bot_environment, wait_for
 from tests.fakes.slack import FakeSlack
@@ -338,7 +338,8 @@ async def cpu_per_job(fakes: Fakes, workdir: Path, jobs: int = 50) -> list[Row]:
 async def tick_cost(fakes: Fakes, workdir: Path) -> list[Row]:
     from bot.app import open_services
     from bot.config import load_settings
-    from bot.domain import Job, JobState, new_job_id
+    from bot.domain import JobState
+    from tests.fakes.jobs import stored_job
 
     async def measure(path: Path, in_flight: int) -> float:
         env = bot_env(fakes, workdir)
@@ -346,20 +347,10 @@ async def tick_cost(fakes: Fakes, workdir: Path) -> list[Row]:
         async with open_services(settings) as services:
             now = time.time()
             for n in range(in_flight):
-                job = Job(
-                    id=new_job_id(),
-                    team_id="T1",
-                    channel_id=CHANNEL,
+                job = stored_job(
                     user_id=f"U{n % 50}",
-                    prompt="p",
-                    model="pika",
-                    duration_seconds=4,  # type: ignore[arg-type]
-                    resolution="1080p",
-                    aspect_ratio="16:9",
-                    estimated_cost_micros=268_000,
                     state=JobState.PROCESSING,
                     created_at=now,
-                    updated_at=now,
                     perf_job_id=f"job_{n}",
                     next_poll_at=now + 3600,
                 )

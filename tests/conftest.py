@@ -21,12 +21,10 @@ from bot.app import build_bolt_app, open_services
 from bot.config import Settings
 from bot.domain import Job
 from bot.services import Services
+from tests.fakes.jobs import CHANNEL, USER
 from tests.fakes.perf import API_KEY, FakePerf
 from tests.fakes.process import SIGNING_SECRET
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
-
-CHANNEL = "C0DESIGN"
-USER = "UALICE01"
 
 
 class FakeClock:

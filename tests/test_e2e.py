@@ -293,27 +293,19 @@ async def test_a_burst_of_twelve_on_a_quota_of_three_submits_exactly_three(
 async def test_the_daily_report_is_posted_once_across_a_restart(
     start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf, bot_env: dict[str, str]
 ) -> None:
-    from bot.domain import Job, JobState
+    from bot.domain import JobState
     from storage.db import Store
+    from tests.fakes.jobs import stored_job
 
     yesterday = time.time() - 86_400
     store = await Store.open(bot_env["DATABASE_URL"].removeprefix("sqlite:///"))
     for n, user in enumerate(("UALICE01", "UALICE01", "UBOB0002")):
         await store.insert_job(
-            Job(
-                id=f"vb_yesterday{n}",
-                team_id="T0001",
-                channel_id=CHANNEL,
+            stored_job(
                 user_id=user,
                 prompt=f"Scene {n}",
-                model="pika",
-                duration_seconds=4,  # type: ignore[arg-type]
-                resolution="1080p",
-                aspect_ratio="16:9",
-                estimated_cost_micros=268_000,
                 state=JobState.DELIVERED,
                 created_at=yesterday + n,
-                updated_at=yesterday + n,
                 perf_job_id=f"job_y{n}",
                 perf_cost_micros=300_000,
                 finalized=True,

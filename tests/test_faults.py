@@ -10,6 +10,7 @@ import pytest
 from bot.domain import Job, JobState
 from storage.db import Store
 from tests.conftest import CHANNEL
+from tests.fakes.jobs import stored_job
 from tests.fakes.perf import Scripted
 
 
@@ -85,21 +86,7 @@ async def test_concurrent_writers_never_see_database_is_locked(tmp_path: Any) ->
     first, second = await Store.open(path), await Store.open(path)
 
     def job(n: int) -> Job:
-        return Job(
-            id=f"vb_conc{n:06d}",
-            team_id="T1",
-            channel_id=CHANNEL,
-            user_id="U1",
-            prompt="p",
-            model="pika",
-            duration_seconds=4,  # type: ignore[arg-type]
-            resolution="1080p",
-            aspect_ratio="16:9",
-            estimated_cost_micros=1,
-            state=JobState.ACCEPTED,
-            created_at=float(n),
-            updated_at=float(n),
-        )
+        return stored_job(id=f"vb_conc{n:06d}", created_at=float(n))
 
     async def write(store: Store, start: int) -> None:
         for n in range(start, start + 150):

@@ -10,6 +10,7 @@ from bot.domain import Job, JobState
 from bot.quotas import day_of
 from bot.reports import due_report_day, summarize
 from tests.conftest import CHANNEL, USER, reaction_event_body
+from tests.fakes.jobs import stored_job
 from tests.fakes.perf import Scripted
 
 ADMIN = "UADMIN01"
@@ -178,23 +179,12 @@ async def test_anyone_sees_the_quota_and_only_admins_change_it(make_bot: Any) ->
 
 def job(n: int, **fields: Any) -> Job:
     values: dict[str, Any] = {
-        "id": f"vb_{n:010d}",
-        "team_id": "T1",
-        "channel_id": CHANNEL,
-        "user_id": USER,
-        "prompt": "p",
         "model": "veo-3",
-        "duration_seconds": 4,
-        "resolution": "1080p",
-        "aspect_ratio": "16:9",
         "estimated_cost_micros": 1_400_000,
         "state": JobState.DELIVERED,
-        "created_at": 1.0,
-        "updated_at": 1.0,
         "perf_job_id": f"job_{n}",
     }
-    values.update(fields)
-    return Job(**values)
+    return stored_job(**{**values, **fields})
 
 
 def test_a_report_adds_up_the_jobs() -> None:

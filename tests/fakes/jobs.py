@@ -1,0 +1,32 @@
+"""Jobs as the bot stores them, for tests and benches that seed the database directly."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from bot.domain import Job, JobState, new_job_id
+
+CHANNEL = "C0DESIGN"
+USER = "UALICE01"
+
+
+def stored_job(*, created_at: float = 1.0, **fields: Any) -> Job:
+    """A 4 s pika job in #design by alice, just accepted; pass whatever the test looks at."""
+    values: dict[str, Any] = {
+        "id": new_job_id(),
+        "team_id": "T0001",
+        "channel_id": CHANNEL,
+        "user_id": USER,
+        "prompt": "p",
+        "model": "pika",
+        "duration_seconds": Decimal(4),
+        "resolution": "1080p",
+        "aspect_ratio": "16:9",
+        "estimated_cost_micros": 268_000,
+        "state": JobState.ACCEPTED,
+        "created_at": created_at,
+        "updated_at": created_at,
+    }
+    values.update(fields)
+    return Job(**values)
