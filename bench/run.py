@@ -69,6 +69,10 @@ class Fakes:
         self.run(build())
         return self
 
+    def videos_shared(self) -> int:
+        """Videos that reached a thread so far (every bench before this one included)."""
+        return sum(1 for f in self.slack.files.values() if f.shared_at)
+
     def __exit__(self, *_: object) -> None:
         self.run(self.slack.stop())
         self.run(self.perf.stop())
@@ -207,10 +211,10 @@ async def polls_and_lag(fakes: Fakes, workdir: Path, jobs: int = 3) -> list[Row]
     fakes.perf.timeline = (2.0, 40.0)
     bot = await started_bot(bot_env(fakes, workdir), workdir)
     first_call = len(fakes.slack.calls)
+    shared_before = fakes.videos_shared()
     baseline_task = asyncio.create_task(docs_client(fakes.perf.api_url, "Docs client", fakes.perf.completed_at))
     await send_commands(bot.url, jobs, jobs, "Timeline")
-    shared = lambda: sum(1 for f in fakes.slack.files.values() if f.shared_at)  # noqa: E731
-    await wait_for(lambda: shared() >= jobs, within=120, what="the timeline jobs")
+    await wait_for(lambda: fakes.videos_shared() >= shared_before + jobs, within=120, what="the timeline jobs")
     base_polls, base_lag = await baseline_task
     await bot.terminate()
 
@@ -268,15 +272,16 @@ async def polls_and_lag(fakes: Fakes, workdir: Path, jobs: int = 3) -> list[Row]
 async def memory_400mb(fakes: Fakes, workdir: Path) -> list[Row]:
     bot = await started_bot(bot_env(fakes, workdir), workdir)
     pid = bot.pid
+    shared_before = fakes.videos_shared()
     await send_commands(bot.url, 1, 1, "Small warm-up")
-    await wait_for(lambda: any(f.file_id for f in fakes.slack.files.values() if f.shared_at), within=60)
+    await wait_for(lambda: fakes.videos_shared() > shared_before, within=60, what="the warm-up video")
     before = rss_bytes(pid)
     fakes.perf.video_size = 400_000_000
-    shared_before = sum(1 for f in fakes.slack.files.values() if f.shared_at)
+    shared_before = fakes.videos_shared()
     await send_commands(bot.url, 1, 1, "Big video")
     peak = before
     deadline = time.monotonic() + 180
-    while sum(1 for f in fakes.slack.files.values() if f.shared_at) <= shared_before:
+    while fakes.videos_shared() <= shared_before:
         peak = max(peak, rss_bytes(pid))
         if time.monotonic() > deadline:
             raise RuntimeError("the 400 MB video was not delivered")
@@ -303,18 +308,17 @@ async def memory_400mb(fakes: Fakes, workdir: Path) -> list[Row]:
 async def cpu_per_job(fakes: Fakes, workdir: Path, jobs: int = 50) -> list[Row]:
     bot = await started_bot(bot_env(fakes, workdir), workdir)
     pid = bot.pid
+    start_shared = fakes.videos_shared()
     await send_commands(bot.url, 5, 5, "CPU warm-up")
-    shared = lambda: sum(1 for f in fakes.slack.files.values() if f.shared_at)  # noqa: E731
-    start_shared = shared()
-    await wait_for(lambda: shared() >= start_shared, within=60)
+    await wait_for(lambda: fakes.videos_shared() >= start_shared + 5, within=60, what="the warm-up videos")
     await asyncio.sleep(3)  # let the warm-up jobs finish their final edits
-    start_shared = shared()
+    start_shared = fakes.videos_shared()
     idle_from, idle_cpu = time.monotonic(), cpu_seconds(pid)
     await asyncio.sleep(3)
     idle_rate = (cpu_seconds(pid) - idle_cpu) / (time.monotonic() - idle_from)
     began, cpu_before = time.monotonic(), cpu_seconds(pid)
     await send_commands(bot.url, jobs, 10, "CPU job")
-    await wait_for(lambda: shared() >= start_shared + jobs, within=120, what="the CPU jobs")
+    await wait_for(lambda: fakes.videos_shared() >= start_shared + jobs, within=120, what="the CPU jobs")
     await asyncio.sleep(1)  # the final edits after the upload
     spent = cpu_seconds(pid) - cpu_before
     elapsed = time.monotonic() - began
@@ -384,11 +388,10 @@ async def tick_cost(fakes: Fakes, workdir: Path) -> list[Row]:
 async def two_hundred_jobs(fakes: Fakes, workdir: Path) -> list[Row]:
     fakes.perf.timeline = (0.5, 3.0)
     bot = await started_bot(bot_env(fakes, workdir), workdir)
-    shared = lambda: sum(1 for f in fakes.slack.files.values() if f.shared_at)  # noqa: E731
-    before = shared()
+    before = fakes.videos_shared()
     first_command = time.monotonic()
     await send_commands(bot.url, 200, 50, "Many")
-    await wait_for(lambda: shared() >= before + 200, within=120, what="200 videos")
+    await wait_for(lambda: fakes.videos_shared() >= before + 200, within=120, what="200 videos")
     last = max(f.shared_at for f in fakes.slack.files.values() if f.shared_at)
     await bot.terminate()
     fakes.perf.timeline = None

@@ -365,7 +365,9 @@ class Store:
     async def wake_queue(self, limit: int, now: float, shown: int) -> int:
         """Make due the waiting jobs that may now get a slot, and those among the first `shown` whose place
         in line changed (so their thread shows it). Costs one indexed lookup when nobody waits."""
-        # Only jobs parked in line (no next_poll_at) need waking; announced jobs are due already.
+        # Only jobs parked in line (no next_poll_at) need waking; announced jobs are due already. The
+        # redundant IN is what lets SQLite use the partial index jobs_queue (checked with EXPLAIN QUERY
+        # PLAN): without it this is a scan of every job, on every tick.
         async with self._db.execute(
             "SELECT 1 FROM jobs WHERE state IN ('accepted', 'queued') AND state = 'queued' AND next_poll_at IS NULL "
             "LIMIT 1"
