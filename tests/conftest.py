@@ -124,6 +124,13 @@ def button_click_body(
     return urlencode({"payload": json.dumps(payload)})
 
 
+def private_text(response: BoltResponse) -> str:
+    """The text of an answer only its requester sees (an ephemeral ack)."""
+    body = json.loads(response.body)
+    assert body["response_type"] == "ephemeral"
+    return str(body["text"])
+
+
 def signed_headers(
     body: str,
     *,

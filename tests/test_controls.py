@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bot.domain import JobState
-from tests.conftest import CHANNEL, USER, button_click_body
+from tests.conftest import CHANNEL, USER, button_click_body, private_text
 
 BOB = "UBOB0002"
 ADMIN = "UADMIN01"
-
-
-def private_text(response: Any) -> str:
-    body = json.loads(response.body)
-    assert body["response_type"] == "ephemeral"
-    return str(body["text"])
 
 
 async def running_job(bot: Any) -> Any:

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from bot.domain import Job, JobState
 from bot.quotas import day_of
 from bot.reports import due_report_day, summarize
-from tests.conftest import CHANNEL, USER, reaction_event_body
+from tests.conftest import CHANNEL, USER, private_text, reaction_event_body
 from tests.fakes.jobs import stored_job
 from tests.fakes.perf import Scripted
 
 ADMIN = "UADMIN01"
-
-
-def private_text(response: Any) -> str:
-    body = json.loads(response.body)
-    assert body["response_type"] == "ephemeral"
-    return str(body["text"])
 
 
 # --- the queue -----------------------------------------------------------------------------------
