@@ -43,7 +43,10 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
     """Open the database and every client; close them all on exit, whatever happened."""
     clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
-        store = await Store.open(settings.database_path)
+        store = await Store.open(settings.database_url)
+        if store.engine == "sqlite":
+            # SQLite serves one process: leases left in it are a killed run's, and waiting them out helps nobody.
+            await store.release_all_leases(None)
         stack.push_async_callback(store.close)
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)
@@ -74,7 +77,9 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
         jobs = JobService(store, perf, slack, media, clock, settings, quotas)
         jobs.on_delivered = metrics.job_delivered
         jobs.on_state_change = home.job_changed
-        poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency)
+        poller = Poller(
+            store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency, settings.lease_seconds
+        )
         # Stopped before the database closes, however the block is left (serve() stops it earlier, with grace).
         stack.push_async_callback(poller.stop, 0.0)
         reruns = RerunService(store, jobs, slack, people, settings, clock)

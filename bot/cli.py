@@ -7,7 +7,7 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_database_url, load_settings
 from bot.domain import JobState
 from storage.db import Store
 
@@ -17,6 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start the bot (Socket Mode with SLACK_APP_TOKEN, otherwise HTTP on PORT)")
     sub.add_parser("check", help="check the settings, the Slack token, the Perf key and the database")
+    sub.add_parser("migrate", help="bring the database schema up to date, then exit (needs only DATABASE_URL)")
     jobs = sub.add_parser("jobs", help="list jobs")
     jobs.add_argument("--state", choices=[s.value for s in JobState])
     jobs.add_argument("--channel")
@@ -28,13 +29,15 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("job_id")
     cancel = sub.add_parser("cancel", help="stop tracking a job (Perf has no cancel: it may still be charged)")
     cancel.add_argument("job_id")
-    backup = sub.add_parser("backup", help="copy the SQLite database to PATH while the bot runs")
+    backup = sub.add_parser("backup", help="copy the SQLite database to PATH while the bot runs (PostgreSQL: pg_dump)")
     backup.add_argument("path")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "migrate":
+        return asyncio.run(_migrate())
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -63,11 +66,12 @@ async def _operate(args: argparse.Namespace, settings: Settings) -> int:
         return 0 if all(line.ok for line in lines) else 1
     if args.command == "backup":
         try:
-            size = ops.backup(settings.database_path, args.path)
+            path = ops.sqlite_file(settings.database_url)
+            size = ops.backup(path, args.path)
         except (ops.OpsRefused, OSError) as exc:
             print(f"videobot: {exc}", file=sys.stderr)
             return 1
-        print(f"backed up {settings.database_path} to {args.path} ({size} bytes)")
+        print(f"backed up {path} to {args.path} ({size} bytes)")
         return 0
     async with ops.opened_store(settings) as store:
         try:
@@ -87,6 +91,32 @@ async def _operate(args: argparse.Namespace, settings: Settings) -> int:
         except (ops.OpsRefused, ValueError) as exc:
             print(f"videobot: {exc}", file=sys.stderr)
             return 1
+    return 0
+
+
+async def _migrate() -> int:
+    import logging
+
+    from storage.engine import describe_url
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        url = load_database_url()
+    except ConfigError as exc:
+        print(f"videobot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        store = await Store.open(url, migrate=False)
+    except Exception as exc:
+        print(f"videobot: cannot open {describe_url(url)}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        applied = await store.migrate()
+        version = await store.schema_version()
+    finally:
+        await store.close()
+    done = f"applied {', '.join(map(str, applied))}" if applied else "nothing to apply"
+    print(f"{describe_url(url)}: schema version {version} ({done})")
     return 0
 
 

@@ -32,7 +32,9 @@ class Settings:
     slack_app_token: str = ""
     perf_api_url: str = DEFAULT_PERF_API_URL
     slack_api_url: str = DEFAULT_SLACK_API_URL
-    database_path: str = "videobot.db"
+    database_url: str = DEFAULT_DATABASE_URL
+    # How long a replica's hold on a job lasts unless renewed: how soon another replica finishes a dead one's jobs.
+    lease_seconds: float = 30.0
     media_hosts: tuple[str, ...] = (DEFAULT_MEDIA_HOSTS,)
     host: str = "0.0.0.0"
     port: int = 3000
@@ -73,8 +75,7 @@ class Settings:
         )
 
 
-def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> Settings:
-    """Build Settings from `environ` (default: the process environment plus `.env`, which never overrides)."""
+def _environment(environ: Mapping[str, str] | None, dotenv_path: str | None) -> dict[str, str]:
     if environ is None:
         env = dict(os.environ)
         if dotenv_path and Path(dotenv_path).is_file():
@@ -85,6 +86,19 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
                     env.setdefault(key, value)
     else:
         env = dict(environ)
+
+    return env
+
+
+def load_database_url(environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> str:
+    """DATABASE_URL alone: `videobot migrate` runs in a deployment step that has no Slack or Perf secrets."""
+    env = _environment(environ, dotenv_path)
+    return _database_url(env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> Settings:
+    """Build Settings from `environ` (default: the process environment plus `.env`, which never overrides)."""
+    env = _environment(environ, dotenv_path)
 
     def get(name: str, default: str = "") -> str:
         return env.get(name, default).strip() or default
@@ -115,7 +129,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         perf_api_key=required("PERF_API_KEY", "set it to your Perf API key (pk_live_… or pk_test_…)"),
         perf_api_url=_http_url("PERF_API_URL", get("PERF_API_URL", DEFAULT_PERF_API_URL)).rstrip("/"),
         slack_api_url=_http_url("SLACK_API_URL", get("SLACK_API_URL", DEFAULT_SLACK_API_URL)).rstrip("/") + "/",
-        database_path=_sqlite_path(get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+        database_url=_database_url(get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+        lease_seconds=_number("VIDEOBOT_LEASE_SECONDS", get("VIDEOBOT_LEASE_SECONDS", "30"), float, 1, 3600),
         media_hosts=_media_hosts(get("VIDEOBOT_MEDIA_HOSTS", DEFAULT_MEDIA_HOSTS)),
         host=get("HOST", "0.0.0.0"),
         port=_number("PORT", get("PORT", "3000"), int, 0, 65535),
@@ -158,14 +173,23 @@ def _http_url(name: str, value: str) -> str:
     return value
 
 
-def _sqlite_path(url: str) -> str:
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise ConfigError(
-            f"DATABASE_URL must look like sqlite:///videobot.db (relative) or sqlite:////data/videobot.db "
-            f"(absolute); got {url.split('://')[0]}://…"
-        )
-    return url[len(prefix) :]
+def _database_url(url: str) -> str:
+    """SQLite for one process, PostgreSQL for several replicas; nothing else, and never echo a password."""
+    shape = (
+        "DATABASE_URL must look like sqlite:///videobot.db (relative), sqlite:////data/videobot.db (absolute) "
+        "or postgresql://user:password@host:5432/database"
+    )
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme == "sqlite":
+        if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
+            raise ConfigError(f"{shape}; got sqlite://… without a file path")
+        return url
+    if scheme in ("postgresql", "postgres"):
+        parts = urlsplit(url)
+        if not parts.hostname or not parts.path.strip("/"):
+            raise ConfigError(f"{shape}; got {scheme}://… without a host or a database name")
+        return url
+    raise ConfigError(f"{shape}; got {scheme or 'no scheme'}://…")
 
 
 def _media_hosts(value: str) -> tuple[str, ...]:

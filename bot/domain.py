@@ -76,6 +76,9 @@ class Job:
     perf_poll_due: float | None = None  # when Perf is next asked; progress is refreshed in between
     private: bool = False  # posted in a direct message to the requester; counts against channel_id's quota
     post_channel_id: str | None = None  # where its messages go when that is not channel_id (the DM)
+    arrival: int | None = None  # its number in the account's line, given when it is stored
+    lease_owner: str | None = None  # the replica advancing it right now
+    lease_until: float | None = None  # when that replica's hold lapses unless renewed
 
     @property
     def where(self) -> str:

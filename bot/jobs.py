@@ -262,7 +262,8 @@ class JobService:
         if "state" in changes and changes["state"] in TERMINAL_STATES:
             changes.setdefault("next_poll_at", now)  # due at once: finalize next
         state_before = job.state
-        await self._store.update_job(job, event=event, **changes)
+        # A leased job is written only while its lease holds: a replica whose lease ran out gets StaleJob.
+        await self._store.update_job(job, event=event, lease=job.lease_owner, **changes)
         if job.state != state_before:
             self.on_state_change(job)
         if event:

@@ -22,6 +22,7 @@ from bot.domain import TERMINAL_STATES, Job, JobState
 from bot.perf import PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
 from bot.slack import make_web_client
 from storage.db import MIGRATIONS, Store
+from storage.engine import describe_url, sqlite_path
 
 # Perf ids look like job_vid_…; this one cannot exist, so a 404 proves the key was accepted.
 _PROBE_JOB_ID = "job_vid_videobot_check_0000"
@@ -83,22 +84,22 @@ async def _check_perf(settings: Settings) -> CheckLine:
 
 async def _check_database(settings: Settings) -> CheckLine:
     try:
-        store = await Store.open(settings.database_path)
+        store = await Store.open(settings.database_url)
     except Exception as exc:
-        return CheckLine("database", False, f"cannot open {settings.database_path}: {exc}")
+        return CheckLine("database", False, f"cannot open {describe_url(settings.database_url)}: {exc}")
     try:
         version = await store.schema_version()
         jobs = len(await store.jobs(states=[s for s in JobState if s not in TERMINAL_STATES]))
     finally:
         await store.close()
     return CheckLine(
-        "database", True, f"{settings.database_path}: schema version {version} of {len(MIGRATIONS)}, {jobs} jobs open"
+        "database", True, f"{store.description}: schema version {version} of {len(MIGRATIONS)}, {jobs} jobs open"
     )
 
 
 @contextlib.asynccontextmanager
 async def opened_store(settings: Settings) -> AsyncIterator[Store]:
-    store = await Store.open(settings.database_path)
+    store = await Store.open(settings.database_url)
     try:
         yield store
     finally:
@@ -184,6 +185,12 @@ async def cancel(store: Store, job_id: str, now: float) -> Job:
     if job.state in TERMINAL_STATES:
         raise OpsRefused(f"{job_id} already ended ({job.state.value})")
     return await stop_tracking(store, job, now, "whoever runs videobot")
+
+
+def sqlite_file(database_url: str) -> str:
+    if not database_url.startswith("sqlite:///"):
+        raise OpsRefused("backup copies a SQLite file; for PostgreSQL use pg_dump, which copies it consistently live")
+    return sqlite_path(database_url)
 
 
 def backup(database_path: str, target: str) -> int:

@@ -1,13 +1,19 @@
 """The polling loop: an APScheduler interval job that advances only the jobs that are due.
 
-Each tick asks storage for rows with `next_poll_at <= now` (an indexed range scan, so thousands of
-jobs that are not due cost nothing) and hands them to `JobService.advance` with bounded concurrency.
+Each tick leases the rows with `next_poll_at <= now` that no replica holds (an indexed range scan, so
+thousands of jobs that are not due cost nothing) and hands them to `JobService.advance` with bounded
+concurrency. A lease names this replica and lasts `lease_seconds`; ticks renew the leases of steps still
+running, so a slow step keeps its job, and a replica that died loses its jobs to the others once its
+leases run out. Each step ends by releasing its lease: any replica may take the job's next step.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -26,8 +32,19 @@ MIN_WAKE_GAP_SECONDS = 0.025
 
 
 class Poller:
-    def __init__(self, store: Store, jobs: JobService, clock: Clock, tick_seconds: float, concurrency: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        jobs: JobService,
+        clock: Clock,
+        tick_seconds: float,
+        concurrency: int,
+        lease_seconds: float = 30.0,
+    ) -> None:
         self._store = store
+        self._lease_seconds = lease_seconds
+        # Unique per process run: a restarted replica does not inherit the leases of the one that died.
+        self.replica = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._jobs = jobs
         self._clock = clock
         self._tick_seconds = tick_seconds
@@ -92,10 +109,12 @@ class Poller:
         async with self._tick_lock:
             self.last_tick_at = self._clock.now()
             await self._jobs.wake_queue()
+            if self._in_flight:
+                await self._store.renew_leases(self.replica, self._clock.now(), self._lease_seconds)
             room = self._concurrency * 4 - len(self._in_flight)
             if room <= 0:
                 return
-            due = await self._store.due_jobs(self._clock.now(), limit=room, exclude=self._in_flight)
+            due = await self._store.claim_due(self._clock.now(), room, self.replica, self._lease_seconds)
             for job in due:
                 self._in_flight[job.id] = asyncio.create_task(self._advance(job), name=f"job-{job.id}")
             next_due = await self._store.next_due_at()
@@ -106,7 +125,14 @@ class Poller:
             async with self._slots:
                 await self._jobs.advance(job)
         finally:
-            self._in_flight.pop(job.id, None)
+            try:
+                if not await self._store.release_lease(job, self.replica):
+                    log.warning("job=%s event=lease_lost replica=%s", job.id, self.replica)
+            except Exception as exc:
+                # The lease then runs out by itself and the job's next step waits that long.
+                log.warning("job=%s event=lease_release_failed error=%s", job.id, type(exc).__name__)
+            finally:
+                self._in_flight.pop(job.id, None)
             self._wake_for(job.next_poll_at)
 
     def _wake_for(self, due: float | None) -> None:
@@ -153,6 +179,11 @@ class Poller:
             if pending:
                 log.warning("event=shutdown_cancelled_steps count=%d", len(pending))
                 await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            # The other replicas need not wait for these to run out.
+            await self._store.release_all_leases(self.replica)
+        except Exception as exc:
+            log.warning("event=lease_release_failed replica=%s error=%s", self.replica, type(exc).__name__)
 
 
 def _logged(task: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:

@@ -1,19 +1,15 @@
-"""SQLite through aiosqlite: the schema, its migrations and every query. Nothing else touches SQL."""
+"""The schema, its migrations and every query, for SQLite and PostgreSQL alike. Nothing else touches SQL."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, TypeVar
-
-import aiosqlite
+from typing import Any
 
 from bot.domain import Job, JobState
+from storage.engine import Connection, Engine, Row, open_engine
 
 log = logging.getLogger("videobot.storage")
 
@@ -129,6 +125,22 @@ MIGRATIONS: tuple[str, ...] = (
         opened_at REAL NOT NULL
     );
     """,
+    """
+    -- Arrival order, the same on every engine (SQLite's rowid has no PostgreSQL twin): the queue's order.
+    ALTER TABLE jobs ADD COLUMN arrival INTEGER;
+    UPDATE jobs SET arrival = (
+        SELECT COUNT(*) FROM jobs AS earlier
+        WHERE earlier.created_at < jobs.created_at OR (earlier.created_at = jobs.created_at AND earlier.id <= jobs.id)
+    );
+    CREATE UNIQUE INDEX jobs_arrival ON jobs (arrival);
+    CREATE INDEX jobs_waiting ON jobs (arrival) WHERE state IN ('accepted', 'queued');
+    -- Who is working on a job right now, and until when: one replica at a time advances a job.
+    ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+    ALTER TABLE jobs ADD COLUMN lease_until REAL;
+    CREATE INDEX jobs_leased ON jobs (lease_owner) WHERE lease_owner IS NOT NULL;
+    -- The next moment a job no replica holds is due: what the poller sets its timer by.
+    CREATE INDEX jobs_due_free ON jobs (next_poll_at) WHERE next_poll_at IS NOT NULL AND lease_owner IS NULL;
+    """,
 )
 
 # Jobs that count against quotas: all but those that certainly never reached Perf.
@@ -139,7 +151,6 @@ _USAGE_SQL = (
     f"(SELECT COUNT(*) FROM jobs WHERE user_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}) "
     f"FROM jobs WHERE channel_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}"
 )
-_T = TypeVar("_T")
 _IN_FLIGHT = "state IN ('submitting', 'pending', 'processing')"
 
 
@@ -165,7 +176,13 @@ class ChannelLimits:
 
 
 _JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Job))
-_INSERT_JOB_SQL = f"INSERT INTO jobs ({', '.join(_JOB_COLUMNS)}) VALUES ({', '.join('?' for _ in _JOB_COLUMNS)})"
+_INSERTED_COLUMNS = tuple(c for c in _JOB_COLUMNS if c != "arrival")
+# A job's arrival is the next number in line; inserts are admissions, serialised, so MAX + 1 is unique.
+_INSERT_JOB_SQL = (
+    f"INSERT INTO jobs ({', '.join(_INSERTED_COLUMNS)}, arrival) "
+    f"VALUES ({', '.join('?' for _ in _INSERTED_COLUMNS)}, (SELECT COALESCE(MAX(arrival), 0) + 1 FROM jobs)) "
+    "RETURNING arrival"
+)
 _BOOL_COLUMNS = frozenset(f.name for f in dataclasses.fields(Job) if f.type in ("bool", bool))
 
 
@@ -179,7 +196,7 @@ def _to_db(column: str, value: Any) -> Any:
     return value
 
 
-def _row_to_job(row: aiosqlite.Row) -> Job:
+def _row_to_job(row: Row) -> Job:
     values: dict[str, Any] = {}
     for column in _JOB_COLUMNS:
         value = row[column]
@@ -194,63 +211,52 @@ def _row_to_job(row: aiosqlite.Row) -> Job:
 
 
 class Store:
-    """One aiosqlite connection in WAL mode; every write commits at once."""
+    """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._db = connection
-        # One connection is shared by every coroutine, and a commit commits whatever is pending on it:
-        # writes take this lock so that a transaction's statements are never committed by another's.
-        self._write_lock = asyncio.Lock()
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._db: Connection = engine.reads
         self._seen_pruned_at = 0.0
 
     @classmethod
-    async def open(cls, path: str) -> Store:
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(path)
-        connection.row_factory = aiosqlite.Row
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA busy_timeout=5000")
-        await connection.execute("PRAGMA synchronous=NORMAL")
-        await connection.execute("PRAGMA foreign_keys=ON")
-        store = cls(connection)
-        await store.migrate()
+    async def open(cls, url: str, *, migrate: bool = True) -> Store:
+        """`url` is a DATABASE_URL; a bare path is taken as a SQLite file."""
+        engine = await open_engine(url if "://" in url else f"sqlite:///{url}")
+        store = cls(engine)
+        if migrate:
+            await store.migrate()
         return store
 
-    async def close(self) -> None:
-        await self._db.close()
+    @property
+    def engine(self) -> str:
+        return self._engine.name
 
-    async def migrate(self) -> int:
-        await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cursor:
-            row = await cursor.fetchone()
-        current = (row[0] if row else None) or 0
-        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-            # executescript commits first, so each migration and its version row go in one transaction.
-            await self._db.executescript(
-                f"BEGIN; {script}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
-            )
-            log.info("event=migrated schema_version=%d", version)
-        return len(MIGRATIONS)
+    @property
+    def description(self) -> str:
+        return self._engine.description
+
+    async def close(self) -> None:
+        await self._engine.close()
+
+    async def migrate(self) -> list[int]:
+        """Bring the schema up to date; the versions this call applied (none if another did it first)."""
+        applied = await self._engine.migrate(MIGRATIONS)
+        for version in applied:
+            log.info("event=migrated schema_version=%d engine=%s", version, self._engine.name)
+        return applied
 
     async def count_by_state(self) -> dict[str, int]:
-        async with self._db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state") as cursor:
-            rows = await cursor.fetchall()
-        return {r[0]: r[1] for r in rows}
+        rows = await self._db.fetch("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        return {r[0]: int(r[1]) for r in rows}
 
     async def count_submitted(self) -> int:
-        async with self._db.execute("SELECT COUNT(*) FROM jobs WHERE perf_job_id IS NOT NULL") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        return int(await self._db.fetchval("SELECT COUNT(*) FROM jobs WHERE perf_job_id IS NOT NULL"))
 
     async def schema_version(self) -> int:
-        async with self._db.execute("SELECT MAX(version) FROM schema_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0] or 0) if row else 0
+        return int(await self._db.fetchval("SELECT MAX(version) FROM schema_version") or 0)
 
     async def ping(self) -> bool:
-        async with self._db.execute("SELECT 1") as cursor:
-            return (await cursor.fetchone()) is not None
+        return bool(await self._db.fetchval("SELECT 1") == 1)
 
     async def insert_job(
         self,
@@ -264,288 +270,312 @@ class Store:
 
         With `check`, the usage of the job's channel and person during `day` is read in the same
         transaction and handed to it; if it raises, nothing is stored. Check and reservation are one
-        atomic step, so a burst of commands cannot overshoot a quota.
+        admission, serialised across processes, so a burst of commands cannot overshoot a quota.
         """
-        row = [_to_db(c, getattr(job, c)) for c in _JOB_COLUMNS]
+        row = [_to_db(c, getattr(job, c)) for c in _INSERTED_COLUMNS]
         detail = f"stored trigger={trigger}" if trigger else "stored"
-
-        def transaction(db: sqlite3.Connection) -> bool:
-            # IMMEDIATE takes SQLite's write lock now: another process cannot slip a job in between.
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                if check is not None:
-                    assert day is not None
-                    found = db.execute(_USAGE_SQL, (job.user_id, *day, job.channel_id, *day)).fetchone()
-                    check(Usage(channel_jobs=found[0], channel_cost_micros=found[1], user_jobs=found[2]))
-                db.execute(_INSERT_JOB_SQL, row)
-                if trigger is not None:
-                    cursor = db.execute(
-                        "INSERT INTO job_triggers (trigger, job_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                        (trigger, job.id, job.created_at),
-                    )
-                    if cursor.rowcount == 0:
-                        db.rollback()
-                        return False
-                db.execute(
-                    "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
-                    (job.id, job.created_at, job.state.value, detail),
+        async with self._engine.transaction(admission=True) as db:
+            if trigger is not None:
+                # First, so a redelivered trigger costs no quota read; the job row it names comes next.
+                taken = await db.fetchval("SELECT 1 FROM job_triggers WHERE trigger = ?", trigger)
+                if taken:
+                    return False
+            if check is not None:
+                assert day is not None
+                found = await db.fetchrow(_USAGE_SQL, job.user_id, *day, job.channel_id, *day)
+                assert found is not None
+                check(Usage(channel_jobs=int(found[0]), channel_cost_micros=int(found[1]), user_jobs=int(found[2])))
+            job.arrival = int(await db.fetchval(_INSERT_JOB_SQL, *row))
+            if trigger is not None:
+                await db.execute(
+                    "INSERT INTO job_triggers (trigger, job_id, at) VALUES (?, ?, ?)", trigger, job.id, job.created_at
                 )
-                db.commit()
-            except BaseException:
-                db.rollback()
-                raise
-            return True
-
-        async with self._write_lock:
-            return await self._in_db_thread(transaction)
-
-    async def _in_db_thread(self, transaction: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run a whole transaction in aiosqlite's thread: one hand-over instead of one per statement.
-
-        This is the path of every command's acknowledgement, where each hand-over between the event
-        loop and SQLite's thread costs more than the SQL itself. aiosqlite has no public way to do this;
-        `_execute` and `_conn` are the private pair its own methods use.
-        """
-        connection = self._db
-        result: _T = await connection._execute(  # type: ignore[no-untyped-call]
-            lambda: transaction(connection._conn)
-        )
-        return result
+            await db.execute(
+                "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
+                job.id,
+                job.created_at,
+                job.state.value,
+                detail,
+            )
+        return True
 
     async def usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
-        rows = await self._db.execute_fetchall(_USAGE_SQL, (user_id, *day, channel_id, *day))
-        row = next(iter(rows), None)
+        row = await self._db.fetchrow(_USAGE_SQL, user_id, *day, channel_id, *day)
         assert row is not None
-        return Usage(channel_jobs=row[0], channel_cost_micros=row[1], user_jobs=row[2])
+        return Usage(channel_jobs=int(row[0]), channel_cost_micros=int(row[1]), user_jobs=int(row[2]))
 
     # --- the account's queue ------------------------------------------------------------------------
 
     async def claim_slot(self, job: Job, limit: int, now: float) -> bool:
-        """Move `job` to submitting if it is within the first free slots in line; one atomic statement.
+        """Move `job` to submitting if it is within the first free slots in line; one admission.
 
         The line is every job not yet submitted (accepted or queued), in arrival order."""
-        ahead_and_running = (
-            f"(SELECT COUNT(*) FROM jobs WHERE {_IN_FLIGHT}) + "
-            "(SELECT COUNT(*) FROM jobs AS w WHERE w.state IN ('accepted', 'queued') AND w.id != :id AND "
-            "(w.created_at < :created OR "
-            "(w.created_at = :created AND w.rowid < (SELECT rowid FROM jobs WHERE id = :id))))"
-        )
-        condition = "" if limit <= 0 else f" AND {ahead_and_running} < :limit"
-        async with self._write_lock:
-            try:
-                cursor = await self._db.execute(
-                    "UPDATE jobs SET state = 'submitting', submitted_at = :now, updated_at = :now "
-                    f"WHERE id = :id AND state IN ('accepted', 'queued'){condition}",
-                    {"id": job.id, "created": job.created_at, "limit": limit, "now": now},
+        params: list[Any] = [now, now, job.id]
+        condition = ""
+        if limit > 0:
+            condition = (
+                f" AND (SELECT COUNT(*) FROM jobs WHERE {_IN_FLIGHT}) + "
+                "(SELECT COUNT(*) FROM jobs AS w WHERE w.state IN ('accepted', 'queued') "
+                "AND w.arrival < (SELECT arrival FROM jobs WHERE id = ?)) < ?"
+            )
+            params += [job.id, limit]
+        async with self._engine.transaction(admission=True) as db:
+            claimed = (
+                await db.execute(
+                    "UPDATE jobs SET state = 'submitting', submitted_at = ?, updated_at = ? "
+                    f"WHERE id = ? AND state IN ('accepted', 'queued'){condition}",
+                    *params,
                 )
-                claimed = cursor.rowcount == 1
-                if claimed:
-                    await self._db.execute(
-                        "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, 'submitting', 'submitting')",
-                        (job.id, now),
-                    )
-                await self._db.commit()
-            except BaseException:
-                await self._db.rollback()
-                raise
+                == 1
+            )
+            if claimed:
+                await db.execute(
+                    "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, 'submitting', 'submitting')",
+                    job.id,
+                    now,
+                )
         if claimed:
             job.state, job.submitted_at, job.updated_at = JobState.SUBMITTING, now, now
         return claimed
 
     async def queue_position(self, job: Job) -> int:
         """1 for the head of the line. Jobs still being announced count: they arrived first."""
-        async with self._db.execute(
-            "SELECT COUNT(*) FROM jobs AS w WHERE w.state IN ('accepted', 'queued') AND w.id != ? AND "
-            "(w.created_at < ? OR (w.created_at = ? AND w.rowid < (SELECT rowid FROM jobs WHERE id = ?)))",
-            (job.id, job.created_at, job.created_at, job.id),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return (row[0] if row else 0) + 1
+        ahead = await self._db.fetchval(
+            "SELECT COUNT(*) FROM jobs AS w WHERE w.state IN ('accepted', 'queued') "
+            "AND w.arrival < (SELECT arrival FROM jobs WHERE id = ?)",
+            job.id,
+        )
+        return int(ahead or 0) + 1
 
     async def wake_queue(self, limit: int, now: float, shown: int) -> int:
         """Make due the waiting jobs that may now get a slot, and those among the first `shown` whose place
         in line changed (so their thread shows it). Costs one indexed lookup when nobody waits."""
         # Only jobs parked in line (no next_poll_at) need waking; announced jobs are due already. The
-        # redundant IN is what lets SQLite use the partial index jobs_queue (checked with EXPLAIN QUERY
+        # redundant IN is what lets SQLite use the partial index jobs_waiting (checked with EXPLAIN QUERY
         # PLAN): without it this is a scan of every job, on every tick.
-        async with self._db.execute(
+        parked = await self._db.fetchval(
             "SELECT 1 FROM jobs WHERE state IN ('accepted', 'queued') AND state = 'queued' AND next_poll_at IS NULL "
             "LIMIT 1"
-        ) as cursor:
-            if await cursor.fetchone() is None:
-                return 0
-        async with self._db.execute(f"SELECT COUNT(*) FROM jobs WHERE {_IN_FLIGHT}") as cursor:
-            row = await cursor.fetchone()
-        free = max(0, limit - (row[0] if row else 0)) if limit > 0 else 1_000_000
-        async with self._write_lock:
-            cursor = await self._db.execute(
-                "UPDATE jobs SET next_poll_at = :now WHERE id IN ("
+        )
+        if parked is None:
+            return 0
+        running = int(await self._db.fetchval(f"SELECT COUNT(*) FROM jobs WHERE {_IN_FLIGHT}") or 0)
+        free = max(0, limit - running) if limit > 0 else 1_000_000
+        async with self._engine.transaction() as db:
+            return await db.execute(
+                "UPDATE jobs SET next_poll_at = ? WHERE id IN ("
                 "  SELECT id FROM ("
-                "    SELECT id, queue_position, next_poll_at,"
-                "      ROW_NUMBER() OVER (ORDER BY created_at, rowid) AS place"
-                "    FROM jobs WHERE state IN ('accepted', 'queued'))"
+                "    SELECT id, queue_position, next_poll_at, ROW_NUMBER() OVER (ORDER BY arrival) AS place"
+                "    FROM jobs WHERE state IN ('accepted', 'queued')) AS line"
                 "  WHERE next_poll_at IS NULL"
-                "    AND (place <= :free OR (place <= :shown AND place != COALESCE(queue_position, 0))))",
-                {"now": now, "free": free, "shown": shown},
+                "    AND (place <= ? OR (place <= ? AND place != COALESCE(queue_position, 0))))",
+                now,
+                free,
+                shown,
             )
-            await self._db.commit()
-        return cursor.rowcount
+
+    # --- leases: which replica advances a job -------------------------------------------------------
+
+    async def claim_due(self, now: float, limit: int, owner: str, lease_seconds: float) -> list[Job]:
+        """Lease up to `limit` due jobs that no replica holds (or whose holder's lease ran out) to `owner`.
+
+        PostgreSQL skips rows another replica is claiming this instant; SQLite has one writer at a time.
+        """
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self._engine.name == "postgresql" else ""
+        async with self._engine.transaction() as db:
+            rows = await db.fetch(
+                "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id IN ("
+                "  SELECT id FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
+                "  AND (lease_owner IS NULL OR lease_until <= ?)"
+                f"  ORDER BY next_poll_at, arrival LIMIT ?{skip_locked}) "
+                "RETURNING *",
+                owner,
+                now + lease_seconds,
+                now,
+                now,
+                limit,
+            )
+        jobs = [_row_to_job(r) for r in rows]
+        # RETURNING has no order: the steps start in the order the jobs fell due, then arrived.
+        jobs.sort(key=lambda j: (j.next_poll_at or 0.0, j.arrival or 0))
+        return jobs
+
+    async def renew_leases(self, owner: str, now: float, lease_seconds: float) -> int:
+        """Extend every lease `owner` holds that is past half its length: a slow step keeps its job."""
+        async with self._engine.transaction() as db:
+            return await db.execute(
+                "UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND lease_until < ?",
+                now + lease_seconds,
+                owner,
+                now + lease_seconds / 2,
+            )
+
+    async def release_lease(self, job: Job, owner: str) -> bool:
+        """Let any replica take the job's next step; False if `owner` had lost the lease meanwhile."""
+        async with self._engine.transaction() as db:
+            released = await db.execute(
+                "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?", job.id, owner
+            )
+        job.lease_owner, job.lease_until = None, None
+        return released == 1
+
+    async def release_all_leases(self, owner: str | None) -> int:
+        """Release `owner`'s leases (on a clean shutdown: the other replicas need not wait for them to run
+        out), or with None every lease (SQLite at start: its one process is the only one that could hold any).
+        """
+        match, params = ("lease_owner = ?", [owner]) if owner is not None else ("lease_owner IS NOT NULL", [])
+        async with self._engine.transaction() as db:
+            return await db.execute(f"UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE {match}", *params)
 
     # --- channel limits and daily reports -----------------------------------------------------------
 
     async def channel_limits(self, channel_id: str) -> ChannelLimits | None:
-        rows = await self._db.execute_fetchall(
+        row = await self._db.fetchrow(
             "SELECT daily_jobs, daily_budget_micros, set_by, set_at FROM channel_limits WHERE channel_id = ?",
-            (channel_id,),
+            channel_id,
         )
-        row = next(iter(rows), None)
         return ChannelLimits(row[0], row[1], row[2], row[3]) if row else None
 
     async def set_channel_limits(self, channel_id: str, limits: ChannelLimits) -> None:
-        async with self._write_lock:
-            await self._db.execute(
+        async with self._engine.transaction() as db:
+            await db.execute(
                 "INSERT INTO channel_limits (channel_id, daily_jobs, daily_budget_micros, set_by, set_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET daily_jobs = excluded.daily_jobs, "
                 "daily_budget_micros = excluded.daily_budget_micros, "
                 "set_by = excluded.set_by, set_at = excluded.set_at",
-                (channel_id, limits.daily_jobs, limits.daily_budget_micros, limits.set_by, limits.set_at),
+                channel_id,
+                limits.daily_jobs,
+                limits.daily_budget_micros,
+                limits.set_by,
+                limits.set_at,
             )
-            await self._db.commit()
 
     async def channels_used(self, day: tuple[float, float]) -> list[str]:
-        async with self._db.execute(
+        rows = await self._db.fetch(
             "SELECT channel_id FROM jobs WHERE created_at >= ? AND created_at < ? GROUP BY channel_id "
             "ORDER BY MIN(created_at)",
-            day,
-        ) as cursor:
-            rows = await cursor.fetchall()
+            *day,
+        )
         return [r[0] for r in rows]
 
     async def claim_report(self, scope: str, channel_id: str, day: str, now: float) -> bool:
         """True for the one caller that may post this report; every later call, restarts included, gets False."""
-        async with self._write_lock:
-            cursor = await self._db.execute(
-                "INSERT INTO daily_reports (scope, channel_id, day, claimed_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT DO NOTHING",
-                (scope, channel_id, day, now),
+        async with self._engine.transaction() as db:
+            return (
+                await db.execute(
+                    "INSERT INTO daily_reports (scope, channel_id, day, claimed_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    scope,
+                    channel_id,
+                    day,
+                    now,
+                )
+                == 1
             )
-            await self._db.commit()
-        return cursor.rowcount == 1
 
     async def report_posted(self, scope: str, channel_id: str, day: str, message_ts: str) -> None:
-        async with self._write_lock:
-            await self._db.execute(
+        async with self._engine.transaction() as db:
+            await db.execute(
                 "UPDATE daily_reports SET message_ts = ? WHERE scope = ? AND channel_id = ? AND day = ?",
-                (message_ts, scope, channel_id, day),
+                message_ts,
+                scope,
+                channel_id,
+                day,
             )
-            await self._db.commit()
 
     async def first_sighting(self, signature: str, now: float, keep_seconds: float) -> bool:
         """Record a request's signature; False if it was recorded before (a replay)."""
         prune = now - self._seen_pruned_at > keep_seconds / 6
         if prune:
             self._seen_pruned_at = now
-
-        def transaction(db: sqlite3.Connection) -> bool:
-            try:
-                # Pruning now and then is enough: old rows only take space, they never match a fresh request.
-                if prune:
-                    db.execute("DELETE FROM seen_requests WHERE at < ?", (now - keep_seconds,))
-                cursor = db.execute(
-                    "INSERT INTO seen_requests (signature, at) VALUES (?, ?) ON CONFLICT DO NOTHING", (signature, now)
-                )
-                db.commit()
-            except BaseException:
-                db.rollback()
-                raise
-            return cursor.rowcount == 1
-
-        async with self._write_lock:
-            return await self._in_db_thread(transaction)
+        async with self._engine.transaction() as db:
+            # Pruning now and then is enough: old rows only take space, they never match a fresh request.
+            if prune:
+                await db.execute("DELETE FROM seen_requests WHERE at < ?", now - keep_seconds)
+            inserted = await db.execute(
+                "INSERT INTO seen_requests (signature, at) VALUES (?, ?) ON CONFLICT DO NOTHING", signature, now
+            )
+        return inserted == 1
 
     async def home_opened(self, user_id: str, now: float) -> None:
-        async with self._write_lock:
-            await self._db.execute(
+        async with self._engine.transaction() as db:
+            await db.execute(
                 "INSERT INTO home_viewers (user_id, opened_at) VALUES (?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET opened_at = excluded.opened_at",
-                (user_id, now),
+                user_id,
+                now,
             )
-            await self._db.commit()
 
     async def has_home(self, user_id: str) -> bool:
-        rows = await self._db.execute_fetchall("SELECT 1 FROM home_viewers WHERE user_id = ?", (user_id,))
-        return bool(list(rows))
+        return await self._db.fetchval("SELECT 1 FROM home_viewers WHERE user_id = ?", user_id) is not None
 
     async def recent_jobs_of(self, user_id: str, limit: int) -> list[Job]:
-        rows = await self._db.execute_fetchall(
-            "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?", (user_id, limit)
+        rows = await self._db.fetch(
+            "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, arrival DESC LIMIT ?", user_id, limit
         )
         return [_row_to_job(r) for r in rows]
 
     async def spent_by(self, user_id: str, since: float, until: float) -> int:
-        rows = await self._db.execute_fetchall(
+        spent = await self._db.fetchval(
             "SELECT COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0) FROM jobs "
             f"WHERE user_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}",
-            (user_id, since, until),
+            user_id,
+            since,
+            until,
         )
-        row = next(iter(rows), None)
-        return int(row[0]) if row else 0
+        return int(spent or 0)
 
     async def channel_usage(self, day: tuple[float, float]) -> dict[str, tuple[int, int]]:
         """channel → (jobs, cost in micro-dollars) during `day`, counting jobs that hold quota."""
-        rows = await self._db.execute_fetchall(
+        rows = await self._db.fetch(
             "SELECT channel_id, COUNT(*), SUM(COALESCE(perf_cost_micros, estimated_cost_micros)) FROM jobs "
             f"WHERE created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA} GROUP BY channel_id ORDER BY channel_id",
-            day,
+            *day,
         )
         return {r[0]: (int(r[1]), int(r[2] or 0)) for r in rows}
 
     async def job_by_root(self, channel_id: str, root_ts: str) -> Job | None:
         """The job whose root message is `root_ts` in `channel_id` (a channel, or the DM of a private job)."""
-        rows = await self._db.execute_fetchall(
-            "SELECT * FROM jobs WHERE root_ts = ? AND COALESCE(post_channel_id, channel_id) = ?", (root_ts, channel_id)
+        row = await self._db.fetchrow(
+            "SELECT * FROM jobs WHERE root_ts = ? AND COALESCE(post_channel_id, channel_id) = ?", root_ts, channel_id
         )
-        row = next(iter(rows), None)
         return _row_to_job(row) if row else None
 
     async def get_job(self, job_id: str) -> Job | None:
-        async with self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cursor:
-            row = await cursor.fetchone()
+        row = await self._db.fetchrow("SELECT * FROM jobs WHERE id = ?", job_id)
         return _row_to_job(row) if row else None
 
-    async def update_job(self, job: Job, *, event: str = "", **changes: Any) -> Job:
+    async def update_job(self, job: Job, *, event: str = "", lease: str | None = None, **changes: Any) -> Job:
         """Write `changes` to the row and to `job`; a state change is also recorded in job_events.
 
-        Only if the row is still in `job.state`: otherwise StaleJob, and nothing is written.
+        Only if the row is still in `job.state` and, with `lease`, still leased to that owner: otherwise
+        StaleJob, and nothing is written.
         """
         unknown = set(changes) - set(_JOB_COLUMNS) - {"id"}
         if unknown or "id" in changes:
             raise ValueError(f"not updatable job columns: {sorted(unknown | ({'id'} & set(changes)))}")
         assignments = ", ".join(f"{column} = ?" for column in changes)
+        fence, fence_params = (" AND lease_owner = ?", [lease]) if lease is not None else ("", [])
         new_state = changes.get("state")
-        async with self._write_lock:
-            try:
-                cursor = await self._db.execute(
-                    f"UPDATE jobs SET {assignments} WHERE id = ? AND state = ?",
-                    [*(_to_db(c, v) for c, v in changes.items()), job.id, job.state.value],
+        async with self._engine.transaction() as db:
+            changed = await db.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ? AND state = ?{fence}",
+                *(_to_db(c, v) for c, v in changes.items()),
+                job.id,
+                job.state.value,
+                *fence_params,
+            )
+            if changed == 0:
+                # Someone else (`videobot cancel`, another replica after this one's lease ran out) moved it.
+                raise StaleJob(job.id)
+            if (new_state is not None and new_state != job.state) or event:
+                await db.execute(
+                    "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
+                    job.id,
+                    changes.get("updated_at", job.updated_at),
+                    _to_db("state", new_state or job.state),
+                    event,
                 )
-                if cursor.rowcount == 0:
-                    # Someone else (`videobot cancel`, an operator's retry) moved the job meanwhile.
-                    raise StaleJob(job.id)
-                if (new_state is not None and new_state != job.state) or event:
-                    await self._db.execute(
-                        "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
-                        (
-                            job.id,
-                            changes.get("updated_at", job.updated_at),
-                            _to_db("state", new_state or job.state),
-                            event,
-                        ),
-                    )
-                await self._db.commit()
-            except BaseException:
-                await self._db.rollback()
-                raise
         for column, value in changes.items():
             setattr(job, column, value)
         return job
@@ -554,18 +584,21 @@ class Store:
         excluded = list(exclude)
         marks = ", ".join("?" for _ in excluded)
         skip = f"AND id NOT IN ({marks})" if excluded else ""
-        async with self._db.execute(
+        rows = await self._db.fetch(
             f"SELECT * FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? {skip} "
             "ORDER BY next_poll_at LIMIT ?",
-            [now, *excluded, limit],
-        ) as cursor:
-            rows = await cursor.fetchall()
+            now,
+            *excluded,
+            limit,
+        )
         return [_row_to_job(r) for r in rows]
 
     async def next_due_at(self) -> float | None:
-        async with self._db.execute("SELECT MIN(next_poll_at) FROM jobs WHERE next_poll_at IS NOT NULL") as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row else None
+        """When the next job that no replica holds is due (a held job's holder wakes itself)."""
+        due = await self._db.fetchval(
+            "SELECT MIN(next_poll_at) FROM jobs WHERE next_poll_at IS NOT NULL AND lease_owner IS NULL"
+        )
+        return float(due) if due is not None else None
 
     async def jobs(
         self,
@@ -592,13 +625,9 @@ class Store:
             params.append(until)
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         tail = f" LIMIT {int(limit)}" if limit else ""
-        async with self._db.execute(f"SELECT * FROM jobs {where} ORDER BY created_at, rowid{tail}", params) as c:
-            rows = await c.fetchall()
+        rows = await self._db.fetch(f"SELECT * FROM jobs {where} ORDER BY created_at, arrival{tail}", *params)
         return [_row_to_job(r) for r in rows]
 
     async def job_events(self, job_id: str) -> list[tuple[float, str, str]]:
-        async with self._db.execute(
-            "SELECT at, state, detail FROM job_events WHERE job_id = ? ORDER BY id", (job_id,)
-        ) as cursor:
-            rows = await cursor.fetchall()
+        rows = await self._db.fetch("SELECT at, state, detail FROM job_events WHERE job_id = ? ORDER BY id", job_id)
         return [(r[0], r[1], r[2]) for r in rows]

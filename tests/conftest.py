@@ -21,6 +21,7 @@ from bot.app import build_bolt_app, open_services
 from bot.config import Settings
 from bot.domain import Job
 from bot.services import Services
+from tests.fakes.databases import ENGINES, fresh_database
 from tests.fakes.jobs import CHANNEL, USER
 from tests.fakes.perf import API_KEY, FakePerf
 from tests.fakes.process import SIGNING_SECRET
@@ -179,8 +180,15 @@ async def fake_perf() -> AsyncIterator[FakePerf]:
     await fake.stop()
 
 
+@pytest.fixture(params=ENGINES)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Every test that stores anything runs once per engine: SQLite, and PostgreSQL when one is set up."""
+    async with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
 @pytest.fixture
-def make_settings(fake_slack: FakeSlack, fake_perf: FakePerf, tmp_path: Path) -> Callable[..., Settings]:
+def make_settings(fake_slack: FakeSlack, fake_perf: FakePerf, database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         settings = Settings(
             slack_bot_token=BOT_TOKEN,
@@ -188,7 +196,7 @@ def make_settings(fake_slack: FakeSlack, fake_perf: FakePerf, tmp_path: Path) ->
             perf_api_key=API_KEY,
             perf_api_url=fake_perf.api_url,
             slack_api_url=fake_slack.base_url + "/api/",
-            database_path=str(tmp_path / "videobot.db"),
+            database_url=database_url,
             media_hosts=(fake_perf.media_host,),
             port=0,
             poll_min_seconds=2.0,
@@ -231,8 +239,8 @@ class Bot:
             await self.services.home.wait_idle()
             due = await self.services.store.next_due_at()
             if due is None:
-                # Jobs waiting in line are not due: the next tick wakes them if a slot is free.
-                await self.services.poller.tick()
+                # Jobs waiting in line are not due: the next tick wakes them if a slot is free (and takes them).
+                await self.step()
                 due = await self.services.store.next_due_at()
                 if due is None:
                     return

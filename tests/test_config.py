@@ -13,7 +13,7 @@ def test_defaults() -> None:
     settings = load_settings(BASE)
     assert settings.perf_api_url == "https://api.withperf.pro"
     assert settings.slack_api_url == "https://slack.com/api/"
-    assert settings.database_path == "videobot.db"
+    assert settings.database_url == "sqlite:///videobot.db"
     assert settings.media_hosts == ("storage.withperf.pro",)
     assert settings.port == 3000 and not settings.socket_mode
 
@@ -28,7 +28,7 @@ def test_absolute_database_path_and_media_hosts() -> None:
     settings = load_settings(
         {**BASE, "DATABASE_URL": "sqlite:////data/v.db", "VIDEOBOT_MEDIA_HOSTS": "a.example, 127.0.0.1:9000"}
     )
-    assert settings.database_path == "/data/v.db"
+    assert settings.database_url == "sqlite:////data/v.db"
     assert settings.media_hosts == ("a.example", "127.0.0.1:9000")
 
 
@@ -47,7 +47,9 @@ def test_rerun_emoji_are_names_with_or_without_colons() -> None:
         ({"SLACK_APP_TOKEN": "xoxb-wrong"}, "SLACK_APP_TOKEN"),
         ({"PERF_API_KEY": " "}, "PERF_API_KEY"),
         ({"PERF_API_URL": "api.withperf.pro"}, "PERF_API_URL"),
-        ({"DATABASE_URL": "postgresql://u:p@h/db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://u:p@h/db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://u:p@h"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "sqlite:///"}, "DATABASE_URL"),
         ({"PORT": "eighty"}, "PORT"),
         ({"PORT": "70000"}, "PORT"),
         ({"VIDEOBOT_MEDIA_HOSTS": "https://x.example/path"}, "VIDEOBOT_MEDIA_HOSTS"),

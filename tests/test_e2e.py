@@ -23,11 +23,13 @@ SECRETS = (BOT_TOKEN, SIGNING_SECRET, API_KEY, APP_TOKEN)
 
 
 @pytest.fixture
-def bot_env(fake_slack: FakeSlack, fake_perf: FakePerf, tmp_path: Path) -> dict[str, str]:
+def bot_env(fake_slack: FakeSlack, fake_perf: FakePerf, database_url: str) -> dict[str, str]:
     return bot_environment(
         fake_slack,
         fake_perf,
-        tmp_path / "data" / "videobot.db",
+        database_url,
+        # On PostgreSQL a restarted bot is a new replica: the killed one's jobs wait for its leases to lapse.
+        VIDEOBOT_LEASE_SECONDS="2",
         VIDEOBOT_POLL_TICK_SECONDS="0.1",
         VIDEOBOT_POLL_MIN_SECONDS="0.1",
         VIDEOBOT_POLL_MAX_SECONDS="0.5",
@@ -298,7 +300,7 @@ async def test_the_daily_report_is_posted_once_across_a_restart(
     from tests.fakes.jobs import stored_job
 
     yesterday = time.time() - 86_400
-    store = await Store.open(bot_env["DATABASE_URL"].removeprefix("sqlite:///"))
+    store = await Store.open(bot_env["DATABASE_URL"])
     for n, user in enumerate(("UALICE01", "UALICE01", "UBOB0002")):
         await store.insert_job(
             stored_job(

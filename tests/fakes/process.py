@@ -23,8 +23,10 @@ def videobot_command(*args: str) -> list[str]:
     return [str(script), *arguments] if script.exists() else [sys.executable, "-m", "bot.cli", *arguments]
 
 
-def bot_environment(slack: FakeSlack, perf: FakePerf, database: Path, **overrides: str) -> dict[str, str]:
-    """This process's environment minus any real Slack/Perf/videobot settings, pointed at the fakes."""
+def bot_environment(slack: FakeSlack, perf: FakePerf, database: Path | str, **overrides: str) -> dict[str, str]:
+    """This process's environment minus any real Slack/Perf/videobot settings, pointed at the fakes.
+
+    `database` is a DATABASE_URL, or the path of a SQLite file."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PERF_", "VIDEOBOT_"))}
     env.update(
         {
@@ -33,7 +35,7 @@ def bot_environment(slack: FakeSlack, perf: FakePerf, database: Path, **override
             "PERF_API_KEY": API_KEY,
             "PERF_API_URL": perf.api_url,
             "SLACK_API_URL": slack.base_url + "/api/",
-            "DATABASE_URL": f"sqlite:///{database}",
+            "DATABASE_URL": database if isinstance(database, str) else f"sqlite:///{database}",
             "VIDEOBOT_MEDIA_HOSTS": perf.media_host,
             "HOST": "127.0.0.1",
             "PORT": "0",

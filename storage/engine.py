@@ -1,0 +1,266 @@
+"""The two database engines behind one small interface: SQLite (aiosqlite) for one process, PostgreSQL
+(asyncpg) for several replicas sharing one database.
+
+Queries are written once, in the SQL both engines accept, with `?` placeholders; this module is the only
+place that knows how each engine binds parameters, opens transactions, serialises admissions and spells
+column types. Everything else in `storage/` speaks to `Engine` and `Connection`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import aiosqlite
+
+log = logging.getLogger("videobot.storage")
+
+# Keys of PostgreSQL advisory locks (any 64-bit numbers; they only need to be this app's own).
+_ADMISSION_LOCK = 0x76696465_6F626F01  # a job joins the account: quotas, its place in line, a slot at Perf
+_MIGRATION_LOCK = 0x76696465_6F626F02  # one replica migrates at a time
+
+
+class Row(Protocol):
+    def __getitem__(self, key: int | str, /) -> Any: ...
+
+
+class Connection(ABC):
+    """Statements on one connection, inside a transaction when it came from `Engine.transaction`."""
+
+    @abstractmethod
+    async def fetch(self, sql: str, *params: Any) -> Sequence[Row]: ...
+
+    @abstractmethod
+    async def execute(self, sql: str, *params: Any) -> int:
+        """Run one statement; the number of rows it changed."""
+
+    async def fetchrow(self, sql: str, *params: Any) -> Row | None:
+        rows = await self.fetch(sql, *params)
+        return rows[0] if rows else None
+
+    async def fetchval(self, sql: str, *params: Any) -> Any:
+        row = await self.fetchrow(sql, *params)
+        return row[0] if row is not None else None
+
+
+class Engine(ABC):
+    name: str
+    # Where the data lives, for /healthz and `videobot check`: never the password.
+    description: str
+
+    @property
+    @abstractmethod
+    def reads(self) -> Connection:
+        """For reads outside any transaction (each statement sees the latest committed data)."""
+
+    @abstractmethod
+    def transaction(self, *, admission: bool = False) -> AbstractAsyncContextManager[Connection]:
+        """`async with engine.transaction() as db:` commits at the end, rolls back on any exception.
+
+        `admission=True` also serialises the transaction with every other admission, across processes:
+        a quota check and the insert it allows, or a slot claimed against the account's limit, cannot
+        interleave with another one anywhere.
+        """
+
+    @abstractmethod
+    async def migrate(self, scripts: Sequence[str]) -> list[int]:
+        """Apply the scripts not yet applied, each with its version row in one transaction; the versions applied."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+async def open_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        return await SQLiteEngine.open(sqlite_path(url))
+    if url.startswith(("postgresql://", "postgres://")):
+        return await PostgresEngine.open(url)
+    raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+
+
+def sqlite_path(url: str) -> str:
+    return url.removeprefix("sqlite:///")
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password."""
+    if url.startswith("sqlite:///"):
+        return f"sqlite {sqlite_path(url)}"
+    parts = urlsplit(url)
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"postgresql {user}{parts.hostname}{port}{parts.path}"
+
+
+# --- SQLite ---------------------------------------------------------------------------------------------
+
+
+class _SQLiteConnection(Connection):
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def fetch(self, sql: str, *params: Any) -> Sequence[Row]:
+        return list(await self._db.execute_fetchall(sql, params))
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        cursor = await self._db.execute(sql, params)
+        count = cursor.rowcount
+        await cursor.close()
+        return count
+
+
+class SQLiteEngine(Engine):
+    """One aiosqlite connection in WAL mode, shared by every coroutine of the one process."""
+
+    name = "sqlite"
+
+    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+        self._db = db
+        self._connection = _SQLiteConnection(db)
+        self.description = f"sqlite {path}"
+        # A commit on the shared connection commits whatever is pending on it: transactions take turns.
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str) -> SQLiteEngine:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path)
+        db.row_factory = aiosqlite.Row
+        for pragma in ("journal_mode=WAL", "busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON"):
+            await db.execute(f"PRAGMA {pragma}")
+        return cls(db, path)
+
+    @property
+    def reads(self) -> Connection:
+        return self._connection
+
+    @asynccontextmanager
+    async def transaction(self, *, admission: bool = False) -> AsyncIterator[Connection]:
+        # IMMEDIATE takes SQLite's write lock at once, which is all an admission needs: one writer at a time.
+        async with self._write_lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._connection
+            except BaseException:
+                await self._db.rollback()
+                raise
+            await self._db.commit()
+
+    async def migrate(self, scripts: Sequence[str]) -> list[int]:
+        async with self._write_lock:
+            await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            await self._db.commit()
+            current = await self._connection.fetchval("SELECT MAX(version) FROM schema_version") or 0
+            applied = []
+            for version, script in enumerate(scripts[current:], start=current + 1):
+                # executescript commits first, so each migration and its version row go in one transaction.
+                await self._db.executescript(
+                    f"BEGIN; {script}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
+                )
+                applied.append(version)
+            return applied
+
+    async def close(self) -> None:
+        await self._db.close()
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=512)
+def _numbered(sql: str) -> str:
+    """`?` placeholders as asyncpg's `$1`, `$2`, … (no query here has a `?` inside a string literal)."""
+    count = 0
+
+    def number(_: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return f"${count}"
+
+    return re.sub(r"\?", number, sql)
+
+
+def postgres_ddl(script: str) -> str:
+    """A migration written for SQLite in PostgreSQL's types: 64-bit integers, double-precision times."""
+    script = re.sub(
+        r"\bINTEGER PRIMARY KEY AUTOINCREMENT\b", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", script
+    )
+    script = re.sub(r"\bINTEGER\b", "BIGINT", script)
+    return re.sub(r"\bREAL\b", "DOUBLE PRECISION", script)
+
+
+def _rows_changed(status: str) -> int:
+    # asyncpg answers a statement with its command tag: "UPDATE 3", "INSERT 0 1", "DELETE 0".
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class _PostgresConnection(Connection):
+    def __init__(self, db: Any) -> None:
+        self._db = db  # an asyncpg Connection or Pool: both have fetch and execute
+
+    async def fetch(self, sql: str, *params: Any) -> Sequence[Row]:
+        rows: Sequence[Row] = await self._db.fetch(_numbered(sql), *params)
+        return rows
+
+    async def execute(self, sql: str, *params: Any) -> int:
+        return _rows_changed(await self._db.execute(_numbered(sql), *params))
+
+
+class PostgresEngine(Engine):
+    """A pool of asyncpg connections; replicas share the database and coordinate only through it."""
+
+    name = "postgresql"
+
+    def __init__(self, pool: Any, url: str) -> None:
+        self._pool = pool
+        self._reads = _PostgresConnection(pool)
+        self.description = describe_url(url)
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresEngine:
+        import asyncpg  # only a PostgreSQL deployment needs the driver loaded
+
+        pool = await asyncpg.create_pool(url, min_size=1, max_size=10, command_timeout=30)
+        return cls(pool, url)
+
+    @property
+    def reads(self) -> Connection:
+        return self._reads
+
+    @asynccontextmanager
+    async def transaction(self, *, admission: bool = False) -> AsyncIterator[Connection]:
+        async with self._pool.acquire() as db, db.transaction():
+            if admission:
+                # Held until this transaction ends, in every replica: admissions happen one at a time.
+                await db.execute("SELECT pg_advisory_xact_lock($1)", _ADMISSION_LOCK)
+            yield _PostgresConnection(db)
+
+    async def migrate(self, scripts: Sequence[str]) -> list[int]:
+        async with self._pool.acquire() as db:
+            # Replicas started together: one migrates, the others wait here and then find nothing to do.
+            await db.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+            try:
+                await db.execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+                current = await db.fetchval("SELECT MAX(version) FROM schema_version") or 0
+                applied = []
+                for version, script in enumerate(scripts[current:], start=current + 1):
+                    async with db.transaction():
+                        await db.execute(postgres_ddl(script))
+                        await db.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+                    applied.append(version)
+                return applied
+            finally:
+                await db.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+    async def close(self) -> None:
+        await self._pool.close()
