@@ -140,7 +140,9 @@ def build_web_app(
             except Exception:
                 parts[name] = "disconnected"
         healthy = all(value == "ok" for value in parts.values())
-        return web.json_response({"ok": healthy, **parts}, status=200 if healthy else 503)
+        # Which database this replica reached (never its password) and who it is in the job leases.
+        about = {"database_at": services.store.description, "replica": services.poller.replica}
+        return web.json_response({"ok": healthy, **parts, **about}, status=200 if healthy else 503)
 
     async def readyz(_: web.Request) -> web.Response:
         # The store is opened (and migrated) before the server starts; the poller must have run once.

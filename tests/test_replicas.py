@@ -1,0 +1,164 @@
+"""Three `videobot run` processes on one PostgreSQL database: one is killed mid-job, nothing is lost or
+done twice, and quotas, the account's line and the daily report hold across all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.domain import Job, JobState
+from storage.db import MIGRATIONS, Store
+from tests.conftest import CHANNEL, signed_headers, slash_command_body
+from tests.fakes.databases import POSTGRES_URL, fresh_database
+from tests.fakes.jobs import stored_job
+from tests.fakes.perf import FakePerf
+from tests.fakes.process import BotProcess, bot_environment, videobot_command, wait_for
+from tests.fakes.slack import FakeSlack
+
+pytestmark = pytest.mark.skipif(
+    not POSTGRES_URL, reason="needs PostgreSQL: set VIDEOBOT_TEST_POSTGRES_URL (CI does, with .ci/postgres)"
+)
+
+QUOTA = 9
+SLOTS = 4
+
+
+@pytest.fixture
+async def postgres_url(tmp_path: Path) -> AsyncIterator[str]:
+    async with fresh_database("postgresql", tmp_path) as url:
+        yield url
+
+
+async def videobot(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        *videobot_command(*args),
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    return process.returncode or 0, out.decode()
+
+
+async def test_migrate_applies_every_version_once_even_when_three_run_at_once(
+    postgres_url: str, tmp_path: Path, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    # Only DATABASE_URL: a deployment step that migrates has no Slack or Perf secrets.
+    env = {k: v for k, v in bot_environment(fake_slack, fake_perf, postgres_url).items() if "SLACK" not in k}
+    results = await asyncio.gather(*(videobot(env, tmp_path, "migrate") for _ in range(3)))
+    assert all(code == 0 for code, _ in results), results
+    outputs = [out for _, out in results]
+    assert sum(f"applied {', '.join(str(v) for v in range(1, len(MIGRATIONS) + 1))}" in o for o in outputs) == 1
+    assert sum("nothing to apply" in o for o in outputs) == 2
+    assert all(f"schema version {len(MIGRATIONS)}" in o and "password" not in o for o in outputs)
+
+
+async def test_three_replicas_lose_nothing_repeat_nothing_and_share_quotas_when_one_is_killed(
+    postgres_url: str, tmp_path: Path, fake_slack: FakeSlack, fake_perf: FakePerf
+) -> None:
+    # Yesterday's jobs: each replica's start-up catch-up finds yesterday's report due.
+    store = await Store.open(postgres_url)
+    yesterday = time.time() - 86_400
+    for n in range(2):
+        await store.insert_job(
+            stored_job(
+                id=f"vb_yday{n:06d}",
+                state=JobState.DELIVERED,
+                created_at=yesterday + n,
+                perf_job_id=f"job_y{n}",
+                perf_cost_micros=300_000,
+                finalized=True,
+            )
+        )
+    env = bot_environment(
+        fake_slack,
+        fake_perf,
+        postgres_url,
+        VIDEOBOT_LEASE_SECONDS="2",
+        VIDEOBOT_POLL_TICK_SECONDS="0.1",
+        VIDEOBOT_POLL_MIN_SECONDS="0.1",
+        VIDEOBOT_POLL_MAX_SECONDS="0.5",
+        VIDEOBOT_DAILY_JOBS_PER_CHANNEL=str(QUOTA),
+        VIDEOBOT_MAX_CONCURRENT_JOBS=str(SLOTS),
+        VIDEOBOT_REPORT_TIME="00:00",
+    )
+    replicas = [BotProcess(env, tmp_path) for _ in range(3)]
+    await asyncio.gather(*(replica.start() for replica in replicas))
+    try:
+        async with httpx.AsyncClient() as client:
+            health = [(await client.get(f"{r.url}/healthz")).json() for r in replicas]
+        assert all(h["ok"] and h["database"] == "ok" and h["database_at"].startswith("postgresql") for h in health)
+        assert len({h["replica"] for h in health}) == 3
+
+        # Every replica ran its report catch-up; yesterday's report went out once.
+        await wait_for(
+            lambda: all(any("event=reports_checked" in line for line in r.output) for r in replicas),
+            what="every replica's report run",
+        )
+        assert len([m for m in fake_slack.roots(CHANNEL) if "📊" in m.text]) == 1
+
+        # Downloads stop halfway, so a replica is caught in the middle of delivering a video.
+        fake_perf.media_gate = asyncio.Event()
+
+        async def command(n: int) -> httpx.Response:
+            body = slash_command_body(f"Scene {n}", user=f"UPERSON{n:02d}")
+            async with httpx.AsyncClient() as client:
+                url = replicas[n % 3].url
+                return await client.post(f"{url}/slack/events", content=body, headers=signed_headers(body))
+
+        responses = await asyncio.gather(*(command(n) for n in range(15)))
+        assert all(r.status_code == 200 for r in responses)
+        refused = [r.json()["text"] for r in responses if r.text]
+        assert len(refused) == 15 - QUOTA
+        assert all(f"This channel has used its {QUOTA} jobs for today" in text for text in refused)
+
+        await wait_for(lambda: fake_perf.held["media"] > 0, within=30, what="a delivery in progress")
+        delivering = [j for j in await store.jobs(states=[JobState.COMPLETE]) if j.lease_owner]
+        assert delivering, "a job is downloading, so some replica holds its lease"
+        victim = next(r for r in replicas if f":{r.pid}:" in (delivering[0].lease_owner or ""))
+        await victim.kill()
+        fake_perf.media_gate.set()
+        survivors = [r for r in replicas if r is not victim]
+
+        def videos() -> int:
+            return sum(bool(f.shares) for f in fake_slack.files.values())
+
+        await wait_for(lambda: videos() >= QUOTA, within=60, what="every accepted job's video")
+        jobs = await finalized_jobs(store, QUOTA)
+    finally:
+        for replica in replicas:
+            if replica.returncode is None:
+                await replica.terminate()
+        await store.close()
+
+    # Exactly once: one Perf job per accepted command, one root and one video per thread.
+    prompts = [c["prompt"] for c in fake_perf.creates]
+    assert fake_perf.create_requests == QUOTA and sorted(prompts) == sorted(set(prompts))
+    roots = [m for m in fake_slack.roots(CHANNEL) if "📊" not in m.text]
+    assert len(roots) == QUOTA
+    for root in roots:
+        assert len(fake_slack.files_in_thread(CHANNEL, root.ts)) == 1, root.text
+    assert fake_perf.most_running <= SLOTS
+    # The job the killed replica was delivering was finished by another, after its lease ran out.
+    taken_over = delivering[0].id
+    assert any(f"job={taken_over} event=delivered" in line for s in survivors for line in s.output)
+    assert all(j.state == JobState.DELIVERED for j in jobs)
+    assert len([m for m in fake_slack.roots(CHANNEL) if "📊" in m.text]) == 1
+
+
+async def finalized_jobs(store: Store, count: int) -> list[Job]:
+    """Today's jobs once `count` of them have had their final edit (polled: the replicas work on their own)."""
+    deadline = time.monotonic() + 30
+    while True:
+        jobs = [j for j in await store.jobs() if not j.id.startswith("vb_yday")]
+        if len(jobs) == count and all(j.finalized for j in jobs):
+            return jobs
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not finalized in time: {[(j.id, j.state.value) for j in jobs]}")
+        await asyncio.sleep(0.05)
