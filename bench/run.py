@@ -80,14 +80,14 @@ class Fakes:
         self.thread.join(5)
 
 
-def bot_env(fakes: Fakes, workdir: Path, **overrides: str) -> dict[str, str]:
+def bot_env(fakes: Fakes, workdir: Path, database: str | None = None, **overrides: str) -> dict[str, str]:
     settings = {
         "VIDEOBOT_DAILY_JOBS_PER_CHANNEL": "0",
         "VIDEOBOT_MAX_CONCURRENT_JOBS": "0",
         "VIDEOBOT_LOG_LEVEL": "WARNING",
         **overrides,
     }
-    return bot_environment(fakes.slack, fakes.perf, workdir / "bench.db", **settings)
+    return bot_environment(fakes.slack, fakes.perf, database or workdir / "bench.db", **settings)
 
 
 async def started_bot(env: dict[str, str], workdir: Path) -> BotProcess:
@@ -113,9 +113,15 @@ def p99(samples: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
-async def send_commands(url: str, count: int, concurrency: int, prefix: str, warm_up: bool = False) -> list[float]:
-    """Signed /video commands, `concurrency` in flight at once; returns each one's latency in seconds."""
+async def send_commands(
+    url: str | list[str], count: int, concurrency: int, prefix: str, warm_up: bool = False
+) -> list[float]:
+    """Signed /video commands, `concurrency` in flight at once; returns each one's latency in seconds.
+
+    With several URLs (replicas behind a load balancer) the commands go to each in turn."""
+    urls = [url] if isinstance(url, str) else url
     requests = [(body, signed_headers(body)) for n in range(count) for body in [_command(prefix, n)]]
+    turn = itertools.cycle(urls)
     slots = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     # aiohttp, not httpx: the generator must be much cheaper than what it measures. Like Slack, it
@@ -126,7 +132,7 @@ async def send_commands(url: str, count: int, concurrency: int, prefix: str, war
         async def one(body: str, headers: dict[str, str], measured: bool) -> None:
             async with slots:
                 started = time.perf_counter()
-                async with session.post(f"{url}/slack/events", data=body, headers=headers) as response:
+                async with session.post(f"{next(turn)}/slack/events", data=body, headers=headers) as response:
                     text = await response.text()
                 if measured:
                     latencies.append(time.perf_counter() - started)
@@ -134,7 +140,7 @@ async def send_commands(url: str, count: int, concurrency: int, prefix: str, war
                     raise RuntimeError(f"command refused: {response.status} {text[:200]}")
 
         # Open the connections first, as a running Slack would have them.
-        warm = [_command(f"{prefix} warm-up", n) for n in range(concurrency)] if warm_up else []
+        warm = [_command(f"{prefix} warm-up", n) for n in range(concurrency * len(urls))] if warm_up else []
         await asyncio.gather(*(one(body, signed_headers(body), False) for body in warm))
         await asyncio.gather(*(one(body, headers, True) for body, headers in requests))
     return latencies

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +72,26 @@ async def test_jobs_keep_their_arrival_order_and_migrations_are_idempotent(store
     assert [j.id for j in await store.jobs()] == [f"vb_order000{n}" for n in range(5)]
     assert [j.arrival for j in await store.jobs()] == [1, 2, 3, 4, 5]
     assert await store.migrate() == [] and await store.schema_version() == len(MIGRATIONS)
+
+
+async def test_a_sqlite_database_from_before_replicas_keeps_its_queue_order(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for version, script in enumerate(MIGRATIONS[:7], start=1):
+            old.executescript(f"{script}; INSERT INTO schema_version (version) VALUES ({version});")
+        for n, created in enumerate((5.0, 3.0, 3.0)):
+            old.execute(
+                "INSERT INTO jobs (id, team_id, channel_id, user_id, prompt, model, duration_seconds, resolution, "
+                "aspect_ratio, estimated_cost_micros, state, created_at, updated_at) "
+                "VALUES (?, 'T', 'C', 'U', 'p', 'pika', '4', '1080p', '16:9', 1, 'queued', ?, ?)",
+                (f"vb_old{n}", created, created),
+            )
+    store = await Store.open(f"sqlite:///{path}")
+    try:
+        assert [(j.id, j.arrival) for j in await store.jobs()] == [("vb_old1", 1), ("vb_old2", 2), ("vb_old0", 3)]
+        new = stored_job(id="vb_new", created_at=9.0)
+        await store.insert_job(new)
+        assert new.arrival == 4
+    finally:
+        await store.close()

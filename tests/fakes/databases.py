@@ -22,17 +22,18 @@ async def fresh_database(engine: str, directory: Path) -> AsyncIterator[str]:
         return
     import asyncpg
 
+    server = os.environ.get("VIDEOBOT_TEST_POSTGRES_URL", "").strip() or POSTGRES_URL
     name = f"videobot_test_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(POSTGRES_URL)
+    admin = await asyncpg.connect(server)
     try:
         await admin.execute(f"CREATE DATABASE {name}")
     finally:
         await admin.close()
-    parts = urlsplit(POSTGRES_URL)
+    parts = urlsplit(server)
     try:
         yield urlunsplit(parts._replace(path=f"/{name}"))
     finally:
-        admin = await asyncpg.connect(POSTGRES_URL)
+        admin = await asyncpg.connect(server)
         try:
             # FORCE: a bot process killed mid-test may have left connections behind.
             await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
