@@ -353,7 +353,7 @@ async def tick_cost(fakes: Fakes, workdir: Path) -> list[Row]:
 
     async def measure(path: Path, in_flight: int) -> float:
         env = bot_env(fakes, workdir)
-        settings = replace(load_settings(env, dotenv_path=None), database_path=str(path))
+        settings = replace(load_settings(env, dotenv_path=None), database_url=f"sqlite:///{path}")
         async with open_services(settings) as services:
             now = time.time()
             for n in range(in_flight):

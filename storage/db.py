@@ -382,6 +382,15 @@ class Store:
         PostgreSQL skips rows another replica is claiming this instant; SQLite has one writer at a time.
         """
         skip_locked = " FOR UPDATE SKIP LOCKED" if self._engine.name == "postgresql" else ""
+        # Most ticks find nothing due: a read on the due index spares them a write transaction.
+        due = await self._db.fetchval(
+            "SELECT 1 FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? "
+            "AND (lease_owner IS NULL OR lease_until <= ?) LIMIT 1",
+            now,
+            now,
+        )
+        if due is None:
+            return []
         async with self._engine.transaction() as db:
             rows = await db.fetch(
                 "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id IN ("
