@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain import Job, JobState
-from storage.engine import Connection, Engine, Row, open_engine
+from storage.engine import Connection, Engine, Row, Statement, open_engine
 
 log = logging.getLogger("videobot.storage")
 
@@ -274,29 +274,33 @@ class Store:
         """
         row = [_to_db(c, getattr(job, c)) for c in _INSERTED_COLUMNS]
         detail = f"stored trigger={trigger}" if trigger else "stored"
-        async with self._engine.transaction(admission=True) as db:
-            if trigger is not None:
-                # First, so a redelivered trigger costs no quota read; the job row it names comes next.
-                taken = await db.fetchval("SELECT 1 FROM job_triggers WHERE trigger = ?", trigger)
-                if taken:
-                    return False
-            if check is not None:
-                assert day is not None
-                found = await db.fetchrow(_USAGE_SQL, job.user_id, *day, job.channel_id, *day)
-                assert found is not None
-                check(Usage(channel_jobs=int(found[0]), channel_cost_micros=int(found[1]), user_jobs=int(found[2])))
-            job.arrival = int(await db.fetchval(_INSERT_JOB_SQL, *row))
-            if trigger is not None:
-                await db.execute(
-                    "INSERT INTO job_triggers (trigger, job_id, at) VALUES (?, ?, ?)", trigger, job.id, job.created_at
-                )
-            await db.execute(
-                "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
-                job.id,
-                job.created_at,
-                job.state.value,
-                detail,
+        # Two batches (what to check, then what to write): on SQLite, two hand-overs on every command's ack.
+        reads: list[Statement] = []
+        if trigger is not None:
+            reads.append(("SELECT COUNT(*) FROM job_triggers WHERE trigger = ?", (trigger,)))
+        if check is not None:
+            assert day is not None
+            reads.append((_USAGE_SQL, (job.user_id, *day, job.channel_id, *day)))
+        writes: list[Statement] = [(_INSERT_JOB_SQL, row)]
+        if trigger is not None:
+            writes.append(
+                ("INSERT INTO job_triggers (trigger, job_id, at) VALUES (?, ?, ?)", (trigger, job.id, job.created_at))
             )
+        writes.append(
+            (
+                "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
+                (job.id, job.created_at, job.state.value, detail),
+            )
+        )
+        async with self._engine.transaction(admission=True) as db:
+            found = iter(await db.batch(*reads)) if reads else iter(())
+            if trigger is not None and next(found).rows[0][0]:
+                return False
+            if check is not None:
+                usage = next(found).rows[0]
+                check(Usage(channel_jobs=int(usage[0]), channel_cost_micros=int(usage[1]), user_jobs=int(usage[2])))
+            inserted = await db.batch(*writes, commit=True)
+        job.arrival = int(inserted[0].rows[0][0])
         return True
 
     async def usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
@@ -497,14 +501,15 @@ class Store:
         prune = now - self._seen_pruned_at > keep_seconds / 6
         if prune:
             self._seen_pruned_at = now
+        statements: list[Statement] = [
+            ("INSERT INTO seen_requests (signature, at) VALUES (?, ?) ON CONFLICT DO NOTHING", (signature, now))
+        ]
+        if prune:
+            # Now and then is enough: old rows only take space, they never match a fresh request.
+            statements.append(("DELETE FROM seen_requests WHERE at < ?", (now - keep_seconds,)))
         async with self._engine.transaction() as db:
-            # Pruning now and then is enough: old rows only take space, they never match a fresh request.
-            if prune:
-                await db.execute("DELETE FROM seen_requests WHERE at < ?", now - keep_seconds)
-            inserted = await db.execute(
-                "INSERT INTO seen_requests (signature, at) VALUES (?, ?) ON CONFLICT DO NOTHING", signature, now
-            )
-        return inserted == 1
+            [inserted, *_] = await db.batch(*statements, commit=True)
+        return inserted.changed == 1
 
     async def home_opened(self, user_id: str, now: float) -> None:
         async with self._engine.transaction() as db:
@@ -566,25 +571,25 @@ class Store:
         assignments = ", ".join(f"{column} = ?" for column in changes)
         fence, fence_params = (" AND lease_owner = ?", [lease]) if lease is not None else ("", [])
         new_state = changes.get("state")
-        async with self._engine.transaction() as db:
-            changed = await db.execute(
+        statements: list[Statement] = [
+            (
                 f"UPDATE jobs SET {assignments} WHERE id = ? AND state = ?{fence}",
-                *(_to_db(c, v) for c, v in changes.items()),
-                job.id,
-                job.state.value,
-                *fence_params,
+                (*(_to_db(c, v) for c, v in changes.items()), job.id, job.state.value, *fence_params),
             )
-            if changed == 0:
-                # Someone else (`videobot cancel`, another replica after this one's lease ran out) moved it.
-                raise StaleJob(job.id)
-            if (new_state is not None and new_state != job.state) or event:
-                await db.execute(
+        ]
+        if (new_state is not None and new_state != job.state) or event:
+            statements.append(
+                (
                     "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
-                    job.id,
-                    changes.get("updated_at", job.updated_at),
-                    _to_db("state", new_state or job.state),
-                    event,
+                    (job.id, changes.get("updated_at", job.updated_at), _to_db("state", new_state or job.state), event),
                 )
+            )
+        async with self._engine.transaction() as db:
+            [updated, *_] = await db.batch(*statements)
+            if updated.changed == 0:
+                # Someone else (`videobot cancel`, another replica after this one's lease ran out) moved it:
+                # the event row goes with the rollback.
+                raise StaleJob(job.id)
         for column, value in changes.items():
             setattr(job, column, value)
         return job

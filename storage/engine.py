@@ -12,16 +12,19 @@ import asyncio
 import functools
 import logging
 import re
+import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import aiosqlite
 
 log = logging.getLogger("videobot.storage")
+_T = TypeVar("_T")
 
 # Keys of PostgreSQL advisory locks (any 64-bit numbers; they only need to be this app's own).
 _ADMISSION_LOCK = 0x76696465_6F626F01  # a job joins the account: quotas, its place in line, a slot at Perf
@@ -32,15 +35,34 @@ class Row(Protocol):
     def __getitem__(self, key: int | str, /) -> Any: ...
 
 
+Statement = tuple[str, Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class Result:
+    rows: Sequence[Row]
+    changed: int  # rows the statement inserted, updated or deleted
+
+
 class Connection(ABC):
     """Statements on one connection, inside a transaction when it came from `Engine.transaction`."""
 
     @abstractmethod
-    async def fetch(self, sql: str, *params: Any) -> Sequence[Row]: ...
+    async def batch(self, *statements: Statement, commit: bool = False) -> list[Result]:
+        """Run `statements` in order, in one hand-over to the database where the engine can.
 
-    @abstractmethod
+        On SQLite each call to the database's thread costs more than these small statements, and every
+        await lets the other requests of a burst run first: a transaction of two batches is two
+        hand-overs instead of one per statement. `commit=True` ends a transaction with the batch (the
+        transaction then does nothing more at its end).
+        """
+
+    async def fetch(self, sql: str, *params: Any) -> Sequence[Row]:
+        return (await self.batch((sql, params)))[0].rows
+
     async def execute(self, sql: str, *params: Any) -> int:
         """Run one statement; the number of rows it changed."""
+        return (await self.batch((sql, params)))[0].changed
 
     async def fetchrow(self, sql: str, *params: Any) -> Row | None:
         rows = await self.fetch(sql, *params)
@@ -103,18 +125,50 @@ def describe_url(url: str) -> str:
 # --- SQLite ---------------------------------------------------------------------------------------------
 
 
+def _run_in_sqlite(db: sqlite3.Connection, statements: Sequence[Statement]) -> list[Result]:
+    results = []
+    for sql, params in statements:
+        cursor = db.execute(sql, params)
+        rows = cursor.fetchall()
+        results.append(Result(rows, max(cursor.rowcount, 0)))
+        cursor.close()
+    return results
+
+
 class _SQLiteConnection(Connection):
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
+    """Statements outside any transaction: reads (SQLite starts no transaction for a SELECT)."""
 
-    async def fetch(self, sql: str, *params: Any) -> Sequence[Row]:
-        return list(await self._db.execute_fetchall(sql, params))
+    def __init__(self, engine: SQLiteEngine) -> None:
+        self._engine = engine
 
-    async def execute(self, sql: str, *params: Any) -> int:
-        cursor = await self._db.execute(sql, params)
-        count = cursor.rowcount
-        await cursor.close()
-        return count
+    async def batch(self, *statements: Statement, commit: bool = False) -> list[Result]:
+        return await self._engine.in_db_thread(lambda db: _run_in_sqlite(db, statements))
+
+
+class _SQLiteTransaction(Connection):
+    """BEGIN IMMEDIATE goes with the first batch, COMMIT with the last one that asks for it."""
+
+    def __init__(self, engine: SQLiteEngine) -> None:
+        self._engine = engine
+        self.begun = False
+        self.committed = False
+
+    async def batch(self, *statements: Statement, commit: bool = False) -> list[Result]:
+        if self.committed:
+            raise RuntimeError("the transaction was committed with an earlier batch")
+
+        def run(db: sqlite3.Connection) -> list[Result]:
+            if not self.begun:
+                # IMMEDIATE takes SQLite's write lock at once, which is all an admission needs.
+                db.execute("BEGIN IMMEDIATE")
+                self.begun = True
+            results = _run_in_sqlite(db, statements)
+            if commit:
+                db.commit()
+                self.committed = True
+            return results
+
+        return await self._engine.in_db_thread(run)
 
 
 class SQLiteEngine(Engine):
@@ -124,7 +178,7 @@ class SQLiteEngine(Engine):
 
     def __init__(self, db: aiosqlite.Connection, path: str) -> None:
         self._db = db
-        self._connection = _SQLiteConnection(db)
+        self._connection = _SQLiteConnection(self)
         self.description = f"sqlite {path}"
         # A commit on the shared connection commits whatever is pending on it: transactions take turns.
         self._write_lock = asyncio.Lock()
@@ -143,17 +197,29 @@ class SQLiteEngine(Engine):
     def reads(self) -> Connection:
         return self._connection
 
+    async def in_db_thread(self, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run `work` in aiosqlite's thread: one hand-over for any number of statements.
+
+        aiosqlite has no public way to do this; `_execute` and `_conn` are the private pair its own
+        methods use (checked against aiosqlite 0.20-0.21).
+        """
+        db = self._db
+        result: _T = await db._execute(lambda: work(db._conn))  # type: ignore[no-untyped-call]
+        return result
+
     @asynccontextmanager
     async def transaction(self, *, admission: bool = False) -> AsyncIterator[Connection]:
-        # IMMEDIATE takes SQLite's write lock at once, which is all an admission needs: one writer at a time.
+        # One writer at a time on the shared connection; across processes, BEGIN IMMEDIATE's lock.
         async with self._write_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
+            transaction = _SQLiteTransaction(self)
             try:
-                yield self._connection
+                yield transaction
             except BaseException:
-                await self._db.rollback()
+                if transaction.begun and not transaction.committed:
+                    await self._db.rollback()
                 raise
-            await self._db.commit()
+            if transaction.begun and not transaction.committed:
+                await self._db.commit()
 
     async def migrate(self, scripts: Sequence[str]) -> list[int]:
         async with self._write_lock:
@@ -204,16 +270,25 @@ def _rows_changed(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+def _returns_rows(sql: str) -> bool:
+    head = sql.lstrip()[:6].upper()
+    return head == "SELECT" or " RETURNING " in sql.upper()
+
+
 class _PostgresConnection(Connection):
     def __init__(self, db: Any) -> None:
         self._db = db  # an asyncpg Connection or Pool: both have fetch and execute
 
-    async def fetch(self, sql: str, *params: Any) -> Sequence[Row]:
-        rows: Sequence[Row] = await self._db.fetch(_numbered(sql), *params)
-        return rows
-
-    async def execute(self, sql: str, *params: Any) -> int:
-        return _rows_changed(await self._db.execute(_numbered(sql), *params))
+    async def batch(self, *statements: Statement, commit: bool = False) -> list[Result]:
+        # One round trip each; the transaction, if any, commits when its block ends.
+        results = []
+        for sql, params in statements:
+            if _returns_rows(sql):
+                rows = await self._db.fetch(_numbered(sql), *params)
+                results.append(Result(rows, len(rows)))
+            else:
+                results.append(Result([], _rows_changed(await self._db.execute(_numbered(sql), *params))))
+        return results
 
 
 class PostgresEngine(Engine):
