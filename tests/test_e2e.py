@@ -295,24 +295,12 @@ async def test_a_burst_of_twelve_on_a_quota_of_three_submits_exactly_three(
 async def test_the_daily_report_is_posted_once_across_a_restart(
     start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf, bot_env: dict[str, str]
 ) -> None:
-    from bot.domain import JobState
     from storage.db import Store
-    from tests.fakes.jobs import stored_job
+    from tests.fakes.jobs import delivered_yesterday
 
-    yesterday = time.time() - 86_400
     store = await Store.open(bot_env["DATABASE_URL"])
     for n, user in enumerate(("UALICE01", "UALICE01", "UBOB0002")):
-        await store.insert_job(
-            stored_job(
-                user_id=user,
-                prompt=f"Scene {n}",
-                state=JobState.DELIVERED,
-                created_at=yesterday + n,
-                perf_job_id=f"job_y{n}",
-                perf_cost_micros=300_000,
-                finalized=True,
-            )
-        )
+        await store.insert_job(delivered_yesterday(n, time.time(), user_id=user, prompt=f"Scene {n}"))
     await store.close()
     fake_slack.add_user("UALICE01", display_name="alice")
 

@@ -15,7 +15,7 @@ from bot.domain import Job, JobState
 from storage.db import MIGRATIONS, Store
 from tests.conftest import CHANNEL, signed_headers, slash_command_body
 from tests.fakes.databases import POSTGRES_URL, fresh_database
-from tests.fakes.jobs import stored_job
+from tests.fakes.jobs import delivered_yesterday
 from tests.fakes.perf import FakePerf
 from tests.fakes.process import BotProcess, bot_environment, videobot_command, wait_for
 from tests.fakes.slack import FakeSlack
@@ -64,18 +64,8 @@ async def test_three_replicas_lose_nothing_repeat_nothing_and_share_quotas_when_
 ) -> None:
     # Yesterday's jobs: each replica's start-up catch-up finds yesterday's report due.
     store = await Store.open(postgres_url)
-    yesterday = time.time() - 86_400
     for n in range(2):
-        await store.insert_job(
-            stored_job(
-                id=f"vb_yday{n:06d}",
-                state=JobState.DELIVERED,
-                created_at=yesterday + n,
-                perf_job_id=f"job_y{n}",
-                perf_cost_micros=300_000,
-                finalized=True,
-            )
-        )
+        await store.insert_job(delivered_yesterday(n, time.time(), id=f"vb_yday{n:06d}"))
     env = bot_environment(
         fake_slack,
         fake_perf,

@@ -30,3 +30,15 @@ def stored_job(*, created_at: float = 1.0, **fields: Any) -> Job:
     }
     values.update(fields)
     return Job(**values)
+
+
+def delivered_yesterday(n: int, now: float, **fields: Any) -> Job:
+    """The n-th of yesterday's delivered $0.30 jobs: what makes a daily report due when the bot starts."""
+    values: dict[str, Any] = {
+        "state": JobState.DELIVERED,
+        "perf_job_id": f"job_y{n}",
+        "perf_cost_micros": 300_000,
+        "finalized": True,
+    }
+    values.update(fields)
+    return stored_job(created_at=now - 86_400 + n, **values)
