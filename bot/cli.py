@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from bot.config import ConfigError, Settings, load_database_url, load_settings
 from bot.domain import JobState
 from storage.db import Store
+from storage.engine import DatabaseUnavailable
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,9 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         from bot.logs import setup_logging
 
         setup_logging(settings.log_level, settings.secrets(), settings.log_format)
-        asyncio.run(serve(settings))
+        try:
+            asyncio.run(serve(settings))
+        except DatabaseUnavailable as exc:
+            print(f"videobot: {exc}", file=sys.stderr)
+            return 1
         return 0
-    return asyncio.run(_operate(args, settings))
+    try:
+        return asyncio.run(_operate(args, settings))
+    except DatabaseUnavailable as exc:
+        print(f"videobot: {exc}", file=sys.stderr)
+        return 1
 
 
 async def _operate(args: argparse.Namespace, settings: Settings) -> int:
@@ -107,8 +116,8 @@ async def _migrate() -> int:
         return 2
     try:
         store = await Store.open(url, migrate=False)
-    except Exception as exc:
-        print(f"videobot: cannot open {describe_url(url)}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except DatabaseUnavailable as exc:
+        print(f"videobot: {exc}", file=sys.stderr)
         return 1
     try:
         applied = await store.migrate()

@@ -22,7 +22,7 @@ from bot.domain import TERMINAL_STATES, Job, JobState
 from bot.perf import PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
 from bot.slack import make_web_client
 from storage.db import MIGRATIONS, Store
-from storage.engine import describe_url, sqlite_path
+from storage.engine import DatabaseUnavailable, describe_url, sqlite_path
 
 # Perf ids look like job_vid_…; this one cannot exist, so a 404 proves the key was accepted.
 _PROBE_JOB_ID = "job_vid_videobot_check_0000"
@@ -85,6 +85,8 @@ async def _check_perf(settings: Settings) -> CheckLine:
 async def _check_database(settings: Settings) -> CheckLine:
     try:
         store = await Store.open(settings.database_url)
+    except DatabaseUnavailable as exc:
+        return CheckLine("database", False, str(exc))
     except Exception as exc:
         return CheckLine("database", False, f"cannot open {describe_url(settings.database_url)}: {exc}")
     try:

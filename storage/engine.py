@@ -100,12 +100,24 @@ class Engine(ABC):
     async def close(self) -> None: ...
 
 
+class DatabaseUnavailable(Exception):
+    """The database could not be opened; the message names it (without its password) and why."""
+
+
 async def open_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        return await SQLiteEngine.open(sqlite_path(url))
-    if url.startswith(("postgresql://", "postgres://")):
+    if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+    try:
+        if url.startswith("sqlite:///"):
+            return await SQLiteEngine.open(sqlite_path(url))
         return await PostgresEngine.open(url)
-    raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
+    except Exception as exc:
+        hint = (
+            "check DATABASE_URL and that its folder can be written"
+            if url.startswith("sqlite:///")
+            else "is PostgreSQL running there, and are DATABASE_URL's user, password and database right?"
+        )
+        raise DatabaseUnavailable(f"cannot open {describe_url(url)}: {type(exc).__name__}: {exc} ({hint})") from exc
 
 
 def sqlite_path(url: str) -> str:

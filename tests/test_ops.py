@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -199,3 +200,18 @@ def test_the_readme_tells_people_to_run_check_first() -> None:
     setup = readme[readme.index("## Set up") :]
     assert "videobot check" in setup[: setup.index("\n## ", 5)]
     assert "## Operating" in readme
+
+
+@pytest.mark.parametrize("command", ["run", "migrate", "jobs"])
+async def test_an_unreachable_database_is_one_clear_line_without_its_password(
+    env: dict[str, str], tmp_path: Path, command: str
+) -> None:
+    with socket.socket() as probe:  # a port on 127.0.0.1 that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    unreachable = {**env, "DATABASE_URL": f"postgresql://videobot:hunter2@127.0.0.1:{port}/videobot"}
+    code, out, err = await videobot(unreachable, tmp_path, command)
+    assert code == 1
+    assert f"cannot open postgresql videobot@127.0.0.1:{port}/videobot" in err
+    assert "is PostgreSQL running there" in err
+    assert "Traceback" not in out + err and "hunter2" not in out + err
