@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -593,19 +593,6 @@ class Store:
         for column, value in changes.items():
             setattr(job, column, value)
         return job
-
-    async def due_jobs(self, now: float, limit: int, exclude: Iterable[str] = ()) -> list[Job]:
-        excluded = list(exclude)
-        marks = ", ".join("?" for _ in excluded)
-        skip = f"AND id NOT IN ({marks})" if excluded else ""
-        rows = await self._db.fetch(
-            f"SELECT * FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? {skip} "
-            "ORDER BY next_poll_at LIMIT ?",
-            now,
-            *excluded,
-            limit,
-        )
-        return [_row_to_job(r) for r in rows]
 
     async def next_due_at(self) -> float | None:
         """When the next job that no replica holds is due (a held job's holder wakes itself)."""
