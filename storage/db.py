@@ -385,7 +385,6 @@ class Store:
 
         PostgreSQL skips rows another replica is claiming this instant; SQLite has one writer at a time.
         """
-        skip_locked = " FOR UPDATE SKIP LOCKED" if self._engine.name == "postgresql" else ""
         # Most ticks find nothing due: a read on the due index spares them a write transaction.
         due = await self._db.fetchval(
             "SELECT 1 FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? "
@@ -400,7 +399,7 @@ class Store:
                 "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id IN ("
                 "  SELECT id FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
                 "  AND (lease_owner IS NULL OR lease_until <= ?)"
-                f"  ORDER BY next_poll_at, arrival LIMIT ?{skip_locked}) "
+                f"  ORDER BY next_poll_at, arrival LIMIT ?{self._engine.skip_locked}) "
                 "RETURNING *",
                 owner,
                 now + lease_seconds,

@@ -75,6 +75,8 @@ class Connection(ABC):
 
 class Engine(ABC):
     name: str
+    # Appended to a SELECT that picks rows to claim: rows another process is claiming are passed over.
+    skip_locked: str = ""
     # Where the data lives, for /healthz and `videobot check`: never the password.
     description: str
 
@@ -307,6 +309,7 @@ class PostgresEngine(Engine):
     """A pool of asyncpg connections; replicas share the database and coordinate only through it."""
 
     name = "postgresql"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, pool: Any, url: str) -> None:
         self._pool = pool
