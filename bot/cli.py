@@ -37,6 +37,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except DatabaseUnavailable as exc:
+        # Any command, any engine: one line naming the database (never its password) and what to check.
+        print(f"videobot: {exc}", file=sys.stderr)
+        return 1
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "migrate":
         return asyncio.run(_migrate())
     try:
@@ -52,17 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         from bot.logs import setup_logging
 
         setup_logging(settings.log_level, settings.secrets(), settings.log_format)
-        try:
-            asyncio.run(serve(settings))
-        except DatabaseUnavailable as exc:
-            print(f"videobot: {exc}", file=sys.stderr)
-            return 1
+        asyncio.run(serve(settings))
         return 0
-    try:
-        return asyncio.run(_operate(args, settings))
-    except DatabaseUnavailable as exc:
-        print(f"videobot: {exc}", file=sys.stderr)
-        return 1
+    return asyncio.run(_operate(args, settings))
 
 
 async def _operate(args: argparse.Namespace, settings: Settings) -> int:
@@ -106,26 +107,20 @@ async def _operate(args: argparse.Namespace, settings: Settings) -> int:
 async def _migrate() -> int:
     import logging
 
-    from storage.engine import describe_url
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         url = load_database_url()
     except ConfigError as exc:
         print(f"videobot: configuration error: {exc}", file=sys.stderr)
         return 2
-    try:
-        store = await Store.open(url, migrate=False)
-    except DatabaseUnavailable as exc:
-        print(f"videobot: {exc}", file=sys.stderr)
-        return 1
+    store = await Store.open(url, migrate=False)
     try:
         applied = await store.migrate()
         version = await store.schema_version()
     finally:
         await store.close()
     done = f"applied {', '.join(map(str, applied))}" if applied else "nothing to apply"
-    print(f"{describe_url(url)}: schema version {version} ({done})")
+    print(f"{store.description}: schema version {version} ({done})")
     return 0
 
 
