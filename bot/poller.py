@@ -43,6 +43,7 @@ class Poller:
     ) -> None:
         self._store = store
         self._lease_seconds = lease_seconds
+        self._leases_renewed_at = float("-inf")
         # Unique per process run: a restarted replica does not inherit the leases of the one that died.
         self.replica = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._jobs = jobs
@@ -109,8 +110,12 @@ class Poller:
         async with self._tick_lock:
             self.last_tick_at = self._clock.now()
             await self._jobs.wake_queue()
-            if self._in_flight:
-                await self._store.renew_leases(self.replica, self._clock.now(), self._lease_seconds)
+            now = self._clock.now()
+            # Every quarter lease, not every tick: a lease past half its length is still renewed with about
+            # a quarter left (ticks are far shorter than leases), and a busy replica pays no write per tick.
+            if self._in_flight and now - self._leases_renewed_at >= self._lease_seconds / 4:
+                self._leases_renewed_at = now
+                await self._store.renew_leases(self.replica, now, self._lease_seconds)
             room = self._concurrency * 4 - len(self._in_flight)
             if room <= 0:
                 return
