@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import CHANNEL, SIGNING_SECRET, reaction_event_body, signed_headers, slash_command_body
 from tests.fakes.perf import API_KEY, FakePerf
-from tests.fakes.process import BotProcess, bot_environment, videobot_command, wait_for
+from tests.fakes.process import FAST_POLLING, BotProcess, bot_environment, videobot_command, wait_for
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, API_KEY, APP_TOKEN)
@@ -30,9 +30,7 @@ def bot_env(fake_slack: FakeSlack, fake_perf: FakePerf, database_url: str) -> di
         database_url,
         # On PostgreSQL a restarted bot is a new replica: the killed one's jobs wait for its leases to lapse.
         VIDEOBOT_LEASE_SECONDS="2",
-        VIDEOBOT_POLL_TICK_SECONDS="0.1",
-        VIDEOBOT_POLL_MIN_SECONDS="0.1",
-        VIDEOBOT_POLL_MAX_SECONDS="0.5",
+        **FAST_POLLING,
         VIDEOBOT_LOG_LEVEL="DEBUG",
     )
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import CHANNEL, signed_headers, slash_command_body
 from tests.fakes.perf import FakePerf
-from tests.fakes.process import BotProcess, bot_environment, videobot_command, wait_for
+from tests.fakes.process import FAST_POLLING, BotProcess, bot_environment, videobot_command, wait_for
 from tests.fakes.slack import FakeSlack
 
 
@@ -25,9 +25,7 @@ def env(fake_slack: FakeSlack, fake_perf: FakePerf, database_url: str) -> dict[s
         fake_slack,
         fake_perf,
         database_url,
-        VIDEOBOT_POLL_TICK_SECONDS="0.1",
-        VIDEOBOT_POLL_MIN_SECONDS="0.1",
-        VIDEOBOT_POLL_MAX_SECONDS="0.5",
+        **FAST_POLLING,
     )
 
 

@@ -17,7 +17,7 @@ from tests.conftest import CHANNEL, signed_headers, slash_command_body
 from tests.fakes.databases import POSTGRES_URL, fresh_database
 from tests.fakes.jobs import delivered_yesterday
 from tests.fakes.perf import FakePerf
-from tests.fakes.process import BotProcess, bot_environment, videobot_command, wait_for
+from tests.fakes.process import FAST_POLLING, BotProcess, bot_environment, videobot_command, wait_for
 from tests.fakes.slack import FakeSlack
 
 pytestmark = pytest.mark.skipif(
@@ -71,9 +71,7 @@ async def test_three_replicas_lose_nothing_repeat_nothing_and_share_quotas_when_
         fake_perf,
         postgres_url,
         VIDEOBOT_LEASE_SECONDS="2",
-        VIDEOBOT_POLL_TICK_SECONDS="0.1",
-        VIDEOBOT_POLL_MIN_SECONDS="0.1",
-        VIDEOBOT_POLL_MAX_SECONDS="0.5",
+        **FAST_POLLING,
         VIDEOBOT_DAILY_JOBS_PER_CHANNEL=str(QUOTA),
         VIDEOBOT_MAX_CONCURRENT_JOBS=str(SLOTS),
         VIDEOBOT_REPORT_TIME="00:00",

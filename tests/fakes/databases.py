@@ -22,7 +22,8 @@ async def fresh_database(engine: str, directory: Path) -> AsyncIterator[str]:
         return
     import asyncpg
 
-    server = os.environ.get("VIDEOBOT_TEST_POSTGRES_URL", "").strip() or POSTGRES_URL
+    # Read now, not at import: bench.replicas sets it after starting its own server.
+    server = os.environ.get("VIDEOBOT_TEST_POSTGRES_URL", "").strip()
     name = f"videobot_test_{secrets.token_hex(6)}"
     admin = await asyncpg.connect(server)
     try:

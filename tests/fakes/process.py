@@ -14,6 +14,12 @@ from tests.fakes.perf import API_KEY, FakePerf
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
 SIGNING_SECRET = "test-signing-secret-5f2a9c"
+# Ticks and polls in tenths of a second: subprocess tests see a job through in a second or two.
+FAST_POLLING = {
+    "VIDEOBOT_POLL_TICK_SECONDS": "0.1",
+    "VIDEOBOT_POLL_MIN_SECONDS": "0.1",
+    "VIDEOBOT_POLL_MAX_SECONDS": "0.5",
+}
 
 
 def videobot_command(*args: str) -> list[str]:
