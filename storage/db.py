@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.domain import Job, JobState
 from storage.engine import Connection, Engine, Row, Statement, open_engine
+from storage.groups import GroupCommit
 
 log = logging.getLogger("videobot.storage")
 
@@ -154,6 +155,31 @@ _USAGE_SQL = (
 _IN_FLIGHT = "state IN ('submitting', 'pending', 'processing')"
 
 
+@dataclasses.dataclass(frozen=True)
+class _Admission:
+    job: Job
+    trigger: str | None
+    day: tuple[float, float] | None
+    check: Callable[[Usage], None] | None
+
+
+def _admission_writes(admission: _Admission) -> list[Statement]:
+    job, trigger = admission.job, admission.trigger
+    writes: list[Statement] = [(_INSERT_JOB_SQL, [_to_db(c, getattr(job, c)) for c in _INSERTED_COLUMNS])]
+    if trigger is not None:
+        writes.append(
+            ("INSERT INTO job_triggers (trigger, job_id, at) VALUES (?, ?, ?)", (trigger, job.id, job.created_at))
+        )
+    detail = f"stored trigger={trigger}" if trigger else "stored"
+    writes.append(
+        (
+            "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
+            (job.id, job.created_at, job.state.value, detail),
+        )
+    )
+    return writes
+
+
 class StaleJob(Exception):
     """The job's row changed state since it was read; re-read it rather than overwrite."""
 
@@ -217,6 +243,8 @@ class Store:
         self._engine = engine
         self._db: Connection = engine.reads
         self._seen_pruned_at = 0.0
+        self._admissions: GroupCommit[_Admission, bool] = GroupCommit(self._admit)
+        self._sightings: GroupCommit[tuple[str, float, float], bool] = GroupCommit(self._record_sightings)
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -269,39 +297,71 @@ class Store:
         """Store a new job. With `trigger`, only if that trigger never started a job: False if it did.
 
         With `check`, the usage of the job's channel and person during `day` is read in the same
-        transaction and handed to it; if it raises, nothing is stored. Check and reservation are one
-        admission, serialised across processes, so a burst of commands cannot overshoot a quota.
+        transaction and handed to it; if it raises, nothing is stored and the error reaches the caller.
+        Check and reservation are one admission, serialised across processes, so a burst of commands
+        cannot overshoot a quota. Admissions asked for together share one transaction (group commit).
         """
-        row = [_to_db(c, getattr(job, c)) for c in _INSERTED_COLUMNS]
-        detail = f"stored trigger={trigger}" if trigger else "stored"
-        # Two batches (what to check, then what to write): on SQLite, two hand-overs on every command's ack.
+        if check is not None and day is None:
+            raise ValueError("a quota check needs the day it counts")
+        return await self._admissions.submit(_Admission(job, trigger, day, check))
+
+    async def _admit(self, group: Sequence[_Admission]) -> list[bool | BaseException]:
+        """One transaction for a group of admissions, decided in order as if each had its own.
+
+        Two batches whatever the group's size (what to check, then what to write): on SQLite, two
+        hand-overs to the database thread for a whole burst of commands."""
         reads: list[Statement] = []
-        if trigger is not None:
-            reads.append(("SELECT COUNT(*) FROM job_triggers WHERE trigger = ?", (trigger,)))
-        if check is not None:
-            assert day is not None
-            reads.append((_USAGE_SQL, (job.user_id, *day, job.channel_id, *day)))
-        writes: list[Statement] = [(_INSERT_JOB_SQL, row)]
-        if trigger is not None:
-            writes.append(
-                ("INSERT INTO job_triggers (trigger, job_id, at) VALUES (?, ?, ?)", (trigger, job.id, job.created_at))
-            )
-        writes.append(
-            (
-                "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
-                (job.id, job.created_at, job.state.value, detail),
-            )
-        )
+        for admission in group:
+            if admission.trigger is not None:
+                reads.append(("SELECT COUNT(*) FROM job_triggers WHERE trigger = ?", (admission.trigger,)))
+            if admission.check is not None:
+                job, day = admission.job, admission.day
+                assert day is not None
+                reads.append((_USAGE_SQL, (job.user_id, *day, job.channel_id, *day)))
+        outcomes: list[bool | BaseException] = []
+        writes: list[Statement] = []
+        stored: list[tuple[Job, int]] = []  # each stored job and where its INSERT is among the writes
         async with self._engine.transaction(admission=True) as db:
             found = iter(await db.batch(*reads)) if reads else iter(())
-            if trigger is not None and next(found).rows[0][0]:
-                return False
-            if check is not None:
-                usage = next(found).rows[0]
-                check(Usage(channel_jobs=int(usage[0]), channel_cost_micros=int(usage[1]), user_jobs=int(usage[2])))
+            # What earlier admissions of this group add to the usage the reads saw.
+            triggers_taken: set[str] = set()
+            added_to_channel: dict[tuple[str, tuple[float, float]], tuple[int, int]] = {}
+            added_to_user: dict[tuple[str, tuple[float, float]], int] = {}
+            for admission in group:
+                job = admission.job
+                # Every admission's reads are consumed in order, whatever is decided.
+                trigger_count = int(next(found).rows[0][0]) if admission.trigger is not None else 0
+                usage_row = next(found).rows[0] if admission.check is not None else None
+                if trigger_count or admission.trigger in triggers_taken:
+                    outcomes.append(False)
+                    continue
+                if usage_row is not None:
+                    assert admission.check is not None and admission.day is not None
+                    channel_key, user_key = (job.channel_id, admission.day), (job.user_id, admission.day)
+                    channel_jobs, channel_cost = added_to_channel.get(channel_key, (0, 0))
+                    usage = Usage(
+                        channel_jobs=int(usage_row[0]) + channel_jobs,
+                        channel_cost_micros=int(usage_row[1]) + channel_cost,
+                        user_jobs=int(usage_row[2]) + added_to_user.get(user_key, 0),
+                    )
+                    try:
+                        admission.check(usage)
+                    except Exception as exc:
+                        outcomes.append(exc)
+                        continue
+                    added_to_channel[channel_key] = (channel_jobs + 1, channel_cost + job.estimated_cost_micros)
+                    added_to_user[user_key] = added_to_user.get(user_key, 0) + 1
+                if admission.trigger is not None:
+                    triggers_taken.add(admission.trigger)
+                stored.append((job, len(writes)))
+                writes += _admission_writes(admission)
+                outcomes.append(True)
+            if not writes:
+                return outcomes
             inserted = await db.batch(*writes, commit=True)
-        job.arrival = int(inserted[0].rows[0][0])
-        return True
+        for job, at in stored:
+            job.arrival = int(inserted[at].rows[0][0])
+        return outcomes
 
     async def usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
         row = await self._db.fetchrow(_USAGE_SQL, user_id, *day, channel_id, *day)
@@ -496,19 +556,24 @@ class Store:
             )
 
     async def first_sighting(self, signature: str, now: float, keep_seconds: float) -> bool:
-        """Record a request's signature; False if it was recorded before (a replay)."""
-        prune = now - self._seen_pruned_at > keep_seconds / 6
-        if prune:
-            self._seen_pruned_at = now
+        """Record a request's signature; False if it was recorded before (a replay).
+
+        Sightings asked for together share one transaction, like admissions."""
+        return await self._sightings.submit((signature, now, keep_seconds))
+
+    async def _record_sightings(self, group: Sequence[tuple[str, float, float]]) -> list[bool | BaseException]:
         statements: list[Statement] = [
             ("INSERT INTO seen_requests (signature, at) VALUES (?, ?) ON CONFLICT DO NOTHING", (signature, now))
+            for signature, now, _ in group
         ]
-        if prune:
+        _, now, keep_seconds = group[-1]
+        if now - self._seen_pruned_at > keep_seconds / 6:
             # Now and then is enough: old rows only take space, they never match a fresh request.
+            self._seen_pruned_at = now
             statements.append(("DELETE FROM seen_requests WHERE at < ?", (now - keep_seconds,)))
         async with self._engine.transaction() as db:
-            [inserted, *_] = await db.batch(*statements, commit=True)
-        return inserted.changed == 1
+            results = await db.batch(*statements, commit=True)
+        return [result.changed == 1 for result in results[: len(group)]]
 
     async def home_opened(self, user_id: str, now: float) -> None:
         async with self._engine.transaction() as db:

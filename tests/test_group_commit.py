@@ -1,0 +1,89 @@
+"""Group commit: commands stored at the same moment share a transaction, and each still gets its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bot.domain import Job
+from bot.quotas import Day, Limits, QuotaExceeded, check_usage
+from storage.db import Store, Usage
+from tests.fakes.jobs import stored_job
+
+TODAY = Day(start=0.0, end=86_400.0, label="1970-01-01")
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(database_url)
+    yield opened
+    await opened.close()
+
+
+def within(limits: Limits, job: Job) -> Callable[[Usage], None]:
+    def check(usage: Usage) -> None:
+        check_usage(limits, usage, job.estimated_cost_micros, TODAY)
+
+    return check
+
+
+async def admit_all(store: Store, jobs: list[Job], limits: Limits) -> list[bool | BaseException]:
+    return await asyncio.gather(
+        *(store.insert_job(job, day=TODAY.bounds, check=within(limits, job)) for job in jobs),
+        return_exceptions=True,
+    )
+
+
+async def test_a_burst_at_one_instant_fills_the_quota_exactly_and_in_the_order_it_came(store: Store) -> None:
+    jobs = [stored_job(id=f"vb_burst{n:05d}", created_at=10.0, user_id=f"U{n % 4}") for n in range(30)]
+    outcomes = await admit_all(store, jobs, Limits(daily_jobs=9, daily_budget_micros=0, daily_jobs_per_user=0))
+    assert outcomes[:9] == [True] * 9
+    refusals = outcomes[9:]
+    assert all(isinstance(refusal, QuotaExceeded) and refusal.which == "channel_jobs" for refusal in refusals)
+    stored = [job for n in range(30) if (job := await store.get_job(f"vb_burst{n:05d}")) is not None]
+    assert [job.id for job in stored] == [job.id for job in jobs[:9]]
+    assert [job.arrival for job in stored] == sorted(job.arrival for job in stored)
+    assert (await store.usage(jobs[0].channel_id, "U0", TODAY.bounds)).channel_jobs == 9
+
+
+async def test_budget_and_per_person_limits_count_what_earlier_commands_of_the_same_burst_took(store: Store) -> None:
+    # $0.268 each: a $1 budget holds three; alice may have two, whatever the channel.
+    alice = [stored_job(id=f"vb_alice{n:04d}", user_id="UALICE", channel_id=f"C{n}") for n in range(3)]
+    budget = [stored_job(id=f"vb_budgt{n:04d}", user_id=f"U{n}", channel_id="CBUDGET") for n in range(5)]
+    limits = Limits(daily_jobs=0, daily_budget_micros=1_000_000, daily_jobs_per_user=2)
+    outcomes = await admit_all(store, alice + budget, limits)
+    assert outcomes[:2] == [True, True]
+    assert isinstance(outcomes[2], QuotaExceeded) and outcomes[2].which == "user_jobs"
+    assert outcomes[3:6] == [True, True, True]
+    assert all(isinstance(o, QuotaExceeded) and o.which == "channel_budget" for o in outcomes[6:])
+
+
+async def test_one_trigger_delivered_several_times_at_once_starts_one_job(store: Store) -> None:
+    jobs = [stored_job(id=f"vb_trig{n:05d}") for n in range(4)]
+    outcomes = await asyncio.gather(*(store.insert_job(job, trigger="reaction:C1:1.0:U1") for job in jobs))
+    assert outcomes == [True, False, False, False]
+    assert [await store.get_job(job.id) is not None for job in jobs] == [True, False, False, False]
+
+
+async def test_a_command_that_cannot_be_stored_costs_the_rest_of_its_burst_nothing(store: Store) -> None:
+    await store.insert_job(stored_job(id="vb_taken0001"))
+    jobs = [stored_job(id=f"vb_fine{n:05d}") for n in range(3)]
+    clash = stored_job(id="vb_taken0001")
+    outcomes = await asyncio.gather(
+        *(store.insert_job(job) for job in [jobs[0], clash, *jobs[1:]]), return_exceptions=True
+    )
+    assert outcomes[0] is True and outcomes[2:] == [True, True]
+    assert isinstance(outcomes[1], Exception) and "unique" in str(outcomes[1]).lower()
+    assert all([await store.get_job(job.id) is not None for job in jobs])
+
+
+async def test_the_same_signature_twice_in_one_burst_is_a_replay(store: Store) -> None:
+    sightings = await asyncio.gather(
+        store.first_sighting("v0=aa", 100.0, 360.0),
+        store.first_sighting("v0=bb", 100.0, 360.0),
+        store.first_sighting("v0=aa", 100.0, 360.0),
+    )
+    assert sightings == [True, True, False]
+    assert await store.first_sighting("v0=bb", 101.0, 360.0) is False
