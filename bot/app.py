@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
@@ -19,6 +20,7 @@ from bot.control import JobControl
 from bot.home import HomeService
 from bot.jobs import Clock, JobService, SystemClock
 from bot.media import MediaFetcher
+from bot.messages import Message
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.people import People
 from bot.perf import PerfClient
@@ -28,7 +30,7 @@ from bot.reports import ReportService
 from bot.reruns import RerunService
 from bot.services import Services
 from bot.slack import SlackGateway, make_web_client
-from handlers import register_all
+from handlers import commands, register_all
 from storage.db import Store
 
 log = logging.getLogger("videobot.app")
@@ -115,6 +117,13 @@ def build_bolt_app(services: Services) -> AsyncApp:
         # users.info before answering, well within Slack's 3 seconds.
         process_before_response=True,
     )
+
+    @app.middleware
+    async def acks_first(next: Callable[[], Awaitable[None]]) -> None:
+        # Over HTTP slack_events has said so already; Socket Mode's requests only pass here.
+        services.poller.slack_waiting()
+        await next()
+
     register_all(app, services)
     return app
 
@@ -161,17 +170,24 @@ def build_web_app(
         verifier = SignatureVerifier(services.settings.slack_signing_secret)
 
         async def slack_events(request: web.Request) -> web.Response:
+            services.poller.slack_waiting()
             body = await request.text()
             timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
             signature = request.headers.get("X-Slack-Signature", "")
+            signed = _signed(verifier, body, timestamp, signature)
             # Slack signs each delivery afresh (retries included), so the same signature twice is a copy
             # replayed by someone who saw the request. Bolt checks the signature and its age; this adds
             # the memory Bolt lacks, kept in the database so it holds across restarts.
-            if _signed(verifier, body, timestamp, signature) and not await services.store.first_sighting(
+            if signed and not await services.store.first_sighting(
                 signature, services.clock.now(), REPLAY_WINDOW_SECONDS
             ):
                 log.warning("event=replayed_request_refused")
                 return web.Response(status=401, text="replayed request")
+            command = _slash_command(request, body) if signed else None
+            if command is not None and command.get("command") == commands.COMMAND:
+                # Verified above, so Bolt's dispatch (verification again, routing, request and response
+                # conversions) would add nothing but about half of each ack's time.
+                return _ack_response(await commands.answer_video_command(services, command))
             return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
         web_app.router.add_post("/slack/events", slack_events)
@@ -216,6 +232,21 @@ async def serve(settings: Settings) -> None:
             await services.poller.stop(SHUTDOWN_GRACE_SECONDS)
             await runner.cleanup()
     log.info("event=stopped")
+
+
+def _slash_command(request: web.Request, body: str) -> dict[str, str] | None:
+    if request.content_type != "application/x-www-form-urlencoded":
+        return None
+    fields = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
+    # Interactions arrive form-encoded too, with everything in `payload`; they are Bolt's.
+    return fields if "command" in fields and "payload" not in fields else None
+
+
+def _ack_response(message: Message) -> web.Response:
+    """The HTTP answer Bolt's ack() gives: an empty 200, or the message as JSON."""
+    if not message:
+        return web.Response(status=200)
+    return web.json_response(message)
 
 
 def _signed(verifier: SignatureVerifier, body: str, timestamp: str, signature: str) -> bool:
