@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.command import (
     MAX_PROMPT_CHARS,
+    CancelRequest,
     CommandError,
     FormRequest,
     HelpRequest,
@@ -17,6 +18,7 @@ from bot.command import (
     VideoRequest,
     parse_video_command,
 )
+from bot.domain import new_job_id
 from bot.messages import command_error
 
 
@@ -128,3 +130,11 @@ def test_control_characters_rtl_marks_and_emoji_survive_intact() -> None:
     prompt = "A 🐈\u200f cat \u202eدر\u0007 dancing 🎉"
     result = parse_video_command(prompt + " --model pika")
     assert isinstance(result, VideoRequest) and result.prompt == prompt
+
+
+def test_every_job_id_the_bot_makes_is_one_that_cancel_accepts_and_none_repeats() -> None:
+    ids = [new_job_id() for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    assert all(parse_video_command(f"cancel {job_id}") == CancelRequest(job_id) for job_id in ids)
+    # Every character of the alphabet turns up, in every position: no digit of the id is stuck.
+    assert all(len({job_id[3 + position] for job_id in ids}) == 31 for position in range(10))
