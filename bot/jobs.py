@@ -31,7 +31,7 @@ from bot.perf import (
 )
 from bot.quotas import QuotaExceeded, Quotas, check_usage
 from bot.slack import CHANNEL_GONE_ERRORS, UPLOAD_REFUSED_ERRORS, SlackCallError, SlackGateway
-from storage.db import StaleJob, Store, Usage
+from storage.db import ChannelLimits, StaleJob, Store, Usage
 
 log = logging.getLogger("videobot.jobs")
 
@@ -157,11 +157,10 @@ class JobService:
 
     async def _insert_within_quota(self, job: Job, trigger: str | None = None) -> bool:
         self._quotas.ensure_allowed(job.channel_id)
-        limits = await self._quotas.limits(job.channel_id)
         day = self._quotas.today(job.created_at)
 
-        def check(usage: Usage) -> None:
-            check_usage(limits, usage, job.estimated_cost_micros, day)
+        def check(usage: Usage, own_limits: ChannelLimits | None) -> None:
+            check_usage(self._quotas.limits_with(own_limits), usage, job.estimated_cost_micros, day)
 
         try:
             return await self._store.insert_job(job, trigger=trigger, day=day.bounds, check=check)

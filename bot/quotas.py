@@ -123,7 +123,10 @@ class Quotas:
         return day_of(now, self._settings.timezone)
 
     async def limits(self, channel_id: str) -> Limits:
-        own = await self._store.channel_limits(channel_id)
+        return self.limits_with(await self._store.channel_limits(channel_id))
+
+    def limits_with(self, own: ChannelLimits | None) -> Limits:
+        """The limits that hold in a channel whose own settings are `own` (None: it has none)."""
         jobs = self._settings.daily_jobs_per_channel
         budget = self._settings.daily_budget_micros_per_channel
         if own is not None:

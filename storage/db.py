@@ -152,6 +152,7 @@ _USAGE_SQL = (
     f"(SELECT COUNT(*) FROM jobs WHERE user_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}) "
     f"FROM jobs WHERE channel_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}"
 )
+_CHANNEL_LIMITS_SQL = "SELECT daily_jobs, daily_budget_micros, set_by, set_at FROM channel_limits WHERE channel_id = ?"
 _IN_FLIGHT = "state IN ('submitting', 'pending', 'processing')"
 
 
@@ -160,7 +161,7 @@ class _Admission:
     job: Job
     trigger: str | None
     day: tuple[float, float] | None
-    check: Callable[[Usage], None] | None
+    check: Callable[[Usage, ChannelLimits | None], None] | None
 
 
 def _admission_writes(admission: _Admission) -> list[Statement]:
@@ -178,6 +179,10 @@ def _admission_writes(admission: _Admission) -> list[Statement]:
         )
     )
     return writes
+
+
+def _channel_limits(row: Row) -> ChannelLimits:
+    return ChannelLimits(row[0], row[1], row[2], row[3])
 
 
 class StaleJob(Exception):
@@ -292,14 +297,15 @@ class Store:
         *,
         trigger: str | None = None,
         day: tuple[float, float] | None = None,
-        check: Callable[[Usage], None] | None = None,
+        check: Callable[[Usage, ChannelLimits | None], None] | None = None,
     ) -> bool:
         """Store a new job. With `trigger`, only if that trigger never started a job: False if it did.
 
-        With `check`, the usage of the job's channel and person during `day` is read in the same
-        transaction and handed to it; if it raises, nothing is stored and the error reaches the caller.
-        Check and reservation are one admission, serialised across processes, so a burst of commands
-        cannot overshoot a quota. Admissions asked for together share one transaction (group commit).
+        With `check`, the usage of the job's channel and person during `day`, and the channel's own
+        limits, are read in the same transaction and handed to it; if it raises, nothing is stored and
+        the error reaches the caller. Check and reservation are one admission, serialised across
+        processes, so a burst of commands cannot overshoot a quota, nor slip past a limit changed
+        meanwhile. Admissions asked for together share one transaction (group commit).
         """
         if check is not None and day is None:
             raise ValueError("a quota check needs the day it counts")
@@ -318,6 +324,7 @@ class Store:
                 job, day = admission.job, admission.day
                 assert day is not None
                 reads.append((_USAGE_SQL, (job.user_id, *day, job.channel_id, *day)))
+                reads.append((_CHANNEL_LIMITS_SQL, (job.channel_id,)))
         outcomes: list[bool | BaseException] = []
         writes: list[Statement] = []
         stored: list[tuple[Job, int]] = []  # each stored job and where its INSERT is among the writes
@@ -332,6 +339,7 @@ class Store:
                 # Every admission's reads are consumed in order, whatever is decided.
                 trigger_count = int(next(found).rows[0][0]) if admission.trigger is not None else 0
                 usage_row = next(found).rows[0] if admission.check is not None else None
+                limits_rows = next(found).rows if admission.check is not None else []
                 if trigger_count or admission.trigger in triggers_taken:
                     outcomes.append(False)
                     continue
@@ -345,7 +353,7 @@ class Store:
                         user_jobs=int(usage_row[2]) + added_to_user.get(user_key, 0),
                     )
                     try:
-                        admission.check(usage)
+                        admission.check(usage, _channel_limits(limits_rows[0]) if limits_rows else None)
                     except Exception as exc:
                         outcomes.append(exc)
                         continue
@@ -502,11 +510,8 @@ class Store:
     # --- channel limits and daily reports -----------------------------------------------------------
 
     async def channel_limits(self, channel_id: str) -> ChannelLimits | None:
-        row = await self._db.fetchrow(
-            "SELECT daily_jobs, daily_budget_micros, set_by, set_at FROM channel_limits WHERE channel_id = ?",
-            channel_id,
-        )
-        return ChannelLimits(row[0], row[1], row[2], row[3]) if row else None
+        row = await self._db.fetchrow(_CHANNEL_LIMITS_SQL, channel_id)
+        return _channel_limits(row) if row else None
 
     async def set_channel_limits(self, channel_id: str, limits: ChannelLimits) -> None:
         async with self._engine.transaction() as db:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain import Job
 from bot.quotas import Day, Limits, QuotaExceeded, check_usage
-from storage.db import Store, Usage
+from storage.db import ChannelLimits, Store, Usage
 from tests.fakes.jobs import stored_job
 
 TODAY = Day(start=0.0, end=86_400.0, label="1970-01-01")
@@ -22,8 +22,8 @@ async def store(database_url: str) -> AsyncIterator[Store]:
     await opened.close()
 
 
-def within(limits: Limits, job: Job) -> Callable[[Usage], None]:
-    def check(usage: Usage) -> None:
+def within(limits: Limits, job: Job) -> Callable[[Usage, ChannelLimits | None], None]:
+    def check(usage: Usage, _: ChannelLimits | None) -> None:
         check_usage(limits, usage, job.estimated_cost_micros, TODAY)
 
     return check
