@@ -161,7 +161,10 @@ class Poller:
                 # The lease then runs out by itself and the job's next step waits that long.
                 log.warning("job=%s event=lease_release_failed error=%s", job.id, type(exc).__name__)
             finally:
-                self._in_flight.pop(job.id, None)
+                # Once the lease is released, a tick may already have handed the job to a new task: that
+                # one is tracked now, not this.
+                if self._in_flight.get(job.id) is asyncio.current_task():
+                    del self._in_flight[job.id]
             self._wake_for(job.next_poll_at)
 
     def _wake_for(self, due: float | None) -> None:

@@ -6,10 +6,11 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.domain import JobState
+from bot.domain import Job, JobState
 from storage.db import MIGRATIONS, StaleJob, Store
 from tests.fakes.jobs import stored_job
 
@@ -95,3 +96,29 @@ async def test_a_sqlite_database_from_before_replicas_keeps_its_queue_order(tmp_
         assert new.arrival == 4
     finally:
         await store.close()
+
+
+async def test_a_job_taken_again_the_moment_its_lease_is_released_is_still_waited_for(make_bot: Any) -> None:
+    bot = await make_bot()
+    poller, store = bot.services.poller, bot.services.store
+    assert (await bot.command("A heron")).status == 200
+    release = store.release_lease
+    ticked_between: list[bool] = []
+
+    async def release_then_a_tick_lands(job: Job, owner: str) -> bool:
+        released = await release(job, owner)
+        if not ticked_between:
+            ticked_between.append(True)
+            # The job's next poll is due, and a tick takes it before the step that released it has returned.
+            bot.clock.advance(60)
+            await poller.tick()
+        return released
+
+    store.release_lease = release_then_a_tick_lands  # type: ignore[method-assign]
+    await poller.tick()
+    await poller.wait_idle()
+    assert ticked_between
+    # Whatever took the job in between has finished too: nobody holds it, and its second step ran.
+    [job] = await store.jobs()
+    assert job.lease_owner is None
+    assert len(bot.perf.polls) == 1
