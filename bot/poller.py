@@ -61,6 +61,7 @@ class Poller:
         self._scheduler: AsyncIOScheduler | None = None
         self._accepting = True
         self.last_tick_at: float | None = None
+        self._backlog = False  # the last tick had no room for every due job
         self._slack_waiting_at = float("-inf")  # the event loop's clock: real time even when tests fake `clock`
         self.acks_first_quiet_seconds = ACKS_FIRST_QUIET_SECONDS
         self.acks_first_at_most_seconds = ACKS_FIRST_AT_MOST_SECONDS
@@ -142,8 +143,11 @@ class Poller:
                 await self._store.renew_leases(self.replica, now, self._lease_seconds)
             room = self._concurrency * 4 - len(self._in_flight)
             if room <= 0:
+                self._backlog = True
                 return
             due = await self._store.claim_due(self._clock.now(), room, self.replica, self._lease_seconds)
+            # A full claim may have left due jobs behind: the next step to finish makes room and wakes for them.
+            self._backlog = len(due) == room
             for job in due:
                 self._in_flight[job.id] = asyncio.create_task(self._advance(job), name=f"job-{job.id}")
             next_due = await self._store.next_due_at()
@@ -165,6 +169,11 @@ class Poller:
                 # one is tracked now, not this.
                 if self._in_flight.get(job.id) is asyncio.current_task():
                     del self._in_flight[job.id]
+            if self._backlog:
+                # Without this, jobs left behind by a full tick waited for the next interval, so a backlog
+                # drained at one tick's worth of jobs a second.
+                self._backlog = False
+                self._wake_for(self._clock.now())
             self._wake_for(job.next_poll_at)
 
     def _wake_for(self, due: float | None) -> None:

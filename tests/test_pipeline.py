@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
 from bot.command import VideoRequest
 from bot.domain import JobState
 from tests.conftest import CHANNEL, USER
+from tests.fakes.jobs import stored_job
 from tests.fakes.perf import Scripted
+from tests.fakes.process import wait_for
 
 
 def sha(data: bytes) -> str:
@@ -385,3 +388,22 @@ async def test_a_dropped_connection_is_retried_on_a_poll_but_never_on_a_create(m
     [second] = [j for j in await bot.services.store.jobs() if j.prompt.startswith("Second")]
     assert second.state == JobState.DELIVERED
     assert bot.perf.create_requests == 2
+
+
+async def test_jobs_left_behind_by_a_full_tick_start_as_soon_as_there_is_room(make_bot: Any) -> None:
+    # One step at a time, so a tick takes at most four jobs; the interval tick and every job's next poll
+    # are far beyond this test. Only a step making room can start the rest.
+    bot = await make_bot(poll_concurrency=1, poll_tick_seconds=3600.0, poll_min_seconds=600.0, max_concurrent_jobs=0)
+    for n in range(10):
+        await bot.services.store.insert_job(
+            stored_job(id=f"vb_backlog{n:02d}", created_at=bot.clock.now(), next_poll_at=bot.clock.now())
+        )
+    posting = bot.slack.gates["chat.postMessage"] = asyncio.Event()
+    bot.services.poller.start()
+    await wait_for(lambda: bot.slack.held.get("chat.postMessage") == 1, what="the first step under way")
+    # The tick the poller set for the six jobs left finds no room: the four taken go one at a time.
+    bot.clock.advance(0.001)
+    await wait_for(lambda: bot.services.poller.last_tick_at == bot.clock.now(), what="a tick with no room")
+    posting.set()
+    await wait_for(lambda: len(bot.perf.creates) == 10, within=20, what="all ten jobs reaching Perf")
+    assert len(bot.slack.roots(CHANNEL)) == 10
