@@ -18,6 +18,8 @@ DEFAULT_PERF_API_URL = "https://api.withperf.pro"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///videobot.db"
 DEFAULT_MEDIA_HOSTS = "storage.withperf.pro"
+# A lease must span this many poller ticks (see _check_timings).
+LEASE_TICKS = 5
 
 
 class ConfigError(Exception):
@@ -122,7 +124,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
             "(or set SLACK_APP_TOKEN to use Socket Mode)"
         )
 
-    return Settings(
+    settings = Settings(
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,
         slack_app_token=app_token,
@@ -164,6 +166,27 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         log_format=_choice("VIDEOBOT_LOG_FORMAT", get("VIDEOBOT_LOG_FORMAT", "plain").lower(), ("plain", "json")),
         metrics_enabled=_choice("VIDEOBOT_METRICS", get("VIDEOBOT_METRICS", "0"), ("0", "1")) == "1",
     )
+    _check_timings(settings)
+    return settings
+
+
+def _check_timings(settings: Settings) -> None:
+    """Settings that are each in range but do not fit together."""
+    if settings.poll_min_seconds > settings.poll_max_seconds:
+        raise ConfigError(
+            f"VIDEOBOT_POLL_MIN_SECONDS ({settings.poll_min_seconds:g}) must not be above "
+            f"VIDEOBOT_POLL_MAX_SECONDS ({settings.poll_max_seconds:g})"
+        )
+    # Leases past half their length are renewed on a tick every quarter lease, so a running step keeps its
+    # lease only while ticks come less than a quarter lease apart (a fifth leaves room for a late tick).
+    # Otherwise the lease runs out under a replica still working, and another step of the job starts.
+    shortest_lease = LEASE_TICKS * settings.poll_tick_seconds
+    if settings.lease_seconds < shortest_lease:
+        raise ConfigError(
+            f"VIDEOBOT_LEASE_SECONDS ({settings.lease_seconds:g}) must be at least {LEASE_TICKS} times "
+            f"VIDEOBOT_POLL_TICK_SECONDS ({settings.poll_tick_seconds:g}), since leases are renewed on ticks: "
+            f"raise it to {shortest_lease:g} or more, or tick more often"
+        )
 
 
 def _http_url(name: str, value: str) -> str:

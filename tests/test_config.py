@@ -54,6 +54,9 @@ def test_rerun_emoji_are_names_with_or_without_colons() -> None:
         ({"PORT": "70000"}, "PORT"),
         ({"VIDEOBOT_MEDIA_HOSTS": "https://x.example/path"}, "VIDEOBOT_MEDIA_HOSTS"),
         ({"VIDEOBOT_POLL_MIN_SECONDS": "0"}, "VIDEOBOT_POLL_MIN_SECONDS"),
+        ({"VIDEOBOT_POLL_MIN_SECONDS": "20", "VIDEOBOT_POLL_MAX_SECONDS": "15"}, "VIDEOBOT_POLL_MIN_SECONDS"),
+        ({"VIDEOBOT_POLL_TICK_SECONDS": "10"}, "VIDEOBOT_LEASE_SECONDS"),
+        ({"VIDEOBOT_LEASE_SECONDS": "4", "VIDEOBOT_POLL_TICK_SECONDS": "1"}, "VIDEOBOT_LEASE_SECONDS"),
         ({"VIDEOBOT_LOG_LEVEL": "LOUD"}, "VIDEOBOT_LOG_LEVEL"),
         ({"VIDEOBOT_RERUN_EMOJI": "🔁"}, "VIDEOBOT_RERUN_EMOJI"),
         ({"VIDEOBOT_RERUN_EMOJI": ":,:"}, "VIDEOBOT_RERUN_EMOJI"),
@@ -65,3 +68,13 @@ def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:
     message = str(caught.value)
     assert message.startswith(named) or f" {named} " in f" {message} "
     assert "u:p@" not in message, "a database password must not be echoed"
+
+
+def test_a_lease_of_five_ticks_or_more_is_accepted() -> None:
+    settings = load_settings({**BASE, "VIDEOBOT_LEASE_SECONDS": "50", "VIDEOBOT_POLL_TICK_SECONDS": "10"})
+    assert (settings.lease_seconds, settings.poll_tick_seconds) == (50, 10)
+
+
+def test_the_lease_message_says_what_to_raise_it_to() -> None:
+    with pytest.raises(ConfigError, match=r"raise it to 50 or more"):
+        load_settings({**BASE, "VIDEOBOT_POLL_TICK_SECONDS": "10"})
