@@ -146,13 +146,26 @@ MIGRATIONS: tuple[str, ...] = (
 
 # Jobs that count against quotas: all but those that certainly never reached Perf.
 _HOLDS_QUOTA = "(perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled'))"
-# One statement for a channel's and a person's usage in a day: (user, day start, day end, channel, start, end).
-_USAGE_SQL = (
-    "SELECT COUNT(*), COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0), "
-    f"(SELECT COUNT(*) FROM jobs WHERE user_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}) "
-    f"FROM jobs WHERE channel_id = ? AND created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA}"
+# Usage in one day, counting the jobs that hold quota: of the channels, then of the people, named after the
+# day (start, end). One statement each for a whole group of admissions, whatever its size.
+_CHANNEL_USAGE_SQL = (
+    "SELECT channel_id, COUNT(*), COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0) FROM jobs "
+    f"WHERE created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA} AND channel_id IN ({{}}) GROUP BY channel_id"
 )
-_CHANNEL_LIMITS_SQL = "SELECT daily_jobs, daily_budget_micros, set_by, set_at FROM channel_limits WHERE channel_id = ?"
+_USER_USAGE_SQL = (
+    "SELECT user_id, COUNT(*) FROM jobs "
+    f"WHERE created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA} AND user_id IN ({{}}) GROUP BY user_id"
+)
+_CHANNEL_LIMITS_SQL = (
+    "SELECT daily_jobs, daily_budget_micros, set_by, set_at, channel_id FROM channel_limits WHERE channel_id IN ({})"
+)
+
+
+def _in(sql: str, values: Sequence[Any], *before: Any) -> Statement:
+    """`sql` with its `IN ({})` list filled with one placeholder per value; `before` binds the ones ahead of it."""
+    return sql.format(", ".join("?" for _ in values)), (*before, *values)
+
+
 _IN_FLIGHT = "state IN ('submitting', 'pending', 'processing')"
 
 
@@ -164,21 +177,37 @@ class _Admission:
     check: Callable[[Usage, ChannelLimits | None], None] | None
 
 
-def _admission_writes(admission: _Admission) -> list[Statement]:
-    job, trigger = admission.job, admission.trigger
-    writes: list[Statement] = [(_INSERT_JOB_SQL, [_to_db(c, getattr(job, c)) for c in _INSERTED_COLUMNS])]
-    if trigger is not None:
-        writes.append(
-            ("INSERT INTO job_triggers (trigger, job_id, at) VALUES (?, ?, ?)", (trigger, job.id, job.created_at))
-        )
-    detail = f"stored trigger={trigger}" if trigger else "stored"
-    writes.append(
-        (
-            "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
-            (job.id, job.created_at, job.state.value, detail),
-        )
-    )
-    return writes
+def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> list[Statement]:
+    """A group's admitted jobs, their triggers and first events, as one multi-row INSERT for each table.
+
+    The jobs take their places in line in the group's order, from `first_arrival` on: admissions are
+    serialised, so nobody else numbers a job meanwhile (and a unique index would refuse a clash)."""
+    jobs, events, triggers = [], [], []
+    for arrival, admission in enumerate(admitted, start=first_arrival):
+        job, trigger = admission.job, admission.trigger
+        jobs.append([*(_to_db(c, getattr(job, c)) for c in _INSERTED_COLUMNS), arrival])
+        events.append((job.id, job.created_at, job.state.value, f"stored trigger={trigger}" if trigger else "stored"))
+        if trigger is not None:
+            triggers.append((trigger, job.id, job.created_at))
+    writes = _insert_rows("jobs", (*_INSERTED_COLUMNS, "arrival"), jobs)
+    writes += _insert_rows("job_triggers", ("trigger", "job_id", "at"), triggers)
+    return writes + _insert_rows("job_events", ("job_id", "at", "state", "detail"), events)
+
+
+# Well below both engines' limit on bound parameters (32,766 in SQLite's builds since 3.32, 32,767 in PostgreSQL).
+_MAX_PARAMETERS = 10_000
+
+
+def _insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Statement]:
+    """INSERTs of `rows`, many to a statement: one round trip for a group on PostgreSQL, not one a row."""
+    per_statement = max(1, _MAX_PARAMETERS // len(columns))
+    placeholders = "(" + ", ".join("?" for _ in columns) + ")"
+    statements: list[Statement] = []
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(placeholders for _ in chunk)}"
+        statements.append((sql, [value for row in chunk for value in row]))
+    return statements
 
 
 def _channel_limits(row: Row) -> ChannelLimits:
@@ -208,12 +237,6 @@ class ChannelLimits:
 
 _JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Job))
 _INSERTED_COLUMNS = tuple(c for c in _JOB_COLUMNS if c != "arrival")
-# A job's arrival is the next number in line; inserts are admissions, serialised, so MAX + 1 is unique.
-_INSERT_JOB_SQL = (
-    f"INSERT INTO jobs ({', '.join(_INSERTED_COLUMNS)}, arrival) "
-    f"VALUES ({', '.join('?' for _ in _INSERTED_COLUMNS)}, (SELECT COALESCE(MAX(arrival), 0) + 1 FROM jobs)) "
-    "RETURNING arrival"
-)
 _BOOL_COLUMNS = frozenset(f.name for f in dataclasses.fields(Job) if f.type in ("bool", bool))
 
 
@@ -314,67 +337,72 @@ class Store:
     async def _admit(self, group: Sequence[_Admission]) -> list[bool | BaseException]:
         """One transaction for a group of admissions, decided in order as if each had its own.
 
-        Two batches whatever the group's size (what to check, then what to write): on SQLite, two
-        hand-overs to the database thread for a whole burst of commands."""
-        reads: list[Statement] = []
-        for admission in group:
-            if admission.trigger is not None:
-                reads.append(("SELECT COUNT(*) FROM job_triggers WHERE trigger = ?", (admission.trigger,)))
-            if admission.check is not None:
-                job, day = admission.job, admission.day
-                assert day is not None
-                reads.append((_USAGE_SQL, (job.user_id, *day, job.channel_id, *day)))
-                reads.append((_CHANNEL_LIMITS_SQL, (job.channel_id,)))
+        Two batches whatever the group's size: what to check, each thing read once (the line's end, the
+        triggers, each channel's and person's usage of a day, the channels' own limits), then one multi-row
+        INSERT a table. On SQLite that is two hand-overs to the database thread for a whole burst of
+        commands; on PostgreSQL a handful of round trips instead of four an admission."""
+        checked = [a for a in group if a.check is not None]
+        triggers = list(dict.fromkeys(a.trigger for a in group if a.trigger is not None))
+        days = list(dict.fromkeys(a.day for a in checked if a.day is not None))
+        channels = list(dict.fromkeys(a.job.channel_id for a in checked))
+        reads: list[Statement] = [("SELECT COALESCE(MAX(arrival), 0) FROM jobs", ())]
+        if triggers:
+            reads.append(_in("SELECT trigger FROM job_triggers WHERE trigger IN ({})", triggers))
+        for day in days:
+            on_day = [a for a in checked if a.day == day]
+            reads.append(_in(_CHANNEL_USAGE_SQL, list(dict.fromkeys(a.job.channel_id for a in on_day)), *day))
+            reads.append(_in(_USER_USAGE_SQL, list(dict.fromkeys(a.job.user_id for a in on_day)), *day))
+        if channels:
+            reads.append(_in(_CHANNEL_LIMITS_SQL, channels))
         outcomes: list[bool | BaseException] = []
-        writes: list[Statement] = []
-        stored: list[tuple[Job, int]] = []  # each stored job and where its INSERT is among the writes
+        admitted: list[_Admission] = []
         async with self._engine.transaction(admission=True) as db:
-            found = iter(await db.batch(*reads)) if reads else iter(())
-            # What earlier admissions of this group add to the usage the reads saw.
-            triggers_taken: set[str] = set()
-            added_to_channel: dict[tuple[str, tuple[float, float]], tuple[int, int]] = {}
-            added_to_user: dict[tuple[str, tuple[float, float]], int] = {}
+            found = await db.batch(*reads)
+            last_arrival = int(found[0].rows[0][0])
+            triggers_taken = {row[0] for row in found[1].rows} if triggers else set()
+            # Usage as the reads saw it, then with each job this group admits added, so later ones count it.
+            channel_used: dict[tuple[str, tuple[float, float]], tuple[int, int]] = {}
+            user_used: dict[tuple[str, tuple[float, float]], int] = {}
+            at = 2 if triggers else 1
+            for day in days:
+                channel_used |= {(row[0], day): (int(row[1]), int(row[2])) for row in found[at].rows}
+                user_used |= {(row[0], day): int(row[1]) for row in found[at + 1].rows}
+                at += 2
+            limits = {row[4]: _channel_limits(row) for row in found[at].rows} if channels else {}
             for admission in group:
                 job = admission.job
-                # Every admission's reads are consumed in order, whatever is decided.
-                trigger_count = int(next(found).rows[0][0]) if admission.trigger is not None else 0
-                usage_row = next(found).rows[0] if admission.check is not None else None
-                limits_rows = next(found).rows if admission.check is not None else []
-                if trigger_count or admission.trigger in triggers_taken:
+                if admission.trigger in triggers_taken:
                     outcomes.append(False)
                     continue
-                if usage_row is not None:
-                    assert admission.check is not None and admission.day is not None
+                if admission.check is not None:
+                    assert admission.day is not None
                     channel_key, user_key = (job.channel_id, admission.day), (job.user_id, admission.day)
-                    channel_jobs, channel_cost = added_to_channel.get(channel_key, (0, 0))
-                    usage = Usage(
-                        channel_jobs=int(usage_row[0]) + channel_jobs,
-                        channel_cost_micros=int(usage_row[1]) + channel_cost,
-                        user_jobs=int(usage_row[2]) + added_to_user.get(user_key, 0),
-                    )
+                    channel_jobs, channel_cost = channel_used.get(channel_key, (0, 0))
+                    usage = Usage(channel_jobs, channel_cost, user_used.get(user_key, 0))
                     try:
-                        admission.check(usage, _channel_limits(limits_rows[0]) if limits_rows else None)
+                        admission.check(usage, limits.get(job.channel_id))
                     except Exception as exc:
                         outcomes.append(exc)
                         continue
-                    added_to_channel[channel_key] = (channel_jobs + 1, channel_cost + job.estimated_cost_micros)
-                    added_to_user[user_key] = added_to_user.get(user_key, 0) + 1
+                    channel_used[channel_key] = (channel_jobs + 1, channel_cost + job.estimated_cost_micros)
+                    user_used[user_key] = usage.user_jobs + 1
                 if admission.trigger is not None:
                     triggers_taken.add(admission.trigger)
-                stored.append((job, len(writes)))
-                writes += _admission_writes(admission)
+                admitted.append(admission)
                 outcomes.append(True)
-            if not writes:
+            if not admitted:
                 return outcomes
-            inserted = await db.batch(*writes, commit=True)
-        for job, at in stored:
-            job.arrival = int(inserted[at].rows[0][0])
+            await db.batch(*_admission_writes(admitted, last_arrival + 1), commit=True)
+        for arrival, admission in enumerate(admitted, start=last_arrival + 1):
+            admission.job.arrival = arrival
         return outcomes
 
     async def usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
-        row = await self._db.fetchrow(_USAGE_SQL, user_id, *day, channel_id, *day)
-        assert row is not None
-        return Usage(channel_jobs=int(row[0]), channel_cost_micros=int(row[1]), user_jobs=int(row[2]))
+        channel, user = await self._db.batch(
+            _in(_CHANNEL_USAGE_SQL, [channel_id], *day), _in(_USER_USAGE_SQL, [user_id], *day)
+        )
+        channel_jobs, channel_cost = (int(channel.rows[0][1]), int(channel.rows[0][2])) if channel.rows else (0, 0)
+        return Usage(channel_jobs, channel_cost, int(user.rows[0][1]) if user.rows else 0)
 
     # --- the account's queue ------------------------------------------------------------------------
 
@@ -510,7 +538,8 @@ class Store:
     # --- channel limits and daily reports -----------------------------------------------------------
 
     async def channel_limits(self, channel_id: str) -> ChannelLimits | None:
-        row = await self._db.fetchrow(_CHANNEL_LIMITS_SQL, channel_id)
+        sql, params = _in(_CHANNEL_LIMITS_SQL, [channel_id])
+        row = await self._db.fetchrow(sql, *params)
         return _channel_limits(row) if row else None
 
     async def set_channel_limits(self, channel_id: str, limits: ChannelLimits) -> None:

@@ -87,3 +87,34 @@ async def test_the_same_signature_twice_in_one_burst_is_a_replay(store: Store) -
     )
     assert sightings == [True, True, False]
     assert await store.first_sighting("v0=bb", 101.0, 360.0) is False
+
+
+async def test_a_burst_across_midnight_and_channels_counts_each_day_and_channel_apart(store: Store) -> None:
+    tomorrow = Day(start=86_400.0, end=172_800.0, label="1970-01-02")
+    await store.set_channel_limits("CLIMITED", ChannelLimits(5, None, "UADMIN", 1.0))
+    limits = Limits(daily_jobs=2, daily_budget_micros=0, daily_jobs_per_user=0)
+    earlier = [stored_job(id=f"vb_early{n:04d}", channel_id="CBUSY", created_at=100.0) for n in range(2)]
+    assert await admit_all(store, earlier, limits) == [True, True]
+    await store.insert_job(stored_job(id="vb_early_tomorrow", channel_id="CBUSY", created_at=86_450.0))
+    seen: dict[str, tuple[Usage, ChannelLimits | None]] = {}
+
+    def admit(job: Job, day: Day) -> asyncio.Future[bool]:
+        def check(usage: Usage, channel_limits: ChannelLimits | None) -> None:
+            seen[job.id] = (usage, channel_limits)
+            check_usage(limits, usage, job.estimated_cost_micros, day)
+
+        return asyncio.ensure_future(store.insert_job(job, day=day.bounds, check=check))
+
+    burst = [
+        (stored_job(id="vb_busy_today", channel_id="CBUSY", created_at=200.0), TODAY),
+        (stored_job(id="vb_busy_tomor", channel_id="CBUSY", created_at=86_500.0), tomorrow),
+        (stored_job(id="vb_limited_01", channel_id="CLIMITED", created_at=200.0), TODAY),
+    ]
+    outcomes = await asyncio.gather(*(admit(job, day) for job, day in burst), return_exceptions=True)
+    assert isinstance(outcomes[0], QuotaExceeded) and outcomes[0].which == "channel_jobs"
+    assert outcomes[1:] == [True, True]
+    assert seen["vb_busy_today"][0].channel_jobs == 2 and seen["vb_busy_tomor"][0].channel_jobs == 1
+    assert seen["vb_busy_today"][1] is None
+    limited = seen["vb_limited_01"][1]
+    assert limited is not None and limited.daily_jobs == 5
+    assert (await store.usage("CBUSY", "U1", tomorrow.bounds)).channel_jobs == 2
