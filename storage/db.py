@@ -198,14 +198,16 @@ def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> lis
 _MAX_PARAMETERS = 10_000
 
 
-def _insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[Statement]:
-    """INSERTs of `rows`, many to a statement: one round trip for a group on PostgreSQL, not one a row."""
+def _insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = "") -> list[Statement]:
+    """INSERTs of `rows`, many to a statement: one round trip for a group on PostgreSQL, not one a row.
+
+    `then` ends each statement (an ON CONFLICT or RETURNING clause)."""
     per_statement = max(1, _MAX_PARAMETERS // len(columns))
     placeholders = "(" + ", ".join("?" for _ in columns) + ")"
     statements: list[Statement] = []
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(placeholders for _ in chunk)}"
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(placeholders for _ in chunk)}{then}"
         statements.append((sql, [value for row in chunk for value in row]))
     return statements
 
@@ -596,10 +598,11 @@ class Store:
         return await self._sightings.submit((signature, now, keep_seconds))
 
     async def _record_sightings(self, group: Sequence[tuple[str, float, float]]) -> list[bool | BaseException]:
-        statements: list[Statement] = [
-            ("INSERT INTO seen_requests (signature, at) VALUES (?, ?) ON CONFLICT DO NOTHING", (signature, now))
-            for signature, now, _ in group
-        ]
+        rows = [(signature, now) for signature, now, _ in group]
+        statements = _insert_rows(
+            "seen_requests", ("signature", "at"), rows, " ON CONFLICT DO NOTHING RETURNING signature"
+        )
+        inserts = len(statements)
         _, now, keep_seconds = group[-1]
         if now - self._seen_pruned_at > keep_seconds / 6:
             # Now and then is enough: old rows only take space, they never match a fresh request.
@@ -607,7 +610,13 @@ class Store:
             statements.append(("DELETE FROM seen_requests WHERE at < ?", (now - keep_seconds,)))
         async with self._engine.transaction() as db:
             results = await db.batch(*statements, commit=True)
-        return [result.changed == 1 for result in results[: len(group)]]
+        # Only the first of a signature's copies is inserted; every other one is a replay.
+        fresh = {row[0] for result in results[:inserts] for row in result.rows}
+        outcomes: list[bool | BaseException] = []
+        for signature, _ in rows:
+            outcomes.append(signature in fresh)
+            fresh.discard(signature)
+        return outcomes
 
     async def home_opened(self, user_id: str, now: float) -> None:
         async with self._engine.transaction() as db:
