@@ -146,8 +146,8 @@ MIGRATIONS: tuple[str, ...] = (
 
 # Jobs that count against quotas: all but those that certainly never reached Perf.
 _HOLDS_QUOTA = "(perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled'))"
-# Usage in one day, counting the jobs that hold quota: of the channels, then of the people, named after the
-# day (start, end). One statement each for a whole group of admissions, whatever its size.
+# A day's usage per channel and per person, counting the jobs that hold quota; bound as the day's start and
+# end, then the IN list. One statement each for a whole group of admissions, whatever its size.
 _CHANNEL_USAGE_SQL = (
     "SELECT channel_id, COUNT(*), COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0) FROM jobs "
     f"WHERE created_at >= ? AND created_at < ? AND {_HOLDS_QUOTA} AND channel_id IN ({{}}) GROUP BY channel_id"
