@@ -343,7 +343,7 @@ async def cpu_per_job(fakes: Fakes, workdir: Path, jobs: int = 50) -> list[Row]:
     start_shared = fakes.videos_shared()
     await send_commands(bot.url, 5, 5, "CPU warm-up")
     await wait_for(lambda: fakes.videos_shared() >= start_shared + 5, within=60, what="the warm-up videos")
-    await asyncio.sleep(3)  # let the warm-up jobs finish their final edits
+    await until_idle(pid)  # the warm-up jobs' final edits come after their uploads
     start_shared = fakes.videos_shared()
     idle_from, idle_cpu = time.monotonic(), cpu_seconds(pid)
     await asyncio.sleep(3)
