@@ -106,9 +106,6 @@ async def test_three_replicas_lose_nothing_repeat_nothing_and_share_quotas_when_
         assert len(refused) == 15 - QUOTA
         assert all(f"This channel has used its {QUOTA} jobs for today" in text for text in refused)
 
-        # Every job reaches Perf before the kill, so none is caught in the middle of its create: by design
-        # such a job ends with a message instead of being sent again, and this test is about deliveries.
-        await jobs_complete_at_perf(store, QUOTA)
         await wait_for(lambda: fake_perf.held["media"] > 0, within=30, what="a delivery in progress")
         delivering = [j for j in await store.jobs(states=[JobState.COMPLETE]) if j.lease_owner]
         assert delivering, "a job is downloading, so some replica holds its lease"
@@ -116,53 +113,42 @@ async def test_three_replicas_lose_nothing_repeat_nothing_and_share_quotas_when_
         await victim.kill()
         fake_perf.media_gate.set()
         survivors = [r for r in replicas if r is not victim]
-
-        def videos() -> int:
-            return sum(bool(f.shares) for f in fake_slack.files.values())
-
         try:
-            await wait_for(lambda: videos() >= QUOTA, within=60, what="every accepted job's video")
-        except AssertionError:
-            states = [(j.id, j.state.value, j.lease_owner) for j in await store.jobs()]
+            jobs = await finalized_jobs(store, QUOTA, within=60)
+        except AssertionError as exc:
             logs = [line for s in survivors for line in s.output[-20:]]
-            raise AssertionError(f"{videos()} of {QUOTA} videos; jobs {states}; survivors' last lines {logs}") from None
-        jobs = await finalized_jobs(store, QUOTA)
+            raise AssertionError(f"{exc}; survivors' last lines {logs}") from None
     finally:
         for replica in replicas:
             if replica.returncode is None:
                 await replica.terminate()
         await store.close()
 
-    # Exactly once: one Perf job per accepted command, one root and one video per thread.
+    # A job the killed replica was sending to Perf ends with a message, never sent twice: by design, since
+    # Perf may have it. The kill comes as the first job completes, which frees a slot for the next create.
+    cut_off = [j for j in jobs if j.state == JobState.UNKNOWN]
+    assert all(j.error_message == "the bot restarted while sending the job to Perf" for j in cut_off)
+    delivered = [j for j in jobs if j.state == JobState.DELIVERED]
+    assert len(delivered) + len(cut_off) == QUOTA
+    # Exactly once: at most one Perf job per accepted command, one root per command, one video per delivery.
     prompts = [c["prompt"] for c in fake_perf.creates]
-    assert fake_perf.create_requests == QUOTA and sorted(prompts) == sorted(set(prompts))
-    roots = [m for m in fake_slack.roots(CHANNEL) if "📊" not in m.text]
+    assert QUOTA - len(cut_off) <= fake_perf.create_requests <= QUOTA and sorted(prompts) == sorted(set(prompts))
+    roots = {m.ts: m for m in fake_slack.roots(CHANNEL) if "📊" not in m.text}
     assert len(roots) == QUOTA
-    for root in roots:
-        assert len(fake_slack.files_in_thread(CHANNEL, root.ts)) == 1, root.text
+    for job in jobs:
+        assert job.root_ts in roots
+        videos = fake_slack.files_in_thread(CHANNEL, job.root_ts)
+        assert len(videos) == (1 if job.state == JobState.DELIVERED else 0), roots[job.root_ts].text
     assert fake_perf.most_running <= SLOTS
     # The job the killed replica was delivering was finished by another, after its lease ran out.
     taken_over = delivering[0].id
     assert any(f"job={taken_over} event=delivered" in line for s in survivors for line in s.output)
-    assert all(j.state == JobState.DELIVERED for j in jobs)
     assert len([m for m in fake_slack.roots(CHANNEL) if "📊" in m.text]) == 1
 
 
-async def jobs_complete_at_perf(store: Store, count: int) -> None:
-    """Until `count` of today's jobs are complete at Perf (their deliveries may still be held)."""
-    deadline = time.monotonic() + 30
-    while True:
-        jobs = [j for j in await store.jobs() if not j.id.startswith("vb_yday")]
-        if len(jobs) == count and all(j.state == JobState.COMPLETE for j in jobs):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not all complete at Perf in time: {[(j.id, j.state.value) for j in jobs]}")
-        await asyncio.sleep(0.05)
-
-
-async def finalized_jobs(store: Store, count: int) -> list[Job]:
+async def finalized_jobs(store: Store, count: int, within: float = 30) -> list[Job]:
     """Today's jobs once `count` of them have had their final edit (polled: the replicas work on their own)."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + within
     while True:
         jobs = [j for j in await store.jobs() if not j.id.startswith("vb_yday")]
         if len(jobs) == count and all(j.finalized for j in jobs):
