@@ -350,8 +350,10 @@ class Store:
         reads: list[Statement] = [("SELECT COALESCE(MAX(arrival), 0) FROM jobs", ())]
         if triggers:
             reads.append(_in("SELECT trigger FROM job_triggers WHERE trigger IN ({})", triggers))
+        usage_at: list[tuple[tuple[float, float], int]] = []  # each day and where its two usage reads start
         for day in days:
             on_day = [a for a in checked if a.day == day]
+            usage_at.append((day, len(reads)))
             reads.append(_in(_CHANNEL_USAGE_SQL, list(dict.fromkeys(a.job.channel_id for a in on_day)), *day))
             reads.append(_in(_USER_USAGE_SQL, list(dict.fromkeys(a.job.user_id for a in on_day)), *day))
         if channels:
@@ -365,12 +367,10 @@ class Store:
             # Usage as the reads saw it, then with each job this group admits added, so later ones count it.
             channel_used: dict[tuple[str, tuple[float, float]], tuple[int, int]] = {}
             user_used: dict[tuple[str, tuple[float, float]], int] = {}
-            at = 2 if triggers else 1
-            for day in days:
+            for day, at in usage_at:
                 channel_used |= {(row[0], day): (int(row[1]), int(row[2])) for row in found[at].rows}
                 user_used |= {(row[0], day): int(row[1]) for row in found[at + 1].rows}
-                at += 2
-            limits = {row[4]: _channel_limits(row) for row in found[at].rows} if channels else {}
+            limits = {row[4]: _channel_limits(row) for row in found[-1].rows} if channels else {}
             for admission in group:
                 job = admission.job
                 if admission.trigger in triggers_taken:
