@@ -164,8 +164,9 @@ def no_secret_in_any_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 
 @pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
+async def fake_slack(request: pytest.FixtureRequest) -> AsyncIterator[FakeSlack]:
+    """Slack's rate limits are on, as in real Slack, unless the test is marked `unlimited_slack`."""
+    fake = FakeSlack(limits=request.node.get_closest_marker("unlimited_slack") is None)
     await fake.start()
     yield fake
     await fake.stop()

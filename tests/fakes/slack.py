@@ -2,6 +2,14 @@
 
 It keeps what a person would see (messages, edits, files in threads, private answers) so that tests
 assert on that, and it can be told to fail a method the way real Slack does.
+
+Like real Slack it refuses what Slack would refuse:
+- calls over the published rate limits (`limits=True`, the default) get HTTP 429 with `Retry-After`;
+  they are listed in `rate_limited` and not in `calls`. The table below is the fake's own model of
+  Slack (see ../shared/slack-platform.md), not the bot's: a fake sharing the bot's table would only
+  test that table against itself.
+- messages and views Slack's Block Kit would refuse (`tests/fakes/blockkit.py`), always; they are
+  listed in `refused` and, as Slack received them, in `calls`.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ import asyncio
 import hashlib
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,9 +26,59 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.blockkit import message_problem, view_problem
+
 BOT_TOKEN = "xoxb-test-0000-fake-bot-token"
 BOT_USER_ID = "UBOT0001"
 APP_TOKEN = "xapp-1-test-fake-app-level-token"
+TEAM_ID = "T0001"  # the one workspace the fake serves: "per workspace" limits are per method here
+
+# Slack's tiers as the fake models them: (calls a minute, the burst Slack tolerates).
+TIERS: dict[int, tuple[float, int]] = {1: (1, 2), 2: (20, 5), 3: (50, 8), 4: (100, 15)}
+METHOD_TIERS: dict[str, int] = {
+    "chat.update": 3,
+    "reactions.add": 3,
+    "conversations.open": 3,
+    "chat.postEphemeral": 4,
+    "files.getUploadURLExternal": 4,
+    "files.completeUploadExternal": 4,
+    "views.open": 4,
+    "views.update": 4,
+    "views.publish": 4,
+    "users.info": 4,
+    "chat.getPermalink": 4,
+    "auth.test": 4,
+    # apps.connections.open is Socket Mode plumbing: not limited.
+}
+# chat.postMessage has its own rule: about one a second per channel, plus a workspace-wide limit.
+POST_MESSAGE_PER_CHANNEL: tuple[float, int] = (60, 3)
+POST_MESSAGE_PER_WORKSPACE: tuple[float, int] = (300, 30)
+MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+VIEW_METHODS = frozenset({"views.open", "views.update", "views.publish"})
+
+
+def _every_call(params: dict[str, Any]) -> bool:
+    """The gate filter of a gate set without one: it holds every call."""
+    return True
+
+
+class TokenBucket:
+    """`burst` tokens, refilled at `per_minute` / 60 a second in real time; a call takes one."""
+
+    def __init__(self, per_minute: float, burst: int, now: float) -> None:
+        self.capacity = float(burst)
+        self.per_second = per_minute / 60
+        self.tokens = float(burst)
+        self.updated = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until a token is there (0 when one is there now)."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.per_second
+
+    def take(self) -> None:
+        self.tokens -= 1
 
 
 @dataclass
@@ -63,7 +122,12 @@ class FakeFile:
 
 
 class FakeSlack:
-    def __init__(self) -> None:
+    def __init__(self, *, limits: bool = True) -> None:
+        # Slack's rate limits, in real time (time.monotonic); switchable at any time.
+        self.limits = limits
+        self.rate_limited: list[tuple[str, str]] = []  # (method, channel or "") of each call answered 429
+        self.refused: list[tuple[str, str, str]] = []  # (method, error, why) of each payload Block Kit refused
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}  # (method, channel or "") → its bucket
         self.messages: list[FakeMessage] = []
         self.files: dict[str, FakeFile] = {}
         self.responses: list[tuple[str, dict[str, Any]]] = []  # (response_url id, body)
@@ -161,11 +225,16 @@ class FakeSlack:
             self.unauthorized_calls += 1
             return web.json_response({"ok": False, "error": "invalid_auth"})
         gate = self.gates.get(method)
-        if gate is not None and self.gate_filters.get(method, lambda _: True)(params):
+        if gate is not None and self.gate_filters.get(method, _every_call)(params):
             self.held[method] = self.held.get(method, 0) + 1
             await gate.wait()
             if request.transport is None or request.transport.is_closing():
                 return web.json_response({"ok": False, "error": "caller_gone"})
+        retry_after = self._over_limit(method, params)
+        if retry_after:
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
+            )
         self.calls.append((method, params))
         self.call_times.append(time.monotonic())
         queued = self.failures.get(method)
@@ -177,17 +246,62 @@ class FakeSlack:
                     {"ok": False, "error": "ratelimited"}, status=failure["status"], headers=headers
                 )
             return web.json_response({"ok": False, "error": failure["error"]})
+        refusal = self._refusal(method, params)
+        if refusal is not None:
+            return web.json_response(refusal)
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         return web.json_response(await handler(params))
+
+    def _over_limit(self, method: str, params: dict[str, Any]) -> int:
+        """0 when the call may go on (its tokens taken), else the whole seconds of its Retry-After."""
+        if not self.limits:
+            return 0
+        channel = str(params.get("channel", "")) if method == "chat.postMessage" else ""
+        if method == "chat.postMessage":
+            rules = [(channel, POST_MESSAGE_PER_CHANNEL), ("", POST_MESSAGE_PER_WORKSPACE)]
+        elif method in METHOD_TIERS:
+            rules = [("", TIERS[METHOD_TIERS[method]])]
+        else:
+            return 0
+        now = time.monotonic()
+        buckets = []
+        for scope, (per_minute, burst) in rules:
+            bucket = self._buckets.get((method, scope))
+            if bucket is None:
+                bucket = self._buckets[(method, scope)] = TokenBucket(per_minute, burst, now)
+            buckets.append(bucket)
+        wait = max(bucket.wait(now) for bucket in buckets)
+        if wait > 0:
+            # A limited call takes no token from any bucket.
+            self.rate_limited.append((method, channel))
+            return max(1, math.ceil(wait))
+        for bucket in buckets:
+            bucket.take()
+        return 0
+
+    def _refusal(self, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """Slack's answer to a message or view its Block Kit refuses, or None when it takes it."""
+        if method in MESSAGE_METHODS:
+            problem = message_problem(params)
+            if problem is not None:
+                error, why = problem
+                self.refused.append((method, error, why))
+                return {"ok": False, "error": error, "errors": [why]}
+        elif method in VIEW_METHODS:
+            reason = view_problem(params.get("view"))
+            if reason is not None:
+                self.refused.append((method, "invalid_arguments", reason))
+                return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [reason]}}
+        return None
 
     async def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
             "ok": True,
             "user_id": BOT_USER_ID,
             "bot_id": "BBOT0001",
-            "team_id": "T0001",
+            "team_id": TEAM_ID,
             "user": "videobot",
             "url": "https://acme.slack.com/",
         }
@@ -332,5 +446,15 @@ class FakeSlack:
         return web.Response(text=f"OK - {size}")
 
     async def _response(self, request: web.Request) -> web.Response:
-        self.responses.append((request.match_info["name"], await request.json()))
+        body = await request.json()
+        # Deleting the original message needs no text; anything else is a message Block Kit must take.
+        if not isinstance(body, dict):
+            problem: tuple[str, str] | None = ("invalid_payload", "the body is not a JSON object")
+        else:
+            problem = None if body.get("delete_original") else message_problem(body)
+        if problem is not None:
+            error, why = problem
+            self.refused.append(("response_url", error, why))
+            return web.Response(status=400, text=error)
+        self.responses.append((request.match_info["name"], body))
         return web.Response(text="ok")
