@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,11 @@ if TYPE_CHECKING:  # types only: those modules import this one
 Message = dict[str, Any]  # keyword arguments for chat.postMessage / chat.update / ack
 
 _PROGRESS_CELLS = 10
+# Block Kit's limits (../shared/slack-platform.md), in characters sent. MAX_TEXT is a text object's limit
+# (section, context element) and what we allow a message's top-level text, far below Slack's 40,000.
+MAX_TEXT = 3_000
+MAX_VIEW_BLOCKS = 100
+_HALF_ENTITY = re.compile(r"&[a-z]{0,3}$")
 
 
 def escape(text: str) -> str:
@@ -28,9 +33,31 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def clip(text: str, limit: int, *, sent: bool = False) -> str:
+    """`text` as Slack gets it, in at most `limit` characters: escaped (unless it is already as `sent`:
+    our own markup, or plain text) and, when longer, cut to end with "…", never inside an `&amp;`."""
+    text = text if sent else escape(text)
+    if len(text) <= limit:
+        return text
+    return _HALF_ENTITY.sub("", text[: max(0, limit - 1)]) + "…"
+
+
+def _listed(items: list[str], room: int, sep: str, more: Callable[[int], str]) -> str:
+    """`items` joined by `sep` in at most `room` characters; those that don't fit are counted by `more`."""
+    shown, length = 0, 0
+    while shown < len(items):
+        grown = length + (len(sep) if shown else 0) + len(items[shown])
+        rest = len(items) - shown - 1
+        if grown + (len(sep) + len(more(rest)) if rest else 0) > room:
+            break
+        shown, length = shown + 1, grown
+    left_out = [more(len(items) - shown)] if shown < len(items) else []
+    return sep.join(items[:shown] + left_out)
+
+
 def _private(text: str) -> Message:
     """Seen only by the person; sent through a response_url it never replaces the message they clicked."""
-    return {"response_type": "ephemeral", "replace_original": False, "text": text}
+    return {"response_type": "ephemeral", "replace_original": False, "text": clip(text, MAX_TEXT, sent=True)}
 
 
 def usd(micros: int) -> str:
@@ -44,12 +71,16 @@ def seconds_text(value: Decimal | float | int) -> str:
 
 def _mrkdwn(text: str) -> dict[str, Any]:
     # verbatim: Slack must not auto-link channel names, URLs or @mentions inside user text.
-    return {"type": "mrkdwn", "text": text, "verbatim": True}
+    return {"type": "mrkdwn", "text": clip(text, MAX_TEXT, sent=True), "verbatim": True}
 
 
-def _quote_prompt(prompt: str, limit: int = MAX_PROMPT_CHARS) -> str:
-    short = prompt if len(prompt) <= limit else prompt[: limit - 1] + "…"
-    return "“" + escape(short) + "”"
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [_mrkdwn(text)]}
+
+
+def _quote_prompt(prompt: str, limit: int) -> str:
+    """The prompt in quotes, escaped, in at most `limit` characters sent (quotes aside)."""
+    return "“" + clip(prompt, limit) + "”"
 
 
 # --- /video help and command errors -------------------------------------------------------------
@@ -91,7 +122,7 @@ def _model_list() -> str:
 
 
 def command_error(error: CommandError) -> Message:
-    given = escape(error.given)
+    given = clip(error.given, 200)
     match error.code:
         case "empty_prompt":
             text = (
@@ -192,7 +223,7 @@ def _status_line(job: Job) -> str:
             where = "link in the thread" if job.delivered_as_link else "video in the thread"
             return f"✅ Done{taken} · {usd(job.cost_micros)} · {where}"
         case JobState.FAILED:
-            return f"❌ Failed: {escape(job.error_message or 'unknown error')}"
+            return f"❌ Failed: {clip(job.error_message or 'unknown error', 1_000)}"
         case JobState.UNKNOWN:
             return "⚠️ Not sure Perf received this job, so it was not sent again (see thread)"
         case JobState.CANCELLED:
@@ -221,8 +252,9 @@ def emoji(name: str) -> str:
 
 
 def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
-    headline = f"🎬 Video for <@{escape(job.user_id)}> — {_quote_prompt(job.prompt)}"
-    fallback = f"🎬 Video for <@{escape(job.user_id)}> — {_quote_prompt(job.prompt, 300)} · {_status_line(job)}"
+    who = f"🎬 Video for <@{escape(job.user_id)}> — "
+    headline = who + _quote_prompt(job.prompt, MAX_TEXT - len(who) - 2)
+    fallback = clip(f"{who}{_quote_prompt(job.prompt, 300)} · {_status_line(job)}", MAX_TEXT, sent=True)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(headline)}]
     if job.rerun_of is not None:
         blocks.append({"type": "context", "elements": [_mrkdwn(_rerun_line(job))]})
@@ -304,7 +336,7 @@ def progress_message(job: Job) -> Message:
             where = "next in line" if place == 1 else f"{ordinal(place)} in line"
             text = f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time, in order."
         case JobState.PENDING:
-            text = f"⏳ Queued at Perf · {job.perf_job_id}"
+            text = f"⏳ Queued at Perf · {escape(job.perf_job_id or '-')}"
         case JobState.PROCESSING:
             percent = job.progress_percent or 0
             left = f" · {_about(job.eta_seconds)}" if job.eta_seconds is not None and job.eta_seconds > 0 else ""
@@ -327,7 +359,7 @@ def progress_message(job: Job) -> Message:
             )
         case JobState.CANCELLED:
             text = "🚫 Cancelled. Perf has no cancel, so the job may still be charged."
-    return {"text": text, "unfurl_links": False, "unfurl_media": False}
+    return {"text": clip(text, MAX_TEXT, sent=True), "unfurl_links": False, "unfurl_media": False}
 
 
 def upload_title(job: Job) -> str:
@@ -349,7 +381,7 @@ def cannot_post_in_channel(reason: str) -> Message:
         "missing_scope": "videobot lacks a permission; ask whoever installed it to reinstall it from its manifest.",
         "restricted_action": "This workspace doesn't let me post here; try another channel or ask an admin.",
     }.get(reason, "Nothing was sent to Perf and nothing was charged. Try again in a minute.")
-    return _private(f"I couldn't post in this channel ({escape(reason)}). {hint}")
+    return _private(f"I couldn't post in this channel ({clip(reason, 1_000)}). {hint}")
 
 
 # --- quotas and reports --------------------------------------------------------------------------
@@ -439,7 +471,7 @@ def quota_changed(limits: Limits) -> Message:
 
 
 def quota_bad_value(value: str) -> Message:
-    shown = f"`{escape(value)}`" if value else "nothing"
+    shown = f"`{clip(value, 200)}`" if value else "nothing"
     return {
         "response_type": "ephemeral",
         "text": f"I can't set the quota to {shown}. Use a number of jobs (`/video quota set 10`), a dollar budget "
@@ -462,7 +494,8 @@ def quota_admin_unchecked() -> Message:
     }
 
 
-def _report_lines(report: DayReport, names: Mapping[str, str]) -> list[str]:
+def _report_lines(report: DayReport, names: Mapping[str, str], room: int) -> list[str]:
+    """The totals, then as many people as fit the `room` left for these lines; the rest are counted."""
     lines = [
         f"• Jobs: {report.jobs} · delivered {report.delivered} · failed {report.failed}"
         + (f" · still running {report.running}" if report.running else ""),
@@ -472,10 +505,11 @@ def _report_lines(report: DayReport, names: Mapping[str, str]) -> list[str]:
         lines.append(f"• Busiest model: {report.busiest_model}")
     if report.people:
         # Names as plain text: a report must not ping everybody who made a video.
-        people = ", ".join(
+        people = [
             f"{escape(names.get(p.user_id, p.user_id))} ({_jobs(p.jobs)}, {usd(p.cost_micros)})" for p in report.people
-        )
-        lines.append(f"• By: {people}")
+        ]
+        room -= len("\n".join(lines)) + len("\n• By: ")
+        lines.append("• By: " + _listed(people, room, ", ", lambda n: f"…and {n} more"))
     return lines
 
 
@@ -489,21 +523,22 @@ def usage_report(
     timezone: str,
 ) -> Message:
     states = ", ".join(f"{state} {count}" for state, count in sorted(report.by_state.items())) or "none"
-    lines = [f"*videobot in this channel today* ({day.label}, {timezone})", *_report_lines(report, names)]
-    lines.append(f"• By state: {states}")
+    head = f"*videobot in this channel today* ({day.label}, {timezone})"
+    tail = [f"• By state: {states}"]
     if limits.daily_jobs:
-        lines.append(f"• Left today: {max(0, limits.daily_jobs - usage.channel_jobs)} of {limits.daily_jobs} jobs")
+        tail.append(f"• Left today: {max(0, limits.daily_jobs - usage.channel_jobs)} of {limits.daily_jobs} jobs")
     if limits.daily_budget_micros:
         left = max(0, limits.daily_budget_micros - usage.channel_cost_micros)
-        lines.append(f"• Budget left: {usd(left)} of {usd(limits.daily_budget_micros)}")
-    lines.append(f"Resets {resets_text(day.end, now, timezone)}.")
-    return {"response_type": "ephemeral", "text": "\n".join(lines)}
+        tail.append(f"• Budget left: {usd(left)} of {usd(limits.daily_budget_micros)}")
+    tail.append(f"Resets {resets_text(day.end, now, timezone)}.")
+    room = MAX_TEXT - len(head) - len("\n".join(tail)) - 2
+    return {"response_type": "ephemeral", "text": "\n".join([head, *_report_lines(report, names, room), *tail])}
 
 
 def daily_report(report: DayReport, names: Mapping[str, str], *, workspace: bool = False) -> Message:
     where = f"across {report.channels} channel{'s' if report.channels != 1 else ''}" if workspace else "here"
     title = f"📊 videobot {where} on {report.day}"
-    text = "\n".join([f"*{title}*", *_report_lines(report, names)])
+    text = "\n".join([f"*{title}*", *_report_lines(report, names, MAX_TEXT - len(f"*{title}*\n"))])
     return {
         "text": title,
         "blocks": [{"type": "section", "text": _mrkdwn(text)}],
@@ -530,19 +565,19 @@ def models_message() -> Message:
 def status_message(jobs: list[Job]) -> Message:
     if not jobs:
         return _private("You have no unfinished jobs in this channel.")
-    lines = ["*Your unfinished jobs here:*"]
-    for job in jobs:
-        lines.append(f"• `{job.id}` {_status_line(job)} — {_quote_prompt(job.prompt, 80)} · {escape(job.model)}")
-    lines.append("Cancel one with `/video cancel <job id>` or its *Cancel* button.")
-    return _private("\n".join(lines))
+    head, tail = "*Your unfinished jobs here:*", "Cancel one with `/video cancel <job id>` or its *Cancel* button."
+    rows = [f"• `{job.id}` {_status_line(job)} — {_quote_prompt(job.prompt, 80)} · {escape(job.model)}" for job in jobs]
+    listed = _listed(rows, MAX_TEXT - len(head) - len(tail) - 2, "\n", lambda n: f"…and {n} more")
+    return _private("\n".join([head, listed, tail]))
 
 
 def cancel_result(outcome: str, job_id: str) -> Message:
+    shown = clip(job_id, 100)
     texts = {
-        "cancelled": f"Cancelled `{escape(job_id)}`. Perf has no cancel, so it may still be charged.",
-        "not_found": f"There is no job `{escape(job_id)}` in this channel. `/video status` lists yours.",
+        "cancelled": f"Cancelled `{shown}`. Perf has no cancel, so it may still be charged.",
+        "not_found": f"There is no job `{shown}` in this channel. `/video status` lists yours.",
         "not_yours": "Only the person who asked for this video, or a workspace admin, can cancel it.",
-        "already_ended": f"`{escape(job_id)}` has already ended; there is nothing to cancel.",
+        "already_ended": f"`{shown}` has already ended; there is nothing to cancel.",
         "unchecked": "I couldn't check with Slack whether you are an admin, so nothing was cancelled. Try again.",
     }
     return _private(texts.get(outcome, "Nothing was cancelled."))
@@ -553,15 +588,16 @@ def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
     lines = [
         f"*Job `{job.id}`* · {job.state.value}",
         f"• Asked by <@{escape(job.user_id)}> · {escape(settings_line(job))}",
-        f"• Perf job: `{escape(job.perf_job_id or '-')}` · cost {usd(job.cost_micros)}"
+        f"• Perf job: `{clip(job.perf_job_id or '-', 200)}` · cost {usd(job.cost_micros)}"
         + (" (charged)" if job.perf_cost_micros is not None else " (estimate)"),
     ]
     if job.rerun_of:
         lines.append(f"• Another take of `{escape(job.rerun_of)}`")
-    lines.append("• Timeline: " + ", ".join(f"{escape(state)} +{round(at - started)} s" for at, state, _ in events))
-    if job.error_message:
-        lines.append(f"• Error: {escape(job.error_message)}")
-    return _private("\n".join(lines))
+    tail = [f"• Error: {clip(job.error_message, 1_000)}"] if job.error_message else []
+    steps = [f"{escape(state)} +{round(at - started)} s" for at, state, _ in events]
+    room = MAX_TEXT - len("\n".join(lines + tail)) - len("\n• Timeline: ")
+    lines.append("• Timeline: " + _listed(steps, room, ", ", lambda n: f"…and {n} more"))
+    return _private("\n".join(lines + tail))
 
 
 # --- the form (a bare /video) ------------------------------------------------------------------------
@@ -582,9 +618,9 @@ class FormValues:
 
 
 def _option(text: str, value: str, description: str = "") -> dict[str, Any]:
-    option: dict[str, Any] = {"text": {"type": "plain_text", "text": text[:75]}, "value": value}
+    option: dict[str, Any] = {"text": {"type": "plain_text", "text": clip(text, 75, sent=True)}, "value": value}
     if description:
-        option["description"] = {"type": "plain_text", "text": description[:75]}
+        option["description"] = {"type": "plain_text", "text": clip(description, 75, sent=True)}
     return option
 
 
@@ -636,7 +672,7 @@ def video_form(channel_id: str, values: FormValues | None = None) -> dict[str, A
                     "action_id": "prompt",
                     "multiline": True,
                     "max_length": MAX_PROMPT_CHARS,
-                    "initial_value": values.prompt,
+                    "initial_value": values.prompt[:MAX_PROMPT_CHARS],  # the field's own max_length
                     "placeholder": {"type": "plain_text", "text": "A lighthouse in a storm, waves crashing"},
                 },
                 "hint": {"type": "plain_text", "text": "Name the camera movement, the lighting and the mood."},
@@ -694,7 +730,11 @@ def video_form(channel_id: str, values: FormValues | None = None) -> dict[str, A
                 "label": {"type": "plain_text", "text": "Who sees it"},
                 "element": private_box,
             },
-            {"type": "context", "block_id": "cost", "elements": [{"type": "mrkdwn", "text": form_cost_text(values)}]},
+            {
+                "type": "context",
+                "block_id": "cost",
+                "elements": [{"type": "mrkdwn", "text": clip(form_cost_text(values), MAX_TEXT, sent=True)}],
+            },
         ],
     }
 
@@ -743,7 +783,7 @@ def form_errors(error: CommandError) -> dict[str, str]:
 
 
 def form_refused(text: str) -> dict[str, str]:
-    return {"prompt": text[:2000]}
+    return {"prompt": clip(text, 2_000, sent=True)}
 
 
 # --- App Home ----------------------------------------------------------------------------------------
@@ -777,37 +817,39 @@ def home_view(
             "type": "section",
             "text": _mrkdwn(f"You spent *{usd(spent_today)}* today and *{usd(spent_month)}* in {month_name}."),
         },
-        {"type": "context", "elements": [_mrkdwn("Type `/video` in any channel to make a video.")]},
+        _context("Type `/video` in any channel to make a video."),
         {"type": "divider"},
         {"type": "section", "text": _mrkdwn(f"*Your last {len(jobs)} jobs*" if jobs else "*No jobs yet*")},
     ]
+    job_rows = []
     for job in jobs:
         link = message_link(workspace_url, job.where, job.root_ts)
         where = f"<{link}|thread>" if link else f"<#{escape(job.channel_id)}>"
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [
-                    _mrkdwn(
-                        f"{_status_line(job).split(' · ')[0]} · {escape(job.model)} · {usd(job.cost_micros)} · "
-                        f"{_quote_prompt(job.prompt, 80)} · {where}"
-                    )
-                ],
-            }
+        job_rows.append(
+            _context(
+                f"{_status_line(job).split(' · ')[0]} · {escape(job.model)} · {usd(job.cost_micros)} · "
+                f"{_quote_prompt(job.prompt, 80)} · {where}"
+            )
         )
+    admin_head: list[dict[str, Any]] = []
+    channel_rows = []
     if admin_usage is not None:
-        blocks += [
-            {"type": "divider"},
-            {"type": "section", "text": _mrkdwn("*Channels today* (you are an admin)")},
-        ]
+        admin_head = [{"type": "divider"}, {"type": "section", "text": _mrkdwn("*Channels today* (you are an admin)")}]
         if not admin_usage:
-            blocks.append({"type": "context", "elements": [_mrkdwn("No jobs in any channel today.")]})
+            channel_rows.append(_context("No jobs in any channel today."))
         for usage in admin_usage:
             quota = f"{usage.jobs} of {usage.daily_jobs} jobs" if usage.daily_jobs else f"{usage.jobs} jobs, no limit"
-            blocks.append(
-                {
-                    "type": "context",
-                    "elements": [_mrkdwn(f"<#{escape(usage.channel_id)}> · {quota} · {usd(usage.cost_micros)}")],
-                }
-            )
-    return {"type": "home", "blocks": blocks[:100]}
+            channel_rows.append(_context(f"<#{escape(usage.channel_id)}> · {quota} · {usd(usage.cost_micros)}"))
+    # The view's 100 blocks: jobs get at least half of what is left, channels the rest.
+    room = MAX_VIEW_BLOCKS - len(blocks) - len(admin_head)
+    shown = _within(job_rows, max(room // 2, room - len(channel_rows)), "jobs")
+    more_channels = "channels: `/video report` in one shows its usage"
+    blocks += shown + admin_head + _within(channel_rows, room - len(shown), more_channels)
+    return {"type": "home", "blocks": blocks}
+
+
+def _within(rows: list[dict[str, Any]], room: int, what: str) -> list[dict[str, Any]]:
+    """At most `room` blocks; when there are more rows, the last block says how many were left out."""
+    if len(rows) <= room:
+        return rows
+    return [*rows[: room - 1], _context(f"…and {len(rows) - room + 1} more {what}")]
