@@ -853,3 +853,27 @@ def _within(rows: list[dict[str, Any]], room: int, what: str) -> list[dict[str, 
     if len(rows) <= room:
         return rows
     return [*rows[: room - 1], _context(f"…and {len(rows) - room + 1} more {what}")]
+
+
+# --- when Slack refuses a message's blocks ---------------------------------------------------------
+
+
+def plain_text_version(message: Message) -> Message:
+    """`message` without its blocks, for when Slack refuses them (invalid_blocks, msg_too_long): its
+    fallback text, or if it has none the blocks' own texts, within MAX_TEXT; other keys kept."""
+    text = message.get("text")
+    if not isinstance(text, str) or not text.strip():
+        text = "\n".join(_block_texts(message.get("blocks"))) or "…"
+    plain = {key: value for key, value in message.items() if key not in ("blocks", "attachments")}
+    plain["text"] = clip(text, MAX_TEXT, sent=True)
+    return plain
+
+
+def _block_texts(blocks: Any) -> list[str]:
+    texts: list[str] = []
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, dict) or block.get("type") not in ("header", "section", "context"):
+            continue
+        parts = [block.get("text"), *(block.get("fields") or []), *(block.get("elements") or [])]
+        texts += [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return [text for text in texts if text.strip()]
