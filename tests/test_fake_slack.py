@@ -26,6 +26,15 @@ def client_for(fake: FakeSlack) -> AsyncWebClient:
 
 
 @pytest.fixture
+async def real_slack_limits() -> AsyncIterator[FakeSlack]:
+    """Slack's limits as Slack applies them, in real time, whatever the suite's `fake_slack` is set to."""
+    fake = FakeSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
 async def unlimited() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack(limits=False)
     await fake.start()
@@ -51,9 +60,9 @@ def modal(title: str) -> dict[str, Any]:
 
 
 async def test_a_burst_in_one_channel_beyond_three_is_limited_while_another_channel_still_posts(
-    fake_slack: FakeSlack,
+    real_slack_limits: FakeSlack,
 ) -> None:
-    client = client_for(fake_slack)
+    client = client_for(real_slack_limits)
     for n in range(3):
         await client.chat_postMessage(channel=CHANNEL, text=f"post {n}")
 
@@ -65,15 +74,15 @@ async def test_a_burst_in_one_channel_beyond_three_is_limited_while_another_chan
 
     await client.chat_postMessage(channel=OTHER, text="another channel has its own second")
 
-    assert [m.text for m in fake_slack.roots(CHANNEL)] == ["post 0", "post 1", "post 2"]
-    assert [m.text for m in fake_slack.roots(OTHER)] == ["another channel has its own second"]
-    assert fake_slack.rate_limited == [("chat.postMessage", CHANNEL)]
-    assert fake_slack.call_count("chat.postMessage") == 4  # the limited call is not among them
-    assert len(fake_slack.call_times) == len(fake_slack.calls)
+    assert [m.text for m in real_slack_limits.roots(CHANNEL)] == ["post 0", "post 1", "post 2"]
+    assert [m.text for m in real_slack_limits.roots(OTHER)] == ["another channel has its own second"]
+    assert real_slack_limits.rate_limited == [("chat.postMessage", CHANNEL)]
+    assert real_slack_limits.call_count("chat.postMessage") == 4  # the limited call is not among them
+    assert len(real_slack_limits.call_times) == len(real_slack_limits.calls)
 
 
-async def test_the_workspace_takes_a_burst_of_thirty_posts_across_channels(fake_slack: FakeSlack) -> None:
-    client = client_for(fake_slack)
+async def test_the_workspace_takes_a_burst_of_thirty_posts_across_channels(real_slack_limits: FakeSlack) -> None:
+    client = client_for(real_slack_limits)
     for n in range(30):
         await client.chat_postMessage(channel=f"C{n // 3:04d}", text=f"post {n}")
 
@@ -81,12 +90,12 @@ async def test_the_workspace_takes_a_burst_of_thirty_posts_across_channels(fake_
         await client.chat_postMessage(channel="C9999", text="a fresh channel, but the workspace is spent")
     assert limited.value.response.status_code == 429
     assert int(limited.value.response.headers["Retry-After"]) >= 1
-    assert fake_slack.roots("C9999") == []
-    assert fake_slack.rate_limited == [("chat.postMessage", "C9999")]
+    assert real_slack_limits.roots("C9999") == []
+    assert real_slack_limits.rate_limited == [("chat.postMessage", "C9999")]
 
 
-async def test_chat_update_beyond_its_burst_is_limited(fake_slack: FakeSlack) -> None:
-    client = client_for(fake_slack)
+async def test_chat_update_beyond_its_burst_is_limited(real_slack_limits: FakeSlack) -> None:
+    client = client_for(real_slack_limits)
     posted = await client.chat_postMessage(channel=CHANNEL, text="⏳ 0%")
     for n in range(8):
         await client.chat_update(channel=CHANNEL, ts=posted["ts"], text=f"⏳ {n + 1}0%")
@@ -97,10 +106,10 @@ async def test_chat_update_beyond_its_burst_is_limited(fake_slack: FakeSlack) ->
     # 50 a minute: the next token is about 1.2 s away.
     assert 1 <= int(limited.value.response.headers["Retry-After"]) <= 2
 
-    message = fake_slack.roots(CHANNEL)[0]
+    message = real_slack_limits.roots(CHANNEL)[0]
     assert (message.text, message.edits) == ("⏳ 80%", 8)
-    assert fake_slack.rate_limited == [("chat.update", "")]
-    assert fake_slack.call_count("chat.update") == 8
+    assert real_slack_limits.rate_limited == [("chat.update", "")]
+    assert real_slack_limits.call_count("chat.update") == 8
 
 
 async def test_without_limits_forty_posts_in_one_channel_go_through(unlimited: FakeSlack) -> None:
