@@ -15,6 +15,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
+from bot import messages
 from bot.config import Settings
 from bot.control import JobControl
 from bot.home import HomeService
@@ -22,6 +23,7 @@ from bot.jobs import Clock, JobService, SystemClock
 from bot.media import MediaFetcher
 from bot.messages import Message
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.pacing import Pacer
 from bot.people import People
 from bot.perf import PerfClient
 from bot.poller import Poller
@@ -36,6 +38,7 @@ from storage.db import Store
 log = logging.getLogger("videobot.app")
 
 SHUTDOWN_GRACE_SECONDS = 5.0
+SLACK_EDITS_GRACE_SECONDS = 2.0
 # Slack refuses timestamps older than 5 minutes, so a signature need not be remembered longer (plus slack).
 REPLAY_WINDOW_SECONDS = 6 * 60.0
 
@@ -69,7 +72,11 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
             transfer,
             session,
             on_call=metrics.slack_call,
+            pacer=Pacer(settings.slack_pace),
+            plain_text=messages.plain_text_version,
         )
+        # After the poller has stopped: the edits its last steps asked for get a moment to go out.
+        stack.push_async_callback(slack.close, SLACK_EDITS_GRACE_SECONDS)
         media = MediaFetcher(transfer, settings.media_hosts, settings.max_video_mb * 1_000_000)
         quotas = Quotas(store, settings)
         people = People(slack, clock)

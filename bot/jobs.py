@@ -21,6 +21,7 @@ from bot.command import VideoRequest
 from bot.config import Settings
 from bot.domain import AT_PERF_STATES, TERMINAL_STATES, Job, JobState, new_job_id
 from bot.media import MediaError, MediaFetcher
+from bot.pacing import Priority
 from bot.perf import (
     JobStatus,
     PerfClient,
@@ -29,6 +30,7 @@ from bot.perf import (
     PerfRejected,
     PerfRetryLater,
 )
+from bot.progress_posts import ProgressPosts
 from bot.quotas import QuotaExceeded, Quotas, check_usage
 from bot.slack import CHANNEL_GONE_ERRORS, UPLOAD_REFUSED_ERRORS, SlackCallError, SlackGateway
 from storage.db import ChannelLimits, StaleJob, Store, Usage
@@ -128,6 +130,12 @@ class JobService:
         self._media = media
         self._clock = clock
         self._settings = settings
+        self._progress_posts = ProgressPosts(store, slack, clock, messages.progress_message)
+
+    async def wait_idle(self) -> None:
+        """Until the progress messages asked for are posted and every edit is sent (tests, shutdown)."""
+        await self._progress_posts.wait_idle()
+        await self._slack.wait_idle()
 
     async def start(
         self, request: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str
@@ -240,6 +248,9 @@ class JobService:
             await self._finalize(job)
         elif job.state == JobState.ACCEPTED:
             await self._announce_and_submit(job)
+        elif job.root_ts is None and job.state != JobState.SUBMITTING:
+            # Sent to Perf (or put in line) before its root was posted, and the post did not happen yet.
+            await self._post_root(job)
         elif job.state == JobState.QUEUED:
             await self._submit_when_a_slot_is_free(job)
         elif job.state == JobState.SUBMITTING:
@@ -290,14 +301,22 @@ class JobService:
             await self._set(job, event="direct_message_opened", post_channel_id=await self._slack.open_dm(job.user_id))
         if job.rerun_of is not None and job.rerun_link is None:
             await self._set(job, rerun_link=await self._link_to(job.rerun_of))
-        if job.root_ts is None:
-            ts = await self._slack.post_message(job.where, self._root_message(job))
-            await self._set(job, event="root_posted", root_ts=ts)
-        if job.progress_ts is None:
-            assert job.root_ts is not None
-            ts = await self._slack.post_message(job.where, messages.progress_message(job), job.root_ts)
-            await self._set(job, progress_ts=ts)
+        if job.root_ts is None and not self._slack.recently_posted(job.where):
+            # Nobody pays for a video the bot could never show: a channel not known to take the bot's
+            # messages gets the root first, and a refusal ends the job before anything reaches Perf.
+            await self._post_root(job)
+        # Paid work does not wait for the channel's pace: the root of a job in a channel the bot posted
+        # in lately follows the create (and a restart in between posts it on the job's next step).
         await self._submit_when_a_slot_is_free(job)
+        if job.root_ts is None and job.state not in TERMINAL_STATES:
+            await self._post_root(job)
+
+    async def _post_root(self, job: Job) -> None:
+        ts = await self._slack.post_message(
+            job.where, self._root_message(job), priority=Priority.ROOT, label=f"job={job.id} message=root"
+        )
+        await self._set(job, event="root_posted", root_ts=ts)
+        self._progress_posts.want(job)
 
     # --- queued: waiting for one of the account's concurrent slots ----------------------------------
 
@@ -450,10 +469,13 @@ class JobService:
         self._progress_edited[job.id] = now
         if job.state in TERMINAL_STATES:
             self._progress_edited.pop(job.id, None)
-        await self._edit(job, job.progress_ts, messages.progress_message(job), "progress")
+        if job.progress_ts is None:
+            self._progress_posts.want(job)
+            return
+        self._edit(job, job.progress_ts, messages.progress_message(job), "progress", Priority.BACKGROUND)
 
     async def _show_root(self, job: Job) -> None:
-        await self._edit(job, job.root_ts, self._root_message(job), "root")
+        self._edit(job, job.root_ts, self._root_message(job), "root", Priority.ROOT)
 
     def _root_message(self, job: Job) -> messages.Message:
         return messages.root_message(job, rerun_emoji=self._settings.rerun_emoji[0])
@@ -469,14 +491,11 @@ class JobService:
             log.warning("job=%s event=permalink_failed error=%s", job_id, exc.error)
             return ""
 
-    async def _edit(self, job: Job, ts: str | None, message: messages.Message, which: str) -> None:
-        """Edit a message in place while the job runs; a failed edit is not worth failing the job."""
-        if ts is None:
-            return
-        try:
-            await self._slack.update_message(job.where, ts, message)
-        except SlackCallError as exc:
-            log.warning("job=%s event=%s_edit_failed error=%s", job.id, which, exc.error)
+    def _edit(self, job: Job, ts: str | None, message: messages.Message, which: str, priority: Priority) -> None:
+        """Edit a message in place while the job runs, without waiting for Slack's pace; only the newest
+        content is sent, and a failed edit is logged, not worth failing the job (the final edits retry)."""
+        if ts is not None:
+            self._slack.edit_soon(job.where, ts, message, priority=priority, label=f"job={job.id} message={which}")
 
     # --- complete: the video into the thread -----------------------------------------------------
 
@@ -553,12 +572,16 @@ class JobService:
                 else messages.internal_error(),
             )
         else:
-            if job.progress_ts is None:
-                ts = await self._slack.post_message(job.where, messages.progress_message(job), job.root_ts)
-                await self._set(job, progress_ts=ts)
-            else:
-                await self._slack.update_message(job.where, job.progress_ts, messages.progress_message(job))
-            await self._slack.update_message(job.where, job.root_ts, self._root_message(job))
+            label = f"job={job.id} message="
+            progress_ts, posted_as_it_is = await self._progress_posts.now(job)
+            if progress_ts is None:
+                await self._retry_later(job, "another replica is posting the progress message")
+                return
+            if not posted_as_it_is:
+                await self._slack.update_message(
+                    job.where, progress_ts, messages.progress_message(job), label=label + "progress"
+                )
+            await self._slack.update_message(job.where, job.root_ts, self._root_message(job), label=label + "root")
         await self._set(job, event="finalized", finalized=True, next_poll_at=None)
         self._progress_edited.pop(job.id, None)
 

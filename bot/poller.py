@@ -10,11 +10,12 @@ leases run out. Each step ends by releasing its lease: any replica may take the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.domain import Job
 from bot.jobs import Clock, JobService
+from bot.pacing import set_stepping_aside
 from storage.db import Store
 
 log = logging.getLogger("videobot.poller")
@@ -57,6 +59,7 @@ class Poller:
         self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._aside = 0  # steps in flight that wait for Slack's pace and so hold no step slot
         self._tick_lock = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
         self._accepting = True
@@ -141,7 +144,7 @@ class Poller:
             if self._in_flight and now - self._leases_renewed_at >= self._lease_seconds / 4:
                 self._leases_renewed_at = now
                 await self._store.renew_leases(self.replica, now, self._lease_seconds)
-            room = self._concurrency * 4 - len(self._in_flight)
+            room = self._concurrency * 4 - (len(self._in_flight) - self._aside)
             if room <= 0:
                 self._backlog = True
                 return
@@ -155,8 +158,13 @@ class Poller:
 
     async def _advance(self, job: Job) -> None:
         try:
-            async with self._slots:
+            await self._slots.acquire()
+            slot = _StepSlot(self)
+            set_stepping_aside(slot.aside)
+            try:
                 await self._jobs.advance(job)
+            finally:
+                slot.give_back()
         finally:
             try:
                 if not await self._store.release_lease(job, self.replica):
@@ -198,7 +206,8 @@ class Poller:
         self.wake()
 
     async def wait_idle(self) -> None:
-        """Wait until no job is being advanced (tests use this after a tick)."""
+        """Wait until no job is being advanced (tests use this after a tick; `JobService.wait_idle` waits
+        for the progress posts and edits the steps left to the gateway)."""
         while self._in_flight:
             await asyncio.gather(*list(self._in_flight.values()), return_exceptions=True)
 
@@ -225,6 +234,36 @@ class Poller:
             await self._store.release_all_leases(self.replica)
         except Exception as exc:
             log.warning("event=lease_release_failed replica=%s error=%s", self.replica, type(exc).__name__)
+
+
+class _StepSlot:
+    """A step's place among the poller's concurrent steps, given up while the step waits for Slack's pace:
+    a step waiting its turn to post uses nothing, and a burst of posts in one channel must not hold up
+    the deliveries and submissions of other jobs."""
+
+    def __init__(self, poller: Poller) -> None:
+        self._poller = poller
+        self._held = True
+
+    @contextlib.asynccontextmanager
+    async def aside(self) -> AsyncIterator[None]:
+        if not self._held:
+            yield
+            return
+        self._poller._slots.release()
+        self._held = False
+        self._poller._aside += 1
+        try:
+            yield
+        finally:
+            self._poller._aside -= 1
+            await self._poller._slots.acquire()
+            self._held = True
+
+    def give_back(self) -> None:
+        if self._held:
+            self._poller._slots.release()
+            self._held = False
 
 
 def _logged(task: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:

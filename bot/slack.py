@@ -1,25 +1,31 @@
-"""The Slack Web API side: one shared `AsyncWebClient`, and the few calls jobs need.
+"""The Slack Web API side: one shared `AsyncWebClient`, and the only way the bot calls Slack.
 
-Rate limits (429) and connection errors are retried by slack_sdk's retry handlers. Server errors are
-not retried here on purpose: a retried `chat.postMessage` after a 5xx can post the message twice.
+Every call waits for its turn in the pacer (`bot/pacing.py`), so the bot sends within Slack's limits
+instead of finding them with 429s; a 429 that comes all the same holds that method (or channel) back for
+`Retry-After`, not only the call that was refused. Edits of one message are coalesced: only the newest
+content is sent, and a stale edit still waiting is dropped. A message Slack refuses for its blocks is
+sent again as plain text, once: no retry cures a payload Slack will never take.
+
+Connection errors are retried by slack_sdk's handler. Server errors are not retried here on purpose: a
+retried `chat.postMessage` after a 5xx can post the message twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import httpx
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.pacing import Pacer, Priority, Ticket
 
 log = logging.getLogger("videobot.slack")
 
@@ -35,6 +41,10 @@ CHANNEL_GONE_ERRORS = frozenset(
         "missing_scope",  # the app was installed without a scope it needs: retrying cannot help
         "restricted_action",  # a workspace policy stops the bot posting here
     }
+)
+# Errors that mean Slack will never take this payload as it is: it goes again as plain text, once.
+PAYLOAD_REFUSED_ERRORS = frozenset(
+    {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments", "too_many_attachments", "no_text"}
 )
 # Errors that mean Slack will not take this file; the thread gets the link instead.
 UPLOAD_REFUSED_ERRORS = frozenset(
@@ -72,8 +82,9 @@ def make_web_client(token: str, base_url: str, session: aiohttp.ClientSession) -
         session=session,
         timeout=30,
         retry_handlers=[
+            # No rate-limit handler: it would retry only the refused call, after sleeping where nobody
+            # sees it; the gateway holds the whole method instead.
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
         ],
     )
 
@@ -88,6 +99,29 @@ def _error_code(exc: SlackApiError) -> str:
     return f"http_{status}" if status else "unknown_error"
 
 
+# A 429 is waited out and the call tried again this many times before it fails like any other error.
+MAX_RATE_LIMITED_TRIES = 4
+# A channel the bot posted in this recently is taken to be postable (paid work need not wait for a post).
+RECENTLY_POSTED_SECONDS = 600.0
+
+Message = dict[str, Any]
+
+
+class _RateLimited(Exception):
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+
+
+@dataclass(eq=False)
+class _PendingEdit:
+    """The newest content for one message, waiting for its turn; older content was dropped unsent."""
+
+    message: Message
+    ticket: Ticket
+    label: str
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+
 class SlackGateway:
     def __init__(
         self,
@@ -95,18 +129,34 @@ class SlackGateway:
         transfer: httpx.AsyncClient,
         session: aiohttp.ClientSession,
         on_call: Callable[[str, str], None] | None = None,
+        *,
+        pacer: Pacer | None = None,
+        plain_text: Callable[[Message], Message] | None = None,
     ) -> None:
         self._on_call = on_call or (lambda method, outcome: None)
         self.client = client
         self._transfer = transfer
         self._session = session
+        self._pacer = pacer or Pacer()
+        # How a refused message is sent instead (formatting is the messages package's, given by the app).
+        self._plain_text = plain_text or (lambda message: {"text": str(message.get("text", ""))[:3000]})
+        self._pending_edits: dict[tuple[str, str], _PendingEdit] = {}
+        self._editors: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._posted_at: dict[str, float] = {}  # channel → the event loop's time of the last post that worked
 
-    async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+    @property
+    def pacer(self) -> Pacer:
+        return self._pacer
+
+    async def _send(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        """One call, now: the caller has had its turn."""
         try:
             # The SDK's typed methods encode each argument the way the real API expects it.
             response = await getattr(self.client, method.replace(".", "_"))(**kwargs)
         except SlackApiError as exc:
             self._on_call(method, _error_code(exc))
+            if getattr(exc.response, "status_code", None) == 429:
+                raise _RateLimited(_retry_after(exc)) from None
             raise SlackCallError(method, _error_code(exc)) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._on_call(method, "connection_error")
@@ -114,21 +164,180 @@ class SlackGateway:
         self._on_call(method, "ok")
         return response.data if isinstance(response.data, dict) else {}
 
-    async def post_message(self, channel: str, message: dict[str, Any], thread_ts: str | None = None) -> str:
+    async def _call(
+        self, method: str, *, priority: Priority = Priority.URGENT, lane: str = "", **kwargs: Any
+    ) -> dict[str, Any]:
+        """Wait for a turn, call, and wait out any 429 in the whole lane. `lane` is the channel it posts in."""
+        for _ in range(MAX_RATE_LIMITED_TRIES):
+            await self._pacer.turn(method, lane, Ticket(priority))
+            try:
+                return await self._send(method, **kwargs)
+            except _RateLimited as limited:
+                self._pacer.hold(method, lane, limited.retry_after)
+        raise SlackCallError(method, "ratelimited")
+
+    async def _call_message(
+        self, method: str, message: Message, *, priority: Priority, lane: str, label: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        """A call carrying a message; if Slack refuses the message itself, its plain-text version instead."""
+        try:
+            return await self._call(method, priority=priority, lane=lane, **kwargs, **message)
+        except SlackCallError as exc:
+            if exc.error not in PAYLOAD_REFUSED_ERRORS:
+                raise
+            log.error("%s event=message_refused method=%s error=%s sent_instead=plain_text", label, method, exc.error)
+            return await self._call(method, priority=priority, lane=lane, **kwargs, **self._plain_text(message))
+
+    def recently_posted(self, channel: str) -> bool:
+        """Whether a message went into `channel` lately, so the bot can still post there (as far as it knows)."""
+        posted_at = self._posted_at.get(channel)
+        return posted_at is not None and asyncio.get_running_loop().time() - posted_at < RECENTLY_POSTED_SECONDS
+
+    def _posted(self, channel: str, ok: bool) -> None:
+        if ok:
+            self._posted_at[channel] = asyncio.get_running_loop().time()
+        else:
+            self._posted_at.pop(channel, None)
+
+    async def post_message(
+        self,
+        channel: str,
+        message: Message,
+        thread_ts: str | None = None,
+        *,
+        priority: Priority = Priority.ROOT,
+        label: str = "",
+    ) -> str:
         extra = {"thread_ts": thread_ts} if thread_ts else {}
-        data = await self._call("chat.postMessage", channel=channel, **message, **extra)
+        try:
+            data = await self._call_message(
+                "chat.postMessage", message, priority=priority, lane=channel, label=label, channel=channel, **extra
+            )
+        except SlackCallError as exc:
+            if exc.error in CHANNEL_GONE_ERRORS:
+                self._posted(channel, False)
+            raise
         ts = data.get("ts")
         if not isinstance(ts, str):
             raise SlackCallError("chat.postMessage", "no_ts_in_response")
+        self._posted(channel, True)
         return ts
 
-    async def update_message(self, channel: str, ts: str, message: dict[str, Any]) -> None:
+    async def post_message_now(
+        self, channel: str, message: Message, thread_ts: str | None = None, *, label: str = ""
+    ) -> str | None:
+        """Post only if the channel has a free turn this instant; None (nothing sent) otherwise."""
+        if not await self._pacer.turn_now("chat.postMessage", channel):
+            return None
+        return await self.post_message(channel, message, thread_ts, priority=Priority.URGENT, label=label)
+
+    def edit_soon(
+        self, channel: str, ts: str, message: Message, *, priority: Priority = Priority.BACKGROUND, label: str = ""
+    ) -> None:
+        """Edit a message when its turn comes, without waiting; a newer edit replaces this one unsent."""
+        self._queue_edit(channel, ts, message, priority, label, None)
+
+    async def update_message(
+        self, channel: str, ts: str, message: Message, *, priority: Priority = Priority.URGENT, label: str = ""
+    ) -> None:
+        """Edit a message and wait until Slack has it (or raise SlackCallError)."""
+        done = asyncio.get_running_loop().create_future()
+        self._queue_edit(channel, ts, message, priority, label, done)
+        await done
+
+    def _queue_edit(
+        self,
+        channel: str,
+        ts: str,
+        message: Message,
+        priority: Priority,
+        label: str,
+        done: asyncio.Future[None] | None,
+    ) -> None:
+        key = (channel, ts)
         fields = {k: v for k, v in message.items() if k in ("text", "blocks")}
-        await self._call("chat.update", channel=channel, ts=ts, blocks=fields.get("blocks", []), text=fields["text"])
+        fields.setdefault("blocks", [])
+        pending = self._pending_edits.get(key)
+        if pending is None:
+            pending = self._pending_edits[key] = _PendingEdit(fields, Ticket(priority), label)
+        else:
+            pending.message, pending.label = fields, label or pending.label
+            pending.ticket.priority = min(pending.ticket.priority, priority)
+        if done is not None:
+            pending.waiters.append(done)
+        editor = self._editors.get(key)
+        if editor is None or editor.done():
+            self._editors[key] = asyncio.get_running_loop().create_task(self._send_edits(key), name=f"edit-{ts}")
+
+    async def _send_edits(self, key: tuple[str, str]) -> None:
+        """Send the newest content of one message, one edit at a time, until none is waiting."""
+        channel, ts = key
+        try:
+            while (pending := self._pending_edits.get(key)) is not None:
+                for _ in range(MAX_RATE_LIMITED_TRIES):
+                    await self._pacer.turn("chat.update", "", pending.ticket)
+                    # Whatever arrived while this edit waited replaced it: send the newest, drop the rest.
+                    pending = self._pending_edits.pop(key)
+                    try:
+                        await self._edit_once(channel, ts, pending)
+                    except _RateLimited as limited:
+                        self._pacer.hold("chat.update", "", limited.retry_after)
+                        pending = self._requeue(key, pending)
+                        continue
+                    except SlackCallError as exc:
+                        _settle(pending, exc)
+                    else:
+                        _settle(pending, None)
+                    break
+                else:
+                    _settle(self._pending_edits.pop(key, pending), SlackCallError("chat.update", "ratelimited"))
+        finally:
+            self._editors.pop(key, None)
+            for waiter in self._pending_edits.pop(key, _PendingEdit({}, Ticket(Priority.URGENT), "")).waiters:
+                if not waiter.done():
+                    waiter.cancel()
+
+    def _requeue(self, key: tuple[str, str], refused: _PendingEdit) -> _PendingEdit:
+        """A 429'd edit waits again, unless a newer one came meanwhile: then that one goes, for both."""
+        newer = self._pending_edits.get(key)
+        if newer is None:
+            self._pending_edits[key] = refused
+            return refused
+        newer.waiters.extend(refused.waiters)
+        newer.ticket.priority = min(newer.ticket.priority, refused.ticket.priority)
+        return newer
+
+    async def _edit_once(self, channel: str, ts: str, pending: _PendingEdit) -> None:
+        try:
+            await self._send("chat.update", channel=channel, ts=ts, **pending.message)
+        except SlackCallError as exc:
+            if exc.error not in PAYLOAD_REFUSED_ERRORS:
+                raise
+            log.error(
+                "%s event=message_refused method=chat.update error=%s sent_instead=plain_text", pending.label, exc.error
+            )
+            plain = {"blocks": [], **self._plain_text(pending.message)}
+            await self._send("chat.update", channel=channel, ts=ts, text=plain.get("text", ""), blocks=plain["blocks"])
+
+    async def wait_idle(self) -> None:
+        """Until every edit asked for has been sent or has failed (tests, and a clean shutdown)."""
+        while self._editors:
+            await asyncio.gather(*list(self._editors.values()), return_exceptions=True)
+
+    async def close(self, grace_seconds: float = 0.0) -> None:
+        editors = list(self._editors.values())
+        if editors:
+            _, late = await asyncio.wait(editors, timeout=grace_seconds) if grace_seconds > 0 else (set(), editors)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*editors, return_exceptions=True)
+        await self._pacer.close()
 
     async def post_ephemeral(self, channel: str, user: str, message: dict[str, Any]) -> None:
         fields = {k: v for k, v in message.items() if k in ("text", "blocks")}
-        await self._call("chat.postEphemeral", channel=channel, user=user, **fields)
+        await self._call_message(
+            "chat.postEphemeral", fields, priority=Priority.URGENT, lane=channel, label="", channel=channel, user=user
+        )
 
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
         await self._call("views.open", trigger_id=trigger_id, view=view)
@@ -138,7 +347,7 @@ class SlackGateway:
         await self._call("views.update", view_id=view_id, hash=view_hash, view=view)
 
     async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
-        await self._call("views.publish", user_id=user_id, view=view)
+        await self._call("views.publish", priority=Priority.BACKGROUND, user_id=user_id, view=view)
 
     async def workspace_url(self) -> str:
         """https://acme.slack.com/ — for links to messages without one chat.getPermalink per message."""
@@ -147,7 +356,7 @@ class SlackGateway:
         return url if isinstance(url, str) and url.startswith("https://") else ""
 
     async def open_dm(self, user_id: str) -> str:
-        data = await self._call("conversations.open", users=user_id)
+        data = await self._call("conversations.open", priority=Priority.ROOT, users=user_id)
         channel = data.get("channel")
         channel_id = channel.get("id") if isinstance(channel, dict) else None
         if not isinstance(channel_id, str) or not channel_id:
@@ -155,7 +364,7 @@ class SlackGateway:
         return channel_id
 
     async def permalink(self, channel: str, ts: str) -> str:
-        data = await self._call("chat.getPermalink", channel=channel, message_ts=ts)
+        data = await self._call("chat.getPermalink", priority=Priority.ROOT, channel=channel, message_ts=ts)
         link = data.get("permalink")
         if not isinstance(link, str) or not link.startswith("https://"):
             raise SlackCallError("chat.getPermalink", "no_permalink_in_response")
@@ -243,3 +452,24 @@ class SlackGateway:
             channel_id=channel,
             thread_ts=thread_ts,
         )
+
+
+def _settle(pending: _PendingEdit, error: SlackCallError | None) -> None:
+    """Tell whoever waits for this edit how it went; an edit nobody waits for is logged when it fails."""
+    waiting = [w for w in pending.waiters if not w.done()]
+    for waiter in waiting:
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
+    if error is not None and not waiting:
+        log.warning("%s event=edit_failed error=%s", pending.label, error.error)
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    headers = getattr(exc.response, "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return max(1.0, float(value)) if value is not None else 1.0
+    except ValueError:
+        return 1.0

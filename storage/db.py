@@ -142,6 +142,11 @@ MIGRATIONS: tuple[str, ...] = (
     -- The next moment a job no replica holds is due: what the poller sets its timer by.
     CREATE INDEX jobs_due_free ON jobs (next_poll_at) WHERE next_poll_at IS NOT NULL AND lease_owner IS NULL;
     """,
+    """
+    -- A job's progress message is posted off the job's steps (it may wait for the channel's pace): whoever
+    -- posts it claims it until this moment, so two replicas never both post one.
+    ALTER TABLE jobs ADD COLUMN progress_post_claimed_until REAL;
+    """,
 )
 
 # Jobs that count against quotas: all but those that certainly never reached Perf.
@@ -535,7 +540,15 @@ class Store:
         """
         match, params = ("lease_owner = ?", [owner]) if owner is not None else ("lease_owner IS NOT NULL", [])
         async with self._engine.transaction() as db:
-            return await db.execute(f"UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE {match}", *params)
+            released = await db.execute(
+                f"UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE {match}", *params
+            )
+            if owner is None:
+                # Claims to post a progress message are held the same way: by the one process that died.
+                await db.execute(
+                    "UPDATE jobs SET progress_post_claimed_until = NULL WHERE progress_post_claimed_until IS NOT NULL"
+                )
+            return released
 
     # --- channel limits and daily reports -----------------------------------------------------------
 
@@ -700,6 +713,29 @@ class Store:
         for column, value in changes.items():
             setattr(job, column, value)
         return job
+
+    async def claim_progress_post(self, job_id: str, now: float, until: float) -> bool:
+        """The right to post the job's progress message until `until`, unless it exists or is claimed."""
+        async with self._engine.transaction() as db:
+            claimed = await db.execute(
+                "UPDATE jobs SET progress_post_claimed_until = ? WHERE id = ? AND progress_ts IS NULL"
+                " AND (progress_post_claimed_until IS NULL OR progress_post_claimed_until < ?)",
+                until,
+                job_id,
+                now,
+            )
+        return claimed == 1
+
+    async def record_progress_post(self, job_id: str, ts: str | None) -> bool:
+        """The progress message was posted as `ts` (None: it was not, and another try may claim it)."""
+        async with self._engine.transaction() as db:
+            changed = await db.execute(
+                "UPDATE jobs SET progress_ts = ?, progress_post_claimed_until = NULL"
+                " WHERE id = ? AND progress_ts IS NULL",
+                ts,
+                job_id,
+            )
+        return changed == 1
 
     async def next_due_at(self) -> float | None:
         """When the next job that no replica holds is due (a held job's holder wakes itself)."""

@@ -27,6 +27,9 @@ from tests.fakes.perf import API_KEY, FakePerf
 from tests.fakes.process import SIGNING_SECRET
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
+# How much faster than real time Slack's limits run in the suite (both the fake's and the bot's pacer).
+SLACK_SPEED = 10.0
+
 
 class FakeClock:
     def __init__(self, start: float = 1_800_000_000.0) -> None:
@@ -165,8 +168,15 @@ def no_secret_in_any_log(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 @pytest.fixture
 async def fake_slack(request: pytest.FixtureRequest) -> AsyncIterator[FakeSlack]:
-    """Slack's rate limits are on, as in real Slack, unless the test is marked `unlimited_slack`."""
-    fake = FakeSlack(limits=request.node.get_closest_marker("unlimited_slack") is None)
+    """Slack's rate limits are on, as in real Slack, unless the test is marked `unlimited_slack`.
+
+    They run SLACK_SPEED times faster, and so does the bot's pacer (`make_settings`): the bot meets the
+    same limits, relative to its own pace, in a fraction of the time. A test marked `slack_at_real_pace`
+    gets Slack's own clock."""
+    real_pace = request.node.get_closest_marker("slack_at_real_pace") is not None
+    fake = FakeSlack(
+        limits=request.node.get_closest_marker("unlimited_slack") is None, speed=1.0 if real_pace else SLACK_SPEED
+    )
     await fake.start()
     yield fake
     await fake.stop()
@@ -202,6 +212,7 @@ def make_settings(fake_slack: FakeSlack, fake_perf: FakePerf, database_url: str)
             port=0,
             poll_min_seconds=2.0,
             poll_max_seconds=15.0,
+            slack_pace=fake_slack.speed,
         )
         return replace(settings, **overrides)
 
@@ -245,13 +256,16 @@ class Bot:
                 due = await self.services.store.next_due_at()
                 if due is None:
                     return
+            # Edits asked for meanwhile are left to coalesce, as they do at Slack's pace in production;
+            # step() and the end of the run wait for them.
             self.clock.t = max(self.clock.t, due)
         raise AssertionError("jobs still due after max_rounds: something loops")
 
     async def step(self) -> None:
-        """One tick at the current fake time."""
+        """One tick at the current fake time, and every post and edit it asked of Slack."""
         await self.services.poller.tick()
         await self.services.poller.wait_idle()
+        await self.services.jobs.wait_idle()
         await self.services.home.wait_idle()
 
     async def only_job(self) -> Job:

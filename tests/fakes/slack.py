@@ -89,6 +89,7 @@ class FakeMessage:
     blocks: list[dict[str, Any]]
     thread_ts: str | None
     edits: int = 0
+    history: list[str] = field(default_factory=list)  # the text after each edit, oldest first
 
     def all_text(self) -> str:
         """What a person reads: the fallback text and every text inside the blocks."""
@@ -122,7 +123,10 @@ class FakeFile:
 
 
 class FakeSlack:
-    def __init__(self, *, limits: bool = True) -> None:
+    def __init__(self, *, limits: bool = True, speed: float = 1.0) -> None:
+        # `speed` runs Slack's clock for its limits that many times faster (the bot's pacer is told the
+        # same, VIDEOBOT_SLACK_PACE): the two keep the same relation in a fraction of the real time.
+        self.speed = speed
         # Slack's rate limits, in real time (time.monotonic); switchable at any time.
         self.limits = limits
         self.rate_limited: list[tuple[str, str]] = []  # (method, channel or "") of each call answered 429
@@ -265,7 +269,7 @@ class FakeSlack:
             rules = [("", TIERS[METHOD_TIERS[method]])]
         else:
             return 0
-        now = time.monotonic()
+        now = time.monotonic() * self.speed
         buckets = []
         for scope, (per_minute, burst) in rules:
             bucket = self._buckets.get((method, scope))
@@ -276,7 +280,7 @@ class FakeSlack:
         if wait > 0:
             # A limited call takes no token from any bucket.
             self.rate_limited.append((method, channel))
-            return max(1, math.ceil(wait))
+            return max(1, math.ceil(wait / self.speed))
         for bucket in buckets:
             bucket.take()
         return 0
@@ -404,6 +408,7 @@ class FakeSlack:
         for message in self.messages:
             if message.channel == params["channel"] and message.ts == params["ts"]:
                 message.text = params.get("text", message.text)
+                message.history.append(message.text)
                 message.blocks = params.get("blocks") or []
                 message.edits += 1
                 return {"ok": True, "channel": message.channel, "ts": message.ts}

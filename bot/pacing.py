@@ -1,0 +1,217 @@
+"""Slack's rate limits, known in advance: every Web API call waits for its turn here before it is sent.
+
+Slack limits each method per workspace by tier, and `chat.postMessage` to about one message a second per
+channel as well (`../shared/slack-platform.md`). Finding those limits with 429s costs every caller a
+`Retry-After`; waiting for a turn costs only the calls that are over the pace, and lets the call a person
+misses most go first. The buckets are aiolimiter's; what is this bot's own is the table of tiers and the
+order of priorities.
+
+A step of the job machine that has to wait for a turn steps aside while it waits (`stepping_aside`), so
+that a burst of posts in one channel never holds up another job's delivery or submission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+
+log = logging.getLogger("videobot.pacing")
+
+
+class Priority(IntEnum):
+    """Who goes first when a method's budget is short: lower is sooner."""
+
+    URGENT = 0  # the video and its final edits, failures, private answers, forms someone has just opened
+    ROOT = 1  # a job's root message: its post and its state changes
+    BACKGROUND = 2  # progress, places in line, App Home tabs
+
+
+@dataclass(frozen=True)
+class Rate:
+    per_minute: float
+    burst: int  # calls that may go at once before the pace applies
+
+
+# Slack's tiers (calls a minute per method per workspace) with a burst well inside what Slack tolerates:
+# the published numbers are floors, so the bot paces to them rather than to what Slack let through once.
+TIER_RATES = {1: Rate(1, 1), 2: Rate(20, 3), 3: Rate(50, 4), 4: Rate(100, 8)}
+METHOD_TIERS = {
+    "chat.update": 3,
+    "chat.delete": 3,
+    "reactions.add": 3,
+    "conversations.open": 3,
+    "chat.postEphemeral": 4,
+    "chat.getPermalink": 4,
+    "files.getUploadURLExternal": 4,
+    "files.completeUploadExternal": 4,
+    "views.open": 4,
+    "views.update": 4,
+    "views.publish": 4,
+    "users.info": 4,
+    "auth.test": 4,
+}
+UNKNOWN_METHOD_TIER = 3
+# chat.postMessage has its own rule: about one message a second in each channel, and "several hundred a
+# minute" for the workspace.
+POST_METHOD = "chat.postMessage"
+POST_PER_CHANNEL = Rate(60, 2)
+POST_PER_WORKSPACE = Rate(300, 20)
+UNPACED_METHODS = frozenset({"apps.connections.open"})  # Socket Mode's own plumbing
+
+_SteppingAside = Callable[[], AbstractAsyncContextManager[None]]
+# Tasks started inside a step inherit its context: the task is kept beside the hook, so that only the
+# step itself steps aside.
+_stepping_aside: ContextVar[tuple[asyncio.Task[Any], _SteppingAside] | None] = ContextVar(
+    "videobot_stepping_aside", default=None
+)
+
+
+def set_stepping_aside(hook: _SteppingAside) -> None:
+    """For the current task: what to enter while a call waits for its turn (the poller frees a step)."""
+    task = asyncio.current_task()
+    if task is not None:
+        _stepping_aside.set((task, hook))
+
+
+def _aside_of_this_task() -> AbstractAsyncContextManager[None]:
+    found = _stepping_aside.get()
+    if found is None or found[0] is not asyncio.current_task():
+        return contextlib.nullcontext()
+    return found[1]()
+
+
+@dataclass(eq=False)
+class Ticket:
+    """A place in a lane's line; its priority may rise while it waits (a newer edit of the same message)."""
+
+    priority: Priority
+    order: int = field(default_factory=itertools.count().__next__)
+    granted: asyncio.Future[None] | None = None
+
+
+class Lane:
+    """One bucket (a method, or one channel's posts) and the calls waiting for it, best priority first."""
+
+    def __init__(self, name: str, rate: Rate, scale: float = 1.0) -> None:
+        self.name = name
+        per_second = rate.per_minute * scale / 60.0
+        self._limiter = AsyncLimiter(rate.burst, rate.burst / per_second)
+        self._waiting: list[Ticket] = []
+        self._held_until = 0.0
+        self._pump: asyncio.Task[None] | None = None
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for ticket in self._waiting if ticket.granted is not None and not ticket.granted.done())
+
+    def _held(self) -> float:
+        return self._held_until - asyncio.get_running_loop().time()
+
+    async def take_now(self) -> bool:
+        """A turn if one is free this instant and nobody is waiting for it; never waits."""
+        if self._held() > 0 or self.waiting or not self._limiter.has_capacity():
+            return False
+        await self._limiter.acquire()  # has capacity: returns without suspending, so nobody slips in between
+        return True
+
+    async def take(self, ticket: Ticket) -> None:
+        if await self.take_now():
+            return
+        ticket.granted = asyncio.get_running_loop().create_future()
+        self._waiting.append(ticket)
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.get_running_loop().create_task(self._hand_out(), name=f"slack-lane-{self.name}")
+        async with _aside_of_this_task():
+            await ticket.granted
+
+    def hold(self, seconds: float) -> None:
+        """Slack said 429: nobody in this lane calls again for `seconds`."""
+        self._held_until = max(self._held_until, asyncio.get_running_loop().time() + seconds)
+
+    async def _hand_out(self) -> None:
+        while True:
+            self._waiting = [t for t in self._waiting if t.granted is not None and not t.granted.done()]
+            if not self._waiting:
+                return
+            held = self._held()
+            if held > 0:
+                await asyncio.sleep(held)
+                continue
+            await self._limiter.acquire()
+            if self._held() > 0:
+                continue  # a 429 came in meanwhile: this turn is given up
+            live = [t for t in self._waiting if t.granted is not None and not t.granted.done()]
+            if live:
+                best = min(live, key=lambda t: (t.priority, t.order))
+                self._waiting.remove(best)
+                assert best.granted is not None
+                best.granted.set_result(None)
+
+    async def close(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+
+
+class Pacer:
+    """The lanes of one workspace. `scale` multiplies every rate (Slack grants some apps more)."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self._scale = scale
+        self._lanes: dict[str, Lane] = {}
+
+    def _lane(self, key: str, rate: Rate) -> Lane:
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = Lane(key, rate, self._scale)
+        return lane
+
+    def lanes_for(self, method: str, channel: str = "") -> list[Lane]:
+        """The buckets a call draws from, narrowest first (a channel's posts, then the method's)."""
+        if method in UNPACED_METHODS:
+            return []
+        if method == POST_METHOD:
+            lanes = [self._lane(POST_METHOD, POST_PER_WORKSPACE)]
+            if channel:
+                lanes.insert(0, self._lane(f"{POST_METHOD}@{channel}", POST_PER_CHANNEL))
+            return lanes
+        return [self._lane(method, TIER_RATES[METHOD_TIERS.get(method, UNKNOWN_METHOD_TIER)])]
+
+    async def turn(self, method: str, channel: str, ticket: Ticket) -> None:
+        for lane in self.lanes_for(method, channel):
+            await lane.take(ticket)
+
+    async def turn_now(self, method: str, channel: str = "") -> bool:
+        """A turn for a call that is only worth making at once (nothing waits, nothing is queued)."""
+        lanes = self.lanes_for(method, channel)
+        if not all(lane.waiting == 0 for lane in lanes):
+            return False
+        for lane in lanes:
+            if not await lane.take_now():
+                return False
+        return True
+
+    def hold(self, method: str, channel: str, seconds: float) -> None:
+        """After a 429: hold the narrowest lane of the call (a channel's posts, else the method)."""
+        lanes = self.lanes_for(method, channel)
+        if lanes:
+            lanes[0].hold(seconds)
+            log.warning("event=slack_rate_limited lane=%s hold_seconds=%.1f", lanes[0].name, seconds)
+
+    def waiting(self) -> int:
+        return sum(lane.waiting for lane in self._lanes.values())
+
+    async def close(self) -> None:
+        for lane in self._lanes.values():
+            await lane.close()

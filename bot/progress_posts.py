@@ -1,0 +1,100 @@
+"""A job's progress message is posted beside the job's steps, never in their way.
+
+Slack lets about one message a second into a channel. Thirty jobs started at once in one channel need
+thirty roots and thirty progress messages: if each job's steps waited for its progress message, the last
+job's video would wait a minute behind posts nobody is reading yet. So a step only asks for the message;
+it is posted here when the channel has room, after every root waiting there, and the job's steps go on.
+
+Only one progress message a job, across replicas and restarts: whoever posts it first claims it in the
+jobs table (`progress_post_claimed_until`), and the `ts` it got is recorded the moment Slack answers. A
+replica that dies holding a claim leaves it to lapse, and the next step that wants the message claims it
+anew. A crash between Slack's answer and the write can leave one extra message, as for any post.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from bot.domain import Job
+from bot.pacing import Priority
+from bot.slack import SlackCallError, SlackGateway
+from storage.db import Store
+
+log = logging.getLogger("videobot.progress_posts")
+
+# Long enough for a post that waits behind a busy channel's line; short enough that a dead replica's
+# claim does not leave a job without progress for long.
+CLAIM_SECONDS = 180.0
+
+
+class _Clock(Protocol):
+    def now(self) -> float: ...
+
+
+class ProgressPosts:
+    def __init__(
+        self, store: Store, slack: SlackGateway, clock: _Clock, render: Callable[[Job], dict[str, Any]]
+    ) -> None:
+        self._store = store
+        self._slack = slack
+        self._clock = clock
+        self._render = render
+        self._posting: dict[str, asyncio.Task[str | None]] = {}
+
+    def want(self, job: Job) -> None:
+        """Post the job's progress message soon, if it has none and nobody is posting it yet."""
+        if job.progress_ts is not None or job.root_ts is None or job.id in self._posting:
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._post(job.id, Priority.BACKGROUND), name=f"progress-{job.id}"
+        )
+        self._posting[job.id] = task
+        task.add_done_callback(lambda _: self._posting.pop(job.id, None))
+
+    async def now(self, job: Job) -> tuple[str | None, bool]:
+        """For the final edits: the job's progress message, and whether it was posted just now as the job
+        stands (no edit needed). (None, False) while another replica holds the claim to post it."""
+        if job.progress_ts is None:
+            posting = self._posting.get(job.id)
+            if posting is not None:
+                await asyncio.gather(posting, return_exceptions=True)
+            stored = await self._store.get_job(job.id)
+            job.progress_ts = stored.progress_ts if stored is not None else None
+        if job.progress_ts is not None:
+            return job.progress_ts, False
+        job.progress_ts = await self._post(job.id, Priority.URGENT, raise_errors=True)
+        return job.progress_ts, job.progress_ts is not None
+
+    async def _post(self, job_id: str, priority: Priority, *, raise_errors: bool = False) -> str | None:
+        now = self._clock.now()
+        if not await self._store.claim_progress_post(job_id, now, now + CLAIM_SECONDS):
+            return None
+        job = await self._store.get_job(job_id)
+        if job is None or job.root_ts is None:
+            await self._store.record_progress_post(job_id, None)
+            return None
+        label = f"job={job_id} message=progress"
+        posted = self._render(job)
+        try:
+            ts = await self._slack.post_message(job.where, posted, job.root_ts, priority=priority, label=label)
+        except SlackCallError as exc:
+            await self._store.record_progress_post(job_id, None)
+            if raise_errors:
+                raise
+            # The job's next refresh asks again; a channel that is gone is the steps' to handle.
+            log.warning("job=%s event=progress_post_failed error=%s", job_id, exc.error)
+            return None
+        await self._store.record_progress_post(job_id, ts)
+        log.info("job=%s event=progress_posted", job_id)
+        # The post may have waited a while behind the channel's line: show what the job is doing now.
+        latest = await self._store.get_job(job_id)
+        if latest is not None and (current := self._render(latest)) != posted:
+            self._slack.edit_soon(job.where, ts, current, priority=Priority.BACKGROUND, label=label)
+        return ts
+
+    async def wait_idle(self) -> None:
+        while self._posting:
+            await asyncio.gather(*list(self._posting.values()), return_exceptions=True)
