@@ -32,7 +32,13 @@ from bot.perf import (
 )
 from bot.progress_posts import ProgressPosts
 from bot.quotas import QuotaExceeded, Quotas, check_usage
-from bot.slack import CHANNEL_GONE_ERRORS, UPLOAD_REFUSED_ERRORS, SlackCallError, SlackGateway
+from bot.slack import (
+    CHANNEL_GONE_ERRORS,
+    PAYLOAD_REFUSED_ERRORS,
+    UPLOAD_REFUSED_ERRORS,
+    SlackCallError,
+    SlackGateway,
+)
 from storage.db import ChannelLimits, StaleJob, Store, Usage
 
 log = logging.getLogger("videobot.jobs")
@@ -567,7 +573,7 @@ class JobService:
             # The channel never got a message: tell the requester privately instead.
             await self._tell_requester(
                 job,
-                messages.cannot_post_in_channel(job.error_message or "error")
+                messages.cannot_post_in_channel(job.error_message or "error", sent_to_perf=job.perf_job_id is not None)
                 if job.error_message
                 else messages.internal_error(),
             )
@@ -591,12 +597,20 @@ class JobService:
             log.warning("job=%s event=requester_not_told", job.id)
 
     async def _on_slack_error(self, job: Job, exc: SlackCallError) -> None:
-        if exc.error in CHANNEL_GONE_ERRORS:
+        # Slack will never take this (the channel is gone, or even the plain-text version was refused),
+        # or has failed so often that waiting longer helps nobody: end the job and say so.
+        hopeless = exc.error in CHANNEL_GONE_ERRORS or exc.error in PAYLOAD_REFUSED_ERRORS
+        if not hopeless and job.state not in TERMINAL_STATES and job.poll_failures + 1 >= MAX_CONSECUTIVE_FAILURES:
+            hopeless = True
+        if hopeless:
             log.warning("job=%s event=channel_unusable state=%s error=%s", job.id, job.state, exc.error)
             if job.state not in TERMINAL_STATES:
-                await self._set(job, state=JobState.FAILED, error_message=exc.error, event="channel_unusable")
+                await self._set(
+                    job, state=JobState.FAILED, error_message=exc.error, event="channel_unusable", poll_failures=0
+                )
             if job.root_ts is None or job.state in TERMINAL_STATES:
-                await self._tell_requester(job, messages.cannot_post_in_channel(exc.error))
+                sent = job.perf_job_id is not None
+                await self._tell_requester(job, messages.cannot_post_in_channel(exc.error, sent_to_perf=sent))
                 await self._set(job, event="finalized", finalized=True, next_poll_at=None)
             return
         if job.state in TERMINAL_STATES and job.poll_failures + 1 >= MAX_FINALIZE_ATTEMPTS:

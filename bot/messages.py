@@ -373,7 +373,7 @@ def video_filename(job: Job) -> str:
     return ("-".join(words) or "video")[:60] + ".mp4"
 
 
-def cannot_post_in_channel(reason: str) -> Message:
+def cannot_post_in_channel(reason: str, *, sent_to_perf: bool = False) -> Message:
     hint = {
         "not_in_channel": "Invite me first: `/invite @videobot`, then run the command again.",
         "channel_not_found": "I can't see this channel. Invite me (`/invite @videobot`) and try again.",
@@ -381,6 +381,10 @@ def cannot_post_in_channel(reason: str) -> Message:
         "missing_scope": "videobot lacks a permission; ask whoever installed it to reinstall it from its manifest.",
         "restricted_action": "This workspace doesn't let me post here; try another channel or ask an admin.",
     }.get(reason, "Nothing was sent to Perf and nothing was charged. Try again in a minute.")
+    if sent_to_perf:
+        # Only a channel the bot had just posted in gets its job to Perf before its root.
+        hint = hint.replace("Nothing was sent to Perf and nothing was charged. ", "")
+        hint += " The job had already gone to Perf, so it may be charged."
     return _private(f"I couldn't post in this channel ({clip(reason, 1_000)}). {hint}")
 
 

@@ -151,3 +151,31 @@ async def test_a_message_slack_refuses_goes_as_plain_text_once_and_the_job_goes_
     refusals = [r.getMessage() for r in caplog.records if "event=message_refused" in r.getMessage()]
     assert len(refusals) == 2 and all(f"job={job.id}" in line for line in refusals)
     assert any(r.levelno == logging.ERROR for r in caplog.records if "event=message_refused" in r.getMessage())
+
+
+async def test_a_root_slack_refuses_even_as_plain_text_ends_the_job_before_perf(make_bot: Any) -> None:
+    bot = await make_bot()
+    bot.slack.fail_next("chat.postMessage", error="invalid_blocks")
+    bot.slack.fail_next("chat.postMessage", error="invalid_arguments")
+    await bot.command("A lighthouse")
+    await bot.run_jobs()
+    job = await bot.only_job()
+    assert job.state == JobState.FAILED and job.finalized, "not left retrying what cannot succeed"
+    assert bot.perf.creates == [] and bot.slack.messages == []
+    [(_, answer)] = bot.slack.responses
+    assert "invalid_arguments" in answer["text"] and "nothing was charged" in answer["text"]
+
+
+async def test_a_channel_lost_after_the_job_went_to_perf_is_told_it_may_be_charged(make_bot: Any) -> None:
+    bot = await make_bot()
+    await bot.command("The first scene")
+    await bot.run_jobs()
+    bot.slack.fail_next("chat.postMessage", error="is_archived")
+    await bot.command("The second scene", response_url=bot.slack.response_url("r2"))
+    await bot.run_jobs()
+    [second] = [job for job in await bot.services.store.jobs() if job.prompt == "The second scene"]
+    assert second.state == JobState.FAILED and second.finalized
+    assert len(bot.perf.creates) == 2
+    [answer] = [body for name, body in bot.slack.responses if name == "r2"]
+    assert "is_archived" in answer["text"] and "may be charged" in answer["text"]
+    assert "nothing was charged" not in answer["text"]
