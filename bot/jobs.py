@@ -310,19 +310,23 @@ class JobService:
         if job.root_ts is None and not self._slack.recently_posted(job.where):
             # Nobody pays for a video the bot could never show: a channel not known to take the bot's
             # messages gets the root first, and a refusal ends the job before anything reaches Perf.
-            await self._post_root(job)
+            # Its progress message too, as the channel has room: both are recorded before the create.
+            await self._post_root(job, progress_too=True)
         # Paid work does not wait for the channel's pace: the root of a job in a channel the bot posted
         # in lately follows the create (and a restart in between posts it on the job's next step).
         await self._submit_when_a_slot_is_free(job)
         if job.root_ts is None and job.state not in TERMINAL_STATES:
             await self._post_root(job)
 
-    async def _post_root(self, job: Job) -> None:
+    async def _post_root(self, job: Job, *, progress_too: bool = False) -> None:
         ts = await self._slack.post_message(
             job.where, self._root_message(job), priority=Priority.ROOT, label=f"job={job.id} message=root"
         )
         await self._set(job, event="root_posted", root_ts=ts)
-        self._progress_posts.want(job)
+        if progress_too:
+            await self._progress_posts.now(job, Priority.ROOT)
+        else:
+            self._progress_posts.want(job)
 
     # --- queued: waiting for one of the account's concurrent slots ----------------------------------
 

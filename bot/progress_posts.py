@@ -54,7 +54,7 @@ class ProgressPosts:
         self._posting[job.id] = task
         task.add_done_callback(lambda _: self._posting.pop(job.id, None))
 
-    async def now(self, job: Job) -> tuple[str | None, bool]:
+    async def now(self, job: Job, priority: Priority = Priority.URGENT) -> tuple[str | None, bool]:
         """For the final edits: the job's progress message, and whether it was posted just now as the job
         stands (no edit needed). (None, False) while another replica holds the claim to post it."""
         if job.progress_ts is None:
@@ -65,7 +65,7 @@ class ProgressPosts:
             job.progress_ts = stored.progress_ts if stored is not None else None
         if job.progress_ts is not None:
             return job.progress_ts, False
-        job.progress_ts = await self._post(job.id, Priority.URGENT, raise_errors=True)
+        job.progress_ts = await self._post(job.id, priority, raise_errors=True)
         return job.progress_ts, job.progress_ts is not None
 
     async def _post(self, job_id: str, priority: Priority, *, raise_errors: bool = False) -> str | None:
