@@ -1,6 +1,6 @@
 """The benchmark suite: how well the bot does its job, each figure beside a baseline run in the same run.
 
-    python -m bench.run            # a few minutes; prints one Markdown table
+    python -m bench.run            # a few minutes; prints one Markdown table, then bench/slack_limits.py's
 
 The fakes of Slack and Perf run on 127.0.0.1 in a thread with their own event loop; the bot runs as a
 subprocess (`videobot run`) driven over real HTTP with signed requests; its memory and CPU are read
@@ -468,16 +468,30 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+# Slack's published limits beside an unlimited Slack (bench/slack_limits.py): its own table, after this one's.
+LIMITS = "limits"
+
+
 def main() -> None:
+    from bench import slack_limits
+
+    names = [*BENCHES, LIMITS]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benches", nargs="*", help=f"some of {', '.join(BENCHES)} (default: all)")
+    parser.add_argument("benches", nargs="*", help=f"some of {', '.join(names)} (default: all)")
     args = parser.parse_args()
-    unknown = set(args.benches) - set(BENCHES)
+    unknown = set(args.benches) - set(names)
     if unknown:
-        parser.error(f"unknown bench {', '.join(sorted(unknown))}; choose from {', '.join(BENCHES)}")
-    rows = asyncio.run(run(args.benches or list(BENCHES)))
-    print(table(rows))
-    if not all(row.met for row in rows):
+        parser.error(f"unknown bench {', '.join(sorted(unknown))}; choose from {', '.join(names)}")
+    selected = args.benches or names
+    benches = [name for name in selected if name in BENCHES]
+    rows = asyncio.run(run(benches)) if benches else []
+    if rows:
+        print(table(rows))
+    limit_rows = asyncio.run(slack_limits.run()) if LIMITS in selected else []
+    if limit_rows:
+        print()
+        print(slack_limits.table(limit_rows))
+    if not all(row.met for row in rows) or not all(row.met for row in limit_rows):
         raise SystemExit(1)
 
 

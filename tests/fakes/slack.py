@@ -90,6 +90,7 @@ class FakeMessage:
     thread_ts: str | None
     edits: int = 0
     history: list[str] = field(default_factory=list)  # the text after each edit, oldest first
+    edit_times: list[float] = field(default_factory=list)  # time.monotonic() of each edit in history
 
     def all_text(self) -> str:
         """What a person reads: the fallback text and every text inside the blocks."""
@@ -409,6 +410,7 @@ class FakeSlack:
             if message.channel == params["channel"] and message.ts == params["ts"]:
                 message.text = params.get("text", message.text)
                 message.history.append(message.text)
+                message.edit_times.append(time.monotonic())
                 message.blocks = params.get("blocks") or []
                 message.edits += 1
                 return {"ok": True, "channel": message.channel, "ts": message.ts}
