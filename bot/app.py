@@ -84,6 +84,8 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
         # Runs after the poller has stopped (callbacks run last-in first-out) and before the database closes.
         stack.push_async_callback(home.wait_idle)
         jobs = JobService(store, perf, slack, media, clock, settings, quotas)
+        # Before the gateway closes: progress posts on their way get their answer recorded.
+        stack.push_async_callback(jobs.close, SLACK_EDITS_GRACE_SECONDS)
         jobs.on_delivered = metrics.job_delivered
         jobs.on_state_change = home.job_changed
         poller = Poller(

@@ -138,6 +138,9 @@ class JobService:
         self._settings = settings
         self._progress_posts = ProgressPosts(store, slack, clock, messages.progress_message)
 
+    async def close(self, grace_seconds: float) -> None:
+        await self._progress_posts.close(grace_seconds)
+
     async def wait_idle(self) -> None:
         """Until the progress messages asked for are posted and every edit is sent (tests, shutdown)."""
         await self._progress_posts.wait_idle()
@@ -307,7 +310,7 @@ class JobService:
             await self._set(job, event="direct_message_opened", post_channel_id=await self._slack.open_dm(job.user_id))
         if job.rerun_of is not None and job.rerun_link is None:
             await self._set(job, rerun_link=await self._link_to(job.rerun_of))
-        if job.root_ts is None and not self._slack.recently_posted(job.where):
+        if job.root_ts is None and not await self._slack.known_postable(job.where):
             # Nobody pays for a video the bot could never show: a channel not known to take the bot's
             # messages gets the root first, and a refusal ends the job before anything reaches Perf.
             # Its progress message too, as the channel has room: both are recorded before the create.
@@ -315,7 +318,9 @@ class JobService:
         # Paid work does not wait for the channel's pace: the root of a job in a channel the bot posted
         # in lately follows the create (and a restart in between posts it on the job's next step).
         await self._submit_when_a_slot_is_free(job)
-        if job.root_ts is None and job.state not in TERMINAL_STATES:
+        if job.root_ts is None:
+            # Also when the create failed or its outcome is unknown: the thread says so, and the final edit
+            # has a root to edit.
             await self._post_root(job)
 
     async def _post_root(self, job: Job, *, progress_too: bool = False) -> None:
@@ -350,7 +355,12 @@ class JobService:
         entered = job.state != JobState.QUEUED
         # Nobody waits on a timer: the poller wakes the line when a slot frees or a place changes.
         await self._set(
-            job, event="queued" if entered else "", state=JobState.QUEUED, queue_position=position, next_poll_at=None
+            job,
+            event="queued" if entered else "",
+            state=JobState.QUEUED,
+            queue_position=position,
+            # Still due while it has no root, so that a restart before the root is posted posts it.
+            next_poll_at=None if job.root_ts is not None else self._clock.now(),
         )
         if moved:
             await self._show_progress(job)
@@ -505,7 +515,19 @@ class JobService:
         """Edit a message in place while the job runs, without waiting for Slack's pace; only the newest
         content is sent, and a failed edit is logged, not worth failing the job (the final edits retry)."""
         if ts is not None:
-            self._slack.edit_soon(job.where, ts, message, priority=priority, label=f"job={job.id} message={which}")
+            self._slack.edit_soon(
+                job.where,
+                ts,
+                message,
+                priority=priority,
+                label=f"job={job.id} message={which}",
+                still_wanted=lambda: self._still_running(job.id),
+            )
+
+    async def _still_running(self, job_id: str) -> bool:
+        """An edit of a running job is stale once the job has ended: its final edits show the end."""
+        stored = await self._store.get_job(job_id)
+        return stored is not None and stored.state not in TERMINAL_STATES
 
     # --- complete: the video into the thread -----------------------------------------------------
 
@@ -573,11 +595,14 @@ class JobService:
     # --- terminal: the final edits ---------------------------------------------------------------
 
     async def _finalize(self, job: Job) -> None:
+        if job.root_ts is None and _reached_perf(job) and job.error_message not in CHANNEL_GONE_ERRORS:
+            # Sent to Perf before its root, and stopped (a kill) before the root was posted.
+            await self._post_root(job)
         if job.root_ts is None:
             # The channel never got a message: tell the requester privately instead.
             await self._tell_requester(
                 job,
-                messages.cannot_post_in_channel(job.error_message or "error", sent_to_perf=job.perf_job_id is not None)
+                messages.cannot_post_in_channel(job.error_message or "error", sent_to_perf=_reached_perf(job))
                 if job.error_message
                 else messages.internal_error(),
             )
@@ -585,7 +610,9 @@ class JobService:
             label = f"job={job.id} message="
             progress_ts, posted_as_it_is = await self._progress_posts.now(job)
             if progress_ts is None:
-                await self._retry_later(job, "another replica is posting the progress message")
+                # Another replica holds the claim to post it: not a failure, so not counted as one.
+                log.info("job=%s event=finalize_waits_for_progress_post", job.id)
+                await self._set(job, next_poll_at=self._clock.now() + self._settings.poll_min_seconds)
                 return
             if not posted_as_it_is:
                 await self._slack.update_message(
@@ -605,7 +632,9 @@ class JobService:
         # or has failed so often that waiting longer helps nobody: end the job and say so.
         hopeless = exc.error in CHANNEL_GONE_ERRORS or exc.error in PAYLOAD_REFUSED_ERRORS
         if not hopeless and job.state not in TERMINAL_STATES and job.poll_failures + 1 >= MAX_CONSECUTIVE_FAILURES:
-            hopeless = True
+            # A job Perf has keeps trying (its video may still be shown) until the job's own deadline.
+            overdue = self._clock.now() - job.created_at > self._settings.job_timeout_seconds
+            hopeless = not _reached_perf(job) or overdue
         if hopeless:
             log.warning("job=%s event=channel_unusable state=%s error=%s", job.id, job.state, exc.error)
             if job.state not in TERMINAL_STATES:
@@ -613,8 +642,9 @@ class JobService:
                     job, state=JobState.FAILED, error_message=exc.error, event="channel_unusable", poll_failures=0
                 )
             if job.root_ts is None or job.state in TERMINAL_STATES:
-                sent = job.perf_job_id is not None
-                await self._tell_requester(job, messages.cannot_post_in_channel(exc.error, sent_to_perf=sent))
+                await self._tell_requester(
+                    job, messages.cannot_post_in_channel(exc.error, sent_to_perf=_reached_perf(job))
+                )
                 await self._set(job, event="finalized", finalized=True, next_poll_at=None)
             return
         if job.state in TERMINAL_STATES and job.poll_failures + 1 >= MAX_FINALIZE_ATTEMPTS:
@@ -622,6 +652,11 @@ class JobService:
             await self._set(job, event="finalized", finalized=True, next_poll_at=None)
             return
         await self._retry_later(job, str(exc))
+
+
+def _reached_perf(job: Job) -> bool:
+    """Whether Perf has (or may have) the job, so it may be charged."""
+    return job.perf_job_id is not None or job.state == JobState.UNKNOWN
 
 
 def _rejection_text(exc: PerfRejected) -> str:

@@ -67,6 +67,8 @@ POST_METHOD = "chat.postMessage"
 POST_PER_CHANNEL = Rate(60, 2)
 POST_PER_WORKSPACE = Rate(300, 20)
 UNPACED_METHODS = frozenset({"apps.connections.open"})  # Socket Mode's own plumbing
+# How often a call whose turn went stale while its step waited for its place again asks for a new turn.
+MAX_STALE_TURNS = 3
 
 _SteppingAside = Callable[[], AbstractAsyncContextManager[None]]
 # Tasks started inside a step inherit its context: the task is kept beside the hook, so that only the
@@ -81,6 +83,11 @@ def set_stepping_aside(hook: _SteppingAside) -> None:
     task = asyncio.current_task()
     if task is not None:
         _stepping_aside.set((task, hook))
+
+
+def stepping_aside() -> AbstractAsyncContextManager[None]:
+    """While the current step waits for something of Slack's pace (an edit another task sends for it)."""
+    return _aside_of_this_task()
 
 
 def _aside_of_this_task() -> AbstractAsyncContextManager[None]:
@@ -106,6 +113,7 @@ class Lane:
         self.name = name
         per_second = rate.per_minute * scale / 60.0
         self._limiter = AsyncLimiter(rate.burst, rate.burst / per_second)
+        self._turn_seconds = 1.0 / per_second
         self._waiting: list[Ticket] = []
         self._held_until = 0.0
         self._pump: asyncio.Task[None] | None = None
@@ -125,14 +133,22 @@ class Lane:
         return True
 
     async def take(self, ticket: Ticket) -> None:
-        if await self.take_now():
-            return
-        ticket.granted = asyncio.get_running_loop().create_future()
-        self._waiting.append(ticket)
-        if self._pump is None or self._pump.done():
-            self._pump = asyncio.get_running_loop().create_task(self._hand_out(), name=f"slack-lane-{self.name}")
-        async with _aside_of_this_task():
-            await ticket.granted
+        loop = asyncio.get_running_loop()
+        for _ in range(MAX_STALE_TURNS):
+            if await self.take_now():
+                return
+            ticket.granted = loop.create_future()
+            self._waiting.append(ticket)
+            if self._pump is None or self._pump.done():
+                self._pump = loop.create_task(self._hand_out(), name=f"slack-lane-{self.name}")
+            async with _aside_of_this_task():
+                await ticket.granted
+                granted_at = loop.time()
+            # A step that stepped aside gets its step back before it calls: a turn granted long before
+            # that, or before a 429 hold began, would go out in a burst with the others granted meanwhile.
+            if loop.time() - granted_at <= self._turn_seconds and self._held() <= 0:
+                return
+        # Still late after a few tries: go, rather than wait forever (Slack's 429, if any, holds the lane).
 
     def hold(self, seconds: float) -> None:
         """Slack said 429: nobody in this lane calls again for `seconds`."""
@@ -162,6 +178,10 @@ class Lane:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
+        for ticket in self._waiting:
+            if ticket.granted is not None and not ticket.granted.done():
+                ticket.granted.cancel()
+        self._waiting.clear()
 
 
 class Pacer:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from bot.domain import Job
-from bot.pacing import Priority
+from bot.pacing import Priority, stepping_aside
 from bot.slack import SlackCallError, SlackGateway
 from storage.db import Store
 
@@ -60,7 +60,8 @@ class ProgressPosts:
         if job.progress_ts is None:
             posting = self._posting.get(job.id)
             if posting is not None:
-                await asyncio.gather(posting, return_exceptions=True)
+                async with stepping_aside():
+                    await asyncio.gather(posting, return_exceptions=True)
             stored = await self._store.get_job(job.id)
             job.progress_ts = stored.progress_ts if stored is not None else None
         if job.progress_ts is not None:
@@ -94,6 +95,17 @@ class ProgressPosts:
         if latest is not None and (current := self._render(latest)) != posted:
             self._slack.edit_soon(job.where, ts, current, priority=Priority.BACKGROUND, label=label)
         return ts
+
+    async def close(self, grace_seconds: float) -> None:
+        """Give the posts on their way `grace_seconds` to be answered and recorded, then cancel the rest
+        (their claims lapse, or are released at start on SQLite)."""
+        tasks = list(self._posting.values())
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=grace_seconds)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def wait_idle(self) -> None:
         while self._posting:

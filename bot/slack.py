@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.pacing import Pacer, Priority, Ticket
+from bot.pacing import Pacer, Priority, Ticket, stepping_aside
 
 log = logging.getLogger("videobot.slack")
 
@@ -120,6 +120,8 @@ class _PendingEdit:
     ticket: Ticket
     label: str
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    # Asked just before an edit nobody waits for is sent: another replica may have made it stale meanwhile.
+    still_wanted: Callable[[], Awaitable[bool]] | None = None
 
 
 class SlackGateway:
@@ -143,6 +145,7 @@ class SlackGateway:
         self._pending_edits: dict[tuple[str, str], _PendingEdit] = {}
         self._editors: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._posted_at: dict[str, float] = {}  # channel → the event loop's time of the last post that worked
+        self._probes: dict[str, asyncio.Future[None]] = {}  # channel → the answer to a first post on its way
 
     @property
     def pacer(self) -> Pacer:
@@ -188,6 +191,16 @@ class SlackGateway:
             log.error("%s event=message_refused method=%s error=%s sent_instead=plain_text", label, method, exc.error)
             return await self._call(method, priority=priority, lane=lane, **kwargs, **self._plain_text(message))
 
+    async def known_postable(self, channel: str) -> bool:
+        """Whether `channel` took a message lately; if a first post there is on its way, after its answer.
+
+        So a burst of jobs in a new channel waits for one root's answer, not each for its own."""
+        probe = self._probes.get(channel)
+        if probe is not None and not self.recently_posted(channel):
+            async with stepping_aside():
+                await asyncio.shield(probe)
+        return self.recently_posted(channel)
+
     def recently_posted(self, channel: str) -> bool:
         """Whether a message went into `channel` lately, so the bot can still post there (as far as it knows)."""
         posted_at = self._posted_at.get(channel)
@@ -209,6 +222,9 @@ class SlackGateway:
         label: str = "",
     ) -> str:
         extra = {"thread_ts": thread_ts} if thread_ts else {}
+        probe: asyncio.Future[None] | None = None
+        if channel not in self._probes and not self.recently_posted(channel):
+            probe = self._probes[channel] = asyncio.get_running_loop().create_future()
         try:
             data = await self._call_message(
                 "chat.postMessage", message, priority=priority, lane=channel, label=label, channel=channel, **extra
@@ -217,6 +233,10 @@ class SlackGateway:
             if exc.error in CHANNEL_GONE_ERRORS:
                 self._posted(channel, False)
             raise
+        finally:
+            if probe is not None:
+                del self._probes[channel]
+                probe.set_result(None)
         ts = data.get("ts")
         if not isinstance(ts, str):
             raise SlackCallError("chat.postMessage", "no_ts_in_response")
@@ -232,10 +252,19 @@ class SlackGateway:
         return await self.post_message(channel, message, thread_ts, priority=Priority.URGENT, label=label)
 
     def edit_soon(
-        self, channel: str, ts: str, message: Message, *, priority: Priority = Priority.BACKGROUND, label: str = ""
+        self,
+        channel: str,
+        ts: str,
+        message: Message,
+        *,
+        priority: Priority = Priority.BACKGROUND,
+        label: str = "",
+        still_wanted: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
-        """Edit a message when its turn comes, without waiting; a newer edit replaces this one unsent."""
+        """Edit a message when its turn comes, without waiting; a newer edit replaces this one unsent, and
+        `still_wanted` answering False when the turn comes drops it."""
         self._queue_edit(channel, ts, message, priority, label, None)
+        self._pending_edits[(channel, ts)].still_wanted = still_wanted
 
     async def update_message(
         self, channel: str, ts: str, message: Message, *, priority: Priority = Priority.URGENT, label: str = ""
@@ -243,7 +272,9 @@ class SlackGateway:
         """Edit a message and wait until Slack has it (or raise SlackCallError)."""
         done = asyncio.get_running_loop().create_future()
         self._queue_edit(channel, ts, message, priority, label, done)
-        await done
+        # The edit waits for its turn in another task: the step that waits for it steps aside meanwhile.
+        async with stepping_aside():
+            await done
 
     def _queue_edit(
         self,
@@ -263,6 +294,7 @@ class SlackGateway:
         else:
             pending.message, pending.label = fields, label or pending.label
             pending.ticket.priority = min(pending.ticket.priority, priority)
+            pending.still_wanted = None  # the newest content decides; edit_soon sets its own check
         if done is not None:
             pending.waiters.append(done)
         editor = self._editors.get(key)
@@ -279,6 +311,12 @@ class SlackGateway:
                     # Whatever arrived while this edit waited replaced it: send the newest, drop the rest.
                     pending = self._pending_edits.pop(key)
                     try:
+                        if (
+                            not pending.waiters
+                            and pending.still_wanted is not None
+                            and not await pending.still_wanted()
+                        ):
+                            break  # stale: a newer state was shown by whoever made it
                         await self._edit_once(channel, ts, pending)
                     except _RateLimited as limited:
                         self._pacer.hold("chat.update", "", limited.retry_after)
@@ -286,6 +324,12 @@ class SlackGateway:
                         continue
                     except SlackCallError as exc:
                         _settle(pending, exc)
+                    except Exception as exc:
+                        log.exception("%s event=edit_crashed error=%s", pending.label, type(exc).__name__)
+                        _settle(pending, SlackCallError("chat.update", f"internal_error:{type(exc).__name__}"))
+                    except BaseException:
+                        _settle(pending, SlackCallError("chat.update", "cancelled"))
+                        raise
                     else:
                         _settle(pending, None)
                     break
