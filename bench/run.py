@@ -52,7 +52,7 @@ class Fakes:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.slack = FakeSlack()
+        self.slack = FakeSlack(limits=False)
         self.perf = FakePerf()
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -62,7 +62,10 @@ class Fakes:
         self.thread.start()
 
         async def build() -> None:
-            self.slack, self.perf = FakeSlack(), FakePerf()
+            # These benches measure the bot itself, as before Slack's limits were modelled: an unlimited
+            # Slack, and a pacer that never waits (VIDEOBOT_SLACK_PACE below). bench/slack_limits.py
+            # measures the bot under Slack's published limits.
+            self.slack, self.perf = FakeSlack(limits=False), FakePerf()
             await self.slack.start()
             await self.perf.start()
 
@@ -85,6 +88,7 @@ def bot_env(fakes: Fakes, workdir: Path, database: str | None = None, **override
         "VIDEOBOT_DAILY_JOBS_PER_CHANNEL": "0",
         "VIDEOBOT_MAX_CONCURRENT_JOBS": "0",
         "VIDEOBOT_LOG_LEVEL": "WARNING",
+        "VIDEOBOT_SLACK_PACE": "1000",
         **overrides,
     }
     return bot_environment(fakes.slack, fakes.perf, database or workdir / "bench.db", **settings)

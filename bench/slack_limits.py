@@ -15,7 +15,7 @@ B. 30 commands at once in one channel on an account that runs 5 jobs at a time, 
 
 The commands go as in bench/run.py: signed HTTP requests to the bot's /slack/events, all at once. The
 fakes run on 127.0.0.1 in a thread with their own event loop; the bot runs as `serve()` in a subprocess
-(VIDEOBOT_SLACK_PACE stops at 100, so the pace is set on its Settings by a small launcher). A goal is met
+(the pace is set on its Settings by a small launcher). A goal is met
 only when both runs meet it. After the last video each run goes on until the bot has finished with Slack.
 
 The figures, every time a time.monotonic() the fakes recorded:

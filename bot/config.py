@@ -147,7 +147,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         poll_concurrency=_number("VIDEOBOT_POLL_CONCURRENCY", get("VIDEOBOT_POLL_CONCURRENCY", "8"), int, 1, 256),
         job_timeout_seconds=60
         * _number("VIDEOBOT_JOB_TIMEOUT_MINUTES", get("VIDEOBOT_JOB_TIMEOUT_MINUTES", "30"), float, 0.01, 24 * 60),
-        slack_pace=_number("VIDEOBOT_SLACK_PACE", get("VIDEOBOT_SLACK_PACE", "1"), float, 0.01, 100),
+        slack_pace=_number("VIDEOBOT_SLACK_PACE", get("VIDEOBOT_SLACK_PACE", "1"), float, 0.01, 1000),
         max_video_mb=_number("VIDEOBOT_MAX_VIDEO_MB", get("VIDEOBOT_MAX_VIDEO_MB", "1000"), int, 1, 1000),
         log_level=_log_level(get("VIDEOBOT_LOG_LEVEL", "INFO")),
         rerun_emoji=_emoji_names(get("VIDEOBOT_RERUN_EMOJI", "repeat")),

@@ -67,6 +67,9 @@ POST_METHOD = "chat.postMessage"
 POST_PER_CHANNEL = Rate(60, 2)
 POST_PER_WORKSPACE = Rate(300, 20)
 UNPACED_METHODS = frozenset({"apps.connections.open"})  # Socket Mode's own plumbing
+# A call that has waited this long counts one priority better: a steady stream of roots may delay the
+# progress edits of running jobs, but not starve them (each still moves within about a minute).
+AGING_SECONDS = 30.0
 # How often a call whose turn went stale while its step waited for its place again asks for a new turn.
 MAX_STALE_TURNS = 3
 
@@ -104,6 +107,7 @@ class Ticket:
     priority: Priority
     order: int = field(default_factory=itertools.count().__next__)
     granted: asyncio.Future[None] | None = None
+    since: float = 0.0  # the event loop's time it began to wait
 
 
 class Lane:
@@ -138,6 +142,7 @@ class Lane:
             if await self.take_now():
                 return
             ticket.granted = loop.create_future()
+            ticket.since = ticket.since or loop.time()
             self._waiting.append(ticket)
             if self._pump is None or self._pump.done():
                 self._pump = loop.create_task(self._hand_out(), name=f"slack-lane-{self.name}")
@@ -168,7 +173,8 @@ class Lane:
                 continue  # a 429 came in meanwhile: this turn is given up
             live = [t for t in self._waiting if t.granted is not None and not t.granted.done()]
             if live:
-                best = min(live, key=lambda t: (t.priority, t.order))
+                now = asyncio.get_running_loop().time()
+                best = min(live, key=lambda t: (t.priority - (now - t.since) / AGING_SECONDS, t.order))
                 self._waiting.remove(best)
                 assert best.granted is not None
                 best.granted.set_result(None)
