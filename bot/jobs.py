@@ -521,7 +521,8 @@ class JobService:
                 message,
                 priority=priority,
                 label=f"job={job.id} message={which}",
-                still_wanted=lambda: self._still_running(job.id),
+                # One process (SQLite) sees every change of its jobs: its final edits replace stale ones.
+                still_wanted=None if self._store.engine == "sqlite" else lambda: self._still_running(job.id),
             )
 
     async def _still_running(self, job_id: str) -> bool:

@@ -43,16 +43,24 @@ class ProgressPosts:
         self._clock = clock
         self._render = render
         self._posting: dict[str, asyncio.Task[str | None]] = {}
+        # The job as its steps last saw it (steps update it in place): what the post shows when it goes.
+        self._latest: dict[str, Job] = {}
 
     def want(self, job: Job) -> None:
         """Post the job's progress message soon, if it has none and nobody is posting it yet."""
-        if job.progress_ts is not None or job.root_ts is None or job.id in self._posting:
+        if job.progress_ts is not None or job.root_ts is None:
             return
-        task = asyncio.get_running_loop().create_task(
-            self._post(job.id, Priority.BACKGROUND), name=f"progress-{job.id}"
-        )
+        self._latest[job.id] = job
+        if job.id in self._posting:
+            return
+        task = asyncio.get_running_loop().create_task(self._post(job, Priority.BACKGROUND), name=f"progress-{job.id}")
         self._posting[job.id] = task
-        task.add_done_callback(lambda _: self._posting.pop(job.id, None))
+
+        def done(_: object) -> None:
+            self._posting.pop(job.id, None)
+            self._latest.pop(job.id, None)
+
+        task.add_done_callback(done)
 
     async def now(self, job: Job, priority: Priority = Priority.URGENT) -> tuple[str | None, bool]:
         """For the final edits: the job's progress message, and whether it was posted just now as the job
@@ -66,17 +74,16 @@ class ProgressPosts:
             job.progress_ts = stored.progress_ts if stored is not None else None
         if job.progress_ts is not None:
             return job.progress_ts, False
-        job.progress_ts = await self._post(job.id, priority, raise_errors=True)
+        job.progress_ts = await self._post(job, priority, raise_errors=True)
         return job.progress_ts, job.progress_ts is not None
 
-    async def _post(self, job_id: str, priority: Priority, *, raise_errors: bool = False) -> str | None:
+    async def _post(self, asked_by: Job, priority: Priority, *, raise_errors: bool = False) -> str | None:
+        job_id = asked_by.id
         now = self._clock.now()
         if not await self._store.claim_progress_post(job_id, now, now + CLAIM_SECONDS):
             return None
-        job = await self._store.get_job(job_id)
-        if job is None or job.root_ts is None:
-            await self._store.record_progress_post(job_id, None)
-            return None
+        job = self._latest.get(job_id, asked_by)
+        assert job.root_ts is not None
         label = f"job={job_id} message=progress"
         posted = self._render(job)
         try:
@@ -91,8 +98,9 @@ class ProgressPosts:
         await self._store.record_progress_post(job_id, ts)
         log.info("job=%s event=progress_posted", job_id)
         # The post may have waited a while behind the channel's line: show what the job is doing now.
-        latest = await self._store.get_job(job_id)
-        if latest is not None and (current := self._render(latest)) != posted:
+        latest = self._latest.get(job_id, job)
+        latest.progress_ts = latest.progress_ts or ts
+        if (current := self._render(latest)) != posted:
             self._slack.edit_soon(job.where, ts, current, priority=Priority.BACKGROUND, label=label)
         return ts
 
