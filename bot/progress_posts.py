@@ -5,10 +5,11 @@ thirty roots and thirty progress messages: if each job's steps waited for its pr
 job's video would wait a minute behind posts nobody is reading yet. So a step only asks for the message;
 it is posted here when the channel has room, after every root waiting there, and the job's steps go on.
 
-Only one progress message a job, across replicas and restarts: whoever posts it first claims it in the
-jobs table (`progress_post_claimed_until`), and the `ts` it got is recorded the moment Slack answers. A
-replica that dies holding a claim leaves it to lapse, and the next step that wants the message claims it
-anew. A crash between Slack's answer and the write can leave one extra message, as for any post.
+Only one progress message a job, across replicas and restarts: on PostgreSQL whoever posts it first
+claims it in the jobs table (`progress_post_claimed_until`; SQLite's one process needs only `_posting`),
+and the `ts` it got is recorded the moment Slack answers. A replica that dies holding a claim leaves it
+to lapse, and the next step that wants the message claims it anew. A crash between Slack's answer and
+the write can leave one extra message, as for any post.
 """
 
 from __future__ import annotations
