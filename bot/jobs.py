@@ -136,7 +136,7 @@ class JobService:
         self._media = media
         self._clock = clock
         self._settings = settings
-        self._progress_posts = ProgressPosts(store, slack, clock, messages.progress_message)
+        self._progress_posts = ProgressPosts(store, slack, clock, messages.progress_message, settings.lease_seconds)
 
     async def close(self, grace_seconds: float) -> None:
         await self._progress_posts.close(grace_seconds)

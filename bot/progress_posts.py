@@ -26,9 +26,10 @@ from storage.db import Store
 
 log = logging.getLogger("videobot.progress_posts")
 
-# Long enough for a post that waits behind a busy channel's line; short enough that a dead replica's
-# claim does not leave a job without progress for long.
-CLAIM_SECONDS = 180.0
+# A claim lasts this many leases (VIDEOBOT_LEASE_SECONDS; 180 s by default): long enough for a post that
+# waits behind a busy channel's line, short enough that a dead replica's claim holds up its jobs' final
+# edits about as long as its leases hold up their steps.
+CLAIM_LEASES = 6
 
 
 class _Clock(Protocol):
@@ -37,8 +38,14 @@ class _Clock(Protocol):
 
 class ProgressPosts:
     def __init__(
-        self, store: Store, slack: SlackGateway, clock: _Clock, render: Callable[[Job], dict[str, Any]]
+        self,
+        store: Store,
+        slack: SlackGateway,
+        clock: _Clock,
+        render: Callable[[Job], dict[str, Any]],
+        lease_seconds: float = 30.0,
     ) -> None:
+        self._claim_seconds = CLAIM_LEASES * lease_seconds
         self._store = store
         self._slack = slack
         self._clock = clock
@@ -83,7 +90,7 @@ class ProgressPosts:
         now = self._clock.now()
         # SQLite serves one process, where `_posting` already keeps to one post a job: no claim to write.
         if self._store.engine != "sqlite" and not await self._store.claim_progress_post(
-            job_id, now, now + CLAIM_SECONDS
+            job_id, now, now + self._claim_seconds
         ):
             return None
         job = self._latest.get(job_id, asked_by)
