@@ -218,25 +218,12 @@ class Pacer:
         for lane in self.lanes_for(method, channel):
             await lane.take(ticket)
 
-    async def turn_now(self, method: str, channel: str = "") -> bool:
-        """A turn for a call that is only worth making at once (nothing waits, nothing is queued)."""
-        lanes = self.lanes_for(method, channel)
-        if not all(lane.waiting == 0 for lane in lanes):
-            return False
-        for lane in lanes:
-            if not await lane.take_now():
-                return False
-        return True
-
     def hold(self, method: str, channel: str, seconds: float) -> None:
         """After a 429: hold the narrowest lane of the call (a channel's posts, else the method)."""
         lanes = self.lanes_for(method, channel)
         if lanes:
             lanes[0].hold(seconds)
             log.warning("event=slack_rate_limited lane=%s hold_seconds=%.1f", lanes[0].name, seconds)
-
-    def waiting(self) -> int:
-        return sum(lane.waiting for lane in self._lanes.values())
 
     async def close(self) -> None:
         for lane in self._lanes.values():

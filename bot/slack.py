@@ -147,10 +147,6 @@ class SlackGateway:
         self._posted_at: dict[str, float] = {}  # channel → the event loop's time of the last post that worked
         self._probes: dict[str, asyncio.Future[None]] = {}  # channel → the answer to a first post on its way
 
-    @property
-    def pacer(self) -> Pacer:
-        return self._pacer
-
     async def _send(self, method: str, **kwargs: Any) -> dict[str, Any]:
         """One call, now: the caller has had its turn."""
         try:
@@ -242,14 +238,6 @@ class SlackGateway:
             raise SlackCallError("chat.postMessage", "no_ts_in_response")
         self._posted(channel, True)
         return ts
-
-    async def post_message_now(
-        self, channel: str, message: Message, thread_ts: str | None = None, *, label: str = ""
-    ) -> str | None:
-        """Post only if the channel has a free turn this instant; None (nothing sent) otherwise."""
-        if not await self._pacer.turn_now("chat.postMessage", channel):
-            return None
-        return await self.post_message(channel, message, thread_ts, priority=Priority.URGENT, label=label)
 
     def edit_soon(
         self,

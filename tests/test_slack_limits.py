@@ -58,7 +58,8 @@ async def test_edits_of_one_message_are_coalesced_and_a_stale_one_is_never_sent(
 
 async def test_what_a_person_misses_most_gets_the_next_turn() -> None:
     pacer = Pacer(scale=60)  # 50 edits a second: the test waits milliseconds, not seconds
-    while await pacer.turn_now("chat.update"):
+    [lane] = pacer.lanes_for("chat.update")
+    while await lane.take_now():
         pass  # the burst is spent
     order: list[str] = []
 
