@@ -182,10 +182,15 @@ class SlackGateway:
         try:
             return await self._call(method, priority=priority, lane=lane, **kwargs, **message)
         except SlackCallError as exc:
-            if exc.error not in PAYLOAD_REFUSED_ERRORS:
-                raise
-            log.error("%s event=message_refused method=%s error=%s sent_instead=plain_text", label, method, exc.error)
-            return await self._call(method, priority=priority, lane=lane, **kwargs, **self._plain_text(message))
+            plain = self._instead_of_refused(method, label, exc, message)
+            return await self._call(method, priority=priority, lane=lane, **kwargs, **plain)
+
+    def _instead_of_refused(self, method: str, label: str, exc: SlackCallError, message: Message) -> Message:
+        """The plain-text version to send once when Slack refused the message itself; else `exc` again."""
+        if exc.error not in PAYLOAD_REFUSED_ERRORS:
+            raise exc
+        log.error("%s event=message_refused method=%s error=%s sent_instead=plain_text", label, method, exc.error)
+        return self._plain_text(message)
 
     async def known_postable(self, channel: str) -> bool:
         """Whether `channel` took a message lately; if a first post there is on its way, after its answer.
@@ -343,12 +348,7 @@ class SlackGateway:
         try:
             await self._send("chat.update", channel=channel, ts=ts, **pending.message)
         except SlackCallError as exc:
-            if exc.error not in PAYLOAD_REFUSED_ERRORS:
-                raise
-            log.error(
-                "%s event=message_refused method=chat.update error=%s sent_instead=plain_text", pending.label, exc.error
-            )
-            plain = {"blocks": [], **self._plain_text(pending.message)}
+            plain = {"blocks": [], **self._instead_of_refused("chat.update", pending.label, exc, pending.message)}
             await self._send("chat.update", channel=channel, ts=ts, text=plain.get("text", ""), blocks=plain["blocks"])
 
     async def wait_idle(self) -> None:
