@@ -376,9 +376,9 @@ async def cpu_per_job(fakes: Fakes, workdir: Path, jobs: int = 50) -> list[Row]:
 
 
 async def tick_cost(fakes: Fakes, workdir: Path) -> list[Row]:
-    from bot.app import open_services
-    from bot.config import load_settings
-    from bot.domain import JobState
+    from bot.domain.job import JobState
+    from bot.runtime.app import open_services
+    from bot.runtime.config import load_settings
     from tests.fakes.jobs import stored_job
 
     async def measure(path: Path, in_flight: int) -> float:

@@ -69,9 +69,9 @@ PROCESSING_TEXT = re.compile(r"(?<!\d)\d{1,2}%")
 # The bot's own `serve()`, with the pacer's rate multiplier set on its Settings (argv[1]).
 _LAUNCHER = """
 import asyncio, dataclasses, sys
-from bot.app import serve
-from bot.config import load_settings
-from bot.logs import setup_logging
+from bot.runtime.app import serve
+from bot.runtime.config import load_settings
+from bot.runtime.logs import setup_logging
 settings = dataclasses.replace(load_settings(dotenv_path=None), slack_pace=float(sys.argv[1]))
 setup_logging(settings.log_level, settings.secrets(), settings.log_format)
 asyncio.run(serve(settings))

@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot import messages
-from bot.reruns import RerunOutcome
-from bot.services import Services
+from bot.features.reruns import RerunOutcome
+from bot.runtime.services import Services
 
 log = logging.getLogger("videobot.handlers")
 

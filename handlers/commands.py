@@ -9,7 +9,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import messages
-from bot.command import (
+from bot.clients.slack import SlackCallError
+from bot.domain.request import (
     CancelRequest,
     CommandError,
     FormRequest,
@@ -20,9 +21,8 @@ from bot.command import (
     StatusRequest,
     parse_video_command,
 )
-from bot.quotas import ChannelNotAllowed, QuotaExceeded
-from bot.services import Services
-from bot.slack import SlackCallError
+from bot.jobs.quotas import ChannelNotAllowed, QuotaExceeded
+from bot.runtime.services import Services
 
 log = logging.getLogger("videobot.handlers")
 
@@ -30,7 +30,7 @@ COMMAND = "/video"
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    # Socket Mode's way in; over HTTP, bot.app answers /video itself, with the same function.
+    # Socket Mode's way in; over HTTP, bot.runtime.app answers /video itself, with the same function.
     @app.command(COMMAND)
     async def on_video(ack: AsyncAck, command: dict[str, Any]) -> None:
         await ack(**await answer_video_command(services, command))

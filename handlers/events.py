@@ -6,8 +6,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
-from bot.reruns import RerunOutcome
-from bot.services import Services
+from bot.features.reruns import RerunOutcome
+from bot.runtime.services import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import messages
-from bot.command import CommandError, validate_form
-from bot.quotas import ChannelNotAllowed, QuotaExceeded
-from bot.services import Services
-from bot.slack import SlackCallError
+from bot.clients.slack import SlackCallError
+from bot.domain.request import CommandError, validate_form
+from bot.jobs.quotas import ChannelNotAllowed, QuotaExceeded
+from bot.runtime.services import Services
 
 log = logging.getLogger("videobot.handlers")
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import Job, JobState
+from bot.domain.job import Job, JobState
 from storage.engine import Connection, Engine, Row, Statement, open_engine
 from storage.groups import GroupCommit
 

@@ -17,10 +17,10 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import build_bolt_app, open_services
-from bot.config import Settings
-from bot.domain import Job
-from bot.services import Services
+from bot.domain.job import Job
+from bot.runtime.app import build_bolt_app, open_services
+from bot.runtime.config import Settings
+from bot.runtime.services import Services
 from tests.fakes.databases import ENGINES, fresh_database
 from tests.fakes.jobs import CHANNEL, USER
 from tests.fakes.perf import API_KEY, FakePerf

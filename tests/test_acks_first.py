@@ -9,7 +9,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.app import build_web_app
+from bot.runtime.app import build_web_app
 from tests.conftest import CHANNEL, Bot, signed_headers, slash_command_body
 from tests.fakes.process import wait_for
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.command import (
+from bot.domain.job import new_job_id
+from bot.domain.request import (
     MAX_PROMPT_CHARS,
     CancelRequest,
     CommandError,
@@ -18,7 +19,6 @@ from bot.command import (
     VideoRequest,
     parse_video_command,
 )
-from bot.domain import new_job_id
 from bot.messages import command_error
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain import Job, JobState
+from bot.domain.job import Job, JobState
 from storage.db import Store
 from tests.conftest import CHANNEL
 from tests.fakes.jobs import stored_job
@@ -118,7 +118,7 @@ async def test_markup_in_perfs_error_message_is_shown_as_text_and_pings_nobody(m
 
 
 async def test_a_step_never_overwrites_a_job_cancelled_meanwhile(make_bot: Any) -> None:
-    from bot import ops
+    from bot.runtime import ops
 
     bot = await make_bot()
     await bot.command("A lighthouse")

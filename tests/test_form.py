@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from bot.domain import JobState
+from bot.domain.job import JobState
 from tests.conftest import CHANNEL, USER
 
 DM = f"D{USER}"

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from bot.domain import Job
-from bot.quotas import Day, Limits, QuotaExceeded, check_usage
+from bot.domain.job import Job
+from bot.jobs.quotas import Day, Limits, QuotaExceeded, check_usage
 from storage.db import ChannelLimits, Store, Usage
 from tests.fakes.jobs import stored_job
 

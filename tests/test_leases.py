@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.domain import Job, JobState
+from bot.domain.job import Job, JobState
 from storage.db import MIGRATIONS, StaleJob, Store
 from tests.fakes.jobs import stored_job
 

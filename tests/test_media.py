@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.media import MediaError, MediaFetcher, refuse_reason
+from bot.clients.media import MediaError, MediaFetcher, refuse_reason
 
 ALLOWED = ("storage.withperf.pro", "127.0.0.1:8123")
 

@@ -7,12 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from bot import catalogue, messages
-from bot.domain import Job, JobState
-from bot.jobs import backoff_delay, estimated_progress, next_poll_delay
-from bot.logs import RedactSecrets
+from bot import messages
+from bot.clients.perf import JobStatus
+from bot.domain import catalogue
+from bot.domain.job import Job, JobState
+from bot.jobs.service import backoff_delay, estimated_progress, next_poll_delay
 from bot.messages import escape, progress_bar, progress_message, root_message, upload_title, usd, video_filename
-from bot.perf import JobStatus
+from bot.runtime.logs import RedactSecrets
 
 
 def job(**changes: object) -> Job:

@@ -8,8 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from bot.command import VideoRequest
-from bot.perf import (
+from bot.clients.perf import (
     CreatedJob,
     PerfClient,
     PerfNotFound,
@@ -17,6 +16,7 @@ from bot.perf import (
     PerfRejected,
     PerfRetryLater,
 )
+from bot.domain.request import VideoRequest
 
 KEY = "pk_test_unit_key_0001"
 

@@ -6,8 +6,8 @@ import asyncio
 import hashlib
 from typing import Any
 
-from bot.command import VideoRequest
-from bot.domain import JobState
+from bot.domain.job import JobState
+from bot.domain.request import VideoRequest
 from tests.conftest import CHANNEL, USER
 from tests.fakes.jobs import stored_job
 from tests.fakes.perf import Scripted

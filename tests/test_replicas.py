@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.domain import Job, JobState
+from bot.domain.job import Job, JobState
 from storage.db import MIGRATIONS, Store
 from tests.conftest import CHANNEL, signed_headers, slash_command_body
 from tests.fakes.databases import POSTGRES_URL, fresh_database

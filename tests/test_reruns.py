@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import JobState
+from bot.domain.job import JobState
 from tests.conftest import CHANNEL, USER, button_click_body, reaction_event_body
 from tests.fakes.slack import BOT_USER_ID
 

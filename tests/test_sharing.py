@@ -6,9 +6,9 @@ import asyncio
 import re
 from typing import Any
 
-from bot.domain import Job, JobState
-from bot.quotas import day_of
-from bot.reports import due_report_day, summarize
+from bot.domain.job import Job, JobState
+from bot.features.reports import due_report_day, summarize
+from bot.jobs.quotas import day_of
 from tests.conftest import CHANNEL, USER, private_text, reaction_event_body
 from tests.fakes.jobs import stored_job
 from tests.fakes.perf import Scripted

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.domain import JobState
-from bot.pacing import Pacer, Priority, Ticket
+from bot.clients.pacing import Pacer, Priority, Ticket
+from bot.domain.job import JobState
 from tests.conftest import CHANNEL
 from tests.fakes.process import wait_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import Job, JobState, new_job_id
+from bot.domain.job import Job, JobState, new_job_id
 
 CHANNEL = "C0DESIGN"
 USER = "UALICE01"

@@ -26,7 +26,7 @@ def videobot_command(*args: str) -> list[str]:
     """The installed `videobot run` (or other sub-command), or the module when the script is not installed."""
     script = Path(sys.executable).parent / "videobot"
     arguments = list(args) or ["run"]
-    return [str(script), *arguments] if script.exists() else [sys.executable, "-m", "bot.cli", *arguments]
+    return [str(script), *arguments] if script.exists() else [sys.executable, "-m", "bot.runtime.cli", *arguments]
 
 
 def bot_environment(slack: FakeSlack, perf: FakePerf, database: Path | str, **overrides: str) -> dict[str, str]:

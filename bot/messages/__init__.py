@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from bot import catalogue
-from bot.command import MAX_PROMPT_CHARS, CommandError
-from bot.domain import TERMINAL_STATES, Job, JobState
+from bot.domain import catalogue
+from bot.domain.job import TERMINAL_STATES, Job, JobState
+from bot.domain.request import MAX_PROMPT_CHARS, CommandError
 
 if TYPE_CHECKING:  # types only: those modules import this one
-    from bot.quotas import Day, Limits, QuotaExceeded
-    from bot.reports import DayReport
+    from bot.features.reports import DayReport
+    from bot.jobs.quotas import Day, Limits, QuotaExceeded
     from storage.db import Usage
 
 Message = dict[str, Any]  # keyword arguments for chat.postMessage / chat.update / ack

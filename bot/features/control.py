@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from bot.domain import TERMINAL_STATES, Job, JobState
-from bot.jobs import Clock
-from bot.people import People
-from bot.slack import SlackCallError
+from bot.clients.slack import SlackCallError
+from bot.domain.job import TERMINAL_STATES, Job, JobState
+from bot.features.people import People
+from bot.jobs.service import Clock
 from storage.db import StaleJob, Store
 
 log = logging.getLogger("videobot.control")

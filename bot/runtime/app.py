@@ -16,22 +16,22 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 
 from bot import messages
-from bot.config import Settings
-from bot.control import JobControl
-from bot.home import HomeService
-from bot.jobs import Clock, JobService, SystemClock
-from bot.media import MediaFetcher
+from bot.clients.media import MediaFetcher
+from bot.clients.pacing import Pacer
+from bot.clients.perf import PerfClient
+from bot.clients.slack import SlackGateway, make_web_client
+from bot.features.control import JobControl
+from bot.features.home import HomeService
+from bot.features.people import People
+from bot.features.reports import ReportService
+from bot.features.reruns import RerunService
+from bot.jobs.poller import Poller
+from bot.jobs.quotas import Quotas
+from bot.jobs.service import Clock, JobService, SystemClock
 from bot.messages import Message
-from bot.metrics import CONTENT_TYPE, Metrics
-from bot.pacing import Pacer
-from bot.people import People
-from bot.perf import PerfClient
-from bot.poller import Poller
-from bot.quotas import Quotas
-from bot.reports import ReportService
-from bot.reruns import RerunService
-from bot.services import Services
-from bot.slack import SlackGateway, make_web_client
+from bot.runtime.config import Settings
+from bot.runtime.metrics import CONTENT_TYPE, Metrics
+from bot.runtime.services import Services
 from handlers import commands, register_all
 from storage.db import Store
 

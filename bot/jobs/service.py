@@ -17,12 +17,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from bot import messages
-from bot.command import VideoRequest
-from bot.config import Settings
-from bot.domain import AT_PERF_STATES, TERMINAL_STATES, Job, JobState, new_job_id
-from bot.media import MediaError, MediaFetcher
-from bot.pacing import Priority
-from bot.perf import (
+from bot.clients.media import MediaError, MediaFetcher
+from bot.clients.pacing import Priority
+from bot.clients.perf import (
     JobStatus,
     PerfClient,
     PerfNotFound,
@@ -30,15 +27,18 @@ from bot.perf import (
     PerfRejected,
     PerfRetryLater,
 )
-from bot.progress_posts import ProgressPosts
-from bot.quotas import QuotaExceeded, Quotas, check_usage
-from bot.slack import (
+from bot.clients.slack import (
     CHANNEL_GONE_ERRORS,
     PAYLOAD_REFUSED_ERRORS,
     UPLOAD_REFUSED_ERRORS,
     SlackCallError,
     SlackGateway,
 )
+from bot.domain.job import AT_PERF_STATES, TERMINAL_STATES, Job, JobState, new_job_id
+from bot.domain.request import VideoRequest
+from bot.jobs.progress_posts import ProgressPosts
+from bot.jobs.quotas import QuotaExceeded, Quotas, check_usage
+from bot.runtime.config import Settings
 from storage.db import ChannelLimits, StaleJob, Store, Usage
 
 log = logging.getLogger("videobot.jobs")

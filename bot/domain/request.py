@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from bot import catalogue
+from bot.domain import catalogue
 
 # Slack's section blocks hold 3,000 characters; the root message shows the whole prompt beside the
 # settings, so 2,000 keeps it readable and always within what Slack will post. Perf's own limit is

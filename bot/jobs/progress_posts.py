@@ -19,9 +19,9 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from bot.domain import Job
-from bot.pacing import Priority, stepping_aside
-from bot.slack import SlackCallError, SlackGateway
+from bot.clients.pacing import Priority, stepping_aside
+from bot.clients.slack import SlackCallError, SlackGateway
+from bot.domain.job import Job
 from storage.db import Store
 
 log = logging.getLogger("videobot.progress_posts")

@@ -15,12 +15,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot import messages
-from bot.config import Settings
-from bot.domain import TERMINAL_STATES, Job, JobState
-from bot.jobs import Clock
-from bot.people import People
-from bot.quotas import Day, Quotas, day_of, parse_limit, previous_day
-from bot.slack import SlackCallError, SlackGateway
+from bot.clients.slack import SlackCallError, SlackGateway
+from bot.domain.job import TERMINAL_STATES, Job, JobState
+from bot.features.people import People
+from bot.jobs.quotas import Day, Quotas, day_of, parse_limit, previous_day
+from bot.jobs.service import Clock
+from bot.runtime.config import Settings
 from storage.db import Store
 
 log = logging.getLogger("videobot.reports")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.jobs import Clock
-from bot.slack import SlackGateway, SlackUser
+from bot.clients.slack import SlackGateway, SlackUser
+from bot.jobs.service import Clock
 
 # Long enough that a burst of reactions or commands costs one users.info per person (Tier 4 allows
 # 100 a minute), short enough that a demoted admin or a deactivated account is noticed within minutes.

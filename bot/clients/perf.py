@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from bot.catalogue import dollars_to_micros
-from bot.command import VideoRequest
+from bot.domain.catalogue import dollars_to_micros
+from bot.domain.request import VideoRequest
 
 GENERATIONS_PATH = "/v1/video/generations"
 _KNOWN_STATUSES = ("pending", "processing", "complete", "failed")

@@ -11,7 +11,7 @@ import time
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from bot.domain import JobState
+from bot.domain.job import JobState
 from storage.db import Store
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -7,8 +7,8 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 
-from bot.config import ConfigError, Settings, load_database_url, load_settings
-from bot.domain import JobState
+from bot.domain.job import JobState
+from bot.runtime.config import ConfigError, Settings, load_database_url, load_settings
 from storage.db import Store
 from storage.engine import DatabaseUnavailable
 
@@ -57,8 +57,8 @@ def _command(args: argparse.Namespace) -> int:
             print(f"videobot: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command == "run":
-        from bot.app import serve
-        from bot.logs import setup_logging
+        from bot.runtime.app import serve
+        from bot.runtime.logs import setup_logging
 
         setup_logging(settings.log_level, settings.secrets(), settings.log_format)
         asyncio.run(serve(settings))
@@ -67,7 +67,7 @@ def _command(args: argparse.Namespace) -> int:
 
 
 async def _operate(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import ops
+    from bot.runtime import ops
 
     if args.command == "check":
         lines = await ops.run_checks(settings)

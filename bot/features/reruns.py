@@ -11,12 +11,12 @@ import logging
 from enum import StrEnum
 
 from bot import messages
-from bot.command import CommandError, revalidate
-from bot.config import Settings
-from bot.jobs import Clock, JobService, request_of
-from bot.people import People
-from bot.quotas import ChannelNotAllowed, QuotaExceeded
-from bot.slack import SlackCallError, SlackGateway
+from bot.clients.slack import SlackCallError, SlackGateway
+from bot.domain.request import CommandError, revalidate
+from bot.features.people import People
+from bot.jobs.quotas import ChannelNotAllowed, QuotaExceeded
+from bot.jobs.service import Clock, JobService, request_of
+from bot.runtime.config import Settings
 from storage.db import Store
 
 log = logging.getLogger("videobot.reruns")

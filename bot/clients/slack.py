@@ -1,6 +1,6 @@
 """The Slack Web API side: one shared `AsyncWebClient`, and the only way the bot calls Slack.
 
-Every call waits for its turn in the pacer (`bot/pacing.py`), so the bot sends within Slack's limits
+Every call waits for its turn in the pacer (`bot/clients/pacing.py`), so the bot sends within Slack's limits
 instead of finding them with 429s; a 429 that comes all the same holds that method (or channel) back for
 `Retry-After`, not only the call that was refused. Edits of one message are coalesced: only the newest
 content is sent, and a stale edit still waiting is dropped. A message Slack refuses for its blocks is
@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.pacing import Pacer, Priority, Ticket, stepping_aside
+from bot.clients.pacing import Pacer, Priority, Ticket, stepping_aside
 
 log = logging.getLogger("videobot.slack")
 

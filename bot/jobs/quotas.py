@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from bot import catalogue
-from bot.config import Settings
+from bot.domain import catalogue
+from bot.runtime.config import Settings
 from storage.db import ChannelLimits, Store, Usage
 
 

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.domain import Job
-from bot.jobs import Clock, JobService
-from bot.pacing import set_stepping_aside
+from bot.clients.pacing import set_stepping_aside
+from bot.domain.job import Job
+from bot.jobs.service import Clock, JobService
 from storage.db import Store
 
 log = logging.getLogger("videobot.poller")

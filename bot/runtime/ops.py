@@ -16,11 +16,11 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.config import Settings
-from bot.control import stop_tracking
-from bot.domain import TERMINAL_STATES, Job, JobState
-from bot.perf import PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
-from bot.slack import make_web_client
+from bot.clients.perf import PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
+from bot.clients.slack import make_web_client
+from bot.domain.job import TERMINAL_STATES, Job, JobState
+from bot.features.control import stop_tracking
+from bot.runtime.config import Settings
 from storage.db import MIGRATIONS, Store
 from storage.engine import DatabaseUnavailable, describe_url, sqlite_path
 

@@ -1,0 +1,35 @@
+"""The services the listeners call, built once by the composition root (bot.runtime.app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clients.slack import SlackGateway
+from bot.features.control import JobControl
+from bot.features.home import HomeService
+from bot.features.people import People
+from bot.features.reports import ReportService
+from bot.features.reruns import RerunService
+from bot.jobs.poller import Poller
+from bot.jobs.quotas import Quotas
+from bot.jobs.service import Clock, JobService
+from bot.runtime.config import Settings
+from bot.runtime.metrics import Metrics
+from storage.db import Store
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    store: Store
+    jobs: JobService
+    poller: Poller
+    slack: SlackGateway
+    people: People
+    reruns: RerunService
+    reports: ReportService
+    clock: Clock
+    metrics: Metrics
+    quotas: Quotas
+    control: JobControl
+    home: HomeService
