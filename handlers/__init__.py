@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.runtime.services import Services
 from handlers import actions, commands, events, form
+from handlers.services import Services
 
 
 def register_all(app: AsyncApp, services: Services) -> None:

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot import messages
 from bot.features.reruns import RerunOutcome
-from bot.runtime.services import Services
+from handlers.services import Services
 
 log = logging.getLogger("videobot.handlers")
 

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import messages
 from bot.clients.slack import SlackCallError
+from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import (
     CancelRequest,
     CommandError,
@@ -21,8 +22,7 @@ from bot.domain.request import (
     StatusRequest,
     parse_video_command,
 )
-from bot.jobs.quotas import ChannelNotAllowed, QuotaExceeded
-from bot.runtime.services import Services
+from handlers.services import Services
 
 log = logging.getLogger("videobot.handlers")
 

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.features.reruns import RerunOutcome
-from bot.runtime.services import Services
+from handlers.services import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:

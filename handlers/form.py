@@ -10,9 +10,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import messages
 from bot.clients.slack import SlackCallError
+from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import CommandError, validate_form
-from bot.jobs.quotas import ChannelNotAllowed, QuotaExceeded
-from bot.runtime.services import Services
+from handlers.services import Services
 
 log = logging.getLogger("videobot.handlers")
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain.job import Job, JobState
+from bot.domain.quotas import ChannelLimits, Usage
 from storage.engine import Connection, Engine, Row, Statement, open_engine
 from storage.groups import GroupCommit
 
@@ -223,23 +224,6 @@ def _channel_limits(row: Row) -> ChannelLimits:
 
 class StaleJob(Exception):
     """The job's row changed state since it was read; re-read it rather than overwrite."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Usage:
-    """What a channel and a person used in one day, counting only jobs that hold quota."""
-
-    channel_jobs: int = 0
-    channel_cost_micros: int = 0
-    user_jobs: int = 0
-
-
-@dataclasses.dataclass(frozen=True)
-class ChannelLimits:
-    daily_jobs: int | None  # None: the configured default; 0: no limit
-    daily_budget_micros: int | None
-    set_by: str
-    set_at: float
 
 
 _JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Job))

@@ -18,9 +18,8 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
 from bot.domain.job import Job
-from bot.runtime.app import build_bolt_app, open_services
-from bot.runtime.config import Settings
-from bot.runtime.services import Services
+from bot.domain.settings import Settings
+from bot.runtime.app import RunningServices, build_bolt_app, open_services
 from tests.fakes.databases import ENGINES, fresh_database
 from tests.fakes.jobs import CHANNEL, USER
 from tests.fakes.perf import API_KEY, FakePerf
@@ -223,7 +222,7 @@ def make_settings(fake_slack: FakeSlack, fake_perf: FakePerf, database_url: str)
 class Bot:
     """The whole bot in this process: real services, real HTTP to the fakes, a fake clock."""
 
-    services: Services
+    services: RunningServices
     bolt: AsyncApp
     clock: FakeClock
     slack: FakeSlack

@@ -14,11 +14,10 @@ from hypothesis import strategies as st
 
 from bot import messages
 from bot.domain.job import Job, JobState
+from bot.domain.quotas import Day, Limits, Usage
+from bot.domain.reports import summarize
 from bot.domain.request import MAX_PROMPT_CHARS, CommandError
-from bot.features.reports import summarize
-from bot.jobs.quotas import Day, Limits
 from bot.messages import MAX_TEXT, ChannelUsage, FormValues, clip, escape
-from storage.db import Usage
 from tests.fakes.blockkit import message_problem, view_problem
 from tests.fakes.jobs import stored_job
 

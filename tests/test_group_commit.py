@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from bot.domain.job import Job
-from bot.jobs.quotas import Day, Limits, QuotaExceeded, check_usage
-from storage.db import ChannelLimits, Store, Usage
+from bot.domain.quotas import ChannelLimits, Day, Limits, QuotaExceeded, Usage, check_usage
+from storage.db import Store
 from tests.fakes.jobs import stored_job
 
 TODAY = Day(start=0.0, end=86_400.0, label="1970-01-01")

@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from bot.domain.job import Job, JobState
-from bot.features.reports import due_report_day, summarize
-from bot.jobs.quotas import day_of
+from bot.domain.quotas import day_of
+from bot.domain.reports import due_report_day, summarize
 from tests.conftest import CHANNEL, USER, private_text, reaction_event_body
 from tests.fakes.jobs import stored_job
 from tests.fakes.perf import Scripted

@@ -6,9 +6,9 @@ import logging
 from enum import StrEnum
 
 from bot.clients.slack import SlackCallError
+from bot.domain.clock import Clock
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.features.people import People
-from bot.jobs.service import Clock
 from storage.db import StaleJob, Store
 
 log = logging.getLogger("videobot.control")

@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 from bot import messages
 from bot.clients.slack import SlackCallError, SlackGateway
+from bot.domain.clock import Clock
 from bot.domain.job import Job
+from bot.domain.settings import Settings
 from bot.features.people import People
 from bot.jobs.quotas import Quotas
-from bot.jobs.service import Clock
-from bot.runtime.config import Settings
 from storage.db import Store
 
 log = logging.getLogger("videobot.home")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.clients.slack import SlackGateway, SlackUser
-from bot.jobs.service import Clock
+from bot.domain.clock import Clock
 
 # Long enough that a burst of reactions or commands costs one users.info per person (Tier 4 allows
 # 100 a minute), short enough that a demoted admin or a deactivated account is noticed within minutes.

@@ -12,11 +12,12 @@ from enum import StrEnum
 
 from bot import messages
 from bot.clients.slack import SlackCallError, SlackGateway
+from bot.domain.clock import Clock
+from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import CommandError, revalidate
+from bot.domain.settings import Settings
 from bot.features.people import People
-from bot.jobs.quotas import ChannelNotAllowed, QuotaExceeded
-from bot.jobs.service import Clock, JobService, request_of
-from bot.runtime.config import Settings
+from bot.jobs.service import JobService, request_of
 from storage.db import Store
 
 log = logging.getLogger("videobot.reruns")

@@ -23,8 +23,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.clients.pacing import set_stepping_aside
+from bot.domain.clock import Clock
 from bot.domain.job import Job
-from bot.jobs.service import Clock, JobService
+from bot.jobs.service import JobService
 from storage.db import Store
 
 log = logging.getLogger("videobot.poller")

@@ -1,112 +1,14 @@
-"""Fair shares of one paid account: which channels may use the bot, and daily limits per channel and person.
+"""The limits that apply to a channel today: the configured defaults, or the channel's own from storage.
 
-The day runs in VIDEOBOT_TIMEZONE. Checking a limit and reserving the job are one transaction in
-storage (`Store.insert_job(check=...)`); this module decides what the limits are and whether a day's
-usage leaves room. It is pure apart from reading a channel's own limits.
+The rules themselves (a day, whether usage leaves room) are pure, in `bot.domain.quotas`; checking a limit
+and reserving the job are one transaction in storage (`Store.insert_job(check=...)`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
-
-from bot.domain import catalogue
-from bot.runtime.config import Settings
-from storage.db import ChannelLimits, Store, Usage
-
-
-@dataclass(frozen=True)
-class Limits:
-    """0 means no limit."""
-
-    daily_jobs: int
-    daily_budget_micros: int
-    daily_jobs_per_user: int
-    channel_has_own: bool = False
-
-
-@dataclass(frozen=True)
-class Day:
-    start: float
-    end: float  # when the quotas reset
-    label: str  # 2026-11-25
-
-    @property
-    def bounds(self) -> tuple[float, float]:
-        return self.start, self.end
-
-
-class ChannelNotAllowed(Exception):
-    pass
-
-
-class QuotaExceeded(Exception):
-    """`which` is channel_jobs, channel_budget or user_jobs; amounts are jobs or micro-dollars."""
-
-    def __init__(self, which: str, used: int, allowed: int, resets_at: float, asked: int = 1) -> None:
-        super().__init__(f"{which}: used {used} of {allowed}")
-        self.which = which
-        self.used = used
-        self.allowed = allowed
-        self.resets_at = resets_at
-        self.asked = asked
-
-
-def day_of(now: float, timezone: str) -> Day:
-    zone = ZoneInfo(timezone)
-    local = datetime.fromtimestamp(now, zone)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    # Add a calendar day and rebuild the wall time, so days with a DST change are 23 or 25 hours long.
-    next_day = (midnight + timedelta(days=1)).date()
-    next_midnight = datetime(next_day.year, next_day.month, next_day.day, tzinfo=zone)
-    return Day(midnight.timestamp(), next_midnight.timestamp(), midnight.date().isoformat())
-
-
-def previous_day(day: Day, timezone: str) -> Day:
-    return day_of(day.start - 1, timezone)
-
-
-def check_usage(limits: Limits, usage: Usage, cost_micros: int, day: Day) -> None:
-    """Raise QuotaExceeded if one more job costing `cost_micros` does not fit today's limits."""
-    if limits.daily_jobs and usage.channel_jobs + 1 > limits.daily_jobs:
-        raise QuotaExceeded("channel_jobs", usage.channel_jobs, limits.daily_jobs, day.end)
-    if limits.daily_budget_micros and usage.channel_cost_micros + cost_micros > limits.daily_budget_micros:
-        raise QuotaExceeded(
-            "channel_budget", usage.channel_cost_micros, limits.daily_budget_micros, day.end, asked=cost_micros
-        )
-    if limits.daily_jobs_per_user and usage.user_jobs + 1 > limits.daily_jobs_per_user:
-        raise QuotaExceeded("user_jobs", usage.user_jobs, limits.daily_jobs_per_user, day.end)
-
-
-@dataclass(frozen=True)
-class LimitChange:
-    """What `/video quota set …` asks for: a job count, a dollar budget, `off`, or `default`."""
-
-    daily_jobs: int | None = None
-    daily_budget_micros: int | None = None
-    off: bool = False
-    default: bool = False
-
-
-def parse_limit(value: str) -> LimitChange | None:
-    text = value.strip().lower()
-    if text in ("off", "none", "unlimited"):
-        return LimitChange(off=True)
-    if text in ("default", "reset"):
-        return LimitChange(default=True)
-    if text.startswith("$") or text.endswith("$"):
-        try:
-            amount = Decimal(text.strip("$ "))
-        except InvalidOperation:
-            return None
-        if not amount.is_finite() or amount <= 0 or amount > 1_000_000:
-            return None
-        return LimitChange(daily_budget_micros=catalogue.dollars_to_micros(amount))
-    if text.isdigit() and 0 < int(text) <= 1_000_000:
-        return LimitChange(daily_jobs=int(text))
-    return None
+from bot.domain.quotas import ChannelLimits, ChannelNotAllowed, Day, LimitChange, Limits, day_of
+from bot.domain.settings import Settings
+from storage.db import Store
 
 
 class Quotas:

@@ -12,9 +12,8 @@ looks only at the stored row, so a restart at any point (kill -9 included) resum
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from bot import messages
 from bot.clients.media import MediaError, MediaFetcher
@@ -34,12 +33,14 @@ from bot.clients.slack import (
     SlackCallError,
     SlackGateway,
 )
+from bot.domain.clock import Clock
 from bot.domain.job import AT_PERF_STATES, TERMINAL_STATES, Job, JobState, new_job_id
+from bot.domain.quotas import ChannelLimits, QuotaExceeded, Usage, check_usage
 from bot.domain.request import VideoRequest
+from bot.domain.settings import Settings
 from bot.jobs.progress_posts import ProgressPosts
-from bot.jobs.quotas import QuotaExceeded, Quotas, check_usage
-from bot.runtime.config import Settings
-from storage.db import ChannelLimits, StaleJob, Store, Usage
+from bot.jobs.quotas import Quotas
+from storage.db import StaleJob, Store
 
 log = logging.getLogger("videobot.jobs")
 
@@ -60,15 +61,6 @@ FINISHING_POLL_SECONDS = 0.5
 MAX_POLL_GAP_SECONDS = 60.0
 # One call of advance() runs at most this many steps back to back; the rest waits for the next tick.
 MAX_STEPS_PER_CALL = 8
-
-
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
 
 
 def next_poll_delay(status: JobStatus, min_seconds: float, refresh_seconds: float) -> float:

@@ -14,9 +14,8 @@ from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.request import MAX_PROMPT_CHARS, CommandError
 
 if TYPE_CHECKING:  # types only: those modules import this one
-    from bot.features.reports import DayReport
-    from bot.jobs.quotas import Day, Limits, QuotaExceeded
-    from storage.db import Usage
+    from bot.domain.quotas import Day, Limits, QuotaExceeded, Usage
+    from bot.domain.reports import DayReport
 
 Message = dict[str, Any]  # keyword arguments for chat.postMessage / chat.update / ack
 

@@ -8,6 +8,7 @@ import logging
 import signal
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
@@ -20,6 +21,8 @@ from bot.clients.media import MediaFetcher
 from bot.clients.pacing import Pacer
 from bot.clients.perf import PerfClient
 from bot.clients.slack import SlackGateway, make_web_client
+from bot.domain.clock import Clock, SystemClock
+from bot.domain.settings import Settings
 from bot.features.control import JobControl
 from bot.features.home import HomeService
 from bot.features.people import People
@@ -27,12 +30,11 @@ from bot.features.reports import ReportService
 from bot.features.reruns import RerunService
 from bot.jobs.poller import Poller
 from bot.jobs.quotas import Quotas
-from bot.jobs.service import Clock, JobService, SystemClock
+from bot.jobs.service import JobService
 from bot.messages import Message
-from bot.runtime.config import Settings
 from bot.runtime.metrics import CONTENT_TYPE, Metrics
-from bot.runtime.services import Services
 from handlers import commands, register_all
+from handlers.services import Services
 from storage.db import Store
 
 log = logging.getLogger("videobot.app")
@@ -44,7 +46,7 @@ REPLAY_WINDOW_SECONDS = 6 * 60.0
 
 
 @contextlib.asynccontextmanager
-async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Services]:
+async def open_services(settings: Settings, clock: Clock | None = None) -> AsyncIterator[RunningServices]:
     """Open the database and every client; close them all on exit, whatever happened."""
     clock = clock or SystemClock()
     async with contextlib.AsyncExitStack() as stack:
@@ -96,7 +98,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
         reruns = RerunService(store, jobs, slack, people, settings, clock)
         reports = ReportService(store, quotas, people, slack, clock, settings)
         poller.run_daily(settings.report_time, settings.timezone, reports.post_due_reports)
-        yield Services(
+        yield RunningServices(
             settings=settings,
             store=store,
             jobs=jobs,
@@ -111,6 +113,13 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
             control=JobControl(store, people, clock),
             home=home,
         )
+
+
+@dataclass(frozen=True)
+class RunningServices(Services):
+    """The listeners' services and what only the runtime uses: the metrics behind `/metrics`."""
+
+    metrics: Metrics
 
 
 def build_bolt_app(services: Services) -> AsyncApp:
@@ -138,7 +147,7 @@ def build_bolt_app(services: Services) -> AsyncApp:
 
 
 def build_web_app(
-    services: Services,
+    services: RunningServices,
     bolt: AsyncApp | None,
     extra_health: dict[str, Callable[[], Awaitable[bool]]] | None = None,
 ) -> web.Application:

@@ -8,7 +8,8 @@ import sys
 from datetime import UTC, datetime
 
 from bot.domain.job import JobState
-from bot.runtime.config import ConfigError, Settings, load_database_url, load_settings
+from bot.domain.settings import Settings
+from bot.runtime.config import ConfigError, load_database_url, load_settings
 from storage.db import Store
 from storage.engine import DatabaseUnavailable
 

@@ -19,8 +19,8 @@ import aiohttp
 from bot.clients.perf import PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
 from bot.clients.slack import make_web_client
 from bot.domain.job import TERMINAL_STATES, Job, JobState
+from bot.domain.settings import Settings
 from bot.features.control import stop_tracking
-from bot.runtime.config import Settings
 from storage.db import MIGRATIONS, Store
 from storage.engine import DatabaseUnavailable, describe_url, sqlite_path
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clients.slack import SlackGateway
+from bot.domain.clock import Clock
+from bot.domain.settings import Settings
 from bot.features.control import JobControl
 from bot.features.home import HomeService
 from bot.features.people import People
@@ -12,9 +14,7 @@ from bot.features.reports import ReportService
 from bot.features.reruns import RerunService
 from bot.jobs.poller import Poller
 from bot.jobs.quotas import Quotas
-from bot.jobs.service import Clock, JobService
-from bot.runtime.config import Settings
-from bot.runtime.metrics import Metrics
+from bot.jobs.service import JobService
 from storage.db import Store
 
 
@@ -29,7 +29,6 @@ class Services:
     reruns: RerunService
     reports: ReportService
     clock: Clock
-    metrics: Metrics
     quotas: Quotas
     control: JobControl
     home: HomeService

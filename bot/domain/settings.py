@@ -1,0 +1,64 @@
+"""Every knob of the bot, as one frozen value. Reading and checking them is the runtime's (`bot.runtime.config`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PERF_API_URL = "https://api.withperf.pro"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_DATABASE_URL = "sqlite:///videobot.db"
+DEFAULT_MEDIA_HOSTS = "storage.withperf.pro"
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    perf_api_key: str
+    slack_signing_secret: str = ""
+    slack_app_token: str = ""
+    perf_api_url: str = DEFAULT_PERF_API_URL
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    # How long a replica's hold on a job lasts unless renewed: how soon another replica finishes a dead one's jobs.
+    lease_seconds: float = 30.0
+    media_hosts: tuple[str, ...] = (DEFAULT_MEDIA_HOSTS,)
+    host: str = "0.0.0.0"
+    port: int = 3000
+    poll_tick_seconds: float = 1.0
+    poll_min_seconds: float = 2.0
+    poll_max_seconds: float = 15.0
+    poll_concurrency: int = 8
+    job_timeout_seconds: float = 1800.0
+    max_video_mb: int = 1000
+    log_level: str = "INFO"
+    rerun_emoji: tuple[str, ...] = ("repeat",)
+    max_concurrent_jobs: int = 5  # 0: no limit
+    daily_jobs_per_channel: int = 20  # 0: no limit
+    daily_budget_micros_per_channel: int = 0  # 0: no limit
+    daily_jobs_per_user: int = 0  # 0: no limit
+    timezone: str = "UTC"
+    allowed_channels: tuple[str, ...] = ()  # empty: every channel
+    report_time: tuple[int, int] = (9, 0)
+    report_channel: str = ""
+    log_format: str = "plain"
+    metrics_enabled: bool = False
+    # Multiplies the rates Slack's calls are paced to (1: Slack's published tiers). Replicas pace
+    # separately: N of them share Slack's budget at 1/N each.
+    slack_pace: float = 1.0
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.slack_app_token)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a log line."""
+        return tuple(
+            s
+            for s in (
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.perf_api_key,
+            )
+            if s
+        )
