@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import TypedDict
 
 
 class JobState(StrEnum):
@@ -102,3 +103,52 @@ class Job:
     def cost_micros(self) -> int:
         """Perf's charged cost once known, the estimate until then."""
         return self.perf_cost_micros if self.perf_cost_micros is not None else self.estimated_cost_micros
+
+
+class JobChanges(TypedDict, total=False):
+    """Columns of a stored job to write, by name: a misspelt column is a type error. Every column but
+    the id, which never changes."""
+
+    team_id: str
+    channel_id: str
+    user_id: str
+    prompt: str
+    model: str
+    duration_seconds: Decimal
+    resolution: str
+    aspect_ratio: str
+    estimated_cost_micros: int
+    state: JobState
+    created_at: float
+    updated_at: float
+    response_url: str
+    next_poll_at: float | None
+    root_ts: str | None
+    progress_ts: str | None
+    perf_job_id: str | None
+    submitted_at: float | None
+    progress_percent: int | None
+    eta_seconds: int | None
+    poll_failures: int
+    video_url: str | None
+    perf_cost_micros: int | None
+    generation_ms: int | None
+    completed_at: float | None
+    upload_file_id: str | None
+    upload_sent: bool
+    file_shared: bool
+    delivered_as_link: bool
+    delivery_note: str | None
+    delivered_at: float | None
+    error_message: str | None
+    finalized: bool
+    rerun_of: str | None
+    rerun_link: str | None
+    queue_position: int | None
+    progress_at: float | None
+    perf_poll_due: float | None
+    private: bool
+    post_channel_id: str | None
+    arrival: int | None
+    lease_owner: str | None
+    lease_until: float | None
