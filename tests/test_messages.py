@@ -11,7 +11,7 @@ from bot import messages
 from bot.clients.perf import JobStatus
 from bot.domain import catalogue
 from bot.domain.job import Job, JobState
-from bot.jobs.service import backoff_delay, estimated_progress, next_poll_delay
+from bot.jobs.policy import backoff_delay, estimated_progress, next_poll_delay
 from bot.messages import escape, progress_bar, progress_message, root_message, upload_title, usd, video_filename
 from bot.runtime.logs import RedactSecrets
 

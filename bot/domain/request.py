@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from bot.domain import catalogue
+from bot.domain.job import Job
 
 # Slack's section blocks hold 3,000 characters; the root message shows the whole prompt beside the
 # settings, so 2,000 keeps it readable and always within what Slack will post. Perf's own limit is
@@ -280,3 +281,15 @@ def _parse_duration(value: str) -> Decimal | None:
     if seconds <= 0:
         return None
     return seconds.normalize() if seconds != seconds.to_integral_value() else seconds.quantize(Decimal(1))
+
+
+def request_of(job: Job) -> VideoRequest:
+    """The request a stored job runs: what Perf is sent, and what a rerun starts from."""
+    return VideoRequest(
+        prompt=job.prompt,
+        model=job.model,
+        duration_seconds=job.duration_seconds,
+        resolution=job.resolution,
+        aspect_ratio=job.aspect_ratio,
+        private=job.private,
+    )

@@ -14,10 +14,10 @@ from bot import messages
 from bot.clients.slack import SlackCallError, SlackGateway
 from bot.domain.clock import Clock
 from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
-from bot.domain.request import CommandError, revalidate
+from bot.domain.request import CommandError, request_of, revalidate
 from bot.domain.settings import Settings
 from bot.features.people import People
-from bot.jobs.service import JobService, request_of
+from bot.jobs.service import JobService
 from storage.db import Store
 
 log = logging.getLogger("videobot.reruns")
