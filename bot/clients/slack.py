@@ -69,6 +69,11 @@ class SlackUser:
     name: str  # display name, else real name, else the handle: for text that must not ping anyone
 
     @property
+    def runs_the_workspace(self) -> bool:
+        """A workspace admin or owner: may set quotas, cancel anyone's job, and see every channel's spend."""
+        return self.is_admin or self.is_owner
+
+    @property
     def is_person(self) -> bool:
         # Slackbot is not flagged is_bot, but it is not a person either.
         return not (self.is_bot or self.deleted or self.id == "USLACKBOT")

@@ -54,3 +54,8 @@ def dollars_to_micros(amount: float | int | str | Decimal) -> int:
 
 def micros_to_cents(micros: int) -> Decimal:
     return (Decimal(micros) / MICROS_PER_DOLLAR).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def usd(micros: int) -> str:
+    """Money as people read it, everywhere (Slack, the CLI, reports): `$1.23`, rounded half up to the cent."""
+    return f"${micros_to_cents(micros)}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.domain import catalogue
@@ -53,10 +54,16 @@ class ChannelNotAllowed(Exception):
     pass
 
 
-class QuotaExceeded(Exception):
-    """`which` is channel_jobs, channel_budget or user_jobs; amounts are jobs or micro-dollars."""
+class QuotaLimit(StrEnum):
+    CHANNEL_JOBS = "channel_jobs"
+    CHANNEL_BUDGET = "channel_budget"  # micro-dollars
+    USER_JOBS = "user_jobs"
 
-    def __init__(self, which: str, used: int, allowed: int, resets_at: float, asked: int = 1) -> None:
+
+class QuotaExceeded(Exception):
+    """Which limit a job would break; amounts are jobs or micro-dollars."""
+
+    def __init__(self, which: QuotaLimit, used: int, allowed: int, resets_at: float, asked: int = 1) -> None:
         super().__init__(f"{which}: used {used} of {allowed}")
         self.which = which
         self.used = used
@@ -82,13 +89,13 @@ def previous_day(day: Day, timezone: str) -> Day:
 def check_usage(limits: Limits, usage: Usage, cost_micros: int, day: Day) -> None:
     """Raise QuotaExceeded if one more job costing `cost_micros` does not fit today's limits."""
     if limits.daily_jobs and usage.channel_jobs + 1 > limits.daily_jobs:
-        raise QuotaExceeded("channel_jobs", usage.channel_jobs, limits.daily_jobs, day.end)
+        raise QuotaExceeded(QuotaLimit.CHANNEL_JOBS, usage.channel_jobs, limits.daily_jobs, day.end)
     if limits.daily_budget_micros and usage.channel_cost_micros + cost_micros > limits.daily_budget_micros:
         raise QuotaExceeded(
-            "channel_budget", usage.channel_cost_micros, limits.daily_budget_micros, day.end, asked=cost_micros
+            QuotaLimit.CHANNEL_BUDGET, usage.channel_cost_micros, limits.daily_budget_micros, day.end, asked=cost_micros
         )
     if limits.daily_jobs_per_user and usage.user_jobs + 1 > limits.daily_jobs_per_user:
-        raise QuotaExceeded("user_jobs", usage.user_jobs, limits.daily_jobs_per_user, day.end)
+        raise QuotaExceeded(QuotaLimit.USER_JOBS, usage.user_jobs, limits.daily_jobs_per_user, day.end)
 
 
 @dataclass(frozen=True)

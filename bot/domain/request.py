@@ -10,6 +10,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 
 from bot.domain import catalogue
 from bot.domain.job import Job
@@ -93,11 +94,27 @@ class CancelRequest:
     job_id: str
 
 
+class ErrorCode(StrEnum):
+    """What was wrong with a command; the messages package words each one."""
+
+    BAD_DURATION = "bad_duration"
+    DURATION_TOO_LONG = "duration_too_long"
+    EMPTY_PROMPT = "empty_prompt"
+    MISSING_VALUE = "missing_value"
+    PROMPT_TOO_LONG = "prompt_too_long"
+    REPEATED_OPTION = "repeated_option"
+    STRAY_TEXT = "stray_text"
+    UNKNOWN_ASPECT = "unknown_aspect"
+    UNKNOWN_MODEL = "unknown_model"
+    UNKNOWN_OPTION = "unknown_option"
+    UNKNOWN_RESOLUTION = "unknown_resolution"
+
+
 @dataclass(frozen=True)
 class CommandError:
     """One thing wrong with the command. `code` selects the wording; the rest fills it in."""
 
-    code: str
+    code: ErrorCode
     given: str = ""
     suggestion: str = ""
     limit: int = 0
@@ -150,11 +167,7 @@ def parse_video_command(text: str | None) -> ParseResult:
     options = _parse_options(options_part)
     if isinstance(options, CommandError):
         return options
-    if not prompt:
-        return CommandError("empty_prompt")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        return CommandError("prompt_too_long", given=str(len(prompt)), limit=MAX_PROMPT_CHARS)
-    return _validate(prompt, options)
+    return _check_prompt(prompt) or _validate(prompt, options)
 
 
 def validate_form(
@@ -162,10 +175,8 @@ def validate_form(
 ) -> VideoRequest | CommandError:
     """The form's fields, checked by the same rules as the typed options."""
     prompt = prompt.strip()
-    if not prompt:
-        return CommandError("empty_prompt")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        return CommandError("prompt_too_long", given=str(len(prompt)), limit=MAX_PROMPT_CHARS)
+    if refused := _check_prompt(prompt):
+        return refused
     options = {"model": model, "resolution": resolution, "aspect": aspect_ratio, "private": "yes" if private else ""}
     if duration.strip():
         options["duration"] = duration.strip()
@@ -175,10 +186,8 @@ def validate_form(
 def revalidate(request: VideoRequest) -> VideoRequest | CommandError:
     """Check a stored request against today's catalogue: a rerun of an old job may name a retired model."""
     prompt = request.prompt.strip()
-    if not prompt:
-        return CommandError("empty_prompt")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        return CommandError("prompt_too_long", given=str(len(prompt)), limit=MAX_PROMPT_CHARS)
+    if refused := _check_prompt(prompt):
+        return refused
     options = {
         "model": request.model,
         "duration": str(request.duration_seconds),
@@ -186,6 +195,15 @@ def revalidate(request: VideoRequest) -> VideoRequest | CommandError:
         "aspect": request.aspect_ratio,
     }
     return _validate(prompt, options)
+
+
+def _check_prompt(prompt: str) -> CommandError | None:
+    """The rules every prompt meets, typed, from the form, or stored for a rerun."""
+    if not prompt:
+        return CommandError(ErrorCode.EMPTY_PROMPT)
+    if len(prompt) > MAX_PROMPT_CHARS:
+        return CommandError(ErrorCode.PROMPT_TOO_LONG, given=str(len(prompt)), limit=MAX_PROMPT_CHARS)
+    return None
 
 
 def _parse_options(text: str) -> dict[str, str] | CommandError:
@@ -196,15 +214,15 @@ def _parse_options(text: str) -> dict[str, str] | CommandError:
         token = tokens[index]
         found = _OPTION_TOKEN.match(token)
         if not found:
-            return CommandError("stray_text", given=token)
+            return CommandError(ErrorCode.STRAY_TEXT, given=token)
         raw_name, inline_value = found.group(1), found.group(2)
         name = _OPTION_ALIASES.get(raw_name.lower())
         if name is None:
             close = difflib.get_close_matches(raw_name.lower(), OPTION_NAMES, n=1, cutoff=0.6)
-            return CommandError("unknown_option", given=token, suggestion=close[0] if close else "")
+            return CommandError(ErrorCode.UNKNOWN_OPTION, given=token, suggestion=close[0] if close else "")
         if name in _FLAGS and inline_value is None:
             if name in options:
-                return CommandError("repeated_option", given=name)
+                return CommandError(ErrorCode.REPEATED_OPTION, given=name)
             options[name] = "yes"
             index += 1
             continue
@@ -215,13 +233,13 @@ def _parse_options(text: str) -> dict[str, str] | CommandError:
             value = tokens[index + 1]
             index += 2
         else:
-            return CommandError("missing_value", given=name)
+            return CommandError(ErrorCode.MISSING_VALUE, given=name)
         if name == "duration" and index < len(tokens) and tokens[index].lower() in ("s", "sec", "seconds"):
             index += 1  # "--duration 8 s"
         if name in options:
-            return CommandError("repeated_option", given=name)
+            return CommandError(ErrorCode.REPEATED_OPTION, given=name)
         if not value:
-            return CommandError("missing_value", given=name)
+            return CommandError(ErrorCode.MISSING_VALUE, given=name)
         options[name] = value
     return options
 
@@ -231,18 +249,18 @@ def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandErr
     model = catalogue.MODELS.get(model_name)
     if model is None:
         close = difflib.get_close_matches(model_name, catalogue.MODELS, n=1, cutoff=0.5)
-        return CommandError("unknown_model", given=options["model"], suggestion=close[0] if close else "")
+        return CommandError(ErrorCode.UNKNOWN_MODEL, given=options["model"], suggestion=close[0] if close else "")
 
     duration = catalogue.DEFAULT_DURATION_SECONDS
     if "duration" in options:
         parsed = _parse_duration(options["duration"])
         if parsed is None:
-            return CommandError("bad_duration", given=options["duration"], model=model.name)
+            return CommandError(ErrorCode.BAD_DURATION, given=options["duration"], model=model.name)
         if parsed > model.max_duration_seconds:
             fitting = [m for m in catalogue.MODELS.values() if m.max_duration_seconds >= parsed]
             cheapest = min(fitting, key=lambda m: m.price_per_second).name if fitting else ""
             return CommandError(
-                "duration_too_long",
+                ErrorCode.DURATION_TOO_LONG,
                 given=options["duration"],
                 limit=model.max_duration_seconds,
                 model=model.name,
@@ -254,11 +272,11 @@ def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandErr
     if resolution in ("720", "1080"):
         resolution += "p"
     if resolution not in catalogue.RESOLUTIONS:
-        return CommandError("unknown_resolution", given=options["resolution"])
+        return CommandError(ErrorCode.UNKNOWN_RESOLUTION, given=options["resolution"])
 
     aspect = options.get("aspect", catalogue.DEFAULT_ASPECT_RATIO).replace("x", ":").replace("/", ":")
     if aspect not in catalogue.ASPECT_RATIOS:
-        return CommandError("unknown_aspect", given=options["aspect"])
+        return CommandError(ErrorCode.UNKNOWN_ASPECT, given=options["aspect"])
 
     return VideoRequest(
         prompt=prompt,

@@ -57,7 +57,7 @@ class JobControl:
             except SlackCallError as exc:
                 log.warning("job=%s event=cancel_unchecked user=%s error=%s", job.id, user_id, exc.error)
                 return CancelOutcome.UNCHECKED, job
-            if not (person.is_admin or person.is_owner):
+            if not person.runs_the_workspace:
                 log.info("job=%s event=cancel_refused user=%s", job.id, user_id)
                 return CancelOutcome.NOT_YOURS, job
         try:

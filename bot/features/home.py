@@ -70,7 +70,7 @@ class HomeService:
         admin_usage: list[messages.ChannelUsage] | None = None
         try:
             person = await self._people.get(user_id)
-            if person.is_admin or person.is_owner:
+            if person.runs_the_workspace:
                 admin_usage = []
                 for channel, (count, cost) in (await self._store.channel_usage(today.bounds)).items():
                     limits = await self._quotas.limits(channel)

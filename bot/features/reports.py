@@ -51,7 +51,7 @@ class ReportService:
         except SlackCallError as exc:
             log.warning("event=quota_admin_unchecked user=%s error=%s", user_id, exc.error)
             return messages.quota_admin_unchecked()
-        if not (person.is_admin or person.is_owner):
+        if not person.runs_the_workspace:
             log.info("event=quota_change_refused channel=%s user=%s", channel_id, user_id)
             return messages.quota_admins_only()
         limits = await self._quotas.change(channel_id, change, user_id, self._clock.now())

@@ -10,12 +10,11 @@ leases run out. Each step ends by releasing its lease: any replica may take the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -26,6 +25,7 @@ from bot.clients.pacing import set_stepping_aside
 from bot.domain.clock import Clock
 from bot.domain.job import Job
 from bot.jobs.service import JobService
+from bot.jobs.step_slots import StepSlots
 from storage.db import Store
 
 log = logging.getLogger("videobot.poller")
@@ -58,9 +58,8 @@ class Poller:
         self._clock = clock
         self._tick_seconds = tick_seconds
         self._concurrency = concurrency
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = StepSlots(concurrency)
         self._in_flight: dict[str, asyncio.Task[None]] = {}
-        self._aside = 0  # steps in flight that wait for Slack's pace and so hold no step slot
         self._tick_lock = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
         self._accepting = True
@@ -145,7 +144,7 @@ class Poller:
             if self._in_flight and now - self._leases_renewed_at >= self._lease_seconds / 4:
                 self._leases_renewed_at = now
                 await self._store.renew_leases(self.replica, now, self._lease_seconds)
-            room = self._concurrency * 4 - (len(self._in_flight) - self._aside)
+            room = self._concurrency * 4 - (len(self._in_flight) - self._slots.aside)
             if room <= 0:
                 self._backlog = True
                 return
@@ -159,8 +158,7 @@ class Poller:
 
     async def _advance(self, job: Job) -> None:
         try:
-            await self._slots.acquire()
-            slot = _StepSlot(self)
+            slot = await self._slots.take()
             set_stepping_aside(slot.aside)
             try:
                 await self._jobs.advance(job)
@@ -235,36 +233,6 @@ class Poller:
             await self._store.release_all_leases(self.replica)
         except Exception as exc:
             log.warning("event=lease_release_failed replica=%s error=%s", self.replica, type(exc).__name__)
-
-
-class _StepSlot:
-    """A step's place among the poller's concurrent steps, given up while the step waits for Slack's pace:
-    a step waiting its turn to post uses nothing, and a burst of posts in one channel must not hold up
-    the deliveries and submissions of other jobs."""
-
-    def __init__(self, poller: Poller) -> None:
-        self._poller = poller
-        self._held = True
-
-    @contextlib.asynccontextmanager
-    async def aside(self) -> AsyncIterator[None]:
-        if not self._held:
-            yield
-            return
-        self._poller._slots.release()
-        self._held = False
-        self._poller._aside += 1
-        try:
-            yield
-        finally:
-            self._poller._aside -= 1
-            await self._poller._slots.acquire()
-            self._held = True
-
-    def give_back(self) -> None:
-        if self._held:
-            self._poller._slots.release()
-            self._held = False
 
 
 def _logged(task: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:

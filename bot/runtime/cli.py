@@ -7,6 +7,7 @@ import asyncio
 import sys
 from datetime import UTC, datetime
 
+from bot.domain import catalogue
 from bot.domain.job import JobState
 from bot.domain.settings import Settings
 from bot.runtime.config import ConfigError, load_database_url, load_settings
@@ -133,7 +134,7 @@ async def _show_job(store: Store, job_id: str) -> int:
     print(f"{job.id}  {job.state.value}  channel {job.channel_id}  by {job.user_id}")
     print(f"  {job.model} · {job.duration_seconds} s · {job.resolution} · {job.aspect_ratio}")
     print(f"  prompt: {job.prompt[:200]}")
-    print(f"  perf job: {job.perf_job_id or '-'}  cost: ${job.cost_micros / 1_000_000:.2f}")
+    print(f"  perf job: {job.perf_job_id or '-'}  cost: {catalogue.usd(job.cost_micros)}")
     if job.error_message:
         print(f"  error: {job.error_message}")
     for at, state, detail in await store.job_events(job.id):

@@ -18,6 +18,7 @@ import aiohttp
 
 from bot.clients.perf import PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
 from bot.clients.slack import make_web_client
+from bot.domain import catalogue
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.settings import Settings
 from bot.features.control import stop_tracking
@@ -127,7 +128,7 @@ def jobs_table(jobs: list[Job], now: float) -> str:
             job.user_id,
             job.model,
             _age(now - job.created_at),
-            f"${job.cost_micros / 1_000_000:.2f}",
+            f"{catalogue.usd(job.cost_micros)}",
         )
         for job in jobs
     ]
