@@ -15,118 +15,45 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import httpx
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.clients.pacing import Pacer, Priority, Ticket, stepping_aside
+from bot.clients.slack_api import (
+    CHANNEL_GONE_ERRORS,
+    MAX_RATE_LIMITED_TRIES,
+    PAYLOAD_REFUSED_ERRORS,
+    UPLOAD_REFUSED_ERRORS,
+    Message,
+    RateLimited,
+    SlackCallError,
+    SlackUser,
+    error_code,
+    make_web_client,
+    retry_after_of,
+)
+from bot.clients.slack_edits import EditQueue, PendingEdit
+
+__all__ = [
+    "CHANNEL_GONE_ERRORS",
+    "PAYLOAD_REFUSED_ERRORS",
+    "UPLOAD_REFUSED_ERRORS",
+    "Message",
+    "SlackCallError",
+    "SlackGateway",
+    "SlackUser",
+    "make_web_client",
+]
 
 log = logging.getLogger("videobot.slack")
 
-# Errors after which trying again cannot help: the job's messages cannot be posted at all.
-CHANNEL_GONE_ERRORS = frozenset(
-    {
-        "not_in_channel",
-        "channel_not_found",
-        "is_archived",
-        "invalid_auth",
-        "account_inactive",
-        "token_revoked",
-        "missing_scope",  # the app was installed without a scope it needs: retrying cannot help
-        "restricted_action",  # a workspace policy stops the bot posting here
-    }
-)
-# Errors that mean Slack will never take this payload as it is: it goes again as plain text, once.
-PAYLOAD_REFUSED_ERRORS = frozenset(
-    {"invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_arguments", "too_many_attachments", "no_text"}
-)
-# Errors that mean Slack will not take this file; the thread gets the link instead.
-UPLOAD_REFUSED_ERRORS = frozenset(
-    {"missing_scope", "file_too_large", "file_size_too_large", "not_allowed_token_type", "invalid_arguments"}
-)
-
-
-class SlackCallError(Exception):
-    def __init__(self, method: str, error: str) -> None:
-        super().__init__(f"{method} failed: {error}")
-        self.method = method
-        self.error = error
-
-
-@dataclass(frozen=True)
-class SlackUser:
-    id: str
-    is_bot: bool
-    deleted: bool
-    is_admin: bool
-    is_owner: bool
-    name: str  # display name, else real name, else the handle: for text that must not ping anyone
-
-    @property
-    def runs_the_workspace(self) -> bool:
-        """A workspace admin or owner: may set quotas, cancel anyone's job, and see every channel's spend."""
-        return self.is_admin or self.is_owner
-
-    @property
-    def is_person(self) -> bool:
-        # Slackbot is not flagged is_bot, but it is not a person either.
-        return not (self.is_bot or self.deleted or self.id == "USLACKBOT")
-
-
-def make_web_client(token: str, base_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
-    """Must be called inside the running loop: `session` is shared, so calls reuse connections."""
-    return AsyncWebClient(
-        token=token,
-        base_url=base_url,
-        session=session,
-        timeout=30,
-        retry_handlers=[
-            # No rate-limit handler: it would retry only the refused call, after sleeping where nobody
-            # sees it; the gateway holds the whole method instead.
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-
-
-def _error_code(exc: SlackApiError) -> str:
-    response = exc.response
-    data = getattr(response, "data", None)
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, str):
-        return error
-    status = getattr(response, "status_code", None)
-    return f"http_{status}" if status else "unknown_error"
-
-
-# A 429 is waited out and the call tried again this many times before it fails like any other error.
-MAX_RATE_LIMITED_TRIES = 4
 # A channel the bot posted in this recently is taken to be postable (paid work need not wait for a post).
 RECENTLY_POSTED_SECONDS = 600.0
-
-Message = dict[str, Any]
-
-
-class _RateLimited(Exception):
-    def __init__(self, retry_after: float) -> None:
-        self.retry_after = retry_after
-
-
-@dataclass(eq=False)
-class _PendingEdit:
-    """The newest content for one message, waiting for its turn; older content was dropped unsent."""
-
-    message: Message
-    ticket: Ticket
-    label: str
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
-    # Asked just before an edit nobody waits for is sent: another replica may have made it stale meanwhile.
-    still_wanted: Callable[[], Awaitable[bool]] | None = None
 
 
 class SlackGateway:
@@ -147,8 +74,7 @@ class SlackGateway:
         self._pacer = pacer or Pacer()
         # How a refused message is sent instead (formatting is the messages package's, given by the app).
         self._plain_text = plain_text or (lambda message: {"text": str(message.get("text", ""))[:3000]})
-        self._pending_edits: dict[tuple[str, str], _PendingEdit] = {}
-        self._editors: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._edits = EditQueue(self._pacer, self._edit_once)
         self._posted_at: dict[str, float] = {}  # channel → the event loop's time of the last post that worked
         self._probes: dict[str, asyncio.Future[None]] = {}  # channel → the answer to a first post on its way
 
@@ -158,10 +84,10 @@ class SlackGateway:
             # The SDK's typed methods encode each argument the way the real API expects it.
             response = await getattr(self.client, method.replace(".", "_"))(**kwargs)
         except SlackApiError as exc:
-            self._on_call(method, _error_code(exc))
+            self._on_call(method, error_code(exc))
             if getattr(exc.response, "status_code", None) == 429:
-                raise _RateLimited(_retry_after(exc)) from None
-            raise SlackCallError(method, _error_code(exc)) from None
+                raise RateLimited(retry_after_of(exc)) from None
+            raise SlackCallError(method, error_code(exc)) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             self._on_call(method, "connection_error")
             raise SlackCallError(method, f"connection_error:{type(exc).__name__}") from None
@@ -176,7 +102,7 @@ class SlackGateway:
             await self._pacer.turn(method, lane, Ticket(priority))
             try:
                 return await self._send(method, **kwargs)
-            except _RateLimited as limited:
+            except RateLimited as limited:
                 self._pacer.hold(method, lane, limited.retry_after)
         raise SlackCallError(method, "ratelimited")
 
@@ -261,95 +187,19 @@ class SlackGateway:
     ) -> None:
         """Edit a message when its turn comes, without waiting; a newer edit replaces this one unsent, and
         `still_wanted` answering False when the turn comes drops it."""
-        self._queue_edit(channel, ts, message, priority, label, None)
-        self._pending_edits[(channel, ts)].still_wanted = still_wanted
+        self._edits.queue(channel, ts, message, priority, label, still_wanted=still_wanted)
 
     async def update_message(
         self, channel: str, ts: str, message: Message, *, priority: Priority = Priority.URGENT, label: str = ""
     ) -> None:
         """Edit a message and wait until Slack has it (or raise SlackCallError)."""
         done = asyncio.get_running_loop().create_future()
-        self._queue_edit(channel, ts, message, priority, label, done)
+        self._edits.queue(channel, ts, message, priority, label, done)
         # The edit waits for its turn in another task: the step that waits for it steps aside meanwhile.
         async with stepping_aside():
             await done
 
-    def _queue_edit(
-        self,
-        channel: str,
-        ts: str,
-        message: Message,
-        priority: Priority,
-        label: str,
-        done: asyncio.Future[None] | None,
-    ) -> None:
-        key = (channel, ts)
-        fields = {k: v for k, v in message.items() if k in ("text", "blocks")}
-        fields.setdefault("blocks", [])
-        pending = self._pending_edits.get(key)
-        if pending is None:
-            pending = self._pending_edits[key] = _PendingEdit(fields, Ticket(priority), label)
-        else:
-            pending.message, pending.label = fields, label or pending.label
-            pending.ticket.priority = min(pending.ticket.priority, priority)
-            pending.still_wanted = None  # the newest content decides; edit_soon sets its own check
-        if done is not None:
-            pending.waiters.append(done)
-        editor = self._editors.get(key)
-        if editor is None or editor.done():
-            self._editors[key] = asyncio.get_running_loop().create_task(self._send_edits(key), name=f"edit-{ts}")
-
-    async def _send_edits(self, key: tuple[str, str]) -> None:
-        """Send the newest content of one message, one edit at a time, until none is waiting."""
-        channel, ts = key
-        try:
-            while (pending := self._pending_edits.get(key)) is not None:
-                for _ in range(MAX_RATE_LIMITED_TRIES):
-                    await self._pacer.turn("chat.update", "", pending.ticket)
-                    # Whatever arrived while this edit waited replaced it: send the newest, drop the rest.
-                    pending = self._pending_edits.pop(key)
-                    try:
-                        if (
-                            not pending.waiters
-                            and pending.still_wanted is not None
-                            and not await pending.still_wanted()
-                        ):
-                            break  # stale: a newer state was shown by whoever made it
-                        await self._edit_once(channel, ts, pending)
-                    except _RateLimited as limited:
-                        self._pacer.hold("chat.update", "", limited.retry_after)
-                        pending = self._requeue(key, pending)
-                        continue
-                    except SlackCallError as exc:
-                        _settle(pending, exc)
-                    except Exception as exc:
-                        log.exception("%s event=edit_crashed error=%s", pending.label, type(exc).__name__)
-                        _settle(pending, SlackCallError("chat.update", f"internal_error:{type(exc).__name__}"))
-                    except BaseException:
-                        _settle(pending, SlackCallError("chat.update", "cancelled"))
-                        raise
-                    else:
-                        _settle(pending, None)
-                    break
-                else:
-                    _settle(self._pending_edits.pop(key, pending), SlackCallError("chat.update", "ratelimited"))
-        finally:
-            self._editors.pop(key, None)
-            for waiter in self._pending_edits.pop(key, _PendingEdit({}, Ticket(Priority.URGENT), "")).waiters:
-                if not waiter.done():
-                    waiter.cancel()
-
-    def _requeue(self, key: tuple[str, str], refused: _PendingEdit) -> _PendingEdit:
-        """A 429'd edit waits again, unless a newer one came meanwhile: then that one goes, for both."""
-        newer = self._pending_edits.get(key)
-        if newer is None:
-            self._pending_edits[key] = refused
-            return refused
-        newer.waiters.extend(refused.waiters)
-        newer.ticket.priority = min(newer.ticket.priority, refused.ticket.priority)
-        return newer
-
-    async def _edit_once(self, channel: str, ts: str, pending: _PendingEdit) -> None:
+    async def _edit_once(self, channel: str, ts: str, pending: PendingEdit) -> None:
         try:
             await self._send("chat.update", channel=channel, ts=ts, **pending.message)
         except SlackCallError as exc:
@@ -358,16 +208,10 @@ class SlackGateway:
 
     async def wait_idle(self) -> None:
         """Until every edit asked for has been sent or has failed (tests, and a clean shutdown)."""
-        while self._editors:
-            await asyncio.gather(*list(self._editors.values()), return_exceptions=True)
+        await self._edits.wait_idle()
 
     async def close(self, grace_seconds: float = 0.0) -> None:
-        editors = list(self._editors.values())
-        if editors:
-            _, late = await asyncio.wait(editors, timeout=grace_seconds) if grace_seconds > 0 else (set(), editors)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*editors, return_exceptions=True)
+        await self._edits.close(grace_seconds)
         await self._pacer.close()
 
     async def post_ephemeral(self, channel: str, user: str, message: dict[str, Any]) -> None:
@@ -489,24 +333,3 @@ class SlackGateway:
             channel_id=channel,
             thread_ts=thread_ts,
         )
-
-
-def _settle(pending: _PendingEdit, error: SlackCallError | None) -> None:
-    """Tell whoever waits for this edit how it went; an edit nobody waits for is logged when it fails."""
-    waiting = [w for w in pending.waiters if not w.done()]
-    for waiter in waiting:
-        if error is None:
-            waiter.set_result(None)
-        else:
-            waiter.set_exception(error)
-    if error is not None and not waiting:
-        log.warning("%s event=edit_failed error=%s", pending.label, error.error)
-
-
-def _retry_after(exc: SlackApiError) -> float:
-    headers = getattr(exc.response, "headers", None) or {}
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(1.0, float(value)) if value is not None else 1.0
-    except ValueError:
-        return 1.0

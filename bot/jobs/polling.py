@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.clients.perf import PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
+from bot.clients.perf import JobStatus, PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
 from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState
 from bot.domain.progress import progress_shown
@@ -46,6 +46,10 @@ class Polling:
             await self._writer.retry_later(job, str(exc), getattr(exc, "retry_after", None))
             return
 
+        await self._record(job, status)
+
+    async def _record(self, job: Job, status: JobStatus) -> None:
+        """What Perf answered, into the job, and into its thread when what it shows has changed."""
         if status.status == "failed":
             await self._writer.set(job, perf_cost_micros=status.cost_micros)
             await self._writer.fail(job, status.error_message or "Perf reported a failure without a reason")
