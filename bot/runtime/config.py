@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
@@ -63,19 +63,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
             raise ConfigError(f"{name} is not set: {hint}")
         return value
 
-    bot_token = required("SLACK_BOT_TOKEN", "set it to the app's Bot User OAuth Token (xoxb-…)")
-    if not bot_token.startswith("xoxb-"):
-        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb- (OAuth & Permissions page)")
-    app_token = get("SLACK_APP_TOKEN")
-    if app_token and not app_token.startswith("xapp-"):
-        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information page)")
-    signing_secret = get("SLACK_SIGNING_SECRET")
-    if not app_token and not signing_secret:
-        raise ConfigError(
-            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests "
-            "(or set SLACK_APP_TOKEN to use Socket Mode)"
-        )
-
+    bot_token, app_token, signing_secret = _slack_credentials(get, required)
     settings = Settings(
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,
@@ -121,6 +109,23 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
     )
     _check_timings(settings)
     return settings
+
+
+def _slack_credentials(get: Callable[[str], str], required: Callable[[str, str], str]) -> tuple[str, str, str]:
+    """The bot token, and the app token (Socket Mode) or the signing secret (HTTP): one of them is needed."""
+    bot_token = required("SLACK_BOT_TOKEN", "set it to the app's Bot User OAuth Token (xoxb-…)")
+    if not bot_token.startswith("xoxb-"):
+        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb- (OAuth & Permissions page)")
+    app_token = get("SLACK_APP_TOKEN")
+    if app_token and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information page)")
+    signing_secret = get("SLACK_SIGNING_SECRET")
+    if not app_token and not signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests "
+            "(or set SLACK_APP_TOKEN to use Socket Mode)"
+        )
+    return bot_token, app_token, signing_secret
 
 
 def _check_timings(settings: Settings) -> None:

@@ -1,0 +1,15 @@
+"""What a running bot holds: the listeners' services, and what only the runtime uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.runtime.metrics import Metrics
+from handlers.services import Services
+
+
+@dataclass(frozen=True)
+class RunningServices(Services):
+    """The listeners' services and the metrics behind `/metrics`."""
+
+    metrics: Metrics
