@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -12,74 +12,82 @@ from typing import TYPE_CHECKING, Any
 from bot.domain import catalogue
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.request import MAX_PROMPT_CHARS, CommandError
+from bot.messages._phrases import command_error, emoji, settings_line, status_line, time_taken
+from bot.messages._text import (
+    MAX_TEXT,
+    MAX_VIEW_BLOCKS,
+    Message,
+    clip,
+    context_block,
+    escape,
+    listed_in,
+    mrkdwn,
+    plain_text_version,
+    private_answer,
+    quote_prompt,
+    seconds_text,
+    usd,
+)
 
 if TYPE_CHECKING:  # types only: those modules import this one
     from bot.domain.quotas import Day, Limits, QuotaExceeded, Usage
     from bot.domain.reports import DayReport
 
-Message = dict[str, Any]  # keyword arguments for chat.postMessage / chat.update / ack
+__all__ = [
+    "CANCEL_ACTION_ID",
+    "DETAILS_ACTION_ID",
+    "FORM_CALLBACK_ID",
+    "FORM_DURATION_ACTION_ID",
+    "FORM_MODEL_ACTION_ID",
+    "MAX_TEXT",
+    "MAX_VIEW_BLOCKS",
+    "RERUN_ACTION_ID",
+    "ChannelUsage",
+    "FormValues",
+    "Message",
+    "cancel_result",
+    "cannot_post_in_channel",
+    "channel_not_allowed",
+    "clip",
+    "command_error",
+    "daily_report",
+    "details_message",
+    "emoji",
+    "escape",
+    "form_cost_text",
+    "form_errors",
+    "form_refused",
+    "form_values",
+    "help_message",
+    "home_view",
+    "internal_error",
+    "message_link",
+    "models_message",
+    "ordinal",
+    "plain_text_version",
+    "progress_bar",
+    "progress_message",
+    "quota_admin_unchecked",
+    "quota_admins_only",
+    "quota_bad_value",
+    "quota_changed",
+    "quota_refused",
+    "quota_status",
+    "rerun_refused",
+    "rerun_unavailable",
+    "resets_text",
+    "root_message",
+    "seconds_text",
+    "settings_line",
+    "status_message",
+    "upload_title",
+    "usage_report",
+    "usd",
+    "video_filename",
+    "video_form",
+]
 
 _PROGRESS_CELLS = 10
-# Block Kit's limits (../shared/slack-platform.md), in characters sent. MAX_TEXT is a text object's limit
-# (section, context element) and what we allow a message's top-level text, far below Slack's 40,000.
-MAX_TEXT = 3_000
-MAX_VIEW_BLOCKS = 100
-_HALF_ENTITY = re.compile(r"&[a-z]{0,3}$")
-
-
-def escape(text: str) -> str:
-    """Slack's control characters as entities: `<!channel>` or `<@U1>` typed by a user shows as text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int, *, sent: bool = False) -> str:
-    """`text` as Slack gets it, in at most `limit` characters: escaped (unless it is already as `sent`:
-    our own markup, or plain text) and, when longer, cut to end with "…", never inside an `&amp;`."""
-    text = text if sent else escape(text)
-    if len(text) <= limit:
-        return text
-    return _HALF_ENTITY.sub("", text[: max(0, limit - 1)]) + "…"
-
-
-def _listed(items: list[str], room: int, sep: str, more: Callable[[int], str]) -> str:
-    """`items` joined by `sep` in at most `room` characters; those that don't fit are counted by `more`."""
-    shown, length = 0, 0
-    while shown < len(items):
-        grown = length + (len(sep) if shown else 0) + len(items[shown])
-        rest = len(items) - shown - 1
-        if grown + (len(sep) + len(more(rest)) if rest else 0) > room:
-            break
-        shown, length = shown + 1, grown
-    left_out = [more(len(items) - shown)] if shown < len(items) else []
-    return sep.join(items[:shown] + left_out)
-
-
-def _private(text: str) -> Message:
-    """Seen only by the person; sent through a response_url it never replaces the message they clicked."""
-    return {"response_type": "ephemeral", "replace_original": False, "text": clip(text, MAX_TEXT, sent=True)}
-
-
-def usd(micros: int) -> str:
-    return f"${catalogue.micros_to_cents(micros)}"
-
-
-def seconds_text(value: Decimal | float | int) -> str:
-    number = Decimal(str(value))
-    return f"{number.normalize():f} s" if number != number.to_integral_value() else f"{int(number)} s"
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    # verbatim: Slack must not auto-link channel names, URLs or @mentions inside user text.
-    return {"type": "mrkdwn", "text": clip(text, MAX_TEXT, sent=True), "verbatim": True}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [_mrkdwn(text)]}
-
-
-def _quote_prompt(prompt: str, limit: int) -> str:
-    """The prompt in quotes, escaped, in at most `limit` characters sent (quotes aside)."""
-    return "“" + clip(prompt, limit) + "”"
 
 
 # --- /video help and command errors -------------------------------------------------------------
@@ -116,72 +124,6 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
     return {"response_type": "ephemeral", "text": text}
 
 
-def _model_list() -> str:
-    return ", ".join(f"`{name}`" for name in catalogue.MODELS)
-
-
-def command_error(error: CommandError) -> Message:
-    given = clip(error.given, 200)
-    match error.code:
-        case "empty_prompt":
-            text = (
-                "Tell me what to film: `/video A lighthouse in a storm --duration 8`. `/video help` shows all options."
-            )
-        case "prompt_too_long":
-            text = f"That prompt is {error.given} characters; the limit is {error.limit}. Shorten it and send it again."
-        case "unknown_option":
-            hint = f" Did you mean `--{error.suggestion}`?" if error.suggestion else ""
-            text = (
-                f"I don't know the option `{given}`.{hint} "
-                "Options are `--model`, `--duration`, `--aspect` (or `--ar`) and `--resolution`."
-            )
-        case "missing_value":
-            text = f"`--{given}` needs a value, e.g. `{_example_for(error.given)}`."
-        case "repeated_option":
-            text = f"`--{given}` is given twice; keep just one."
-        case "stray_text":
-            text = (
-                f"I didn't understand `{given}` after the options. Put the whole prompt first, then the options: "
-                "`/video A lighthouse in a storm --model veo-3`."
-            )
-        case "unknown_model":
-            hint = f" Did you mean `{error.suggestion}`?" if error.suggestion else ""
-            text = f"There is no model `{given}`.{hint} Choose one of {_model_list()}."
-        case "bad_duration":
-            limit = catalogue.MODELS[error.model].max_duration_seconds
-            text = (
-                f"`{given}` is not a duration. Give a number of seconds above 0, e.g. `--duration 8` "
-                f"({error.model} goes up to {limit} s)."
-            )
-        case "duration_too_long":
-            alternative = ""
-            if error.suggestion:
-                other = catalogue.MODELS[error.suggestion]
-                alternative = f", or `--model {other.name}` (up to {other.max_duration_seconds} s)"
-            text = (
-                f"{error.model} makes videos of up to {error.limit} s, and you asked for {given}. "
-                f"Try `--duration {error.limit}`{alternative}."
-            )
-        case "unknown_resolution":
-            options = " or ".join(f"`{r}`" for r in catalogue.RESOLUTIONS)
-            text = f"There is no resolution `{given}`. Use {options}."
-        case "unknown_aspect":
-            options = ", ".join(f"`{r}` {use}" for r, use in catalogue.ASPECT_RATIOS.items())
-            text = f"There is no aspect ratio `{given}`. Use one of: {options}."
-        case _:
-            text = "I couldn't read that command. `/video help` shows how."
-    return {"response_type": "ephemeral", "text": text}
-
-
-def _example_for(option: str) -> str:
-    return {
-        "model": "--model veo-3",
-        "duration": "--duration 8",
-        "aspect": "--aspect 9:16",
-        "resolution": "--resolution 720p",
-    }.get(option, f"--{option} …")
-
-
 def internal_error() -> Message:
     return {
         "response_type": "ephemeral",
@@ -189,79 +131,23 @@ def internal_error() -> Message:
     }
 
 
-# --- a job's messages --------------------------------------------------------------------------
-
-
-def settings_line(job: Job) -> str:
-    return " · ".join(
-        (
-            job.model,
-            seconds_text(job.duration_seconds),
-            job.resolution,
-            job.aspect_ratio,
-            f"est. {usd(job.estimated_cost_micros)}",
-            f"job {job.id}",
-        )
-    )
-
-
-def _status_line(job: Job) -> str:
-    match job.state:
-        case JobState.ACCEPTED | JobState.SUBMITTING:
-            return "⏳ Starting…"
-        case JobState.QUEUED:
-            return "⏳ Waiting in line for Perf (place in line in the thread)"
-        case JobState.PENDING:
-            return "⏳ Queued at Perf"
-        case JobState.PROCESSING:
-            return "🎞️ Generating… (live progress in the thread)"
-        case JobState.COMPLETE:
-            return "📦 Finished, posting the video…"
-        case JobState.DELIVERED:
-            taken = _time_taken(job)
-            where = "link in the thread" if job.delivered_as_link else "video in the thread"
-            return f"✅ Done{taken} · {usd(job.cost_micros)} · {where}"
-        case JobState.FAILED:
-            return f"❌ Failed: {clip(job.error_message or 'unknown error', 1_000)}"
-        case JobState.UNKNOWN:
-            return "⚠️ Not sure Perf received this job, so it was not sent again (see thread)"
-        case JobState.CANCELLED:
-            return "🚫 Cancelled"
-    return ""  # pragma: no cover - every state is listed above
-
-
-def _time_taken(job: Job) -> str:
-    end = job.completed_at or job.delivered_at
-    if job.submitted_at is None or end is None:
-        return ""
-    return f" in {max(1, round(end - job.submitted_at))} s"
-
-
 RERUN_ACTION_ID = "rerun"
 CANCEL_ACTION_ID = "cancel"
 DETAILS_ACTION_ID = "details"
 
-# How the hint shows a configured emoji: the picture for the default, the shortcode (which Slack
-# renders) for any other.
-_EMOJI_PICTURES = {"repeat": "🔁", "arrows_counterclockwise": "🔄", "recycle": "♻️"}
-
-
-def emoji(name: str) -> str:
-    return _EMOJI_PICTURES.get(name, f":{name}:")
-
 
 def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
     who = f"🎬 Video for <@{escape(job.user_id)}> — "
-    headline = who + _quote_prompt(job.prompt, MAX_TEXT - len(who) - 2)
-    fallback = clip(f"{who}{_quote_prompt(job.prompt, 300)} · {_status_line(job)}", MAX_TEXT, sent=True)
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(headline)}]
+    headline = who + quote_prompt(job.prompt, MAX_TEXT - len(who) - 2)
+    fallback = clip(f"{who}{quote_prompt(job.prompt, 300)} · {status_line(job)}", MAX_TEXT, sent=True)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(headline)}]
     if job.rerun_of is not None:
-        blocks.append({"type": "context", "elements": [_mrkdwn(_rerun_line(job))]})
+        blocks.append({"type": "context", "elements": [mrkdwn(_rerun_line(job))]})
     blocks += [
-        {"type": "context", "elements": [_mrkdwn(escape(settings_line(job)))]},
-        {"type": "context", "elements": [_mrkdwn(_status_line(job))]},
+        {"type": "context", "elements": [mrkdwn(escape(settings_line(job)))]},
+        {"type": "context", "elements": [mrkdwn(status_line(job))]},
         {"type": "actions", "elements": _job_buttons(job)},
-        {"type": "context", "elements": [_mrkdwn(f"React with {emoji(rerun_emoji)} to run this prompt again")]},
+        {"type": "context", "elements": [mrkdwn(f"React with {emoji(rerun_emoji)} to run this prompt again")]},
     ]
     return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
@@ -300,11 +186,11 @@ def _rerun_line(job: Job) -> str:
 
 def rerun_refused(error: CommandError) -> Message:
     reason = command_error(error)["text"]
-    return _private(f"I can't run that prompt again as it was: {reason}")
+    return private_answer(f"I can't run that prompt again as it was: {reason}")
 
 
 def rerun_unavailable() -> Message:
-    return _private(
+    return private_answer(
         "I couldn't start the rerun just now because Slack didn't answer me. Nothing was started; "
         "try again in a minute."
     )
@@ -347,7 +233,7 @@ def progress_message(job: Job) -> Message:
                 why = f" ({escape(job.delivery_note)})" if job.delivery_note else ""
                 text = f"✅ Done. Slack didn't take the upload{why}, so here is the link: {escape(job.video_url or '')}"
             else:
-                text = f"✅ Done{_time_taken(job)} · {usd(job.cost_micros)}"
+                text = f"✅ Done{time_taken(job)} · {usd(job.cost_micros)}"
         case JobState.FAILED:
             text = f"❌ The video could not be made: {escape(job.error_message or 'unknown error')}"
         case JobState.UNKNOWN:
@@ -362,7 +248,7 @@ def progress_message(job: Job) -> Message:
 
 
 def upload_title(job: Job) -> str:
-    taken = _time_taken(job)
+    taken = time_taken(job)
     made = f" · made{taken}" if taken else ""
     return f"{seconds_text(job.duration_seconds)} · {job.resolution} · {usd(job.cost_micros)}{made}"
 
@@ -384,7 +270,7 @@ def cannot_post_in_channel(reason: str, *, sent_to_perf: bool = False) -> Messag
         # Only a channel the bot had just posted in gets its job to Perf before its root.
         hint = hint.replace("Nothing was sent to Perf and nothing was charged. ", "")
         hint += " The job had already gone to Perf, so it may be charged."
-    return _private(f"I couldn't post in this channel ({clip(reason, 1_000)}). {hint}")
+    return private_answer(f"I couldn't post in this channel ({clip(reason, 1_000)}). {hint}")
 
 
 # --- quotas and reports --------------------------------------------------------------------------
@@ -431,11 +317,11 @@ def quota_refused(exc: QuotaExceeded, now: float, timezone: str) -> Message:
                 f"You have started your {_jobs(exc.allowed)} for today, so nothing was started. Your limit resets "
                 f"{resets}. Whoever runs videobot sets it (`VIDEOBOT_DAILY_JOBS_PER_USER`)."
             )
-    return _private(text)
+    return private_answer(text)
 
 
 def channel_not_allowed() -> Message:
-    return _private(
+    return private_answer(
         "videobot isn't switched on for this channel, so nothing was started. Ask whoever runs videobot "
         "to add it to `VIDEOBOT_ALLOWED_CHANNELS`, or use one of the channels it works in."
     )
@@ -512,7 +398,7 @@ def _report_lines(report: DayReport, names: Mapping[str, str], room: int) -> lis
             f"{escape(names.get(p.user_id, p.user_id))} ({_jobs(p.jobs)}, {usd(p.cost_micros)})" for p in report.people
         ]
         room -= len("\n".join(lines)) + len("\n• By: ")
-        lines.append("• By: " + _listed(people, room, ", ", lambda n: f"…and {n} more"))
+        lines.append("• By: " + listed_in(people, room, ", ", lambda n: f"…and {n} more"))
     return lines
 
 
@@ -544,7 +430,7 @@ def daily_report(report: DayReport, names: Mapping[str, str], *, workspace: bool
     text = "\n".join([f"*{title}*", *_report_lines(report, names, MAX_TEXT - len(f"*{title}*\n"))])
     return {
         "text": title,
-        "blocks": [{"type": "section", "text": _mrkdwn(text)}],
+        "blocks": [{"type": "section", "text": mrkdwn(text)}],
         "unfurl_links": False,
         "unfurl_media": False,
     }
@@ -562,16 +448,16 @@ def models_message() -> Message:
             f"(e.g. {min(8, m.max_duration_seconds)} s for {example})"
         )
     lines.append(f"Default: `{catalogue.DEFAULT_MODEL}`. Choose one with `--model`.")
-    return _private("\n".join(lines))
+    return private_answer("\n".join(lines))
 
 
 def status_message(jobs: list[Job]) -> Message:
     if not jobs:
-        return _private("You have no unfinished jobs in this channel.")
+        return private_answer("You have no unfinished jobs in this channel.")
     head, tail = "*Your unfinished jobs here:*", "Cancel one with `/video cancel <job id>` or its *Cancel* button."
-    rows = [f"• `{job.id}` {_status_line(job)} — {_quote_prompt(job.prompt, 80)} · {escape(job.model)}" for job in jobs]
-    listed = _listed(rows, MAX_TEXT - len(head) - len(tail) - 2, "\n", lambda n: f"…and {n} more")
-    return _private("\n".join([head, listed, tail]))
+    rows = [f"• `{job.id}` {status_line(job)} — {quote_prompt(job.prompt, 80)} · {escape(job.model)}" for job in jobs]
+    listed = listed_in(rows, MAX_TEXT - len(head) - len(tail) - 2, "\n", lambda n: f"…and {n} more")
+    return private_answer("\n".join([head, listed, tail]))
 
 
 def cancel_result(outcome: str, job_id: str) -> Message:
@@ -583,7 +469,7 @@ def cancel_result(outcome: str, job_id: str) -> Message:
         "already_ended": f"`{shown}` has already ended; there is nothing to cancel.",
         "unchecked": "I couldn't check with Slack whether you are an admin, so nothing was cancelled. Try again.",
     }
-    return _private(texts.get(outcome, "Nothing was cancelled."))
+    return private_answer(texts.get(outcome, "Nothing was cancelled."))
 
 
 def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
@@ -599,8 +485,8 @@ def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
     tail = [f"• Error: {clip(job.error_message, 1_000)}"] if job.error_message else []
     steps = [f"{escape(state)} +{round(at - started)} s" for at, state, _ in events]
     room = MAX_TEXT - len("\n".join(lines + tail)) - len("\n• Timeline: ")
-    lines.append("• Timeline: " + _listed(steps, room, ", ", lambda n: f"…and {n} more"))
-    return _private("\n".join(lines + tail))
+    lines.append("• Timeline: " + listed_in(steps, room, ", ", lambda n: f"…and {n} more"))
+    return private_answer("\n".join(lines + tail))
 
 
 # --- the form (a bare /video) ------------------------------------------------------------------------
@@ -818,31 +704,31 @@ def home_view(
         {"type": "header", "text": {"type": "plain_text", "text": "🎬 videobot"}},
         {
             "type": "section",
-            "text": _mrkdwn(f"You spent *{usd(spent_today)}* today and *{usd(spent_month)}* in {month_name}."),
+            "text": mrkdwn(f"You spent *{usd(spent_today)}* today and *{usd(spent_month)}* in {month_name}."),
         },
-        _context("Type `/video` in any channel to make a video."),
+        context_block("Type `/video` in any channel to make a video."),
         {"type": "divider"},
-        {"type": "section", "text": _mrkdwn(f"*Your last {len(jobs)} jobs*" if jobs else "*No jobs yet*")},
+        {"type": "section", "text": mrkdwn(f"*Your last {len(jobs)} jobs*" if jobs else "*No jobs yet*")},
     ]
     job_rows = []
     for job in jobs:
         link = message_link(workspace_url, job.where, job.root_ts)
         where = f"<{link}|thread>" if link else f"<#{escape(job.channel_id)}>"
         job_rows.append(
-            _context(
-                f"{_status_line(job).split(' · ')[0]} · {escape(job.model)} · {usd(job.cost_micros)} · "
-                f"{_quote_prompt(job.prompt, 80)} · {where}"
+            context_block(
+                f"{status_line(job).split(' · ')[0]} · {escape(job.model)} · {usd(job.cost_micros)} · "
+                f"{quote_prompt(job.prompt, 80)} · {where}"
             )
         )
     admin_head: list[dict[str, Any]] = []
     channel_rows = []
     if admin_usage is not None:
-        admin_head = [{"type": "divider"}, {"type": "section", "text": _mrkdwn("*Channels today* (you are an admin)")}]
+        admin_head = [{"type": "divider"}, {"type": "section", "text": mrkdwn("*Channels today* (you are an admin)")}]
         if not admin_usage:
-            channel_rows.append(_context("No jobs in any channel today."))
+            channel_rows.append(context_block("No jobs in any channel today."))
         for usage in admin_usage:
             quota = f"{usage.jobs} of {usage.daily_jobs} jobs" if usage.daily_jobs else f"{usage.jobs} jobs, no limit"
-            channel_rows.append(_context(f"<#{escape(usage.channel_id)}> · {quota} · {usd(usage.cost_micros)}"))
+            channel_rows.append(context_block(f"<#{escape(usage.channel_id)}> · {quota} · {usd(usage.cost_micros)}"))
     # The view's 100 blocks: jobs get at least half of what is left, channels the rest.
     room = MAX_VIEW_BLOCKS - len(blocks) - len(admin_head)
     shown = _within(job_rows, max(room // 2, room - len(channel_rows)), "jobs")
@@ -855,28 +741,4 @@ def _within(rows: list[dict[str, Any]], room: int, what: str) -> list[dict[str, 
     """At most `room` blocks; when there are more rows, the last block says how many were left out."""
     if len(rows) <= room:
         return rows
-    return [*rows[: room - 1], _context(f"…and {len(rows) - room + 1} more {what}")]
-
-
-# --- when Slack refuses a message's blocks ---------------------------------------------------------
-
-
-def plain_text_version(message: Message) -> Message:
-    """`message` without its blocks, for when Slack refuses them (invalid_blocks, msg_too_long): its
-    fallback text, or if it has none the blocks' own texts, within MAX_TEXT; other keys kept."""
-    text = message.get("text")
-    if not isinstance(text, str) or not text.strip():
-        text = "\n".join(_block_texts(message.get("blocks"))) or "…"
-    plain = {key: value for key, value in message.items() if key not in ("blocks", "attachments")}
-    plain["text"] = clip(text, MAX_TEXT, sent=True)
-    return plain
-
-
-def _block_texts(blocks: Any) -> list[str]:
-    texts: list[str] = []
-    for block in blocks if isinstance(blocks, list) else []:
-        if not isinstance(block, dict) or block.get("type") not in ("header", "section", "context"):
-            continue
-        parts = [block.get("text"), *(block.get("fields") or []), *(block.get("elements") or [])]
-        texts += [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
-    return [text for text in texts if text.strip()]
+    return [*rows[: room - 1], context_block(f"…and {len(rows) - room + 1} more {what}")]
