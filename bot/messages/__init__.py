@@ -38,6 +38,7 @@ from bot.messages._form import (
 from bot.messages._home import ChannelUsage, home_view, message_link
 from bot.messages._phrases import command_error, emoji, settings_line
 from bot.messages._quotas import (
+    admission_refused,
     channel_not_allowed,
     daily_report,
     quota_admin_unchecked,
@@ -77,6 +78,7 @@ __all__ = [
     "ChannelUsage",
     "FormValues",
     "Message",
+    "admission_refused",
     "cancel_result",
     "cannot_post_in_channel",
     "channel_not_allowed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.domain.quotas import Day, Limits, QuotaExceeded, Usage
+from bot.domain.quotas import ChannelNotAllowed, Day, Limits, QuotaExceeded, Usage
 from bot.domain.reports import DayReport
 from bot.messages._text import MAX_TEXT, Message, clip, escape, listed_in, mrkdwn, private_answer, usd
 
@@ -59,6 +59,13 @@ def channel_not_allowed() -> Message:
         "videobot isn't switched on for this channel, so nothing was started. Ask whoever runs videobot "
         "to add it to `VIDEOBOT_ALLOWED_CHANNELS`, or use one of the channels it works in."
     )
+
+
+def admission_refused(exc: ChannelNotAllowed | QuotaExceeded, now: float, timezone: str) -> Message:
+    """Why a job was not admitted, worded the same for the command, the form and a rerun."""
+    if isinstance(exc, ChannelNotAllowed):
+        return channel_not_allowed()
+    return quota_refused(exc, now, timezone)
 
 
 def quota_status(limits: Limits, usage: Usage, day: Day, now: float, timezone: str) -> Message:
