@@ -77,11 +77,10 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
             user_id=user_id,
             response_url=command.get("response_url", ""),
         )
-    except ChannelNotAllowed:
-        log.info("event=channel_not_allowed channel=%s user=%s", channel_id, user_id)
-        return _for_ack(messages.channel_not_allowed())
-    except QuotaExceeded as exc:
-        return _for_ack(messages.quota_refused(exc, services.clock.now(), services.settings.timezone))
+    except (ChannelNotAllowed, QuotaExceeded) as exc:
+        if isinstance(exc, ChannelNotAllowed):
+            log.info("event=channel_not_allowed channel=%s user=%s", channel_id, user_id)
+        return _for_ack(messages.admission_refused(exc, services.clock.now(), services.settings.timezone))
     except Exception as exc:
         log.exception("event=command_failed channel=%s error=%s", channel_id, type(exc).__name__)
         return messages.internal_error()

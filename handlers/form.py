@@ -55,11 +55,8 @@ def register(app: AsyncApp, services: Services) -> None:
                 user_id=user_id,
                 response_url="",
             )
-        except ChannelNotAllowed:
-            await ack(response_action="errors", errors=messages.form_refused(messages.channel_not_allowed()["text"]))
-            return
-        except QuotaExceeded as exc:
-            refusal = messages.quota_refused(exc, services.clock.now(), services.settings.timezone)["text"]
+        except (ChannelNotAllowed, QuotaExceeded) as exc:
+            refusal = messages.admission_refused(exc, services.clock.now(), services.settings.timezone)["text"]
             await ack(response_action="errors", errors=messages.form_refused(refusal))
             return
         await ack()

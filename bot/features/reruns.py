@@ -122,11 +122,8 @@ class RerunService:
             job = await self._jobs.start_rerun(
                 source, request, user_id=user_id, trigger=trigger, response_url=response_url
             )
-        except ChannelNotAllowed:
-            await self._slack.tell_privately(channel_id, user_id, messages.channel_not_allowed(), response_url)
-            return RerunOutcome.REFUSED
-        except QuotaExceeded as exc:
-            refusal = messages.quota_refused(exc, self._clock.now(), self._settings.timezone)
+        except (ChannelNotAllowed, QuotaExceeded) as exc:
+            refusal = messages.admission_refused(exc, self._clock.now(), self._settings.timezone)
             await self._slack.tell_privately(channel_id, user_id, refusal, response_url)
             return RerunOutcome.REFUSED
         if job is None:

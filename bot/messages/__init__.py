@@ -1,882 +1,122 @@
-"""Everything videobot says in Slack: text, Block Kit and the escaping that keeps user text inert."""
+"""Everything videobot says in Slack: text, Block Kit and the escaping that keeps user text inert.
+
+Callers use only this facade (`from bot import messages`); the modules behind it are private and split by
+where the words appear, so a change to one surface is read and reviewed apart from the others:
+
+- _thread: a job's thread (root, progress, upload) and what is said privately when it can't start or rerun;
+- _answers: the answers to `/video help`, `models`, `status`, `cancel` and the Details button;
+- _quotas: who may start a job and how much, `/video quota`, and the day's reports;
+- _form: the modal a bare `/video` opens;
+- _home: the App Home tab;
+- _phrases: the wording several surfaces share (a job's one-line status and settings, command errors);
+- _text: Message, Block Kit's limits, escaping and clipping, and the plain-text fallback.
+
+The surfaces import only _phrases and _text, never each other (the `bot.messages` contract in pyproject.toml).
+"""
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
-
-from bot.domain import catalogue
-from bot.domain.job import TERMINAL_STATES, Job, JobState
-from bot.domain.request import MAX_PROMPT_CHARS, CommandError
-
-if TYPE_CHECKING:  # types only: those modules import this one
-    from bot.domain.quotas import Day, Limits, QuotaExceeded, Usage
-    from bot.domain.reports import DayReport
-
-Message = dict[str, Any]  # keyword arguments for chat.postMessage / chat.update / ack
-
-_PROGRESS_CELLS = 10
-# Block Kit's limits (../shared/slack-platform.md), in characters sent. MAX_TEXT is a text object's limit
-# (section, context element) and what we allow a message's top-level text, far below Slack's 40,000.
-MAX_TEXT = 3_000
-MAX_VIEW_BLOCKS = 100
-_HALF_ENTITY = re.compile(r"&[a-z]{0,3}$")
-
-
-def escape(text: str) -> str:
-    """Slack's control characters as entities: `<!channel>` or `<@U1>` typed by a user shows as text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def clip(text: str, limit: int, *, sent: bool = False) -> str:
-    """`text` as Slack gets it, in at most `limit` characters: escaped (unless it is already as `sent`:
-    our own markup, or plain text) and, when longer, cut to end with "…", never inside an `&amp;`."""
-    text = text if sent else escape(text)
-    if len(text) <= limit:
-        return text
-    return _HALF_ENTITY.sub("", text[: max(0, limit - 1)]) + "…"
-
-
-def _listed(items: list[str], room: int, sep: str, more: Callable[[int], str]) -> str:
-    """`items` joined by `sep` in at most `room` characters; those that don't fit are counted by `more`."""
-    shown, length = 0, 0
-    while shown < len(items):
-        grown = length + (len(sep) if shown else 0) + len(items[shown])
-        rest = len(items) - shown - 1
-        if grown + (len(sep) + len(more(rest)) if rest else 0) > room:
-            break
-        shown, length = shown + 1, grown
-    left_out = [more(len(items) - shown)] if shown < len(items) else []
-    return sep.join(items[:shown] + left_out)
-
-
-def _private(text: str) -> Message:
-    """Seen only by the person; sent through a response_url it never replaces the message they clicked."""
-    return {"response_type": "ephemeral", "replace_original": False, "text": clip(text, MAX_TEXT, sent=True)}
-
-
-def usd(micros: int) -> str:
-    return f"${catalogue.micros_to_cents(micros)}"
-
-
-def seconds_text(value: Decimal | float | int) -> str:
-    number = Decimal(str(value))
-    return f"{number.normalize():f} s" if number != number.to_integral_value() else f"{int(number)} s"
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    # verbatim: Slack must not auto-link channel names, URLs or @mentions inside user text.
-    return {"type": "mrkdwn", "text": clip(text, MAX_TEXT, sent=True), "verbatim": True}
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [_mrkdwn(text)]}
-
-
-def _quote_prompt(prompt: str, limit: int) -> str:
-    """The prompt in quotes, escaped, in at most `limit` characters sent (quotes aside)."""
-    return "“" + clip(prompt, limit) + "”"
-
-
-# --- /video help and command errors -------------------------------------------------------------
-
-
-def help_message(*, rerun_emoji: str = "repeat") -> Message:
-    models = "\n".join(
-        f"• `{m.name}` ({m.provider}): up to {m.max_duration_seconds} s, ${m.price_per_second} per second"
-        for m in catalogue.MODELS.values()
-    )
-    aspects = "\n".join(f"• `{ratio}` {use}" for ratio, use in catalogue.ASPECT_RATIOS.items())
-    text = (
-        "*Make a video:* `/video <prompt> [--model M] [--duration N] [--aspect R] [--resolution 720p|1080p]`\n"
-        "Example: `/video A lighthouse in a storm, waves crashing --model veo-3 --duration 8 --ar 9:16`\n"
-        f"Defaults: `{catalogue.DEFAULT_MODEL}`, {int(catalogue.DEFAULT_DURATION_SECONDS)} s, "
-        f"`{catalogue.DEFAULT_RESOLUTION}`, `{catalogue.DEFAULT_ASPECT_RATIO}`. Options go after the prompt, "
-        "in any order (`--ar` is short for `--aspect`; `--duration 8s` works too).\n\n"
-        f"*Models* (cost = duration × price):\n{models}\n\n"
-        f"*Aspect ratios:*\n{aspects}\n\n"
-        "*Prompt tips:* be descriptive; name the camera movement (“drone shot slowly revealing a valley”); "
-        "name the lighting and mood (“dramatic sunset lighting, long shadows”).\n\n"
-        "The video is posted in a thread under the job's message in this channel, with live progress. "
-        "Add `--private` to have it made in a direct message to you instead. A bare `/video` opens a form "
-        "that shows the cost as you choose.\n\n"
-        "*Your jobs:* `/video status` lists yours that are still running here; `/video cancel <job id>` or the "
-        "*Cancel* button stops one (Perf has no cancel, so it may still be charged); *Details* shows its ids, "
-        "timings and cost. `/video models` lists the models and prices.\n\n"
-        "*Sharing:* `/video quota` shows this channel's daily limits and what is left; admins change them with "
-        "`/video quota set 10`, `/video quota set $25` or `/video quota set off`. `/video report` shows today's "
-        "usage and cost. When the account is busy, jobs wait in line and the thread shows their place.\n\n"
-        f"*Another take:* react with {emoji(rerun_emoji)} on the job's message, or press *Run again*. It runs "
-        "the same prompt and settings for you and counts as a new job."
-    )
-    return {"response_type": "ephemeral", "text": text}
-
-
-def _model_list() -> str:
-    return ", ".join(f"`{name}`" for name in catalogue.MODELS)
-
-
-def command_error(error: CommandError) -> Message:
-    given = clip(error.given, 200)
-    match error.code:
-        case "empty_prompt":
-            text = (
-                "Tell me what to film: `/video A lighthouse in a storm --duration 8`. `/video help` shows all options."
-            )
-        case "prompt_too_long":
-            text = f"That prompt is {error.given} characters; the limit is {error.limit}. Shorten it and send it again."
-        case "unknown_option":
-            hint = f" Did you mean `--{error.suggestion}`?" if error.suggestion else ""
-            text = (
-                f"I don't know the option `{given}`.{hint} "
-                "Options are `--model`, `--duration`, `--aspect` (or `--ar`) and `--resolution`."
-            )
-        case "missing_value":
-            text = f"`--{given}` needs a value, e.g. `{_example_for(error.given)}`."
-        case "repeated_option":
-            text = f"`--{given}` is given twice; keep just one."
-        case "stray_text":
-            text = (
-                f"I didn't understand `{given}` after the options. Put the whole prompt first, then the options: "
-                "`/video A lighthouse in a storm --model veo-3`."
-            )
-        case "unknown_model":
-            hint = f" Did you mean `{error.suggestion}`?" if error.suggestion else ""
-            text = f"There is no model `{given}`.{hint} Choose one of {_model_list()}."
-        case "bad_duration":
-            limit = catalogue.MODELS[error.model].max_duration_seconds
-            text = (
-                f"`{given}` is not a duration. Give a number of seconds above 0, e.g. `--duration 8` "
-                f"({error.model} goes up to {limit} s)."
-            )
-        case "duration_too_long":
-            alternative = ""
-            if error.suggestion:
-                other = catalogue.MODELS[error.suggestion]
-                alternative = f", or `--model {other.name}` (up to {other.max_duration_seconds} s)"
-            text = (
-                f"{error.model} makes videos of up to {error.limit} s, and you asked for {given}. "
-                f"Try `--duration {error.limit}`{alternative}."
-            )
-        case "unknown_resolution":
-            options = " or ".join(f"`{r}`" for r in catalogue.RESOLUTIONS)
-            text = f"There is no resolution `{given}`. Use {options}."
-        case "unknown_aspect":
-            options = ", ".join(f"`{r}` {use}" for r, use in catalogue.ASPECT_RATIOS.items())
-            text = f"There is no aspect ratio `{given}`. Use one of: {options}."
-        case _:
-            text = "I couldn't read that command. `/video help` shows how."
-    return {"response_type": "ephemeral", "text": text}
-
-
-def _example_for(option: str) -> str:
-    return {
-        "model": "--model veo-3",
-        "duration": "--duration 8",
-        "aspect": "--aspect 9:16",
-        "resolution": "--resolution 720p",
-    }.get(option, f"--{option} …")
-
-
-def internal_error() -> Message:
-    return {
-        "response_type": "ephemeral",
-        "text": "Sorry, something went wrong on my side and nothing was started. Please try again in a minute.",
-    }
-
-
-# --- a job's messages --------------------------------------------------------------------------
-
-
-def settings_line(job: Job) -> str:
-    return " · ".join(
-        (
-            job.model,
-            seconds_text(job.duration_seconds),
-            job.resolution,
-            job.aspect_ratio,
-            f"est. {usd(job.estimated_cost_micros)}",
-            f"job {job.id}",
-        )
-    )
-
-
-def _status_line(job: Job) -> str:
-    match job.state:
-        case JobState.ACCEPTED | JobState.SUBMITTING:
-            return "⏳ Starting…"
-        case JobState.QUEUED:
-            return "⏳ Waiting in line for Perf (place in line in the thread)"
-        case JobState.PENDING:
-            return "⏳ Queued at Perf"
-        case JobState.PROCESSING:
-            return "🎞️ Generating… (live progress in the thread)"
-        case JobState.COMPLETE:
-            return "📦 Finished, posting the video…"
-        case JobState.DELIVERED:
-            taken = _time_taken(job)
-            where = "link in the thread" if job.delivered_as_link else "video in the thread"
-            return f"✅ Done{taken} · {usd(job.cost_micros)} · {where}"
-        case JobState.FAILED:
-            return f"❌ Failed: {clip(job.error_message or 'unknown error', 1_000)}"
-        case JobState.UNKNOWN:
-            return "⚠️ Not sure Perf received this job, so it was not sent again (see thread)"
-        case JobState.CANCELLED:
-            return "🚫 Cancelled"
-    return ""  # pragma: no cover - every state is listed above
-
-
-def _time_taken(job: Job) -> str:
-    end = job.completed_at or job.delivered_at
-    if job.submitted_at is None or end is None:
-        return ""
-    return f" in {max(1, round(end - job.submitted_at))} s"
-
-
-RERUN_ACTION_ID = "rerun"
-CANCEL_ACTION_ID = "cancel"
-DETAILS_ACTION_ID = "details"
-
-# How the hint shows a configured emoji: the picture for the default, the shortcode (which Slack
-# renders) for any other.
-_EMOJI_PICTURES = {"repeat": "🔁", "arrows_counterclockwise": "🔄", "recycle": "♻️"}
-
-
-def emoji(name: str) -> str:
-    return _EMOJI_PICTURES.get(name, f":{name}:")
-
-
-def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
-    who = f"🎬 Video for <@{escape(job.user_id)}> — "
-    headline = who + _quote_prompt(job.prompt, MAX_TEXT - len(who) - 2)
-    fallback = clip(f"{who}{_quote_prompt(job.prompt, 300)} · {_status_line(job)}", MAX_TEXT, sent=True)
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(headline)}]
-    if job.rerun_of is not None:
-        blocks.append({"type": "context", "elements": [_mrkdwn(_rerun_line(job))]})
-    blocks += [
-        {"type": "context", "elements": [_mrkdwn(escape(settings_line(job)))]},
-        {"type": "context", "elements": [_mrkdwn(_status_line(job))]},
-        {"type": "actions", "elements": _job_buttons(job)},
-        {"type": "context", "elements": [_mrkdwn(f"React with {emoji(rerun_emoji)} to run this prompt again")]},
-    ]
-    return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
-
-
-def _job_buttons(job: Job) -> list[dict[str, Any]]:
-    def button(action_id: str, label: str) -> dict[str, Any]:
-        return {
-            "type": "button",
-            "action_id": action_id,
-            "text": {"type": "plain_text", "text": label, "emoji": True},
-            "value": job.id,
-        }
-
-    buttons = [button(RERUN_ACTION_ID, "🔁 Run again")]
-    if job.state not in TERMINAL_STATES:
-        cancel = button(CANCEL_ACTION_ID, "Cancel")
-        cancel["style"] = "danger"
-        cancel["confirm"] = {
-            "title": {"type": "plain_text", "text": "Cancel this video?"},
-            "text": {
-                "type": "plain_text",
-                "text": "videobot stops tracking it. Perf has no cancel, so it may still be charged.",
-            },
-            "confirm": {"type": "plain_text", "text": "Cancel it"},
-            "deny": {"type": "plain_text", "text": "Keep it"},
-        }
-        buttons.append(cancel)
-    buttons.append(button(DETAILS_ACTION_ID, "Details"))
-    return buttons
-
-
-def _rerun_line(job: Job) -> str:
-    original = f"<{escape(job.rerun_link)}|this video>" if job.rerun_link else f"job {escape(job.rerun_of or '')}"
-    return f"🔁 Another take of {original}, asked for by <@{escape(job.user_id)}>"
-
-
-def rerun_refused(error: CommandError) -> Message:
-    reason = command_error(error)["text"]
-    return _private(f"I can't run that prompt again as it was: {reason}")
-
-
-def rerun_unavailable() -> Message:
-    return _private(
-        "I couldn't start the rerun just now because Slack didn't answer me. Nothing was started; "
-        "try again in a minute."
-    )
-
-
-def ordinal(number: int) -> str:
-    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-    return f"{number}{suffix}"
-
-
-def progress_bar(percent: int) -> str:
-    filled = max(0, min(_PROGRESS_CELLS, round(percent / 100 * _PROGRESS_CELLS)))
-    return "▓" * filled + "░" * (_PROGRESS_CELLS - filled)
-
-
-def _about(seconds: int) -> str:
-    if seconds < 60:
-        return f"about {max(1, seconds)} s left"
-    return f"about {round(seconds / 60)} min left"
-
-
-def progress_message(job: Job) -> Message:
-    match job.state:
-        case JobState.ACCEPTED | JobState.SUBMITTING:
-            text = "⏳ Sending the job to Perf…"
-        case JobState.QUEUED:
-            place = job.queue_position or 1
-            where = "next in line" if place == 1 else f"{ordinal(place)} in line"
-            text = f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time, in order."
-        case JobState.PENDING:
-            text = f"⏳ Queued at Perf · {escape(job.perf_job_id or '-')}"
-        case JobState.PROCESSING:
-            percent = job.progress_percent or 0
-            left = f" · {_about(job.eta_seconds)}" if job.eta_seconds is not None and job.eta_seconds > 0 else ""
-            text = f"{progress_bar(percent)} {percent}%{left}"
-        case JobState.COMPLETE:
-            text = f"{progress_bar(100)} 100% · uploading the video…"
-        case JobState.DELIVERED:
-            if job.delivered_as_link:
-                why = f" ({escape(job.delivery_note)})" if job.delivery_note else ""
-                text = f"✅ Done. Slack didn't take the upload{why}, so here is the link: {escape(job.video_url or '')}"
-            else:
-                text = f"✅ Done{_time_taken(job)} · {usd(job.cost_micros)}"
-        case JobState.FAILED:
-            text = f"❌ The video could not be made: {escape(job.error_message or 'unknown error')}"
-        case JobState.UNKNOWN:
-            text = (
-                "⚠️ The connection to Perf broke while this job was being sent, so I can't tell whether Perf "
-                "received it. To make sure you are not charged twice I did not send it again. "
-                "If no video appears here in a few minutes, press *Run again* on the message above."
-            )
-        case JobState.CANCELLED:
-            text = "🚫 Cancelled. Perf has no cancel, so the job may still be charged."
-    return {"text": clip(text, MAX_TEXT, sent=True), "unfurl_links": False, "unfurl_media": False}
-
-
-def upload_title(job: Job) -> str:
-    taken = _time_taken(job)
-    made = f" · made{taken}" if taken else ""
-    return f"{seconds_text(job.duration_seconds)} · {job.resolution} · {usd(job.cost_micros)}{made}"
-
-
-def video_filename(job: Job) -> str:
-    words = re.findall(r"[a-z0-9]+", job.prompt.lower())[:6]
-    return ("-".join(words) or "video")[:60] + ".mp4"
-
-
-def cannot_post_in_channel(reason: str, *, sent_to_perf: bool = False) -> Message:
-    hint = {
-        "not_in_channel": "Invite me first: `/invite @videobot`, then run the command again.",
-        "channel_not_found": "I can't see this channel. Invite me (`/invite @videobot`) and try again.",
-        "is_archived": "This channel is archived; run the command in another channel.",
-        "missing_scope": "videobot lacks a permission; ask whoever installed it to reinstall it from its manifest.",
-        "restricted_action": "This workspace doesn't let me post here; try another channel or ask an admin.",
-    }.get(reason, "Nothing was sent to Perf and nothing was charged. Try again in a minute.")
-    if sent_to_perf:
-        # Only a channel the bot had just posted in gets its job to Perf before its root.
-        hint = hint.replace("Nothing was sent to Perf and nothing was charged. ", "")
-        hint += " The job had already gone to Perf, so it may be charged."
-    return _private(f"I couldn't post in this channel ({clip(reason, 1_000)}). {hint}")
-
-
-# --- quotas and reports --------------------------------------------------------------------------
-
-
-def _in(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
-
-
-def resets_text(resets_at: float, now: float, timezone: str) -> str:
-    return f"at midnight {timezone}, in {_in(resets_at - now)}"
-
-
-def _limit_text(limit: int, unit: str) -> str:
-    return "no limit" if not limit else f"{limit} {unit}"
-
-
-def _jobs(count: int) -> str:
-    return f"{count} job" + ("" if count == 1 else "s")
-
-
-_WHO_CAN_RAISE = (
-    "A workspace admin can change this channel's limits with `/video quota set 30` or `/video quota set $50`."
+from bot.messages._answers import (
+    cancel_result,
+    details_message,
+    help_message,
+    internal_error,
+    models_message,
+    status_message,
+)
+from bot.messages._form import (
+    FORM_CALLBACK_ID,
+    FORM_DURATION_ACTION_ID,
+    FORM_MODEL_ACTION_ID,
+    FormValues,
+    form_cost_text,
+    form_errors,
+    form_refused,
+    form_values,
+    video_form,
+)
+from bot.messages._home import ChannelUsage, home_view, message_link
+from bot.messages._phrases import command_error, emoji, settings_line
+from bot.messages._quotas import (
+    admission_refused,
+    channel_not_allowed,
+    daily_report,
+    quota_admin_unchecked,
+    quota_admins_only,
+    quota_bad_value,
+    quota_changed,
+    quota_refused,
+    quota_status,
+    resets_text,
+    usage_report,
+)
+from bot.messages._text import MAX_TEXT, MAX_VIEW_BLOCKS, Message, clip, escape, plain_text_version, seconds_text, usd
+from bot.messages._thread import (
+    CANCEL_ACTION_ID,
+    DETAILS_ACTION_ID,
+    RERUN_ACTION_ID,
+    cannot_post_in_channel,
+    ordinal,
+    progress_bar,
+    progress_message,
+    rerun_refused,
+    rerun_unavailable,
+    root_message,
+    upload_title,
+    video_filename,
 )
 
-
-def quota_refused(exc: QuotaExceeded, now: float, timezone: str) -> Message:
-    resets = resets_text(exc.resets_at, now, timezone)
-    match exc.which:
-        case "channel_jobs":
-            text = (
-                f"This channel has used its {_jobs(exc.allowed)} for today ({exc.used} started), so nothing was "
-                f"started. The quota resets {resets}. {_WHO_CAN_RAISE}"
-            )
-        case "channel_budget":
-            text = (
-                f"This job (est. {usd(exc.asked)}) would take this channel past its daily budget: {usd(exc.used)} "
-                f"of {usd(exc.allowed)} used, so nothing was started. A shorter or cheaper job may still fit "
-                f"(`/video help` lists prices). The budget resets {resets}. {_WHO_CAN_RAISE}"
-            )
-        case _:
-            text = (
-                f"You have started your {_jobs(exc.allowed)} for today, so nothing was started. Your limit resets "
-                f"{resets}. Whoever runs videobot sets it (`VIDEOBOT_DAILY_JOBS_PER_USER`)."
-            )
-    return _private(text)
-
-
-def channel_not_allowed() -> Message:
-    return _private(
-        "videobot isn't switched on for this channel, so nothing was started. Ask whoever runs videobot "
-        "to add it to `VIDEOBOT_ALLOWED_CHANNELS`, or use one of the channels it works in."
-    )
-
-
-def quota_status(limits: Limits, usage: Usage, day: Day, now: float, timezone: str) -> Message:
-    lines = [f"*Today's limits in this channel* ({day.label}, {timezone}):"]
-    if limits.daily_jobs:
-        left = max(0, limits.daily_jobs - usage.channel_jobs)
-        lines.append(f"• Jobs: {usage.channel_jobs} of {limits.daily_jobs} used, {left} left")
-    else:
-        lines.append(f"• Jobs: {usage.channel_jobs} started, no limit")
-    if limits.daily_budget_micros:
-        left_micros = max(0, limits.daily_budget_micros - usage.channel_cost_micros)
-        lines.append(
-            f"• Budget: {usd(usage.channel_cost_micros)} of {usd(limits.daily_budget_micros)} used, "
-            f"{usd(left_micros)} left"
-        )
-    else:
-        lines.append(f"• Cost so far: {usd(usage.channel_cost_micros)}, no budget set")
-    if limits.daily_jobs_per_user:
-        lines.append(f"• You: {usage.user_jobs} of {limits.daily_jobs_per_user} jobs used today (all channels)")
-    lines.append(f"Quotas reset {resets_text(day.end, now, timezone)}.")
-    source = "set for this channel by an admin" if limits.channel_has_own else "the workspace defaults"
-    lines.append(f"These are {source}. {_WHO_CAN_RAISE} `/video quota set off` removes them.")
-    return {"response_type": "ephemeral", "text": "\n".join(lines)}
-
-
-def quota_changed(limits: Limits) -> Message:
-    text = (
-        f"Done. This channel's daily limits are now: {_limit_text(limits.daily_jobs, 'jobs')}, "
-        f"budget {usd(limits.daily_budget_micros) if limits.daily_budget_micros else 'none'}. "
-        "`/video quota` shows what is used."
-    )
-    return {"response_type": "ephemeral", "text": text}
-
-
-def quota_bad_value(value: str) -> Message:
-    shown = f"`{clip(value, 200)}`" if value else "nothing"
-    return {
-        "response_type": "ephemeral",
-        "text": f"I can't set the quota to {shown}. Use a number of jobs (`/video quota set 10`), a dollar budget "
-        "(`/video quota set $25`), `off` for no limits, or `default` for the workspace defaults.",
-    }
-
-
-def quota_admins_only() -> Message:
-    return {
-        "response_type": "ephemeral",
-        "text": "Only workspace admins and owners can change a channel's quota. `/video quota` shows it; "
-        "ask an admin if this channel needs more.",
-    }
-
-
-def quota_admin_unchecked() -> Message:
-    return {
-        "response_type": "ephemeral",
-        "text": "I couldn't check with Slack whether you are an admin, so nothing was changed. Try again in a minute.",
-    }
-
-
-def _report_lines(report: DayReport, names: Mapping[str, str], room: int) -> list[str]:
-    """The totals, then as many people as fit the `room` left for these lines; the rest are counted."""
-    lines = [
-        f"• Jobs: {report.jobs} · delivered {report.delivered} · failed {report.failed}"
-        + (f" · still running {report.running}" if report.running else ""),
-        f"• Cost: {usd(report.cost_micros)}",
-    ]
-    if report.busiest_model:
-        lines.append(f"• Busiest model: {report.busiest_model}")
-    if report.people:
-        # Names as plain text: a report must not ping everybody who made a video.
-        people = [
-            f"{escape(names.get(p.user_id, p.user_id))} ({_jobs(p.jobs)}, {usd(p.cost_micros)})" for p in report.people
-        ]
-        room -= len("\n".join(lines)) + len("\n• By: ")
-        lines.append("• By: " + _listed(people, room, ", ", lambda n: f"…and {n} more"))
-    return lines
-
-
-def usage_report(
-    report: DayReport,
-    names: Mapping[str, str],
-    limits: Limits,
-    usage: Usage,
-    day: Day,
-    now: float,
-    timezone: str,
-) -> Message:
-    states = ", ".join(f"{state} {count}" for state, count in sorted(report.by_state.items())) or "none"
-    head = f"*videobot in this channel today* ({day.label}, {timezone})"
-    tail = [f"• By state: {states}"]
-    if limits.daily_jobs:
-        tail.append(f"• Left today: {max(0, limits.daily_jobs - usage.channel_jobs)} of {limits.daily_jobs} jobs")
-    if limits.daily_budget_micros:
-        left = max(0, limits.daily_budget_micros - usage.channel_cost_micros)
-        tail.append(f"• Budget left: {usd(left)} of {usd(limits.daily_budget_micros)}")
-    tail.append(f"Resets {resets_text(day.end, now, timezone)}.")
-    room = MAX_TEXT - len(head) - len("\n".join(tail)) - 2
-    return {"response_type": "ephemeral", "text": "\n".join([head, *_report_lines(report, names, room), *tail])}
-
-
-def daily_report(report: DayReport, names: Mapping[str, str], *, workspace: bool = False) -> Message:
-    where = f"across {report.channels} channel{'s' if report.channels != 1 else ''}" if workspace else "here"
-    title = f"📊 videobot {where} on {report.day}"
-    text = "\n".join([f"*{title}*", *_report_lines(report, names, MAX_TEXT - len(f"*{title}*\n"))])
-    return {
-        "text": title,
-        "blocks": [{"type": "section", "text": _mrkdwn(text)}],
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
-
-
-# --- status, models, cancel, details --------------------------------------------------------------
-
-
-def models_message() -> Message:
-    lines = ["*Models* (cost = duration × price per second):"]
-    for m in catalogue.MODELS.values():
-        example = usd(catalogue.estimated_cost_micros(m.name, Decimal(min(8, m.max_duration_seconds))))
-        lines.append(
-            f"• `{m.name}` ({m.provider}): up to {m.max_duration_seconds} s, ${m.price_per_second}/s "
-            f"(e.g. {min(8, m.max_duration_seconds)} s for {example})"
-        )
-    lines.append(f"Default: `{catalogue.DEFAULT_MODEL}`. Choose one with `--model`.")
-    return _private("\n".join(lines))
-
-
-def status_message(jobs: list[Job]) -> Message:
-    if not jobs:
-        return _private("You have no unfinished jobs in this channel.")
-    head, tail = "*Your unfinished jobs here:*", "Cancel one with `/video cancel <job id>` or its *Cancel* button."
-    rows = [f"• `{job.id}` {_status_line(job)} — {_quote_prompt(job.prompt, 80)} · {escape(job.model)}" for job in jobs]
-    listed = _listed(rows, MAX_TEXT - len(head) - len(tail) - 2, "\n", lambda n: f"…and {n} more")
-    return _private("\n".join([head, listed, tail]))
-
-
-def cancel_result(outcome: str, job_id: str) -> Message:
-    shown = clip(job_id, 100)
-    texts = {
-        "cancelled": f"Cancelled `{shown}`. Perf has no cancel, so it may still be charged.",
-        "not_found": f"There is no job `{shown}` in this channel. `/video status` lists yours.",
-        "not_yours": "Only the person who asked for this video, or a workspace admin, can cancel it.",
-        "already_ended": f"`{shown}` has already ended; there is nothing to cancel.",
-        "unchecked": "I couldn't check with Slack whether you are an admin, so nothing was cancelled. Try again.",
-    }
-    return _private(texts.get(outcome, "Nothing was cancelled."))
-
-
-def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
-    started = events[0][0] if events else job.created_at
-    lines = [
-        f"*Job `{job.id}`* · {job.state.value}",
-        f"• Asked by <@{escape(job.user_id)}> · {escape(settings_line(job))}",
-        f"• Perf job: `{clip(job.perf_job_id or '-', 200)}` · cost {usd(job.cost_micros)}"
-        + (" (charged)" if job.perf_cost_micros is not None else " (estimate)"),
-    ]
-    if job.rerun_of:
-        lines.append(f"• Another take of `{escape(job.rerun_of)}`")
-    tail = [f"• Error: {clip(job.error_message, 1_000)}"] if job.error_message else []
-    steps = [f"{escape(state)} +{round(at - started)} s" for at, state, _ in events]
-    room = MAX_TEXT - len("\n".join(lines + tail)) - len("\n• Timeline: ")
-    lines.append("• Timeline: " + _listed(steps, room, ", ", lambda n: f"…and {n} more"))
-    return _private("\n".join(lines + tail))
-
-
-# --- the form (a bare /video) ------------------------------------------------------------------------
-
-FORM_CALLBACK_ID = "video_form"
-FORM_MODEL_ACTION_ID = "form_model"
-FORM_DURATION_ACTION_ID = "form_duration"
-
-
-@dataclass(frozen=True)
-class FormValues:
-    prompt: str = ""
-    model: str = catalogue.DEFAULT_MODEL
-    duration: str = str(int(catalogue.DEFAULT_DURATION_SECONDS))
-    resolution: str = catalogue.DEFAULT_RESOLUTION
-    aspect_ratio: str = catalogue.DEFAULT_ASPECT_RATIO
-    private: bool = False
-
-
-def _option(text: str, value: str, description: str = "") -> dict[str, Any]:
-    option: dict[str, Any] = {"text": {"type": "plain_text", "text": clip(text, 75, sent=True)}, "value": value}
-    if description:
-        option["description"] = {"type": "plain_text", "text": clip(description, 75, sent=True)}
-    return option
-
-
-def form_cost_text(values: FormValues) -> str:
-    model = catalogue.MODELS.get(values.model)
-    try:
-        seconds = Decimal(values.duration.strip().rstrip("s").strip())
-    except ArithmeticError:
-        seconds = Decimal(-1)
-    if model is None or not (0 < seconds <= model.max_duration_seconds):
-        limit = f" ({model.name} goes up to {model.max_duration_seconds} s)" if model else ""
-        return f"💰 Estimated cost: pick a duration{limit}"
-    return (
-        f"💰 Estimated cost: *{usd(catalogue.estimated_cost_micros(model.name, seconds))}* ({model.name}, {seconds} s)"
-    )
-
-
-def video_form(channel_id: str, values: FormValues | None = None) -> dict[str, Any]:
-    """The modal a bare `/video` opens; `channel_id` rides along in private_metadata."""
-    values = values or FormValues()
-    models = [
-        _option(f"{m.name} — up to {m.max_duration_seconds} s, ${m.price_per_second}/s", m.name, m.provider)
-        for m in catalogue.MODELS.values()
-    ]
-    aspects = [_option(ratio, ratio, use) for ratio, use in catalogue.ASPECT_RATIOS.items()]
-    resolutions = [_option(r, r) for r in catalogue.RESOLUTIONS]
-
-    def chosen(options: list[dict[str, Any]], value: str) -> dict[str, Any]:
-        return next((o for o in options if o["value"] == value), options[0])
-
-    private_option = _option("Only me: post it in a direct message to me", "private")
-    private_box: dict[str, Any] = {"type": "checkboxes", "action_id": "private", "options": [private_option]}
-    if values.private:
-        private_box["initial_options"] = [private_option]
-    return {
-        "type": "modal",
-        "callback_id": FORM_CALLBACK_ID,
-        "private_metadata": json.dumps({"channel_id": channel_id}),
-        "title": {"type": "plain_text", "text": "Make a video"},
-        "submit": {"type": "plain_text", "text": "Make it"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": "prompt",
-                "label": {"type": "plain_text", "text": "What should it show?"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "prompt",
-                    "multiline": True,
-                    "max_length": MAX_PROMPT_CHARS,
-                    "initial_value": values.prompt[:MAX_PROMPT_CHARS],  # the field's own max_length
-                    "placeholder": {"type": "plain_text", "text": "A lighthouse in a storm, waves crashing"},
-                },
-                "hint": {"type": "plain_text", "text": "Name the camera movement, the lighting and the mood."},
-            },
-            {
-                "type": "input",
-                "block_id": "model",
-                "dispatch_action": True,
-                "label": {"type": "plain_text", "text": "Model"},
-                "element": {
-                    "type": "static_select",
-                    "action_id": FORM_MODEL_ACTION_ID,
-                    "options": models,
-                    "initial_option": chosen(models, values.model),
-                },
-            },
-            {
-                "type": "input",
-                "block_id": "duration",
-                "dispatch_action": True,
-                "label": {"type": "plain_text", "text": "Duration in seconds"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": FORM_DURATION_ACTION_ID,
-                    "initial_value": values.duration,
-                    "dispatch_action_config": {"trigger_actions_on": ["on_character_entered"]},
-                },
-            },
-            {
-                "type": "input",
-                "block_id": "aspect",
-                "label": {"type": "plain_text", "text": "Aspect ratio"},
-                "element": {
-                    "type": "static_select",
-                    "action_id": "aspect",
-                    "options": aspects,
-                    "initial_option": chosen(aspects, values.aspect_ratio),
-                },
-            },
-            {
-                "type": "input",
-                "block_id": "resolution",
-                "label": {"type": "plain_text", "text": "Resolution"},
-                "element": {
-                    "type": "static_select",
-                    "action_id": "resolution",
-                    "options": resolutions,
-                    "initial_option": chosen(resolutions, values.resolution),
-                },
-            },
-            {
-                "type": "input",
-                "block_id": "private",
-                "optional": True,
-                "label": {"type": "plain_text", "text": "Who sees it"},
-                "element": private_box,
-            },
-            {
-                "type": "context",
-                "block_id": "cost",
-                "elements": [{"type": "mrkdwn", "text": clip(form_cost_text(values), MAX_TEXT, sent=True)}],
-            },
-        ],
-    }
-
-
-def form_values(view: dict[str, Any]) -> FormValues:
-    """Read what the person entered, whatever state the view is in; missing fields take the defaults."""
-    state = ((view.get("state") or {}).get("values")) or {}
-
-    def value(block: str) -> str:
-        for element in (state.get(block) or {}).values():
-            if isinstance(element, dict):
-                if isinstance(element.get("value"), str):
-                    return str(element["value"])
-                selected = element.get("selected_option")
-                if isinstance(selected, dict) and isinstance(selected.get("value"), str):
-                    return str(selected["value"])
-        return ""
-
-    private_state: Any = next(iter((state.get("private") or {}).values()), {})
-    private = bool(isinstance(private_state, dict) and private_state.get("selected_options"))
-    defaults = FormValues()
-    return FormValues(
-        prompt=value("prompt"),
-        model=value("model") or defaults.model,
-        duration=value("duration"),
-        resolution=value("resolution") or defaults.resolution,
-        aspect_ratio=value("aspect") or defaults.aspect_ratio,
-        private=private,
-    )
-
-
-_FIELD_OF_ERROR = {
-    "empty_prompt": "prompt",
-    "prompt_too_long": "prompt",
-    "unknown_model": "model",
-    "bad_duration": "duration",
-    "duration_too_long": "duration",
-    "unknown_resolution": "resolution",
-    "unknown_aspect": "aspect",
-}
-
-
-def form_errors(error: CommandError) -> dict[str, str]:
-    """`response_action: errors` for the form: the message sits under the field that is wrong."""
-    return {_FIELD_OF_ERROR.get(error.code, "prompt"): command_error(error)["text"]}
-
-
-def form_refused(text: str) -> dict[str, str]:
-    return {"prompt": clip(text, 2_000, sent=True)}
-
-
-# --- App Home ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChannelUsage:
-    channel_id: str
-    jobs: int
-    cost_micros: int
-    daily_jobs: int  # 0: no limit
-
-
-def message_link(workspace_url: str, channel: str, ts: str | None) -> str | None:
-    if not workspace_url or not ts:
-        return None
-    return f"{workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
-
-
-def home_view(
-    jobs: list[Job],
-    spent_today: int,
-    spent_month: int,
-    admin_usage: list[ChannelUsage] | None,
-    workspace_url: str,
-    month_name: str,
-) -> dict[str, Any]:
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "🎬 videobot"}},
-        {
-            "type": "section",
-            "text": _mrkdwn(f"You spent *{usd(spent_today)}* today and *{usd(spent_month)}* in {month_name}."),
-        },
-        _context("Type `/video` in any channel to make a video."),
-        {"type": "divider"},
-        {"type": "section", "text": _mrkdwn(f"*Your last {len(jobs)} jobs*" if jobs else "*No jobs yet*")},
-    ]
-    job_rows = []
-    for job in jobs:
-        link = message_link(workspace_url, job.where, job.root_ts)
-        where = f"<{link}|thread>" if link else f"<#{escape(job.channel_id)}>"
-        job_rows.append(
-            _context(
-                f"{_status_line(job).split(' · ')[0]} · {escape(job.model)} · {usd(job.cost_micros)} · "
-                f"{_quote_prompt(job.prompt, 80)} · {where}"
-            )
-        )
-    admin_head: list[dict[str, Any]] = []
-    channel_rows = []
-    if admin_usage is not None:
-        admin_head = [{"type": "divider"}, {"type": "section", "text": _mrkdwn("*Channels today* (you are an admin)")}]
-        if not admin_usage:
-            channel_rows.append(_context("No jobs in any channel today."))
-        for usage in admin_usage:
-            quota = f"{usage.jobs} of {usage.daily_jobs} jobs" if usage.daily_jobs else f"{usage.jobs} jobs, no limit"
-            channel_rows.append(_context(f"<#{escape(usage.channel_id)}> · {quota} · {usd(usage.cost_micros)}"))
-    # The view's 100 blocks: jobs get at least half of what is left, channels the rest.
-    room = MAX_VIEW_BLOCKS - len(blocks) - len(admin_head)
-    shown = _within(job_rows, max(room // 2, room - len(channel_rows)), "jobs")
-    more_channels = "channels: `/video report` in one shows its usage"
-    blocks += shown + admin_head + _within(channel_rows, room - len(shown), more_channels)
-    return {"type": "home", "blocks": blocks}
-
-
-def _within(rows: list[dict[str, Any]], room: int, what: str) -> list[dict[str, Any]]:
-    """At most `room` blocks; when there are more rows, the last block says how many were left out."""
-    if len(rows) <= room:
-        return rows
-    return [*rows[: room - 1], _context(f"…and {len(rows) - room + 1} more {what}")]
-
-
-# --- when Slack refuses a message's blocks ---------------------------------------------------------
-
-
-def plain_text_version(message: Message) -> Message:
-    """`message` without its blocks, for when Slack refuses them (invalid_blocks, msg_too_long): its
-    fallback text, or if it has none the blocks' own texts, within MAX_TEXT; other keys kept."""
-    text = message.get("text")
-    if not isinstance(text, str) or not text.strip():
-        text = "\n".join(_block_texts(message.get("blocks"))) or "…"
-    plain = {key: value for key, value in message.items() if key not in ("blocks", "attachments")}
-    plain["text"] = clip(text, MAX_TEXT, sent=True)
-    return plain
-
-
-def _block_texts(blocks: Any) -> list[str]:
-    texts: list[str] = []
-    for block in blocks if isinstance(blocks, list) else []:
-        if not isinstance(block, dict) or block.get("type") not in ("header", "section", "context"):
-            continue
-        parts = [block.get("text"), *(block.get("fields") or []), *(block.get("elements") or [])]
-        texts += [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
-    return [text for text in texts if text.strip()]
+__all__ = [
+    "CANCEL_ACTION_ID",
+    "DETAILS_ACTION_ID",
+    "FORM_CALLBACK_ID",
+    "FORM_DURATION_ACTION_ID",
+    "FORM_MODEL_ACTION_ID",
+    "MAX_TEXT",
+    "MAX_VIEW_BLOCKS",
+    "RERUN_ACTION_ID",
+    "ChannelUsage",
+    "FormValues",
+    "Message",
+    "admission_refused",
+    "cancel_result",
+    "cannot_post_in_channel",
+    "channel_not_allowed",
+    "clip",
+    "command_error",
+    "daily_report",
+    "details_message",
+    "emoji",
+    "escape",
+    "form_cost_text",
+    "form_errors",
+    "form_refused",
+    "form_values",
+    "help_message",
+    "home_view",
+    "internal_error",
+    "message_link",
+    "models_message",
+    "ordinal",
+    "plain_text_version",
+    "progress_bar",
+    "progress_message",
+    "quota_admin_unchecked",
+    "quota_admins_only",
+    "quota_bad_value",
+    "quota_changed",
+    "quota_refused",
+    "quota_status",
+    "rerun_refused",
+    "rerun_unavailable",
+    "resets_text",
+    "root_message",
+    "seconds_text",
+    "settings_line",
+    "status_message",
+    "upload_title",
+    "usage_report",
+    "usd",
+    "video_filename",
+    "video_form",
+]

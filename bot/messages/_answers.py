@@ -1,0 +1,105 @@
+"""The answers to `/video` commands that are not a new job: help, models, status, cancel, details, and the
+apology when something broke. A command that doesn't parse is answered in _phrases: the form and reruns
+give the same reason."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.domain import catalogue
+from bot.domain.job import Job
+from bot.messages._phrases import emoji, settings_line, status_line
+from bot.messages._text import MAX_TEXT, Message, clip, escape, listed_in, private_answer, quote_prompt, usd
+
+# --- /video help, and when something broke --------------------------------------------------------
+
+
+def help_message(*, rerun_emoji: str = "repeat") -> Message:
+    models = "\n".join(
+        f"• `{m.name}` ({m.provider}): up to {m.max_duration_seconds} s, ${m.price_per_second} per second"
+        for m in catalogue.MODELS.values()
+    )
+    aspects = "\n".join(f"• `{ratio}` {use}" for ratio, use in catalogue.ASPECT_RATIOS.items())
+    text = (
+        "*Make a video:* `/video <prompt> [--model M] [--duration N] [--aspect R] [--resolution 720p|1080p]`\n"
+        "Example: `/video A lighthouse in a storm, waves crashing --model veo-3 --duration 8 --ar 9:16`\n"
+        f"Defaults: `{catalogue.DEFAULT_MODEL}`, {int(catalogue.DEFAULT_DURATION_SECONDS)} s, "
+        f"`{catalogue.DEFAULT_RESOLUTION}`, `{catalogue.DEFAULT_ASPECT_RATIO}`. Options go after the prompt, "
+        "in any order (`--ar` is short for `--aspect`; `--duration 8s` works too).\n\n"
+        f"*Models* (cost = duration × price):\n{models}\n\n"
+        f"*Aspect ratios:*\n{aspects}\n\n"
+        "*Prompt tips:* be descriptive; name the camera movement (“drone shot slowly revealing a valley”); "
+        "name the lighting and mood (“dramatic sunset lighting, long shadows”).\n\n"
+        "The video is posted in a thread under the job's message in this channel, with live progress. "
+        "Add `--private` to have it made in a direct message to you instead. A bare `/video` opens a form "
+        "that shows the cost as you choose.\n\n"
+        "*Your jobs:* `/video status` lists yours that are still running here; `/video cancel <job id>` or the "
+        "*Cancel* button stops one (Perf has no cancel, so it may still be charged); *Details* shows its ids, "
+        "timings and cost. `/video models` lists the models and prices.\n\n"
+        "*Sharing:* `/video quota` shows this channel's daily limits and what is left; admins change them with "
+        "`/video quota set 10`, `/video quota set $25` or `/video quota set off`. `/video report` shows today's "
+        "usage and cost. When the account is busy, jobs wait in line and the thread shows their place.\n\n"
+        f"*Another take:* react with {emoji(rerun_emoji)} on the job's message, or press *Run again*. It runs "
+        "the same prompt and settings for you and counts as a new job."
+    )
+    return {"response_type": "ephemeral", "text": text}
+
+
+def internal_error() -> Message:
+    return {
+        "response_type": "ephemeral",
+        "text": "Sorry, something went wrong on my side and nothing was started. Please try again in a minute.",
+    }
+
+
+# --- status, models, cancel, details --------------------------------------------------------------
+
+
+def models_message() -> Message:
+    lines = ["*Models* (cost = duration × price per second):"]
+    for m in catalogue.MODELS.values():
+        example = usd(catalogue.estimated_cost_micros(m.name, Decimal(min(8, m.max_duration_seconds))))
+        lines.append(
+            f"• `{m.name}` ({m.provider}): up to {m.max_duration_seconds} s, ${m.price_per_second}/s "
+            f"(e.g. {min(8, m.max_duration_seconds)} s for {example})"
+        )
+    lines.append(f"Default: `{catalogue.DEFAULT_MODEL}`. Choose one with `--model`.")
+    return private_answer("\n".join(lines))
+
+
+def status_message(jobs: list[Job]) -> Message:
+    if not jobs:
+        return private_answer("You have no unfinished jobs in this channel.")
+    head, tail = "*Your unfinished jobs here:*", "Cancel one with `/video cancel <job id>` or its *Cancel* button."
+    rows = [f"• `{job.id}` {status_line(job)} — {quote_prompt(job.prompt, 80)} · {escape(job.model)}" for job in jobs]
+    listed = listed_in(rows, MAX_TEXT - len(head) - len(tail) - 2, "\n", lambda n: f"…and {n} more")
+    return private_answer("\n".join([head, listed, tail]))
+
+
+def cancel_result(outcome: str, job_id: str) -> Message:
+    shown = clip(job_id, 100)
+    texts = {
+        "cancelled": f"Cancelled `{shown}`. Perf has no cancel, so it may still be charged.",
+        "not_found": f"There is no job `{shown}` in this channel. `/video status` lists yours.",
+        "not_yours": "Only the person who asked for this video, or a workspace admin, can cancel it.",
+        "already_ended": f"`{shown}` has already ended; there is nothing to cancel.",
+        "unchecked": "I couldn't check with Slack whether you are an admin, so nothing was cancelled. Try again.",
+    }
+    return private_answer(texts.get(outcome, "Nothing was cancelled."))
+
+
+def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
+    started = events[0][0] if events else job.created_at
+    lines = [
+        f"*Job `{job.id}`* · {job.state.value}",
+        f"• Asked by <@{escape(job.user_id)}> · {escape(settings_line(job))}",
+        f"• Perf job: `{clip(job.perf_job_id or '-', 200)}` · cost {usd(job.cost_micros)}"
+        + (" (charged)" if job.perf_cost_micros is not None else " (estimate)"),
+    ]
+    if job.rerun_of:
+        lines.append(f"• Another take of `{escape(job.rerun_of)}`")
+    tail = [f"• Error: {clip(job.error_message, 1_000)}"] if job.error_message else []
+    steps = [f"{escape(state)} +{round(at - started)} s" for at, state, _ in events]
+    room = MAX_TEXT - len("\n".join(lines + tail)) - len("\n• Timeline: ")
+    lines.append("• Timeline: " + listed_in(steps, room, ", ", lambda n: f"…and {n} more"))
+    return private_answer("\n".join(lines + tail))

@@ -1,0 +1,185 @@
+"""The form a bare `/video` opens: its view, reading it back, and the errors shown under its fields."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from bot.domain import catalogue
+from bot.domain.request import MAX_PROMPT_CHARS, CommandError
+from bot.messages._phrases import command_error
+from bot.messages._text import MAX_TEXT, clip, usd
+
+FORM_CALLBACK_ID = "video_form"
+FORM_MODEL_ACTION_ID = "form_model"
+FORM_DURATION_ACTION_ID = "form_duration"
+
+
+@dataclass(frozen=True)
+class FormValues:
+    prompt: str = ""
+    model: str = catalogue.DEFAULT_MODEL
+    duration: str = str(int(catalogue.DEFAULT_DURATION_SECONDS))
+    resolution: str = catalogue.DEFAULT_RESOLUTION
+    aspect_ratio: str = catalogue.DEFAULT_ASPECT_RATIO
+    private: bool = False
+
+
+def _option(text: str, value: str, description: str = "") -> dict[str, Any]:
+    option: dict[str, Any] = {"text": {"type": "plain_text", "text": clip(text, 75, sent=True)}, "value": value}
+    if description:
+        option["description"] = {"type": "plain_text", "text": clip(description, 75, sent=True)}
+    return option
+
+
+def form_cost_text(values: FormValues) -> str:
+    model = catalogue.MODELS.get(values.model)
+    try:
+        seconds = Decimal(values.duration.strip().rstrip("s").strip())
+    except ArithmeticError:
+        seconds = Decimal(-1)
+    if model is None or not (0 < seconds <= model.max_duration_seconds):
+        limit = f" ({model.name} goes up to {model.max_duration_seconds} s)" if model else ""
+        return f"💰 Estimated cost: pick a duration{limit}"
+    return (
+        f"💰 Estimated cost: *{usd(catalogue.estimated_cost_micros(model.name, seconds))}* ({model.name}, {seconds} s)"
+    )
+
+
+def video_form(channel_id: str, values: FormValues | None = None) -> dict[str, Any]:
+    """The modal a bare `/video` opens; `channel_id` rides along in private_metadata."""
+    values = values or FormValues()
+    models = [
+        _option(f"{m.name} — up to {m.max_duration_seconds} s, ${m.price_per_second}/s", m.name, m.provider)
+        for m in catalogue.MODELS.values()
+    ]
+    aspects = [_option(ratio, ratio, use) for ratio, use in catalogue.ASPECT_RATIOS.items()]
+    resolutions = [_option(r, r) for r in catalogue.RESOLUTIONS]
+    return {
+        "type": "modal",
+        "callback_id": FORM_CALLBACK_ID,
+        "private_metadata": json.dumps({"channel_id": channel_id}),
+        "title": {"type": "plain_text", "text": "Make a video"},
+        "submit": {"type": "plain_text", "text": "Make it"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _prompt_input(values.prompt),
+            _select_input("model", "Model", FORM_MODEL_ACTION_ID, models, values.model, dispatch=True),
+            _duration_input(values.duration),
+            _select_input("aspect", "Aspect ratio", "aspect", aspects, values.aspect_ratio),
+            _select_input("resolution", "Resolution", "resolution", resolutions, values.resolution),
+            _private_input(values.private),
+            {
+                "type": "context",
+                "block_id": "cost",
+                "elements": [{"type": "mrkdwn", "text": clip(form_cost_text(values), MAX_TEXT, sent=True)}],
+            },
+        ],
+    }
+
+
+def _prompt_input(prompt: str) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": "prompt",
+        "label": {"type": "plain_text", "text": "What should it show?"},
+        "element": {
+            "type": "plain_text_input",
+            "action_id": "prompt",
+            "multiline": True,
+            "max_length": MAX_PROMPT_CHARS,
+            "initial_value": prompt[:MAX_PROMPT_CHARS],  # the field's own max_length
+            "placeholder": {"type": "plain_text", "text": "A lighthouse in a storm, waves crashing"},
+        },
+        "hint": {"type": "plain_text", "text": "Name the camera movement, the lighting and the mood."},
+    }
+
+
+def _select_input(
+    block_id: str, label: str, action_id: str, options: list[dict[str, Any]], value: str, *, dispatch: bool = False
+) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "input", "block_id": block_id}
+    if dispatch:  # the cost line follows the choice while the form is open
+        block["dispatch_action"] = True
+    block["label"] = {"type": "plain_text", "text": label}
+    chosen = next((o for o in options if o["value"] == value), options[0])
+    block["element"] = {"type": "static_select", "action_id": action_id, "options": options, "initial_option": chosen}
+    return block
+
+
+def _duration_input(duration: str) -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": "duration",
+        "dispatch_action": True,
+        "label": {"type": "plain_text", "text": "Duration in seconds"},
+        "element": {
+            "type": "plain_text_input",
+            "action_id": FORM_DURATION_ACTION_ID,
+            "initial_value": duration,
+            "dispatch_action_config": {"trigger_actions_on": ["on_character_entered"]},
+        },
+    }
+
+
+def _private_input(private: bool) -> dict[str, Any]:
+    option = _option("Only me: post it in a direct message to me", "private")
+    box: dict[str, Any] = {"type": "checkboxes", "action_id": "private", "options": [option]}
+    if private:
+        box["initial_options"] = [option]
+    return {
+        "type": "input",
+        "block_id": "private",
+        "optional": True,
+        "label": {"type": "plain_text", "text": "Who sees it"},
+        "element": box,
+    }
+
+
+def form_values(view: dict[str, Any]) -> FormValues:
+    """Read what the person entered, whatever state the view is in; missing fields take the defaults."""
+    state = ((view.get("state") or {}).get("values")) or {}
+
+    def value(block: str) -> str:
+        for element in (state.get(block) or {}).values():
+            if isinstance(element, dict):
+                if isinstance(element.get("value"), str):
+                    return str(element["value"])
+                selected = element.get("selected_option")
+                if isinstance(selected, dict) and isinstance(selected.get("value"), str):
+                    return str(selected["value"])
+        return ""
+
+    private_state: Any = next(iter((state.get("private") or {}).values()), {})
+    private = bool(isinstance(private_state, dict) and private_state.get("selected_options"))
+    defaults = FormValues()
+    return FormValues(
+        prompt=value("prompt"),
+        model=value("model") or defaults.model,
+        duration=value("duration"),
+        resolution=value("resolution") or defaults.resolution,
+        aspect_ratio=value("aspect") or defaults.aspect_ratio,
+        private=private,
+    )
+
+
+_FIELD_OF_ERROR = {
+    "empty_prompt": "prompt",
+    "prompt_too_long": "prompt",
+    "unknown_model": "model",
+    "bad_duration": "duration",
+    "duration_too_long": "duration",
+    "unknown_resolution": "resolution",
+    "unknown_aspect": "aspect",
+}
+
+
+def form_errors(error: CommandError) -> dict[str, str]:
+    """`response_action: errors` for the form: the message sits under the field that is wrong."""
+    return {_FIELD_OF_ERROR.get(error.code, "prompt"): command_error(error)["text"]}
+
+
+def form_refused(text: str) -> dict[str, str]:
+    return {"prompt": clip(text, 2_000, sent=True)}

@@ -1,0 +1,135 @@
+"""The wording more than one surface uses, kept in one place so a job or a refused command reads the same
+in the thread, in an answer, on App Home and in the form."""
+
+from __future__ import annotations
+
+from bot.domain import catalogue
+from bot.domain.job import Job, JobState
+from bot.domain.request import CommandError
+from bot.messages._text import Message, clip, seconds_text, usd
+
+# --- why a command was refused -------------------------------------------------------------------
+
+
+def _model_list() -> str:
+    return ", ".join(f"`{name}`" for name in catalogue.MODELS)
+
+
+def command_error(error: CommandError) -> Message:
+    """The answer to a command that doesn't parse; the form and a refused rerun give the same reason."""
+    given = clip(error.given, 200)
+    match error.code:
+        case "empty_prompt":
+            text = (
+                "Tell me what to film: `/video A lighthouse in a storm --duration 8`. `/video help` shows all options."
+            )
+        case "prompt_too_long":
+            text = f"That prompt is {error.given} characters; the limit is {error.limit}. Shorten it and send it again."
+        case "unknown_option":
+            hint = f" Did you mean `--{error.suggestion}`?" if error.suggestion else ""
+            text = (
+                f"I don't know the option `{given}`.{hint} "
+                "Options are `--model`, `--duration`, `--aspect` (or `--ar`) and `--resolution`."
+            )
+        case "missing_value":
+            text = f"`--{given}` needs a value, e.g. `{_example_for(error.given)}`."
+        case "repeated_option":
+            text = f"`--{given}` is given twice; keep just one."
+        case "stray_text":
+            text = (
+                f"I didn't understand `{given}` after the options. Put the whole prompt first, then the options: "
+                "`/video A lighthouse in a storm --model veo-3`."
+            )
+        case "unknown_model":
+            hint = f" Did you mean `{error.suggestion}`?" if error.suggestion else ""
+            text = f"There is no model `{given}`.{hint} Choose one of {_model_list()}."
+        case "bad_duration":
+            limit = catalogue.MODELS[error.model].max_duration_seconds
+            text = (
+                f"`{given}` is not a duration. Give a number of seconds above 0, e.g. `--duration 8` "
+                f"({error.model} goes up to {limit} s)."
+            )
+        case "duration_too_long":
+            alternative = ""
+            if error.suggestion:
+                other = catalogue.MODELS[error.suggestion]
+                alternative = f", or `--model {other.name}` (up to {other.max_duration_seconds} s)"
+            text = (
+                f"{error.model} makes videos of up to {error.limit} s, and you asked for {given}. "
+                f"Try `--duration {error.limit}`{alternative}."
+            )
+        case "unknown_resolution":
+            options = " or ".join(f"`{r}`" for r in catalogue.RESOLUTIONS)
+            text = f"There is no resolution `{given}`. Use {options}."
+        case "unknown_aspect":
+            options = ", ".join(f"`{r}` {use}" for r, use in catalogue.ASPECT_RATIOS.items())
+            text = f"There is no aspect ratio `{given}`. Use one of: {options}."
+        case _:
+            text = "I couldn't read that command. `/video help` shows how."
+    return {"response_type": "ephemeral", "text": text}
+
+
+def _example_for(option: str) -> str:
+    return {
+        "model": "--model veo-3",
+        "duration": "--duration 8",
+        "aspect": "--aspect 9:16",
+        "resolution": "--resolution 720p",
+    }.get(option, f"--{option} …")
+
+
+# --- a job in one line: its thread, the status answer and App Home show it the same way -------------
+
+
+def settings_line(job: Job) -> str:
+    return " · ".join(
+        (
+            job.model,
+            seconds_text(job.duration_seconds),
+            job.resolution,
+            job.aspect_ratio,
+            f"est. {usd(job.estimated_cost_micros)}",
+            f"job {job.id}",
+        )
+    )
+
+
+def status_line(job: Job) -> str:
+    match job.state:
+        case JobState.ACCEPTED | JobState.SUBMITTING:
+            return "⏳ Starting…"
+        case JobState.QUEUED:
+            return "⏳ Waiting in line for Perf (place in line in the thread)"
+        case JobState.PENDING:
+            return "⏳ Queued at Perf"
+        case JobState.PROCESSING:
+            return "🎞️ Generating… (live progress in the thread)"
+        case JobState.COMPLETE:
+            return "📦 Finished, posting the video…"
+        case JobState.DELIVERED:
+            taken = time_taken(job)
+            where = "link in the thread" if job.delivered_as_link else "video in the thread"
+            return f"✅ Done{taken} · {usd(job.cost_micros)} · {where}"
+        case JobState.FAILED:
+            return f"❌ Failed: {clip(job.error_message or 'unknown error', 1_000)}"
+        case JobState.UNKNOWN:
+            return "⚠️ Not sure Perf received this job, so it was not sent again (see thread)"
+        case JobState.CANCELLED:
+            return "🚫 Cancelled"
+    return ""  # pragma: no cover - every state is listed above
+
+
+def time_taken(job: Job) -> str:
+    end = job.completed_at or job.delivered_at
+    if job.submitted_at is None or end is None:
+        return ""
+    return f" in {max(1, round(end - job.submitted_at))} s"
+
+
+# How the hint shows a configured emoji: the picture for the default, the shortcode (which Slack
+# renders) for any other.
+_EMOJI_PICTURES = {"repeat": "🔁", "arrows_counterclockwise": "🔄", "recycle": "♻️"}
+
+
+def emoji(name: str) -> str:
+    return _EMOJI_PICTURES.get(name, f":{name}:")

@@ -1,0 +1,177 @@
+"""Who may start a job, and how much: the refusals (a channel not switched on, a quota used up),
+`/video quota`, and the day's reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.domain.quotas import ChannelNotAllowed, Day, Limits, QuotaExceeded, Usage
+from bot.domain.reports import DayReport
+from bot.messages._text import MAX_TEXT, Message, clip, escape, listed_in, mrkdwn, private_answer, usd
+
+
+def _in(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def resets_text(resets_at: float, now: float, timezone: str) -> str:
+    return f"at midnight {timezone}, in {_in(resets_at - now)}"
+
+
+def _limit_text(limit: int, unit: str) -> str:
+    return "no limit" if not limit else f"{limit} {unit}"
+
+
+def _jobs(count: int) -> str:
+    return f"{count} job" + ("" if count == 1 else "s")
+
+
+_WHO_CAN_RAISE = (
+    "A workspace admin can change this channel's limits with `/video quota set 30` or `/video quota set $50`."
+)
+
+
+def quota_refused(exc: QuotaExceeded, now: float, timezone: str) -> Message:
+    resets = resets_text(exc.resets_at, now, timezone)
+    match exc.which:
+        case "channel_jobs":
+            text = (
+                f"This channel has used its {_jobs(exc.allowed)} for today ({exc.used} started), so nothing was "
+                f"started. The quota resets {resets}. {_WHO_CAN_RAISE}"
+            )
+        case "channel_budget":
+            text = (
+                f"This job (est. {usd(exc.asked)}) would take this channel past its daily budget: {usd(exc.used)} "
+                f"of {usd(exc.allowed)} used, so nothing was started. A shorter or cheaper job may still fit "
+                f"(`/video help` lists prices). The budget resets {resets}. {_WHO_CAN_RAISE}"
+            )
+        case _:
+            text = (
+                f"You have started your {_jobs(exc.allowed)} for today, so nothing was started. Your limit resets "
+                f"{resets}. Whoever runs videobot sets it (`VIDEOBOT_DAILY_JOBS_PER_USER`)."
+            )
+    return private_answer(text)
+
+
+def channel_not_allowed() -> Message:
+    return private_answer(
+        "videobot isn't switched on for this channel, so nothing was started. Ask whoever runs videobot "
+        "to add it to `VIDEOBOT_ALLOWED_CHANNELS`, or use one of the channels it works in."
+    )
+
+
+def admission_refused(exc: ChannelNotAllowed | QuotaExceeded, now: float, timezone: str) -> Message:
+    """Why a job was not admitted, worded the same for the command, the form and a rerun."""
+    if isinstance(exc, ChannelNotAllowed):
+        return channel_not_allowed()
+    return quota_refused(exc, now, timezone)
+
+
+def quota_status(limits: Limits, usage: Usage, day: Day, now: float, timezone: str) -> Message:
+    lines = [f"*Today's limits in this channel* ({day.label}, {timezone}):"]
+    if limits.daily_jobs:
+        left = max(0, limits.daily_jobs - usage.channel_jobs)
+        lines.append(f"• Jobs: {usage.channel_jobs} of {limits.daily_jobs} used, {left} left")
+    else:
+        lines.append(f"• Jobs: {usage.channel_jobs} started, no limit")
+    if limits.daily_budget_micros:
+        left_micros = max(0, limits.daily_budget_micros - usage.channel_cost_micros)
+        lines.append(
+            f"• Budget: {usd(usage.channel_cost_micros)} of {usd(limits.daily_budget_micros)} used, "
+            f"{usd(left_micros)} left"
+        )
+    else:
+        lines.append(f"• Cost so far: {usd(usage.channel_cost_micros)}, no budget set")
+    if limits.daily_jobs_per_user:
+        lines.append(f"• You: {usage.user_jobs} of {limits.daily_jobs_per_user} jobs used today (all channels)")
+    lines.append(f"Quotas reset {resets_text(day.end, now, timezone)}.")
+    source = "set for this channel by an admin" if limits.channel_has_own else "the workspace defaults"
+    lines.append(f"These are {source}. {_WHO_CAN_RAISE} `/video quota set off` removes them.")
+    return {"response_type": "ephemeral", "text": "\n".join(lines)}
+
+
+def quota_changed(limits: Limits) -> Message:
+    text = (
+        f"Done. This channel's daily limits are now: {_limit_text(limits.daily_jobs, 'jobs')}, "
+        f"budget {usd(limits.daily_budget_micros) if limits.daily_budget_micros else 'none'}. "
+        "`/video quota` shows what is used."
+    )
+    return {"response_type": "ephemeral", "text": text}
+
+
+def quota_bad_value(value: str) -> Message:
+    shown = f"`{clip(value, 200)}`" if value else "nothing"
+    return {
+        "response_type": "ephemeral",
+        "text": f"I can't set the quota to {shown}. Use a number of jobs (`/video quota set 10`), a dollar budget "
+        "(`/video quota set $25`), `off` for no limits, or `default` for the workspace defaults.",
+    }
+
+
+def quota_admins_only() -> Message:
+    return {
+        "response_type": "ephemeral",
+        "text": "Only workspace admins and owners can change a channel's quota. `/video quota` shows it; "
+        "ask an admin if this channel needs more.",
+    }
+
+
+def quota_admin_unchecked() -> Message:
+    return {
+        "response_type": "ephemeral",
+        "text": "I couldn't check with Slack whether you are an admin, so nothing was changed. Try again in a minute.",
+    }
+
+
+def _report_lines(report: DayReport, names: Mapping[str, str], room: int) -> list[str]:
+    """The totals, then as many people as fit the `room` left for these lines; the rest are counted."""
+    lines = [
+        f"• Jobs: {report.jobs} · delivered {report.delivered} · failed {report.failed}"
+        + (f" · still running {report.running}" if report.running else ""),
+        f"• Cost: {usd(report.cost_micros)}",
+    ]
+    if report.busiest_model:
+        lines.append(f"• Busiest model: {report.busiest_model}")
+    if report.people:
+        # Names as plain text: a report must not ping everybody who made a video.
+        people = [
+            f"{escape(names.get(p.user_id, p.user_id))} ({_jobs(p.jobs)}, {usd(p.cost_micros)})" for p in report.people
+        ]
+        room -= len("\n".join(lines)) + len("\n• By: ")
+        lines.append("• By: " + listed_in(people, room, ", ", lambda n: f"…and {n} more"))
+    return lines
+
+
+def usage_report(
+    report: DayReport,
+    names: Mapping[str, str],
+    limits: Limits,
+    usage: Usage,
+    day: Day,
+    now: float,
+    timezone: str,
+) -> Message:
+    states = ", ".join(f"{state} {count}" for state, count in sorted(report.by_state.items())) or "none"
+    head = f"*videobot in this channel today* ({day.label}, {timezone})"
+    tail = [f"• By state: {states}"]
+    if limits.daily_jobs:
+        tail.append(f"• Left today: {max(0, limits.daily_jobs - usage.channel_jobs)} of {limits.daily_jobs} jobs")
+    if limits.daily_budget_micros:
+        left = max(0, limits.daily_budget_micros - usage.channel_cost_micros)
+        tail.append(f"• Budget left: {usd(left)} of {usd(limits.daily_budget_micros)}")
+    tail.append(f"Resets {resets_text(day.end, now, timezone)}.")
+    room = MAX_TEXT - len(head) - len("\n".join(tail)) - 2
+    return {"response_type": "ephemeral", "text": "\n".join([head, *_report_lines(report, names, room), *tail])}
+
+
+def daily_report(report: DayReport, names: Mapping[str, str], *, workspace: bool = False) -> Message:
+    where = f"across {report.channels} channel{'s' if report.channels != 1 else ''}" if workspace else "here"
+    title = f"📊 videobot {where} on {report.day}"
+    text = "\n".join([f"*{title}*", *_report_lines(report, names, MAX_TEXT - len(f"*{title}*\n"))])
+    return {
+        "text": title,
+        "blocks": [{"type": "section", "text": mrkdwn(text)}],
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }

@@ -1,0 +1,165 @@
+"""A job's thread: the root message with its buttons, the progress message, the upload, and what the person
+is told privately when the thread can't be started or a rerun can't run."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.domain.job import TERMINAL_STATES, Job, JobState
+from bot.domain.request import CommandError
+from bot.messages._phrases import command_error, emoji, settings_line, status_line, time_taken
+from bot.messages._text import (
+    MAX_TEXT,
+    Message,
+    clip,
+    escape,
+    mrkdwn,
+    private_answer,
+    quote_prompt,
+    seconds_text,
+    usd,
+)
+
+RERUN_ACTION_ID = "rerun"
+CANCEL_ACTION_ID = "cancel"
+DETAILS_ACTION_ID = "details"
+
+_PROGRESS_CELLS = 10
+
+
+def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
+    who = f"🎬 Video for <@{escape(job.user_id)}> — "
+    headline = who + quote_prompt(job.prompt, MAX_TEXT - len(who) - 2)
+    fallback = clip(f"{who}{quote_prompt(job.prompt, 300)} · {status_line(job)}", MAX_TEXT, sent=True)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(headline)}]
+    if job.rerun_of is not None:
+        blocks.append({"type": "context", "elements": [mrkdwn(_rerun_line(job))]})
+    blocks += [
+        {"type": "context", "elements": [mrkdwn(escape(settings_line(job)))]},
+        {"type": "context", "elements": [mrkdwn(status_line(job))]},
+        {"type": "actions", "elements": _job_buttons(job)},
+        {"type": "context", "elements": [mrkdwn(f"React with {emoji(rerun_emoji)} to run this prompt again")]},
+    ]
+    return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+
+
+def _job_buttons(job: Job) -> list[dict[str, Any]]:
+    def button(action_id: str, label: str) -> dict[str, Any]:
+        return {
+            "type": "button",
+            "action_id": action_id,
+            "text": {"type": "plain_text", "text": label, "emoji": True},
+            "value": job.id,
+        }
+
+    buttons = [button(RERUN_ACTION_ID, "🔁 Run again")]
+    if job.state not in TERMINAL_STATES:
+        cancel = button(CANCEL_ACTION_ID, "Cancel")
+        cancel["style"] = "danger"
+        cancel["confirm"] = {
+            "title": {"type": "plain_text", "text": "Cancel this video?"},
+            "text": {
+                "type": "plain_text",
+                "text": "videobot stops tracking it. Perf has no cancel, so it may still be charged.",
+            },
+            "confirm": {"type": "plain_text", "text": "Cancel it"},
+            "deny": {"type": "plain_text", "text": "Keep it"},
+        }
+        buttons.append(cancel)
+    buttons.append(button(DETAILS_ACTION_ID, "Details"))
+    return buttons
+
+
+def _rerun_line(job: Job) -> str:
+    original = f"<{escape(job.rerun_link)}|this video>" if job.rerun_link else f"job {escape(job.rerun_of or '')}"
+    return f"🔁 Another take of {original}, asked for by <@{escape(job.user_id)}>"
+
+
+def rerun_refused(error: CommandError) -> Message:
+    reason = command_error(error)["text"]
+    return private_answer(f"I can't run that prompt again as it was: {reason}")
+
+
+def rerun_unavailable() -> Message:
+    return private_answer(
+        "I couldn't start the rerun just now because Slack didn't answer me. Nothing was started; "
+        "try again in a minute."
+    )
+
+
+def ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def progress_bar(percent: int) -> str:
+    filled = max(0, min(_PROGRESS_CELLS, round(percent / 100 * _PROGRESS_CELLS)))
+    return "▓" * filled + "░" * (_PROGRESS_CELLS - filled)
+
+
+def _about(seconds: int) -> str:
+    if seconds < 60:
+        return f"about {max(1, seconds)} s left"
+    return f"about {round(seconds / 60)} min left"
+
+
+def progress_message(job: Job) -> Message:
+    match job.state:
+        case JobState.ACCEPTED | JobState.SUBMITTING:
+            text = "⏳ Sending the job to Perf…"
+        case JobState.QUEUED:
+            place = job.queue_position or 1
+            where = "next in line" if place == 1 else f"{ordinal(place)} in line"
+            text = f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time, in order."
+        case JobState.PENDING:
+            text = f"⏳ Queued at Perf · {escape(job.perf_job_id or '-')}"
+        case JobState.PROCESSING:
+            percent = job.progress_percent or 0
+            left = f" · {_about(job.eta_seconds)}" if job.eta_seconds is not None and job.eta_seconds > 0 else ""
+            text = f"{progress_bar(percent)} {percent}%{left}"
+        case JobState.COMPLETE:
+            text = f"{progress_bar(100)} 100% · uploading the video…"
+        case JobState.DELIVERED:
+            if job.delivered_as_link:
+                why = f" ({escape(job.delivery_note)})" if job.delivery_note else ""
+                text = f"✅ Done. Slack didn't take the upload{why}, so here is the link: {escape(job.video_url or '')}"
+            else:
+                text = f"✅ Done{time_taken(job)} · {usd(job.cost_micros)}"
+        case JobState.FAILED:
+            text = f"❌ The video could not be made: {escape(job.error_message or 'unknown error')}"
+        case JobState.UNKNOWN:
+            text = (
+                "⚠️ The connection to Perf broke while this job was being sent, so I can't tell whether Perf "
+                "received it. To make sure you are not charged twice I did not send it again. "
+                "If no video appears here in a few minutes, press *Run again* on the message above."
+            )
+        case JobState.CANCELLED:
+            text = "🚫 Cancelled. Perf has no cancel, so the job may still be charged."
+    return {"text": clip(text, MAX_TEXT, sent=True), "unfurl_links": False, "unfurl_media": False}
+
+
+def upload_title(job: Job) -> str:
+    taken = time_taken(job)
+    made = f" · made{taken}" if taken else ""
+    return f"{seconds_text(job.duration_seconds)} · {job.resolution} · {usd(job.cost_micros)}{made}"
+
+
+def video_filename(job: Job) -> str:
+    words = re.findall(r"[a-z0-9]+", job.prompt.lower())[:6]
+    return ("-".join(words) or "video")[:60] + ".mp4"
+
+
+def cannot_post_in_channel(reason: str, *, sent_to_perf: bool = False) -> Message:
+    hint = {
+        "not_in_channel": "Invite me first: `/invite @videobot`, then run the command again.",
+        "channel_not_found": "I can't see this channel. Invite me (`/invite @videobot`) and try again.",
+        "is_archived": "This channel is archived; run the command in another channel.",
+        "missing_scope": "videobot lacks a permission; ask whoever installed it to reinstall it from its manifest.",
+        "restricted_action": "This workspace doesn't let me post here; try another channel or ask an admin.",
+    }.get(reason, "Nothing was sent to Perf and nothing was charged. Try again in a minute.")
+    if sent_to_perf:
+        # Only a channel the bot had just posted in gets its job to Perf before its root.
+        hint = hint.replace("Nothing was sent to Perf and nothing was charged. ", "")
+        hint += " The job had already gone to Perf, so it may be charged."
+    return private_answer(f"I couldn't post in this channel ({clip(reason, 1_000)}). {hint}")
