@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot import messages
+from bot.domain.job import CancelOutcome
 from bot.features.reruns import RerunOutcome
 from handlers.services import Services
 
@@ -43,7 +44,7 @@ def register(app: AsyncApp, services: Services) -> None:
         channel_id = str((body.get("container") or {}).get("channel_id", ""))
         job_id = str(action.get("value", ""))
         outcome, _ = await services.control.cancel(job_id, user_id, channel_id)
-        if outcome == "cancelled":
+        if outcome == CancelOutcome.CANCELLED:
             services.poller.wake()
         else:
             await services.slack.respond(str(body.get("response_url", "")), messages.cancel_result(outcome, job_id))
@@ -52,6 +53,6 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.action(messages.DETAILS_ACTION_ID)
     async def on_details(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         found = await services.control.details(str(action.get("value", "")))
-        message = messages.details_message(*found) if found else messages.cancel_result("not_found", "")
+        message = messages.details_message(*found) if found else messages.cancel_result(CancelOutcome.NOT_FOUND, "")
         await services.slack.respond(str(body.get("response_url", "")), message)
         await ack()

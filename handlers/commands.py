@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import messages
 from bot.clients.slack import SlackCallError
+from bot.domain.job import CancelOutcome
 from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import (
     CancelRequest,
@@ -67,7 +68,7 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
             return _for_ack(messages.status_message(await services.control.unfinished(channel_id, user_id)))
         if isinstance(parsed, CancelRequest):
             outcome, _ = await services.control.cancel(parsed.job_id, user_id, channel_id)
-            if outcome == "cancelled":
+            if outcome == CancelOutcome.CANCELLED:
                 services.poller.wake()
             return _for_ack(messages.cancel_result(outcome, parsed.job_id))
         await services.jobs.start(

@@ -105,6 +105,16 @@ class Job:
         return self.perf_cost_micros if self.perf_cost_micros is not None else self.estimated_cost_micros
 
 
+class CancelOutcome(StrEnum):
+    """What `/video cancel` or the Cancel button found."""
+
+    CANCELLED = "cancelled"
+    NOT_FOUND = "not_found"
+    NOT_YOURS = "not_yours"
+    ALREADY_ENDED = "already_ended"
+    UNCHECKED = "unchecked"  # Slack could not say whether the person is an admin
+
+
 class JobChanges(TypedDict, total=False):
     """Columns of a stored job to write, by name: a misspelt column is a type error. Every column but
     the id, which never changes."""

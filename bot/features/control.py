@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
 
 from bot.clients.slack import SlackCallError
 from bot.domain.clock import Clock
-from bot.domain.job import TERMINAL_STATES, Job, JobState
+from bot.domain.job import TERMINAL_STATES, CancelOutcome, Job, JobState
 from bot.features.people import People
 from storage.db import StaleJob, Store
 
 log = logging.getLogger("videobot.control")
-
-
-class CancelOutcome(StrEnum):
-    CANCELLED = "cancelled"
-    NOT_FOUND = "not_found"
-    NOT_YOURS = "not_yours"
-    ALREADY_ENDED = "already_ended"
-    UNCHECKED = "unchecked"  # Slack could not say whether the person is an admin
 
 
 async def stop_tracking(store: Store, job: Job, now: float, who: str) -> Job:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.domain import catalogue
-from bot.domain.job import Job
+from bot.domain.job import CancelOutcome, Job
 from bot.messages._phrases import emoji, settings_line, status_line
 from bot.messages._text import MAX_TEXT, Message, clip, escape, listed_in, private_answer, quote_prompt, usd
 
@@ -76,14 +76,16 @@ def status_message(jobs: list[Job]) -> Message:
     return private_answer("\n".join([head, listed, tail]))
 
 
-def cancel_result(outcome: str, job_id: str) -> Message:
+def cancel_result(outcome: CancelOutcome, job_id: str) -> Message:
     shown = clip(job_id, 100)
     texts = {
-        "cancelled": f"Cancelled `{shown}`. Perf has no cancel, so it may still be charged.",
-        "not_found": f"There is no job `{shown}` in this channel. `/video status` lists yours.",
-        "not_yours": "Only the person who asked for this video, or a workspace admin, can cancel it.",
-        "already_ended": f"`{shown}` has already ended; there is nothing to cancel.",
-        "unchecked": "I couldn't check with Slack whether you are an admin, so nothing was cancelled. Try again.",
+        CancelOutcome.CANCELLED: f"Cancelled `{shown}`. Perf has no cancel, so it may still be charged.",
+        CancelOutcome.NOT_FOUND: f"There is no job `{shown}` in this channel. `/video status` lists yours.",
+        CancelOutcome.NOT_YOURS: "Only the person who asked for this video, or a workspace admin, can cancel it.",
+        CancelOutcome.ALREADY_ENDED: f"`{shown}` has already ended; there is nothing to cancel.",
+        CancelOutcome.UNCHECKED: (
+            "I couldn't check with Slack whether you are an admin, so nothing was cancelled. Try again."
+        ),
     }
     return private_answer(texts.get(outcome, "Nothing was cancelled."))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.domain import catalogue
 from bot.domain.job import Job, JobState
-from bot.domain.request import CommandError
+from bot.domain.request import CommandError, ErrorCode
 from bot.messages._text import Message, clip, seconds_text, usd
 
 # --- why a command was refused -------------------------------------------------------------------
@@ -19,37 +19,37 @@ def command_error(error: CommandError) -> Message:
     """The answer to a command that doesn't parse; the form and a refused rerun give the same reason."""
     given = clip(error.given, 200)
     match error.code:
-        case "empty_prompt":
+        case ErrorCode.EMPTY_PROMPT:
             text = (
                 "Tell me what to film: `/video A lighthouse in a storm --duration 8`. `/video help` shows all options."
             )
-        case "prompt_too_long":
+        case ErrorCode.PROMPT_TOO_LONG:
             text = f"That prompt is {error.given} characters; the limit is {error.limit}. Shorten it and send it again."
-        case "unknown_option":
+        case ErrorCode.UNKNOWN_OPTION:
             hint = f" Did you mean `--{error.suggestion}`?" if error.suggestion else ""
             text = (
                 f"I don't know the option `{given}`.{hint} "
                 "Options are `--model`, `--duration`, `--aspect` (or `--ar`) and `--resolution`."
             )
-        case "missing_value":
+        case ErrorCode.MISSING_VALUE:
             text = f"`--{given}` needs a value, e.g. `{_example_for(error.given)}`."
-        case "repeated_option":
+        case ErrorCode.REPEATED_OPTION:
             text = f"`--{given}` is given twice; keep just one."
-        case "stray_text":
+        case ErrorCode.STRAY_TEXT:
             text = (
                 f"I didn't understand `{given}` after the options. Put the whole prompt first, then the options: "
                 "`/video A lighthouse in a storm --model veo-3`."
             )
-        case "unknown_model":
+        case ErrorCode.UNKNOWN_MODEL:
             hint = f" Did you mean `{error.suggestion}`?" if error.suggestion else ""
             text = f"There is no model `{given}`.{hint} Choose one of {_model_list()}."
-        case "bad_duration":
+        case ErrorCode.BAD_DURATION:
             limit = catalogue.MODELS[error.model].max_duration_seconds
             text = (
                 f"`{given}` is not a duration. Give a number of seconds above 0, e.g. `--duration 8` "
                 f"({error.model} goes up to {limit} s)."
             )
-        case "duration_too_long":
+        case ErrorCode.DURATION_TOO_LONG:
             alternative = ""
             if error.suggestion:
                 other = catalogue.MODELS[error.suggestion]
@@ -58,10 +58,10 @@ def command_error(error: CommandError) -> Message:
                 f"{error.model} makes videos of up to {error.limit} s, and you asked for {given}. "
                 f"Try `--duration {error.limit}`{alternative}."
             )
-        case "unknown_resolution":
+        case ErrorCode.UNKNOWN_RESOLUTION:
             options = " or ".join(f"`{r}`" for r in catalogue.RESOLUTIONS)
             text = f"There is no resolution `{given}`. Use {options}."
-        case "unknown_aspect":
+        case ErrorCode.UNKNOWN_ASPECT:
             options = ", ".join(f"`{r}` {use}" for r, use in catalogue.ASPECT_RATIOS.items())
             text = f"There is no aspect ratio `{given}`. Use one of: {options}."
         case _:

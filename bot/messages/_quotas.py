@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.domain.quotas import ChannelNotAllowed, Day, Limits, QuotaExceeded, Usage
+from bot.domain.quotas import ChannelNotAllowed, Day, Limits, QuotaExceeded, QuotaLimit, Usage
 from bot.domain.reports import DayReport
 from bot.messages._text import MAX_TEXT, Message, clip, escape, listed_in, mrkdwn, private_answer, usd
 
@@ -35,12 +35,12 @@ _WHO_CAN_RAISE = (
 def quota_refused(exc: QuotaExceeded, now: float, timezone: str) -> Message:
     resets = resets_text(exc.resets_at, now, timezone)
     match exc.which:
-        case "channel_jobs":
+        case QuotaLimit.CHANNEL_JOBS:
             text = (
                 f"This channel has used its {_jobs(exc.allowed)} for today ({exc.used} started), so nothing was "
                 f"started. The quota resets {resets}. {_WHO_CAN_RAISE}"
             )
-        case "channel_budget":
+        case QuotaLimit.CHANNEL_BUDGET:
             text = (
                 f"This job (est. {usd(exc.asked)}) would take this channel past its daily budget: {usd(exc.used)} "
                 f"of {usd(exc.allowed)} used, so nothing was started. A shorter or cheaper job may still fit "

@@ -52,8 +52,7 @@ def private_answer(text: str) -> Message:
     return {"response_type": "ephemeral", "replace_original": False, "text": clip(text, MAX_TEXT, sent=True)}
 
 
-def usd(micros: int) -> str:
-    return f"${catalogue.micros_to_cents(micros)}"
+usd = catalogue.usd
 
 
 def seconds_text(value: Decimal | float | int) -> str:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from bot.domain.job import TERMINAL_STATES, Job, JobState
+from bot.domain.progress import progress_shown
 from bot.domain.request import CommandError
 from bot.messages._phrases import command_error, emoji, settings_line, status_line, time_taken
 from bot.messages._text import (
@@ -98,25 +99,20 @@ def progress_bar(percent: int) -> str:
     return "▓" * filled + "░" * (_PROGRESS_CELLS - filled)
 
 
-def _about(seconds: int) -> str:
-    if seconds < 60:
-        return f"about {max(1, seconds)} s left"
-    return f"about {round(seconds / 60)} min left"
-
-
 def progress_message(job: Job) -> Message:
+    shown = progress_shown(job)
     match job.state:
         case JobState.ACCEPTED | JobState.SUBMITTING:
             text = "⏳ Sending the job to Perf…"
         case JobState.QUEUED:
-            place = job.queue_position or 1
+            place = shown.place_in_line or 1
             where = "next in line" if place == 1 else f"{ordinal(place)} in line"
             text = f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time, in order."
         case JobState.PENDING:
-            text = f"⏳ Queued at Perf · {escape(job.perf_job_id or '-')}"
+            text = f"⏳ Queued at Perf · {escape(shown.perf_job_id or '-')}"
         case JobState.PROCESSING:
-            percent = job.progress_percent or 0
-            left = f" · {_about(job.eta_seconds)}" if job.eta_seconds is not None and job.eta_seconds > 0 else ""
+            percent = shown.percent or 0
+            left = f" · about {shown.left.amount} {shown.left.unit} left" if shown.left else ""
             text = f"{progress_bar(percent)} {percent}%{left}"
         case JobState.COMPLETE:
             text = f"{progress_bar(100)} 100% · uploading the video…"
