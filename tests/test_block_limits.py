@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bot import messages
 from bot.domain.job import Job, JobState
 from bot.domain.quotas import Day, Limits, Usage
-from bot.domain.reports import summarize
+from bot.domain.reports import DayReport, summarize
 from bot.domain.request import MAX_PROMPT_CHARS, CommandError
 from bot.messages import MAX_TEXT, ChannelUsage, FormValues, clip, escape
 from tests.fakes.blockkit import message_problem, view_problem
@@ -227,7 +227,7 @@ def test_details_with_many_events_and_a_long_error_fit() -> None:
     assert_whole_entities(error)
 
 
-def report_of(people: int, name_chars: int) -> tuple[Any, dict[str, str]]:
+def report_of(people: int, name_chars: int) -> tuple[DayReport, dict[str, str]]:
     jobs = [job(JobState.DELIVERED, user_id=f"U{n:05d}") for n in range(people) for _ in range(2)]
     names = {f"U{n:05d}": (f"Person {n} & <Co> " * 20)[:name_chars] for n in range(people)}
     return summarize(jobs, "2026-11-25"), names
