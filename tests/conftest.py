@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 from urllib.parse import urlencode
 
 import pytest
@@ -229,6 +229,14 @@ def make_settings(fake_slack: FakeSlack, fake_perf: FakePerf, database_url: str)
     return make
 
 
+class CommandFrom(TypedDict, total=False):
+    """Who sends a slash command, where, and where its answers go (`slash_command_body`'s keywords)."""
+
+    user: str
+    channel: str
+    response_url: str
+
+
 @dataclass
 class Bot:
     """The whole bot in this process: real services, real HTTP to the fakes, a fake clock."""
@@ -239,7 +247,7 @@ class Bot:
     slack: FakeSlack
     perf: FakePerf
 
-    async def command(self, text: str, **kwargs: Any) -> BoltResponse:
+    async def command(self, text: str, **kwargs: Unpack[CommandFrom]) -> BoltResponse:
         kwargs.setdefault("response_url", self.slack.response_url())
         body = slash_command_body(text, **kwargs)
         return await self.bolt.async_dispatch(bolt_request(body, signed_headers(body)))
