@@ -16,7 +16,7 @@ from bot import messages
 from bot.domain.job import Job, JobState
 from bot.domain.quotas import Day, Limits, Usage
 from bot.domain.reports import DayReport, summarize
-from bot.domain.request import MAX_PROMPT_CHARS, CommandError
+from bot.domain.request import MAX_PROMPT_CHARS, CommandError, ErrorCode
 from bot.messages import MAX_TEXT, ChannelUsage, FormValues, clip, escape
 from tests.fakes.blockkit import message_problem, view_problem
 from tests.fakes.jobs import stored_job
@@ -329,7 +329,7 @@ def test_the_form_with_the_longest_prompt_and_a_long_duration_is_a_view_slack_ta
 
 def test_command_errors_and_form_errors_with_huge_user_text_fit() -> None:
     for code in ("unknown_option", "stray_text", "unknown_model", "bad_duration", "unknown_aspect"):
-        error = CommandError(code, given="<!channel> & " * 400, model="veo-3")
+        error = CommandError(ErrorCode(code), given="<!channel> & " * 400, model="veo-3")
         text = messages.command_error(error)["text"]
         assert len(text) <= 1000 and "<!channel>" not in text
         assert_whole_entities(text)
