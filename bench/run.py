@@ -203,9 +203,13 @@ async def ack_latency(fakes: Fakes, workdir: Path, rounds: int = 5) -> list[Row]
         base_rounds.append(p99(await send_commands(baseline.url, 200, 50, f"Baseline {n}", warm_up=True)))
         before = fakes.videos_shared()
         bot_rounds.append(p99(await send_commands(bot.url, 200, 50, f"Burst {n}", warm_up=True)))
+
         # The next baseline round must not share the machine with this burst's jobs (and their 50 warm-ups),
         # nor with the final edits that follow each upload.
-        await wait_for(lambda b=before: fakes.videos_shared() >= b + 250, within=120, what=f"burst {n}'s videos")
+        def burst_shared(b: int = before) -> bool:
+            return fakes.videos_shared() >= b + 250
+
+        await wait_for(burst_shared, within=120, what=f"burst {n}'s videos")
         await until_idle(bot.pid)
     await bot.terminate()
     await baseline.terminate()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypedDict, Unpack
 from urllib.parse import urlencode
 
 import pytest
@@ -21,9 +21,10 @@ from bot.domain.job import Job
 from bot.domain.settings import Settings
 from bot.runtime.app import RunningServices, build_bolt_app, open_services
 from tests.fakes.databases import ENGINES, fresh_database
-from tests.fakes.jobs import CHANNEL, USER
+from tests.fakes.jobs import CHANNEL as CHANNEL  # re-exported: tests take it from here
+from tests.fakes.jobs import USER as USER
 from tests.fakes.perf import API_KEY, FakePerf
-from tests.fakes.process import SIGNING_SECRET
+from tests.fakes.process import SIGNING_SECRET as SIGNING_SECRET
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 # How much faster than real time Slack's limits run in the suite (both the fake's and the bot's pacer).
@@ -142,11 +143,15 @@ def signed_headers(
     content_type: str = "application/x-www-form-urlencoded",
 ) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    return {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
-    }
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None  # None only for a missing timestamp or body
+    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+def bolt_request(body: str, headers: dict[str, str]) -> AsyncBoltRequest:
+    """A request as Bolt's HTTP adapter hands it over (its headers may hold several values each)."""
+    bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
+    return AsyncBoltRequest(body=body, headers=bolt_headers)
 
 
 _SECRETS = (BOT_TOKEN, SIGNING_SECRET, API_KEY, APP_TOKEN)
@@ -197,8 +202,14 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
 
 
+class MakeSettings(Protocol):
+    """The `make_settings` fixture: the suite's Settings, with any of its fields replaced."""
+
+    def __call__(self, **overrides: Any) -> Settings: ...
+
+
 @pytest.fixture
-def make_settings(fake_slack: FakeSlack, fake_perf: FakePerf, database_url: str) -> Callable[..., Settings]:
+def make_settings(fake_slack: FakeSlack, fake_perf: FakePerf, database_url: str) -> MakeSettings:
     def make(**overrides: Any) -> Settings:
         settings = Settings(
             slack_bot_token=BOT_TOKEN,
@@ -218,6 +229,14 @@ def make_settings(fake_slack: FakeSlack, fake_perf: FakePerf, database_url: str)
     return make
 
 
+class CommandFrom(TypedDict, total=False):
+    """Who sends a slash command, where, and where its answers go (`slash_command_body`'s keywords)."""
+
+    user: str
+    channel: str
+    response_url: str
+
+
 @dataclass
 class Bot:
     """The whole bot in this process: real services, real HTTP to the fakes, a fake clock."""
@@ -228,19 +247,19 @@ class Bot:
     slack: FakeSlack
     perf: FakePerf
 
-    async def command(self, text: str, **kwargs: Any) -> BoltResponse:
+    async def command(self, text: str, **kwargs: Unpack[CommandFrom]) -> BoltResponse:
         kwargs.setdefault("response_url", self.slack.response_url())
         body = slash_command_body(text, **kwargs)
-        return await self.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=signed_headers(body)))
+        return await self.bolt.async_dispatch(bolt_request(body, signed_headers(body)))
 
     async def event(self, body: str, *, retry_num: int | None = None) -> BoltResponse:
         headers = signed_headers(body, content_type="application/json")
         if retry_num is not None:
             headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
-        return await self.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+        return await self.bolt.async_dispatch(bolt_request(body, headers))
 
     async def interaction(self, body: str) -> BoltResponse:
-        return await self.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=signed_headers(body)))
+        return await self.bolt.async_dispatch(bolt_request(body, signed_headers(body)))
 
     async def run_jobs(self, max_rounds: int = 200) -> None:
         """Advance every job as far as it goes, moving the fake clock to each next due time."""
@@ -273,10 +292,14 @@ class Bot:
         return jobs[0]
 
 
+class MakeBot(Protocol):
+    """The `make_bot` fixture: a bot opened with these Settings fields replaced."""
+
+    async def __call__(self, **overrides: Any) -> Bot: ...
+
+
 @pytest.fixture
-async def make_bot(
-    make_settings: Callable[..., Settings], fake_slack: FakeSlack, fake_perf: FakePerf
-) -> AsyncIterator[Callable[..., Any]]:
+async def make_bot(make_settings: MakeSettings, fake_slack: FakeSlack, fake_perf: FakePerf) -> AsyncIterator[MakeBot]:
     """make_bot(**settings) opens a bot; calling it again (same database) is a restart."""
     from contextlib import AsyncExitStack
 

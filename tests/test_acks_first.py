@@ -10,13 +10,13 @@ import pytest
 from aiohttp import web
 
 from bot.runtime.app import build_web_app
-from tests.conftest import CHANNEL, Bot, signed_headers, slash_command_body
+from tests.conftest import CHANNEL, Bot, MakeBot, signed_headers, slash_command_body
 from tests.fakes.process import wait_for
 
 
 @pytest.fixture
-async def served(make_bot: object) -> AsyncIterator[tuple[Bot, str]]:
-    bot: Bot = await make_bot()  # type: ignore[operator]
+async def served(make_bot: MakeBot) -> AsyncIterator[tuple[Bot, str]]:
+    bot = await make_bot()
     runner = web.AppRunner(build_web_app(bot.services, bot.bolt), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

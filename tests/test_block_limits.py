@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from bot import messages
 from bot.domain.job import Job, JobState
 from bot.domain.quotas import Day, Limits, Usage
-from bot.domain.reports import summarize
-from bot.domain.request import MAX_PROMPT_CHARS, CommandError
+from bot.domain.reports import DayReport, summarize
+from bot.domain.request import MAX_PROMPT_CHARS, CommandError, ErrorCode
 from bot.messages import MAX_TEXT, ChannelUsage, FormValues, clip, escape
 from tests.fakes.blockkit import message_problem, view_problem
 from tests.fakes.jobs import stored_job
@@ -227,7 +227,7 @@ def test_details_with_many_events_and_a_long_error_fit() -> None:
     assert_whole_entities(error)
 
 
-def report_of(people: int, name_chars: int) -> tuple[Any, dict[str, str]]:
+def report_of(people: int, name_chars: int) -> tuple[DayReport, dict[str, str]]:
     jobs = [job(JobState.DELIVERED, user_id=f"U{n:05d}") for n in range(people) for _ in range(2)]
     names = {f"U{n:05d}": (f"Person {n} & <Co> " * 20)[:name_chars] for n in range(people)}
     return summarize(jobs, "2026-11-25"), names
@@ -329,7 +329,7 @@ def test_the_form_with_the_longest_prompt_and_a_long_duration_is_a_view_slack_ta
 
 def test_command_errors_and_form_errors_with_huge_user_text_fit() -> None:
     for code in ("unknown_option", "stray_text", "unknown_model", "bad_duration", "unknown_aspect"):
-        error = CommandError(code, given="<!channel> & " * 400, model="veo-3")
+        error = CommandError(ErrorCode(code), given="<!channel> & " * 400, model="veo-3")
         text = messages.command_error(error)["text"]
         assert len(text) <= 1000 and "<!channel>" not in text
         assert_whole_entities(text)

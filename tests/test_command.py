@@ -86,7 +86,7 @@ def test_each_mistake_says_what_to_type_instead() -> None:
     def message(text: str) -> str:
         result = parse_video_command(text)
         assert isinstance(result, CommandError)
-        return command_error(result)["text"]
+        return str(command_error(result)["text"])
 
     assert message("A glacier --model veo-3 --duration 61") == (
         "veo-3 makes videos of up to 60 s, and you asked for 61. Try `--duration 60`."

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.job import JobState
-from tests.conftest import CHANNEL, USER, button_click_body, private_text
+from bot.domain.job import Job, JobState
+from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, private_text
+from tests.fakes.slack import FakeMessage
 
 BOB = "UBOB0002"
 ADMIN = "UADMIN01"
 
 
-async def running_job(bot: Any) -> Any:
+async def running_job(bot: Bot) -> Job:
     bot.perf.hold()
     await bot.command("A lighthouse in a storm")
     await bot.step()
@@ -19,17 +20,18 @@ async def running_job(bot: Any) -> Any:
         job = await bot.only_job()
         if job.state == JobState.PROCESSING:
             break
+        assert job.next_poll_at is not None  # a job not yet processing has its next poll set
         bot.clock.t = job.next_poll_at
         await bot.step()
     assert job.state == JobState.PROCESSING
     return job
 
 
-def buttons(message: Any) -> dict[str, dict[str, Any]]:
+def buttons(message: FakeMessage) -> dict[str, dict[str, Any]]:
     return {e["action_id"]: e for b in message.blocks if b["type"] == "actions" for e in b["elements"]}
 
 
-async def test_cancel_by_someone_else_is_refused_and_by_the_requester_stops_the_job(make_bot: Any) -> None:
+async def test_cancel_by_someone_else_is_refused_and_by_the_requester_stops_the_job(make_bot: MakeBot) -> None:
     bot = await make_bot()
     job = await running_job(bot)
     [root] = bot.slack.roots(CHANNEL)
@@ -56,7 +58,7 @@ async def test_cancel_by_someone_else_is_refused_and_by_the_requester_stops_the_
     assert "may still be charged" in progress.text
 
 
-async def test_a_workspace_admin_may_cancel_anyones_job_with_the_command(make_bot: Any) -> None:
+async def test_a_workspace_admin_may_cancel_anyones_job_with_the_command(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.slack.add_user(ADMIN, is_admin=True)
     job = await running_job(bot)
@@ -68,7 +70,7 @@ async def test_a_workspace_admin_may_cancel_anyones_job_with_the_command(make_bo
     assert (await bot.only_job()).state == JobState.CANCELLED
 
 
-async def test_status_lists_your_unfinished_jobs_here(make_bot: Any) -> None:
+async def test_status_lists_your_unfinished_jobs_here(make_bot: MakeBot) -> None:
     bot = await make_bot()
     job = await running_job(bot)
     assert job.id in private_text(await bot.command("status"))
@@ -77,7 +79,7 @@ async def test_status_lists_your_unfinished_jobs_here(make_bot: Any) -> None:
     assert "no unfinished jobs" in private_text(await bot.command("status"))
 
 
-async def test_models_lists_the_catalogue_with_prices(make_bot: Any) -> None:
+async def test_models_lists_the_catalogue_with_prices(make_bot: MakeBot) -> None:
     bot = await make_bot()
     text = private_text(await bot.command("models"))
     for name in ("veo-3", "runway-gen3", "luma-dream-machine", "pika"):
@@ -86,7 +88,7 @@ async def test_models_lists_the_catalogue_with_prices(make_bot: Any) -> None:
     assert bot.perf.create_requests == 0
 
 
-async def test_details_shows_ids_timings_and_cost_privately(make_bot: Any) -> None:
+async def test_details_shows_ids_timings_and_cost_privately(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await bot.command("A lighthouse")
     await bot.run_jobs()
@@ -102,7 +104,7 @@ async def test_details_shows_ids_timings_and_cost_privately(make_bot: Any) -> No
     assert "accepted +0 s" in text and "delivered" in text
 
 
-async def test_progress_edits_are_throttled_but_the_last_state_is_always_shown(make_bot: Any) -> None:
+async def test_progress_edits_are_throttled_but_the_last_state_is_always_shown(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.eta_seconds = 0  # "about to finish" for ten polls: the bot looks every 0.5 s
     bot.perf.processing_polls = 10

@@ -8,7 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Protocol, TypedDict, Unpack
 from urllib.parse import parse_qsl
 
 import httpx
@@ -35,8 +35,21 @@ def bot_env(fake_slack: FakeSlack, fake_perf: FakePerf, database_url: str) -> di
     )
 
 
+class StartBot(Protocol):
+    """The `start_bot` fixture: `videobot run` in a process of its own, with these variables added."""
+
+    async def __call__(self, **env_overrides: str) -> BotProcess: ...
+
+
+class Signing(TypedDict, total=False):
+    """How `signed_headers` may sign a request other than the suite's way."""
+
+    secret: str
+    timestamp: int | None
+
+
 @pytest.fixture
-async def start_bot(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+async def start_bot(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[StartBot]:
     started: list[BotProcess] = []
 
     async def start(**env_overrides: str) -> BotProcess:
@@ -53,7 +66,9 @@ async def start_bot(bot_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Ca
         assert not leaked, "a secret was written to the log"
 
 
-async def send_command(bot: BotProcess, text: str, response_url: str = "", **signing: Any) -> httpx.Response:
+async def send_command(
+    bot: BotProcess, text: str, response_url: str = "", **signing: Unpack[Signing]
+) -> httpx.Response:
     body = slash_command_body(text, response_url=response_url)
     async with httpx.AsyncClient() as client:
         return await client.post(f"{bot.url}/slack/events", content=body, headers=signed_headers(body, **signing))
@@ -64,7 +79,7 @@ def delivered(fake_slack: FakeSlack) -> bool:
 
 
 async def test_a_signed_command_over_http_ends_with_the_video_in_the_thread(
-    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+    start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf
 ) -> None:
     bot = await start_bot()
     async with httpx.AsyncClient() as client:
@@ -85,7 +100,7 @@ async def test_a_signed_command_over_http_ends_with_the_video_in_the_thread(
 
 
 async def test_bad_input_over_http_gets_a_private_answer(
-    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+    start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf
 ) -> None:
     bot = await start_bot()
     response = await send_command(bot, "A glacier --model veo-3 --duration 61")
@@ -96,7 +111,7 @@ async def test_bad_input_over_http_gets_a_private_answer(
 
 
 async def test_forged_unsigned_and_stale_requests_get_401_and_do_nothing(
-    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+    start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf
 ) -> None:
     bot = await start_bot()
     body = slash_command_body("A lighthouse")
@@ -118,7 +133,7 @@ async def test_forged_unsigned_and_stale_requests_get_401_and_do_nothing(
 
 
 async def test_sigkill_mid_job_then_restart_delivers_exactly_once(
-    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+    start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf
 ) -> None:
     fake_perf.hold()
     bot = await start_bot()
@@ -138,7 +153,7 @@ async def test_sigkill_mid_job_then_restart_delivers_exactly_once(
 
 
 async def test_sigkill_while_the_create_is_in_flight_never_submits_twice(
-    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+    start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf
 ) -> None:
     fake_perf.create_gate = asyncio.Event()
     bot = await start_bot()
@@ -158,7 +173,7 @@ async def test_sigkill_while_the_create_is_in_flight_never_submits_twice(
     assert fake_perf.create_requests == 1
 
 
-async def test_sigterm_stops_cleanly(start_bot: Any) -> None:
+async def test_sigterm_stops_cleanly(start_bot: StartBot) -> None:
     bot = await start_bot()
     assert await bot.terminate() == 0
     assert "event=stopped" in bot.log_text()
@@ -178,7 +193,7 @@ async def test_a_missing_setting_stops_the_start_with_one_line_naming_it(
 
 
 async def test_socket_mode_takes_a_command_over_the_websocket_and_delivers(
-    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+    start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf
 ) -> None:
     bot = await start_bot(SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
     await wait_for(lambda: any(not s.closed for s in fake_slack.sockets), what="the Socket Mode connection")
@@ -208,7 +223,11 @@ async def test_socket_mode_takes_a_command_over_the_websocket_and_delivers(
     [root] = fake_slack.roots(CHANNEL)
     for _ in range(2):
         reacted = await fake_slack.send_envelope("events_api", json.loads(reaction_event_body(root.ts)))
-        await wait_for(lambda envelope=reacted: envelope in fake_slack.socket_acks, what="the reaction's ack")
+
+        def acked(envelope: str = reacted) -> bool:
+            return envelope in fake_slack.socket_acks
+
+        await wait_for(acked, what="the reaction's ack")
     await wait_for(lambda: len(fake_perf.creates) == 2, what="the rerun at Perf")
     assert fake_perf.creates[1]["model"] == "pika"
     await wait_for(lambda: sum(bool(f.shares) for f in fake_slack.files.values()) == 2, what="the rerun's video")
@@ -227,7 +246,7 @@ async def send_event(bot: BotProcess, body: str, retry_num: int | None = None) -
 
 
 async def test_a_repeat_reaction_makes_exactly_one_new_submission_whatever_slack_redelivers(
-    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+    start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf
 ) -> None:
     bot = await start_bot()
     await send_command(bot, "A lighthouse in a storm --model veo-3 --duration 8 --ar 9:16")
@@ -272,7 +291,7 @@ async def test_a_repeat_reaction_makes_exactly_one_new_submission_whatever_slack
 
 
 async def test_a_burst_of_twelve_on_a_quota_of_three_submits_exactly_three(
-    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+    start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf
 ) -> None:
     bot = await start_bot(VIDEOBOT_DAILY_JOBS_PER_CHANNEL="3")
 
@@ -291,7 +310,7 @@ async def test_a_burst_of_twelve_on_a_quota_of_three_submits_exactly_three(
 
 
 async def test_the_daily_report_is_posted_once_across_a_restart(
-    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf, bot_env: dict[str, str]
+    start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf, bot_env: dict[str, str]
 ) -> None:
     from storage.db import Store
     from tests.fakes.jobs import delivered_yesterday
@@ -317,7 +336,7 @@ async def test_the_daily_report_is_posted_once_across_a_restart(
 
 
 async def test_a_replayed_request_gets_401_and_starts_nothing_even_after_a_restart(
-    start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+    start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf
 ) -> None:
     bot = await start_bot()
     body = slash_command_body("A lighthouse in a storm")
@@ -370,7 +389,7 @@ def arm_kill_point(step: str, fake_slack: FakeSlack, fake_perf: FakePerf) -> tup
     ],
 )
 async def test_sigkill_at_any_step_loses_nothing_and_repeats_nothing(
-    step: str, start_bot: Any, fake_slack: FakeSlack, fake_perf: FakePerf
+    step: str, start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf
 ) -> None:
     gate, held = arm_kill_point(step, fake_slack, fake_perf)
     bot = await start_bot()

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
 from bot.domain.job import Job, JobState
 from storage.db import Store
-from tests.conftest import CHANNEL
+from tests.conftest import CHANNEL, MakeBot
 from tests.fakes.jobs import stored_job
 from tests.fakes.perf import Scripted
 
 
 @pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "is_archived", "missing_scope"])
-async def test_a_channel_the_bot_cannot_post_in_ends_the_job_privately_before_perf(make_bot: Any, error: str) -> None:
+async def test_a_channel_the_bot_cannot_post_in_ends_the_job_privately_before_perf(
+    make_bot: MakeBot, error: str
+) -> None:
     bot = await make_bot()
     bot.slack.fail_next("chat.postMessage", error=error)
     await bot.command("A lighthouse")
@@ -27,12 +30,20 @@ async def test_a_channel_the_bot_cannot_post_in_ends_the_job_privately_before_pe
     assert job.state == JobState.FAILED and job.finalized
 
 
+class SlackFailure(TypedDict, total=False):
+    """The keyword arguments of FakeSlack.fail_next."""
+
+    error: str
+    status: int
+    retry_after: str
+
+
 @pytest.mark.parametrize(
     "failure",
     [{"status": 429, "retry_after": "1"}, {"status": 429}, {"error": "ratelimited"}, {"error": "internal_error"}],
 )
 async def test_slack_busy_or_failing_on_a_post_is_retried_and_the_job_goes_on(
-    make_bot: Any, failure: dict[str, Any]
+    make_bot: MakeBot, failure: SlackFailure
 ) -> None:
     bot = await make_bot()
     bot.slack.fail_next("chat.postMessage", **failure)
@@ -44,7 +55,7 @@ async def test_slack_busy_or_failing_on_a_post_is_retried_and_the_job_goes_on(
 
 
 @pytest.mark.parametrize("error", ["file_too_large", "missing_scope"])
-async def test_an_upload_slack_will_not_take_becomes_the_link(make_bot: Any, error: str) -> None:
+async def test_an_upload_slack_will_not_take_becomes_the_link(make_bot: MakeBot, error: str) -> None:
     bot = await make_bot()
     bot.slack.fail_next("files.getUploadURLExternal", error=error)
     await bot.command("A lighthouse")
@@ -56,7 +67,7 @@ async def test_an_upload_slack_will_not_take_becomes_the_link(make_bot: Any, err
     assert error in progress.text and (job.video_url or "-") in progress.text
 
 
-async def test_perf_failing_every_poll_is_given_up_at_the_deadline_with_a_message(make_bot: Any) -> None:
+async def test_perf_failing_every_poll_is_given_up_at_the_deadline_with_a_message(make_bot: MakeBot) -> None:
     bot = await make_bot(job_timeout_seconds=300)
     await bot.command("A lighthouse")
     await bot.step()
@@ -68,7 +79,7 @@ async def test_perf_failing_every_poll_is_given_up_at_the_deadline_with_a_messag
     assert "did not finish within 5 min" in root.all_text()
 
 
-async def test_prompts_keep_control_characters_rtl_marks_and_emoji_intact(make_bot: Any) -> None:
+async def test_prompts_keep_control_characters_rtl_marks_and_emoji_intact(make_bot: MakeBot) -> None:
     bot = await make_bot()
     prompt = "Ein Leuchtturm 🌊\u200f שלום \u202eabc\u202c\ttab — “quotes” <@U123> & <!here>"
     await bot.command(prompt)
@@ -80,7 +91,7 @@ async def test_prompts_keep_control_characters_rtl_marks_and_emoji_intact(make_b
     assert "&lt;@U123&gt; &amp; &lt;!here&gt;" in root.all_text()
 
 
-async def test_concurrent_writers_never_see_database_is_locked(tmp_path: Any) -> None:
+async def test_concurrent_writers_never_see_database_is_locked(tmp_path: Path) -> None:
     """The bot and an admin command (or a second process) write the same SQLite file at once."""
     path = str(tmp_path / "shared.db")
     first, second = await Store.open(path), await Store.open(path)
@@ -102,7 +113,7 @@ async def test_concurrent_writers_never_see_database_is_locked(tmp_path: Any) ->
         await second.close()
 
 
-async def test_markup_in_perfs_error_message_is_shown_as_text_and_pings_nobody(make_bot: Any) -> None:
+async def test_markup_in_perfs_error_message_is_shown_as_text_and_pings_nobody(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.outcome = "failed"
     await bot.command("A lighthouse")
@@ -117,7 +128,7 @@ async def test_markup_in_perfs_error_message_is_shown_as_text_and_pings_nobody(m
         assert "<!channel>" not in text and "<@U999>" not in text
 
 
-async def test_a_step_never_overwrites_a_job_cancelled_meanwhile(make_bot: Any) -> None:
+async def test_a_step_never_overwrites_a_job_cancelled_meanwhile(make_bot: MakeBot) -> None:
     from bot.runtime import ops
 
     bot = await make_bot()

@@ -7,12 +7,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bot.domain.job import JobState
-from tests.conftest import CHANNEL, USER
+from tests.conftest import CHANNEL, USER, MakeBot
 
 DM = f"D{USER}"
 
 
-def state(prompt: str = "A lighthouse", model: str = "veo-3", duration: str = "8", private: bool = False) -> dict:
+def state(
+    prompt: str = "A lighthouse", model: str = "veo-3", duration: str = "8", private: bool = False
+) -> dict[str, Any]:
     return {
         "values": {
             "prompt": {"prompt": {"type": "plain_text_input", "value": prompt}},
@@ -31,7 +33,7 @@ def payload_body(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps(payload)})
 
 
-def submission(view_state: dict, channel: str = CHANNEL) -> str:
+def submission(view_state: dict[str, Any], channel: str = CHANNEL) -> str:
     view = {
         "type": "modal",
         "id": "V0001",
@@ -48,7 +50,7 @@ def cost_text(view: dict[str, Any]) -> str:
     return str(cost["elements"][0]["text"])
 
 
-async def test_a_bare_command_opens_the_form_and_help_still_answers(make_bot: Any) -> None:
+async def test_a_bare_command_opens_the_form_and_help_still_answers(make_bot: MakeBot) -> None:
     bot = await make_bot()
     response = await bot.command("")
     assert response.status == 200 and response.body == ""
@@ -61,7 +63,7 @@ async def test_a_bare_command_opens_the_form_and_help_still_answers(make_bot: An
     assert "/video <prompt>" in json.loads((await bot.command("help")).body)["text"]
 
 
-async def test_the_cost_is_recomputed_as_model_and_duration_change(make_bot: Any) -> None:
+async def test_the_cost_is_recomputed_as_model_and_duration_change(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await bot.command("")
     [(view_id, view)] = bot.slack.views.items()
@@ -85,7 +87,7 @@ async def test_the_cost_is_recomputed_as_model_and_duration_change(make_bot: Any
     assert "veo-3 goes up to 60 s" in cost_text(bot.slack.views[view_id])
 
 
-async def test_mistakes_are_shown_on_their_field_and_create_nothing(make_bot: Any) -> None:
+async def test_mistakes_are_shown_on_their_field_and_create_nothing(make_bot: MakeBot) -> None:
     bot = await make_bot()
     response = await bot.interaction(submission(state(duration="61")))
     body = json.loads(response.body)
@@ -97,7 +99,7 @@ async def test_mistakes_are_shown_on_their_field_and_create_nothing(make_bot: An
     assert bot.perf.create_requests == 0 and await bot.services.store.jobs() == []
 
 
-async def test_submitting_the_form_starts_the_same_job_as_the_command(make_bot: Any) -> None:
+async def test_submitting_the_form_starts_the_same_job_as_the_command(make_bot: MakeBot) -> None:
     bot = await make_bot()
     response = await bot.interaction(submission(state()))
     assert response.status == 200 and not response.body
@@ -114,7 +116,7 @@ async def test_submitting_the_form_starts_the_same_job_as_the_command(make_bot: 
     assert "✅ Done" in root.all_text()
 
 
-async def test_a_private_job_is_made_in_a_direct_message_and_never_posts_in_the_channel(make_bot: Any) -> None:
+async def test_a_private_job_is_made_in_a_direct_message_and_never_posts_in_the_channel(make_bot: MakeBot) -> None:
     bot = await make_bot(daily_jobs_per_channel=2)
     await bot.interaction(submission(state(private=True)))
     await bot.command("A glacier --private")

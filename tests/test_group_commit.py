@@ -36,6 +36,12 @@ async def admit_all(store: Store, jobs: list[Job], limits: Limits) -> list[bool 
     )
 
 
+def arrival(job: Job) -> int:
+    """An admitted job's place in line (the order test sorts them; a missing one could not be sorted)."""
+    assert job.arrival is not None
+    return job.arrival
+
+
 async def test_a_burst_at_one_instant_fills_the_quota_exactly_and_in_the_order_it_came(store: Store) -> None:
     jobs = [stored_job(id=f"vb_burst{n:05d}", created_at=10.0, user_id=f"U{n % 4}") for n in range(30)]
     outcomes = await admit_all(store, jobs, Limits(daily_jobs=9, daily_budget_micros=0, daily_jobs_per_user=0))
@@ -44,7 +50,7 @@ async def test_a_burst_at_one_instant_fills_the_quota_exactly_and_in_the_order_i
     assert all(isinstance(refusal, QuotaExceeded) and refusal.which == "channel_jobs" for refusal in refusals)
     stored = [job for n in range(30) if (job := await store.get_job(f"vb_burst{n:05d}")) is not None]
     assert [job.id for job in stored] == [job.id for job in jobs[:9]]
-    assert [job.arrival for job in stored] == sorted(job.arrival for job in stored)
+    assert [job.arrival for job in stored] == sorted(arrival(job) for job in stored)
     assert (await store.usage(jobs[0].channel_id, "U0", TODAY.bounds)).channel_jobs == 9
 
 
@@ -80,10 +86,13 @@ async def test_a_command_that_cannot_be_stored_costs_the_rest_of_its_burst_nothi
 
 
 async def test_the_same_signature_twice_in_one_burst_is_a_replay(store: Store) -> None:
-    sightings = await asyncio.gather(
-        store.first_sighting("v0=aa", 100.0, 360.0),
-        store.first_sighting("v0=bb", 100.0, 360.0),
-        store.first_sighting("v0=aa", 100.0, 360.0),
+    # gather's result is a list (typeshed calls it a tuple for a fixed number of awaitables).
+    sightings = list(
+        await asyncio.gather(
+            store.first_sighting("v0=aa", 100.0, 360.0),
+            store.first_sighting("v0=bb", 100.0, 360.0),
+            store.first_sighting("v0=aa", 100.0, 360.0),
+        )
     )
     assert sightings == [True, True, False]
     assert await store.first_sighting("v0=bb", 101.0, 360.0) is False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.conftest import CHANNEL, USER
+from tests.conftest import CHANNEL, USER, MakeBot
 
 ADMIN = "UADMIN01"
 
@@ -28,7 +28,7 @@ def text_of(view: dict[str, Any]) -> str:
     return json.dumps(view, ensure_ascii=False)
 
 
-async def test_opening_the_tab_shows_your_jobs_spending_and_links(make_bot: Any) -> None:
+async def test_opening_the_tab_shows_your_jobs_spending_and_links(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await bot.command("A lighthouse in a storm")
     await bot.run_jobs()
@@ -42,7 +42,7 @@ async def test_opening_the_tab_shows_your_jobs_spending_and_links(make_bot: Any)
     assert "✅ Done" in text and "Channels today" not in text
 
 
-async def test_the_tab_is_refreshed_as_a_job_moves_for_people_who_opened_it(make_bot: Any) -> None:
+async def test_the_tab_is_refreshed_as_a_job_moves_for_people_who_opened_it(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await bot.event(home_opened(USER))
     published = len(bot.slack.homes[USER])
@@ -54,7 +54,7 @@ async def test_the_tab_is_refreshed_as_a_job_moves_for_people_who_opened_it(make
     assert "UBOB0002" not in bot.slack.homes
 
 
-async def test_admins_see_every_channels_usage_against_its_quota(make_bot: Any) -> None:
+async def test_admins_see_every_channels_usage_against_its_quota(make_bot: MakeBot) -> None:
     bot = await make_bot(daily_jobs_per_channel=20)
     bot.slack.add_user(ADMIN, is_admin=True)
     await bot.command("A lighthouse")

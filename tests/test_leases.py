@@ -6,12 +6,12 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.domain.job import Job, JobState
 from storage.db import MIGRATIONS, StaleJob, Store
+from tests.conftest import MakeBot
 from tests.fakes.jobs import stored_job
 
 LEASE = 30.0
@@ -98,7 +98,7 @@ async def test_a_sqlite_database_from_before_replicas_keeps_its_queue_order(tmp_
         await store.close()
 
 
-async def test_a_job_taken_again_the_moment_its_lease_is_released_is_still_waited_for(make_bot: Any) -> None:
+async def test_a_job_taken_again_the_moment_its_lease_is_released_is_still_waited_for(make_bot: MakeBot) -> None:
     bot = await make_bot()
     poller, store = bot.services.poller, bot.services.store
     assert (await bot.command("A heron")).status == 200
@@ -114,6 +114,7 @@ async def test_a_job_taken_again_the_moment_its_lease_is_released_is_still_waite
             await poller.tick()
         return released
 
+    # Patching one method of the live store: mypy forbids assigning to a method, the test means to.
     store.release_lease = release_then_a_tick_lands  # type: ignore[method-assign]
     await poller.tick()
     await poller.wait_idle()

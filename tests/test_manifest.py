@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any, cast
 
 import jsonschema
 import yaml
@@ -14,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "tests" / "data" / "slack-manifest.schema.json"
 
 
-def load_manifest() -> dict:
-    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+def load_manifest() -> dict[str, Any]:
+    return cast(dict[str, Any], yaml.safe_load((ROOT / "manifest.yml").read_text()))
 
 
 def test_manifest_is_valid_against_slacks_schema() -> None:

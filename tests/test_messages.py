@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,8 @@ from bot.messages import escape, progress_bar, progress_message, root_message, u
 from bot.runtime.logs import RedactSecrets
 
 
-def job(**changes: object) -> Job:
-    values: dict[str, object] = {
+def job(**changes: Any) -> Job:
+    values: dict[str, Any] = {
         "id": "vb_test",
         "team_id": "T1",
         "channel_id": "C1",
@@ -33,7 +34,7 @@ def job(**changes: object) -> Job:
         "updated_at": 0.0,
     }
     values.update(changes)
-    return Job(**values)  # type: ignore[arg-type]
+    return Job(**values)
 
 
 @pytest.mark.parametrize(

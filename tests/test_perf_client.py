@@ -21,13 +21,18 @@ from bot.domain.request import VideoRequest
 KEY = "pk_test_unit_key_0001"
 
 
-def client(handler: Callable[[httpx.Request], httpx.Response]) -> PerfClient:
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def client(handler: Handler) -> PerfClient:
     http = PerfClient.make_http_client("https://api.test", KEY)
     http._transport = httpx.MockTransport(handler)
     return PerfClient(http)
 
 
-def answering(status: int, body: object = None, headers: dict[str, str] | None = None, text: str | None = None):
+def answering(
+    status: int, body: object = None, headers: dict[str, str] | None = None, text: str | None = None
+) -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
         if text is not None:
             return httpx.Response(status, text=text, headers=headers)
@@ -36,7 +41,7 @@ def answering(status: int, body: object = None, headers: dict[str, str] | None =
     return handler
 
 
-def raising(exc: Exception):
+def raising(exc: Exception) -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
         raise exc
 
@@ -76,12 +81,14 @@ async def test_create_sends_the_documented_body_with_the_key() -> None:
         (raising(httpx.RemoteProtocolError("dropped")), PerfOutcomeUnknown),
     ],
 )
-async def test_create_failures_say_whether_perf_may_have_the_job(handler, error: type[Exception]) -> None:
+async def test_create_failures_say_whether_perf_may_have_the_job(handler: Handler, error: type[Exception]) -> None:
     with pytest.raises(error) as caught:
         await client(handler).create(VideoRequest("A cat"))
     assert KEY not in str(caught.value)
     if error is PerfRetryLater:
-        assert caught.value.retry_after == 7
+        retry_later = caught.value
+        assert isinstance(retry_later, PerfRetryLater)  # what pytest.raises(PerfRetryLater) already checked
+        assert retry_later.retry_after == 7
 
 
 async def test_a_rejection_carries_perfs_own_message() -> None:
@@ -125,7 +132,7 @@ async def test_status_of_a_processing_and_a_complete_job() -> None:
         (raising(httpx.ConnectError("refused")), PerfRetryLater),
     ],
 )
-async def test_status_faults_are_sorted(handler, error: type[Exception]) -> None:
+async def test_status_faults_are_sorted(handler: Handler, error: type[Exception]) -> None:
     with pytest.raises(error):
         await client(handler).status("j")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from typing import Any
 
+from bot.clients.perf import JobStatus
 from bot.domain.job import JobState
 from bot.domain.request import VideoRequest
-from tests.conftest import CHANNEL, USER
+from tests.conftest import CHANNEL, USER, MakeBot
 from tests.fakes.jobs import stored_job
 from tests.fakes.perf import Scripted
 from tests.fakes.process import wait_for
@@ -18,7 +18,7 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def test_a_command_ends_with_the_video_in_the_jobs_thread(make_bot: Any) -> None:
+async def test_a_command_ends_with_the_video_in_the_jobs_thread(make_bot: MakeBot) -> None:
     bot = await make_bot()
     response = await bot.command("A lighthouse in a storm --model veo-3 --duration 8 --ar 9:16")
     assert response.status == 200
@@ -65,7 +65,7 @@ async def test_a_command_ends_with_the_video_in_the_jobs_thread(make_bot: Any) -
     ]
 
 
-async def test_the_video_is_streamed_with_its_length_and_the_key_stays_with_perf(make_bot: Any) -> None:
+async def test_the_video_is_streamed_with_its_length_and_the_key_stays_with_perf(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.video_size = 3_000_000
     await bot.command("A drone shot over a glacier")
@@ -79,7 +79,7 @@ async def test_the_video_is_streamed_with_its_length_and_the_key_stays_with_perf
     assert all("Authorization" not in headers for headers in bot.perf.media_requests)
 
 
-async def test_a_media_host_without_content_length_is_spooled_not_refused(make_bot: Any) -> None:
+async def test_a_media_host_without_content_length_is_spooled_not_refused(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.media_content_length = False
     await bot.command("A quiet harbour at dawn")
@@ -90,7 +90,7 @@ async def test_a_media_host_without_content_length_is_spooled_not_refused(make_b
     assert video.sha256 == sha(bot.perf.video_for(next(iter(bot.perf.jobs))))
 
 
-async def test_bad_input_is_answered_privately_and_creates_nothing(make_bot: Any) -> None:
+async def test_bad_input_is_answered_privately_and_creates_nothing(make_bot: MakeBot) -> None:
     bot = await make_bot()
     cases = {
         "A glacier --model veo-4": "There is no model `veo-4`. Did you mean `veo-3`?",
@@ -111,7 +111,7 @@ async def test_bad_input_is_answered_privately_and_creates_nothing(make_bot: Any
     assert bot.slack.messages == []
 
 
-async def test_help_explains_syntax_models_and_aspect_ratios(make_bot: Any) -> None:
+async def test_help_explains_syntax_models_and_aspect_ratios(make_bot: MakeBot) -> None:
     bot = await make_bot()
     for text in ("help", "?"):
         response = await bot.command(text)
@@ -122,7 +122,7 @@ async def test_help_explains_syntax_models_and_aspect_ratios(make_bot: Any) -> N
     assert bot.slack.messages == [] and bot.perf.creates == []
 
 
-async def test_mentions_in_a_prompt_are_shown_as_text_and_never_ping(make_bot: Any) -> None:
+async def test_mentions_in_a_prompt_are_shown_as_text_and_never_ping(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await bot.command("<!channel> <!here> <@U999> & friends dancing")
     await bot.run_jobs()
@@ -135,7 +135,7 @@ async def test_mentions_in_a_prompt_are_shown_as_text_and_never_ping(make_bot: A
     assert bot.perf.creates[0]["prompt"] == "<!channel> <!here> <@U999> & friends dancing"
 
 
-async def test_a_failed_generation_shows_perfs_reason_in_the_thread_and_the_root(make_bot: Any) -> None:
+async def test_a_failed_generation_shows_perfs_reason_in_the_thread_and_the_root(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.outcome = "failed"
     await bot.command("Something the policy refuses")
@@ -148,7 +148,7 @@ async def test_a_failed_generation_shows_perfs_reason_in_the_thread_and_the_root
     assert (await bot.only_job()).state == JobState.FAILED
 
 
-async def test_perf_rate_limit_on_create_waits_and_submits_once(make_bot: Any) -> None:
+async def test_perf_rate_limit_on_create_waits_and_submits_once(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.create_script = [
         Scripted(429, {"error": {"type": "rate_limited", "message": "busy"}}, {"Retry-After": "30"})
@@ -165,7 +165,7 @@ async def test_perf_rate_limit_on_create_waits_and_submits_once(make_bot: Any) -
     assert len(bot.slack.roots(CHANNEL)) == 1
 
 
-async def test_a_create_that_may_have_reached_perf_is_never_sent_twice(make_bot: Any) -> None:
+async def test_a_create_that_may_have_reached_perf_is_never_sent_twice(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.create_script = [Scripted(502, raw="<html>bad gateway</html>")]
     await bot.command("A lighthouse")
@@ -178,7 +178,7 @@ async def test_a_create_that_may_have_reached_perf_is_never_sent_twice(make_bot:
     assert "can't tell whether Perf received it" in note.text and "press *Run again*" in note.text
 
 
-async def test_a_create_perf_refuses_is_reported_with_perfs_message(make_bot: Any) -> None:
+async def test_a_create_perf_refuses_is_reported_with_perfs_message(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.create_script = [
         Scripted(400, {"error": {"type": "invalid_request", "message": "duration_seconds exceeds maximum of 16"}})
@@ -189,7 +189,7 @@ async def test_a_create_perf_refuses_is_reported_with_perfs_message(make_bot: An
     assert "Perf refused the job: duration_seconds exceeds maximum of 16" in root.all_text()
 
 
-async def test_transient_poll_errors_back_off_and_the_job_goes_on(make_bot: Any) -> None:
+async def test_transient_poll_errors_back_off_and_the_job_goes_on(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.processing_polls = 1
     await bot.command("A lighthouse")
@@ -216,7 +216,7 @@ async def test_transient_poll_errors_back_off_and_the_job_goes_on(make_bot: Any)
     assert (await bot.only_job()).state == JobState.DELIVERED
 
 
-async def test_a_job_perf_forgets_ends_with_a_message(make_bot: Any) -> None:
+async def test_a_job_perf_forgets_ends_with_a_message(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await bot.command("A lighthouse")
     await bot.step()
@@ -226,7 +226,7 @@ async def test_a_job_perf_forgets_ends_with_a_message(make_bot: Any) -> None:
     assert "Perf no longer knows this job" in root.all_text()
 
 
-async def test_a_job_that_never_finishes_is_given_up_after_the_deadline(make_bot: Any) -> None:
+async def test_a_job_that_never_finishes_is_given_up_after_the_deadline(make_bot: MakeBot) -> None:
     bot = await make_bot(job_timeout_seconds=600)
     bot.perf.hold()
     await bot.command("A lighthouse")
@@ -237,7 +237,7 @@ async def test_a_job_that_never_finishes_is_given_up_after_the_deadline(make_bot
     assert len(bot.perf.polls) <= 600 / 2 + 2
 
 
-async def test_polls_follow_perfs_estimate_within_bounds(make_bot: Any) -> None:
+async def test_polls_follow_perfs_estimate_within_bounds(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.eta_seconds = 40
     bot.perf.processing_polls = 3
@@ -259,7 +259,7 @@ async def test_polls_follow_perfs_estimate_within_bounds(make_bot: Any) -> None:
     assert progress.edits >= len(gaps) - 2, "each refresh between polls moved the bar"
 
 
-async def test_no_room_in_the_channel_is_told_privately_and_nothing_is_submitted(make_bot: Any) -> None:
+async def test_no_room_in_the_channel_is_told_privately_and_nothing_is_submitted(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.slack.fail_next("chat.postMessage", error="not_in_channel")
     await bot.command("A lighthouse")
@@ -273,7 +273,7 @@ async def test_no_room_in_the_channel_is_told_privately_and_nothing_is_submitted
     assert job.state == JobState.FAILED and job.finalized
 
 
-async def test_slack_rate_limits_are_retried_by_the_client(make_bot: Any) -> None:
+async def test_slack_rate_limits_are_retried_by_the_client(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.slack.fail_next("chat.postMessage", status=429, retry_after="0")
     await bot.command("A lighthouse")
@@ -282,7 +282,7 @@ async def test_slack_rate_limits_are_retried_by_the_client(make_bot: Any) -> Non
     assert (await bot.only_job()).state == JobState.DELIVERED
 
 
-async def test_an_upload_slack_refuses_falls_back_to_the_link(make_bot: Any) -> None:
+async def test_an_upload_slack_refuses_falls_back_to_the_link(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.slack.fail_next("files.getUploadURLExternal", error="missing_scope")
     await bot.command("A lighthouse")
@@ -295,7 +295,7 @@ async def test_an_upload_slack_refuses_falls_back_to_the_link(make_bot: Any) -> 
     assert not any(f.shares for f in bot.slack.files.values())
 
 
-async def test_a_video_on_a_host_not_allowed_is_neither_fetched_nor_linked(make_bot: Any) -> None:
+async def test_a_video_on_a_host_not_allowed_is_neither_fetched_nor_linked(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.video_url_override = "https://evil.example.com/v.mp4"
     await bot.command("A lighthouse")
@@ -307,7 +307,7 @@ async def test_a_video_on_a_host_not_allowed_is_neither_fetched_nor_linked(make_
     assert bot.perf.media_requests == [] and bot.slack.files == {}
 
 
-async def test_restart_mid_create_marks_the_job_unknown_and_does_not_resubmit(make_bot: Any) -> None:
+async def test_restart_mid_create_marks_the_job_unknown_and_does_not_resubmit(make_bot: MakeBot) -> None:
     bot = await make_bot()
     job = await bot.services.jobs.start(
         VideoRequest("A lighthouse"), team_id="T1", channel_id=CHANNEL, user_id=USER, response_url=""
@@ -320,7 +320,7 @@ async def test_restart_mid_create_marks_the_job_unknown_and_does_not_resubmit(ma
     assert (await restarted.only_job()).state == JobState.UNKNOWN
 
 
-async def test_restart_after_the_bytes_reached_slack_only_completes_the_upload(make_bot: Any) -> None:
+async def test_restart_after_the_bytes_reached_slack_only_completes_the_upload(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await bot.command("A lighthouse")
     bot.slack.fail_next("files.completeUploadExternal", status=500)
@@ -332,7 +332,7 @@ async def test_restart_after_the_bytes_reached_slack_only_completes_the_upload(m
     assert len(bot.slack.files_in_thread(CHANNEL, root.ts)) == 1
 
 
-async def test_many_commands_at_once_each_get_their_own_thread_and_one_video(make_bot: Any) -> None:
+async def test_many_commands_at_once_each_get_their_own_thread_and_one_video(make_bot: MakeBot) -> None:
     bot = await make_bot(poll_concurrency=3)
     prompts = [f"Scene number {n} --model luma-dream-machine --duration {n % 10 + 1}" for n in range(12)]
     for text in prompts:
@@ -348,7 +348,7 @@ async def test_many_commands_at_once_each_get_their_own_thread_and_one_video(mak
     assert sorted(c["duration_seconds"] for c in bot.perf.creates) == sorted(n % 10 + 1 for n in range(12))
 
 
-async def test_a_refused_api_key_is_explained_to_the_person(make_bot: Any) -> None:
+async def test_a_refused_api_key_is_explained_to_the_person(make_bot: MakeBot) -> None:
     bot = await make_bot(perf_api_key="pk_test_wrong_key")
     await bot.command("A lighthouse")
     await bot.run_jobs()
@@ -358,14 +358,15 @@ async def test_a_refused_api_key_is_explained_to_the_person(make_bot: Any) -> No
     assert "pk_test_wrong_key" not in root.all_text()
 
 
-async def test_a_step_that_keeps_crashing_ends_the_job_with_a_message(make_bot: Any) -> None:
+async def test_a_step_that_keeps_crashing_ends_the_job_with_a_message(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await bot.command("A lighthouse")
     await bot.step()  # submitted; from now on every poll answer is something the code cannot digest
 
-    async def broken_status(perf_job_id: str) -> Any:
+    async def broken_status(perf_job_id: str) -> JobStatus:
         raise RuntimeError("a bug")
 
+    # Patching one method of the live client: mypy forbids assigning to a method, the test means to.
     bot.services.jobs._perf.status = broken_status  # type: ignore[method-assign]
     await bot.run_jobs()
     job = await bot.only_job()
@@ -374,7 +375,7 @@ async def test_a_step_that_keeps_crashing_ends_the_job_with_a_message(make_bot: 
     assert "videobot hit an internal error (RuntimeError)" in root.all_text()
 
 
-async def test_a_dropped_connection_is_retried_on_a_poll_but_never_on_a_create(make_bot: Any) -> None:
+async def test_a_dropped_connection_is_retried_on_a_poll_but_never_on_a_create(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.perf.create_script = [Scripted(202, drop=True)]
     await bot.command("First: the create's connection drops")
@@ -390,7 +391,7 @@ async def test_a_dropped_connection_is_retried_on_a_poll_but_never_on_a_create(m
     assert bot.perf.create_requests == 2
 
 
-async def test_jobs_left_behind_by_a_full_tick_start_as_soon_as_there_is_room(make_bot: Any) -> None:
+async def test_jobs_left_behind_by_a_full_tick_start_as_soon_as_there_is_room(make_bot: MakeBot) -> None:
     # One step at a time, so a tick takes at most four jobs; the interval tick and every job's next poll
     # are far beyond this test. Only a step making room can start the rest.
     bot = await make_bot(poll_concurrency=1, poll_tick_seconds=3600.0, poll_min_seconds=600.0, max_concurrent_jobs=0)

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.domain.job import JobState
-from tests.conftest import CHANNEL, USER, button_click_body, reaction_event_body
-from tests.fakes.slack import BOT_USER_ID
+from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, reaction_event_body
+from tests.fakes.slack import BOT_USER_ID, FakeMessage
 
 BOB = "UBOB0002"
 CAROL = "UCAROL03"
 
 
-async def finished_job(bot: Any, text: str = "A lighthouse in a storm --model veo-3 --duration 8 --ar 9:16") -> Any:
+async def finished_job(
+    bot: Bot, text: str = "A lighthouse in a storm --model veo-3 --duration 8 --ar 9:16"
+) -> FakeMessage:
     await bot.command(text)
     await bot.run_jobs()
     [root] = bot.slack.roots(CHANNEL)
     return root
 
 
-async def test_a_repeat_reaction_runs_the_same_prompt_again_for_the_person_who_reacted(make_bot: Any) -> None:
+async def test_a_repeat_reaction_runs_the_same_prompt_again_for_the_person_who_reacted(make_bot: MakeBot) -> None:
     bot = await make_bot()
     original_root = await finished_job(bot)
     assert "React with 🔁 to run this prompt again" in original_root.all_text()
@@ -54,7 +54,7 @@ async def test_a_repeat_reaction_runs_the_same_prompt_again_for_the_person_who_r
     assert original.user_id == USER
 
 
-async def test_redelivered_events_re_added_reactions_and_restarts_make_one_rerun_per_person(make_bot: Any) -> None:
+async def test_redelivered_events_re_added_reactions_and_restarts_make_one_rerun_per_person(make_bot: MakeBot) -> None:
     bot = await make_bot()
     root = await finished_job(bot)
 
@@ -76,7 +76,7 @@ async def test_redelivered_events_re_added_reactions_and_restarts_make_one_rerun
     assert len(bot.slack.roots(CHANNEL)) == 3
 
 
-async def test_other_emoji_other_messages_and_bots_start_nothing(make_bot: Any) -> None:
+async def test_other_emoji_other_messages_and_bots_start_nothing(make_bot: MakeBot) -> None:
     bot = await make_bot()
     root = await finished_job(bot)
     [progress] = bot.slack.thread(CHANNEL, root.ts)
@@ -105,7 +105,7 @@ async def test_other_emoji_other_messages_and_bots_start_nothing(make_bot: Any) 
     assert len(await bot.services.store.jobs()) == 1
 
 
-async def test_the_rerun_emoji_are_configurable(make_bot: Any) -> None:
+async def test_the_rerun_emoji_are_configurable(make_bot: MakeBot) -> None:
     bot = await make_bot(rerun_emoji=("arrows_counterclockwise", "partyparrot"))
     root = await finished_job(bot)
     assert "React with 🔄 to run this prompt again" in root.all_text()
@@ -116,7 +116,7 @@ async def test_the_rerun_emoji_are_configurable(make_bot: Any) -> None:
     assert len(bot.perf.creates) == 2
 
 
-async def test_a_rerun_that_is_no_longer_valid_is_refused_privately(make_bot: Any) -> None:
+async def test_a_rerun_that_is_no_longer_valid_is_refused_privately(make_bot: MakeBot) -> None:
     bot = await make_bot()
     root = await finished_job(bot)
     # The catalogue changed since the job ran: its model is gone.
@@ -133,7 +133,7 @@ async def test_a_rerun_that_is_no_longer_valid_is_refused_privately(make_bot: An
 
 
 async def test_when_slack_cannot_say_who_reacted_nothing_starts_and_the_reaction_can_be_tried_again(
-    make_bot: Any,
+    make_bot: MakeBot,
 ) -> None:
     bot = await make_bot()
     root = await finished_job(bot)
@@ -149,7 +149,7 @@ async def test_when_slack_cannot_say_who_reacted_nothing_starts_and_the_reaction
     assert len(bot.perf.creates) == 2
 
 
-async def test_the_run_again_button_reruns_once_per_click(make_bot: Any) -> None:
+async def test_the_run_again_button_reruns_once_per_click(make_bot: MakeBot) -> None:
     bot = await make_bot()
     root = await finished_job(bot)
     [button] = [
@@ -176,7 +176,7 @@ async def test_the_run_again_button_reruns_once_per_click(make_bot: Any) -> None
     assert all(j.state == JobState.DELIVERED for j in reruns)
 
 
-async def test_a_rerun_of_a_rerun_links_to_its_own_original(make_bot: Any) -> None:
+async def test_a_rerun_of_a_rerun_links_to_its_own_original(make_bot: MakeBot) -> None:
     bot = await make_bot()
     root = await finished_job(bot)
     await bot.event(reaction_event_body(root.ts, user=BOB, event_id="Ev1"))
@@ -190,7 +190,7 @@ async def test_a_rerun_of_a_rerun_links_to_its_own_original(make_bot: Any) -> No
     assert len(bot.perf.creates) == 3
 
 
-async def test_without_a_permalink_the_rerun_names_the_original_job(make_bot: Any) -> None:
+async def test_without_a_permalink_the_rerun_names_the_original_job(make_bot: MakeBot) -> None:
     bot = await make_bot()
     root = await finished_job(bot)
     original = await bot.only_job()

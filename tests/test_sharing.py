@@ -9,7 +9,7 @@ from typing import Any
 from bot.domain.job import Job, JobState
 from bot.domain.quotas import day_of
 from bot.domain.reports import due_report_day, summarize
-from tests.conftest import CHANNEL, USER, private_text, reaction_event_body
+from tests.conftest import CHANNEL, USER, MakeBot, private_text, reaction_event_body
 from tests.fakes.jobs import stored_job
 from tests.fakes.perf import Scripted
 
@@ -19,7 +19,15 @@ ADMIN = "UADMIN01"
 # --- the queue -----------------------------------------------------------------------------------
 
 
-async def test_with_two_slots_eight_jobs_never_run_more_than_two_at_once_and_start_in_order(make_bot: Any) -> None:
+def place_in_line(text: str) -> int:
+    if "next in line" in text:
+        return 1
+    found = re.search(r"(\d+)\w\w in line", text)
+    assert found is not None, text
+    return int(found[1])
+
+
+async def test_with_two_slots_eight_jobs_never_run_more_than_two_at_once_and_start_in_order(make_bot: MakeBot) -> None:
     bot = await make_bot(max_concurrent_jobs=2)
     for n in range(8):
         assert (await bot.command(f"Scene {n}")).status == 200
@@ -31,7 +39,7 @@ async def test_with_two_slots_eight_jobs_never_run_more_than_two_at_once_and_sta
     assert len(roots) == 8
     waiting = [bot.slack.thread(CHANNEL, root.ts)[0].text for root in roots[2:]]
     assert all(text.startswith("⏳ Waiting for a free slot at Perf: ") for text in waiting)
-    places = [1 if "next in line" in text else int(re.search(r"(\d+)\w\w in line", text)[1]) for text in waiting]
+    places = [place_in_line(text) for text in waiting]
     if bot.services.store.engine == "sqlite":
         assert places == [1, 2, 3, 4, 5, 6]
     else:
@@ -55,7 +63,7 @@ async def test_with_two_slots_eight_jobs_never_run_more_than_two_at_once_and_sta
     assert seen_places and not seen_places[-1].endswith("6th in line"), last_progress.history
 
 
-async def test_a_429_on_create_puts_the_job_back_at_the_head_of_the_line(make_bot: Any) -> None:
+async def test_a_429_on_create_puts_the_job_back_at_the_head_of_the_line(make_bot: MakeBot) -> None:
     bot = await make_bot(max_concurrent_jobs=1)
     bot.perf.create_script = [
         Scripted(429, {"error": {"type": "rate_limited", "message": "busy"}}, {"Retry-After": "20"})
@@ -72,7 +80,7 @@ async def test_a_429_on_create_puts_the_job_back_at_the_head_of_the_line(make_bo
     assert bot.perf.create_requests == 3
 
 
-async def test_the_queue_survives_a_restart(make_bot: Any) -> None:
+async def test_the_queue_survives_a_restart(make_bot: MakeBot) -> None:
     bot = await make_bot(max_concurrent_jobs=1)
     for n in range(3):
         await bot.command(f"Scene {n}")
@@ -88,7 +96,7 @@ async def test_the_queue_survives_a_restart(make_bot: Any) -> None:
 # --- quotas --------------------------------------------------------------------------------------
 
 
-async def test_a_burst_on_a_quota_of_three_starts_exactly_three(make_bot: Any) -> None:
+async def test_a_burst_on_a_quota_of_three_starts_exactly_three(make_bot: MakeBot) -> None:
     bot = await make_bot(daily_jobs_per_channel=3)
     responses = await asyncio.gather(*(bot.command(f"Scene {n}", user=f"UPERSON{n:02d}") for n in range(12)))
     refused = [r for r in responses if r.body]
@@ -101,7 +109,7 @@ async def test_a_burst_on_a_quota_of_three_starts_exactly_three(make_bot: Any) -
     assert len(bot.perf.creates) == 3 and len(bot.slack.roots(CHANNEL)) == 3
 
 
-async def test_the_quota_resets_at_midnight_in_the_configured_zone(make_bot: Any) -> None:
+async def test_the_quota_resets_at_midnight_in_the_configured_zone(make_bot: MakeBot) -> None:
     bot = await make_bot(daily_jobs_per_channel=1, timezone="America/Los_Angeles")
     # 23:50 in Los Angeles, which is already the next day in UTC.
     bot.clock.t = day_of(bot.clock.t, "America/Los_Angeles").end - 10 * 60
@@ -114,7 +122,7 @@ async def test_the_quota_resets_at_midnight_in_the_configured_zone(make_bot: Any
     assert sorted(c["prompt"] for c in bot.perf.creates) == ["After midnight", "Before midnight"]
 
 
-async def test_a_job_that_never_reached_perf_gives_its_slot_back(make_bot: Any) -> None:
+async def test_a_job_that_never_reached_perf_gives_its_slot_back(make_bot: MakeBot) -> None:
     bot = await make_bot(daily_jobs_per_channel=1)
     bot.perf.create_script = [Scripted(400, {"error": {"type": "invalid_request", "message": "bad prompt"}})]
     await bot.command("Refused by Perf")
@@ -126,7 +134,7 @@ async def test_a_job_that_never_reached_perf_gives_its_slot_back(make_bot: Any) 
     assert "used its 1 job" in private_text(await bot.command("Third"))
 
 
-async def test_budget_and_per_person_limits(make_bot: Any) -> None:
+async def test_budget_and_per_person_limits(make_bot: MakeBot) -> None:
     bot = await make_bot(daily_jobs_per_channel=0, daily_budget_micros_per_channel=3_000_000, daily_jobs_per_user=2)
     assert (await bot.command("A --model veo-3 --duration 8")).body == ""  # est. $2.80
     refused = private_text(await bot.command("B --model veo-3 --duration 2", user="UOTHER01"))  # $0.70 more
@@ -138,7 +146,7 @@ async def test_budget_and_per_person_limits(make_bot: Any) -> None:
     assert sorted(c["prompt"] for c in bot.perf.creates) == ["A", "C"]
 
 
-async def test_the_bot_works_only_in_allowed_channels(make_bot: Any) -> None:
+async def test_the_bot_works_only_in_allowed_channels(make_bot: MakeBot) -> None:
     bot = await make_bot(allowed_channels=(CHANNEL,))
     text = private_text(await bot.command("Elsewhere", channel="C0THER01"))
     assert "isn't switched on for this channel" in text
@@ -147,7 +155,7 @@ async def test_the_bot_works_only_in_allowed_channels(make_bot: Any) -> None:
     assert [c["prompt"] for c in bot.perf.creates] == ["Here"]
 
 
-async def test_a_rerun_counts_against_the_quota_and_is_refused_privately(make_bot: Any) -> None:
+async def test_a_rerun_counts_against_the_quota_and_is_refused_privately(make_bot: MakeBot) -> None:
     bot = await make_bot(daily_jobs_per_channel=1)
     await bot.command("A lighthouse")
     await bot.run_jobs()
@@ -158,7 +166,7 @@ async def test_a_rerun_counts_against_the_quota_and_is_refused_privately(make_bo
     assert len(bot.slack.roots(CHANNEL)) == 1 and len(bot.perf.creates) == 1
 
 
-async def test_anyone_sees_the_quota_and_only_admins_change_it(make_bot: Any) -> None:
+async def test_anyone_sees_the_quota_and_only_admins_change_it(make_bot: MakeBot) -> None:
     bot = await make_bot(daily_jobs_per_channel=5)
     bot.slack.add_user(ADMIN, is_admin=True)
     await bot.command("A lighthouse")
@@ -219,7 +227,7 @@ def test_the_due_report_day_follows_the_report_time_in_the_zone() -> None:
     assert due_report_day(tuesday_0830 + 3600, zone, (9, 0)).label == "2025-11-24"
 
 
-async def test_the_daily_report_is_posted_once_per_channel_and_day_across_restarts(make_bot: Any) -> None:
+async def test_the_daily_report_is_posted_once_per_channel_and_day_across_restarts(make_bot: MakeBot) -> None:
     bot = await make_bot(report_channel="C0REPORTS")
     bot.slack.add_user(USER, display_name="alice")
     bot.slack.add_user("UBOB0002", real_name="Bob Stone")
@@ -246,7 +254,7 @@ async def test_the_daily_report_is_posted_once_per_channel_and_day_across_restar
     assert len([m for m in bot.slack.roots("C0THER01") if "📊" in m.text]) == 1
 
 
-async def test_report_today_answers_privately_with_totals_and_what_is_left(make_bot: Any) -> None:
+async def test_report_today_answers_privately_with_totals_and_what_is_left(make_bot: MakeBot) -> None:
     bot = await make_bot(daily_jobs_per_channel=10)
     await bot.command("A lighthouse")
     await bot.command("A glacier", user="UBOB0002")

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import pytest
 
 from bot.clients.pacing import Pacer, Priority, Ticket
 from bot.domain.job import JobState
-from tests.conftest import CHANNEL
+from tests.conftest import CHANNEL, Bot, MakeBot
 from tests.fakes.process import wait_for
 
 
-def _update_times(bot: Any) -> list[float]:
+def _update_times(bot: Bot) -> list[float]:
     return [
         at for (method, _), at in zip(bot.slack.calls, bot.slack.call_times, strict=True) if method == "chat.update"
     ]
 
 
 @pytest.mark.slack_at_real_pace
-async def test_a_429_holds_back_every_call_of_that_method_for_retry_after(make_bot: Any) -> None:
+async def test_a_429_holds_back_every_call_of_that_method_for_retry_after(make_bot: MakeBot) -> None:
     bot = await make_bot()
     slack = bot.services.slack
     posted = [await slack.post_message(f"C{n:08d}", {"text": f"message {n}"}) for n in range(3)]
@@ -41,7 +40,7 @@ async def test_a_429_holds_back_every_call_of_that_method_for_retry_after(make_b
     assert bot.slack.rate_limited == []
 
 
-async def test_edits_of_one_message_are_coalesced_and_a_stale_one_is_never_sent(make_bot: Any) -> None:
+async def test_edits_of_one_message_are_coalesced_and_a_stale_one_is_never_sent(make_bot: MakeBot) -> None:
     bot = await make_bot()
     slack = bot.services.slack
     ts = await slack.post_message(CHANNEL, {"text": "0%"})
@@ -76,7 +75,7 @@ async def test_what_a_person_misses_most_gets_the_next_turn() -> None:
     await pacer.close()
 
 
-async def test_paid_work_reaches_perf_while_the_channel_has_no_room_for_its_roots(make_bot: Any) -> None:
+async def test_paid_work_reaches_perf_while_the_channel_has_no_room_for_its_roots(make_bot: MakeBot) -> None:
     bot = await make_bot(max_concurrent_jobs=0, poll_concurrency=16)
     await bot.command("The first scene")
     await bot.run_jobs()  # the bot has posted in the channel: it can post there
@@ -99,7 +98,7 @@ async def test_paid_work_reaches_perf_while_the_channel_has_no_room_for_its_root
     assert bot.slack.rate_limited == []
 
 
-async def test_in_a_channel_not_known_to_take_messages_the_root_goes_first(make_bot: Any) -> None:
+async def test_in_a_channel_not_known_to_take_messages_the_root_goes_first(make_bot: MakeBot) -> None:
     bot = await make_bot(max_concurrent_jobs=0)
     bot.slack.gates["chat.postMessage"] = gate = asyncio.Event()
     await bot.command("A lighthouse")
@@ -112,7 +111,7 @@ async def test_in_a_channel_not_known_to_take_messages_the_root_goes_first(make_
     assert (await bot.only_job()).state == JobState.DELIVERED
 
 
-async def test_twelve_jobs_in_one_channel_meet_no_429(make_bot: Any) -> None:
+async def test_twelve_jobs_in_one_channel_meet_no_429(make_bot: MakeBot) -> None:
     bot = await make_bot(max_concurrent_jobs=0)
     for n in range(12):
         await bot.command(f"Scene {n} --model pika", user=f"U{n:08d}")
@@ -122,7 +121,7 @@ async def test_twelve_jobs_in_one_channel_meet_no_429(make_bot: Any) -> None:
     assert bot.slack.rate_limited == [] and bot.slack.refused == []
 
 
-async def test_a_prompt_that_escapes_past_a_section_is_shown_cut_and_its_video_delivered(make_bot: Any) -> None:
+async def test_a_prompt_that_escapes_past_a_section_is_shown_cut_and_its_video_delivered(make_bot: MakeBot) -> None:
     bot = await make_bot()
     prompt = ("Tom & Jerry <chase> " * 100)[:1990].strip()
     await bot.command(prompt)
@@ -135,7 +134,7 @@ async def test_a_prompt_that_escapes_past_a_section_is_shown_cut_and_its_video_d
 
 
 async def test_a_message_slack_refuses_goes_as_plain_text_once_and_the_job_goes_on(
-    make_bot: Any, caplog: pytest.LogCaptureFixture
+    make_bot: MakeBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot = await make_bot()
     bot.slack.fail_next("chat.postMessage", error="invalid_blocks")
@@ -154,7 +153,7 @@ async def test_a_message_slack_refuses_goes_as_plain_text_once_and_the_job_goes_
     assert any(r.levelno == logging.ERROR for r in caplog.records if "event=message_refused" in r.getMessage())
 
 
-async def test_a_root_slack_refuses_even_as_plain_text_ends_the_job_before_perf(make_bot: Any) -> None:
+async def test_a_root_slack_refuses_even_as_plain_text_ends_the_job_before_perf(make_bot: MakeBot) -> None:
     bot = await make_bot()
     bot.slack.fail_next("chat.postMessage", error="invalid_blocks")
     bot.slack.fail_next("chat.postMessage", error="invalid_arguments")
@@ -167,7 +166,7 @@ async def test_a_root_slack_refuses_even_as_plain_text_ends_the_job_before_perf(
     assert "invalid_arguments" in answer["text"] and "nothing was charged" in answer["text"]
 
 
-async def test_a_channel_lost_after_the_job_went_to_perf_is_told_it_may_be_charged(make_bot: Any) -> None:
+async def test_a_channel_lost_after_the_job_went_to_perf_is_told_it_may_be_charged(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await bot.command("The first scene")
     await bot.run_jobs()

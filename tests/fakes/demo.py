@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import CHANNEL, signed_headers, slash_command_body
+from tests.conftest import signed_headers, slash_command_body
+from tests.fakes.jobs import CHANNEL
 from tests.fakes.perf import FakePerf
 from tests.fakes.process import bot_environment, videobot_command
 from tests.fakes.slack import FakeSlack

@@ -20,9 +20,9 @@ import itertools
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from aiohttp import WSMsgType, web
 
@@ -55,6 +55,18 @@ POST_MESSAGE_PER_CHANNEL: tuple[float, int] = (60, 3)
 POST_MESSAGE_PER_WORKSPACE: tuple[float, int] = (300, 30)
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
 VIEW_METHODS = frozenset({"views.open", "views.update", "views.publish"})
+
+
+# A Web API method of the fake (`_m_<method>`): the call's parameters in, Slack's answer out, both JSON.
+MethodHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class Failure(TypedDict):
+    """How the next call of a method fails (`fail_next`): a Slack error, or an HTTP status with its Retry-After."""
+
+    error: str
+    status: int
+    retry_after: str
 
 
 def _every_call(params: dict[str, Any]) -> bool:
@@ -145,7 +157,7 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {BOT_USER_ID: {"is_bot": True, "name": "videobot"}}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.call_times: list[float] = []  # time.monotonic() of each entry in calls
-        self.failures: dict[str, list[dict[str, Any]]] = {}
+        self.failures: dict[str, list[Failure]] = {}
         self.unauthorized_calls = 0
         # Hold points for kill tests: a call of the method waits here; if its caller died meanwhile,
         # it is dropped as real Slack would never have received it.
@@ -254,7 +266,7 @@ class FakeSlack:
         refusal = self._refusal(method, params)
         if refusal is not None:
             return web.json_response(refusal)
-        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        handler: MethodHandler | None = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         return web.json_response(await handler(params))
