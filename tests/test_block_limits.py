@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import messages
-from bot.domain.job import Job, JobState
+from bot.domain.job import CancelOutcome, Job, JobState
 from bot.domain.quotas import Day, Limits, Usage
 from bot.domain.reports import DayReport, summarize
 from bot.domain.request import MAX_PROMPT_CHARS, CommandError, ErrorCode
@@ -335,7 +335,7 @@ def test_command_errors_and_form_errors_with_huge_user_text_fit() -> None:
         assert_whole_entities(text)
         assert all(len(field) <= 2000 for field in messages.form_errors(error).values())
     assert len(messages.quota_bad_value("&" * 5000)["text"]) <= 1000
-    assert len(messages.cancel_result("not_found", "<" * 5000)["text"]) <= 1000
+    assert len(messages.cancel_result(CancelOutcome.NOT_FOUND, "<" * 5000)["text"]) <= 1000
     assert len(messages.form_refused("x" * 5000)["prompt"]) == 2000
 
 
