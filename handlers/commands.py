@@ -21,6 +21,7 @@ from bot.domain.request import (
     QuotaRequest,
     ReportRequest,
     StatusRequest,
+    VideoRequest,
     parse_video_command,
 )
 from handlers.services import Services
@@ -44,40 +45,14 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
     parsed = parse_video_command(command.get("text"))
     channel_id, user_id = command.get("channel_id", ""), command.get("user_id", "")
     if isinstance(parsed, FormRequest):
-        try:
-            await services.slack.open_view(command.get("trigger_id", ""), messages.video_form(channel_id))
-        except SlackCallError as exc:
-            log.warning("event=form_not_opened channel=%s error=%s", channel_id, exc.error)
-            return messages.help_message(rerun_emoji=services.settings.rerun_emoji[0])
-        return {}
+        return await _open_form(services, command.get("trigger_id", ""), channel_id)
     if isinstance(parsed, HelpRequest):
         return messages.help_message(rerun_emoji=services.settings.rerun_emoji[0])
     if isinstance(parsed, CommandError):
         log.info("event=command_refused code=%s channel=%s", parsed.code, channel_id)
         return messages.command_error(parsed)
     try:
-        if isinstance(parsed, QuotaRequest):
-            if parsed.new_limit is None:
-                return await services.reports.quota(channel_id, user_id)
-            return await services.reports.set_quota(channel_id, user_id, parsed.new_limit)
-        if isinstance(parsed, ReportRequest):
-            return await services.reports.report_today(channel_id, user_id)
-        if isinstance(parsed, ModelsRequest):
-            return _for_ack(messages.models_message())
-        if isinstance(parsed, StatusRequest):
-            return _for_ack(messages.status_message(await services.control.unfinished(channel_id, user_id)))
-        if isinstance(parsed, CancelRequest):
-            outcome, _ = await services.control.cancel(parsed.job_id, user_id, channel_id)
-            if outcome == CancelOutcome.CANCELLED:
-                services.poller.wake()
-            return _for_ack(messages.cancel_result(outcome, parsed.job_id))
-        await services.jobs.start(
-            parsed,
-            team_id=command.get("team_id", ""),
-            channel_id=channel_id,
-            user_id=user_id,
-            response_url=command.get("response_url", ""),
-        )
+        return await _answer(services, parsed, command, channel_id, user_id)
     except (ChannelNotAllowed, QuotaExceeded) as exc:
         if isinstance(exc, ChannelNotAllowed):
             log.info("event=channel_not_allowed channel=%s user=%s", channel_id, user_id)
@@ -85,6 +60,46 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
     except Exception as exc:
         log.exception("event=command_failed channel=%s error=%s", channel_id, type(exc).__name__)
         return messages.internal_error()
+
+
+async def _open_form(services: Services, trigger_id: str, channel_id: str) -> messages.Message:
+    try:
+        await services.slack.open_view(trigger_id, messages.video_form(channel_id))
+    except SlackCallError as exc:
+        log.warning("event=form_not_opened channel=%s error=%s", channel_id, exc.error)
+        return messages.help_message(rerun_emoji=services.settings.rerun_emoji[0])
+    return {}
+
+
+async def _answer(
+    services: Services,
+    parsed: QuotaRequest | ReportRequest | ModelsRequest | StatusRequest | CancelRequest | VideoRequest,
+    command: Mapping[str, Any],
+    channel_id: str,
+    user_id: str,
+) -> messages.Message:
+    if isinstance(parsed, QuotaRequest):
+        if parsed.new_limit is None:
+            return await services.reports.quota(channel_id, user_id)
+        return await services.reports.set_quota(channel_id, user_id, parsed.new_limit)
+    if isinstance(parsed, ReportRequest):
+        return await services.reports.report_today(channel_id, user_id)
+    if isinstance(parsed, ModelsRequest):
+        return _for_ack(messages.models_message())
+    if isinstance(parsed, StatusRequest):
+        return _for_ack(messages.status_message(await services.control.unfinished(channel_id, user_id)))
+    if isinstance(parsed, CancelRequest):
+        outcome, _ = await services.control.cancel(parsed.job_id, user_id, channel_id)
+        if outcome == CancelOutcome.CANCELLED:
+            services.poller.wake()
+        return _for_ack(messages.cancel_result(outcome, parsed.job_id))
+    await services.jobs.start(
+        parsed,
+        team_id=command.get("team_id", ""),
+        channel_id=channel_id,
+        user_id=user_id,
+        response_url=command.get("response_url", ""),
+    )
     # Only schedules a tick: the acknowledgement goes out first.
     services.poller.wake()
     return {}
