@@ -1,0 +1,30 @@
+"""Pieces of SQL that several seams of the store build their statements from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from storage.engine import Statement
+
+# Well below both engines' limit on bound parameters (32,766 in SQLite's builds since 3.32, 32,767 in PostgreSQL).
+MAX_PARAMETERS = 10_000
+
+
+def in_list(sql: str, values: Sequence[Any], *before: Any) -> Statement:
+    """`sql` with its `IN ({})` list filled with one placeholder per value; `before` binds the ones ahead of it."""
+    return sql.format(", ".join("?" for _ in values)), (*before, *values)
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = "") -> list[Statement]:
+    """INSERTs of `rows`, many to a statement: one round trip for a group on PostgreSQL, not one a row.
+
+    `then` ends each statement (an ON CONFLICT or RETURNING clause)."""
+    per_statement = max(1, MAX_PARAMETERS // len(columns))
+    placeholders = "(" + ", ".join("?" for _ in columns) + ")"
+    statements: list[Statement] = []
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(placeholders for _ in chunk)}{then}"
+        statements.append((sql, [value for row in chunk for value in row]))
+    return statements
