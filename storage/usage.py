@@ -5,13 +5,14 @@ transaction that reserves a job."""
 
 from __future__ import annotations
 
+from bot.domain.job import QUOTA_FREED_STATES
 from bot.domain.quotas import ChannelLimits, Usage
 from storage.base import StoreBase
 from storage.engine import Row
-from storage.sql import in_list
+from storage.sql import in_list, states_list
 
 # Jobs that count against quotas: all but those that certainly never reached Perf.
-HOLDS_QUOTA = "(perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled'))"
+HOLDS_QUOTA = f"(perf_job_id IS NOT NULL OR state NOT IN {states_list(QUOTA_FREED_STATES)})"
 # A day's usage per channel and per person, counting the jobs that hold quota; bound as the day's start and
 # end, then the IN list. One statement each for a whole group of admissions, whatever its size.
 CHANNEL_USAGE_SQL = (
