@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Unpack
 
-from bot.domain.job import Job, JobState
+from bot.domain.job import Job, JobChanges, JobState
 from storage.base import StoreBase
 from storage.engine import Statement
 from storage.rows import JOB_COLUMNS, job_from_row, to_db
@@ -34,11 +34,16 @@ class JobQueries(StoreBase):
         row = await self._db.fetchrow("SELECT * FROM jobs WHERE id = ?", job_id)
         return job_from_row(row) if row else None
 
-    async def update_job(self, job: Job, *, event: str = "", lease: str | None = None, **changes: Any) -> Job:
+    async def update_job(
+        self, job: Job, *, event: str = "", lease: str | None = None, **changes: Unpack[JobChanges]
+    ) -> Job:
         """Write `changes` to the row and to `job`; a state change is also recorded in job_events.
 
         Only if the row is still in `job.state` and, with `lease`, still leased to that owner: otherwise
         StaleJob, and nothing is written.
+
+        `JobChanges` refuses a misspelt column where mypy sees the call; the check below still refuses
+        one at run time, from a caller that passes an untyped dict.
         """
         unknown = set(changes) - set(JOB_COLUMNS) - {"id"}
         if unknown or "id" in changes:
