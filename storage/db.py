@@ -13,6 +13,9 @@ engine and its reads):
     storage/replays.py     request signatures already seen (group commit)
     storage/home.py        App Home viewers and their recent jobs
 
+and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
+INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
+
 The seams are mixed into one class rather than owned as parts because the callers speak to one flat
 `Store` (`store.get_job(…)`, `store.claim_due(…)`): as parts, each of its 35 methods would be written a
 second time here to forward it. Mixed in, a method lives only beside the SQL of its seam, and a seam
