@@ -26,6 +26,10 @@ TERMINAL_STATES = frozenset({JobState.DELIVERED, JobState.FAILED, JobState.UNKNO
 AT_PERF_STATES = frozenset({JobState.PENDING, JobState.PROCESSING})
 # The states that take one of the account's concurrent slots at Perf.
 IN_FLIGHT_STATES = frozenset({JobState.SUBMITTING, JobState.PENDING, JobState.PROCESSING})
+# The account's line: stored, not yet sent to Perf; a job leaves it for SUBMITTING when it gets a slot.
+WAITING_STATES = frozenset({JobState.ACCEPTED, JobState.QUEUED})
+# The ends that, for a job Perf never gave an id, mean it certainly never reached Perf: it holds no quota.
+QUOTA_FREED_STATES = frozenset({JobState.FAILED, JobState.CANCELLED})
 
 _ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 _ID_LENGTH = 10

@@ -1,0 +1,27 @@
+"""App Home: who opened the bot's tab (it is republished when one of their jobs moves), and what it lists."""
+
+from __future__ import annotations
+
+from bot.domain.job import Job
+from storage.base import StoreBase
+from storage.rows import job_from_row
+
+
+class HomeQueries(StoreBase):
+    async def home_opened(self, user_id: str, now: float) -> None:
+        async with self._engine.transaction() as db:
+            await db.execute(
+                "INSERT INTO home_viewers (user_id, opened_at) VALUES (?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET opened_at = excluded.opened_at",
+                user_id,
+                now,
+            )
+
+    async def has_home(self, user_id: str) -> bool:
+        return await self._db.fetchval("SELECT 1 FROM home_viewers WHERE user_id = ?", user_id) is not None
+
+    async def recent_jobs_of(self, user_id: str, limit: int) -> list[Job]:
+        rows = await self._db.fetch(
+            "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, arrival DESC LIMIT ?", user_id, limit
+        )
+        return [job_from_row(r) for r in rows]

@@ -1,0 +1,107 @@
+"""Reading jobs and writing their changes, each change fenced by the state (and lease) it was read in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Unpack
+
+from bot.domain.job import Job, JobChanges, JobState
+from storage.base import StoreBase
+from storage.engine import Statement
+from storage.rows import JOB_COLUMNS, job_from_row, to_db
+
+
+class StaleJob(Exception):
+    """The job's row changed state since it was read; re-read it rather than overwrite."""
+
+
+class JobQueries(StoreBase):
+    async def count_by_state(self) -> dict[str, int]:
+        rows = await self._db.fetch("SELECT state, COUNT(*) FROM jobs GROUP BY state")
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def count_submitted(self) -> int:
+        return int(await self._db.fetchval("SELECT COUNT(*) FROM jobs WHERE perf_job_id IS NOT NULL"))
+
+    async def job_by_root(self, channel_id: str, root_ts: str) -> Job | None:
+        """The job whose root message is `root_ts` in `channel_id` (a channel, or the DM of a private job)."""
+        row = await self._db.fetchrow(
+            "SELECT * FROM jobs WHERE root_ts = ? AND COALESCE(post_channel_id, channel_id) = ?", root_ts, channel_id
+        )
+        return job_from_row(row) if row else None
+
+    async def get_job(self, job_id: str) -> Job | None:
+        row = await self._db.fetchrow("SELECT * FROM jobs WHERE id = ?", job_id)
+        return job_from_row(row) if row else None
+
+    async def update_job(
+        self, job: Job, *, event: str = "", lease: str | None = None, **changes: Unpack[JobChanges]
+    ) -> Job:
+        """Write `changes` to the row and to `job`; a state change is also recorded in job_events.
+
+        Only if the row is still in `job.state` and, with `lease`, still leased to that owner: otherwise
+        StaleJob, and nothing is written.
+
+        `JobChanges` refuses a misspelt column where mypy sees the call; the check below still refuses
+        one at run time, from a caller that passes an untyped dict.
+        """
+        unknown = set(changes) - set(JOB_COLUMNS) - {"id"}
+        if unknown or "id" in changes:
+            raise ValueError(f"not updatable job columns: {sorted(unknown | ({'id'} & set(changes)))}")
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        fence, fence_params = (" AND lease_owner = ?", [lease]) if lease is not None else ("", [])
+        new_state = changes.get("state")
+        statements: list[Statement] = [
+            (
+                f"UPDATE jobs SET {assignments} WHERE id = ? AND state = ?{fence}",
+                (*(to_db(c, v) for c, v in changes.items()), job.id, job.state.value, *fence_params),
+            )
+        ]
+        if (new_state is not None and new_state != job.state) or event:
+            statements.append(
+                (
+                    "INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, ?, ?)",
+                    (job.id, changes.get("updated_at", job.updated_at), to_db("state", new_state or job.state), event),
+                )
+            )
+        async with self._engine.transaction() as db:
+            [updated, *_] = await db.batch(*statements)
+            if updated.changed == 0:
+                # Someone else (`videobot cancel`, another replica after this one's lease ran out) moved it:
+                # the event row goes with the rollback.
+                raise StaleJob(job.id)
+        for column, value in changes.items():
+            setattr(job, column, value)
+        return job
+
+    async def jobs(
+        self,
+        *,
+        states: Sequence[JobState] = (),
+        channel_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        conditions: list[str] = []
+        params: list[Any] = []
+        if states:
+            conditions.append(f"state IN ({', '.join('?' for _ in states)})")
+            params += [s.value for s in states]
+        if channel_id:
+            conditions.append("channel_id = ?")
+            params.append(channel_id)
+        if since is not None:
+            conditions.append("created_at >= ?")
+            params.append(since)
+        if until is not None:
+            conditions.append("created_at < ?")
+            params.append(until)
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        tail = f" LIMIT {int(limit)}" if limit else ""
+        rows = await self._db.fetch(f"SELECT * FROM jobs {where} ORDER BY created_at, arrival{tail}", *params)
+        return [job_from_row(r) for r in rows]
+
+    async def job_events(self, job_id: str) -> list[tuple[float, str, str]]:
+        rows = await self._db.fetch("SELECT at, state, detail FROM job_events WHERE job_id = ? ORDER BY id", job_id)
+        return [(r[0], r[1], r[2]) for r in rows]

@@ -1,0 +1,157 @@
+"""The schema's history: each migration, in the order it shipped, and the step that applies the missing ones.
+
+Both engines run these same scripts; `storage/engine.py` gives them PostgreSQL's types. A migration is
+history: what shipped keeps doing exactly what it did, literal SQL and all, so none is ever edited, and
+none takes its words from code that may change (the job states of `bot/domain` included).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from storage.engine import Engine
+
+log = logging.getLogger("videobot.storage")
+
+# Each entry moves the schema one version forward; never edit one that has shipped, add another.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        team_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        model TEXT NOT NULL,
+        duration_seconds TEXT NOT NULL,
+        resolution TEXT NOT NULL,
+        aspect_ratio TEXT NOT NULL,
+        estimated_cost_micros INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        response_url TEXT NOT NULL DEFAULT '',
+        next_poll_at REAL,
+        root_ts TEXT,
+        progress_ts TEXT,
+        perf_job_id TEXT UNIQUE,
+        submitted_at REAL,
+        progress_percent INTEGER,
+        eta_seconds INTEGER,
+        poll_failures INTEGER NOT NULL DEFAULT 0,
+        video_url TEXT,
+        perf_cost_micros INTEGER,
+        generation_ms INTEGER,
+        completed_at REAL,
+        upload_file_id TEXT,
+        upload_sent INTEGER NOT NULL DEFAULT 0,
+        file_shared INTEGER NOT NULL DEFAULT 0,
+        delivered_as_link INTEGER NOT NULL DEFAULT 0,
+        delivery_note TEXT,
+        delivered_at REAL,
+        error_message TEXT,
+        finalized INTEGER NOT NULL DEFAULT 0
+    );
+    -- The poller asks only for due jobs; finished jobs have no next_poll_at and stay out of the index.
+    CREATE INDEX jobs_due ON jobs (next_poll_at) WHERE next_poll_at IS NOT NULL;
+    CREATE INDEX jobs_channel_created ON jobs (channel_id, created_at);
+    CREATE TABLE job_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        at REAL NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX job_events_job ON job_events (job_id, id);
+    """,
+    """
+    ALTER TABLE jobs ADD COLUMN rerun_of TEXT REFERENCES jobs (id);
+    ALTER TABLE jobs ADD COLUMN rerun_link TEXT;
+    -- A reaction or a button click names a message; this finds its job.
+    CREATE UNIQUE INDEX jobs_root ON jobs (channel_id, root_ts) WHERE root_ts IS NOT NULL;
+    -- What started a job, when something could ask twice (a redelivered event, a re-added reaction).
+    -- The key is unique, so one trigger can start at most one job, ever.
+    CREATE TABLE job_triggers (
+        trigger TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        at REAL NOT NULL
+    );
+    """,
+    """
+    ALTER TABLE jobs ADD COLUMN queue_position INTEGER;
+    -- The account's line: who waits, in arrival order, and how many hold a slot at Perf.
+    CREATE INDEX jobs_queue ON jobs (created_at) WHERE state IN ('accepted', 'queued');
+    CREATE INDEX jobs_in_flight ON jobs (state) WHERE state IN ('submitting', 'pending', 'processing');
+    CREATE INDEX jobs_user_created ON jobs (user_id, created_at);
+    -- A channel's own limits, set from Slack by an admin. NULL: the configured default; 0: no limit.
+    CREATE TABLE channel_limits (
+        channel_id TEXT PRIMARY KEY,
+        daily_jobs INTEGER,
+        daily_budget_micros INTEGER,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL
+    );
+    -- One row per report and day, written before it is posted: a day's report goes out once, ever.
+    CREATE TABLE daily_reports (
+        scope TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        message_ts TEXT,
+        PRIMARY KEY (scope, channel_id, day)
+    );
+    """,
+    """
+    -- Signatures of requests already taken: a copy replayed within Slack's 5-minute window is refused.
+    CREATE TABLE seen_requests (
+        signature TEXT PRIMARY KEY,
+        at REAL NOT NULL
+    );
+    CREATE INDEX seen_requests_at ON seen_requests (at);
+    """,
+    """
+    ALTER TABLE jobs ADD COLUMN progress_at REAL;
+    ALTER TABLE jobs ADD COLUMN perf_poll_due REAL;
+    """,
+    """
+    ALTER TABLE jobs ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN post_channel_id TEXT;
+    CREATE INDEX jobs_root_ts ON jobs (root_ts) WHERE root_ts IS NOT NULL;
+    """,
+    """
+    -- People who opened the bot's App Home: their tab is republished when one of their jobs moves.
+    CREATE TABLE home_viewers (
+        user_id TEXT PRIMARY KEY,
+        opened_at REAL NOT NULL
+    );
+    """,
+    """
+    -- Arrival order, the same on every engine (SQLite's rowid has no PostgreSQL twin): the queue's order.
+    ALTER TABLE jobs ADD COLUMN arrival INTEGER;
+    UPDATE jobs SET arrival = (
+        SELECT COUNT(*) FROM jobs AS earlier
+        WHERE earlier.created_at < jobs.created_at OR (earlier.created_at = jobs.created_at AND earlier.id <= jobs.id)
+    );
+    CREATE UNIQUE INDEX jobs_arrival ON jobs (arrival);
+    CREATE INDEX jobs_waiting ON jobs (arrival) WHERE state IN ('accepted', 'queued');
+    -- Who is working on a job right now, and until when: one replica at a time advances a job.
+    ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+    ALTER TABLE jobs ADD COLUMN lease_until REAL;
+    CREATE INDEX jobs_leased ON jobs (lease_owner) WHERE lease_owner IS NOT NULL;
+    -- The next moment a job no replica holds is due: what the poller sets its timer by.
+    CREATE INDEX jobs_due_free ON jobs (next_poll_at) WHERE next_poll_at IS NOT NULL AND lease_owner IS NULL;
+    """,
+    """
+    -- A job's progress message is posted off the job's steps (it may wait for the channel's pace): whoever
+    -- posts it claims it until this moment, so two replicas never both post one.
+    ALTER TABLE jobs ADD COLUMN progress_post_claimed_until REAL;
+    """,
+)
+
+
+async def migrate(engine: Engine) -> list[int]:
+    """Bring the schema up to date; the versions this call applied (none if another did it first)."""
+    applied = await engine.migrate(MIGRATIONS)
+    for version in applied:
+        log.info("event=migrated schema_version=%d engine=%s", version, engine.name)
+    return applied

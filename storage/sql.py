@@ -1,0 +1,51 @@
+"""Pieces of SQL that several seams of the store build their statements from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from bot.domain.job import JobState
+from storage.engine import Statement
+
+# Well below both engines' limit on bound parameters (32,766 in SQLite's builds since 3.32, 32,767 in PostgreSQL).
+MAX_PARAMETERS = 10_000
+
+
+def in_list(sql: str, values: Sequence[Any], *before: Any) -> Statement:
+    """`sql` with its `IN ({})` list filled with one placeholder per value; `before` binds the ones ahead of it."""
+    return sql.format(", ".join("?" for _ in values)), (*before, *values)
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = "") -> list[Statement]:
+    """INSERTs of `rows`, many to a statement: one round trip for a group on PostgreSQL, not one a row.
+
+    `then` ends each statement (an ON CONFLICT or RETURNING clause)."""
+    per_statement = max(1, MAX_PARAMETERS // len(columns))
+    placeholders = "(" + ", ".join("?" for _ in columns) + ")"
+    statements: list[Statement] = []
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(placeholders for _ in chunk)}{then}"
+        statements.append((sql, [value for row in chunk for value in row]))
+    return statements
+
+
+def state_literal(state: JobState) -> str:
+    """`state` as an SQL string literal, for statements built once at import from the domain's states."""
+    if not state.value.isidentifier():
+        raise ValueError(f"a job state unfit for an SQL literal: {state.value!r}")
+    return f"'{state.value}'"
+
+
+def states_list(states: Iterable[JobState]) -> str:
+    """`states` as an SQL list of literals, `('accepted', 'queued')`, in JobState's declaration order.
+
+    Literals, not parameters, and always in that order: SQLite uses a partial index only for a WHERE that
+    repeats the index's own terms word for word (with `IN (?, ?)`, or the same states in another order,
+    it scans every job: checked with EXPLAIN QUERY PLAN), and the IN lists of jobs_waiting and
+    jobs_in_flight (migrations 3 and 8) are written in that order. A set's own order changes with each
+    process.
+    """
+    chosen = frozenset(states)
+    return "(" + ", ".join(state_literal(state) for state in JobState if state in chosen) + ")"

@@ -1,0 +1,87 @@
+"""What a channel and a person used on a day, the channels' own limits, and what the reports sum up.
+
+The usage statements are shared with admissions (`storage/admissions.py`), which read them inside the
+transaction that reserves a job."""
+
+from __future__ import annotations
+
+from bot.domain.job import QUOTA_FREED_STATES
+from bot.domain.quotas import ChannelLimits, Usage
+from storage.base import StoreBase
+from storage.engine import Row
+from storage.sql import in_list, states_list
+
+# Jobs that count against quotas: all but those that certainly never reached Perf.
+HOLDS_QUOTA = f"(perf_job_id IS NOT NULL OR state NOT IN {states_list(QUOTA_FREED_STATES)})"
+# A day's usage per channel and per person, counting the jobs that hold quota; bound as the day's start and
+# end, then the IN list. One statement each for a whole group of admissions, whatever its size.
+CHANNEL_USAGE_SQL = (
+    "SELECT channel_id, COUNT(*), COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0) FROM jobs "
+    f"WHERE created_at >= ? AND created_at < ? AND {HOLDS_QUOTA} AND channel_id IN ({{}}) GROUP BY channel_id"
+)
+USER_USAGE_SQL = (
+    "SELECT user_id, COUNT(*) FROM jobs "
+    f"WHERE created_at >= ? AND created_at < ? AND {HOLDS_QUOTA} AND user_id IN ({{}}) GROUP BY user_id"
+)
+CHANNEL_LIMITS_SQL = (
+    "SELECT daily_jobs, daily_budget_micros, set_by, set_at, channel_id FROM channel_limits WHERE channel_id IN ({})"
+)
+
+
+def channel_limits_from_row(row: Row) -> ChannelLimits:
+    return ChannelLimits(row[0], row[1], row[2], row[3])
+
+
+class UsageQueries(StoreBase):
+    async def usage(self, channel_id: str, user_id: str, day: tuple[float, float]) -> Usage:
+        channel, user = await self._db.batch(
+            in_list(CHANNEL_USAGE_SQL, [channel_id], *day), in_list(USER_USAGE_SQL, [user_id], *day)
+        )
+        channel_jobs, channel_cost = (int(channel.rows[0][1]), int(channel.rows[0][2])) if channel.rows else (0, 0)
+        return Usage(channel_jobs, channel_cost, int(user.rows[0][1]) if user.rows else 0)
+
+    async def channel_limits(self, channel_id: str) -> ChannelLimits | None:
+        sql, params = in_list(CHANNEL_LIMITS_SQL, [channel_id])
+        row = await self._db.fetchrow(sql, *params)
+        return channel_limits_from_row(row) if row else None
+
+    async def set_channel_limits(self, channel_id: str, limits: ChannelLimits) -> None:
+        async with self._engine.transaction() as db:
+            await db.execute(
+                "INSERT INTO channel_limits (channel_id, daily_jobs, daily_budget_micros, set_by, set_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET daily_jobs = excluded.daily_jobs, "
+                "daily_budget_micros = excluded.daily_budget_micros, "
+                "set_by = excluded.set_by, set_at = excluded.set_at",
+                channel_id,
+                limits.daily_jobs,
+                limits.daily_budget_micros,
+                limits.set_by,
+                limits.set_at,
+            )
+
+    async def channels_used(self, day: tuple[float, float]) -> list[str]:
+        rows = await self._db.fetch(
+            "SELECT channel_id FROM jobs WHERE created_at >= ? AND created_at < ? GROUP BY channel_id "
+            "ORDER BY MIN(created_at)",
+            *day,
+        )
+        return [r[0] for r in rows]
+
+    async def spent_by(self, user_id: str, since: float, until: float) -> int:
+        spent = await self._db.fetchval(
+            "SELECT COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0) FROM jobs "
+            f"WHERE user_id = ? AND created_at >= ? AND created_at < ? AND {HOLDS_QUOTA}",
+            user_id,
+            since,
+            until,
+        )
+        return int(spent or 0)
+
+    async def channel_usage(self, day: tuple[float, float]) -> dict[str, tuple[int, int]]:
+        """channel → (jobs, cost in micro-dollars) during `day`, counting jobs that hold quota."""
+        rows = await self._db.fetch(
+            "SELECT channel_id, COUNT(*), SUM(COALESCE(perf_cost_micros, estimated_cost_micros)) FROM jobs "
+            f"WHERE created_at >= ? AND created_at < ? AND {HOLDS_QUOTA} GROUP BY channel_id ORDER BY channel_id",
+            *day,
+        )
+        return {r[0]: (int(r[1]), int(r[2] or 0)) for r in rows}
