@@ -101,7 +101,7 @@ class Job:
     @property
     def holds_quota(self) -> bool:
         """A job counts against quotas unless it certainly never reached Perf."""
-        return self.perf_job_id is not None or self.state not in (JobState.FAILED, JobState.CANCELLED)
+        return self.perf_job_id is not None or self.state not in QUOTA_FREED_STATES
 
     @property
     def cost_micros(self) -> int:
