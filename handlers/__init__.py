@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, events, form
+from handlers import actions, commands, events, form, shortcuts
 from handlers.services import Services
 
 
@@ -13,3 +13,4 @@ def register_all(app: AsyncApp, services: Services) -> None:
     events.register(app, services)
     actions.register(app, services)
     form.register(app, services)
+    shortcuts.register(app, services)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -21,12 +20,12 @@ def register(app: AsyncApp, services: Services) -> None:
     async def update_cost(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         view = body.get("view") or {}
-        channel_id = json.loads(view.get("private_metadata") or "{}").get("channel_id", "")
+        place = messages.form_place(view)
         try:
             await services.slack.update_view(
                 str(view.get("id", "")),
                 str(view.get("hash", "")),
-                messages.video_form(channel_id, messages.form_values(view)),
+                messages.video_form(place.channel_id, messages.form_values(view), place=place),
             )
         except SlackCallError as exc:
             # hash_conflict: the person typed again meanwhile, and that newer change brings its own update.
@@ -38,7 +37,11 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.view(messages.FORM_CALLBACK_ID)
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = messages.form_values(view)
-        channel_id = json.loads(view.get("private_metadata") or "{}").get("channel_id", "")
+        place = messages.form_place(view)
+        channel_id = values.channel if place.pick_channel else place.channel_id
+        if not channel_id:
+            await ack(response_action="errors", errors=messages.form_channel_missing())
+            return
         user_id = str((body.get("user") or {}).get("id", ""))
         request = validate_form(
             values.prompt, values.model, values.duration, values.resolution, values.aspect_ratio, values.private
@@ -54,10 +57,13 @@ def register(app: AsyncApp, services: Services) -> None:
                 channel_id=channel_id,
                 user_id=user_id,
                 response_url="",
+                thread_ts=place.thread_ts,
             )
         except (ChannelNotAllowed, QuotaExceeded) as exc:
             refusal = messages.admission_refused(exc, services.clock.now(), services.settings.timezone)["text"]
-            await ack(response_action="errors", errors=messages.form_refused(refusal))
+            # A channel the person picked is answered on its field; a quota on the prompt, as before.
+            field = "channel" if place.pick_channel and isinstance(exc, ChannelNotAllowed) else "prompt"
+            await ack(response_action="errors", errors=messages.form_refused(refusal, field))
             return
         await ack()
         services.poller.wake()

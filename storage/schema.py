@@ -146,6 +146,10 @@ MIGRATIONS: tuple[str, ...] = (
     -- posts it claims it until this moment, so two replicas never both post one.
     ALTER TABLE jobs ADD COLUMN progress_post_claimed_until REAL;
     """,
+    """
+    -- A job started from a message in a thread ("Make a video of this") posts its root in that thread.
+    ALTER TABLE jobs ADD COLUMN thread_ts TEXT;
+    """,
 )
 
 

@@ -307,7 +307,7 @@ def test_app_home_without_admin_rights_and_many_jobs_fits() -> None:
 
 def test_app_home_with_few_jobs_and_channels_is_unchanged() -> None:
     view = messages.home_view([job(), job()], 1, 2, home_channels(3), "", "November")
-    assert view_problem(view) is None and len(view["blocks"]) == 5 + 2 + 2 + 3
+    assert view_problem(view) is None and len(view["blocks"]) == 6 + 2 + 2 + 3  # head (with New video), jobs, channels
     assert "more" not in dumps(view)
 
 

@@ -92,11 +92,18 @@ class Job:
     arrival: int | None = None  # its number in the account's line, given when it is stored
     lease_owner: str | None = None  # the replica advancing it right now
     lease_until: float | None = None  # when that replica's hold lapses unless renewed
+    thread_ts: str | None = None  # the thread its root goes in: started from a message in a thread
 
     @property
     def where(self) -> str:
         """The conversation the job's messages are in."""
         return self.post_channel_id or self.channel_id
+
+    @property
+    def replies_under(self) -> str | None:
+        """The message its progress message and video go under: its root, or the thread its root is in
+        (Slack threads are one level deep)."""
+        return self.thread_ts or self.root_ts
 
     @property
     def holds_quota(self) -> bool:
@@ -166,3 +173,4 @@ class JobChanges(TypedDict, total=False):
     arrival: int | None
     lease_owner: str | None
     lease_until: float | None
+    thread_ts: str | None

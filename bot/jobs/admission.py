@@ -24,10 +24,20 @@ class Admission:
         self._quotas = quotas
 
     async def start(
-        self, request: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str
+        self,
+        request: VideoRequest,
+        *,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        response_url: str,
+        thread_ts: str | None = None,
     ) -> Job:
-        """Store a new job. Raises ChannelNotAllowed or QuotaExceeded, having stored nothing."""
+        """Store a new job. Raises ChannelNotAllowed or QuotaExceeded, having stored nothing.
+
+        `thread_ts`: post it in that thread of the channel (a private job goes to a direct message instead)."""
         job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url=response_url)
+        job.thread_ts = None if request.private else thread_ts
         await self._insert_within_quota(job)
         self._log_accepted(job)
         return job
@@ -41,6 +51,7 @@ class Admission:
         )
         job.rerun_of = source.id
         job.private = source.private
+        job.thread_ts = source.thread_ts  # a rerun goes where its original is
         if not await self._insert_within_quota(job, trigger):
             return None
         self._log_accepted(job)

@@ -39,7 +39,7 @@ class Delivery:
                 return
         try:
             await self._slack.complete_upload(
-                job.upload_file_id or "", messages.upload_title(job), job.where, job.root_ts
+                job.upload_file_id or "", messages.upload_title(job), job.where, job.replies_under or ""
             )
         except SlackCallError as exc:
             await self._on_upload_error(job, exc)

@@ -98,7 +98,7 @@ class ProgressPosts:
         label = f"job={job_id} message=progress"
         posted = self._render(job)
         try:
-            ts = await self._slack.post_message(job.where, posted, job.root_ts, priority=priority, label=label)
+            ts = await self._slack.post_message(job.where, posted, job.replies_under, priority=priority, label=label)
         except SlackCallError as exc:
             await self._store.record_progress_post(job_id, None)
             if raise_errors:

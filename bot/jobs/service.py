@@ -62,11 +62,23 @@ class JobService:
         )
 
     async def start(
-        self, request: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str
+        self,
+        request: VideoRequest,
+        *,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        response_url: str,
+        thread_ts: str | None = None,
     ) -> Job:
         """Store a new job, due at once. Raises ChannelNotAllowed or QuotaExceeded, having stored nothing."""
         return await self._admission.start(
-            request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url=response_url
+            request,
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            response_url=response_url,
+            thread_ts=thread_ts,
         )
 
     async def start_rerun(

@@ -42,7 +42,7 @@ class JobThread:
 
     async def post_root(self, job: Job, *, progress_too: bool = False) -> None:
         ts = await self._slack.post_message(
-            job.where, self.root_message(job), priority=Priority.ROOT, label=f"job={job.id} message=root"
+            job.where, self.root_message(job), job.thread_ts, priority=Priority.ROOT, label=f"job={job.id} message=root"
         )
         await self._writer.set(job, event="root_posted", root_ts=ts)
         if progress_too:

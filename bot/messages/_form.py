@@ -15,6 +15,42 @@ from bot.messages._text import MAX_TEXT, clip, usd
 FORM_CALLBACK_ID = "video_form"
 FORM_MODEL_ACTION_ID = "form_model"
 FORM_DURATION_ACTION_ID = "form_duration"
+# The other ways into the form: a message's shortcut and the global shortcut (and App Home's button).
+MESSAGE_SHORTCUT_ID = "video_from_message"
+GLOBAL_SHORTCUT_ID = "new_video"
+
+
+@dataclass(frozen=True)
+class FormPlace:
+    """Where the form's job goes, carried in the view's private_metadata: a channel (and a thread in it),
+    or, opened from nowhere in particular (the global shortcut, App Home), the channel the person picks."""
+
+    channel_id: str = ""
+    thread_ts: str | None = None
+    pick_channel: bool = False
+
+    def metadata(self) -> str:
+        fields: dict[str, Any] = {"channel_id": self.channel_id}
+        if self.thread_ts:
+            fields["thread_ts"] = self.thread_ts
+        if self.pick_channel:
+            fields["pick_channel"] = True
+        return json.dumps(fields)
+
+
+def form_place(view: dict[str, Any]) -> FormPlace:
+    try:
+        fields = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        fields = {}
+    if not isinstance(fields, dict):
+        fields = {}
+    thread_ts = fields.get("thread_ts")
+    return FormPlace(
+        channel_id=str(fields.get("channel_id") or ""),
+        thread_ts=thread_ts if isinstance(thread_ts, str) and thread_ts else None,
+        pick_channel=fields.get("pick_channel") is True,
+    )
 
 
 @dataclass(frozen=True)
@@ -25,6 +61,7 @@ class FormValues:
     resolution: str = catalogue.DEFAULT_RESOLUTION
     aspect_ratio: str = catalogue.DEFAULT_ASPECT_RATIO
     private: bool = False
+    channel: str = ""  # the channel picked in the form, when it asks for one
 
 
 def _option(text: str, value: str, description: str = "") -> dict[str, Any]:
@@ -48,9 +85,10 @@ def form_cost_text(values: FormValues) -> str:
     )
 
 
-def video_form(channel_id: str, values: FormValues | None = None) -> dict[str, Any]:
-    """The modal a bare `/video` opens; `channel_id` rides along in private_metadata."""
+def video_form(channel_id: str, values: FormValues | None = None, *, place: FormPlace | None = None) -> dict[str, Any]:
+    """The modal a bare `/video` (or a shortcut) opens; where its job goes rides along in private_metadata."""
     values = values or FormValues()
+    place = place or FormPlace(channel_id)
     models = [
         _option(f"{m.name} — up to {m.max_duration_seconds} s, ${m.price_per_second}/s", m.name, m.provider)
         for m in catalogue.MODELS.values()
@@ -60,11 +98,12 @@ def video_form(channel_id: str, values: FormValues | None = None) -> dict[str, A
     return {
         "type": "modal",
         "callback_id": FORM_CALLBACK_ID,
-        "private_metadata": json.dumps({"channel_id": channel_id}),
+        "private_metadata": place.metadata(),
         "title": {"type": "plain_text", "text": "Make a video"},
         "submit": {"type": "plain_text", "text": "Make it"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
+            *([_channel_input(values.channel)] if place.pick_channel else []),
             _prompt_input(values.prompt),
             _select_input("model", "Model", FORM_MODEL_ACTION_ID, models, values.model, dispatch=True),
             _duration_input(values.duration),
@@ -77,6 +116,24 @@ def video_form(channel_id: str, values: FormValues | None = None) -> dict[str, A
                 "elements": [{"type": "mrkdwn", "text": clip(form_cost_text(values), MAX_TEXT, sent=True)}],
             },
         ],
+    }
+
+
+def _channel_input(channel: str) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "conversations_select",
+        "action_id": "channel",
+        # Public channels only: the bot may post in any of them (chat:write.public) and everyone there sees it.
+        "filter": {"include": ["public"], "exclude_bot_users": True},
+        "placeholder": {"type": "plain_text", "text": "Pick a channel"},
+    }
+    if channel:
+        element["initial_conversation"] = channel
+    return {
+        "type": "input",
+        "block_id": "channel",
+        "label": {"type": "plain_text", "text": "Post it in"},
+        "element": element,
     }
 
 
@@ -147,6 +204,8 @@ def form_values(view: dict[str, Any]) -> FormValues:
             if isinstance(element, dict):
                 if isinstance(element.get("value"), str):
                     return str(element["value"])
+                if isinstance(element.get("selected_conversation"), str):
+                    return str(element["selected_conversation"])
                 selected = element.get("selected_option")
                 if isinstance(selected, dict) and isinstance(selected.get("value"), str):
                     return str(selected["value"])
@@ -162,6 +221,7 @@ def form_values(view: dict[str, Any]) -> FormValues:
         resolution=value("resolution") or defaults.resolution,
         aspect_ratio=value("aspect") or defaults.aspect_ratio,
         private=private,
+        channel=value("channel"),
     )
 
 
@@ -181,5 +241,9 @@ def form_errors(error: CommandError) -> dict[str, str]:
     return {_FIELD_OF_ERROR.get(error.code, "prompt"): command_error(error)["text"]}
 
 
-def form_refused(text: str) -> dict[str, str]:
-    return {"prompt": clip(text, 2_000, sent=True)}
+def form_refused(text: str, field: str = "prompt") -> dict[str, str]:
+    return {field: clip(text, 2_000, sent=True)}
+
+
+def form_channel_missing() -> dict[str, str]:
+    return {"channel": "Pick the channel to post the video in."}

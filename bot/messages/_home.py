@@ -9,6 +9,8 @@ from bot.domain.job import Job
 from bot.messages._phrases import status_line
 from bot.messages._text import MAX_VIEW_BLOCKS, context_block, escape, mrkdwn, quote_prompt, usd
 
+HOME_NEW_VIDEO_ACTION_ID = "home_new_video"
+
 
 @dataclass(frozen=True)
 class ChannelUsage:
@@ -38,7 +40,19 @@ def home_view(
             "type": "section",
             "text": mrkdwn(f"You spent *{usd(spent_today)}* today and *{usd(spent_month)}* in {month_name}."),
         },
-        context_block("Type `/video` in any channel to make a video."),
+        {
+            "type": "actions",
+            "block_id": "new_video",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": HOME_NEW_VIDEO_ACTION_ID,
+                    "text": {"type": "plain_text", "text": "🎬 New video"},
+                    "style": "primary",
+                }
+            ],
+        },
+        context_block("Or type `/video` in any channel, or use *Make a video of this* on a message."),
         {"type": "divider"},
         {"type": "section", "text": mrkdwn(f"*Your last {len(jobs)} jobs*" if jobs else "*No jobs yet*")},
     ]
