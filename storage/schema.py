@@ -150,6 +150,12 @@ MIGRATIONS: tuple[str, ...] = (
     -- A job started from a message in a thread ("Make a video of this") posts its root in that thread.
     ALTER TABLE jobs ADD COLUMN thread_ts TEXT;
     """,
+    """
+    -- A job started by a Workflow Builder step ends that step, once, when the job ends.
+    ALTER TABLE jobs ADD COLUMN step_execution_id TEXT;
+    ALTER TABLE jobs ADD COLUMN step_token TEXT;
+    ALTER TABLE jobs ADD COLUMN step_done INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -38,7 +38,11 @@ def test_an_invalid_manifest_is_caught_by_the_same_check() -> None:
 def test_manifest_has_the_command_events_and_only_the_scopes_the_bot_uses() -> None:
     manifest = load_manifest()
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/video"]
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["reaction_added", "app_home_opened"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
+        "reaction_added",
+        "app_home_opened",
+        "function_executed",
+    ]
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
@@ -67,6 +71,8 @@ METHOD_SCOPES = {
     "views.update": None,
     "views.publish": None,
     "auth.test": None,
+    "functions.completeSuccess": None,  # a workflow step is ended with its own token; no scope
+    "functions.completeError": None,
 }
 
 

@@ -59,6 +59,8 @@ METHOD_TIERS = {
     "views.publish": 4,
     "users.info": 4,
     "auth.test": 4,
+    "functions.completeSuccess": 3,
+    "functions.completeError": 3,
 }
 UNKNOWN_METHOD_TIER = 3
 # chat.postMessage has its own rule: about one message a second in each channel, and "several hundred a

@@ -326,6 +326,16 @@ class SlackGateway:
                 "upload", "file_too_large" if response.status_code == 413 else f"http_{response.status_code}"
             )
 
+    async def complete_step(self, token: str, execution_id: str, outputs: dict[str, Any] | None, error: str) -> None:
+        """End a workflow step: with `outputs`, or failed with `error`. `token` is the step's own, which
+        Slack gave with the execution: the bot's token cannot end it."""
+        if outputs is not None:
+            await self._call(
+                "functions.completeSuccess", token=token, function_execution_id=execution_id, outputs=outputs
+            )
+        else:
+            await self._call("functions.completeError", token=token, function_execution_id=execution_id, error=error)
+
     async def complete_upload(self, file_id: str, title: str, channel: str, thread_ts: str) -> None:
         await self._call(
             "files.completeUploadExternal",

@@ -93,6 +93,9 @@ class Job:
     lease_owner: str | None = None  # the replica advancing it right now
     lease_until: float | None = None  # when that replica's hold lapses unless renewed
     thread_ts: str | None = None  # the thread its root goes in: started from a message in a thread
+    step_execution_id: str | None = None  # the Workflow Builder step waiting for this job, if one started it
+    step_token: str | None = None  # that step's own token (a secret: never logged), dropped once it is ended
+    step_done: bool = False  # the step was told how the job ended
 
     @property
     def where(self) -> str:
@@ -174,3 +177,6 @@ class JobChanges(TypedDict, total=False):
     lease_owner: str | None
     lease_until: float | None
     thread_ts: str | None
+    step_execution_id: str | None
+    step_token: str | None
+    step_done: bool

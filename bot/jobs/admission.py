@@ -42,6 +42,24 @@ class Admission:
         self._log_accepted(job)
         return job
 
+    async def start_for_step(
+        self,
+        request: VideoRequest,
+        *,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        execution_id: str,
+        token: str,
+    ) -> Job | None:
+        """Store the job a Workflow Builder step asked for; None if that execution already started one."""
+        job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
+        job.step_execution_id, job.step_token = execution_id, token
+        if not await self._insert_within_quota(job, f"step:{execution_id}"):
+            return None
+        self._log_accepted(job)
+        return job
+
     async def start_rerun(
         self, source: Job, request: VideoRequest, *, user_id: str, trigger: str, response_url: str = ""
     ) -> Job | None:

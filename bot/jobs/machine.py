@@ -23,6 +23,7 @@ from bot.jobs.line import AccountLine
 from bot.jobs.policy import MAX_CONSECUTIVE_FAILURES, MAX_FINALIZE_ATTEMPTS, MAX_STEPS_PER_CALL
 from bot.jobs.polling import Polling
 from bot.jobs.thread import JobThread
+from bot.jobs.workflow_step import StepEnding
 from bot.jobs.writer import JobWriter
 from storage.db import StaleJob
 
@@ -41,6 +42,7 @@ class JobMachine:
         line: AccountLine,
         polling: Polling,
         delivery: Delivery,
+        step_ending: StepEnding,
     ) -> None:
         self._slack = slack
         self._clock = clock
@@ -50,6 +52,7 @@ class JobMachine:
         self._line = line
         self._polling = polling
         self._delivery = delivery
+        self._step_ending = step_ending
 
     async def advance(self, job: Job) -> None:
         """Run the job's due steps; never raises, so one bad job cannot stop the poller."""
@@ -148,8 +151,17 @@ class JobMachine:
             log.info("job=%s event=finalize_waits_for_progress_post", job.id)
             await self._writer.set(job, next_poll_at=self._clock.now() + self._settings.poll_min_seconds)
             return
+        await self._step_ending.end(job)
         await self._writer.finalized(job)
         self._thread.forget(job.id)
+
+    async def _finalized_anyway(self, job: Job) -> None:
+        """Finalized without its final edits (Slack will not take them): its workflow step is still ended."""
+        try:
+            await self._step_ending.end(job)
+        except SlackCallError as exc:
+            log.warning("job=%s event=step_not_ended error=%s", job.id, exc.error)
+        await self._writer.finalized(job)
 
     async def _on_slack_error(self, job: Job, exc: SlackCallError) -> None:
         # Slack will never take this (the channel is gone, or even the plain-text version was refused),
@@ -167,11 +179,11 @@ class JobMachine:
                 await self._thread.tell_requester(
                     job, messages.cannot_post_in_channel(exc.error, sent_to_perf=_reached_perf(job))
                 )
-                await self._writer.finalized(job)
+                await self._finalized_anyway(job)
             return
         if job.state in TERMINAL_STATES and job.poll_failures + 1 >= MAX_FINALIZE_ATTEMPTS:
             log.error("job=%s event=finalize_gave_up error=%s", job.id, exc.error)
-            await self._writer.finalized(job)
+            await self._finalized_anyway(job)
             return
         await self._writer.retry_later(job, str(exc))
 

@@ -29,6 +29,7 @@ from bot.jobs.machine import JobMachine
 from bot.jobs.polling import Polling
 from bot.jobs.quotas import Quotas
 from bot.jobs.thread import JobThread
+from bot.jobs.workflow_step import StepEnding
 from bot.jobs.writer import JobWriter
 from storage.db import Store
 
@@ -59,6 +60,7 @@ class JobService:
             line=self._line,
             polling=Polling(perf, clock, settings, self._writer, self._thread),
             delivery=self._delivery,
+            step_ending=StepEnding(slack, self._thread, self._writer),
         )
 
     async def start(
@@ -79,6 +81,21 @@ class JobService:
             user_id=user_id,
             response_url=response_url,
             thread_ts=thread_ts,
+        )
+
+    async def start_for_step(
+        self,
+        request: VideoRequest,
+        *,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        execution_id: str,
+        token: str,
+    ) -> Job | None:
+        """Store the job a workflow step asked for; None if that execution already started one."""
+        return await self._admission.start_for_step(
+            request, team_id=team_id, channel_id=channel_id, user_id=user_id, execution_id=execution_id, token=token
         )
 
     async def start_rerun(

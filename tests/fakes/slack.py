@@ -48,6 +48,8 @@ METHOD_TIERS: dict[str, int] = {
     "users.info": 4,
     "chat.getPermalink": 4,
     "auth.test": 4,
+    "functions.completeSuccess": 3,
+    "functions.completeError": 3,
     # apps.connections.open is Socket Mode plumbing: not limited.
 }
 # chat.postMessage has its own rule: about one a second per channel, plus a workspace-wide limit.
@@ -152,6 +154,10 @@ class FakeSlack:
         self.views: dict[str, dict[str, Any]] = {}  # view id → the view as last opened or updated
         self.view_hashes: dict[str, str] = {}
         self.opened_with: list[str] = []  # trigger ids views.open was called with
+        # Workflow steps: the token Slack gave each execution, and how each was ended (once: a second
+        # end is refused, as Slack refuses it).
+        self.step_tokens: dict[str, str] = {}
+        self.ended_steps: dict[str, tuple[str, dict[str, Any]]] = {}
         self.homes: dict[str, list[dict[str, Any]]] = {}  # user → every App Home view published
         # users.info answers: anyone not listed here is an ordinary member named after their id.
         self.users: dict[str, dict[str, Any]] = {BOT_USER_ID: {"is_bot": True, "name": "videobot"}}
@@ -238,6 +244,9 @@ class FakeSlack:
         params = await self._params(request)
         auth = request.headers.get("Authorization", "")
         expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if method.startswith("functions."):
+            # A step is ended with the token of its execution, not the bot's.
+            expected = self.step_tokens.get(str(params.get("function_execution_id", "")), "no-such-execution")
         if auth != f"Bearer {expected}" and params.get("token") != expected:
             self.unauthorized_calls += 1
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -400,6 +409,24 @@ class FakeSlack:
             "channel": params["channel"],
             "permalink": f"https://acme.slack.com/archives/{params['channel']}/p{path}",
         }
+
+    def start_step(self, execution_id: str) -> str:
+        """A workflow run reaching the bot's step: the token Slack would send with function_executed."""
+        token = self.step_tokens[execution_id] = f"xwfp-{execution_id}"
+        return token
+
+    async def _m_functions_completeSuccess(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._end_step(params, "success", {"outputs": json.loads(params.get("outputs") or "{}")})
+
+    async def _m_functions_completeError(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._end_step(params, "error", {"error": params.get("error", "")})
+
+    def _end_step(self, params: dict[str, Any], how: str, detail: dict[str, Any]) -> dict[str, Any]:
+        execution_id = str(params["function_execution_id"])
+        if execution_id in self.ended_steps:
+            return {"ok": False, "error": "execution_not_in_running_state"}
+        self.ended_steps[execution_id] = (how, detail)
+        return {"ok": True}
 
     async def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user_id = params["user"]

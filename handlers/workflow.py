@@ -1,0 +1,67 @@
+"""The Workflow Builder step "Make a video": its inputs are checked like the form's, and the job it
+starts ends the step when the job ends (bot/jobs/workflow_step.py). A step whose inputs are wrong, or
+that a quota refuses, fails at once with the reason a person would have been told."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import messages
+from bot.clients.slack import SlackCallError
+from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
+from bot.domain.request import CommandError, validate_form
+from handlers.services import Services
+
+log = logging.getLogger("videobot.handlers")
+
+STEP_CALLBACK_ID = "make_video"
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    @app.function(STEP_CALLBACK_ID)
+    async def on_make_video(body: dict[str, Any]) -> None:
+        event = body.get("event") or {}
+        execution_id = str(event.get("function_execution_id", ""))
+        token = str(event.get("bot_access_token", ""))
+        inputs = event.get("inputs") or {}
+        refusal = await _start(services, body, inputs, execution_id, token)
+        if refusal:
+            try:
+                await services.slack.complete_step(token, execution_id, None, refusal)
+            except SlackCallError as exc:
+                log.warning("event=step_not_failed execution=%s error=%s", execution_id, exc.error)
+
+
+async def _start(
+    services: Services, body: dict[str, Any], inputs: dict[str, Any], execution_id: str, token: str
+) -> str:
+    """Store the step's job; "" when it is stored (or was already), else why the step fails."""
+
+    def text(name: str) -> str:
+        value = inputs.get(name)
+        return "" if value is None else str(value).strip()
+
+    request = validate_form(text("prompt"), text("model"), text("duration"), text("resolution"), text("aspect_ratio"))
+    if isinstance(request, CommandError):
+        return str(messages.command_error(request)["text"])
+    channel_id, user_id = text("channel_id"), text("requester")
+    if not channel_id or not user_id:
+        return "The step needs the channel to post the video in and the person who asked for it."
+    try:
+        job = await services.jobs.start_for_step(
+            request,
+            team_id=str(body.get("team_id", "")),
+            channel_id=channel_id,
+            user_id=user_id,
+            execution_id=execution_id,
+            token=token,
+        )
+    except (ChannelNotAllowed, QuotaExceeded) as exc:
+        return str(messages.admission_refused(exc, services.clock.now(), services.settings.timezone)["text"])
+    if job is not None:
+        log.info("job=%s event=started_by_step", job.id)
+    services.poller.wake()
+    return ""
