@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import TypedDict
@@ -94,7 +94,8 @@ class Job:
     lease_until: float | None = None  # when that replica's hold lapses unless renewed
     thread_ts: str | None = None  # the thread its root goes in: started from a message in a thread
     step_execution_id: str | None = None  # the Workflow Builder step waiting for this job, if one started it
-    step_token: str | None = None  # that step's own token (a secret: never logged), dropped once it is ended
+    # That step's own token: a secret, so never in a repr or a log line; dropped once the step is ended.
+    step_token: str | None = field(default=None, repr=False)
     step_done: bool = False  # the step was told how the job ended
 
     @property
