@@ -98,7 +98,8 @@ class JobMachine:
         if job.poll_failures + 1 < MAX_CONSECUTIVE_FAILURES:
             await self._writer.retry_later(job, f"internal error {type(exc).__name__}")
         elif job.state in TERMINAL_STATES:
-            await self._writer.set(job, event="finalize_gave_up", finalized=True, next_poll_at=None)
+            log.error("job=%s event=finalize_gave_up error=%s", job.id, type(exc).__name__)
+            await self._finalized_anyway(job)
         else:
             # The failure count restarts so the final edits get their own tries.
             await self._writer.fail(
@@ -161,6 +162,8 @@ class JobMachine:
             await self._step_ending.end(job)
         except SlackCallError as exc:
             log.warning("job=%s event=step_not_ended error=%s", job.id, exc.error)
+        except Exception as exc:  # the job is being given up on because its steps crash: this may too
+            log.warning("job=%s event=step_not_ended error=%s", job.id, type(exc).__name__)
         await self._writer.finalized(job)
 
     async def _on_slack_error(self, job: Job, exc: SlackCallError) -> None:
