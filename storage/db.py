@@ -32,7 +32,7 @@ from storage.leases import LeaseQueries
 from storage.queue import QueueQueries
 from storage.replays import ReplayQueries
 from storage.reports import ReportQueries
-from storage.schema import MIGRATIONS, migrate
+from storage.schema import MIGRATIONS, job_count, migrate, pending_migrations
 from storage.usage import UsageQueries
 
 __all__ = ["MIGRATIONS", "StaleJob", "Store"]
@@ -73,6 +73,13 @@ class Store(
     async def migrate(self) -> list[int]:
         """Bring the schema up to date; the versions this call applied (none if another did it first)."""
         return await migrate(self._engine)
+
+    async def pending_migrations(self) -> int:
+        return await pending_migrations(self._engine)
+
+    async def job_count(self, at_most: int | None = None) -> int:
+        """Jobs stored, counted up to `at_most` (0 on a database with no tables yet)."""
+        return await job_count(self._engine, at_most) if await self._engine.has_table("jobs") else 0
 
     async def schema_version(self) -> int:
         return int(await self._db.fetchval("SELECT MAX(version) FROM schema_version") or 0)

@@ -14,7 +14,7 @@ import logging
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,8 @@ class Row(Protocol):
 
 
 Statement = tuple[str, Sequence[Any]]
+# Called before each migration with its version and the last one to apply: a long upgrade says how far it is.
+MigrationStep = Callable[[int, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,15 @@ class Engine(ABC):
         """
 
     @abstractmethod
-    async def migrate(self, scripts: Sequence[str]) -> list[int]:
+    async def migrate(self, scripts: Sequence[str], on_step: MigrationStep | None = None) -> list[int]:
         """Apply the scripts not yet applied, each with its version row in one transaction; the versions applied."""
+
+    @abstractmethod
+    async def has_table(self, name: str) -> bool: ...
+
+    @abstractmethod
+    async def outside_transaction(self, sql: str) -> Sequence[Row]:
+        """Run a statement that may not run inside a transaction (VACUUM, a checkpoint), in turn with the writers."""
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -235,19 +244,29 @@ class SQLiteEngine(Engine):
             if transaction.begun and not transaction.committed:
                 await self._db.commit()
 
-    async def migrate(self, scripts: Sequence[str]) -> list[int]:
+    async def migrate(self, scripts: Sequence[str], on_step: MigrationStep | None = None) -> list[int]:
         async with self._write_lock:
             await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             await self._db.commit()
             current = await self._connection.fetchval("SELECT MAX(version) FROM schema_version") or 0
             applied = []
             for version, script in enumerate(scripts[current:], start=current + 1):
+                if on_step is not None:
+                    await on_step(version, len(scripts))
                 # executescript commits first, so each migration and its version row go in one transaction.
                 await self._db.executescript(
                     f"BEGIN; {script}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
                 )
                 applied.append(version)
             return applied
+
+    async def has_table(self, name: str) -> bool:
+        found = await self._connection.fetchval("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name)
+        return found is not None
+
+    async def outside_transaction(self, sql: str) -> Sequence[Row]:
+        async with self._write_lock:
+            return (await self._connection.batch((sql, ())))[0].rows
 
     async def close(self) -> None:
         await self._db.close()
@@ -335,7 +354,7 @@ class PostgresEngine(Engine):
                 await db.execute("SELECT pg_advisory_xact_lock($1)", _ADMISSION_LOCK)
             yield _PostgresConnection(db)
 
-    async def migrate(self, scripts: Sequence[str]) -> list[int]:
+    async def migrate(self, scripts: Sequence[str], on_step: MigrationStep | None = None) -> list[int]:
         async with self._pool.acquire() as db:
             # Replicas started together: one migrates, the others wait here and then find nothing to do.
             await db.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
@@ -344,6 +363,8 @@ class PostgresEngine(Engine):
                 current = await db.fetchval("SELECT MAX(version) FROM schema_version") or 0
                 applied = []
                 for version, script in enumerate(scripts[current:], start=current + 1):
+                    if on_step is not None:
+                        await on_step(version, len(scripts))
                     async with db.transaction():
                         await db.execute(postgres_ddl(script))
                         await db.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
@@ -351,6 +372,13 @@ class PostgresEngine(Engine):
                 return applied
             finally:
                 await db.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+    async def has_table(self, name: str) -> bool:
+        return bool(await self._reads.fetchval("SELECT to_regclass(?) IS NOT NULL", name))
+
+    async def outside_transaction(self, sql: str) -> Sequence[Row]:
+        # A statement on the pool runs in autocommit: VACUUM is refused inside a transaction block.
+        return (await self._reads.batch((sql, ())))[0].rows
 
     async def close(self) -> None:
         await self._pool.close()
