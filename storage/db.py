@@ -12,6 +12,7 @@ engine and its reads):
     storage/reports.py     each daily report claimed once
     storage/replays.py     request signatures already seen (group commit)
     storage/home.py        App Home viewers and their recent jobs
+    storage/maintenance.py retention's batched deletes, giving free space back, WAL checkpoints
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
@@ -29,6 +30,7 @@ from storage.engine import open_engine
 from storage.home import HomeQueries
 from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
+from storage.maintenance import MaintenanceQueries
 from storage.queue import QueueQueries
 from storage.replays import ReplayQueries
 from storage.reports import ReportQueries
@@ -47,6 +49,7 @@ class Store(
     ReportQueries,
     ReplayQueries,
     HomeQueries,
+    MaintenanceQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

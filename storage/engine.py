@@ -212,7 +212,15 @@ class SQLiteEngine(Engine):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
         db.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode=WAL", "busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON"):
+        # Before any table exists (a new file), so deleted rows' pages can be given back while the bot runs
+        # (`videobot vacuum`); on an existing file it changes nothing until a full VACUUM.
+        for pragma in (
+            "auto_vacuum=INCREMENTAL",
+            "journal_mode=WAL",
+            "busy_timeout=5000",
+            "synchronous=NORMAL",
+            "foreign_keys=ON",
+        ):
             await db.execute(f"PRAGMA {pragma}")
         return cls(db, path)
 

@@ -25,7 +25,7 @@ async def schema_7_with_jobs(engine: Engine, count: int) -> None:
             "INSERT INTO jobs (id, team_id, channel_id, user_id, prompt, model, duration_seconds, resolution, "
             "aspect_ratio, estimated_cost_micros, state, created_at, updated_at) "
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
-            "SELECT 'vb_' || CAST((i * 7919) % 1000003 AS TEXT), 'T0001', 'C' || CAST(i % 50 AS TEXT), "
+            "SELECT 'vb_' || CAST((CAST(i AS BIGINT) * 7919) % 1000003 AS TEXT), 'T0001', 'C' || CAST(i % 50 AS TEXT), "
             "'U' || CAST(i % 2000 AS TEXT), 'a heron at dawn', 'pika', '4', '1080p', '16:9', 268000, "
             "CASE WHEN i % 100 = 0 THEN 'queued' ELSE 'delivered' END, 1700000000 + i / 3, 1700000000 + i / 3 "
             "FROM n",
