@@ -12,7 +12,7 @@ engine and its reads):
     storage/reports.py     each daily report claimed once
     storage/replays.py     request signatures already seen (group commit)
     storage/home.py        App Home viewers and their recent jobs
-    storage/maintenance.py retention's batched deletes, giving free space back, WAL checkpoints
+    storage/maintenance.py retention's batched deletes, giving free space back
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).

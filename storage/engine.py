@@ -105,7 +105,7 @@ class Engine(ABC):
 
     @abstractmethod
     async def outside_transaction(self, sql: str) -> Sequence[Row]:
-        """Run a statement that may not run inside a transaction (VACUUM, a checkpoint), in turn with the writers."""
+        """Run a statement that may not run inside a transaction (VACUUM, PRAGMA), in turn with the writers."""
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -156,6 +156,18 @@ def _run_in_sqlite(db: sqlite3.Connection, statements: Sequence[Statement]) -> l
         results.append(Result(rows, max(cursor.rowcount, 0)))
         cursor.close()
     return results
+
+
+# auto_vacuum first, before any table exists (a new file): deleted rows' pages can then be given back while
+# the bot runs (an existing file keeps its mode until a full VACUUM). The log's checkpoints stay SQLite's own
+# (every 1,000 pages, in a commit): one off the commands' connection made acks slower (README, Retention).
+_SQLITE_PRAGMAS = (
+    "auto_vacuum=INCREMENTAL",
+    "journal_mode=WAL",
+    "busy_timeout=5000",
+    "synchronous=NORMAL",
+    "foreign_keys=ON",
+)
 
 
 class _SQLiteConnection(Connection):
@@ -212,15 +224,7 @@ class SQLiteEngine(Engine):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
         db.row_factory = aiosqlite.Row
-        # Before any table exists (a new file), so deleted rows' pages can be given back while the bot runs
-        # (`videobot vacuum`); on an existing file it changes nothing until a full VACUUM.
-        for pragma in (
-            "auto_vacuum=INCREMENTAL",
-            "journal_mode=WAL",
-            "busy_timeout=5000",
-            "synchronous=NORMAL",
-            "foreign_keys=ON",
-        ):
+        for pragma in _SQLITE_PRAGMAS:
             await db.execute(f"PRAGMA {pragma}")
         return cls(db, path)
 

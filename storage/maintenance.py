@@ -85,11 +85,6 @@ class MaintenanceQueries(StoreBase):
         await self._engine.outside_transaction("VACUUM")
         return Space("sqlite", await self._incremental(), free, before - await self._file_bytes())
 
-    async def checkpoint(self) -> None:
-        """SQLite: copy the write-ahead log into the file without waiting for readers (PASSIVE)."""
-        if self._engine.name == "sqlite":
-            await self._engine.outside_transaction("PRAGMA wal_checkpoint(PASSIVE)")
-
     async def _incremental(self) -> bool:
         return self._engine.name == "sqlite" and await self._pragma("auto_vacuum") == _SQLITE_INCREMENTAL
 

@@ -103,7 +103,7 @@ async def test_retention_0_keeps_everything(make_bot: MakeBot) -> None:
 
 async def test_maintenance_is_a_scheduled_job_of_the_poller_and_no_command_runs_it(make_bot: MakeBot) -> None:
     bot = await make_bot()
-    assert bot.services.maintenance.run in bot.services.poller.daily_tasks()
+    assert bot.services.maintenance.run in bot.services.poller.scheduled_tasks()
     batches = recording(bot.services.store)
     bot.clock.advance(500 * DAY_SECONDS)
     await history(bot, 2, "cmd")

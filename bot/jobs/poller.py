@@ -77,7 +77,7 @@ class Poller:
         """Run `task` every day at `at` (hour, minute) in `timezone`, and once at start to catch up."""
         self._daily.append((at, timezone, task))
 
-    def daily_tasks(self) -> list[Callable[[], Awaitable[object]]]:
+    def scheduled_tasks(self) -> list[Callable[[], Awaitable[object]]]:
         return [task for _, _, task in self._daily]
 
     def start(self) -> None:
