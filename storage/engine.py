@@ -29,6 +29,7 @@ _T = TypeVar("_T")
 # Keys of PostgreSQL advisory locks (any 64-bit numbers; they only need to be this app's own).
 _ADMISSION_LOCK = 0x76696465_6F626F01  # a job joins the account: quotas, its place in line, a slot at Perf
 _MIGRATION_LOCK = 0x76696465_6F626F02  # one replica migrates at a time
+_MIGRATION_TIMEOUT_SECONDS = 24 * 3600.0
 
 
 class Row(Protocol):
@@ -378,7 +379,8 @@ class PostgresEngine(Engine):
                     if on_step is not None:
                         await on_step(version, len(scripts))
                     async with db.transaction():
-                        await db.execute(postgres_ddl(script))
+                        # Not the pool's 30 s: a migration that rewrites every job takes about 50 s a million.
+                        await db.execute(postgres_ddl(script), timeout=_MIGRATION_TIMEOUT_SECONDS)
                         await db.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
                     applied.append(version)
                 return applied
