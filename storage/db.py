@@ -12,6 +12,7 @@ engine and its reads):
     storage/reports.py     each daily report claimed once
     storage/replays.py     request signatures already seen (group commit)
     storage/home.py        App Home viewers and their recent jobs
+    storage/maintenance.py retention's batched deletes, giving free space back
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
@@ -29,10 +30,11 @@ from storage.engine import open_engine
 from storage.home import HomeQueries
 from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
+from storage.maintenance import MaintenanceQueries
 from storage.queue import QueueQueries
 from storage.replays import ReplayQueries
 from storage.reports import ReportQueries
-from storage.schema import MIGRATIONS, migrate
+from storage.schema import MIGRATIONS, job_count, migrate, pending_migrations
 from storage.usage import UsageQueries
 
 __all__ = ["MIGRATIONS", "StaleJob", "Store"]
@@ -47,6 +49,7 @@ class Store(
     ReportQueries,
     ReplayQueries,
     HomeQueries,
+    MaintenanceQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 
@@ -73,6 +76,13 @@ class Store(
     async def migrate(self) -> list[int]:
         """Bring the schema up to date; the versions this call applied (none if another did it first)."""
         return await migrate(self._engine)
+
+    async def pending_migrations(self) -> int:
+        return await pending_migrations(self._engine)
+
+    async def job_count(self, at_most: int | None = None) -> int:
+        """Jobs stored, counted up to `at_most` (0 on a database with no tables yet)."""
+        return await job_count(self._engine, at_most) if await self._engine.has_table("jobs") else 0
 
     async def schema_version(self) -> int:
         return int(await self._db.fetchval("SELECT MAX(version) FROM schema_version") or 0)

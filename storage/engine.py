@@ -14,7 +14,7 @@ import logging
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ _T = TypeVar("_T")
 # Keys of PostgreSQL advisory locks (any 64-bit numbers; they only need to be this app's own).
 _ADMISSION_LOCK = 0x76696465_6F626F01  # a job joins the account: quotas, its place in line, a slot at Perf
 _MIGRATION_LOCK = 0x76696465_6F626F02  # one replica migrates at a time
+_MIGRATION_TIMEOUT_SECONDS = 24 * 3600.0
 
 
 class Row(Protocol):
@@ -36,6 +37,8 @@ class Row(Protocol):
 
 
 Statement = tuple[str, Sequence[Any]]
+# Called before each migration with its version and the last one to apply: a long upgrade says how far it is.
+MigrationStep = Callable[[int, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,15 @@ class Engine(ABC):
         """
 
     @abstractmethod
-    async def migrate(self, scripts: Sequence[str]) -> list[int]:
+    async def migrate(self, scripts: Sequence[str], on_step: MigrationStep | None = None) -> list[int]:
         """Apply the scripts not yet applied, each with its version row in one transaction; the versions applied."""
+
+    @abstractmethod
+    async def has_table(self, name: str) -> bool: ...
+
+    @abstractmethod
+    async def outside_transaction(self, sql: str) -> Sequence[Row]:
+        """Run a statement that may not run inside a transaction (VACUUM, PRAGMA), in turn with the writers."""
 
     @abstractmethod
     async def close(self) -> None: ...
@@ -147,6 +157,18 @@ def _run_in_sqlite(db: sqlite3.Connection, statements: Sequence[Statement]) -> l
         results.append(Result(rows, max(cursor.rowcount, 0)))
         cursor.close()
     return results
+
+
+# auto_vacuum first, before any table exists (a new file): deleted rows' pages can then be given back while
+# the bot runs (an existing file keeps its mode until a full VACUUM). The log's checkpoints stay SQLite's own
+# (every 1,000 pages, in a commit): one off the commands' connection made acks slower (README, Retention).
+_SQLITE_PRAGMAS = (
+    "auto_vacuum=INCREMENTAL",
+    "journal_mode=WAL",
+    "busy_timeout=5000",
+    "synchronous=NORMAL",
+    "foreign_keys=ON",
+)
 
 
 class _SQLiteConnection(Connection):
@@ -203,7 +225,7 @@ class SQLiteEngine(Engine):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(path)
         db.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode=WAL", "busy_timeout=5000", "synchronous=NORMAL", "foreign_keys=ON"):
+        for pragma in _SQLITE_PRAGMAS:
             await db.execute(f"PRAGMA {pragma}")
         return cls(db, path)
 
@@ -235,19 +257,29 @@ class SQLiteEngine(Engine):
             if transaction.begun and not transaction.committed:
                 await self._db.commit()
 
-    async def migrate(self, scripts: Sequence[str]) -> list[int]:
+    async def migrate(self, scripts: Sequence[str], on_step: MigrationStep | None = None) -> list[int]:
         async with self._write_lock:
             await self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             await self._db.commit()
             current = await self._connection.fetchval("SELECT MAX(version) FROM schema_version") or 0
             applied = []
             for version, script in enumerate(scripts[current:], start=current + 1):
+                if on_step is not None:
+                    await on_step(version, len(scripts))
                 # executescript commits first, so each migration and its version row go in one transaction.
                 await self._db.executescript(
                     f"BEGIN; {script}; INSERT INTO schema_version (version) VALUES ({version}); COMMIT;"
                 )
                 applied.append(version)
             return applied
+
+    async def has_table(self, name: str) -> bool:
+        found = await self._connection.fetchval("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name)
+        return found is not None
+
+    async def outside_transaction(self, sql: str) -> Sequence[Row]:
+        async with self._write_lock:
+            return (await self._connection.batch((sql, ())))[0].rows
 
     async def close(self) -> None:
         await self._db.close()
@@ -335,7 +367,7 @@ class PostgresEngine(Engine):
                 await db.execute("SELECT pg_advisory_xact_lock($1)", _ADMISSION_LOCK)
             yield _PostgresConnection(db)
 
-    async def migrate(self, scripts: Sequence[str]) -> list[int]:
+    async def migrate(self, scripts: Sequence[str], on_step: MigrationStep | None = None) -> list[int]:
         async with self._pool.acquire() as db:
             # Replicas started together: one migrates, the others wait here and then find nothing to do.
             await db.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
@@ -344,13 +376,23 @@ class PostgresEngine(Engine):
                 current = await db.fetchval("SELECT MAX(version) FROM schema_version") or 0
                 applied = []
                 for version, script in enumerate(scripts[current:], start=current + 1):
+                    if on_step is not None:
+                        await on_step(version, len(scripts))
                     async with db.transaction():
-                        await db.execute(postgres_ddl(script))
+                        # Not the pool's 30 s: a migration that rewrites every job takes about 50 s a million.
+                        await db.execute(postgres_ddl(script), timeout=_MIGRATION_TIMEOUT_SECONDS)
                         await db.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
                     applied.append(version)
                 return applied
             finally:
                 await db.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+    async def has_table(self, name: str) -> bool:
+        return bool(await self._reads.fetchval("SELECT to_regclass(?) IS NOT NULL", name))
+
+    async def outside_transaction(self, sql: str) -> Sequence[Row]:
+        # A statement on the pool runs in autocommit: VACUUM is refused inside a transaction block.
+        return (await self._reads.batch((sql, ())))[0].rows
 
     async def close(self) -> None:
         await self._pool.close()

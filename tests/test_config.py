@@ -38,6 +38,12 @@ def test_rerun_emoji_are_names_with_or_without_colons() -> None:
     assert settings.rerun_emoji == ("repeat", "arrows_counterclockwise")
 
 
+def test_retention_keeps_400_days_by_default_and_0_keeps_everything() -> None:
+    assert load_settings(BASE).retention_days == 400
+    assert load_settings({**BASE, "VIDEOBOT_RETENTION_DAYS": "0"}).retention_days == 0
+    assert load_settings({**BASE, "VIDEOBOT_RETENTION_DAYS": "7"}).retention_days == 7
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [
@@ -60,6 +66,9 @@ def test_rerun_emoji_are_names_with_or_without_colons() -> None:
         ({"VIDEOBOT_LOG_LEVEL": "LOUD"}, "VIDEOBOT_LOG_LEVEL"),
         ({"VIDEOBOT_RERUN_EMOJI": "🔁"}, "VIDEOBOT_RERUN_EMOJI"),
         ({"VIDEOBOT_RERUN_EMOJI": ":,:"}, "VIDEOBOT_RERUN_EMOJI"),
+        ({"VIDEOBOT_RETENTION_DAYS": "a year"}, "VIDEOBOT_RETENTION_DAYS"),
+        ({"VIDEOBOT_RETENTION_DAYS": "-1"}, "VIDEOBOT_RETENTION_DAYS"),
+        ({"VIDEOBOT_RETENTION_DAYS": "3"}, "VIDEOBOT_RETENTION_DAYS"),
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:

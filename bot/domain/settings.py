@@ -45,6 +45,9 @@ class Settings:
     # Multiplies the rates Slack's calls are paced to (1: Slack's published tiers). Replicas pace
     # separately: N of them share Slack's budget at 1/N each.
     slack_pace: float = 1.0
+    # Per-step event detail, replay signatures, App Home viewers and report claims older than this are
+    # deleted (never a job's row: quotas, reports and exports read those). 0: keep everything.
+    retention_days: int = 400
 
     @property
     def socket_mode(self) -> bool:

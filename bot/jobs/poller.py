@@ -77,6 +77,9 @@ class Poller:
         """Run `task` every day at `at` (hour, minute) in `timezone`, and once at start to catch up."""
         self._daily.append((at, timezone, task))
 
+    def scheduled_tasks(self) -> list[Callable[[], Awaitable[object]]]:
+        return [task for _, _, task in self._daily]
+
     def start(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._scheduler.add_job(

@@ -24,6 +24,7 @@ from bot.features.home import HomeService
 from bot.features.people import People
 from bot.features.reports import ReportService
 from bot.features.reruns import RerunService
+from bot.jobs.maintenance import Maintenance
 from bot.jobs.poller import Poller
 from bot.jobs.quotas import Quotas
 from bot.jobs.service import JobService
@@ -34,11 +35,15 @@ from handlers import register_all
 from handlers.services import Services
 from storage.db import Store
 
-__all__ = ["RunningServices", "build_bolt_app", "build_web_app", "open_services", "serve"]
+__all__ = ["MigrateFirst", "RunningServices", "build_bolt_app", "build_web_app", "open_services", "serve"]
 
 log = logging.getLogger("videobot.app")
 
 SHUTDOWN_GRACE_SECONDS = 5.0
+# `videobot run` migrates a database of at most this many jobs itself (a fresh one, a trial's: well under a
+# second); a larger one waits for `videobot migrate`, so a long upgrade never holds a start it cannot report.
+RUN_MIGRATES_AT_MOST_JOBS = 10_000
+MAINTENANCE_TIME = (4, 0)
 SLACK_EDITS_GRACE_SECONDS = 2.0
 
 
@@ -57,12 +62,27 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
         yield _wire(stack, settings, clock, store, perf, slack, media, metrics)
 
 
+class MigrateFirst(Exception):
+    """The schema is behind and the database too large to upgrade inside a start; the message says what to do."""
+
+
 async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> Store:
-    store = await Store.open(settings.database_url)
+    store = await Store.open(settings.database_url, migrate=False)
+    stack.push_async_callback(store.close)
+    pending = await store.pending_migrations()
+    if pending:
+        jobs = await store.job_count(at_most=RUN_MIGRATES_AT_MOST_JOBS + 1)
+        if jobs > RUN_MIGRATES_AT_MOST_JOBS:
+            version = await store.schema_version()
+            raise MigrateFirst(
+                f"{store.description} is at schema version {version} and {pending} migration(s) are pending on "
+                f"more than {RUN_MIGRATES_AT_MOST_JOBS:,} jobs: run `videobot migrate` first (it reports its "
+                "progress), then start the bot again"
+            )
+        await store.migrate()
     if store.engine == "sqlite":
         # SQLite serves one process: leases left in it are a killed run's, and waiting them out helps nobody.
         await store.release_all_leases(None)
-    stack.push_async_callback(store.close)
     return store
 
 
@@ -119,6 +139,9 @@ def _wire(
     stack.push_async_callback(poller.stop, 0.0)
     reports = ReportService(store, quotas, people, slack, clock, settings)
     poller.run_daily(settings.report_time, settings.timezone, reports.post_due_reports)
+    # At night, and once at start: retention's deletes and giving their space back, off every command's path.
+    maintenance = Maintenance(store, clock, settings.retention_days)
+    poller.run_daily(MAINTENANCE_TIME, settings.timezone, maintenance.run)
     return RunningServices(
         settings=settings,
         store=store,
@@ -130,6 +153,7 @@ def _wire(
         reports=reports,
         clock=clock,
         metrics=metrics,
+        maintenance=maintenance,
         quotas=quotas,
         control=JobControl(store, people, clock),
         home=home,

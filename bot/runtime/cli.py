@@ -32,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     retry.add_argument("job_id")
     cancel = sub.add_parser("cancel", help="stop tracking a job (Perf has no cancel: it may still be charged)")
     cancel.add_argument("job_id")
+    vacuum = sub.add_parser("vacuum", help="give the space of deleted rows back to the disk, while the bot runs")
+    vacuum.add_argument(
+        "--full", action="store_true", help="SQLite files made before incremental vacuum: rewrite once (bot stopped)"
+    )
     backup = sub.add_parser("backup", help="copy the SQLite database to PATH while the bot runs (PostgreSQL: pg_dump)")
     backup.add_argument("path")
     return parser
@@ -59,11 +63,15 @@ def _command(args: argparse.Namespace) -> int:
             print(f"videobot: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command == "run":
-        from bot.runtime.app import serve
+        from bot.runtime.app import MigrateFirst, serve
         from bot.runtime.logs import setup_logging
 
         setup_logging(settings.log_level, settings.secrets(), settings.log_format)
-        asyncio.run(serve(settings))
+        try:
+            asyncio.run(serve(settings))
+        except MigrateFirst as exc:
+            print(f"videobot: {exc}", file=sys.stderr)
+            return 1
         return 0
     return asyncio.run(_operate(args, settings))
 
@@ -92,6 +100,10 @@ async def _operate(args: argparse.Namespace, settings: Settings) -> int:
                 states = [JobState(args.state)] if args.state else []
                 found = await store.jobs(states=states, channel_id=args.channel, since=since, limit=args.limit)
                 print(ops.jobs_table(found, ops.now()) if found else "no jobs")
+            elif args.command == "vacuum":
+                space = await store.vacuum(full=args.full)
+                print(ops.vacuum_summary(store.description, space, args.full))
+                return 0 if space.incremental else 1
             elif args.command == "job":
                 return await _show_job(store, args.job_id)
             elif args.command == "retry":

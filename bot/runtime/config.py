@@ -106,6 +106,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         report_channel=_report_channel(get("VIDEOBOT_REPORT_CHANNEL")),
         log_format=_choice("VIDEOBOT_LOG_FORMAT", get("VIDEOBOT_LOG_FORMAT", "plain").lower(), ("plain", "json")),
         metrics_enabled=_choice("VIDEOBOT_METRICS", get("VIDEOBOT_METRICS", "0"), ("0", "1")) == "1",
+        retention_days=_retention_days(get("VIDEOBOT_RETENTION_DAYS", "400")),
     )
     _check_timings(settings)
     return settings
@@ -262,6 +263,21 @@ def _number(name: str, value: str, kind: type[_Num], low: float, high: float) ->
     if not low <= number <= high:
         raise ConfigError(f"{name} must be between {low:g} and {high:g}, not {value}")
     return number
+
+
+# A report claim guards its day for as long as a catch-up may still post that day (the last due day only);
+# a week keeps every claim well past that, so no shorter retention is taken.
+MIN_RETENTION_DAYS = 7
+
+
+def _retention_days(value: str) -> int:
+    days = _number("VIDEOBOT_RETENTION_DAYS", value, int, 0, 100_000)
+    if 0 < days < MIN_RETENTION_DAYS:
+        raise ConfigError(
+            f"VIDEOBOT_RETENTION_DAYS must be 0 (keep everything) or at least {MIN_RETENTION_DAYS}, not {value}: "
+            "a daily report's claim must outlive any day a catch-up could still post"
+        )
+    return days
 
 
 def _log_level(value: str) -> str:

@@ -24,6 +24,7 @@ from bot.domain.settings import Settings
 from bot.features.control import stop_tracking
 from storage.db import MIGRATIONS, Store
 from storage.engine import DatabaseUnavailable, describe_url, sqlite_path
+from storage.maintenance import Space
 
 # Perf ids look like job_vid_…; this one cannot exist, so a 404 proves the key was accepted.
 _PROBE_JOB_ID = "job_vid_videobot_check_0000"
@@ -211,6 +212,24 @@ def backup(database_path: str, target: str) -> int:
         copy.close()
         source.close()
     return destination.stat().st_size
+
+
+def vacuum_summary(description: str, space: Space, full: bool) -> str:
+    if space.engine != "sqlite":
+        return (
+            f"{description}: VACUUM (ANALYZE) done on the tables retention deletes from; their free space is reused "
+            "by new rows (autovacuum does the same on its own; VACUUM FULL would lock the tables, so it is not run)"
+        )
+    mb = f"{space.free_bytes / 1e6:.1f} MB"
+    if full:
+        return f"{description}: rewritten, {space.reclaimed_bytes / 1e6:.1f} MB given back; incremental vacuum is on"
+    if space.incremental:
+        return f"{description}: {space.reclaimed_bytes / 1e6:.1f} MB given back to the disk ({mb} was free inside)"
+    return (
+        f"{description}: {mb} free inside the file, but it was created before incremental vacuum, so it cannot be "
+        "given back while the bot runs. Stop the bot, then run `videobot vacuum --full` once (it rewrites the file "
+        "and needs that much free disk again); from then on the bot gives space back by itself"
+    )
 
 
 def now() -> float:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.jobs.maintenance import Maintenance
 from bot.runtime.metrics import Metrics
 from handlers.services import Services
 
 
 @dataclass(frozen=True)
 class RunningServices(Services):
-    """The listeners' services and the metrics behind `/metrics`."""
+    """The listeners' services, the metrics behind `/metrics`, and the poller's maintenance run."""
 
     metrics: Metrics
+    maintenance: Maintenance
