@@ -12,6 +12,8 @@ engine and its reads):
     storage/reports.py     each daily report claimed once
     storage/replays.py     request signatures already seen (group commit)
     storage/home.py        App Home viewers and their recent jobs
+    storage/counts.py      what a /metrics scrape reads, on a connection of its own
+    storage/plans.py       the hot queries by name, and their query plans (tests/test_query_plans.py)
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
@@ -25,10 +27,12 @@ reads only `StoreBase`'s engine and its own state, never another seam, so each m
 from __future__ import annotations
 
 from storage.admissions import AdmissionQueries
+from storage.counts import CountQueries
 from storage.engine import open_engine
 from storage.home import HomeQueries
 from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
+from storage.plans import PlanQueries
 from storage.queue import QueueQueries
 from storage.replays import ReplayQueries
 from storage.reports import ReportQueries
@@ -47,6 +51,8 @@ class Store(
     ReportQueries,
     ReplayQueries,
     HomeQueries,
+    CountQueries,
+    PlanQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 
