@@ -157,6 +157,8 @@ async def ack_p99s(fakes: Fakes, database: str, workdir: Path, rounds: int) -> t
                 samples.append(p99(await send_commands(bot.url, 200, 50, f"History {n} {scrape}", warm_up=True)))
                 if scraper is not None:
                     scraper.cancel()
+                scraped_or_not = "scraped" if scrape else "quiet"
+                print(f"  {database}: burst {n} {scraped_or_not}: p99 {samples[-1] * 1000:.0f} ms", file=sys.stderr)
 
                 def burst_shared(b: int = before) -> bool:
                     return fakes.videos_shared() >= b + 250  # the burst's 200 and its 50 warm-ups

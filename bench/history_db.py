@@ -143,7 +143,7 @@ def _postgres_sql(jobs: int, end: float, days: float) -> list[str]:
     )
     steps = " UNION ALL ".join(f"SELECT {k} AS k, '{step}' AS step" for k, step in enumerate(_STEPS))
     return [
-        f"INSERT INTO jobs ({_JOB_COLUMNS}) SELECT {values} FROM generate_series(1, {jobs}) AS n(i)",
+        f"INSERT INTO jobs ({_JOB_COLUMNS}) SELECT {values} FROM generate_series(1::bigint, {jobs}) AS n(i)",
         f"INSERT INTO job_events (job_id, at, state, detail) SELECT jobs.id, jobs.created_at + steps.k * 10, "
         f"CASE WHEN steps.k < 8 THEN 'accepted' ELSE jobs.state END, steps.step || ' ' || jobs.id "
         f"FROM jobs CROSS JOIN ({steps}) AS steps ORDER BY jobs.arrival, steps.k",
