@@ -1,5 +1,5 @@
 """What a /metrics scrape reads: the jobs by state and those Perf accepted, from the summary table kept
-beside the jobs (migration 10), and today's cost per channel, from the day's own rows.
+beside the jobs (migration 12), and today's cost per channel, from the day's own rows.
 
 All of it on the engine's side connection: on SQLite a reader of its own, so an ack never waits behind a
 scrape. A scrape costs a read of job_counts (one row a state) and of the day's jobs through jobs_created:

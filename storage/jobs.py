@@ -11,7 +11,7 @@ from storage.engine import Statement
 from storage.rows import JOB_COLUMNS, job_from_row, to_db
 from storage.sql import count_changes, states_list
 
-# Jobs by state and how many Perf accepted, from the summary kept beside the jobs (migration 10): a
+# Jobs by state and how many Perf accepted, from the summary kept beside the jobs (migration 12): a
 # handful of rows, whatever the history.
 COUNTS_SQL = "SELECT state, jobs, submitted FROM job_counts"
 JOB_BY_ROOT_SQL = "SELECT * FROM jobs WHERE root_ts = ? AND COALESCE(post_channel_id, channel_id) = ?"
@@ -121,7 +121,7 @@ def jobs_statement(
     """Jobs in arrival order, by state, channel and time; what the CLI, `/video status` and the reports list.
 
     The states are literals in JobState's order (`states_list`): asked for the unfinished states, SQLite
-    then reads the partial indexes jobs_open and jobs_open_channel (migration 10), which hold only the
+    then reads the partial indexes jobs_open and jobs_open_channel (migration 12), which hold only the
     work in progress, instead of every job of the channel."""
     conditions: list[str] = []
     params: list[Any] = []

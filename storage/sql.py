@@ -51,7 +51,7 @@ def states_list(states: Iterable[JobState]) -> str:
     return "(" + ", ".join(state_literal(state) for state in JobState if state in chosen) + ")"
 
 
-# (state, jobs, submitted): what a write adds to job_counts (migration 10) for one state, negative to take away.
+# (state, jobs, submitted): what a write adds to job_counts (migration 12) for one state, negative to take away.
 CountChange = tuple[str, int, int]
 
 

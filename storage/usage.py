@@ -33,7 +33,7 @@ SPENT_BY_SQL = (
     f"WHERE user_id = ? AND created_at >= ? AND created_at < ? AND {HOLDS_QUOTA}"
 )
 # A day's jobs and cost per channel, for /metrics and the admin's App Home: the day's rows through
-# jobs_created (migration 10), grouped in a sort of that day alone. Without that index, SQLite walked the
+# jobs_created (migration 12), grouped in a sort of that day alone. Without that index, SQLite walked the
 # whole of jobs_channel_created for the grouping's sake (70 ms with a year of history).
 DAY_COST_SQL = (
     "SELECT channel_id, COUNT(*), SUM(COALESCE(perf_cost_micros, estimated_cost_micros)) FROM jobs "

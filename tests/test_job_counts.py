@@ -1,5 +1,5 @@
 """The jobs-by-state counts /metrics shows come from a summary kept in the transactions that change the
-jobs (migration 10): they must always be what counting the jobs would say, on both engines."""
+jobs (migration 12): they must always be what counting the jobs would say, on both engines."""
 
 from __future__ import annotations
 
