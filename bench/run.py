@@ -74,7 +74,8 @@ class Fakes:
 
     def videos_shared(self) -> int:
         """Videos that reached a thread so far (every bench before this one included)."""
-        return sum(1 for f in self.slack.files.values() if f.shared_at)
+        # A copy first: the fakes add files from their own thread meanwhile.
+        return sum(1 for f in list(self.slack.files.values()) if f.shared_at)
 
     def __exit__(self, *_: object) -> None:
         self.run(self.slack.stop())

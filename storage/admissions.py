@@ -12,10 +12,12 @@ from storage.base import StoreBase
 from storage.engine import Engine, Result, Statement
 from storage.groups import GroupCommit
 from storage.rows import INSERTED_COLUMNS, to_db
-from storage.sql import in_list, insert_rows
+from storage.sql import count_changes, in_list, insert_rows
 from storage.usage import CHANNEL_LIMITS_SQL, CHANNEL_USAGE_SQL, USER_USAGE_SQL, channel_limits_from_row
 
 _Day = tuple[float, float]  # a day's start and end
+# The end of the line: the last arrival, through the unique index jobs_arrival.
+LAST_ARRIVAL_SQL = "SELECT COALESCE(MAX(arrival), 0) FROM jobs"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +43,7 @@ class _Reads:
         triggers = list(dict.fromkeys(a.trigger for a in group if a.trigger is not None))
         days = list(dict.fromkeys(a.day for a in checked if a.day is not None))
         channels = list(dict.fromkeys(a.job.channel_id for a in checked))
-        reads: list[Statement] = [("SELECT COALESCE(MAX(arrival), 0) FROM jobs", ())]
+        reads: list[Statement] = [(LAST_ARRIVAL_SQL, ())]
         if triggers:
             reads.append(in_list("SELECT trigger FROM job_triggers WHERE trigger IN ({})", triggers))
         usage_at: list[tuple[_Day, int]] = []
@@ -112,7 +114,9 @@ def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> lis
             triggers.append((trigger, job.id, job.created_at))
     writes = insert_rows("jobs", (*INSERTED_COLUMNS, "arrival"), jobs)
     writes += insert_rows("job_triggers", ("trigger", "job_id", "at"), triggers)
-    return writes + insert_rows("job_events", ("job_id", "at", "state", "detail"), events)
+    writes += insert_rows("job_events", ("job_id", "at", "state", "detail"), events)
+    counted = [(a.job.state.value, 1, int(a.job.perf_job_id is not None)) for a in admitted]
+    return writes + count_changes(counted)
 
 
 class AdmissionQueries(StoreBase):

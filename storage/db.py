@@ -13,6 +13,8 @@ engine and its reads):
     storage/replays.py     request signatures already seen (group commit)
     storage/home.py        App Home viewers and their recent jobs
     storage/maintenance.py retention's batched deletes, giving free space back
+    storage/counts.py      what a /metrics scrape reads, on a connection of its own
+    storage/plans.py       the hot queries by name, and their query plans (tests/test_query_plans.py)
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
@@ -26,11 +28,13 @@ reads only `StoreBase`'s engine and its own state, never another seam, so each m
 from __future__ import annotations
 
 from storage.admissions import AdmissionQueries
+from storage.counts import CountQueries
 from storage.engine import open_engine
 from storage.home import HomeQueries
 from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
 from storage.maintenance import MaintenanceQueries
+from storage.plans import PlanQueries
 from storage.queue import QueueQueries
 from storage.replays import ReplayQueries
 from storage.reports import ReportQueries
@@ -50,6 +54,8 @@ class Store(
     ReplayQueries,
     HomeQueries,
     MaintenanceQueries,
+    CountQueries,
+    PlanQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

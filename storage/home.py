@@ -6,6 +6,9 @@ from bot.domain.job import Job
 from storage.base import StoreBase
 from storage.rows import job_from_row
 
+# A person's latest jobs, newest first: through jobs_user_created, stopping after `limit`.
+RECENT_JOBS_SQL = "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, arrival DESC LIMIT ?"
+
 
 class HomeQueries(StoreBase):
     async def home_opened(self, user_id: str, now: float) -> None:
@@ -21,7 +24,5 @@ class HomeQueries(StoreBase):
         return await self._db.fetchval("SELECT 1 FROM home_viewers WHERE user_id = ?", user_id) is not None
 
     async def recent_jobs_of(self, user_id: str, limit: int) -> list[Job]:
-        rows = await self._db.fetch(
-            "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, arrival DESC LIMIT ?", user_id, limit
-        )
+        rows = await self._db.fetch(RECENT_JOBS_SQL, user_id, limit)
         return [job_from_row(r) for r in rows]

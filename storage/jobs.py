@@ -9,6 +9,13 @@ from bot.domain.job import Job, JobChanges, JobState
 from storage.base import StoreBase
 from storage.engine import Statement
 from storage.rows import JOB_COLUMNS, job_from_row, to_db
+from storage.sql import count_changes, states_list
+
+# Jobs by state and how many Perf accepted, from the summary kept beside the jobs (migration 12): a
+# handful of rows, whatever the history.
+COUNTS_SQL = "SELECT state, jobs, submitted FROM job_counts"
+JOB_BY_ROOT_SQL = "SELECT * FROM jobs WHERE root_ts = ? AND COALESCE(post_channel_id, channel_id) = ?"
+EVENTS_SQL = "SELECT at, state, detail FROM job_events WHERE job_id = ? ORDER BY id"
 
 
 class StaleJob(Exception):
@@ -17,17 +24,15 @@ class StaleJob(Exception):
 
 class JobQueries(StoreBase):
     async def count_by_state(self) -> dict[str, int]:
-        rows = await self._db.fetch("SELECT state, COUNT(*) FROM jobs GROUP BY state")
-        return {r[0]: int(r[1]) for r in rows}
+        rows = await self._db.fetch(COUNTS_SQL)
+        return {r[0]: int(r[1]) for r in rows if r[1]}
 
     async def count_submitted(self) -> int:
-        return int(await self._db.fetchval("SELECT COUNT(*) FROM jobs WHERE perf_job_id IS NOT NULL"))
+        return sum(int(r[2]) for r in await self._db.fetch(COUNTS_SQL))
 
     async def job_by_root(self, channel_id: str, root_ts: str) -> Job | None:
         """The job whose root message is `root_ts` in `channel_id` (a channel, or the DM of a private job)."""
-        row = await self._db.fetchrow(
-            "SELECT * FROM jobs WHERE root_ts = ? AND COALESCE(post_channel_id, channel_id) = ?", root_ts, channel_id
-        )
+        row = await self._db.fetchrow(JOB_BY_ROOT_SQL, root_ts, channel_id)
         return job_from_row(row) if row else None
 
     async def get_job(self, job_id: str) -> Job | None:
@@ -57,6 +62,7 @@ class JobQueries(StoreBase):
                 (*(to_db(c, v) for c, v in changes.items()), job.id, job.state.value, *fence_params),
             )
         ]
+        statements += count_changes(_counted(job, changes))
         if (new_state is not None and new_state != job.state) or event:
             statements.append(
                 (
@@ -83,25 +89,53 @@ class JobQueries(StoreBase):
         until: float | None = None,
         limit: int | None = None,
     ) -> list[Job]:
-        conditions: list[str] = []
-        params: list[Any] = []
-        if states:
-            conditions.append(f"state IN ({', '.join('?' for _ in states)})")
-            params += [s.value for s in states]
-        if channel_id:
-            conditions.append("channel_id = ?")
-            params.append(channel_id)
-        if since is not None:
-            conditions.append("created_at >= ?")
-            params.append(since)
-        if until is not None:
-            conditions.append("created_at < ?")
-            params.append(until)
-        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        tail = f" LIMIT {int(limit)}" if limit else ""
-        rows = await self._db.fetch(f"SELECT * FROM jobs {where} ORDER BY created_at, arrival{tail}", *params)
-        return [job_from_row(r) for r in rows]
+        sql, params = jobs_statement(states=states, channel_id=channel_id, since=since, until=until, limit=limit)
+        return [job_from_row(r) for r in await self._db.fetch(sql, *params)]
 
     async def job_events(self, job_id: str) -> list[tuple[float, str, str]]:
-        rows = await self._db.fetch("SELECT at, state, detail FROM job_events WHERE job_id = ? ORDER BY id", job_id)
+        rows = await self._db.fetch(EVENTS_SQL, job_id)
         return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _counted(job: Job, changes: JobChanges) -> list[tuple[str, int, int]]:
+    """What writing `changes` to `job` changes in job_counts: the job leaves its state for the new one.
+
+    The row is fenced by `job.state`, so the state it leaves is that one; perf_job_id is set only on the
+    way out of submitting, by the one process holding the job."""
+    new_state = changes.get("state", job.state)
+    was_submitted = int(job.perf_job_id is not None)
+    submitted = int(changes.get("perf_job_id", job.perf_job_id) is not None)
+    if new_state == job.state and submitted == was_submitted:
+        return []
+    return [(job.state.value, -1, -was_submitted), (JobState(new_state).value, 1, submitted)]
+
+
+def jobs_statement(
+    *,
+    states: Sequence[JobState] = (),
+    channel_id: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: int | None = None,
+) -> Statement:
+    """Jobs in arrival order, by state, channel and time; what the CLI, `/video status` and the reports list.
+
+    The states are literals in JobState's order (`states_list`): asked for the unfinished states, SQLite
+    then reads the partial indexes jobs_open and jobs_open_channel (migration 12), which hold only the
+    work in progress, instead of every job of the channel."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if states:
+        conditions.append(f"state IN {states_list(states)}")
+    if channel_id:
+        conditions.append("channel_id = ?")
+        params.append(channel_id)
+    if since is not None:
+        conditions.append("created_at >= ?")
+        params.append(since)
+    if until is not None:
+        conditions.append("created_at < ?")
+        params.append(until)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    tail = f" LIMIT {int(limit)}" if limit else ""
+    return f"SELECT * FROM jobs {where} ORDER BY created_at, arrival{tail}", params

@@ -6,6 +6,22 @@ from bot.domain.job import Job
 from storage.base import StoreBase
 from storage.rows import job_from_row
 
+# Whether any job is due that no replica holds: through jobs_due, which holds only jobs with a next step.
+ANY_DUE_SQL = (
+    "SELECT 1 FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? "
+    "AND (lease_owner IS NULL OR lease_until <= ?) LIMIT 1"
+)
+# Lease the first due jobs; `{}` is the engine's skip_locked.
+CLAIM_DUE_SQL = (
+    "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id IN ("
+    "  SELECT id FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
+    "  AND (lease_owner IS NULL OR lease_until <= ?)"
+    "  ORDER BY next_poll_at, arrival LIMIT ?{}) "
+    "RETURNING *"
+)
+RENEW_LEASES_SQL = "UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND lease_until < ?"
+NEXT_DUE_SQL = "SELECT MIN(next_poll_at) FROM jobs WHERE next_poll_at IS NOT NULL AND lease_owner IS NULL"
+
 
 class LeaseQueries(StoreBase):
     async def claim_due(self, now: float, limit: int, owner: str, lease_seconds: float) -> list[Job]:
@@ -14,21 +30,12 @@ class LeaseQueries(StoreBase):
         PostgreSQL skips rows another replica is claiming this instant; SQLite has one writer at a time.
         """
         # Most ticks find nothing due: a read on the due index spares them a write transaction.
-        due = await self._db.fetchval(
-            "SELECT 1 FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ? "
-            "AND (lease_owner IS NULL OR lease_until <= ?) LIMIT 1",
-            now,
-            now,
-        )
+        due = await self._db.fetchval(ANY_DUE_SQL, now, now)
         if due is None:
             return []
         async with self._engine.transaction() as db:
             rows = await db.fetch(
-                "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id IN ("
-                "  SELECT id FROM jobs WHERE next_poll_at IS NOT NULL AND next_poll_at <= ?"
-                "  AND (lease_owner IS NULL OR lease_until <= ?)"
-                f"  ORDER BY next_poll_at, arrival LIMIT ?{self._engine.skip_locked}) "
-                "RETURNING *",
+                CLAIM_DUE_SQL.format(self._engine.skip_locked),
                 owner,
                 now + lease_seconds,
                 now,
@@ -44,7 +51,7 @@ class LeaseQueries(StoreBase):
         """Extend every lease `owner` holds that is past half its length: a slow step keeps its job."""
         async with self._engine.transaction() as db:
             return await db.execute(
-                "UPDATE jobs SET lease_until = ? WHERE lease_owner = ? AND lease_until < ?",
+                RENEW_LEASES_SQL,
                 now + lease_seconds,
                 owner,
                 now + lease_seconds / 2,
@@ -100,7 +107,5 @@ class LeaseQueries(StoreBase):
 
     async def next_due_at(self) -> float | None:
         """When the next job that no replica holds is due (a held job's holder wakes itself)."""
-        due = await self._db.fetchval(
-            "SELECT MIN(next_poll_at) FROM jobs WHERE next_poll_at IS NOT NULL AND lease_owner IS NULL"
-        )
+        due = await self._db.fetchval(NEXT_DUE_SQL)
         return float(due) if due is not None else None

@@ -160,6 +160,29 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN step_token TEXT;
     ALTER TABLE jobs ADD COLUMN step_done INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    -- Reads whose cost must not grow with history (issue 17). Unfinished jobs, all and per channel, in the
+    -- order `videobot check`, `videobot jobs` and `/video status` list them: only unfinished jobs are in
+    -- these, so they stay as small as the work in progress.
+    CREATE INDEX jobs_open ON jobs (created_at, arrival)
+        WHERE state IN ('accepted', 'queued', 'submitting', 'pending', 'processing', 'complete');
+    CREATE INDEX jobs_open_channel ON jobs (channel_id, created_at, arrival)
+        WHERE state IN ('accepted', 'queued', 'submitting', 'pending', 'processing', 'complete');
+    -- A time range in arrival order: a day's summary and usage, `videobot jobs --since`, without a sort.
+    CREATE INDEX jobs_created ON jobs (created_at, arrival);
+    -- The claims a restarted SQLite process clears: a handful at most, never the history.
+    CREATE INDEX jobs_progress_claimed ON jobs (progress_post_claimed_until)
+        WHERE progress_post_claimed_until IS NOT NULL;
+    -- Jobs by state, and how many of them Perf accepted, kept in the transactions that insert a job or
+    -- change its state: what /metrics shows, read without counting the table.
+    CREATE TABLE job_counts (
+        state TEXT PRIMARY KEY,
+        jobs INTEGER NOT NULL,
+        submitted INTEGER NOT NULL
+    );
+    INSERT INTO job_counts (state, jobs, submitted)
+        SELECT state, COUNT(*), COUNT(perf_job_id) FROM jobs GROUP BY state;
+    """,
 )
 
 

@@ -49,3 +49,30 @@ def states_list(states: Iterable[JobState]) -> str:
     """
     chosen = frozenset(states)
     return "(" + ", ".join(state_literal(state) for state in JobState if state in chosen) + ")"
+
+
+# (state, jobs, submitted): what a write adds to job_counts (migration 12) for one state, negative to take away.
+CountChange = tuple[str, int, int]
+
+
+def count_changes(changes: Iterable[CountChange]) -> list[Statement]:
+    """The statement that applies `changes` to job_counts, in the transaction that changes the jobs.
+
+    One row a state, summed, in the states' order: two transactions moving jobs between the same two
+    states in opposite directions (queued → submitting, submitting → queued) lock the rows they update in
+    the same order on PostgreSQL, so they wait for each other instead of deadlocking."""
+    summed: dict[str, list[int]] = {}
+    for state, jobs, submitted in changes:
+        total = summed.setdefault(state, [0, 0])
+        total[0] += jobs
+        total[1] += submitted
+    rows = [(state, jobs, submitted) for state, (jobs, submitted) in sorted(summed.items()) if jobs or submitted]
+    if not rows:
+        return []
+    return insert_rows(
+        "job_counts",
+        ("state", "jobs", "submitted"),
+        rows,
+        " ON CONFLICT (state) DO UPDATE SET jobs = job_counts.jobs + excluded.jobs,"
+        " submitted = job_counts.submitted + excluded.submitted",
+    )

@@ -71,10 +71,13 @@ class HomeService:
         try:
             person = await self._people.get(user_id)
             if person.runs_the_workspace:
-                admin_usage = []
-                for channel, (count, cost) in (await self._store.channel_usage(today.bounds)).items():
-                    limits = await self._quotas.limits(channel)
-                    admin_usage.append(messages.ChannelUsage(channel, count, cost, limits.daily_jobs))
+                usage = await self._store.channel_usage(today.bounds)
+                # Every channel's own limits in one read, not one read a channel.
+                own = await self._store.channels_limits(list(usage))
+                admin_usage = [
+                    messages.ChannelUsage(channel, count, cost, self._quotas.limits_with(own.get(channel)).daily_jobs)
+                    for channel, (count, cost) in usage.items()
+                ]
         except SlackCallError as exc:
             log.info("event=home_admin_unchecked user=%s error=%s", user_id, exc.error)
         view = messages.home_view(

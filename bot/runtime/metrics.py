@@ -1,7 +1,9 @@
 """Prometheus metrics: what the bot does, for `GET /metrics` (only with VIDEOBOT_METRICS=1: it shows usage).
 
 Counts that the database already knows (jobs by state, the line, cost today) are read from it at each
-scrape, so they survive restarts. Calls and latencies are counted in this process as they happen.
+scrape, so they survive restarts: from a summary the database keeps as the jobs change and from today's
+rows, on a connection of their own (`Store.scrape_counts`), so a scrape costs the same whatever the
+history and never holds up an ack. Calls and latencies are counted in this process as they happen.
 """
 
 from __future__ import annotations
@@ -79,14 +81,15 @@ class Metrics:
     # --- the scrape -------------------------------------------------------------------------------
 
     async def render(self, store: Store, day: tuple[float, float]) -> bytes:
-        by_state = await store.count_by_state()
+        counts = await store.scrape_counts(day)
+        by_state = counts.by_state
         for state in JobState:
             self.jobs.labels(state.value).set(by_state.get(state.value, 0))
         self.queue_depth.set(by_state.get("accepted", 0) + by_state.get("queued", 0))
         self.delivered.set(by_state.get("delivered", 0))
         self.failed.set(by_state.get("failed", 0) + by_state.get("unknown", 0))
-        self.submitted.set(await store.count_submitted())
+        self.submitted.set(counts.submitted)
         self.cost_today.clear()
-        for channel, (_, micros) in (await store.channel_usage(day)).items():
+        for channel, micros in counts.cost_today.items():
             self.cost_today.labels(channel).set(micros / 1_000_000)
         return generate_latest(self.registry)

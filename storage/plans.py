@@ -1,0 +1,79 @@
+"""The statements the bot runs while it serves, by name, and how the database plans each: what
+tests/test_query_plans.py reads to fail when one of them starts reading the history instead of an index.
+
+The statements are the seams' own (their module constants and builders), bound with stand-in values:
+a plan depends on the statement's shape, not on the values.
+"""
+
+from __future__ import annotations
+
+from bot.domain.job import TERMINAL_STATES, JobState
+from storage.admissions import LAST_ARRIVAL_SQL
+from storage.base import StoreBase
+from storage.engine import Statement
+from storage.home import RECENT_JOBS_SQL
+from storage.jobs import COUNTS_SQL, EVENTS_SQL, JOB_BY_ROOT_SQL, jobs_statement
+from storage.leases import ANY_DUE_SQL, CLAIM_DUE_SQL, NEXT_DUE_SQL, RENEW_LEASES_SQL
+from storage.queue import AHEAD_SQL, IN_FLIGHT_SQL, PARKED_SQL, WAKE_SQL
+from storage.sql import in_list
+from storage.usage import (
+    CHANNEL_LIMITS_SQL,
+    CHANNEL_USAGE_SQL,
+    CHANNELS_USED_SQL,
+    DAY_COST_SQL,
+    SPENT_BY_SQL,
+    USER_USAGE_SQL,
+)
+
+_DAY = (1_700_000_000.0, 1_700_086_400.0)
+_OPEN = [state for state in JobState if state not in TERMINAL_STATES]
+
+HOT_QUERIES: dict[str, Statement] = {
+    # /video status and /video cancel's list; `videobot check`'s count of open jobs
+    "status": jobs_statement(states=_OPEN, channel_id="C1"),
+    "cli_open_jobs": jobs_statement(states=_OPEN),
+    # `videobot jobs --since 1d`, with and without a channel; a day's reports list the day's jobs
+    "cli_since": jobs_statement(since=_DAY[0], limit=50),
+    "cli_since_channel": jobs_statement(channel_id="C1", since=_DAY[0], limit=50),
+    "daily_summary": jobs_statement(since=_DAY[0], until=_DAY[1]),
+    "daily_summary_channel": jobs_statement(channel_id="C1", since=_DAY[0], until=_DAY[1]),
+    "channels_used": (CHANNELS_USED_SQL, _DAY),
+    # an admission: the line's end, then the day's usage of the channel and the person, the channel's limits
+    "last_arrival": (LAST_ARRIVAL_SQL, ()),
+    "channel_usage": in_list(CHANNEL_USAGE_SQL, ["C1"], *_DAY),
+    "user_usage": in_list(USER_USAGE_SQL, ["U1"], *_DAY),
+    "channel_limits": in_list(CHANNEL_LIMITS_SQL, ["C1", "C2"]),
+    # App Home: a person's recent jobs and spending; an admin's overview of the day's channels
+    "home_recent_jobs": (RECENT_JOBS_SQL, ("U1", 5)),
+    "home_spent": (SPENT_BY_SQL, ("U1", *_DAY)),
+    "day_cost": (DAY_COST_SQL, _DAY),
+    # /metrics
+    "metrics_counts": (COUNTS_SQL, ()),
+    # the poller: due jobs and their leases, the account's line and slots
+    "any_due": (ANY_DUE_SQL, (1.0, 1.0)),
+    "claim_due": (CLAIM_DUE_SQL.format(""), ("owner", 2.0, 1.0, 1.0, 10)),
+    "next_due": (NEXT_DUE_SQL, ()),
+    "renew_leases": (RENEW_LEASES_SQL, (2.0, "owner", 1.5)),
+    "in_flight": (IN_FLIGHT_SQL, ()),
+    "queue_ahead": (AHEAD_SQL, ("vb_1",)),
+    "queue_parked": (PARKED_SQL, ()),
+    "wake_queue": (WAKE_SQL, (1.0, 5, 5)),
+    # a reaction or a click names its message; `videobot job` shows a job's steps
+    "job_by_root": (JOB_BY_ROOT_SQL, ("1.0", "C1")),
+    "job_events": (EVENTS_SQL, ("vb_1",)),
+}
+
+
+class PlanQueries(StoreBase):
+    async def query_plan(self, name: str) -> list[str]:
+        """How the database would run the hot query `name`: SQLite's EXPLAIN QUERY PLAN details (`SEARCH
+        jobs USING INDEX …`), or PostgreSQL's EXPLAIN lines."""
+        sql, params = HOT_QUERIES[name]
+        if self._engine.name == "sqlite":
+            return [str(row[3]) for row in await self._db.fetch(f"EXPLAIN QUERY PLAN {sql}", *params)]
+        return [str(row[0]) for row in await self._db.fetch(f"EXPLAIN {sql}", *params)]
+
+    async def partial_indexes(self) -> set[str]:
+        """SQLite's indexes that hold only some rows of their table (a WHERE of their own)."""
+        rows = await self._db.fetch("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        return {str(row[0]) for row in rows if " WHERE " in str(row[1]).upper()}

@@ -1,0 +1,62 @@
+"""The reads the bot makes while it serves never read the history: each is an index search.
+
+SQLite plans a query from the schema alone (the bot never runs ANALYZE), so the plan on this empty
+database is the plan on one with a year of jobs. A plan that starts scanning `jobs` or `job_events`, or
+sorting a whole range, fails here before a busy workspace finds it slow (bench/history.py measures it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage.db import Store
+from storage.plans import HOT_QUERIES
+
+# Sorts that cannot grow with history: the ties of one created_at (the right part of an ORDER BY), or the
+# grouping of one day's rows (the day was found through jobs_created first; checked below).
+_BOUNDED_SORTS = {
+    "daily_summary_channel": "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY",
+    "cli_since_channel": "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY",
+    "home_recent_jobs": "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY",
+    "claim_due": "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY",  # among the due jobs (jobs_due) only
+    "day_cost": "USE TEMP B-TREE FOR GROUP BY",
+    "channels_used": "USE TEMP B-TREE FOR GROUP BY|USE TEMP B-TREE FOR ORDER BY",
+}
+# Queries that must reach the day's jobs through the time index, the rest being bounded by the day.
+_BY_DAY = {"day_cost", "channels_used", "daily_summary", "cli_since"}
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(f"sqlite:///{tmp_path / 'plans.db'}")
+    yield opened
+    await opened.close()
+
+
+def _reads_history(line: str, partial: set[str]) -> bool:
+    """A step that visits every row of jobs or job_events (a partial index holds only the live ones)."""
+    scan = re.match(r"SCAN (jobs|job_events)\b(?: AS \w+)?(?: USING (?:COVERING )?INDEX (\w+))?", line)
+    return scan is not None and scan.group(2) not in partial
+
+
+@pytest.mark.parametrize("name", sorted(HOT_QUERIES))
+async def test_a_hot_query_searches_an_index_and_never_reads_the_history(store: Store, name: str) -> None:
+    plan = await store.query_plan(name)
+    partial = await store.partial_indexes()
+    assert plan, name
+    assert not [line for line in plan if _reads_history(line, partial)], f"{name} reads every job: {plan}"
+    sorts = [line for line in plan if "TEMP B-TREE" in line]
+    allowed = _BOUNDED_SORTS.get(name)
+    assert all(allowed and re.fullmatch(allowed, line) for line in sorts), f"{name} sorts its rows: {plan}"
+    if name in _BY_DAY:
+        assert any("USING INDEX jobs_created (created_at>?" in line for line in plan), f"{name}: {plan}"
+
+
+async def test_the_open_jobs_of_a_channel_come_from_the_index_of_unfinished_jobs(store: Store) -> None:
+    # /video status with 186k finished jobs in the channel read all of them to return none (issue 17).
+    assert any("jobs_open_channel" in line for line in await store.query_plan("status"))
+    assert any("jobs_open" in line for line in await store.query_plan("cli_open_jobs"))
