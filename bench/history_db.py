@@ -20,8 +20,9 @@ import sys
 import time
 from pathlib import Path
 
+from storage.connect import open_engine
 from storage.db import MIGRATIONS
-from storage.engine import Engine, open_engine
+from storage.engine import Engine
 
 # The schema the rows below are written for; later migrations run over them as over a real database.
 BUILT_AT = 9

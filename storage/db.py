@@ -28,8 +28,8 @@ reads only `StoreBase`'s engine and its own state, never another seam, so each m
 from __future__ import annotations
 
 from storage.admissions import AdmissionQueries
+from storage.connect import open_engine
 from storage.counts import CountQueries
-from storage.engine import open_engine
 from storage.home import HomeQueries
 from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
