@@ -36,34 +36,38 @@ def register(app: AsyncApp, services: Services) -> None:
 
     @app.view(messages.FORM_CALLBACK_ID)
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        values = messages.form_values(view)
-        place = messages.form_place(view)
-        channel_id = values.channel if place.pick_channel else place.channel_id
-        if not channel_id:
-            await ack(response_action="errors", errors=messages.form_channel_missing())
-            return
-        user_id = str((body.get("user") or {}).get("id", ""))
-        request = validate_form(
-            values.prompt, values.model, values.duration, values.resolution, values.aspect_ratio, values.private
+        await _submit(services, ack, body, view)
+
+
+async def _submit(services: Services, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    values = messages.form_values(view)
+    place = messages.form_place(view)
+    channel_id = values.channel if place.pick_channel else place.channel_id
+    if not channel_id:
+        await ack(response_action="errors", errors=messages.form_channel_missing())
+        return
+    user_id = str((body.get("user") or {}).get("id", ""))
+    request = validate_form(
+        values.prompt, values.model, values.duration, values.resolution, values.aspect_ratio, values.private
+    )
+    if isinstance(request, CommandError):
+        await ack(response_action="errors", errors=messages.form_errors(request))
+        return
+    try:
+        # Stored before the ack, as for the typed command.
+        await services.jobs.start(
+            request,
+            team_id=str((body.get("team") or {}).get("id", "")),
+            channel_id=channel_id,
+            user_id=user_id,
+            response_url="",
+            thread_ts=place.thread_ts,
         )
-        if isinstance(request, CommandError):
-            await ack(response_action="errors", errors=messages.form_errors(request))
-            return
-        try:
-            # Stored before the ack, as for the typed command.
-            await services.jobs.start(
-                request,
-                team_id=str((body.get("team") or {}).get("id", "")),
-                channel_id=channel_id,
-                user_id=user_id,
-                response_url="",
-                thread_ts=place.thread_ts,
-            )
-        except (ChannelNotAllowed, QuotaExceeded) as exc:
-            refusal = messages.admission_refused(exc, services.clock.now(), services.settings.timezone)["text"]
-            # A channel the person picked is answered on its field; a quota on the prompt, as before.
-            field = "channel" if place.pick_channel and isinstance(exc, ChannelNotAllowed) else "prompt"
-            await ack(response_action="errors", errors=messages.form_refused(refusal, field))
-            return
-        await ack()
-        services.poller.wake()
+    except (ChannelNotAllowed, QuotaExceeded) as exc:
+        refusal = messages.admission_refused(exc, services.clock.now(), services.settings.timezone)["text"]
+        # A channel the person picked is answered on its field; a quota on the prompt, as before.
+        field = "channel" if place.pick_channel and isinstance(exc, ChannelNotAllowed) else "prompt"
+        await ack(response_action="errors", errors=messages.form_refused(refusal, field))
+        return
+    await ack()
+    services.poller.wake()

@@ -34,28 +34,7 @@ def home_view(
     workspace_url: str,
     month_name: str,
 ) -> dict[str, Any]:
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": "🎬 videobot"}},
-        {
-            "type": "section",
-            "text": mrkdwn(f"You spent *{usd(spent_today)}* today and *{usd(spent_month)}* in {month_name}."),
-        },
-        {
-            "type": "actions",
-            "block_id": "new_video",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": HOME_NEW_VIDEO_ACTION_ID,
-                    "text": {"type": "plain_text", "text": "🎬 New video"},
-                    "style": "primary",
-                }
-            ],
-        },
-        context_block("Or type `/video` in any channel, or use *Make a video of this* on a message."),
-        {"type": "divider"},
-        {"type": "section", "text": mrkdwn(f"*Your last {len(jobs)} jobs*" if jobs else "*No jobs yet*")},
-    ]
+    blocks = _head(jobs, spent_today, spent_month, month_name)
     job_rows = []
     for job in jobs:
         link = message_link(workspace_url, job.where, job.root_ts)
@@ -88,3 +67,28 @@ def _within(rows: list[dict[str, Any]], room: int, what: str) -> list[dict[str, 
     if len(rows) <= room:
         return rows
     return [*rows[: room - 1], context_block(f"…and {len(rows) - room + 1} more {what}")]
+
+
+def _head(jobs: list[Job], spent_today: int, spent_month: int, month_name: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": "🎬 videobot"}},
+        {
+            "type": "section",
+            "text": mrkdwn(f"You spent *{usd(spent_today)}* today and *{usd(spent_month)}* in {month_name}."),
+        },
+        {
+            "type": "actions",
+            "block_id": "new_video",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": HOME_NEW_VIDEO_ACTION_ID,
+                    "text": {"type": "plain_text", "text": "🎬 New video"},
+                    "style": "primary",
+                }
+            ],
+        },
+        context_block("Or type `/video` in any channel, or use *Make a video of this* on a message."),
+        {"type": "divider"},
+        {"type": "section", "text": mrkdwn(f"*Your last {len(jobs)} jobs*" if jobs else "*No jobs yet*")},
+    ]
