@@ -26,7 +26,7 @@ def register(app: AsyncApp, services: Services) -> None:
         message = body.get("message") or {}
         channel_id = str((body.get("channel") or {}).get("id", ""))
         text = str(message.get("text") or "")
-        prompt = plain_words(text, await _names(services, mentioned_users(text)[:MAX_NAMES_LOOKED_UP]))
+        prompt = plain_words(text, await services.people.names(mentioned_users(text)[:MAX_NAMES_LOOKED_UP]))
         # A message in a thread (a reply, or a parent with replies) carries thread_ts: the job goes there.
         thread_ts = message.get("thread_ts")
         place = messages.FormPlace(channel_id, thread_ts=thread_ts if isinstance(thread_ts, str) else None)
@@ -41,16 +41,6 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_home_new_video(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         await _open(services, str(body.get("trigger_id", "")), messages.FormPlace(pick_channel=True))
-
-
-async def _names(services: Services, user_ids: list[str]) -> dict[str, str]:
-    names = {}
-    for user_id in user_ids:
-        try:
-            names[user_id] = (await services.people.get(user_id)).name
-        except SlackCallError as exc:
-            log.info("event=mention_name_unknown error=%s", exc.error)
-    return names
 
 
 async def _open(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bot.clients.slack import SlackGateway, SlackUser
+from collections.abc import Iterable
+
+from bot.clients.slack import SlackCallError, SlackGateway, SlackUser
 from bot.domain.clock import Clock
 
 # Long enough that a burst of reactions or commands costs one users.info per person (Tier 4 allows
@@ -26,3 +28,13 @@ class People:
         user = await self._slack.user_info(user_id)
         self._known[user_id] = (now, user)
         return user
+
+    async def names(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """The names people see, for those Slack could name; an id Slack could not is left out."""
+        names: dict[str, str] = {}
+        for user_id in user_ids:
+            try:
+                names[user_id] = (await self.get(user_id)).name
+            except SlackCallError:
+                continue
+        return names

@@ -106,10 +106,7 @@ class ReportService:
         return 1
 
     async def _names(self, user_ids: Iterable[str]) -> dict[str, str]:
-        names: dict[str, str] = {}
-        for user_id in user_ids:
-            try:
-                names[user_id] = (await self._people.get(user_id)).name
-            except SlackCallError:
-                names[user_id] = user_id
-        return names
+        """Every id named: an id Slack could not name stands for itself in the report."""
+        ids = list(user_ids)
+        known = await self._people.names(ids)
+        return {user_id: known.get(user_id, user_id) for user_id in ids}
