@@ -61,6 +61,21 @@ def slash_command_body(text: str, *, user: str = USER, channel: str = CHANNEL, r
     )
 
 
+def event_callback(event: dict[str, Any], event_id: str) -> str:
+    """An event as Slack's Events API posts it: `event` in its envelope."""
+    return json.dumps(
+        {
+            "token": "unused-verification-token",
+            "team_id": "T0001",
+            "api_app_id": "A0001",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": 1700000999,
+        }
+    )
+
+
 def reaction_event_body(
     message_ts: str,
     *,
@@ -79,17 +94,7 @@ def reaction_event_body(
         "item": {"type": item_type, "channel": channel, "ts": message_ts},
         "event_ts": "1700000999.000100",
     }
-    return json.dumps(
-        {
-            "token": "unused-verification-token",
-            "team_id": "T0001",
-            "api_app_id": "A0001",
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": 1700000999,
-        }
-    )
+    return event_callback(event, event_id)
 
 
 def button_click_body(

@@ -5,23 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.conftest import CHANNEL, USER, MakeBot
+from tests.conftest import CHANNEL, USER, MakeBot, event_callback
 
 ADMIN = "UADMIN01"
 
 
 def home_opened(user: str, event_id: str = "EvH1") -> str:
-    return json.dumps(
-        {
-            "token": "unused",
-            "team_id": "T0001",
-            "api_app_id": "A0001",
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": 1700000999,
-            "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"},
-        }
-    )
+    return event_callback({"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}, event_id)
 
 
 def text_of(view: dict[str, Any]) -> str:

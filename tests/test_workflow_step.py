@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bot.domain.job import JobState
-from tests.conftest import CHANNEL, USER, Bot, MakeBot
+from tests.conftest import CHANNEL, USER, Bot, MakeBot, event_callback
 
 
 def step_executed(bot: Bot, execution_id: str = "Fx0001", event_id: str = "EvStep1", **inputs: Any) -> str:
@@ -20,17 +19,7 @@ def step_executed(bot: Bot, execution_id: str = "Fx0001", event_id: str = "EvSte
         "event_ts": "1700000999.000100",
         "bot_access_token": token,
     }
-    return json.dumps(
-        {
-            "token": "unused-verification-token",
-            "team_id": "T0001",
-            "api_app_id": "A0001",
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": 1700000999,
-        }
-    )
+    return event_callback(event, event_id)
 
 
 async def test_the_step_makes_the_video_and_ends_with_its_outputs(make_bot: MakeBot) -> None:
