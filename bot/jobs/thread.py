@@ -93,12 +93,16 @@ class JobThread:
     async def link_to(self, job_id: str) -> str:
         """A permalink to the job's root message, or "" (the message then names the job instead)."""
         source = await self._store.get_job(job_id)
-        if source is None or source.root_ts is None:
+        return "" if source is None else await self.link(source)
+
+    async def link(self, job: Job) -> str:
+        """A permalink to this job's root message, or ""."""
+        if job.root_ts is None:
             return ""
         try:
-            return await self._slack.permalink(source.where, source.root_ts)
+            return await self._slack.permalink(job.where, job.root_ts)
         except SlackCallError as exc:
-            log.warning("job=%s event=permalink_failed error=%s", job_id, exc.error)
+            log.warning("job=%s event=permalink_failed error=%s", job.id, exc.error)
             return ""
 
     async def tell_requester(self, job: Job, message: messages.Message) -> None:

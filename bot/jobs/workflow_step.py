@@ -45,7 +45,7 @@ class StepEnding:
         await self._writer.set(job, event="step_ended", step_done=True, step_token=None)
 
     async def _outputs(self, job: Job) -> dict[str, Any]:
-        link = job.video_url if job.delivered_as_link else await self._thread.link_to(job.id)
+        link = job.video_url if job.delivered_as_link else await self._thread.link(job)
         return {
             "job_id": job.id,
             "video_link": link or "",
