@@ -31,11 +31,27 @@ PEOPLE = 2_000
 DAYS = 365
 HEAVY_SHARE = 186  # per thousand jobs, in channel C000
 
+# What the rows look like; a change here builds the caches again.
+FIXTURE_VERSION = 2
+
+
+def _job_id_sql() -> str:
+    """Job `i`'s id, spelt like the bot's ids: ten characters of its alphabet in no order of arrival, so a
+    year's ids fill the id index (and job_events' index by job) everywhere, as the shipped random ids did.
+    The first six characters are `i` times a constant coprime to 31 modulo 31^6: distinct for every `i`."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    spread = "((i * 2654435761) % 887503681)"
+    rest = "((i * 40503) % 923521)"
+    digits = [f"substr('{alphabet}', CAST(1 + ({spread} / {31**k}) % 31 AS INTEGER), 1)" for k in range(6)]
+    digits += [f"substr('{alphabet}', CAST(1 + ({rest} / {31**k}) % 31 AS INTEGER), 1)" for k in range(4)]
+    return "'vb_' || " + " || ".join(digits)
+
+
 # `i` numbers the jobs in arrival order; `:jobs`, `:end` and `:span` (the seconds they spread over) are
 # bound. Every channel but C000 shares the rest evenly; finished states as a year of them looks: mostly
 # delivered, a few failed, unknown, cancelled.
 _JOB_VALUES = f"""
-    'vb_h' || printf('%08d', i), 'T0001',
+    {_job_id_sql()}, 'T0001',
     CASE WHEN i % 1000 < {HEAVY_SHARE} THEN 'C000' ELSE 'C' || printf('%03d', 1 + (i * 13) % {CHANNELS - 1}) END,
     'U' || printf('%04d', (i * 7919) % {PEOPLE}),
     'a slow pan over a harbour at dawn, gulls, film grain, job ' || i, 'pika', '5', '720p', '16:9', 250000,
@@ -62,7 +78,7 @@ def schema_key() -> str:
     """The schema version a database ends at, and a digest of the migrations' text: a new or an edited
     migration (while it is being written) builds it again."""
     digest = hashlib.sha256("\n".join(MIGRATIONS).encode()).hexdigest()[:8]
-    return f"v{len(MIGRATIONS)}-{digest}"
+    return f"v{len(MIGRATIONS)}-{digest}-f{FIXTURE_VERSION}"
 
 
 def sqlite_path(jobs: int) -> Path:

@@ -18,6 +18,12 @@ from storage.usage import CHANNEL_LIMITS_SQL, CHANNEL_USAGE_SQL, USER_USAGE_SQL,
 _Day = tuple[float, float]  # a day's start and end
 # The end of the line: the last arrival, through the unique index jobs_arrival.
 LAST_ARRIVAL_SQL = "SELECT COALESCE(MAX(arrival), 0) FROM jobs"
+# The group's new ids that some job already has (ids of one hour share a prefix): by the primary key.
+IDS_TAKEN_SQL = "SELECT id FROM jobs WHERE id IN ({})"
+
+
+class JobIdTaken(Exception):
+    """The new job's id is already some job's (ids of one hour share their first characters): draw again."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +39,7 @@ class _Reads:
     """What a group reads before deciding, each thing once, and where each answer is in the results."""
 
     statements: list[Statement]
-    triggers: bool  # the second result holds the group's triggers already taken
+    triggers: bool  # the third result holds the group's triggers already taken (the second, their ids taken)
     usage_at: list[tuple[_Day, int]]  # each day and where its two usage reads (channels, people) start
     limits: bool  # the last result holds the channels' own limits
 
@@ -43,7 +49,10 @@ class _Reads:
         triggers = list(dict.fromkeys(a.trigger for a in group if a.trigger is not None))
         days = list(dict.fromkeys(a.day for a in checked if a.day is not None))
         channels = list(dict.fromkeys(a.job.channel_id for a in checked))
-        reads: list[Statement] = [(LAST_ARRIVAL_SQL, ())]
+        reads: list[Statement] = [
+            (LAST_ARRIVAL_SQL, ()),
+            in_list(IDS_TAKEN_SQL, list(dict.fromkeys(a.job.id for a in group))),
+        ]
         if triggers:
             reads.append(in_list("SELECT trigger FROM job_triggers WHERE trigger IN ({})", triggers))
         usage_at: list[tuple[_Day, int]] = []
@@ -62,6 +71,7 @@ class _Ledger:
     """Usage as the reads saw it, then with each job this group admits added, so later ones count it."""
 
     last_arrival: int
+    ids_taken: set[str]
     triggers_taken: set[str]
     limits: dict[str, ChannelLimits]
     channel_used: dict[tuple[str, _Day], tuple[int, int]] = dataclasses.field(default_factory=dict)
@@ -71,7 +81,8 @@ class _Ledger:
     def read(cls, reads: _Reads, found: Sequence[Result]) -> _Ledger:
         ledger = cls(
             last_arrival=int(found[0].rows[0][0]),
-            triggers_taken={row[0] for row in found[1].rows} if reads.triggers else set(),
+            ids_taken={row[0] for row in found[1].rows},
+            triggers_taken={row[0] for row in found[2].rows} if reads.triggers else set(),
             limits={row[4]: channel_limits_from_row(row) for row in found[-1].rows} if reads.limits else {},
         )
         for day, at in reads.usage_at:
@@ -82,6 +93,8 @@ class _Ledger:
     def decide(self, admission: _Admission) -> bool | BaseException:
         """The admission's outcome, as if it had its own transaction after the group's earlier ones."""
         job = admission.job
+        if job.id in self.ids_taken:
+            return JobIdTaken(job.id)
         if admission.trigger in self.triggers_taken:
             return False
         if admission.check is not None:
@@ -97,6 +110,7 @@ class _Ledger:
             self.user_used[user_key] = usage.user_jobs + 1
         if admission.trigger is not None:
             self.triggers_taken.add(admission.trigger)
+        self.ids_taken.add(job.id)
         return True
 
 

@@ -27,7 +27,7 @@ reads only `StoreBase`'s engine and its own state, never another seam, so each m
 
 from __future__ import annotations
 
-from storage.admissions import AdmissionQueries
+from storage.admissions import AdmissionQueries, JobIdTaken
 from storage.connect import open_engine
 from storage.counts import CountQueries
 from storage.home import HomeQueries
@@ -41,7 +41,7 @@ from storage.reports import ReportQueries
 from storage.schema import MIGRATIONS, job_count, migrate, pending_migrations
 from storage.usage import UsageQueries
 
-__all__ = ["MIGRATIONS", "StaleJob", "Store"]
+__all__ = ["MIGRATIONS", "JobIdTaken", "StaleJob", "Store"]
 
 
 class Store(

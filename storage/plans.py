@@ -8,7 +8,7 @@ a plan depends on the statement's shape, not on the values.
 from __future__ import annotations
 
 from bot.domain.job import TERMINAL_STATES, JobState
-from storage.admissions import LAST_ARRIVAL_SQL
+from storage.admissions import IDS_TAKEN_SQL, LAST_ARRIVAL_SQL
 from storage.base import StoreBase
 from storage.engine import Statement
 from storage.home import RECENT_JOBS_SQL
@@ -40,6 +40,7 @@ HOT_QUERIES: dict[str, Statement] = {
     "channels_used": (CHANNELS_USED_SQL, _DAY),
     # an admission: the line's end, then the day's usage of the channel and the person, the channel's limits
     "last_arrival": (LAST_ARRIVAL_SQL, ()),
+    "ids_taken": in_list(IDS_TAKEN_SQL, ["vb_aaa0000001", "vb_aaa0000002"]),
     "channel_usage": in_list(CHANNEL_USAGE_SQL, ["C1"], *_DAY),
     "user_usage": in_list(USER_USAGE_SQL, ["U1"], *_DAY),
     "channel_limits": in_list(CHANNEL_LIMITS_SQL, ["C1", "C2"]),

@@ -133,8 +133,19 @@ def test_control_characters_rtl_marks_and_emoji_survive_intact() -> None:
 
 
 def test_every_job_id_the_bot_makes_is_one_that_cancel_accepts_and_none_repeats() -> None:
-    ids = [new_job_id() for _ in range(5000)]
+    # 5,000 jobs over two days and a half: the hours' prefixes differ, the random rest never repeats.
+    ids = [new_job_id(1_800_000_000.0 + 43.0 * n) for n in range(5000)]
     assert len(set(ids)) == len(ids)
     assert all(parse_video_command(f"cancel {job_id}") == CancelRequest(job_id) for job_id in ids)
-    # Every character of the alphabet turns up, in every position: no digit of the id is stuck.
-    assert all(len({job_id[3 + position] for job_id in ids}) == 31 for position in range(10))
+    # Every character of the alphabet turns up in every random position: none of them is stuck.
+    assert all(len({job_id[3 + position] for job_id in ids}) == 31 for position in range(3, 10))
+
+
+def test_the_jobs_of_one_hour_have_ids_that_sort_together_and_the_next_hour_moves_on() -> None:
+    hour = 1_800_000_000.0 - 1_800_000_000.0 % 3600
+    this_hour = [new_job_id(hour + second) for second in range(0, 3600, 36)]
+    next_hour = new_job_id(hour + 3600)
+    assert len({job_id[:6] for job_id in this_hour}) == 1
+    assert next_hour[:6] != this_hour[0][:6]
+    # Neighbours in every index keyed by id: nothing from another hour sorts between them.
+    assert not min(this_hour) < next_hour < max(this_hour)

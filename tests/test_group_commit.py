@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+import bot.jobs.admission as admission_module
 from bot.domain.job import Job
 from bot.domain.quotas import ChannelLimits, Day, Limits, QuotaExceeded, Usage, check_usage
-from storage.db import Store
+from bot.domain.request import VideoRequest
+from bot.domain.settings import Settings
+from bot.jobs.admission import Admission
+from bot.jobs.quotas import Quotas
+from storage.db import JobIdTaken, Store
+from tests.conftest import FakeClock
 from tests.fakes.jobs import stored_job
 
 TODAY = Day(start=0.0, end=86_400.0, label="1970-01-01")
@@ -77,12 +83,15 @@ async def test_a_command_that_cannot_be_stored_costs_the_rest_of_its_burst_nothi
     await store.insert_job(stored_job(id="vb_taken0001"))
     jobs = [stored_job(id=f"vb_fine{n:05d}") for n in range(3)]
     clash = stored_job(id="vb_taken0001")
+    broken = stored_job(id="vb_broken001", team_id=None)  # the database itself refuses it: NOT NULL
     outcomes = await asyncio.gather(
-        *(store.insert_job(job) for job in [jobs[0], clash, *jobs[1:]]), return_exceptions=True
+        *(store.insert_job(job) for job in [jobs[0], clash, broken, *jobs[1:]]), return_exceptions=True
     )
-    assert outcomes[0] is True and outcomes[2:] == [True, True]
-    assert isinstance(outcomes[1], Exception) and "unique" in str(outcomes[1]).lower()
+    assert outcomes[0] is True and outcomes[3:] == [True, True]
+    assert isinstance(outcomes[1], JobIdTaken)  # admission draws another id for it
+    assert isinstance(outcomes[2], Exception) and "null" in str(outcomes[2]).lower()
     assert all([await store.get_job(job.id) is not None for job in jobs])
+    assert await store.get_job("vb_broken001") is None
 
 
 async def test_the_same_signature_twice_in_one_burst_is_a_replay(store: Store) -> None:
@@ -127,3 +136,26 @@ async def test_a_burst_across_midnight_and_channels_counts_each_day_and_channel_
     limited = seen["vb_limited_01"][1]
     assert limited is not None and limited.daily_jobs == 5
     assert (await store.usage("CBUSY", "U1", tomorrow.bounds)).channel_jobs == 2
+
+
+async def test_a_new_job_whose_id_is_taken_draws_another_and_the_older_job_keeps_its_own(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ids of one hour share their first characters, so two may collide: the burst still gets every job.
+    older = stored_job(id="vb_aaataken01", prompt="the older one", created_at=5.0)
+    assert await store.insert_job(older)
+    draws = iter(["vb_aaataken01", "vb_aaataken01", "vb_aaafresh01", "vb_aaafresh02"])
+    monkeypatch.setattr(admission_module, "new_job_id", lambda now: next(draws))
+    settings = Settings(slack_bot_token="xoxb-test", perf_api_key="test")
+    admission = Admission(store, FakeClock(10.0), Quotas(store, settings))
+
+    def start(prompt: str) -> Awaitable[Job]:
+        return admission.start(
+            VideoRequest(prompt=prompt), team_id="T1", channel_id=older.channel_id, user_id="UBOB", response_url=""
+        )
+
+    first, second = await asyncio.gather(start("bob's"), start("carol's"))
+    assert {first.id, second.id} == {"vb_aaafresh01", "vb_aaafresh02"}
+    assert {(await store.get_job(job.id) or older).prompt for job in (first, second)} == {"bob's", "carol's"}
+    kept = await store.get_job("vb_aaataken01")
+    assert kept is not None and kept.prompt == "the older one"

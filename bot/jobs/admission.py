@@ -12,9 +12,11 @@ from bot.domain.job import Job, JobState, new_job_id
 from bot.domain.quotas import ChannelLimits, QuotaExceeded, Usage, check_usage
 from bot.domain.request import VideoRequest
 from bot.jobs.quotas import Quotas
-from storage.db import Store
+from storage.db import JobIdTaken, Store
 
 log = logging.getLogger("videobot.jobs")
+# Two ids of one hour collide once in billions of draws; three in a row would mean the randomness is broken.
+_ID_DRAWS = 3
 
 
 class Admission:
@@ -83,6 +85,12 @@ class Admission:
             check_usage(self._quotas.limits_with(own_limits), usage, job.estimated_cost_micros, day)
 
         try:
+            for _ in range(_ID_DRAWS - 1):
+                try:
+                    return await self._store.insert_job(job, trigger=trigger, day=day.bounds, check=check)
+                except JobIdTaken:
+                    log.info("job=%s event=job_id_taken", job.id)
+                    job.id = new_job_id(job.created_at)
             return await self._store.insert_job(job, trigger=trigger, day=day.bounds, check=check)
         except QuotaExceeded as exc:
             log.info(
@@ -98,7 +106,7 @@ class Admission:
     def _new_job(self, request: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str) -> Job:
         now = self._clock.now()
         return Job(
-            id=new_job_id(),
+            id=new_job_id(now),
             team_id=team_id,
             channel_id=channel_id,
             user_id=user_id,

@@ -14,7 +14,7 @@ USER = "UALICE01"
 def stored_job(*, created_at: float = 1.0, **fields: Any) -> Job:
     """A 4 s pika job in #design by alice, just accepted; pass whatever the test looks at."""
     values: dict[str, Any] = {
-        "id": new_job_id(),
+        "id": new_job_id(created_at),
         "team_id": "T0001",
         "channel_id": CHANNEL,
         "user_id": USER,
