@@ -7,13 +7,20 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from bot.domain.job import Job
-from bot.domain.quotas import ChannelLimits, Usage
+from bot.domain.quotas import ACCOUNT_WINDOW_SECONDS, ChannelLimits, Usage
 from storage.base import StoreBase
 from storage.engine import Engine, Result, Statement
 from storage.groups import GroupCommit
 from storage.rows import INSERTED_COLUMNS, to_db
+from storage.spend import CHANNEL, USER, WORKSPACE, spend_of, spend_read, spend_statements
 from storage.sql import count_changes, in_list, insert_rows
-from storage.usage import CHANNEL_LIMITS_SQL, CHANNEL_USAGE_SQL, USER_USAGE_SQL, channel_limits_from_row
+from storage.usage import (
+    ACCOUNT_USAGE_SQL,
+    CHANNEL_LIMITS_SQL,
+    CHANNEL_USAGE_SQL,
+    USER_USAGE_SQL,
+    channel_limits_from_row,
+)
 
 _Day = tuple[float, float]  # a day's start and end
 # The end of the line: the last arrival, through the unique index jobs_arrival.
@@ -32,6 +39,31 @@ class _Admission:
     trigger: str | None
     day: _Day | None
     check: Callable[[Usage, ChannelLimits | None], None] | None
+    month: _Day | None = None  # the day starts of the job's month, for the monthly budgets
+
+
+@dataclasses.dataclass(frozen=True)
+class _MoneyAt:
+    """Where a group's reads of money start: per month the channels' and workspace's spend, per day the
+    people's, then the account's jobs of the last 24 hours."""
+
+    months: list[tuple[_Day, int]]
+    days: list[tuple[_Day, int]]
+    account: int
+
+    @classmethod
+    def add(cls, checked: Sequence[_Admission], reads: list[Statement]) -> _MoneyAt:
+        months, days = [], []
+        for month in dict.fromkeys(a.month for a in checked if a.month is not None):
+            months.append((month, len(reads)))
+            reads.append(spend_read(CHANNEL, [a.job.channel_id for a in checked if a.month == month], month))
+            reads.append(spend_read(WORKSPACE, [""], month))
+        for day in dict.fromkeys(a.day for a in checked if a.day is not None):
+            days.append((day, len(reads)))
+            reads.append(spend_read(USER, [a.job.user_id for a in checked if a.day == day], day))
+        since = min(a.job.created_at for a in checked) - ACCOUNT_WINDOW_SECONDS
+        reads.append((ACCOUNT_USAGE_SQL, (since,)))
+        return cls(months, days, len(reads) - 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +74,7 @@ class _Reads:
     triggers: bool  # the third result holds the group's triggers already taken (the second, their ids taken)
     usage_at: list[tuple[_Day, int]]  # each day and where its two usage reads (channels, people) start
     limits: bool  # the last result holds the channels' own limits
+    money: _MoneyAt | None = None  # where the reads of budgets in money are (None: nothing is checked)
 
     @classmethod
     def of(cls, group: Sequence[_Admission]) -> _Reads:
@@ -61,9 +94,10 @@ class _Reads:
             usage_at.append((day, len(reads)))
             reads.append(in_list(CHANNEL_USAGE_SQL, list(dict.fromkeys(a.job.channel_id for a in on_day)), *day))
             reads.append(in_list(USER_USAGE_SQL, list(dict.fromkeys(a.job.user_id for a in on_day)), *day))
+        money = _MoneyAt.add(checked, reads) if checked else None
         if channels:
             reads.append(in_list(CHANNEL_LIMITS_SQL, channels))
-        return cls(reads, bool(triggers), usage_at, bool(channels))
+        return cls(reads, bool(triggers), usage_at, bool(channels), money)
 
 
 @dataclasses.dataclass
@@ -76,6 +110,10 @@ class _Ledger:
     limits: dict[str, ChannelLimits]
     channel_used: dict[tuple[str, _Day], tuple[int, int]] = dataclasses.field(default_factory=dict)
     user_used: dict[tuple[str, _Day], int] = dataclasses.field(default_factory=dict)
+    channel_month: dict[tuple[str, _Day], int] = dataclasses.field(default_factory=dict)
+    workspace_month: dict[_Day, int] = dataclasses.field(default_factory=dict)
+    user_cost: dict[tuple[str, _Day], int] = dataclasses.field(default_factory=dict)
+    account: tuple[int, float] = (0, 0.0)  # jobs of the last 24 hours, and when the oldest of them was made
 
     @classmethod
     def read(cls, reads: _Reads, found: Sequence[Result]) -> _Ledger:
@@ -88,7 +126,45 @@ class _Ledger:
         for day, at in reads.usage_at:
             ledger.channel_used |= {(row[0], day): (int(row[1]), int(row[2])) for row in found[at].rows}
             ledger.user_used |= {(row[0], day): int(row[1]) for row in found[at + 1].rows}
+        if reads.money is not None:
+            ledger._read_money(reads.money, found)
         return ledger
+
+    def _read_money(self, at: _MoneyAt, found: Sequence[Result]) -> None:
+        for month, i in at.months:
+            self.channel_month |= {(row[0], month): int(row[2]) for row in found[i].rows}
+            self.workspace_month[month] = sum(int(row[2]) for row in found[i + 1].rows)
+        for day, i in at.days:
+            self.user_cost |= {(row[0], day): int(row[2]) for row in found[i].rows}
+        [account] = found[at.account].rows
+        self.account = (int(account[0]), float(account[1]))
+
+    def _usage(self, admission: _Admission) -> Usage:
+        job, day, month = admission.job, admission.day, admission.month
+        assert day is not None
+        channel_jobs, channel_cost = self.channel_used.get((job.channel_id, day), (0, 0))
+        return Usage(
+            channel_jobs,
+            channel_cost,
+            self.user_used.get((job.user_id, day), 0),
+            user_cost_micros=self.user_cost.get((job.user_id, day), 0),
+            channel_month_micros=self.channel_month.get((job.channel_id, month), 0) if month else 0,
+            workspace_month_micros=self.workspace_month.get(month, 0) if month else 0,
+            account_jobs=self.account[0],
+            account_oldest=self.account[1] or job.created_at,
+        )
+
+    def _count(self, admission: _Admission, usage: Usage) -> None:
+        """What the admitted job adds, for the group's later admissions to count."""
+        job, day, month, cost = admission.job, admission.day, admission.month, admission.job.estimated_cost_micros
+        assert day is not None
+        self.channel_used[(job.channel_id, day)] = (usage.channel_jobs + 1, usage.channel_cost_micros + cost)
+        self.user_used[(job.user_id, day)] = usage.user_jobs + 1
+        self.user_cost[(job.user_id, day)] = usage.user_cost_micros + cost
+        if month is not None:
+            self.channel_month[(job.channel_id, month)] = usage.channel_month_micros + cost
+            self.workspace_month[month] = usage.workspace_month_micros + cost
+        self.account = (usage.account_jobs + 1, usage.account_oldest)
 
     def decide(self, admission: _Admission) -> bool | BaseException:
         """The admission's outcome, as if it had its own transaction after the group's earlier ones."""
@@ -98,16 +174,12 @@ class _Ledger:
         if admission.trigger in self.triggers_taken:
             return False
         if admission.check is not None:
-            assert admission.day is not None
-            channel_key, user_key = (job.channel_id, admission.day), (job.user_id, admission.day)
-            channel_jobs, channel_cost = self.channel_used.get(channel_key, (0, 0))
-            usage = Usage(channel_jobs, channel_cost, self.user_used.get(user_key, 0))
+            usage = self._usage(admission)
             try:
                 admission.check(usage, self.limits.get(job.channel_id))
             except Exception as exc:
                 return exc
-            self.channel_used[channel_key] = (channel_jobs + 1, channel_cost + job.estimated_cost_micros)
-            self.user_used[user_key] = usage.user_jobs + 1
+            self._count(admission, usage)
         if admission.trigger is not None:
             self.triggers_taken.add(admission.trigger)
         self.ids_taken.add(job.id)
@@ -130,7 +202,8 @@ def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> lis
     writes += insert_rows("job_triggers", ("trigger", "job_id", "at"), triggers)
     writes += insert_rows("job_events", ("job_id", "at", "state", "detail"), events)
     counted = [(a.job.state.value, 1, int(a.job.perf_job_id is not None)) for a in admitted]
-    return writes + count_changes(counted)
+    spent = [c for a in admitted if a.job.holds_quota for c in spend_of(a.job, 1, a.job.cost_micros)]
+    return writes + count_changes(counted) + spend_statements(spent)
 
 
 class AdmissionQueries(StoreBase):
@@ -145,6 +218,7 @@ class AdmissionQueries(StoreBase):
         trigger: str | None = None,
         day: tuple[float, float] | None = None,
         check: Callable[[Usage, ChannelLimits | None], None] | None = None,
+        month: tuple[float, float] | None = None,
     ) -> bool:
         """Store a new job. With `trigger`, only if that trigger never started a job: False if it did.
 
@@ -153,10 +227,14 @@ class AdmissionQueries(StoreBase):
         the error reaches the caller. Check and reservation are one admission, serialised across
         processes, so a burst of commands cannot overshoot a quota, nor slip past a limit changed
         meanwhile. Admissions asked for together share one transaction (group commit).
+
+        The check also gets the money spent (storage/spend.py): the person's during `day`, the channel's and
+        the workspace's during `month`, and the account's jobs of the last 24 hours. The job's cost counts
+        in the day it carries (`job.spend_day`).
         """
         if check is not None and day is None:
             raise ValueError("a quota check needs the day it counts")
-        return await self._admissions.submit(_Admission(job, trigger, day, check))
+        return await self._admissions.submit(_Admission(job, trigger, day, check, month))
 
     async def _admit(self, group: Sequence[_Admission]) -> list[bool | BaseException]:
         """One transaction for a group of admissions, decided in order as if each had its own.

@@ -14,6 +14,7 @@ engine and its reads):
     storage/home.py        App Home viewers and their recent jobs
     storage/maintenance.py retention's batched deletes, giving free space back
     storage/counts.py      what a /metrics scrape reads, on a connection of its own
+    storage/spend.py       what was spent a day per workspace, channel, person, model; budgets' 80% notices
     storage/plans.py       the hot queries by name, and their query plans (tests/test_query_plans.py)
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
@@ -39,6 +40,7 @@ from storage.queue import QueueQueries
 from storage.replays import ReplayQueries
 from storage.reports import ReportQueries
 from storage.schema import MIGRATIONS, job_count, migrate, pending_migrations
+from storage.spend import SpendQueries
 from storage.usage import UsageQueries
 
 __all__ = ["MIGRATIONS", "JobIdTaken", "StaleJob", "Store"]
@@ -56,6 +58,7 @@ class Store(
     MaintenanceQueries,
     CountQueries,
     PlanQueries,
+    SpendQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

@@ -9,6 +9,7 @@ from bot.domain.job import Job, JobChanges, JobState
 from storage.base import StoreBase
 from storage.engine import Statement
 from storage.rows import JOB_COLUMNS, job_from_row, to_db
+from storage.spend import spend_changed, spend_statements
 from storage.sql import count_changes, states_list
 
 # Jobs by state and how many Perf accepted, from the summary kept beside the jobs (migration 12): a
@@ -63,6 +64,7 @@ class JobQueries(StoreBase):
             )
         ]
         statements += count_changes(_counted(job, changes))
+        statements += spend_statements(spend_changed(job, changes))
         if (new_state is not None and new_state != job.state) or event:
             statements.append(
                 (

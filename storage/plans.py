@@ -15,8 +15,10 @@ from storage.home import RECENT_JOBS_SQL
 from storage.jobs import COUNTS_SQL, EVENTS_SQL, JOB_BY_ROOT_SQL, jobs_statement
 from storage.leases import ANY_DUE_SQL, CLAIM_DUE_SQL, NEXT_DUE_SQL, RENEW_LEASES_SQL
 from storage.queue import AHEAD_SQL, IN_FLIGHT_SQL, PARKED_SQL, WAKE_SQL
+from storage.spend import SPEND_BY_DAY_SQL, SPEND_BY_ID_SQL, spend_read
 from storage.sql import in_list
 from storage.usage import (
+    ACCOUNT_USAGE_SQL,
     CHANNEL_LIMITS_SQL,
     CHANNEL_USAGE_SQL,
     CHANNELS_USED_SQL,
@@ -44,6 +46,14 @@ HOT_QUERIES: dict[str, Statement] = {
     "channel_usage": in_list(CHANNEL_USAGE_SQL, ["C1"], *_DAY),
     "user_usage": in_list(USER_USAGE_SQL, ["U1"], *_DAY),
     "channel_limits": in_list(CHANNEL_LIMITS_SQL, ["C1", "C2"]),
+    # budgets in money (issue 19): a month's spend of channels and of the workspace, a day's of people, from
+    # the summary spend_days; the account's jobs of the last 24 hours
+    "spend_channels_month": spend_read("channel", ["C1", "C2"], _DAY),
+    "spend_workspace_month": spend_read("workspace", [""], _DAY),
+    "account_usage": (ACCOUNT_USAGE_SQL, (_DAY[0],)),
+    # App Home's 30 days, `/video report month`'s channels, people and models
+    "spend_by_day": (SPEND_BY_DAY_SQL, ("user", "U1", *_DAY)),
+    "spend_by_id": (SPEND_BY_ID_SQL, ("channel", *_DAY)),
     # App Home: a person's recent jobs and spending; an admin's overview of the day's channels
     "home_recent_jobs": (RECENT_JOBS_SQL, ("U1", 5)),
     "home_spent": (SPENT_BY_SQL, ("U1", *_DAY)),

@@ -183,6 +183,50 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO job_counts (state, jobs, submitted)
         SELECT state, COUNT(*), COUNT(perf_job_id) FROM jobs GROUP BY state;
     """,
+    """
+    -- Budgets in money (issue 19): a channel's monthly budget, the day each job's cost counts in, what was
+    -- spent a day per workspace, channel, person and model, and the 80% notices claimed once per period.
+    ALTER TABLE channel_limits ADD COLUMN monthly_budget_micros INTEGER;
+    ALTER TABLE jobs ADD COLUMN spend_day REAL;
+    -- New jobs get the start of their day in VIDEOBOT_TIMEZONE at admission; SQL does not know the zone,
+    -- so the jobs stored before count in their UTC day.
+    UPDATE jobs SET spend_day = CAST(CAST(created_at AS BIGINT) / 86400 * 86400 AS REAL);
+    -- Kept in the transactions that store a job or change what it holds (storage/spend.py): the jobs that
+    -- hold quota (Perf accepted them, or they are not failed or cancelled) and their charged or estimated cost.
+    CREATE TABLE spend_days (
+        scope TEXT NOT NULL,
+        scope_id TEXT NOT NULL,
+        day REAL NOT NULL,
+        jobs BIGINT NOT NULL,
+        cost_micros BIGINT NOT NULL,
+        PRIMARY KEY (scope, scope_id, day)
+    );
+    -- A month of one scope by id (`/video report month`), the month's rows alone.
+    CREATE INDEX spend_days_period ON spend_days (scope, day, scope_id);
+    INSERT INTO spend_days (scope, scope_id, day, jobs, cost_micros)
+        SELECT 'workspace', '', spend_day, COUNT(*), SUM(COALESCE(perf_cost_micros, estimated_cost_micros))
+        FROM jobs WHERE perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled') GROUP BY spend_day;
+    INSERT INTO spend_days (scope, scope_id, day, jobs, cost_micros)
+        SELECT 'channel', channel_id, spend_day, COUNT(*), SUM(COALESCE(perf_cost_micros, estimated_cost_micros))
+        FROM jobs WHERE perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled')
+        GROUP BY channel_id, spend_day;
+    INSERT INTO spend_days (scope, scope_id, day, jobs, cost_micros)
+        SELECT 'user', user_id, spend_day, COUNT(*), SUM(COALESCE(perf_cost_micros, estimated_cost_micros))
+        FROM jobs WHERE perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled')
+        GROUP BY user_id, spend_day;
+    INSERT INTO spend_days (scope, scope_id, day, jobs, cost_micros)
+        SELECT 'model', model, spend_day, COUNT(*), SUM(COALESCE(perf_cost_micros, estimated_cost_micros))
+        FROM jobs WHERE perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled')
+        GROUP BY model, spend_day;
+    CREATE TABLE budget_notices (
+        budget TEXT NOT NULL,
+        scope_id TEXT NOT NULL,
+        period TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        message_ts TEXT,
+        PRIMARY KEY (budget, scope_id, period)
+    );
+    """,
 )
 
 

@@ -40,12 +40,16 @@ DAY_COST_SQL = (
     f"WHERE created_at >= ? AND created_at < ? AND {HOLDS_QUOTA} GROUP BY channel_id ORDER BY channel_id"
 )
 CHANNEL_LIMITS_SQL = (
-    "SELECT daily_jobs, daily_budget_micros, set_by, set_at, channel_id FROM channel_limits WHERE channel_id IN ({})"
+    "SELECT daily_jobs, daily_budget_micros, set_by, set_at, channel_id, monthly_budget_micros FROM channel_limits "
+    "WHERE channel_id IN ({})"
 )
+# The jobs of the account that hold quota since a moment (24 hours ago), and the oldest of them: the
+# account's own daily limit. Through jobs_created, a day's rows at most.
+ACCOUNT_USAGE_SQL = f"SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM jobs WHERE created_at >= ? AND {HOLDS_QUOTA}"
 
 
 def channel_limits_from_row(row: Row) -> ChannelLimits:
-    return ChannelLimits(row[0], row[1], row[2], row[3])
+    return ChannelLimits(row[0], row[1], row[2], row[3], monthly_budget_micros=row[5])
 
 
 class UsageQueries(StoreBase):
@@ -55,6 +59,11 @@ class UsageQueries(StoreBase):
         )
         channel_jobs, channel_cost = (int(channel.rows[0][1]), int(channel.rows[0][2])) if channel.rows else (0, 0)
         return Usage(channel_jobs, channel_cost, int(user.rows[0][1]) if user.rows else 0)
+
+    async def account_usage(self, since: float) -> tuple[int, float]:
+        """The account's jobs that hold quota made since `since`, and when the oldest of them was (0: none)."""
+        row = await self._db.fetchrow(ACCOUNT_USAGE_SQL, since)
+        return (int(row[0]), float(row[1])) if row else (0, 0.0)
 
     async def channel_limits(self, channel_id: str) -> ChannelLimits | None:
         sql, params = in_list(CHANNEL_LIMITS_SQL, [channel_id])
@@ -71,15 +80,17 @@ class UsageQueries(StoreBase):
     async def set_channel_limits(self, channel_id: str, limits: ChannelLimits) -> None:
         async with self._engine.transaction() as db:
             await db.execute(
-                "INSERT INTO channel_limits (channel_id, daily_jobs, daily_budget_micros, set_by, set_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET daily_jobs = excluded.daily_jobs, "
-                "daily_budget_micros = excluded.daily_budget_micros, "
-                "set_by = excluded.set_by, set_at = excluded.set_at",
+                "INSERT INTO channel_limits (channel_id, daily_jobs, daily_budget_micros, set_by, set_at, "
+                "monthly_budget_micros) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET "
+                "daily_jobs = excluded.daily_jobs, daily_budget_micros = excluded.daily_budget_micros, "
+                "set_by = excluded.set_by, set_at = excluded.set_at, "
+                "monthly_budget_micros = excluded.monthly_budget_micros",
                 channel_id,
                 limits.daily_jobs,
                 limits.daily_budget_micros,
                 limits.set_by,
                 limits.set_at,
+                limits.monthly_budget_micros,
             )
 
     async def channels_used(self, day: tuple[float, float]) -> list[str]:

@@ -25,9 +25,11 @@ _BOUNDED_SORTS = {
     "claim_due": "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY",  # among the due jobs (jobs_due) only
     "day_cost": "USE TEMP B-TREE FOR GROUP BY",
     "channels_used": "USE TEMP B-TREE FOR GROUP BY|USE TEMP B-TREE FOR ORDER BY",
+    # a month's rows of spend_days (issue 19), found through spend_days_period: at most 31 days of one scope
+    "spend_by_id": "USE TEMP B-TREE FOR GROUP BY|USE TEMP B-TREE FOR ORDER BY",
 }
 # Queries that must reach the day's jobs through the time index, the rest being bounded by the day.
-_BY_DAY = {"day_cost", "channels_used", "daily_summary", "cli_since"}
+_BY_DAY = {"day_cost", "channels_used", "daily_summary", "cli_since", "account_usage"}
 
 
 @pytest.fixture

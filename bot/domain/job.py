@@ -112,6 +112,7 @@ class Job:
     # That step's own token: a secret, so never in a repr or a log line; dropped once the step is ended.
     step_token: str | None = field(default=None, repr=False)
     step_done: bool = False  # the step was told how the job ended
+    spend_day: float | None = None  # the start of the day (VIDEOBOT_TIMEZONE) its cost counts in: budgets
 
     @property
     def where(self) -> str:

@@ -48,6 +48,10 @@ class Settings:
     # Per-step event detail, replay signatures, App Home viewers and report claims older than this are
     # deleted (never a job's row: quotas, reports and exports read those). 0: keep everything.
     retention_days: int = 400
+    # Budgets in money and the account's own limit (issue 19); 0: none.
+    monthly_budget_micros: int = 0  # the workspace's month, VIDEOBOT_MONTHLY_BUDGET_USD
+    daily_budget_micros_per_user: int = 0  # VIDEOBOT_DAILY_BUDGET_USD_PER_USER
+    account_daily_jobs: int = 0  # VIDEOBOT_ACCOUNT_DAILY_JOBS: Perf's jobs a day (Free: 5, Pro: 100)
 
     @property
     def socket_mode(self) -> bool:

@@ -39,8 +39,9 @@ class ReportService:
         now = self._clock.now()
         day = self._quotas.today(now)
         limits = await self._quotas.limits(channel_id)
-        usage = await self._store.usage(channel_id, user_id, day.bounds)
-        return messages.quota_status(limits, usage, day, now, self._settings.timezone)
+        usage = await self._quotas.usage(channel_id, user_id, now)
+        month = self._quotas.this_month(now)
+        return messages.quota_status(limits, usage, day, now, self._settings.timezone, month)
 
     async def set_quota(self, channel_id: str, user_id: str, value: str) -> messages.Message:
         change = parse_limit(value)

@@ -9,7 +9,7 @@ import logging
 
 from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState, new_job_id
-from bot.domain.quotas import ChannelLimits, QuotaExceeded, Usage, check_usage
+from bot.domain.quotas import ChannelLimits, QuotaExceeded, Setting, Usage, check_usage
 from bot.domain.request import VideoRequest
 from bot.jobs.quotas import Quotas
 from storage.db import JobIdTaken, Store
@@ -80,18 +80,23 @@ class Admission:
     async def _insert_within_quota(self, job: Job, trigger: str | None = None) -> bool:
         self._quotas.ensure_allowed(job.channel_id)
         day = self._quotas.today(job.created_at)
+        month = self._quotas.this_month(job.created_at)
+        job.spend_day = day.start
+        asked = Setting(job.model, job.duration_seconds, job.estimated_cost_micros)
 
         def check(usage: Usage, own_limits: ChannelLimits | None) -> None:
-            check_usage(self._quotas.limits_with(own_limits), usage, job.estimated_cost_micros, day)
+            check_usage(self._quotas.limits_with(own_limits), usage, job.estimated_cost_micros, day, month, asked)
 
         try:
             for _ in range(_ID_DRAWS - 1):
                 try:
-                    return await self._store.insert_job(job, trigger=trigger, day=day.bounds, check=check)
+                    return await self._store.insert_job(
+                        job, trigger=trigger, day=day.bounds, check=check, month=month.bounds
+                    )
                 except JobIdTaken:
                     log.info("job=%s event=job_id_taken", job.id)
                     job.id = new_job_id(job.created_at)
-            return await self._store.insert_job(job, trigger=trigger, day=day.bounds, check=check)
+            return await self._store.insert_job(job, trigger=trigger, day=day.bounds, check=check, month=month.bounds)
         except QuotaExceeded as exc:
             log.info(
                 "event=quota_refused channel=%s user=%s limit=%s used=%d allowed=%d",

@@ -6,9 +6,22 @@ and reserving the job are one transaction in storage (`Store.insert_job(check=..
 
 from __future__ import annotations
 
-from bot.domain.quotas import ChannelLimits, ChannelNotAllowed, Day, LimitChange, Limits, day_of
+import dataclasses
+
+from bot.domain.quotas import (
+    ACCOUNT_WINDOW_SECONDS,
+    ChannelLimits,
+    ChannelNotAllowed,
+    Day,
+    LimitChange,
+    Limits,
+    Usage,
+    day_of,
+    month_of,
+)
 from bot.domain.settings import Settings
 from storage.db import Store
+from storage.spend import CHANNEL, USER, WORKSPACE
 
 
 class Quotas:
@@ -29,19 +42,52 @@ class Quotas:
 
     def limits_with(self, own: ChannelLimits | None) -> Limits:
         """The limits that hold in a channel whose own settings are `own` (None: it has none)."""
-        jobs = self._settings.daily_jobs_per_channel
-        budget = self._settings.daily_budget_micros_per_channel
+        settings = self._settings
+        jobs = settings.daily_jobs_per_channel
+        budget = settings.daily_budget_micros_per_channel
+        monthly = 0  # a channel's month has no default: admins set it with `/video quota set month $200`
         if own is not None:
             jobs = own.daily_jobs if own.daily_jobs is not None else jobs
             budget = own.daily_budget_micros if own.daily_budget_micros is not None else budget
-        return Limits(jobs, budget, self._settings.daily_jobs_per_user, channel_has_own=own is not None)
+            monthly = own.monthly_budget_micros or 0
+        return Limits(
+            jobs,
+            budget,
+            settings.daily_jobs_per_user,
+            channel_has_own=own is not None,
+            monthly_budget_micros=monthly,
+            workspace_monthly_micros=settings.monthly_budget_micros,
+            daily_budget_micros_per_user=settings.daily_budget_micros_per_user,
+            account_daily_jobs=settings.account_daily_jobs,
+        )
+
+    def this_month(self, now: float) -> Day:
+        return month_of(now, self._settings.timezone)
+
+    async def usage(self, channel_id: str, user_id: str, now: float) -> Usage:
+        """What the channel and the person used today, with the month's spend and the account's last 24 hours:
+        what `/video quota` shows (an admission reads the same inside its transaction)."""
+        day, month = self.today(now), self.this_month(now)
+        base = await self._store.usage(channel_id, user_id, day.bounds)
+        user = await self._store.spent(USER, user_id, day.bounds)
+        channel_month = await self._store.spent(CHANNEL, channel_id, month.bounds)
+        workspace_month = await self._store.spent(WORKSPACE, "", month.bounds)
+        account_jobs, oldest = await self._store.account_usage(now - ACCOUNT_WINDOW_SECONDS)
+        return dataclasses.replace(
+            base,
+            user_cost_micros=user.cost_micros,
+            channel_month_micros=channel_month.cost_micros,
+            workspace_month_micros=workspace_month.cost_micros,
+            account_jobs=account_jobs,
+            account_oldest=oldest,
+        )
 
     async def change(self, channel_id: str, change: LimitChange, by: str, now: float) -> Limits:
         current = await self._store.channel_limits(channel_id)
         if change.default:
             new = ChannelLimits(None, None, by, now)
         elif change.off:
-            new = ChannelLimits(0, 0, by, now)
+            new = ChannelLimits(0, 0, by, now, monthly_budget_micros=0)
         else:
             jobs = change.daily_jobs if change.daily_jobs is not None else (current.daily_jobs if current else None)
             budget = (
@@ -49,6 +95,11 @@ class Quotas:
                 if change.daily_budget_micros is not None
                 else (current.daily_budget_micros if current else None)
             )
-            new = ChannelLimits(jobs, budget, by, now)
+            monthly = (
+                change.monthly_budget_micros
+                if change.monthly_budget_micros is not None
+                else (current.monthly_budget_micros if current else None)
+            )
+            new = ChannelLimits(jobs, budget, by, now, monthly_budget_micros=monthly)
         await self._store.set_channel_limits(channel_id, new)
         return await self.limits(channel_id)

@@ -4,10 +4,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.domain.quotas import ChannelNotAllowed, Day, Limits, QuotaExceeded, QuotaLimit, Usage
 from bot.domain.reports import DayReport
-from bot.messages._text import MAX_TEXT, Message, clip, escape, listed_in, mrkdwn, private_answer, usd
+from bot.messages._text import (
+    MAX_TEXT,
+    Message,
+    clip,
+    escape,
+    listed_in,
+    mrkdwn,
+    private_answer,
+    seconds_text,
+    usd,
+)
 
 
 def _in(seconds: float) -> str:
@@ -41,17 +53,73 @@ def quota_refused(exc: QuotaExceeded, now: float, timezone: str) -> Message:
                 f"started. The quota resets {resets}. {_WHO_CAN_RAISE}"
             )
         case QuotaLimit.CHANNEL_BUDGET:
-            text = (
-                f"This job (est. {usd(exc.asked)}) would take this channel past its daily budget: {usd(exc.used)} "
-                f"of {usd(exc.allowed)} used, so nothing was started. A shorter or cheaper job may still fit "
-                f"(`/video help` lists prices). The budget resets {resets}. {_WHO_CAN_RAISE}"
-            )
-        case _:
+            text = _money_refused(exc, "this channel past its daily budget", resets, _WHO_CAN_RAISE)
+        case QuotaLimit.USER_JOBS:
             text = (
                 f"You have started your {_jobs(exc.allowed)} for today, so nothing was started. Your limit resets "
                 f"{resets}. Whoever runs videobot sets it (`VIDEOBOT_DAILY_JOBS_PER_USER`)."
             )
+        case _:
+            text = _budget_refused(exc, now, timezone)
     return private_answer(text)
+
+
+# --- budgets in money and the account's own limit (issue 19) -----------------------------------------
+
+
+def _local(at: float, timezone: str) -> datetime:
+    return datetime.fromtimestamp(at, ZoneInfo(timezone))
+
+
+def month_resets_text(resets_at: float, now: float, timezone: str) -> str:
+    """`on 1 January at midnight Europe/Berlin, in 30 days`: when a monthly budget starts again."""
+    local = _local(resets_at, timezone)
+    days = (resets_at - now) / 86_400
+    left = f"in {round(days)} day{'s' if round(days) != 1 else ''}" if days >= 1.5 else f"in {_in(resets_at - now)}"
+    return f"on {local.day} {local:%B} at midnight {timezone}, {left}"
+
+
+def _cheaper_text(exc: QuotaExceeded) -> str:
+    """The settings that would fit what is left, as options to type: a shorter duration, another model."""
+    if not exc.cheaper:
+        return "No shorter or cheaper setting fits what is left."
+    options = [
+        f"`--model {s.model} --duration {seconds_text(s.duration_seconds).removesuffix(' s')}` "
+        f"(est. {usd(s.cost_micros)})"
+        for s in exc.cheaper
+    ]
+    return f"It would fit as {' or '.join(options)}."
+
+
+def _money_refused(exc: QuotaExceeded, past: str, resets: str, who: str) -> str:
+    return (
+        f"This job (est. {usd(exc.asked)}) would take {past}: {usd(exc.used)} of {usd(exc.allowed)} used, "
+        f"{usd(exc.left)} left, so nothing was started. {_cheaper_text(exc)} The budget resets {resets}. {who}"
+    )
+
+
+def _budget_refused(exc: QuotaExceeded, now: float, timezone: str) -> str:
+    match exc.which:
+        case QuotaLimit.USER_BUDGET:
+            who = "Whoever runs videobot sets it (`VIDEOBOT_DAILY_BUDGET_USD_PER_USER`)."
+            return _money_refused(exc, "you past your daily budget", resets_text(exc.resets_at, now, timezone), who)
+        case QuotaLimit.CHANNEL_MONTH_BUDGET:
+            who = "A workspace admin can change it with `/video quota set month $300`."
+            resets = month_resets_text(exc.resets_at, now, timezone)
+            return _money_refused(exc, "this channel past its monthly budget", resets, who)
+        case QuotaLimit.WORKSPACE_MONTH_BUDGET:
+            who = "Whoever runs videobot sets it (`VIDEOBOT_MONTHLY_BUDGET_USD`)."
+            resets = month_resets_text(exc.resets_at, now, timezone)
+            return _money_refused(exc, "the workspace past its monthly budget", resets, who)
+        case _:
+            free_at = _local(exc.resets_at, timezone)
+            return (
+                f"The Perf account behind videobot makes at most {_jobs(exc.allowed)} a day, and {exc.used} were "
+                "started in the last 24 hours, so nothing was started (Perf would refuse it). The next one is free "
+                f"at {free_at:%H:%M} {timezone}, in {_in(exc.resets_at - now)}. Perf's docs don't say when its day "
+                "starts, so videobot counts the last 24 hours. Whoever runs videobot sets this to the account's "
+                "plan (`VIDEOBOT_ACCOUNT_DAILY_JOBS`; Free: 5, Pro: 100)."
+            )
 
 
 def channel_not_allowed() -> Message:
@@ -68,7 +136,29 @@ def admission_refused(exc: ChannelNotAllowed | QuotaExceeded, now: float, timezo
     return quota_refused(exc, now, timezone)
 
 
-def quota_status(limits: Limits, usage: Usage, day: Day, now: float, timezone: str) -> Message:
+def _money_status(limits: Limits, usage: Usage, now: float, timezone: str, month: Day) -> list[str]:
+    """The budgets in money that are set, and the account's own limit: what is spent, what is left."""
+    lines = []
+    budgets = (
+        ("Your budget today", usage.user_cost_micros, limits.daily_budget_micros_per_user),
+        (f"This channel's budget for {month.label}", usage.channel_month_micros, limits.monthly_budget_micros),
+        (f"The workspace's budget for {month.label}", usage.workspace_month_micros, limits.workspace_monthly_micros),
+    )
+    for name, used, allowed in budgets:
+        if allowed:
+            lines.append(f"• {name}: {usd(used)} of {usd(allowed)} used, {usd(max(0, allowed - used))} left")
+    if limits.monthly_budget_micros or limits.workspace_monthly_micros:
+        lines.append(f"Monthly budgets reset {month_resets_text(month.end, now, timezone)}.")
+    if limits.account_daily_jobs:
+        lines.append(
+            f"• The Perf account: {usage.account_jobs} of {limits.account_daily_jobs} jobs in the last 24 hours"
+        )
+    return lines
+
+
+def quota_status(
+    limits: Limits, usage: Usage, day: Day, now: float, timezone: str, month: Day | None = None
+) -> Message:
     lines = [f"*Today's limits in this channel* ({day.label}, {timezone}):"]
     if limits.daily_jobs:
         left = max(0, limits.daily_jobs - usage.channel_jobs)
@@ -86,6 +176,8 @@ def quota_status(limits: Limits, usage: Usage, day: Day, now: float, timezone: s
     if limits.daily_jobs_per_user:
         lines.append(f"• You: {usage.user_jobs} of {limits.daily_jobs_per_user} jobs used today (all channels)")
     lines.append(f"Quotas reset {resets_text(day.end, now, timezone)}.")
+    if month is not None:
+        lines += _money_status(limits, usage, now, timezone, month)
     source = "set for this channel by an admin" if limits.channel_has_own else "the workspace defaults"
     lines.append(f"These are {source}. {_WHO_CAN_RAISE} `/video quota set off` removes them.")
     return {"response_type": "ephemeral", "text": "\n".join(lines)}
@@ -94,8 +186,9 @@ def quota_status(limits: Limits, usage: Usage, day: Day, now: float, timezone: s
 def quota_changed(limits: Limits) -> Message:
     text = (
         f"Done. This channel's daily limits are now: {_limit_text(limits.daily_jobs, 'jobs')}, "
-        f"budget {usd(limits.daily_budget_micros) if limits.daily_budget_micros else 'none'}. "
-        "`/video quota` shows what is used."
+        f"budget {usd(limits.daily_budget_micros) if limits.daily_budget_micros else 'none'}"
+        + (f", and {usd(limits.monthly_budget_micros)} a month" if limits.monthly_budget_micros else "")
+        + ". `/video quota` shows what is used."
     )
     return {"response_type": "ephemeral", "text": text}
 
@@ -105,7 +198,8 @@ def quota_bad_value(value: str) -> Message:
     return {
         "response_type": "ephemeral",
         "text": f"I can't set the quota to {shown}. Use a number of jobs (`/video quota set 10`), a dollar budget "
-        "(`/video quota set $25`), `off` for no limits, or `default` for the workspace defaults.",
+        "(`/video quota set $25`), a monthly one (`/video quota set month $200`, or `month off`), `off` for no "
+        "limits, or `default` for the workspace defaults.",
     }
 
 

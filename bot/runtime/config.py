@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -107,9 +107,29 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         log_format=_choice("VIDEOBOT_LOG_FORMAT", get("VIDEOBOT_LOG_FORMAT", "plain").lower(), ("plain", "json")),
         metrics_enabled=_choice("VIDEOBOT_METRICS", get("VIDEOBOT_METRICS", "0"), ("0", "1")) == "1",
         retention_days=_retention_days(get("VIDEOBOT_RETENTION_DAYS", "400")),
+        **_budgets(get),
     )
     _check_timings(settings)
     return settings
+
+
+class _Budgets(TypedDict):
+    monthly_budget_micros: int
+    daily_budget_micros_per_user: int
+    account_daily_jobs: int
+
+
+def _budgets(get: Callable[[str, str], str]) -> _Budgets:
+    """Budgets in money and the Perf account's daily jobs (issue 19), each 0 for none."""
+    return {
+        "monthly_budget_micros": _dollars("VIDEOBOT_MONTHLY_BUDGET_USD", get("VIDEOBOT_MONTHLY_BUDGET_USD", "0")),
+        "daily_budget_micros_per_user": _dollars(
+            "VIDEOBOT_DAILY_BUDGET_USD_PER_USER", get("VIDEOBOT_DAILY_BUDGET_USD_PER_USER", "0")
+        ),
+        "account_daily_jobs": _number(
+            "VIDEOBOT_ACCOUNT_DAILY_JOBS", get("VIDEOBOT_ACCOUNT_DAILY_JOBS", "0"), int, 0, 1_000_000
+        ),
+    }
 
 
 def _slack_credentials(get: Callable[[str], str], required: Callable[[str, str], str]) -> tuple[str, str, str]:

@@ -1,0 +1,154 @@
+"""Budgets in money (issue 19): monthly per channel and for the workspace, daily per person, and the Perf
+account's own jobs a day, checked with the other limits at admission, through signed slash commands."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.domain.job import JobState
+from bot.domain.quotas import month_of
+from storage.spend import CHANNEL, MODEL, USER, WORKSPACE
+from tests.conftest import CHANNEL as HERE
+from tests.conftest import MakeBot, private_text
+from tests.fakes.perf import Scripted
+
+ADMIN = "UADMIN01"
+ELSEWHERE = "C0THER001"
+
+
+async def test_a_channels_monthly_budget_refuses_with_what_is_spent_left_when_it_resets_and_what_fits(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot(daily_jobs_per_channel=0)
+    bot.slack.add_user(ADMIN, is_admin=True)
+    assert "and $5.00 a month" in private_text(await bot.command("quota set month $5", user=ADMIN))
+    assert "Only workspace admins" in private_text(await bot.command("quota set month $500"))
+
+    assert (await bot.command("A --model veo-3 --duration 8")).body == ""  # est. $2.80
+    refused = private_text(await bot.command("B --model veo-3 --duration 8", user="UOTHER01"))
+    assert "This job (est. $2.80) would take this channel past its monthly budget" in refused
+    assert "$2.80 of $5.00 used, $2.20 left, so nothing was started" in refused
+    # The clock is in January 2027: the budget starts again on the first of February.
+    assert "resets on 1 February at midnight UTC, in 17 days" in refused
+    assert "`--model veo-3 --duration 6` (est. $2.10)" in refused
+    assert "`--model luma-dream-machine --duration 8` (est. $0.48)" in refused
+    assert "/video quota set month" in refused
+    # Another channel has no monthly budget of its own.
+    assert (await bot.command("C --model veo-3 --duration 8", channel=ELSEWHERE)).body == ""
+
+    shown = private_text(await bot.command("quota"))
+    assert "This channel's budget for 2027-01: $2.80 of $5.00 used, $2.20 left" in shown
+    await bot.run_jobs()
+    assert sorted(c["prompt"] for c in bot.perf.creates) == ["A", "C"]
+
+
+async def test_the_charged_cost_replaces_the_estimate_once_perf_reports_it(make_bot: MakeBot) -> None:
+    bot = await make_bot(daily_jobs_per_channel=0)
+    bot.slack.add_user(ADMIN, is_admin=True)
+    await bot.command("quota set month $5", user=ADMIN)
+    await bot.command("A --model veo-3 --duration 8")  # est. $2.80; the fake Perf charges $0.40
+    assert "past its monthly budget" in private_text(await bot.command("B --model veo-3 --duration 8"))
+    await bot.run_jobs()
+    assert (await bot.only_job()).perf_cost_micros == 400_000
+    assert (await bot.command("B --model veo-3 --duration 8")).body == ""  # $0.40 + $2.80 of $5
+    shown = private_text(await bot.command("quota"))
+    assert "$3.20 of $5.00 used, $1.80 left" in shown
+
+
+async def test_a_job_that_never_reached_perf_gives_its_money_back(make_bot: MakeBot) -> None:
+    bot = await make_bot(daily_jobs_per_channel=0, daily_budget_micros_per_user=3_000_000)
+    bot.perf.create_script = [Scripted(400, {"error": {"type": "invalid_request", "message": "bad prompt"}})]
+    await bot.command("Refused by Perf --model veo-3 --duration 8")
+    await bot.run_jobs()
+    assert (await bot.only_job()).state == JobState.FAILED
+    assert (await bot.command("Second try --model veo-3 --duration 8")).body == ""
+
+
+async def test_the_workspace_month_ends_at_midnight_in_the_configured_zone(make_bot: MakeBot) -> None:
+    zone = "America/Los_Angeles"
+    bot = await make_bot(daily_jobs_per_channel=0, monthly_budget_micros=3_000_000, timezone=zone)
+    # 23:50 on the last day of a month in Los Angeles: already the next month in UTC.
+    bot.clock.t = month_of(bot.clock.t, zone).end - 10 * 60
+    assert (await bot.command("Here --model veo-3 --duration 8")).body == ""  # $2.80 of $3
+    refused = private_text(await bot.command("There --model veo-3 --duration 8", channel=ELSEWHERE))
+    assert "would take the workspace past its monthly budget: $2.80 of $3.00 used, $0.20 left" in refused
+    assert "resets on 1 February at midnight America/Los_Angeles, in 10 min" in refused
+    assert "`--model luma-dream-machine --duration 3` (est. $0.18)" in refused
+    assert "VIDEOBOT_MONTHLY_BUDGET_USD" in refused
+    bot.clock.advance(11 * 60)
+    assert (await bot.command("There --model veo-3 --duration 8", channel=ELSEWHERE)).body == ""
+    await bot.run_jobs()
+    assert sorted(c["prompt"] for c in bot.perf.creates) == ["Here", "There"]
+
+
+async def test_a_person_has_a_daily_budget_across_channels(make_bot: MakeBot) -> None:
+    bot = await make_bot(daily_jobs_per_channel=0, daily_budget_micros_per_user=1_000_000)
+    assert (await bot.command("A --duration 8")).body == ""  # runway-gen3, $0.80
+    refused = private_text(await bot.command("B --duration 4", channel=ELSEWHERE))  # $0.40 more
+    assert "would take you past your daily budget: $0.80 of $1.00 used, $0.20 left" in refused
+    assert "resets at midnight UTC" in refused and "VIDEOBOT_DAILY_BUDGET_USD_PER_USER" in refused
+    assert "`--model runway-gen3 --duration 2` (est. $0.20)" in refused
+    assert (await bot.command("B --duration 4", user="UOTHER01")).body == ""
+    assert "Your budget today: $0.80 of $1.00 used, $0.20 left" in private_text(await bot.command("quota"))
+
+
+async def test_nothing_cheaper_is_offered_when_nothing_fits(make_bot: MakeBot) -> None:
+    bot = await make_bot(daily_jobs_per_channel=0, daily_budget_micros_per_user=50_000)
+    refused = private_text(await bot.command("A --model veo-3 --duration 8"))
+    assert "No shorter or cheaper setting fits what is left." in refused
+
+
+async def test_the_accounts_daily_jobs_are_refused_at_the_command_until_the_oldest_is_a_day_old(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot(daily_jobs_per_channel=0, account_daily_jobs=2)
+    await bot.command("One")
+    await bot.run_jobs()
+    bot.clock.advance(3600)
+    await bot.command("Two", channel=ELSEWHERE, user="UOTHER01")
+    await bot.run_jobs()
+    refused = private_text(await bot.command("Three", user="UTHIRD01"))
+    assert "makes at most 2 jobs a day, and 2 were started in the last 24 hours" in refused
+    # One was made at 08:00 UTC an hour ago: the next is free at 08:00 tomorrow.
+    assert "The next one is free at 08:00 UTC, in 23 h 0 min" in refused
+    assert "VIDEOBOT_ACCOUNT_DAILY_JOBS" in refused
+    assert len(bot.perf.creates) == 2
+    bot.clock.advance(23 * 3600)
+    assert (await bot.command("Three", user="UTHIRD01")).body == ""
+
+
+async def test_a_burst_on_a_workspace_budget_spends_exactly_what_fits(make_bot: MakeBot) -> None:
+    # $0.268 each (pika, 4 s): $2 holds seven, whichever channels and people ask at once.
+    bot = await make_bot(daily_jobs_per_channel=0, monthly_budget_micros=2_000_000)
+    responses = await asyncio.gather(
+        *(
+            bot.command(f"Scene {n} --model pika", user=f"UPERSON{n:02d}", channel=f"C0BURST{n % 3:02d}")
+            for n in range(12)
+        )
+    )
+    assert len([r for r in responses if not r.body]) == 7
+    assert all("past its monthly budget" in private_text(r) for r in responses if r.body)
+    await bot.run_jobs()
+    assert len(bot.perf.creates) == 7
+
+
+async def test_the_spend_summary_matches_the_jobs_it_sums(make_bot: MakeBot) -> None:
+    """Whatever happens to the jobs (charged, failed before Perf, cancelled), the summary the budgets read
+    is what a count of the jobs themselves gives."""
+    bot = await make_bot(daily_jobs_per_channel=0)
+    bot.perf.create_script = [Scripted(400, {"error": {"type": "invalid_request", "message": "no"}})]
+    for n in range(4):
+        await bot.command(f"Scene {n} --model veo-3 --duration {n + 2}", user=f"UPERSON{n % 2:02d}")
+    await bot.command("Elsewhere --model pika", channel=ELSEWHERE)
+    await bot.run_jobs()
+    jobs = await bot.services.store.jobs()
+    store, month = bot.services.store, month_of(bot.clock.now(), "UTC").bounds
+    held = [job for job in jobs if job.holds_quota]
+    assert len(held) == 4 and any(job.state == JobState.FAILED for job in jobs)
+    assert (await store.spent(WORKSPACE, "", month)).cost_micros == sum(job.cost_micros for job in held) == 1_600_000
+    assert (await store.spent(CHANNEL, ELSEWHERE, month)).jobs == 1
+    for person in ("UPERSON00", "UPERSON01"):
+        mine = [job for job in held if job.user_id == person]
+        assert (await store.spent(USER, person, month)).cost_micros == sum(job.cost_micros for job in mine)
+    assert (await store.spent(MODEL, "veo-3", month)).jobs == 3
+    assert HERE != ELSEWHERE
