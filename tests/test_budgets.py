@@ -4,12 +4,18 @@ account's own jobs a day, checked with the other limits at admission, through si
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
+
+import pytest
 
 from bot.domain.job import JobState
-from bot.domain.quotas import month_of
-from storage.spend import CHANNEL, MODEL, USER, WORKSPACE
+from bot.domain.quotas import Setting, cheaper_settings, month_of, parse_limit
+from bot.runtime.config import ConfigError, load_settings
+from storage.db import Store
+from storage.spend import CHANNEL, MODEL, USER, WORKSPACE, Spent
 from tests.conftest import CHANNEL as HERE
 from tests.conftest import MakeBot, private_text
+from tests.fakes.old_schema import schema_7_with_jobs
 from tests.fakes.perf import Scripted
 
 ADMIN = "UADMIN01"
@@ -152,3 +158,90 @@ async def test_the_spend_summary_matches_the_jobs_it_sums(make_bot: MakeBot) -> 
         assert (await store.spent(USER, person, month)).cost_micros == sum(job.cost_micros for job in mine)
     assert (await store.spent(MODEL, "veo-3", month)).jobs == 3
     assert HERE != ELSEWHERE
+
+
+# --- settings and rules ---------------------------------------------------------------------------
+
+BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret", "PERF_API_KEY": "pk_test_1"}
+
+
+def test_the_budget_settings_are_read_in_dollars_and_jobs() -> None:
+    default = load_settings(BASE)
+    assert (default.monthly_budget_micros, default.daily_budget_micros_per_user, default.account_daily_jobs) == (
+        0,
+        0,
+        0,
+    )
+    settings = load_settings(
+        {
+            **BASE,
+            "VIDEOBOT_MONTHLY_BUDGET_USD": "$200",
+            "VIDEOBOT_DAILY_BUDGET_USD_PER_USER": "12.50",
+            "VIDEOBOT_ACCOUNT_DAILY_JOBS": "100",
+        }
+    )
+    assert settings.monthly_budget_micros == 200_000_000
+    assert settings.daily_budget_micros_per_user == 12_500_000
+    assert settings.account_daily_jobs == 100
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("VIDEOBOT_MONTHLY_BUDGET_USD", "lots", "an amount in dollars such as 25"),
+        ("VIDEOBOT_MONTHLY_BUDGET_USD", "-5", "between 0 (no limit)"),
+        ("VIDEOBOT_DAILY_BUDGET_USD_PER_USER", "5 dollars", "an amount in dollars"),
+        ("VIDEOBOT_ACCOUNT_DAILY_JOBS", "five", "VIDEOBOT_ACCOUNT_DAILY_JOBS"),
+        ("VIDEOBOT_ACCOUNT_DAILY_JOBS", "-1", "VIDEOBOT_ACCOUNT_DAILY_JOBS"),
+    ],
+)
+def test_a_bad_budget_setting_is_named_at_start(name: str, value: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE, name: value})
+    assert str(caught.value).startswith(name) and says in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "micros"), [("month $200", 200_000_000), ("monthly 50", 50_000_000), ("month off", 0)]
+)
+def test_monthly_limits_are_parsed_from_quota_set(value: str, micros: int) -> None:
+    change = parse_limit(value)
+    assert change is not None and change.monthly_budget_micros == micros
+    assert change.daily_budget_micros is None and change.daily_jobs is None
+
+
+@pytest.mark.parametrize("value", ["month lots", "month $0", "month", "month -5"])
+def test_a_bad_monthly_limit_is_refused(value: str) -> None:
+    assert parse_limit(value) is None
+
+
+def test_the_month_is_a_calendar_month_in_the_zone() -> None:
+    # 2027-01-01 00:30 in Berlin is still December in UTC.
+    month = month_of(1_798_759_800.0, "Europe/Berlin")
+    assert month.label == "2027-01" and month.start == 1_798_758_000.0
+    assert month_of(month.start - 1, "Europe/Berlin").label == "2026-12"
+
+
+def test_a_cheaper_setting_is_the_longest_that_fits_or_another_model() -> None:
+    assert cheaper_settings("veo-3", Decimal(8), 1_000_000) == (
+        Setting("veo-3", Decimal(2), 700_000),
+        Setting("luma-dream-machine", Decimal(8), 480_000),
+    )
+    # Nothing at veo-3's price, nor any model for 8 s: the cheapest model for as long as fits.
+    assert cheaper_settings("veo-3", Decimal(8), 200_000) == (Setting("luma-dream-machine", Decimal(3), 180_000),)
+    assert cheaper_settings("pika", Decimal(1), 10_000) == ()
+
+
+async def test_the_upgrade_sums_the_jobs_already_stored(database_url: str) -> None:
+    store = await Store.open(database_url, migrate=False)
+    try:
+        await schema_7_with_jobs(store._engine, 600)  # pika, $0.268 each, all on 2023-11-14 (UTC)
+        await store.migrate()
+        day = (1_699_920_000.0, 1_700_006_400.0)
+        assert await store.spent(WORKSPACE, "", day) == Spent(600, 600 * 268_000)
+        assert await store.spent(CHANNEL, "C7", day) == Spent(12, 12 * 268_000)
+        assert await store.spent(MODEL, "pika", (0.0, 2e9)) == Spent(600, 600 * 268_000)
+        first = await store.get_job("vb_7919")
+        assert first is not None and first.spend_day == day[0]
+    finally:
+        await store.close()
