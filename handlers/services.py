@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.clients.slack import SlackGateway
 from bot.domain.clock import Clock
 from bot.domain.settings import Settings
+from bot.features.budgets import BudgetWatch
 from bot.features.control import JobControl
 from bot.features.home import HomeService
 from bot.features.people import People
@@ -32,3 +33,4 @@ class Services:
     quotas: Quotas
     control: JobControl
     home: HomeService
+    budgets: BudgetWatch

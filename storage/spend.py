@@ -111,3 +111,29 @@ class SpendQueries(StoreBase):
         """Each channel (person, model) that spent during `period`, most first."""
         rows = await self._db.fetch(SPEND_BY_ID_SQL, scope, *period)
         return [(str(r[0]), Spent(int(r[1]), int(r[2]))) for r in rows if int(r[1]) or int(r[2])]
+
+    async def claim_notice(self, budget: str, scope_id: str, period: str, now: float) -> bool:
+        """True for the one caller that may post this budget's 80% notice for `period`; every later call,
+        restarts and other replicas included, gets False."""
+        async with self._engine.transaction() as db:
+            return (
+                await db.execute(
+                    "INSERT INTO budget_notices (budget, scope_id, period, claimed_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    budget,
+                    scope_id,
+                    period,
+                    now,
+                )
+                == 1
+            )
+
+    async def notice_posted(self, budget: str, scope_id: str, period: str, message_ts: str) -> None:
+        async with self._engine.transaction() as db:
+            await db.execute(
+                "UPDATE budget_notices SET message_ts = ? WHERE budget = ? AND scope_id = ? AND period = ?",
+                message_ts,
+                budget,
+                scope_id,
+                period,
+            )

@@ -71,7 +71,9 @@ class QuotaRequest:
 
 @dataclass(frozen=True)
 class ReportRequest:
-    pass
+    """`/video report` (today in this channel) or `/video report month` (the month, every channel)."""
+
+    month: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ def parse_video_command(text: str | None) -> ParseResult:
         return QuotaRequest()
     if stripped.lower() in ("report", "usage"):
         return ReportRequest()
+    if re.fullmatch(r"(report|usage)\s+month", stripped.lower()):
+        return ReportRequest(month=True)
     if stripped.lower() in ("status", "jobs"):
         return StatusRequest()
     if stripped.lower() in ("models", "prices"):

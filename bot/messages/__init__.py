@@ -6,6 +6,7 @@ where the words appear, so a change to one surface is read and reviewed apart fr
 - _thread: a job's thread (root, progress, upload) and what is said privately when it can't start or rerun;
 - _answers: the answers to `/video help`, `models`, `status`, `cancel` and the Details button;
 - _quotas: who may start a job and how much, `/video quota`, and the day's reports;
+- _budgets: budgets in money beyond a refusal: the 80% notice, `/video report month`;
 - _form: the modal a bare `/video` opens;
 - _home: the App Home tab;
 - _phrases: the wording several surfaces share (a job's one-line status and settings, command errors);
@@ -24,6 +25,7 @@ from bot.messages._answers import (
     models_message,
     status_message,
 )
+from bot.messages._budgets import BudgetNotice, Spending, budget_notice, month_report
 from bot.messages._form import (
     FORM_CALLBACK_ID,
     FORM_DURATION_ACTION_ID,
@@ -46,6 +48,7 @@ from bot.messages._quotas import (
     admission_refused,
     channel_not_allowed,
     daily_report,
+    month_resets_text,
     quota_admin_unchecked,
     quota_admins_only,
     quota_bad_value,
@@ -83,11 +86,14 @@ __all__ = [
     "MAX_VIEW_BLOCKS",
     "MESSAGE_SHORTCUT_ID",
     "RERUN_ACTION_ID",
+    "BudgetNotice",
     "ChannelUsage",
     "FormPlace",
     "FormValues",
     "Message",
+    "Spending",
     "admission_refused",
+    "budget_notice",
     "cancel_result",
     "cannot_post_in_channel",
     "channel_not_allowed",
@@ -108,6 +114,8 @@ __all__ = [
     "internal_error",
     "message_link",
     "models_message",
+    "month_report",
+    "month_resets_text",
     "ordinal",
     "plain_text_version",
     "progress_bar",

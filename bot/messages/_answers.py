@@ -37,8 +37,9 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
         "*Cancel* button stops one (Perf has no cancel, so it may still be charged); *Details* shows its ids, "
         "timings and cost. `/video models` lists the models and prices.\n\n"
         "*Sharing:* `/video quota` shows this channel's daily limits and what is left; admins change them with "
-        "`/video quota set 10`, `/video quota set $25` or `/video quota set off`. `/video report` shows today's "
-        "usage and cost. When the account is busy, jobs wait in line and the thread shows their place.\n\n"
+        "`/video quota set 10`, `/video quota set $25`, `/video quota set month $200` or `/video quota set off`. "
+        "`/video report` shows today's usage and cost, `/video report month` the month by channel, person and "
+        "model. When the account is busy, jobs wait in line and the thread shows their place.\n\n"
         f"*Another take:* react with {emoji(rerun_emoji)} on the job's message, or press *Run again*. It runs "
         "the same prompt and settings for you and counts as a new job."
     )

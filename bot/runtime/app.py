@@ -18,7 +18,9 @@ from bot.clients.pacing import Pacer
 from bot.clients.perf import PerfClient
 from bot.clients.slack import SlackGateway, make_web_client
 from bot.domain.clock import Clock, SystemClock
+from bot.domain.job import Job
 from bot.domain.settings import Settings
+from bot.features.budgets import BudgetWatch
 from bot.features.control import JobControl
 from bot.features.home import HomeService
 from bot.features.people import People
@@ -133,7 +135,9 @@ def _wire(
     # Before the gateway closes: progress posts on their way get their answer recorded.
     stack.push_async_callback(jobs.close, SLACK_EDITS_GRACE_SECONDS)
     jobs.on_delivered = metrics.job_delivered
-    jobs.on_state_change = home.job_changed
+    budgets = BudgetWatch(store, quotas, people, slack, clock, settings)
+    stack.push_async_callback(budgets.wait_idle)
+    jobs.on_state_change = _both(home.job_changed, budgets.job_changed)
     poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency, settings.lease_seconds)
     # Stopped before the database closes, however the block is left (serve() stops it earlier, with grace).
     stack.push_async_callback(poller.stop, 0.0)
@@ -157,7 +161,18 @@ def _wire(
         quotas=quotas,
         control=JobControl(store, people, clock),
         home=home,
+        budgets=budgets,
     )
+
+
+def _both(first: Callable[[Job], None], second: Callable[[Job], None]) -> Callable[[Job], None]:
+    """One listener telling two (App Home's refresh, the budgets' 80% notices)."""
+
+    def tell(job: Job) -> None:
+        first(job)
+        second(job)
+
+    return tell
 
 
 def build_bolt_app(services: Services) -> AsyncApp:

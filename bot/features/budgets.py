@@ -1,0 +1,160 @@
+"""Budgets in money, beyond the refusal at admission (issue 19): the one notice when a budget passes 80%,
+and `/video report month`.
+
+A notice is claimed in the database before it is posted (`budget_notices`), as the daily reports are, so
+each budget warns once per period, ever, whichever restart or replica sees it pass first. A channel's
+budgets warn in that channel; the workspace's in `VIDEOBOT_REPORT_CHANNEL`, or where no report channel
+is set, in the channel of the job that took it past 80%.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot import messages
+from bot.clients.slack import SlackCallError, SlackGateway
+from bot.domain.clock import Clock
+from bot.domain.job import Job, JobState
+from bot.domain.quotas import Day
+from bot.domain.settings import Settings
+from bot.features.people import People
+from bot.jobs.quotas import Quotas
+from storage.db import Store
+from storage.spend import CHANNEL, MODEL, USER, WORKSPACE
+
+log = logging.getLogger("videobot.budgets")
+
+# A budget warns once it is this much spent: 4/5, kept as a fraction so money stays in whole micro-dollars.
+WARN_SHARE = (4, 5)
+# `/video report month` names this many of the month's people, the biggest spenders (a users.info each,
+# cached, within the command's 3 seconds); the rest are counted.
+MONTH_PEOPLE_NAMED = 25
+# The moves after which a job's spend may have grown: its first after admission (in line, accepted by
+# Perf, or unknown after a create that may have reached it), or Perf said what it charged. Other moves
+# change no spend upward, and are not worth the reads. (The slot claim, to submitting, tells no listener.)
+_SPEND_GROWS = frozenset({JobState.QUEUED, JobState.PENDING, JobState.UNKNOWN, JobState.COMPLETE})
+
+
+@dataclass(frozen=True)
+class _Budget:
+    name: str  # channel_day, channel_month, workspace_month: the claim's key
+    scope: str
+    scope_id: str
+    period: Day
+    allowed_micros: int
+    post_in: str
+
+
+class BudgetWatch:
+    def __init__(
+        self, store: Store, quotas: Quotas, people: People, slack: SlackGateway, clock: Clock, settings: Settings
+    ) -> None:
+        self._store = store
+        self._quotas = quotas
+        self._people = people
+        self._slack = slack
+        self._clock = clock
+        self._settings = settings
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def job_changed(self, job: Job) -> None:
+        """Check the job's budgets soon, off its step's path; must not block or raise."""
+        if job.state not in _SPEND_GROWS or not job.holds_quota:
+            return
+        task = asyncio.get_running_loop().create_task(self._check(job))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def wait_idle(self) -> None:
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def _check(self, job: Job) -> None:
+        try:
+            for budget in await self._budgets_of(job):
+                spent = await self._store.spent(budget.scope, budget.scope_id, budget.period.bounds)
+                if spent.cost_micros * WARN_SHARE[1] >= budget.allowed_micros * WARN_SHARE[0]:
+                    await self._warn_once(budget, spent.cost_micros, job)
+        except Exception as exc:  # a warning must never disturb the job that triggered it
+            log.warning("job=%s event=budget_check_failed error=%s", job.id, type(exc).__name__)
+
+    async def _budgets_of(self, job: Job) -> list[_Budget]:
+        limits = await self._quotas.limits(job.channel_id)
+        day, month = self._quotas.today(job.created_at), self._quotas.this_month(job.created_at)
+        channel = job.channel_id
+        workspace_in = self._settings.report_channel or channel
+        budgets = [
+            _Budget("channel_day", CHANNEL, channel, day, limits.daily_budget_micros, channel),
+            _Budget("channel_month", CHANNEL, channel, month, limits.monthly_budget_micros, channel),
+            _Budget("workspace_month", WORKSPACE, "", month, limits.workspace_monthly_micros, workspace_in),
+        ]
+        return [b for b in budgets if b.allowed_micros]
+
+    async def _warn_once(self, budget: _Budget, spent: int, job: Job) -> None:
+        now = self._clock.now()
+        if not await self._store.claim_notice(budget.name, budget.scope_id, budget.period.label, now):
+            return
+        tz = self._settings.timezone
+        resets = (
+            messages.resets_text(budget.period.end, now, tz)
+            if budget.name == "channel_day"
+            else messages.month_resets_text(budget.period.end, now, tz)
+        )
+        notice = messages.BudgetNotice(
+            whose="workspace" if budget.scope == WORKSPACE else "channel",
+            period="day" if budget.name == "channel_day" else "month",
+            label=budget.period.label,
+            spent_micros=spent,
+            allowed_micros=budget.allowed_micros,
+            resets=resets,
+        )
+        try:
+            ts = await self._slack.post_message(budget.post_in, messages.budget_notice(notice))
+        except SlackCallError as exc:
+            # Claimed, so not retried: a warning posted twice is worse than one missing.
+            log.warning("job=%s event=budget_notice_failed budget=%s error=%s", job.id, budget.name, exc.error)
+            return
+        await self._store.notice_posted(budget.name, budget.scope_id, budget.period.label, ts)
+        log.info(
+            "job=%s event=budget_notice_posted budget=%s channel=%s period=%s spent_micros=%d allowed_micros=%d",
+            job.id,
+            budget.name,
+            budget.post_in,
+            budget.period.label,
+            spent,
+            budget.allowed_micros,
+        )
+
+    async def report_month(self, channel_id: str, user_id: str) -> messages.Message:
+        """`/video report month`: the month so far by channel, person and model, privately."""
+        now = self._clock.now()
+        month = self._quotas.this_month(now)
+        total = await self._store.spent(WORKSPACE, "", month.bounds)
+        by = {scope: await self._store.spent_by_id(scope, month.bounds) for scope in (CHANNEL, USER, MODEL)}
+        rows = {
+            scope: [messages.Spending(key, s.jobs, s.cost_micros) for key, s in found] for scope, found in by.items()
+        }
+        # Names cost a users.info each (cached): only the biggest spenders are named, within the ack's 3 s.
+        people = rows[USER][:MONTH_PEOPLE_NAMED]
+        names = await self._people.names([row.key for row in people])
+        limits = await self._quotas.limits(channel_id)
+        budgets = []
+        if limits.workspace_monthly_micros:
+            left = max(0, limits.workspace_monthly_micros - total.cost_micros)
+            budgets.append(
+                f"Workspace budget: {messages.usd(total.cost_micros)} of "
+                f"{messages.usd(limits.workspace_monthly_micros)} spent, {messages.usd(left)} left."
+            )
+        budgets.append(f"The month resets {messages.month_resets_text(month.end, now, self._settings.timezone)}.")
+        return messages.month_report(
+            month.label,
+            messages.Spending("", total.jobs, total.cost_micros),
+            rows[CHANNEL],
+            people,
+            rows[MODEL],
+            names,
+            budgets,
+            people_left_out=len(rows[USER]) - len(people),
+        )

@@ -1,0 +1,136 @@
+"""Warnings and visibility for budgets in money (issue 19): one notice when a budget passes 80%, once per
+budget and period ever, and `/video report month`, through signed slash commands and the fakes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import messages
+from bot.domain.quotas import month_of
+from tests.conftest import CHANNEL, USER, MakeBot
+from tests.fakes.blockkit import message_problem
+
+ADMIN = "UADMIN01"
+ELSEWHERE = "C0THER001"
+REPORTS = "C0REPORTS"
+
+
+def all_texts(node: Any) -> list[str]:
+    """Every text a person reads inside blocks."""
+    if isinstance(node, dict):
+        own = [node["text"]] if isinstance(node.get("text"), str) else []
+        return own + [t for value in node.values() for t in all_texts(value)]
+    if isinstance(node, list):
+        return [t for item in node for t in all_texts(item)]
+    return []
+
+
+def notices(bot_slack_roots: list[str]) -> list[str]:
+    return [text for text in bot_slack_roots if text.startswith("⚠️")]
+
+
+async def test_a_channels_monthly_budget_warns_once_when_it_passes_80_percent_even_after_a_restart(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot(daily_jobs_per_channel=0)
+    bot.slack.add_user(ADMIN, is_admin=True)
+    await bot.command("quota set month $5", user=ADMIN)
+    await bot.command("A --model veo-3 --duration 8")  # $2.80: 56%
+    await bot.run_jobs()  # charged $0.40: 8%
+    await bot.command("B --model veo-3 --duration 10")  # $3.50 more: $3.90, 78%
+    await bot.run_jobs()  # charged $0.40 again: $0.80
+    assert notices([m.text for m in bot.slack.roots(CHANNEL)]) == []
+
+    bot.perf.hold()  # stays at Perf, so its estimate counts: $0.80 + $3.50 = $4.30, 86%
+    await bot.command("C --model veo-3 --duration 10")
+    await bot.step()
+    [notice] = notices([m.text for m in bot.slack.roots(CHANNEL)])
+    assert "This channel has used 86% of its monthly videobot budget (2027-01)" in notice
+    assert "$4.30 of $5.00 spent, $0.70 left" in notice
+    assert "resets on 1 February at midnight UTC" in notice and "/video quota set month" in notice
+
+    await bot.command("D --model luma-dream-machine --duration 1")
+    await bot.step()
+    restarted = await make_bot(daily_jobs_per_channel=0)
+    await restarted.command("E --model luma-dream-machine --duration 1", user="UOTHER01")
+    await restarted.step()
+    assert len(notices([m.text for m in bot.slack.roots(CHANNEL)])) == 1
+    assert notices([m.text for m in bot.slack.roots(ELSEWHERE)]) == []
+
+    # A new month is a new period: it warns again there.
+    bot.perf.release()
+    await restarted.run_jobs()
+    restarted.clock.t = month_of(restarted.clock.t, "UTC").end + 60
+    await restarted.command("F --model veo-3 --duration 12")  # $4.20: 84% of February's $5
+    await restarted.step()
+    later = notices([m.text for m in bot.slack.roots(CHANNEL)])
+    assert len(later) == 2 and "(2027-02)" in later[1]
+
+
+async def test_the_workspace_budget_warns_in_the_report_channel(make_bot: MakeBot) -> None:
+    bot = await make_bot(daily_jobs_per_channel=0, monthly_budget_micros=4_000_000, report_channel=REPORTS)
+    bot.perf.hold()
+    await bot.command("Here --model veo-3 --duration 6")  # $2.10
+    await bot.command("There --model veo-3 --duration 4", channel=ELSEWHERE)  # $1.40: $3.50, 87%
+    await bot.step()
+    [notice] = notices([m.text for m in bot.slack.roots(REPORTS)])
+    assert "The workspace has used 87% of its monthly videobot budget" in notice
+    assert "VIDEOBOT_MONTHLY_BUDGET_USD" in notice
+    assert notices([m.text for m in bot.slack.roots(CHANNEL)] + [m.text for m in bot.slack.roots(ELSEWHERE)]) == []
+
+
+async def test_a_channels_daily_budget_warns_in_the_channel(make_bot: MakeBot) -> None:
+    bot = await make_bot(daily_jobs_per_channel=0, daily_budget_micros_per_channel=1_000_000)
+    bot.perf.hold()
+    await bot.command("A --duration 9")  # runway-gen3, $0.90
+    await bot.step()
+    [notice] = notices([m.text for m in bot.slack.roots(CHANNEL)])
+    assert "used 90% of its daily videobot budget" in notice and "resets at midnight UTC" in notice
+
+
+async def test_report_month_answers_privately_by_channel_person_and_model(make_bot: MakeBot) -> None:
+    bot = await make_bot(daily_jobs_per_channel=0, monthly_budget_micros=50_000_000)
+    bot.slack.add_user(USER, display_name="alice")
+    bot.slack.add_user("UBOB0002", real_name="Bob <!channel> Stone")
+    bot.perf.hold()
+    await bot.command("A --model veo-3 --duration 8")  # $2.80
+    await bot.command("B --model pika", user="UBOB0002")  # $0.268
+    await bot.command("C --model pika", user="UBOB0002", channel=ELSEWHERE)  # $0.268
+    bot.clock.t = month_of(bot.clock.t, "UTC").start - 3600  # December's job is not in January's report
+    await bot.command("Last year --model veo-3 --duration 60")
+    bot.clock.t = month_of(bot.clock.t + 7200, "UTC").start + 17 * 86400
+
+    answer = await bot.command("report month")
+    body = json.loads(answer.body)
+    assert body["response_type"] == "ephemeral"
+    text = " ".join(all_texts(body["blocks"]))
+    assert "videobot this month* (2027-01): $3.34 for 3 jobs" in text
+    assert f"<#{CHANNEL}> $3.07 (2 jobs) · <#{ELSEWHERE}> $0.27 (1 job)" in text
+    assert "alice $2.80 (1 job) · Bob &lt;!channel&gt; Stone $0.54 (2 jobs)" in text
+    assert "veo-3 $2.80 (1 job) · pika $0.54 (2 jobs)" in text
+    assert "Workspace budget: $3.34 of $50.00 spent, $46.66 left." in text
+    assert "<@" not in text and "<!channel>" not in text
+
+
+def test_the_month_report_stays_within_block_kits_limits_with_hundreds_of_channels_and_people() -> None:
+    rows = [messages.Spending(f"C{n:08d}", n, n * 1_000_000) for n in range(300)]
+    people = [messages.Spending(f"U{n:08d}", 1, 268_000) for n in range(25)]
+    names = {row.key: "Bartholomew <!here> " + "x" * 60 for row in people}
+    report = messages.month_report(
+        "2027-01", messages.Spending("", 999, 10**12), rows, people, rows[:4], names, ["Budget line"], 275
+    )
+    assert message_problem(report) is None
+    texts = all_texts(report["blocks"])
+    assert all(len(text) <= messages.MAX_TEXT for text in texts)
+    by_person = next(text for text in texts if text.startswith("*By person*"))
+    assert by_person.endswith("more") and "<!here>" not in by_person
+    by_channel = next(text for text in texts if text.startswith("*By channel*"))
+    assert by_channel.endswith("more")
+
+
+def test_a_budget_notice_is_valid_block_kit() -> None:
+    notice = messages.BudgetNotice("workspace", "month", "2027-01", 4_300_000, 5_000_000, "on 1 February")
+    message = messages.budget_notice(notice)
+    assert message_problem(message) is None
+    assert "The workspace has used 86% of its monthly videobot budget (2027-01)" in message["text"]
