@@ -8,7 +8,7 @@ from typing import Any
 
 from bot import messages
 from bot.domain.quotas import month_of
-from tests.conftest import CHANNEL, USER, MakeBot
+from tests.conftest import CHANNEL, USER, MakeBot, event_callback
 from tests.fakes.blockkit import message_problem
 
 ADMIN = "UADMIN01"
@@ -134,3 +134,50 @@ def test_a_budget_notice_is_valid_block_kit() -> None:
     message = messages.budget_notice(notice)
     assert message_problem(message) is None
     assert "The workspace has used 86% of its monthly videobot budget (2027-01)" in message["text"]
+
+
+# --- App Home ---------------------------------------------------------------------------------------
+
+
+def home_opened(user: str, event_id: str = "EvH1") -> str:
+    return event_callback({"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}, event_id)
+
+
+def chart_lines(view: dict[str, Any], title: str) -> list[str]:
+    [chart] = [text for text in all_texts(view["blocks"]) if text.startswith(f"*{title}*")]
+    return chart.split("```")[1].splitlines()
+
+
+async def test_app_home_charts_the_last_30_days_and_the_month_against_each_budget(make_bot: MakeBot) -> None:
+    bot = await make_bot(
+        daily_jobs_per_channel=0, monthly_budget_micros=10_000_000, daily_budget_micros_per_user=5_000_000
+    )
+    bot.slack.add_user(ADMIN, is_admin=True)
+    await bot.command("quota set month $5", user=ADMIN)
+    bot.perf.hold()
+    bot.clock.advance(-2 * 86_400)  # two days ago: $2.80 (Perf never finished it, so its estimate)
+    await bot.command("Earlier --model veo-3 --duration 8")
+    await bot.step()
+    bot.clock.advance(2 * 86_400)
+    await bot.command("Today --model veo-3 --duration 4")  # $1.40
+    await bot.command("Someone else's", user="UOTHER01", channel=ELSEWHERE)  # $0.40, runway-gen3 4 s
+    await bot.step()
+
+    await bot.event(home_opened(USER))
+    mine = bot.slack.homes[USER][-1]
+    assert message_problem({"blocks": mine["blocks"]}) is None and len(mine["blocks"]) <= 100
+    lines = chart_lines(mine, "Your spending")
+    assert len(lines) == 30
+    assert lines[-1].startswith("Fri 15 Jan ") and lines[-1].endswith("$1.40")
+    assert lines[-3].startswith("Wed 13 Jan " + "█" * 24) and lines[-3].endswith("$2.80")
+    assert lines[-2].endswith("·") and lines[0].startswith("Thu 17 Dec")
+    text = " ".join(all_texts(mine["blocks"]))
+    assert "*Your spending*: $4.20 in 30 days, most on Wed 13 Jan ($2.80)" in text
+    assert "The workspace this month: $4.60 of $10.00" in text and "46% · $5.40 left" in text
+    assert "You today: $1.40 of $5.00" in text
+    assert "The workspace's spending" not in text and f"<#{CHANNEL}> this month" not in text
+
+    await bot.event(home_opened(ADMIN, "EvH2"))
+    admin = " ".join(all_texts(bot.slack.homes[ADMIN][-1]["blocks"]))
+    assert "*The workspace's spending*: $4.60 in 30 days" in admin
+    assert f"<#{CHANNEL}> this month: $4.20 of $5.00" in admin and "84% · $0.80 left" in admin

@@ -4,21 +4,38 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot import messages
 from bot.clients.slack import SlackCallError, SlackGateway
 from bot.domain.clock import Clock
 from bot.domain.job import Job
+from bot.domain.quotas import Day, previous_day
 from bot.domain.settings import Settings
 from bot.features.people import People
 from bot.jobs.quotas import Quotas
 from storage.db import Store
+from storage.spend import CHANNEL, USER, WORKSPACE, Spent
 
 log = logging.getLogger("videobot.home")
 
 RECENT_JOBS = 20
+CHART_DAYS = 30
+# Channels' monthly budgets an admin's tab lists, the biggest spenders first: each line is a context
+# line's worth of the section's 3,000 characters.
+CHANNEL_BUDGETS_SHOWN = 20
+
+
+def _by_day(days: list[Day], spent: dict[float, Spent]) -> list[tuple[date, int]]:
+    """Each day's spending, oldest first; a row counts in the day its start falls in (jobs stored before
+    the upgrade carry their UTC day)."""
+    totals = [0] * len(days)
+    for start, row in spent.items():
+        for n, day in enumerate(days):
+            if day.start <= start < day.end:
+                totals[n] += row.cost_micros
+    return [(date.fromisoformat(day.label), total) for day, total in zip(days, totals, strict=True)]
 
 
 class HomeService:
@@ -68,8 +85,10 @@ class HomeService:
         spent_today = await self._store.spent_by(user_id, today.start, today.end)
         spent_month = await self._store.spent_by(user_id, month_start, today.end)
         admin_usage: list[messages.ChannelUsage] | None = None
+        is_admin = False
         try:
             person = await self._people.get(user_id)
+            is_admin = person.runs_the_workspace
             if person.runs_the_workspace:
                 usage = await self._store.channel_usage(today.bounds)
                 # Every channel's own limits in one read, not one read a channel.
@@ -80,8 +99,9 @@ class HomeService:
                 ]
         except SlackCallError as exc:
             log.info("event=home_admin_unchecked user=%s error=%s", user_id, exc.error)
+        spending = await self._spending(user_id, is_admin, now)
         view = messages.home_view(
-            jobs, spent_today, spent_month, admin_usage, await self._links_base(), local.strftime("%B")
+            jobs, spent_today, spent_month, admin_usage, await self._links_base(), local.strftime("%B"), spending
         )
         try:
             await self._slack.publish_home(user_id, view)
@@ -89,6 +109,42 @@ class HomeService:
             log.warning("event=home_publish_failed user=%s error=%s", user_id, exc.error)
             return
         log.info("event=home_published user=%s jobs=%d", user_id, len(jobs))
+
+    async def _spending(self, user_id: str, is_admin: bool, now: float) -> messages.HomeSpending:
+        """The person's last 30 days (and the workspace's, for admins) and the budgets in money against
+        their period so far: each a read of the summary spend_days, whatever the history."""
+        days = [self._quotas.today(now)]
+        while len(days) < CHART_DAYS:
+            days.insert(0, previous_day(days[0], self._settings.timezone))
+        period = (days[0].start, days[-1].end)
+        mine = await self._store.spent_by_day(USER, user_id, period)
+        workspace = await self._store.spent_by_day(WORKSPACE, "", period) if is_admin else None
+        return messages.HomeSpending(
+            days=_by_day(days, mine),
+            workspace_days=_by_day(days, workspace) if workspace is not None else None,
+            budgets=await self._budgets(user_id, is_admin, now),
+        )
+
+    async def _budgets(self, user_id: str, is_admin: bool, now: float) -> list[messages.BudgetUse]:
+        today, month = self._quotas.today(now), self._quotas.this_month(now)
+        settings, uses = self._settings, []
+        if settings.monthly_budget_micros:
+            spent = await self._store.spent(WORKSPACE, "", month.bounds)
+            uses.append(
+                messages.BudgetUse("The workspace this month", spent.cost_micros, settings.monthly_budget_micros)
+            )
+        if settings.daily_budget_micros_per_user:
+            spent = await self._store.spent(USER, user_id, today.bounds)
+            uses.append(messages.BudgetUse("You today", spent.cost_micros, settings.daily_budget_micros_per_user))
+        if is_admin:
+            channels = await self._store.spent_by_id(CHANNEL, month.bounds)
+            own = await self._store.channels_limits([channel for channel, _ in channels])
+            budgeted = [(c, s, own[c].monthly_budget_micros or 0) for c, s in channels if c in own]
+            uses += [
+                messages.BudgetUse(f"<#{channel}> this month", spent.cost_micros, allowed)
+                for channel, spent, allowed in [b for b in budgeted if b[2]][:CHANNEL_BUDGETS_SHOWN]
+            ]
+        return uses
 
     async def _links_base(self) -> str:
         if self._workspace_url is None:

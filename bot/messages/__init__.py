@@ -42,7 +42,14 @@ from bot.messages._form import (
     form_values,
     video_form,
 )
-from bot.messages._home import HOME_NEW_VIDEO_ACTION_ID, ChannelUsage, home_view, message_link
+from bot.messages._home import (
+    HOME_NEW_VIDEO_ACTION_ID,
+    BudgetUse,
+    ChannelUsage,
+    HomeSpending,
+    home_view,
+    message_link,
+)
 from bot.messages._phrases import command_error, emoji, settings_line
 from bot.messages._quotas import (
     admission_refused,
@@ -87,9 +94,11 @@ __all__ = [
     "MESSAGE_SHORTCUT_ID",
     "RERUN_ACTION_ID",
     "BudgetNotice",
+    "BudgetUse",
     "ChannelUsage",
     "FormPlace",
     "FormValues",
+    "HomeSpending",
     "Message",
     "Spending",
     "admission_refused",

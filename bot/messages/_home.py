@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from bot.domain.job import Job
@@ -20,6 +22,66 @@ class ChannelUsage:
     daily_jobs: int  # 0: no limit
 
 
+@dataclass(frozen=True)
+class BudgetUse:
+    """One budget in money and what its period has spent so far."""
+
+    name: str  # "The workspace this month", "You today", "<#C1> this month"
+    spent_micros: int
+    allowed_micros: int
+
+
+@dataclass(frozen=True)
+class HomeSpending:
+    """What App Home charts (issue 19): the person's last 30 days, the workspace's for admins, and the
+    budgets against what their period has spent."""
+
+    days: Sequence[tuple[date, int]]  # oldest first, today last: micro-dollars each day
+    workspace_days: Sequence[tuple[date, int]] | None = None  # admins only
+    budgets: Sequence[BudgetUse] = field(default_factory=tuple)
+
+
+CHART_WIDTH = 24  # cells of the longest bar; each cell is eight steps wide (▏ … █)
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(value: int, most: int, width: int = CHART_WIDTH) -> str:
+    """`value` against `most` as a bar of `width` cells, to the eighth of a cell; a sliver for anything above 0."""
+    if most <= 0 or value <= 0:
+        return ""
+    steps = max(1, round(value * width * 8 / most))
+    return "█" * (steps // 8) + (_EIGHTHS[steps % 8] if steps % 8 else "")
+
+
+def spend_chart(title: str, days: Sequence[tuple[date, int]]) -> dict[str, Any]:
+    """A day a line, in a monospace block, so the bars line up: about 1,400 characters for 30 days."""
+    most = max((cost for _, cost in days), default=0)
+    if not most:
+        return {"type": "section", "text": mrkdwn(f"*{title}*\nNothing spent in the last {len(days)} days.")}
+    total = sum(cost for _, cost in days)
+    peak = max(days, key=lambda d: d[1])[0]
+    lines = [f"{day:%a %d %b} {bar(cost, most):<{CHART_WIDTH}} {usd(cost) if cost else '·':>9}" for day, cost in days]
+    head = f"*{title}*: {usd(total)} in {len(days)} days, most on {peak:%a %d %b} ({usd(most)})"
+    return {"type": "section", "text": mrkdwn(head + "\n```" + "\n".join(lines) + "```")}
+
+
+def _budget_line(use: BudgetUse) -> str:
+    share = use.spent_micros * 100 // use.allowed_micros
+    gauge = bar(min(use.spent_micros, use.allowed_micros), use.allowed_micros, 10).ljust(10, "░")
+    left = max(0, use.allowed_micros - use.spent_micros)
+    return f"• {use.name}: {usd(use.spent_micros)} of {usd(use.allowed_micros)} `{gauge}` {share}% · {usd(left)} left"
+
+
+def spending_blocks(spending: HomeSpending, month_name: str) -> list[dict[str, Any]]:
+    blocks = [{"type": "divider"}, spend_chart("Your spending", spending.days)]
+    if spending.workspace_days is not None:
+        blocks.append(spend_chart("The workspace's spending", spending.workspace_days))
+    lines = [_budget_line(use) for use in spending.budgets] or ["No budget in money is set."]
+    text = f"*{month_name} so far, against the budgets*\n" + "\n".join(lines)
+    blocks.append({"type": "section", "text": mrkdwn(text)})
+    return blocks
+
+
 def message_link(workspace_url: str, channel: str, ts: str | None) -> str | None:
     if not workspace_url or not ts:
         return None
@@ -33,8 +95,12 @@ def home_view(
     admin_usage: list[ChannelUsage] | None,
     workspace_url: str,
     month_name: str,
+    spending: HomeSpending | None = None,
 ) -> dict[str, Any]:
     blocks = _head(jobs, spent_today, spent_month, month_name)
+    if spending is not None:
+        # After the head's button and hint, before the jobs: what was spent reads first.
+        blocks[4:4] = spending_blocks(spending, month_name)
     job_rows = []
     for job in jobs:
         link = message_link(workspace_url, job.where, job.root_ts)
