@@ -40,6 +40,7 @@ class _Admission:
     day: _Day | None
     check: Callable[[Usage, ChannelLimits | None], None] | None
     month: _Day | None = None  # the day starts of the job's month, for the monthly budgets
+    count_account: bool = False  # read the account's jobs of the last 24 hours (VIDEOBOT_ACCOUNT_DAILY_JOBS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +50,7 @@ class _MoneyAt:
 
     months: list[tuple[_Day, int]]
     days: list[tuple[_Day, int]]
-    account: int
+    account: int | None  # None: no admission of the group counts the account's jobs
 
     @classmethod
     def add(cls, checked: Sequence[_Admission], reads: list[Statement]) -> _MoneyAt:
@@ -61,7 +62,10 @@ class _MoneyAt:
         for day in dict.fromkeys(a.day for a in checked if a.day is not None):
             days.append((day, len(reads)))
             reads.append(spend_read(USER, [a.job.user_id for a in checked if a.day == day], day))
-        since = min(a.job.created_at for a in checked) - ACCOUNT_WINDOW_SECONDS
+        counting = [a for a in checked if a.count_account]
+        if not counting:
+            return cls(months, days, None)
+        since = min(a.job.created_at for a in counting) - ACCOUNT_WINDOW_SECONDS
         reads.append((ACCOUNT_USAGE_SQL, (since,)))
         return cls(months, days, len(reads) - 1)
 
@@ -136,8 +140,9 @@ class _Ledger:
             self.workspace_month[month] = sum(int(row[2]) for row in found[i + 1].rows)
         for day, i in at.days:
             self.user_cost |= {(row[0], day): int(row[2]) for row in found[i].rows}
-        [account] = found[at.account].rows
-        self.account = (int(account[0]), float(account[1]))
+        if at.account is not None:
+            [account] = found[at.account].rows
+            self.account = (int(account[0]), float(account[1]))
 
     def _usage(self, admission: _Admission) -> Usage:
         job, day, month = admission.job, admission.day, admission.month
@@ -219,6 +224,7 @@ class AdmissionQueries(StoreBase):
         day: tuple[float, float] | None = None,
         check: Callable[[Usage, ChannelLimits | None], None] | None = None,
         month: tuple[float, float] | None = None,
+        count_account: bool = False,
     ) -> bool:
         """Store a new job. With `trigger`, only if that trigger never started a job: False if it did.
 
@@ -229,12 +235,13 @@ class AdmissionQueries(StoreBase):
         meanwhile. Admissions asked for together share one transaction (group commit).
 
         The check also gets the money spent (storage/spend.py): the person's during `day`, the channel's and
-        the workspace's during `month`, and the account's jobs of the last 24 hours. The job's cost counts
+        the workspace's during `month`, and with `count_account` the account's jobs of the last 24 hours
+        (through jobs_created: a day's rows, so only read where that limit is set). The job's cost counts
         in the day it carries (`job.spend_day`).
         """
         if check is not None and day is None:
             raise ValueError("a quota check needs the day it counts")
-        return await self._admissions.submit(_Admission(job, trigger, day, check, month))
+        return await self._admissions.submit(_Admission(job, trigger, day, check, month, count_account))
 
     async def _admit(self, group: Sequence[_Admission]) -> list[bool | BaseException]:
         """One transaction for a group of admissions, decided in order as if each had its own.

@@ -87,16 +87,24 @@ class Admission:
         def check(usage: Usage, own_limits: ChannelLimits | None) -> None:
             check_usage(self._quotas.limits_with(own_limits), usage, job.estimated_cost_micros, day, month, asked)
 
+        async def insert() -> bool:
+            return await self._store.insert_job(
+                job,
+                trigger=trigger,
+                day=day.bounds,
+                check=check,
+                month=month.bounds,
+                count_account=self._quotas.counts_account,
+            )
+
         try:
             for _ in range(_ID_DRAWS - 1):
                 try:
-                    return await self._store.insert_job(
-                        job, trigger=trigger, day=day.bounds, check=check, month=month.bounds
-                    )
+                    return await insert()
                 except JobIdTaken:
                     log.info("job=%s event=job_id_taken", job.id)
                     job.id = new_job_id(job.created_at)
-            return await self._store.insert_job(job, trigger=trigger, day=day.bounds, check=check, month=month.bounds)
+            return await insert()
         except QuotaExceeded as exc:
             log.info(
                 "event=quota_refused channel=%s user=%s limit=%s used=%d allowed=%d",

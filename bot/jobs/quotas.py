@@ -61,6 +61,11 @@ class Quotas:
             account_daily_jobs=settings.account_daily_jobs,
         )
 
+    @property
+    def counts_account(self) -> bool:
+        """Whether admissions count the Perf account's jobs of the last 24 hours (a limit is set)."""
+        return bool(self._settings.account_daily_jobs)
+
     def this_month(self, now: float) -> Day:
         return month_of(now, self._settings.timezone)
 
