@@ -4,12 +4,14 @@ budget and period ever, and `/video report month`, through signed slash commands
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 from bot import messages
 from bot.domain.quotas import month_of
 from tests.conftest import CHANNEL, USER, MakeBot, event_callback
-from tests.fakes.blockkit import message_problem
+from tests.fakes.blockkit import message_problem, view_problem
+from tests.fakes.jobs import stored_job
 
 ADMIN = "UADMIN01"
 ELSEWHERE = "C0THER001"
@@ -181,3 +183,18 @@ async def test_app_home_charts_the_last_30_days_and_the_month_against_each_budge
     admin = " ".join(all_texts(bot.slack.homes[ADMIN][-1]["blocks"]))
     assert "*The workspace's spending*: $4.60 in 30 days" in admin
     assert f"<#{CHANNEL}> this month: $4.20 of $5.00" in admin and "84% · $0.80 left" in admin
+
+
+def test_app_home_with_both_charts_and_many_budgets_stays_within_a_views_limits() -> None:
+    days = [(date(2027, 1, 15) - timedelta(days=29 - n), 10**12 // (n + 1)) for n in range(30)]
+    budgets = [messages.BudgetUse(f"<#C{n:010d}> this month", 10**12, 10**11) for n in range(20)]
+    spending = messages.HomeSpending(days, days, budgets)
+    jobs = [stored_job(prompt="<!channel> " + "a heron " * 200) for _ in range(150)]
+    channels = [messages.ChannelUsage(f"CH{n:05d}", n, n * 10_000, 30) for n in range(200)]
+    view = messages.home_view(jobs, 1, 2, channels, "https://acme.slack.com/", "January", spending)
+    assert view_problem(view) is None and len(view["blocks"]) == 100
+    texts = all_texts(view["blocks"])
+    assert all(len(text) <= messages.MAX_TEXT for text in texts)
+    assert len(chart_lines(view, "Your spending")) == 30 and len(chart_lines(view, "The workspace's spending")) == 30
+    [budget_section] = [text for text in texts if text.startswith("*January so far")]
+    assert budget_section.count("this month:") == 20

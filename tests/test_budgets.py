@@ -27,8 +27,9 @@ async def test_a_channels_monthly_budget_refuses_with_what_is_spent_left_when_it
 ) -> None:
     bot = await make_bot(daily_jobs_per_channel=0)
     bot.slack.add_user(ADMIN, is_admin=True)
-    assert "and $5.00 a month" in private_text(await bot.command("quota set month $5", user=ADMIN))
+    assert "Its monthly budget is $5.00." in private_text(await bot.command("quota set month $5", user=ADMIN))
     assert "Only workspace admins" in private_text(await bot.command("quota set month $500"))
+    assert "`/video quota set month $200`" in private_text(await bot.command("quota set month lots", user=ADMIN))
 
     assert (await bot.command("A --model veo-3 --duration 8")).body == ""  # est. $2.80
     refused = private_text(await bot.command("B --model veo-3 --duration 8", user="UOTHER01"))
@@ -46,6 +47,8 @@ async def test_a_channels_monthly_budget_refuses_with_what_is_spent_left_when_it
     assert "This channel's budget for 2027-01: $2.80 of $5.00 used, $2.20 left" in shown
     await bot.run_jobs()
     assert sorted(c["prompt"] for c in bot.perf.creates) == ["A", "C"]
+    assert "monthly budget" not in private_text(await bot.command("quota set month off", user=ADMIN))
+    assert (await bot.command("B --model veo-3 --duration 60", user="UOTHER01")).body == ""  # $21 fits now
 
 
 async def test_the_charged_cost_replaces_the_estimate_once_perf_reports_it(make_bot: MakeBot) -> None:

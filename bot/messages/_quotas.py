@@ -187,8 +187,9 @@ def quota_changed(limits: Limits) -> Message:
     text = (
         f"Done. This channel's daily limits are now: {_limit_text(limits.daily_jobs, 'jobs')}, "
         f"budget {usd(limits.daily_budget_micros) if limits.daily_budget_micros else 'none'}"
-        + (f", and {usd(limits.monthly_budget_micros)} a month" if limits.monthly_budget_micros else "")
-        + ". `/video quota` shows what is used."
+        + "."
+        + (f" Its monthly budget is {usd(limits.monthly_budget_micros)}." if limits.monthly_budget_micros else "")
+        + " `/video quota` shows what is used."
     )
     return {"response_type": "ephemeral", "text": text}
 
