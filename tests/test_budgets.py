@@ -4,21 +4,36 @@ account's own jobs a day, checked with the other limits at admission, through si
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from bot.domain.job import JobState
-from bot.domain.quotas import Setting, cheaper_settings, month_of, parse_limit
+from bot.domain.quotas import (
+    ChannelLimits,
+    Limits,
+    QuotaExceeded,
+    Setting,
+    Usage,
+    cheaper_settings,
+    check_usage,
+    day_of,
+    month_of,
+    parse_limit,
+)
 from bot.runtime.config import ConfigError, load_settings
 from storage.db import Store
 from storage.spend import CHANNEL, MODEL, USER, WORKSPACE, Spent
 from tests.conftest import CHANNEL as HERE
 from tests.conftest import MakeBot, private_text
+from tests.fakes.jobs import stored_job
 from tests.fakes.old_schema import schema_7_with_jobs
 from tests.fakes.perf import Scripted
 
 ADMIN = "UADMIN01"
+END_OF_JANUARY = 1_801_439_000.0  # 2027-01-31 23:43 UTC
 ELSEWHERE = "C0THER001"
 
 
@@ -248,3 +263,32 @@ async def test_the_upgrade_sums_the_jobs_already_stored(database_url: str) -> No
         assert first is not None and first.spend_day == day[0]
     finally:
         await store.close()
+
+
+async def test_two_replicas_admitting_at_once_never_spend_past_the_workspaces_month(database_url: str) -> None:
+    first, second = await Store.open(database_url), await Store.open(database_url)
+    try:
+        day, month = day_of(END_OF_JANUARY, "UTC"), month_of(END_OF_JANUARY, "UTC")
+        limits = Limits(0, 0, 0, workspace_monthly_micros=2_000_000)  # seven jobs of $0.268
+
+        def admit(store: Store, n: int) -> Coroutine[Any, Any, bool]:
+            job = stored_job(
+                id=f"vb_repl{n:05d}", created_at=END_OF_JANUARY, channel_id=f"C{n % 3}", spend_day=day.start
+            )
+
+            def check(usage: Usage, _: ChannelLimits | None) -> None:
+                check_usage(limits, usage, job.estimated_cost_micros, day, month)
+
+            return store.insert_job(job, day=day.bounds, check=check, month=month.bounds)
+
+        outcomes = await asyncio.gather(
+            *(admit(first if n % 2 else second, n) for n in range(20)), return_exceptions=True
+        )
+        assert outcomes.count(True) == 7
+        assert all(
+            isinstance(o, QuotaExceeded) and o.which == "workspace_month_budget" for o in outcomes if o is not True
+        )
+        assert await first.spent(WORKSPACE, "", month.bounds) == Spent(7, 7 * 268_000)
+    finally:
+        await first.close()
+        await second.close()
