@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.clients.slack import SlackGateway
 from bot.domain.clock import Clock
 from bot.domain.settings import Settings
+from bot.features.approvals import ApprovalDesk
 from bot.features.control import JobControl
 from bot.features.home import HomeService
 from bot.features.people import People
@@ -32,3 +33,4 @@ class Services:
     quotas: Quotas
     control: JobControl
     home: HomeService
+    approvals: ApprovalDesk

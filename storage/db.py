@@ -28,6 +28,7 @@ reads only `StoreBase`'s engine and its own state, never another seam, so each m
 from __future__ import annotations
 
 from storage.admissions import AdmissionQueries
+from storage.approvals import ApprovalQueries
 from storage.connect import open_engine
 from storage.counts import CountQueries
 from storage.home import HomeQueries
@@ -56,6 +57,7 @@ class Store(
     MaintenanceQueries,
     CountQueries,
     PlanQueries,
+    ApprovalQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

@@ -48,6 +48,14 @@ class Settings:
     # Per-step event detail, replay signatures, App Home viewers and report claims older than this are
     # deleted (never a job's row: quotas, reports and exports read those). 0: keep everything.
     retention_days: int = 400
+    # Approval for expensive jobs (issue 19). A job whose estimate is above approval_over_micros waits for
+    # an approver (a workspace admin or one of `approvers`), asked in approval_channel, else by direct
+    # message; undecided after approval_hours it ends. approve_own: an approver's own job needs no approval.
+    approval_over_micros: int = 0  # 0: no job needs approval
+    approvers: tuple[str, ...] = ()
+    approval_channel: str = ""
+    approve_own: bool = True
+    approval_hours: float = 24.0
 
     @property
     def socket_mode(self) -> bool:

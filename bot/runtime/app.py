@@ -19,6 +19,7 @@ from bot.clients.perf import PerfClient
 from bot.clients.slack import SlackGateway, make_web_client
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.settings import Settings
+from bot.features.approvals import ApprovalDesk
 from bot.features.control import JobControl
 from bot.features.home import HomeService
 from bot.features.people import People
@@ -157,6 +158,7 @@ def _wire(
         quotas=quotas,
         control=JobControl(store, people, clock),
         home=home,
+        approvals=ApprovalDesk(store, people, clock, settings),
     )
 
 
