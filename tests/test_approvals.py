@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
+import pytest
+
 from bot.domain.job import Decision, Job, JobState
+from bot.runtime.config import ConfigError, load_settings
 from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, private_text
 from tests.fakes.slack import FakeMessage
 from tests.test_form import payload_body
@@ -303,3 +307,42 @@ async def test_a_job_under_the_limit_runs_as_before(make_bot: MakeBot) -> None:
     await bot.command(CHEAP)
     await bot.run_jobs()
     assert (await bot.only_job()).state == JobState.DELIVERED and not bot.slack.roots(APPROVALS)
+
+
+# --- the settings, checked at start ----------------------------------------------------------------
+
+BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret", "PERF_API_KEY": "pk_test_1"}
+
+
+def test_approval_settings_default_to_no_approval_and_read_as_given() -> None:
+    settings = load_settings(BASE, dotenv_path=None)
+    assert settings.approval_over_micros == 0 and settings.approve_own and settings.approval_hours == 24
+    settings = load_settings(
+        {
+            **BASE,
+            "VIDEOBOT_APPROVAL_OVER_USD": "$5",
+            "VIDEOBOT_APPROVERS": f"{BOB}, {CAROL},{BOB}",
+            "VIDEOBOT_APPROVAL_CHANNEL": APPROVALS,
+            "VIDEOBOT_APPROVE_OWN": "0",
+            "VIDEOBOT_APPROVAL_HOURS": "4.5",
+        },
+        dotenv_path=None,
+    )
+    assert settings.approval_over_micros == 5_000_000 and settings.approvers == (BOB, CAROL)
+    assert settings.approval_channel == APPROVALS and not settings.approve_own and settings.approval_hours == 4.5
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"VIDEOBOT_APPROVAL_OVER_USD": "5"}, "nobody would be asked: set VIDEOBOT_APPROVAL_CHANNEL"),
+        ({"VIDEOBOT_APPROVAL_OVER_USD": "five"}, "VIDEOBOT_APPROVAL_OVER_USD must be an amount in dollars"),
+        ({"VIDEOBOT_APPROVERS": "bob"}, "VIDEOBOT_APPROVERS takes Slack user IDs such as U0123ABCD"),
+        ({"VIDEOBOT_APPROVAL_CHANNEL": "#approvals"}, "VIDEOBOT_APPROVAL_CHANNEL takes channel IDs"),
+        ({"VIDEOBOT_APPROVE_OWN": "yes"}, "VIDEOBOT_APPROVE_OWN must be 0 or 1"),
+        ({"VIDEOBOT_APPROVAL_HOURS": "0"}, "VIDEOBOT_APPROVAL_HOURS must be between 0.1 and 720"),
+    ],
+)
+def test_a_bad_approval_setting_is_named(change: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(named)):
+        load_settings({**BASE, **change}, dotenv_path=None)
