@@ -31,6 +31,7 @@ from storage.admissions import AdmissionQueries
 from storage.approvals import ApprovalQueries
 from storage.connect import open_engine
 from storage.counts import CountQueries
+from storage.exports import ExportQueries
 from storage.home import HomeQueries
 from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
@@ -58,6 +59,7 @@ class Store(
     CountQueries,
     PlanQueries,
     ApprovalQueries,
+    ExportQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 
