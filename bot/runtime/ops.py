@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol
 
 import aiohttp
 
@@ -282,7 +282,13 @@ def export_values(row: ExportRow) -> tuple[str, ...]:
     )
 
 
-async def export(store: Store, since: float | None, fmt: str, out: TextIO) -> int:
+class Writable(Protocol):
+    """Where an export goes: stdout, a file, anything with `write`."""
+
+    def write(self, text: str, /) -> int: ...
+
+
+async def export(store: Store, since: float | None, fmt: str, out: Writable) -> int:
     """Write every job stored since `since` to `out`, as CSV (with a header) or one JSON array of objects
     (costs as numbers, a charged cost Perf never reported as null); the number of jobs written.
 
