@@ -10,11 +10,16 @@ from typing import Any
 
 import pytest
 
+from bot import messages
 from bot.domain.job import Decision, Job, JobState
 from bot.runtime.config import ConfigError, load_settings
 from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, private_text
+from tests.fakes.blockkit import message_problem, view_problem
+from tests.fakes.jobs import stored_job
 from tests.fakes.slack import FakeMessage
+from tests.test_block_limits import PINGS, assert_never_pings
 from tests.test_form import payload_body
+from tests.test_home import home_opened, text_of
 
 BOB = "UBOB0002"
 CAROL = "UCAROL03"
@@ -346,3 +351,49 @@ def test_approval_settings_default_to_no_approval_and_read_as_given() -> None:
 def test_a_bad_approval_setting_is_named(change: dict[str, str], named: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(named)):
         load_settings({**BASE, **change}, dotenv_path=None)
+
+
+# --- the approval surfaces at Block Kit's limits ----------------------------------------------------
+
+
+@pytest.mark.parametrize("decision", [None, *Decision])
+def test_the_request_and_its_decided_copy_fit_at_the_limits_and_never_ping(decision: Decision | None) -> None:
+    longest = stored_job(
+        prompt=PINGS,
+        state=JobState.AWAITING_APPROVAL if decision is None else JobState.FAILED,
+        approval=decision.value if decision else None,
+        approval_by="UBOB0002",
+        approval_note=("<!channel> & " * 100)[:500],
+        error_message="nobody approved it within 24 h; nothing was sent to Perf or charged",
+    )
+    payloads = [
+        messages.approval_request(longest, limit_micros=LIMIT, hours=24),
+        messages.approval_decided(longest, limit_micros=LIMIT),
+        messages.progress_message(longest, approval_limit_micros=LIMIT),
+    ]
+    for payload in payloads:
+        assert message_problem(payload) is None
+        assert_never_pings(payload)
+    assert view_problem(messages.deny_form(longest.id)) is None
+
+
+def test_a_denial_reason_is_kept_to_its_limit() -> None:
+    view = {
+        "private_metadata": "vb_1",
+        "state": {"values": {"reason": {"reason_input": {"value": "  " + "x" * 900}}}},
+    }
+    assert messages.deny_form_values(view) == ("vb_1", "x" * 500)
+    assert messages.deny_form_values({"private_metadata": "vb_1", "state": {"values": {}}}) == ("vb_1", "")
+
+
+async def test_the_requesters_app_home_shows_the_wait_and_then_the_denial(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS)
+    await bot.event(home_opened(USER))
+    await bot.services.home.wait_idle()
+    job = await asked(bot)
+    assert "Waiting for approval" in text_of(bot.slack.homes[USER][-1])
+    [copy] = bot.slack.roots(APPROVALS)
+    await bot.interaction(click(copy, job.id, BOB, "approval_deny"))
+    await bot.interaction(deny_submission(job.id, BOB, "Not this week"))
+    await bot.run_jobs()
+    assert "❌ Denied by" in text_of(bot.slack.homes[USER][-1])

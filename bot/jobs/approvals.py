@@ -99,6 +99,8 @@ class ApprovalGate:
             )
             return
         await self._writer.set(job, event=f"approval_requested copies={asked}", next_poll_at=due)
+        # Stored in this state, so no state change told the requester's App Home of it yet.
+        self._writer.on_state_change(job)
 
     async def _requester_approves(self, job: Job) -> bool:
         if job.user_id in self._settings.approvers:
@@ -148,3 +150,6 @@ class ApprovalGate:
                 log.warning("job=%s event=approval_copy_not_edited channel=%s error=%s", job.id, channel, exc.error)
         await self._store.forget_approval_copies(job.id)
         await self._writer.set(job, event="approval_copies_edited", approval_edits_due=False)
+        # The decision changed the job's state outside the writer (a click, or the expiry): the requester's
+        # App Home shows it now.
+        self._writer.on_state_change(job)
