@@ -296,7 +296,8 @@ async def test_with_approve_own_off_an_approvers_own_job_waits_for_another(make_
 async def test_the_requester_may_cancel_while_it_waits_and_the_copies_say_so(make_bot: MakeBot) -> None:
     bot = await waiting_bot(make_bot, approval_channel=APPROVALS)
     job = await asked(bot)
-    assert f"Cancelled `{job.id}`" in private_text(await bot.command(f"cancel {job.id}"))
+    answer = private_text(await bot.command(f"cancel {job.id}"))
+    assert answer == f"Cancelled `{job.id}` while it waited for approval: nothing was sent to Perf or charged."
     await bot.run_jobs()
     cancelled = await bot.only_job()
     assert cancelled.state == JobState.CANCELLED and cancelled.finalized and not bot.perf.creates

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from bot.domain import catalogue
-from bot.domain.job import JobState
+from bot.domain.job import Decision, JobState
 from bot.domain.settings import Settings
 from bot.runtime.config import ConfigError, load_database_url, load_settings
 from storage.db import Store
@@ -117,7 +117,12 @@ async def _operate(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{job.id} will be delivered again by the running bot (or when it next starts)")
             elif args.command == "cancel":
                 job = await ops.cancel(store, args.job_id, ops.now())
-                print(f"{job.id} cancelled; its messages will say so. Perf has no cancel, so it may still be charged")
+                if job.approval == Decision.WITHDRAWN:
+                    print(f"{job.id} cancelled while it waited for approval; nothing was sent to Perf or charged")
+                else:
+                    print(
+                        f"{job.id} cancelled; its messages will say so. Perf has no cancel, so it may still be charged"
+                    )
         except (ops.OpsRefused, ValueError) as exc:
             print(f"videobot: {exc}", file=sys.stderr)
             return 1
