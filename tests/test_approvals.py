@@ -398,3 +398,25 @@ async def test_the_requesters_app_home_shows_the_wait_and_then_the_denial(make_b
     await bot.interaction(deny_submission(job.id, BOB, "Not this week"))
     await bot.run_jobs()
     assert "❌ Denied by" in text_of(bot.slack.homes[USER][-1])
+
+
+async def test_a_request_nobody_can_be_asked_about_ends_at_once_and_says_why(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot, approvers=(BOB,), approve_own=False)
+    await bot.command(EXPENSIVE, user=BOB)
+    await run_for(bot)
+    ended = await bot.only_job()
+    assert ended.state == JobState.FAILED and not bot.perf.creates
+    [root] = bot.slack.roots(CHANNEL)
+    assert "nobody else can approve it (VIDEOBOT_APPROVE_OWN=0" in root.all_text()
+
+
+async def test_a_request_no_approver_could_be_sent_ends_the_job_and_says_so(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot)
+    for _ in (BOB, CAROL):
+        bot.slack.fail_next("conversations.open", error="user_not_found")
+    await bot.command(EXPENSIVE)
+    await run_for(bot)
+    ended = await bot.only_job()
+    assert ended.state == JobState.FAILED and not bot.perf.creates
+    [root] = bot.slack.roots(CHANNEL)
+    assert "could not be sent to any of VIDEOBOT_APPROVERS" in root.all_text()

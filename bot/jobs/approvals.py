@@ -91,12 +91,13 @@ class ApprovalGate:
             await self._thread.post_root(job)
         asked = await self._ask(job)
         if asked == 0:
-            await self._writer.fail(
-                job,
-                "the approval request could not be posted (is videobot in VIDEOBOT_APPROVAL_CHANNEL?); "
-                + NOTHING_CHARGED,
-                event="approval_not_asked",
-            )
+            if self._settings.approval_channel:
+                why = "the approval request could not be posted in VIDEOBOT_APPROVAL_CHANNEL (is videobot in it?)"
+            elif asked_directly(job, self._settings):
+                why = "the approval request could not be sent to any of VIDEOBOT_APPROVERS"
+            else:
+                why = "nobody else can approve it (VIDEOBOT_APPROVE_OWN=0, and VIDEOBOT_APPROVERS names no one else)"
+            await self._writer.fail(job, f"{why}; {NOTHING_CHARGED}", event="approval_not_asked")
             return
         await self._writer.set(job, event=f"approval_requested copies={asked}", next_poll_at=due)
         # Stored in this state, so no state change told the requester's App Home of it yet.
