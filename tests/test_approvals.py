@@ -420,3 +420,17 @@ async def test_a_request_no_approver_could_be_sent_ends_the_job_and_says_so(make
     assert ended.state == JobState.FAILED and not bot.perf.creates
     [root] = bot.slack.roots(CHANNEL)
     assert "could not be sent to any of VIDEOBOT_APPROVERS" in root.all_text()
+
+
+async def test_a_private_expensive_job_waits_in_the_requesters_direct_messages(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS)
+    job = await asked(bot, text=EXPENSIVE + " --private")
+    assert not bot.slack.roots(CHANNEL)
+    [root] = bot.slack.roots(f"D{USER}")
+    assert "Waiting for approval" in root.all_text()
+    [copy] = bot.slack.roots(APPROVALS)
+    assert "in a direct message" in copy.all_text() and CHANNEL not in copy.all_text()
+    await bot.interaction(click(copy, job.id, BOB, "approval_approve"))
+    await bot.run_jobs()
+    assert (await bot.only_job()).state == JobState.DELIVERED and not bot.slack.roots(CHANNEL)
+    assert "✅ Done" in root.all_text()
