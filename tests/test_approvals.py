@@ -13,7 +13,7 @@ import pytest
 from bot import messages
 from bot.domain.job import Decision, Job, JobState
 from bot.runtime.config import ConfigError, load_settings
-from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, private_text
+from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, private_text, reaction_event_body
 from tests.fakes.blockkit import message_problem, view_problem
 from tests.fakes.jobs import stored_job
 from tests.fakes.slack import FakeMessage
@@ -434,3 +434,19 @@ async def test_a_private_expensive_job_waits_in_the_requesters_direct_messages(m
     await bot.run_jobs()
     assert (await bot.only_job()).state == JobState.DELIVERED and not bot.slack.roots(CHANNEL)
     assert "✅ Done" in root.all_text()
+
+
+async def test_a_rerun_of_an_expensive_job_waits_for_approval_too(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS)
+    job = await asked(bot)
+    [copy] = bot.slack.roots(APPROVALS)
+    await bot.interaction(click(copy, job.id, BOB, "approval_approve"))
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    await bot.event(reaction_event_body(root.ts, user="UDAVE004"))  # not an approver
+    await run_for(bot)
+    rerun = [j for j in await bot.services.store.jobs() if j.rerun_of == job.id]
+    assert [j.state for j in rerun] == [JobState.AWAITING_APPROVAL] and len(bot.perf.creates) == 1
+    assert len(bot.slack.roots(APPROVALS)) == 2
+    [_, new_root] = bot.slack.roots(CHANNEL)
+    assert "Another take of" in new_root.all_text() and "Waiting for approval" in new_root.all_text()
