@@ -83,6 +83,7 @@ async def test_an_expensive_job_waits_for_approval_says_so_and_never_reaches_per
     job = await asked(bot)
     [root] = bot.slack.roots(CHANNEL)
     assert "Waiting for approval" in root.all_text() and "cancel" in buttons(root)
+    assert "has not been sent to Perf" in buttons(root)["cancel"]["confirm"]["text"]["text"]
     await bot.step()
     [progress] = bot.slack.thread(CHANNEL, root.ts)
     assert "⏳ Waiting for approval: $2.80 is over this workspace's $2.00 limit" in progress.text

@@ -62,7 +62,9 @@ def _job_buttons(job: Job) -> list[dict[str, Any]]:
             "title": {"type": "plain_text", "text": "Cancel this video?"},
             "text": {
                 "type": "plain_text",
-                "text": "videobot stops tracking it. Perf has no cancel, so it may still be charged.",
+                "text": "It has not been sent to Perf: the request for approval is withdrawn."
+                if job.state == JobState.AWAITING_APPROVAL
+                else "videobot stops tracking it. Perf has no cancel, so it may still be charged.",
             },
             "confirm": {"type": "plain_text", "text": "Cancel it"},
             "deny": {"type": "plain_text", "text": "Keep it"},
