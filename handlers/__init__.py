@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, commands, events, form, shortcuts, workflow
+from handlers import actions, approvals, commands, events, form, shortcuts, workflow
 from handlers.services import Services
 
 
@@ -15,3 +15,4 @@ def register_all(app: AsyncApp, services: Services) -> None:
     form.register(app, services)
     shortcuts.register(app, services)
     workflow.register(app, services)
+    approvals.register(app, services)

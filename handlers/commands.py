@@ -91,10 +91,10 @@ async def _answer(
     if isinstance(parsed, StatusRequest):
         return _for_ack(messages.status_message(await services.control.unfinished(channel_id, user_id)))
     if isinstance(parsed, CancelRequest):
-        outcome, _ = await services.control.cancel(parsed.job_id, user_id, channel_id)
+        outcome, job = await services.control.cancel(parsed.job_id, user_id, channel_id)
         if outcome == CancelOutcome.CANCELLED:
             services.poller.wake()
-        return _for_ack(messages.cancel_result(outcome, parsed.job_id))
+        return _for_ack(messages.cancel_result(outcome, parsed.job_id, job))
     await services.jobs.start(
         parsed,
         team_id=command.get("team_id", ""),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.clients.slack import SlackGateway
 from bot.domain.clock import Clock
 from bot.domain.settings import Settings
+from bot.features.approvals import ApprovalDesk
 from bot.features.budgets import BudgetWatch
 from bot.features.control import JobControl
 from bot.features.home import HomeService
@@ -34,3 +35,4 @@ class Services:
     control: JobControl
     home: HomeService
     budgets: BudgetWatch
+    approvals: ApprovalDesk

@@ -29,8 +29,10 @@ reads only `StoreBase`'s engine and its own state, never another seam, so each m
 from __future__ import annotations
 
 from storage.admissions import AdmissionQueries, JobIdTaken
+from storage.approvals import ApprovalQueries
 from storage.connect import open_engine
 from storage.counts import CountQueries
+from storage.exports import ExportQueries
 from storage.home import HomeQueries
 from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
@@ -59,6 +61,8 @@ class Store(
     CountQueries,
     PlanQueries,
     SpendQueries,
+    ApprovalQueries,
+    ExportQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

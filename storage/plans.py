@@ -11,6 +11,7 @@ from bot.domain.job import TERMINAL_STATES, JobState
 from storage.admissions import IDS_TAKEN_SQL, LAST_ARRIVAL_SQL
 from storage.base import StoreBase
 from storage.engine import Statement
+from storage.exports import EXPORT_FIRST_SQL, EXPORT_NEXT_SQL
 from storage.home import RECENT_JOBS_SQL
 from storage.jobs import COUNTS_SQL, EVENTS_SQL, JOB_BY_ROOT_SQL, jobs_statement
 from storage.leases import ANY_DUE_SQL, CLAIM_DUE_SQL, NEXT_DUE_SQL, RENEW_LEASES_SQL
@@ -72,6 +73,9 @@ HOT_QUERIES: dict[str, Statement] = {
     # a reaction or a click names its message; `videobot job` shows a job's steps
     "job_by_root": (JOB_BY_ROOT_SQL, ("1.0", "C1")),
     "job_events": (EVENTS_SQL, ("vb_1",)),
+    # `videobot export --since 30d`: a batch at the start of the range, then each next one after the last row
+    "export_first": (EXPORT_FIRST_SQL, (_DAY[0], 1000)),
+    "export_next": (EXPORT_NEXT_SQL, (_DAY[0], 7, 1000)),
 }
 
 

@@ -227,6 +227,33 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (budget, scope_id, period)
     );
     """,
+    """
+    -- Approval for expensive jobs (issue 19): a job over VIDEOBOT_APPROVAL_OVER_USD waits in the state
+    -- 'awaiting_approval' for a decision, stored with it: which, by whom, when, the denial's reason, and
+    -- whether the approvers' copies of the request still show their buttons.
+    ALTER TABLE jobs ADD COLUMN approval TEXT;
+    ALTER TABLE jobs ADD COLUMN approval_by TEXT;
+    ALTER TABLE jobs ADD COLUMN approval_at REAL;
+    ALTER TABLE jobs ADD COLUMN approval_note TEXT;
+    ALTER TABLE jobs ADD COLUMN approval_edits_due INTEGER NOT NULL DEFAULT 0;
+    -- Each copy of a request (the approval channel's, or one direct message per approver), so that every
+    -- copy is edited to show who decided; a job's copies are deleted once edited.
+    CREATE TABLE approval_copies (
+        job_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        PRIMARY KEY (job_id, channel_id)
+    );
+    -- The unfinished jobs now include those awaiting approval: migration 12's partial indexes jobs_open and
+    -- jobs_open_channel again, with the new state in its place in the list (SQLite uses them only for a WHERE
+    -- with the same list, in the same order).
+    DROP INDEX jobs_open;
+    DROP INDEX jobs_open_channel;
+    CREATE INDEX jobs_open ON jobs (created_at, arrival)
+        WHERE state IN ('accepted', 'awaiting_approval', 'queued', 'submitting', 'pending', 'processing', 'complete');
+    CREATE INDEX jobs_open_channel ON jobs (channel_id, created_at, arrival)
+        WHERE state IN ('accepted', 'awaiting_approval', 'queued', 'submitting', 'pending', 'processing', 'complete');
+    """,
 )
 
 

@@ -11,6 +11,9 @@ from typing import TypedDict
 
 class JobState(StrEnum):
     ACCEPTED = "accepted"  # stored; root message and submission still to do
+    # Its estimate is over VIDEOBOT_APPROVAL_OVER_USD: it holds its quota place and waits for an approver,
+    # outside the account's line. Approved, it becomes ACCEPTED; denied or expired, FAILED.
+    AWAITING_APPROVAL = "awaiting_approval"
     QUEUED = "queued"  # waiting for one of the account's concurrent slots at Perf
     SUBMITTING = "submitting"  # the create request may be on the wire
     PENDING = "pending"  # Perf accepted it and queued it
@@ -113,6 +116,23 @@ class Job:
     step_token: str | None = field(default=None, repr=False)
     step_done: bool = False  # the step was told how the job ended
     spend_day: float | None = None  # the start of the day (VIDEOBOT_TIMEZONE) its cost counts in: budgets
+    # Approval for expensive jobs: the decision (a `Decision` value) once made, who made it ("" for an
+    # expiry), when, the denial's reason, and whether the approvers' copies of the request still show
+    # its buttons (edited on the job's next step, then forgotten).
+    approval: str | None = None
+    approval_by: str | None = None
+    approval_at: float | None = None
+    approval_note: str | None = None
+    approval_edits_due: bool = False
+
+    @property
+    def line_since(self) -> float:
+        """When the job joined the account's line: its approval, if it waited for one, else its creation.
+
+        The line's own time limits count from here, so a job approved after hours is not given up at once."""
+        if self.approval == Decision.APPROVED and self.approval_at is not None:
+            return self.approval_at
+        return self.created_at
 
     @property
     def where(self) -> str:
@@ -134,6 +154,15 @@ class Job:
     def cost_micros(self) -> int:
         """Perf's charged cost once known, the estimate until then."""
         return self.perf_cost_micros if self.perf_cost_micros is not None else self.estimated_cost_micros
+
+
+class Decision(StrEnum):
+    """How a job that waited for approval left the wait (`Job.approval`)."""
+
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"  # nobody decided within VIDEOBOT_APPROVAL_HOURS
+    WITHDRAWN = "withdrawn"  # cancelled by its requester (or an admin) while it waited
 
 
 class CancelOutcome(StrEnum):
@@ -197,3 +226,8 @@ class JobChanges(TypedDict, total=False):
     step_execution_id: str | None
     step_token: str | None
     step_done: bool
+    approval: str | None
+    approval_by: str | None
+    approval_at: float | None
+    approval_note: str | None
+    approval_edits_due: bool

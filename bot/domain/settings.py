@@ -52,6 +52,14 @@ class Settings:
     monthly_budget_micros: int = 0  # the workspace's month, VIDEOBOT_MONTHLY_BUDGET_USD
     daily_budget_micros_per_user: int = 0  # VIDEOBOT_DAILY_BUDGET_USD_PER_USER
     account_daily_jobs: int = 0  # VIDEOBOT_ACCOUNT_DAILY_JOBS: Perf's jobs a day (Free: 5, Pro: 100)
+    # Approval for expensive jobs (issue 19). A job whose estimate is above approval_over_micros waits for
+    # an approver (a workspace admin or one of `approvers`), asked in approval_channel, else by direct
+    # message; undecided after approval_hours it ends. approve_own: an approver's own job needs no approval.
+    approval_over_micros: int = 0  # 0: no job needs approval
+    approvers: tuple[str, ...] = ()
+    approval_channel: str = ""
+    approve_own: bool = True
+    approval_hours: float = 24.0
 
     @property
     def socket_mode(self) -> bool:

@@ -6,7 +6,7 @@ import logging
 
 from bot.clients.slack import SlackCallError
 from bot.domain.clock import Clock
-from bot.domain.job import TERMINAL_STATES, CancelOutcome, Job, JobState
+from bot.domain.job import TERMINAL_STATES, CancelOutcome, Decision, Job, JobChanges, JobState
 from bot.features.people import People
 from storage.db import StaleJob, Store
 
@@ -15,15 +15,19 @@ log = logging.getLogger("videobot.control")
 
 async def stop_tracking(store: Store, job: Job, now: float, who: str) -> Job:
     """Cancel `job` for `who`. Perf has no cancel, so the job only stops being tracked; it is due at once
-    so the poller edits its messages to say so. Raises StaleJob if the job moved meanwhile."""
-    return await store.update_job(
-        job,
-        event=f"cancelled by {who}",
-        state=JobState.CANCELLED,
-        error_message=f"cancelled by {who}",
-        updated_at=now,
-        next_poll_at=now,
-    )
+    so the poller edits its messages to say so. Raises StaleJob if the job moved meanwhile.
+
+    A job awaiting approval is withdrawn: the approvers' copies of its request are edited to say so."""
+    changes: JobChanges = {
+        "state": JobState.CANCELLED,
+        "error_message": f"cancelled by {who}",
+        "updated_at": now,
+        "next_poll_at": now,
+    }
+    if job.state == JobState.AWAITING_APPROVAL:
+        changes |= {"approval": Decision.WITHDRAWN.value, "approval_by": who, "approval_at": now}
+        changes["approval_edits_due"] = True
+    return await store.update_job(job, event=f"cancelled by {who}", **changes)
 
 
 class JobControl:

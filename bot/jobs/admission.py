@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.domain.approvals import needs_approval
 from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState, new_job_id
 from bot.domain.quotas import ChannelLimits, QuotaExceeded, Setting, Usage, check_usage
@@ -20,10 +21,12 @@ _ID_DRAWS = 3
 
 
 class Admission:
-    def __init__(self, store: Store, clock: Clock, quotas: Quotas) -> None:
+    def __init__(self, store: Store, clock: Clock, quotas: Quotas, *, approval_over_micros: int = 0) -> None:
         self._store = store
         self._clock = clock
         self._quotas = quotas
+        # Above it, a job admitted within the quotas holds its place but waits for an approver (bot/jobs/approvals.py).
+        self._approval_over_micros = approval_over_micros
 
     async def start(
         self,
@@ -129,7 +132,9 @@ class Admission:
             resolution=request.resolution,
             aspect_ratio=request.aspect_ratio,
             estimated_cost_micros=request.estimated_cost_micros,
-            state=JobState.ACCEPTED,
+            state=JobState.AWAITING_APPROVAL
+            if needs_approval(request.estimated_cost_micros, self._approval_over_micros)
+            else JobState.ACCEPTED,
             created_at=now,
             updated_at=now,
             response_url=response_url,

@@ -49,7 +49,7 @@ class AccountLine:
             log.info("job=%s event=submitting", job.id)
             await self._submit(job)
             return
-        if job.state == JobState.QUEUED and self._clock.now() - job.created_at > MAX_QUEUE_WAIT_SECONDS:
+        if job.state == JobState.QUEUED and self._clock.now() - job.line_since > MAX_QUEUE_WAIT_SECONDS:
             hours = round(MAX_QUEUE_WAIT_SECONDS / 3600)
             await self._writer.fail(job, f"the job waited in line for {hours} h; nothing was sent to Perf or charged")
             return

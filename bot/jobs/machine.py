@@ -18,6 +18,7 @@ from bot.clients.slack import CHANNEL_GONE_ERRORS, PAYLOAD_REFUSED_ERRORS, Slack
 from bot.domain.clock import Clock
 from bot.domain.job import AT_PERF_STATES, TERMINAL_STATES, Job, JobState
 from bot.domain.settings import Settings
+from bot.jobs.approvals import ApprovalGate
 from bot.jobs.delivery import Delivery
 from bot.jobs.line import AccountLine
 from bot.jobs.policy import MAX_CONSECUTIVE_FAILURES, MAX_FINALIZE_ATTEMPTS, MAX_STEPS_PER_CALL
@@ -43,6 +44,7 @@ class JobMachine:
         polling: Polling,
         delivery: Delivery,
         step_ending: StepEnding,
+        approvals: ApprovalGate,
     ) -> None:
         self._slack = slack
         self._clock = clock
@@ -53,6 +55,7 @@ class JobMachine:
         self._polling = polling
         self._delivery = delivery
         self._step_ending = step_ending
+        self._approvals = approvals
 
     async def advance(self, job: Job) -> None:
         """Run the job's due steps; never raises, so one bad job cannot stop the poller."""
@@ -72,10 +75,16 @@ class JobMachine:
                 await self._after_crash(job, exc)
 
     async def _step(self, job: Job) -> None:
+        if job.approval_edits_due:
+            # Decided (approved, denied, expired or withdrawn): every approver's copy says so first.
+            await self._approvals.show_decision(job)
         if job.state in TERMINAL_STATES:
             await self._finalize(job)
         elif job.state == JobState.ACCEPTED:
             await self._announce_and_submit(job)
+        elif job.state == JobState.AWAITING_APPROVAL:
+            await self._prepare_thread(job)
+            await self._approvals.step(job)
         elif job.root_ts is None and job.state != JobState.SUBMITTING:
             # Sent to Perf (or put in line) before its root was posted, and the post did not happen yet.
             await self._thread.post_root(job)
@@ -109,17 +118,13 @@ class JobMachine:
     # --- accepted: the messages, then exactly one create ------------------------------------------
 
     async def _announce_and_submit(self, job: Job) -> None:
-        if self._clock.now() - job.created_at > self._settings.job_timeout_seconds:
+        if self._clock.now() - job.line_since > self._settings.job_timeout_seconds:
             minutes = round(self._settings.job_timeout_seconds / 60)
             await self._writer.fail(
                 job, f"the job could not be started within {minutes} min; nothing was sent to Perf or charged"
             )
             return
-        if job.private and job.post_channel_id is None:
-            dm = await self._slack.open_dm(job.user_id)
-            await self._writer.set(job, event="direct_message_opened", post_channel_id=dm)
-        if job.rerun_of is not None and job.rerun_link is None:
-            await self._writer.set(job, rerun_link=await self._thread.link_to(job.rerun_of))
+        await self._prepare_thread(job)
         if job.root_ts is None and not await self._slack.known_postable(job.where):
             # Nobody pays for a video the bot could never show: a channel not known to take the bot's
             # messages gets the root first, and a refusal ends the job before anything reaches Perf.
@@ -132,6 +137,14 @@ class JobMachine:
             # Also when the create failed or its outcome is unknown: the thread says so, and the final edit
             # has a root to edit.
             await self._thread.post_root(job)
+
+    async def _prepare_thread(self, job: Job) -> None:
+        """What its root message needs first: the direct message of a private job, a rerun's link."""
+        if job.private and job.post_channel_id is None:
+            dm = await self._slack.open_dm(job.user_id)
+            await self._writer.set(job, event="direct_message_opened", post_channel_id=dm)
+        if job.rerun_of is not None and job.rerun_link is None:
+            await self._writer.set(job, rerun_link=await self._thread.link_to(job.rerun_of))
 
     # --- terminal: the final edits ---------------------------------------------------------------
 

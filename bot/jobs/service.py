@@ -23,6 +23,7 @@ from bot.domain.job import Job
 from bot.domain.request import VideoRequest
 from bot.domain.settings import Settings
 from bot.jobs.admission import Admission
+from bot.jobs.approvals import ApprovalGate
 from bot.jobs.delivery import Delivery
 from bot.jobs.line import AccountLine
 from bot.jobs.machine import JobMachine
@@ -46,7 +47,7 @@ class JobService:
         quotas: Quotas,
     ) -> None:
         self._perf = perf
-        self._admission = Admission(store, clock, quotas)
+        self._admission = Admission(store, clock, quotas, approval_over_micros=settings.approval_over_micros)
         self._writer = JobWriter(store, clock, settings)
         self._thread = JobThread(store, slack, clock, settings, self._writer)
         self._line = AccountLine(store, perf, clock, settings, self._writer, self._thread)
@@ -61,6 +62,7 @@ class JobService:
             polling=Polling(perf, clock, settings, self._writer, self._thread),
             delivery=self._delivery,
             step_ending=StepEnding(slack, self._thread, self._writer),
+            approvals=ApprovalGate(store, slack, clock, settings, self._writer, self._thread),
         )
 
     async def start(

@@ -30,7 +30,7 @@ class JobThread:
         self._settings = settings
         self._writer = writer
         self._progress_edited: dict[str, float] = {}  # job id → last progress edit (this process only)
-        self._progress_posts = ProgressPosts(store, slack, clock, messages.progress_message, settings.lease_seconds)
+        self._progress_posts = ProgressPosts(store, slack, clock, self.progress_message, settings.lease_seconds)
 
     async def close(self, grace_seconds: float) -> None:
         await self._progress_posts.close(grace_seconds)
@@ -63,10 +63,13 @@ class JobThread:
         if job.progress_ts is None:
             self._progress_posts.want(job)
             return
-        self._edit(job, job.progress_ts, messages.progress_message(job), "progress", Priority.BACKGROUND)
+        self._edit(job, job.progress_ts, self.progress_message(job), "progress", Priority.BACKGROUND)
 
     def show_root(self, job: Job) -> None:
         self._edit(job, job.root_ts, self.root_message(job), "root", Priority.ROOT)
+
+    def progress_message(self, job: Job) -> messages.Message:
+        return messages.progress_message(job, approval_limit_micros=self._settings.approval_over_micros)
 
     def root_message(self, job: Job) -> messages.Message:
         return messages.root_message(job, rerun_emoji=self._settings.rerun_emoji[0])
@@ -81,7 +84,7 @@ class JobThread:
             return False
         if not posted_as_it_is:
             await self._slack.update_message(
-                job.where, progress_ts, messages.progress_message(job), label=label + "progress"
+                job.where, progress_ts, self.progress_message(job), label=label + "progress"
             )
         await self._slack.update_message(job.where, job.root_ts, self.root_message(job), label=label + "root")
         return True

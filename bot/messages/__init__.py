@@ -9,6 +9,7 @@ where the words appear, so a change to one surface is read and reviewed apart fr
 - _budgets: budgets in money beyond a refusal: the 80% notice, `/video report month`;
 - _form: the modal a bare `/video` opens;
 - _home: the App Home tab;
+- _approvals: approval for expensive jobs (the request an approver gets, decided, the denial form);
 - _phrases: the wording several surfaces share (a job's one-line status and settings, command errors);
 - _text: Message, Block Kit's limits, escaping and clipping, and the plain-text fallback.
 
@@ -24,6 +25,18 @@ from bot.messages._answers import (
     internal_error,
     models_message,
     status_message,
+)
+from bot.messages._approvals import (
+    APPROVE_ACTION_ID,
+    DENY_ACTION_ID,
+    DENY_CALLBACK_ID,
+    ApprovalAnswer,
+    approval_answer,
+    approval_decided,
+    approval_request,
+    deny_form,
+    deny_form_refused,
+    deny_form_values,
 )
 from bot.messages._budgets import BudgetNotice, Spending, budget_notice, month_report
 from bot.messages._form import (
@@ -82,7 +95,10 @@ from bot.messages._thread import (
 )
 
 __all__ = [
+    "APPROVE_ACTION_ID",
     "CANCEL_ACTION_ID",
+    "DENY_ACTION_ID",
+    "DENY_CALLBACK_ID",
     "DETAILS_ACTION_ID",
     "FORM_CALLBACK_ID",
     "FORM_DURATION_ACTION_ID",
@@ -93,6 +109,7 @@ __all__ = [
     "MAX_VIEW_BLOCKS",
     "MESSAGE_SHORTCUT_ID",
     "RERUN_ACTION_ID",
+    "ApprovalAnswer",
     "BudgetNotice",
     "BudgetUse",
     "ChannelUsage",
@@ -102,6 +119,9 @@ __all__ = [
     "Message",
     "Spending",
     "admission_refused",
+    "approval_answer",
+    "approval_decided",
+    "approval_request",
     "budget_notice",
     "cancel_result",
     "cannot_post_in_channel",
@@ -109,6 +129,9 @@ __all__ = [
     "clip",
     "command_error",
     "daily_report",
+    "deny_form",
+    "deny_form_refused",
+    "deny_form_values",
     "details_message",
     "emoji",
     "escape",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.domain import catalogue
-from bot.domain.job import CancelOutcome, Job
+from bot.domain.job import CancelOutcome, Decision, Job
 from bot.messages._phrases import emoji, settings_line, status_line
 from bot.messages._text import MAX_TEXT, Message, clip, escape, listed_in, private_answer, quote_prompt, usd
 
@@ -77,10 +77,14 @@ def status_message(jobs: list[Job]) -> Message:
     return private_answer("\n".join([head, listed, tail]))
 
 
-def cancel_result(outcome: CancelOutcome, job_id: str) -> Message:
+def cancel_result(outcome: CancelOutcome, job_id: str, job: Job | None = None) -> Message:
+    """`job`: the job as cancelling left it; one cancelled while it waited for approval was never sent."""
     shown = clip(job_id, 100)
+    cancelled = f"Cancelled `{shown}`. Perf has no cancel, so it may still be charged."
+    if job is not None and job.approval == Decision.WITHDRAWN:
+        cancelled = f"Cancelled `{shown}` while it waited for approval: nothing was sent to Perf or charged."
     texts = {
-        CancelOutcome.CANCELLED: f"Cancelled `{shown}`. Perf has no cancel, so it may still be charged.",
+        CancelOutcome.CANCELLED: cancelled,
         CancelOutcome.NOT_FOUND: f"There is no job `{shown}` in this channel. `/video status` lists yours.",
         CancelOutcome.NOT_YOURS: "Only the person who asked for this video, or a workspace admin, can cancel it.",
         CancelOutcome.ALREADY_ENDED: f"`{shown}` has already ended; there is nothing to cancel.",

@@ -4,9 +4,9 @@ in the thread, in an answer, on App Home and in the form."""
 from __future__ import annotations
 
 from bot.domain import catalogue
-from bot.domain.job import Job, JobState
+from bot.domain.job import Decision, Job, JobState
 from bot.domain.request import CommandError, ErrorCode
-from bot.messages._text import Message, clip, seconds_text, usd
+from bot.messages._text import Message, clip, escape, seconds_text, usd
 
 # --- why a command was refused -------------------------------------------------------------------
 
@@ -98,6 +98,8 @@ def status_line(job: Job) -> str:
     match job.state:
         case JobState.ACCEPTED | JobState.SUBMITTING:
             return "⏳ Starting…"
+        case JobState.AWAITING_APPROVAL:
+            return "⏳ Waiting for approval (see thread)"
         case JobState.QUEUED:
             return "⏳ Waiting in line for Perf (place in line in the thread)"
         case JobState.PENDING:
@@ -111,12 +113,26 @@ def status_line(job: Job) -> str:
             where = "link in the thread" if job.delivered_as_link else "video in the thread"
             return f"✅ Done{taken} · {usd(job.cost_micros)} · {where}"
         case JobState.FAILED:
-            return f"❌ Failed: {clip(job.error_message or 'unknown error', 1_000)}"
+            return approval_ending(job) or f"❌ Failed: {clip(job.error_message or 'unknown error', 1_000)}"
         case JobState.UNKNOWN:
             return "⚠️ Not sure Perf received this job, so it was not sent again (see thread)"
         case JobState.CANCELLED:
             return "🚫 Cancelled"
     return ""  # pragma: no cover - every state is listed above
+
+
+def approval_ending(job: Job) -> str:
+    """How a job that waited for approval and never ran ended ("" for any other job): its thread, its
+    status and the approvers' copies of the request say it the same way."""
+    match job.approval:
+        case Decision.DENIED:
+            reason = f": “{clip(job.approval_note, 500)}”" if job.approval_note else ""
+            return f"❌ Denied by <@{escape(job.approval_by or '')}>{reason} · nothing was sent to Perf or charged"
+        case Decision.EXPIRED:
+            return f"⌛ Not approved in time ({clip(job.error_message or 'expired', 200)})"
+        case Decision.WITHDRAWN:
+            return "🚫 Cancelled while it waited for approval · nothing was sent to Perf or charged"
+    return ""
 
 
 def time_taken(job: Job) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.progress import progress_shown
 from bot.domain.request import CommandError
-from bot.messages._phrases import command_error, emoji, settings_line, status_line, time_taken
+from bot.messages._phrases import approval_ending, command_error, emoji, settings_line, status_line, time_taken
 from bot.messages._text import (
     MAX_TEXT,
     Message,
@@ -62,7 +62,9 @@ def _job_buttons(job: Job) -> list[dict[str, Any]]:
             "title": {"type": "plain_text", "text": "Cancel this video?"},
             "text": {
                 "type": "plain_text",
-                "text": "videobot stops tracking it. Perf has no cancel, so it may still be charged.",
+                "text": "It has not been sent to Perf: the request for approval is withdrawn."
+                if job.state == JobState.AWAITING_APPROVAL
+                else "videobot stops tracking it. Perf has no cancel, so it may still be charged.",
             },
             "confirm": {"type": "plain_text", "text": "Cancel it"},
             "deny": {"type": "plain_text", "text": "Keep it"},
@@ -99,11 +101,17 @@ def progress_bar(percent: int) -> str:
     return "▓" * filled + "░" * (_PROGRESS_CELLS - filled)
 
 
-def progress_message(job: Job) -> Message:
+def progress_message(job: Job, *, approval_limit_micros: int = 0) -> Message:
+    """`approval_limit_micros`: the workspace's VIDEOBOT_APPROVAL_OVER_USD, which a job awaiting approval names."""
     shown = progress_shown(job)
     match job.state:
         case JobState.ACCEPTED | JobState.SUBMITTING:
             text = "⏳ Sending the job to Perf…"
+        case JobState.AWAITING_APPROVAL:
+            text = (
+                f"⏳ Waiting for approval: {usd(job.estimated_cost_micros)} is over this workspace's "
+                f"{usd(approval_limit_micros)} limit. Nothing is sent to Perf until an approver says yes."
+            )
         case JobState.QUEUED:
             place = shown.place_in_line or 1
             where = "next in line" if place == 1 else f"{ordinal(place)} in line"
@@ -123,7 +131,10 @@ def progress_message(job: Job) -> Message:
             else:
                 text = f"✅ Done{time_taken(job)} · {usd(job.cost_micros)}"
         case JobState.FAILED:
-            text = f"❌ The video could not be made: {escape(job.error_message or 'unknown error')}"
+            text = (
+                approval_ending(job)
+                or f"❌ The video could not be made: {escape(job.error_message or 'unknown error')}"
+            )
         case JobState.UNKNOWN:
             text = (
                 "⚠️ The connection to Perf broke while this job was being sent, so I can't tell whether Perf "
@@ -131,7 +142,7 @@ def progress_message(job: Job) -> Message:
                 "If no video appears here in a few minutes, press *Run again* on the message above."
             )
         case JobState.CANCELLED:
-            text = "🚫 Cancelled. Perf has no cancel, so the job may still be charged."
+            text = approval_ending(job) or "🚫 Cancelled. Perf has no cancel, so the job may still be charged."
     return {"text": clip(text, MAX_TEXT, sent=True), "unfurl_links": False, "unfurl_media": False}
 
 

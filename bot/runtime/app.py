@@ -20,6 +20,7 @@ from bot.clients.slack import SlackGateway, make_web_client
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.job import Job
 from bot.domain.settings import Settings
+from bot.features.approvals import ApprovalDesk
 from bot.features.budgets import BudgetWatch
 from bot.features.control import JobControl
 from bot.features.home import HomeService
@@ -162,6 +163,7 @@ def _wire(
         control=JobControl(store, people, clock),
         home=home,
         budgets=budgets,
+        approvals=ApprovalDesk(store, people, clock, settings),
     )
 
 

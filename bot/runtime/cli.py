@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 
 from bot.domain import catalogue
-from bot.domain.job import JobState
+from bot.domain.job import Decision, JobState
 from bot.domain.settings import Settings
 from bot.runtime.config import ConfigError, load_database_url, load_settings
 from storage.db import Store
@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     vacuum.add_argument(
         "--full", action="store_true", help="SQLite files made before incremental vacuum: rewrite once (bot stopped)"
     )
+    export = sub.add_parser("export", help="one row per job (id, time, channel, person, model, cost…) for finance")
+    export.add_argument("--since", help="only jobs younger than this: 30d, 12h, 2w (default: every job)")
+    export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     backup = sub.add_parser("backup", help="copy the SQLite database to PATH while the bot runs (PostgreSQL: pg_dump)")
     backup.add_argument("path")
     return parser
@@ -106,12 +110,19 @@ async def _operate(args: argparse.Namespace, settings: Settings) -> int:
                 return 0 if space.incremental else 1
             elif args.command == "job":
                 return await _show_job(store, args.job_id)
+            elif args.command == "export":
+                return await _export(store, args)
             elif args.command == "retry":
                 job = await ops.retry_delivery(store, args.job_id, ops.now())
                 print(f"{job.id} will be delivered again by the running bot (or when it next starts)")
             elif args.command == "cancel":
                 job = await ops.cancel(store, args.job_id, ops.now())
-                print(f"{job.id} cancelled; its messages will say so. Perf has no cancel, so it may still be charged")
+                if job.approval == Decision.WITHDRAWN:
+                    print(f"{job.id} cancelled while it waited for approval; nothing was sent to Perf or charged")
+                else:
+                    print(
+                        f"{job.id} cancelled; its messages will say so. Perf has no cancel, so it may still be charged"
+                    )
         except (ops.OpsRefused, ValueError) as exc:
             print(f"videobot: {exc}", file=sys.stderr)
             return 1
@@ -135,6 +146,24 @@ async def _migrate() -> int:
         await store.close()
     done = f"applied {', '.join(map(str, applied))}" if applied else "nothing to apply"
     print(f"{store.description}: schema version {version} ({done})")
+    return 0
+
+
+async def _export(store: Store, args: argparse.Namespace) -> int:
+    from bot.runtime import ops
+
+    since = ops.now() - ops.parse_since(args.since) if args.since else None
+    if args.output is None:
+        written = await ops.export(store, since, args.format, sys.stdout)
+    else:
+        try:
+            # A command of its own: nothing else waits on this loop while the file is written.
+            with open(args.output, "w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
+                written = await ops.export(store, since, args.format, out)
+        except OSError as exc:
+            print(f"videobot: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    print(f"exported {written} jobs" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
     return 0
 
 

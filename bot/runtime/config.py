@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TypedDict, TypeVar
+from typing import Any, TypedDict, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -108,6 +108,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         metrics_enabled=_choice("VIDEOBOT_METRICS", get("VIDEOBOT_METRICS", "0"), ("0", "1")) == "1",
         retention_days=_retention_days(get("VIDEOBOT_RETENTION_DAYS", "400")),
         **_budgets(get),
+        **_approval_settings(get),
     )
     _check_timings(settings)
     return settings
@@ -298,6 +299,38 @@ def _retention_days(value: str) -> int:
             "a daily report's claim must outlive any day a catch-up could still post"
         )
     return days
+
+
+# --- approval for expensive jobs (issue 19) --------------------------------------------------------
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+def _approval_settings(get: Callable[[str, str], str]) -> dict[str, Any]:
+    """VIDEOBOT_APPROVAL_* and VIDEOBOT_APPROVERS, checked together: a limit needs someone to ask."""
+    over = _dollars("VIDEOBOT_APPROVAL_OVER_USD", get("VIDEOBOT_APPROVAL_OVER_USD", "0"))
+    approvers = tuple(dict.fromkeys(u.strip() for u in get("VIDEOBOT_APPROVERS", "").split(",") if u.strip()))
+    for user in approvers:
+        if not _USER_ID.match(user):
+            raise ConfigError(
+                "VIDEOBOT_APPROVERS takes Slack user IDs such as U0123ABCD (profile → ⋯ → Copy member ID), "
+                f"separated by commas; {user!r} is not one"
+            )
+    channel = get("VIDEOBOT_APPROVAL_CHANNEL", "")
+    channel = _channel_ids("VIDEOBOT_APPROVAL_CHANNEL", channel)[0] if channel else ""
+    if over and not approvers and not channel:
+        raise ConfigError(
+            "VIDEOBOT_APPROVAL_OVER_USD is set but nobody would be asked: set VIDEOBOT_APPROVAL_CHANNEL to a "
+            "channel ID where approvers see the requests, or VIDEOBOT_APPROVERS to the user IDs to ask by "
+            "direct message"
+        )
+    return {
+        "approval_over_micros": over,
+        "approvers": approvers,
+        "approval_channel": channel,
+        "approve_own": _choice("VIDEOBOT_APPROVE_OWN", get("VIDEOBOT_APPROVE_OWN", "1"), ("0", "1")) == "1",
+        "approval_hours": _number("VIDEOBOT_APPROVAL_HOURS", get("VIDEOBOT_APPROVAL_HOURS", "24"), float, 0.1, 720),
+    }
 
 
 def _log_level(value: str) -> str:

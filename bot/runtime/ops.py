@@ -8,11 +8,16 @@ and the bot's poller does the rest.
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Protocol
 
 import aiohttp
 
@@ -24,6 +29,7 @@ from bot.domain.settings import Settings
 from bot.features.control import stop_tracking
 from storage.db import MIGRATIONS, Store
 from storage.engine import DatabaseUnavailable, describe_url, sqlite_path
+from storage.exports import ExportRow
 from storage.maintenance import Space
 
 # Perf ids look like job_vid_…; this one cannot exist, so a 404 proves the key was accepted.
@@ -234,3 +240,81 @@ def vacuum_summary(description: str, space: Space, full: bool) -> str:
 
 def now() -> float:
     return time.time()
+
+
+# --- `videobot export`: one row per job, for finance ------------------------------------------------
+
+EXPORT_FIELDS = (
+    "job_id",
+    "created_at",
+    "channel_id",
+    "user_id",
+    "model",
+    "duration_seconds",
+    "resolution",
+    "state",
+    "estimated_cost_usd",
+    "charged_cost_usd",
+)
+
+
+def _dollars(micros: int | None) -> str:
+    """Exact dollars from micro-dollars, at least to the cent: 2800000 → "2.80", 134000 → "0.134"."""
+    if micros is None:
+        return ""
+    whole, cents = f"{Decimal(micros).scaleb(-6):.6f}".split(".")
+    return f"{whole}.{cents.rstrip('0').ljust(2, '0')}"
+
+
+def export_values(row: ExportRow) -> tuple[str, ...]:
+    """A job's export row as text, in EXPORT_FIELDS' order; the time in UTC, ISO 8601."""
+    return (
+        row.job_id,
+        datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        row.channel_id,
+        row.user_id,
+        row.model,
+        f"{row.duration_seconds.normalize():f}",
+        row.resolution,
+        row.state.value,
+        _dollars(row.estimated_cost_micros),
+        _dollars(row.charged_cost_micros),
+    )
+
+
+class Writable(Protocol):
+    """Where an export goes: stdout, a file, anything with `write`."""
+
+    def write(self, text: str, /) -> int: ...
+
+
+async def export(store: Store, since: float | None, fmt: str, out: Writable) -> int:
+    """Write every job stored since `since` to `out`, as CSV (with a header) or one JSON array of objects
+    (costs as numbers, a charged cost Perf never reported as null); the number of jobs written.
+
+    Streamed: one batch of rows is held at a time, so a year costs no more memory than a day."""
+    written = 0
+    writer = csv.writer(out) if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(EXPORT_FIELDS)
+    else:
+        out.write("[")
+    async for batch in store.export_batches(since):
+        for row in batch:
+            values = export_values(row)
+            if writer is not None:
+                writer.writerow(values)
+            else:
+                out.write(("," if written else "") + "\n" + json.dumps(_json_object(values)))
+            written += 1
+    if writer is None:
+        out.write("\n]\n" if written else "]\n")
+    return written
+
+
+def _json_object(values: tuple[str, ...]) -> dict[str, object]:
+    item: dict[str, object] = dict(zip(EXPORT_FIELDS, values, strict=True))
+    for money in ("estimated_cost_usd", "charged_cost_usd"):
+        item[money] = float(str(item[money])) if item[money] else None
+    item["duration_seconds"] = float(str(item["duration_seconds"]))
+    return item
