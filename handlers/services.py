@@ -8,6 +8,7 @@ from bot.clients.slack import SlackGateway
 from bot.domain.clock import Clock
 from bot.domain.settings import Settings
 from bot.features.control import JobControl
+from bot.features.defaults import DefaultsService
 from bot.features.home import HomeService
 from bot.features.people import People
 from bot.features.reports import ReportService
@@ -32,3 +33,4 @@ class Services:
     quotas: Quotas
     control: JobControl
     home: HomeService
+    defaults: DefaultsService

@@ -12,6 +12,7 @@ engine and its reads):
     storage/reports.py     each daily report claimed once
     storage/replays.py     request signatures already seen (group commit)
     storage/home.py        App Home viewers and their recent jobs
+    storage/defaults.py    the channels' and the people's defaults
     storage/maintenance.py retention's batched deletes, giving free space back
     storage/counts.py      what a /metrics scrape reads, on a connection of its own
     storage/plans.py       the hot queries by name, and their query plans (tests/test_query_plans.py)
@@ -30,6 +31,7 @@ from __future__ import annotations
 from storage.admissions import AdmissionQueries
 from storage.connect import open_engine
 from storage.counts import CountQueries
+from storage.defaults import DefaultsQueries
 from storage.home import HomeQueries
 from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
@@ -56,6 +58,7 @@ class Store(
     MaintenanceQueries,
     CountQueries,
     PlanQueries,
+    DefaultsQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

@@ -97,6 +97,10 @@ class Job:
     # That step's own token: a secret, so never in a repr or a log line; dropped once the step is ended.
     step_token: str | None = field(default=None, repr=False)
     step_done: bool = False  # the step was told how the job ended
+    style: str | None = None  # the style suffix at the end of `prompt` (a default or `--style`), shown apart
+    # A draft: the settings its full version runs with, as options (bot.domain.drafts); None otherwise.
+    full_settings: str | None = None
+    full_of_draft: bool = False  # this job is the full version of its `rerun_of`, a draft
 
     @property
     def where(self) -> str:
@@ -181,3 +185,6 @@ class JobChanges(TypedDict, total=False):
     step_execution_id: str | None
     step_token: str | None
     step_done: bool
+    style: str | None
+    full_settings: str | None
+    full_of_draft: bool

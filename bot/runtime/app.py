@@ -20,6 +20,7 @@ from bot.clients.slack import SlackGateway, make_web_client
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.settings import Settings
 from bot.features.control import JobControl
+from bot.features.defaults import DefaultsService
 from bot.features.home import HomeService
 from bot.features.people import People
 from bot.features.reports import ReportService
@@ -157,6 +158,7 @@ def _wire(
         quotas=quotas,
         control=JobControl(store, people, clock),
         home=home,
+        defaults=DefaultsService(store, people, clock),
     )
 
 
