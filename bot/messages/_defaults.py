@@ -64,7 +64,8 @@ def defaults_changed(effective: Effective, *, mine: bool) -> Message:
 def defaults_cleared(*, mine: bool, had_any: bool) -> Message:
     whose = "your own defaults" if mine else "this channel's defaults"
     if not had_any:
-        return private_answer(f"There were no {whose} to remove. `/video defaults` shows what applies.")
+        nobody = "You have no defaults of your own" if mine else "This channel has no defaults"
+        return private_answer(f"{nobody} to remove. `/video defaults` shows what applies.")
     return private_answer(f"✅ Removed {whose}. `/video defaults` shows what applies now.")
 
 
