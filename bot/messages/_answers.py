@@ -40,7 +40,12 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
         "`/video quota set 10`, `/video quota set $25` or `/video quota set off`. `/video report` shows today's "
         "usage and cost. When the account is busy, jobs wait in line and the thread shows their place.\n\n"
         f"*Another take:* react with {emoji(rerun_emoji)} on the job's message, or press *Run again*. It runs "
-        "the same prompt and settings for you and counts as a new job."
+        "the same prompt and settings for you and counts as a new job.\n\n"
+        "*Draft first:* add `--draft` for a cheap preview (the cheapest model, 2 s, 720p); when it is done, "
+        '*Make the full version* runs what you asked for. `--style "35 mm film"` adds a style to the prompt.\n\n'
+        "*Defaults:* `/video defaults` shows what applies to you here and where it comes from; "
+        '`/video defaults me --model pika` sets yours, `/video defaults --aspect 9:16 --style "soft light"` '
+        "this channel's (admins); `/video defaults me clear` removes yours. An option you type wins."
     )
     return {"response_type": "ephemeral", "text": text}
 
