@@ -21,6 +21,7 @@ from bot.domain.request import (
 from tests.conftest import CHANNEL, USER, Bot, MakeBot, private_text, reaction_event_body
 from tests.test_form import state, submission
 from tests.test_shortcuts import global_shortcut, message_shortcut
+from tests.test_workflow_step import step_executed
 
 ADMIN = "UADMIN01"
 BOB = "UBOB0002"
@@ -323,3 +324,21 @@ async def test_the_forms_style_is_added_to_the_prompt_sent(make_bot: MakeBot) ->
     assert create["prompt"] == "A lighthouse, noir, high contrast"
     [root] = bot.slack.roots(CHANNEL)
     assert "“A lighthouse” + style: noir, high contrast" in root.all_text()
+
+
+async def test_a_workflow_steps_empty_inputs_take_the_requesters_and_the_channels_defaults(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    bot.slack.add_user(ADMIN, is_admin=True)
+    await bot.command(f'defaults --model veo-3 --style "{STYLE}"', user=ADMIN)
+    await bot.command("defaults me --aspect 9:16")
+    await bot.event(step_executed(bot, duration=6))
+    await bot.run_jobs()
+    [create] = bot.perf.creates
+    assert create == {
+        "prompt": f"A lighthouse in a storm, {STYLE}",
+        "model": "veo-3",
+        "duration_seconds": 6,
+        "resolution": "1080p",
+        "aspect_ratio": "9:16",
+    }
+    assert bot.slack.ended_steps["Fx0001"][0] == "success"

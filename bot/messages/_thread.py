@@ -34,7 +34,7 @@ _PROGRESS_CELLS = 10
 def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
     who = f"🎬 Video for <@{escape(job.user_id)}> — "
     headline = who + _prompt_sent(job, MAX_TEXT - len(who) - 2)
-    fallback = clip(f"{who}{quote_prompt(job.prompt, 300)} · {status_line(job)}", MAX_TEXT, sent=True)
+    fallback = clip(f"{who}{_prompt_sent(job, 300)} · {status_line(job)}", MAX_TEXT, sent=True)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(headline)}]
     if job.rerun_of is not None:
         blocks.append({"type": "context", "elements": [mrkdwn(_rerun_line(job))]})
