@@ -77,6 +77,12 @@ async def test_a_draft_runs_cheap_says_what_the_full_version_costs_and_offers_it
     assert "✅ Done" in root.all_text()
     assert buttons(root)[0] == "full_version" and "⏩ Make the full version" in root.all_text()
 
+    draft = await bot.only_job()
+    details = button_click_body(root.ts, draft.id, action_id="details", response_url=bot.slack.response_url("d"))
+    await bot.interaction(details)
+    [(_, answer)] = bot.slack.responses
+    assert "• A draft of `--model veo-3 --duration 8 --resolution 1080p --aspect 9:16`" in answer["text"]
+
 
 async def test_make_the_full_version_starts_one_job_per_click_across_redeliveries_double_clicks_and_restarts(
     make_bot: MakeBot,

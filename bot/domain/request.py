@@ -329,7 +329,8 @@ def _quoted(first: str, tokens: list[str], index: int) -> tuple[str, int]:
     them, and the index of the token after it."""
     close = _QUOTES[first[0]]
     words = [first[1:]]
-    while not (words[-1].endswith(close) and (len(words) > 1 or len(first) > 1)) and index < len(tokens):
+    # The opening token may close it too (`"noir"`); a lone opening quote does not.
+    while not (words[-1] and words[-1].endswith(close)) and index < len(tokens):
         words.append(tokens[index])
         index += 1
     return " ".join(words).removesuffix(close).strip(), index
@@ -369,11 +370,9 @@ def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandErr
     if aspect not in catalogue.ASPECT_RATIOS:
         return CommandError(ErrorCode.UNKNOWN_ASPECT, given=options["aspect"])
 
-    style = " ".join(options.get("style", "").split())
-    if "style" in options and not style:
-        return CommandError(ErrorCode.MISSING_VALUE, given="style")
-    if len(sent := with_style(prompt, style)) > MAX_PROMPT_CHARS:
-        return CommandError(ErrorCode.PROMPT_TOO_LONG, given=str(len(sent)), limit=MAX_PROMPT_CHARS)
+    style = _style(prompt, options)
+    if isinstance(style, CommandError):
+        return style
 
     return VideoRequest(
         prompt=prompt,
@@ -386,6 +385,16 @@ def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandErr
         draft="draft" in options,
         typed=frozenset(options),
     )
+
+
+def _style(prompt: str, options: dict[str, str]) -> str | CommandError:
+    """The style, its spaces tidied; it must say something, and fit in the prompt sent with it."""
+    style = " ".join(options.get("style", "").split())
+    if "style" in options and not style:
+        return CommandError(ErrorCode.MISSING_VALUE, given="style")
+    if len(sent := with_style(prompt, style)) > MAX_PROMPT_CHARS:
+        return CommandError(ErrorCode.PROMPT_TOO_LONG, given=str(len(sent)), limit=MAX_PROMPT_CHARS)
+    return style
 
 
 def _parse_duration(value: str) -> Decimal | None:

@@ -104,7 +104,12 @@ def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
         + (" (charged)" if job.perf_cost_micros is not None else " (estimate)"),
     ]
     if job.rerun_of:
-        lines.append(f"• Another take of `{escape(job.rerun_of)}`")
+        what = "The full version of the draft" if job.full_of_draft else "Another take of"
+        lines.append(f"• {what} `{escape(job.rerun_of)}`")
+    if job.full_settings:
+        lines.append(f"• A draft of `{escape(job.full_settings)}`")
+    if job.style:
+        lines.append(f"• Style added to the prompt: {clip(job.style, 500)}")
     tail = [f"• Error: {clip(job.error_message, 1_000)}"] if job.error_message else []
     steps = [f"{escape(state)} +{round(at - started)} s" for at, state, _ in events]
     room = MAX_TEXT - len("\n".join(lines + tail)) - len("\n• Timeline: ")
