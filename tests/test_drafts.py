@@ -10,7 +10,7 @@ from bot import messages
 from bot.domain import drafts
 from bot.domain.job import JobState
 from bot.domain.request import MAX_PROMPT_CHARS, VideoRequest
-from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body
+from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, reaction_event_body
 from tests.fakes.blockkit import message_problem
 from tests.fakes.jobs import stored_job
 from tests.fakes.slack import FakeMessage
@@ -183,3 +183,20 @@ def test_the_root_of_a_draft_with_the_longest_prompt_and_style_fits_slack_and_ke
             state=job_state, prompt=full.prompt_sent, style=style, rerun_of="vb_1", full_of_draft=True
         )
         assert message_problem(messages.root_message(full_version)) is None, job_state
+
+
+async def test_another_take_of_a_draft_is_a_draft_and_of_a_full_version_is_a_full_video(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    root = await finished_draft(bot)
+    draft = await bot.only_job()
+    await bot.event(reaction_event_body(root.ts, user=BOB, event_id="Ev1"))
+    await bot.interaction(full_version_click(root, draft.id))
+    await bot.run_jobs()
+    _, take, full_root = bot.slack.roots(CHANNEL)
+    assert "full_version" in buttons(take) and "The full version will cost est. $2.80." in take.all_text()
+
+    await bot.event(reaction_event_body(full_root.ts, user=BOB, event_id="Ev2"))
+    await bot.run_jobs()
+    assert bot.perf.creates == [DRAFT, DRAFT, FULL, FULL]
+    last = bot.slack.roots(CHANNEL)[-1]
+    assert "🔁 Another take of" in last.all_text() and "full_version" not in buttons(last)
