@@ -192,11 +192,14 @@ async def test_another_take_of_a_draft_is_a_draft_and_of_a_full_version_is_a_ful
     await bot.event(reaction_event_body(root.ts, user=BOB, event_id="Ev1"))
     await bot.interaction(full_version_click(root, draft.id))
     await bot.run_jobs()
-    _, take, full_root = bot.slack.roots(CHANNEL)
+    # The two were asked for at once: their roots may be posted in either order.
+    [take] = [r for r in bot.slack.roots(CHANNEL) if "🔁 Another take of" in r.all_text()]
+    [full_root] = [r for r in bot.slack.roots(CHANNEL) if "⏩ Full version of" in r.all_text()]
     assert "full_version" in buttons(take) and "The full version will cost est. $2.80." in take.all_text()
 
     await bot.event(reaction_event_body(full_root.ts, user=BOB, event_id="Ev2"))
     await bot.run_jobs()
-    assert bot.perf.creates == [DRAFT, DRAFT, FULL, FULL]
+    assert sorted(c["model"] for c in bot.perf.creates) == ["luma-dream-machine"] * 2 + ["veo-3"] * 2
     last = bot.slack.roots(CHANNEL)[-1]
     assert "🔁 Another take of" in last.all_text() and "full_version" not in buttons(last)
+    assert "veo-3 · 8 s · 1080p" in last.all_text()
