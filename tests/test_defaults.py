@@ -342,3 +342,12 @@ async def test_a_workflow_steps_empty_inputs_take_the_requesters_and_the_channel
         "aspect_ratio": "9:16",
     }
     assert bot.slack.ended_steps["Fx0001"][0] == "success"
+
+
+async def test_setting_a_default_drops_a_stored_one_the_catalogue_no_longer_allows(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    await bot.services.store.set_defaults("person", USER, Defaults({"model": "sora-1", "aspect": "9:16"}, USER, 1.0))
+    changed = await defaults_text(bot, "defaults me --duration 8")
+    assert "Your defaults are set" in changed and "skipped" not in changed
+    yours, _ = await bot.services.store.defaults_for(CHANNEL, USER)
+    assert yours is not None and dict(yours.options) == {"aspect": "9:16", "duration": "8"}

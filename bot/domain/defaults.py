@@ -130,7 +130,29 @@ def effective(
     return Effective(request, sources, tuple(skipped))
 
 
-def check_new_defaults(current: Defaults | None, changes: Mapping[str, str]) -> CommandError | None:
-    """Whether `changes` may be stored over `current`: the same checks, and answers, as typed options."""
-    result = validate_options(PLACEHOLDER_PROMPT, (current or Defaults()).merged(changes))
-    return result if isinstance(result, CommandError) else None
+def new_defaults(current: Defaults | None, changes: Mapping[str, str]) -> dict[str, str] | CommandError:
+    """The options to store when `changes` are set over `current`, as the catalogue spells them (`--ar 9x16`
+    is `9:16`), or why they can't be: the same checks, and answers, as typed options. What of `current` no
+    longer applies (a retired model) is dropped rather than standing in the way of the change."""
+    kept = _still_applying(current)
+    merged = {**kept, **changes}
+    request = validate_options(PLACEHOLDER_PROMPT, merged)
+    if isinstance(request, CommandError):
+        return request
+    spelt = {
+        "model": request.model,
+        "duration": str(request.duration_seconds),
+        "aspect": request.aspect_ratio,
+        "resolution": request.resolution,
+        "style": request.style,
+    }
+    return {name: spelt[name] for name in merged}
+
+
+def _still_applying(current: Defaults | None) -> dict[str, str]:
+    if current is None:
+        return {}
+    found = effective(PLACEHOLDER_PROMPT, {}, current, None)
+    if isinstance(found, CommandError):  # pragma: no cover - nothing was typed, so nothing can be wrong
+        return {}
+    return {name: current.options[name] for name, source in found.sources.items() if source is Source.YOURS}

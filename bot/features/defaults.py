@@ -7,13 +7,12 @@ this reads and writes the stored defaults around it, and checks who may set a ch
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 from bot import messages
 from bot.clients.slack import SlackCallError
 from bot.domain import defaults as rule
 from bot.domain.clock import Clock
-from bot.domain.request import CommandError, DefaultsRequest, VideoRequest, validate_options
+from bot.domain.request import CommandError, DefaultsRequest, VideoRequest
 from bot.features.people import People
 from storage.db import Store
 from storage.defaults import CHANNEL_SCOPE, PERSON_SCOPE
@@ -69,11 +68,10 @@ class DefaultsService:
         self, scope: str, owner: str, asked: DefaultsRequest, channel_id: str, user_id: str
     ) -> messages.Message:
         yours, channel = await self._store.defaults_for(channel_id, user_id)
-        current = yours if asked.mine else channel
-        if refused := rule.check_new_defaults(current, asked.options):
-            return messages.command_error(refused)
-        changed = rule.Defaults(_normalised(current, asked.options), set_by=user_id, set_at=self._clock.now())
-        await self._store.set_defaults(scope, owner, changed)
+        options = rule.new_defaults(yours if asked.mine else channel, asked.options)
+        if isinstance(options, CommandError):
+            return messages.command_error(options)
+        await self._store.set_defaults(scope, owner, rule.Defaults(options, user_id, self._clock.now()))
         log.info("event=defaults_set scope=%s owner=%s by=%s options=%s", scope, owner, user_id, sorted(asked.options))
         return messages.defaults_changed(await self.effective(channel_id, user_id), mine=asked.mine)
 
@@ -87,19 +85,3 @@ class DefaultsService:
             log.info("event=defaults_change_refused channel=%s user=%s", channel_id, user_id)
             return messages.defaults_admins_only()
         return None
-
-
-def _normalised(current: rule.Defaults | None, changes: Mapping[str, str]) -> dict[str, str]:
-    """The options to store: `changes` over `current`, each as the catalogue spells it (`--ar 9x16` is 9:16).
-    Called once check_new_defaults has passed them."""
-    merged = (current or rule.Defaults()).merged(changes)
-    request = validate_options(rule.PLACEHOLDER_PROMPT, merged)
-    assert isinstance(request, VideoRequest), request
-    spelt = {
-        "model": request.model,
-        "duration": str(request.duration_seconds),
-        "aspect": request.aspect_ratio,
-        "resolution": request.resolution,
-        "style": request.style,
-    }
-    return {name: spelt[name] for name in merged}
