@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
@@ -20,22 +20,14 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_run_again(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        container = body.get("container") or {}
-        try:
-            outcome = await services.reruns.from_button(
-                channel_id=str(container.get("channel_id") or (body.get("channel") or {}).get("id", "")),
-                message_ts=str(container.get("message_ts", "")),
-                user_id=str((body.get("user") or {}).get("id", "")),
-                action_ts=str(action.get("action_ts", "")),
-                response_url=str(body.get("response_url", "")),
-                bot_user_id=context.bot_user_id,
-            )
-        except Exception as exc:
-            log.exception("event=rerun_crashed trigger=button error=%s", type(exc).__name__)
-            await services.slack.respond(str(body.get("response_url", "")), messages.internal_error())
-        else:
-            if outcome is RerunOutcome.STARTED:
-                services.poller.wake()
+        await _rerun_click(services, services.reruns.from_button, body, action, context)
+        await ack()
+
+    @app.action(messages.FULL_VERSION_ACTION_ID)
+    async def on_full_version(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await _rerun_click(services, services.reruns.from_full_version_button, body, action, context)
         await ack()
 
     @app.action(messages.CANCEL_ACTION_ID)
@@ -56,3 +48,38 @@ def register(app: AsyncApp, services: Services) -> None:
         message = messages.details_message(*found) if found else messages.cancel_result(CancelOutcome.NOT_FOUND, "")
         await services.slack.respond(str(body.get("response_url", "")), message)
         await ack()
+
+
+class _ClickStarts(Protocol):
+    async def __call__(
+        self,
+        *,
+        channel_id: str,
+        message_ts: str,
+        user_id: str,
+        action_ts: str,
+        response_url: str,
+        bot_user_id: str | None,
+    ) -> RerunOutcome: ...
+
+
+async def _rerun_click(
+    services: Services, start: _ClickStarts, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+) -> None:
+    """*Run again* or *Make the full version*: one job per click (its action_ts), answered after it is stored."""
+    container = body.get("container") or {}
+    try:
+        outcome = await start(
+            channel_id=str(container.get("channel_id") or (body.get("channel") or {}).get("id", "")),
+            message_ts=str(container.get("message_ts", "")),
+            user_id=str((body.get("user") or {}).get("id", "")),
+            action_ts=str(action.get("action_ts", "")),
+            response_url=str(body.get("response_url", "")),
+            bot_user_id=context.bot_user_id,
+        )
+    except Exception as exc:
+        log.exception("event=rerun_crashed trigger=%s error=%s", action.get("action_id", "button"), type(exc).__name__)
+        await services.slack.respond(str(body.get("response_url", "")), messages.internal_error())
+    else:
+        if outcome is RerunOutcome.STARTED:
+            services.poller.wake()

@@ -15,6 +15,7 @@ from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import (
     CancelRequest,
     CommandError,
+    DefaultsRequest,
     FormRequest,
     HelpRequest,
     ModelsRequest,
@@ -45,7 +46,7 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
     parsed = parse_video_command(command.get("text"))
     channel_id, user_id = command.get("channel_id", ""), command.get("user_id", "")
     if isinstance(parsed, FormRequest):
-        return await _open_form(services, command.get("trigger_id", ""), channel_id)
+        return await _open_form(services, command.get("trigger_id", ""), channel_id, user_id)
     if isinstance(parsed, HelpRequest):
         return messages.help_message(rerun_emoji=services.settings.rerun_emoji[0])
     if isinstance(parsed, CommandError):
@@ -62,9 +63,10 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
         return messages.internal_error()
 
 
-async def _open_form(services: Services, trigger_id: str, channel_id: str) -> messages.Message:
+async def _open_form(services: Services, trigger_id: str, channel_id: str, user_id: str) -> messages.Message:
     try:
-        await services.slack.open_view(trigger_id, messages.video_form(channel_id))
+        values = await services.defaults.form_values(channel_id, user_id)
+        await services.slack.open_view(trigger_id, messages.video_form(channel_id, values))
     except SlackCallError as exc:
         log.warning("event=form_not_opened channel=%s error=%s", channel_id, exc.error)
         return messages.help_message(rerun_emoji=services.settings.rerun_emoji[0])
@@ -73,7 +75,13 @@ async def _open_form(services: Services, trigger_id: str, channel_id: str) -> me
 
 async def _answer(
     services: Services,
-    parsed: QuotaRequest | ReportRequest | ModelsRequest | StatusRequest | CancelRequest | VideoRequest,
+    parsed: QuotaRequest
+    | ReportRequest
+    | ModelsRequest
+    | StatusRequest
+    | CancelRequest
+    | DefaultsRequest
+    | VideoRequest,
     command: Mapping[str, Any],
     channel_id: str,
     user_id: str,
@@ -88,6 +96,8 @@ async def _answer(
         return await services.reports.report_today(channel_id, user_id)
     if isinstance(parsed, ModelsRequest):
         return _for_ack(messages.models_message())
+    if isinstance(parsed, DefaultsRequest):
+        return _for_ack(await services.defaults.answer(parsed, channel_id, user_id))
     if isinstance(parsed, StatusRequest):
         return _for_ack(messages.status_message(await services.control.unfinished(channel_id, user_id)))
     if isinstance(parsed, CancelRequest):
@@ -95,8 +105,18 @@ async def _answer(
         if outcome == CancelOutcome.CANCELLED:
             services.poller.wake()
         return _for_ack(messages.cancel_result(outcome, parsed.job_id, job))
-    await services.jobs.start(
-        parsed,
+    return await _start(services, parsed, command, channel_id, user_id)
+
+
+async def _start(
+    services: Services, parsed: VideoRequest, command: Mapping[str, Any], channel_id: str, user_id: str
+) -> messages.Message:
+    effective = await services.defaults.apply(parsed, channel_id, user_id)
+    if isinstance(effective, CommandError):
+        log.info("event=command_refused code=%s channel=%s", effective.code, channel_id)
+        return messages.command_error(effective)
+    job = await services.jobs.start(
+        effective.request,
         team_id=command.get("team_id", ""),
         channel_id=channel_id,
         user_id=user_id,
@@ -104,6 +124,9 @@ async def _answer(
     )
     # Only schedules a tick: the acknowledgement goes out first.
     services.poller.wake()
+    if effective.skipped:
+        log.info("job=%s event=defaults_skipped options=%s", job.id, [s.option for s in effective.skipped])
+        return _for_ack(messages.defaults_skipped(effective.skipped))
     return {}
 
 

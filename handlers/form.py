@@ -48,7 +48,14 @@ async def _submit(services: Services, ack: AsyncAck, body: dict[str, Any], view:
         return
     user_id = str((body.get("user") or {}).get("id", ""))
     request = validate_form(
-        values.prompt, values.model, values.duration, values.resolution, values.aspect_ratio, values.private
+        values.prompt,
+        values.model,
+        values.duration,
+        values.resolution,
+        values.aspect_ratio,
+        values.private,
+        style=values.style,
+        draft=values.draft,
     )
     if isinstance(request, CommandError):
         await ack(response_action="errors", errors=messages.form_errors(request))

@@ -10,6 +10,7 @@ from bot.domain.settings import Settings
 from bot.features.approvals import ApprovalDesk
 from bot.features.budgets import BudgetWatch
 from bot.features.control import JobControl
+from bot.features.defaults import DefaultsService
 from bot.features.home import HomeService
 from bot.features.people import People
 from bot.features.reports import ReportService
@@ -36,3 +37,4 @@ class Services:
     home: HomeService
     budgets: BudgetWatch
     approvals: ApprovalDesk
+    defaults: DefaultsService

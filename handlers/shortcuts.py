@@ -30,17 +30,25 @@ def register(app: AsyncApp, services: Services) -> None:
         # A message in a thread (a reply, or a parent with replies) carries thread_ts: the job goes there.
         thread_ts = message.get("thread_ts")
         place = messages.FormPlace(channel_id, thread_ts=thread_ts if isinstance(thread_ts, str) else None)
-        await _open(services, str(body.get("trigger_id", "")), place, messages.FormValues(prompt=prompt))
+        values = await services.defaults.form_values(channel_id, _user(body), prompt)
+        await _open(services, str(body.get("trigger_id", "")), place, values)
 
+    # Opened from nowhere in particular, the form knows no channel yet: the person's own defaults alone.
     @app.shortcut(messages.GLOBAL_SHORTCUT_ID)
     async def on_global_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await _open(services, str(body.get("trigger_id", "")), messages.FormPlace(pick_channel=True))
+        values = await services.defaults.form_values("", _user(body))
+        await _open(services, str(body.get("trigger_id", "")), messages.FormPlace(pick_channel=True), values)
 
     @app.action(messages.HOME_NEW_VIDEO_ACTION_ID)
     async def on_home_new_video(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await _open(services, str(body.get("trigger_id", "")), messages.FormPlace(pick_channel=True))
+        values = await services.defaults.form_values("", _user(body))
+        await _open(services, str(body.get("trigger_id", "")), messages.FormPlace(pick_channel=True), values)
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id", ""))
 
 
 async def _open(

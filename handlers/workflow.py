@@ -50,9 +50,13 @@ async def _start(
     channel_id, user_id = text("channel_id"), text("requester")
     if not channel_id or not user_id:
         return "The step needs the channel to post the video in and the person who asked for it."
+    # The inputs left empty take the requester's and the channel's defaults, as a typed command's would.
+    effective = await services.defaults.apply(request, channel_id, user_id)
+    if isinstance(effective, CommandError):
+        return str(messages.command_error(effective)["text"])
     try:
         job = await services.jobs.start_for_step(
-            request,
+            effective.request,
             team_id=str(body.get("team_id", "")),
             channel_id=channel_id,
             user_id=user_id,
@@ -62,6 +66,7 @@ async def _start(
     except (ChannelNotAllowed, QuotaExceeded) as exc:
         return str(messages.admission_refused(exc, services.clock.now(), services.settings.timezone)["text"])
     if job is not None:
-        log.info("job=%s event=started_by_step", job.id)
+        skipped = [item.option for item in effective.skipped]
+        log.info("job=%s event=started_by_step defaults_skipped=%s", job.id, skipped or "-")
     services.poller.wake()
     return ""

@@ -12,6 +12,7 @@ engine and its reads):
     storage/reports.py     each daily report claimed once
     storage/replays.py     request signatures already seen (group commit)
     storage/home.py        App Home viewers and their recent jobs
+    storage/defaults.py    the channels' and the people's defaults
     storage/maintenance.py retention's batched deletes, giving free space back
     storage/counts.py      what a /metrics scrape reads, on a connection of its own
     storage/spend.py       what was spent a day per workspace, channel, person, model; budgets' 80% notices
@@ -32,6 +33,7 @@ from storage.admissions import AdmissionQueries, JobIdTaken
 from storage.approvals import ApprovalQueries
 from storage.connect import open_engine
 from storage.counts import CountQueries
+from storage.defaults import DefaultsQueries
 from storage.exports import ExportQueries
 from storage.home import HomeQueries
 from storage.jobs import JobQueries, StaleJob
@@ -63,6 +65,7 @@ class Store(
     SpendQueries,
     ApprovalQueries,
     ExportQueries,
+    DefaultsQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.domain.job import TERMINAL_STATES, JobState
 from storage.admissions import IDS_TAKEN_SQL, LAST_ARRIVAL_SQL
 from storage.base import StoreBase
+from storage.defaults import DEFAULTS_SQL
 from storage.engine import Statement
 from storage.exports import EXPORT_FIRST_SQL, EXPORT_NEXT_SQL
 from storage.home import RECENT_JOBS_SQL
@@ -70,6 +71,8 @@ HOT_QUERIES: dict[str, Statement] = {
     "queue_ahead": (AHEAD_SQL, ("vb_1",)),
     "queue_parked": (PARKED_SQL, ()),
     "wake_queue": (WAKE_SQL, (1.0, 5, 5)),
+    # every new request: the person's own defaults and the channel's
+    "defaults": (DEFAULTS_SQL, ("person", "U1", "channel", "C1")),
     # a reaction or a click names its message; `videobot job` shows a job's steps
     "job_by_root": (JOB_BY_ROOT_SQL, ("1.0", "C1")),
     "job_events": (EVENTS_SQL, ("vb_1",)),

@@ -254,6 +254,20 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_open_channel ON jobs (channel_id, created_at, arrival)
         WHERE state IN ('accepted', 'awaiting_approval', 'queued', 'submitting', 'pending', 'processing', 'complete');
     """,
+    """
+    -- Defaults that stick (issue 18): a channel's and a person's, and what a job keeps of them and of a draft.
+    CREATE TABLE video_defaults (
+        scope TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        options TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL,
+        PRIMARY KEY (scope, owner_id)
+    );
+    ALTER TABLE jobs ADD COLUMN style TEXT;
+    ALTER TABLE jobs ADD COLUMN full_settings TEXT;
+    ALTER TABLE jobs ADD COLUMN full_of_draft INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -116,7 +116,7 @@ def test_any_text_gives_a_request_or_a_clear_error(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     st.text(alphabet=st.characters(blacklist_categories=("Zs", "Cc")), min_size=1, max_size=40).filter(
-        lambda s: not s.startswith(("-", "—", "–")) and s.lower() not in ("help", "?")
+        lambda s: not s.startswith(("-", "—", "–")) and s.lower() not in ("help", "?", "defaults")
     ),
     st.sampled_from(["veo-3", "runway-gen3", "pika"]),
     st.sampled_from(["16:9", "9:16", "1:1", "4:3"]),

@@ -134,7 +134,7 @@ class PerfClient:
 
     async def create(self, request: VideoRequest) -> CreatedJob:
         body = {
-            "prompt": request.prompt,
+            "prompt": request.prompt_sent,
             "model": request.model,
             "duration_seconds": float(request.duration_seconds)
             if request.duration_seconds != int(request.duration_seconds)

@@ -125,6 +125,11 @@ class Job:
     approval_note: str | None = None
     approval_edits_due: bool = False
 
+    style: str | None = None  # the style suffix at the end of `prompt` (a default or `--style`), shown apart
+    # A draft: the settings its full version runs with, as options (bot.domain.drafts); None otherwise.
+    full_settings: str | None = None
+    full_of_draft: bool = False  # this job is the full version of its `rerun_of`, a draft
+
     @property
     def line_since(self) -> float:
         """When the job joined the account's line: its approval, if it waited for one, else its creation.
@@ -231,3 +236,6 @@ class JobChanges(TypedDict, total=False):
     approval_at: float | None
     approval_note: str | None
     approval_edits_due: bool
+    style: str | None
+    full_settings: str | None
+    full_of_draft: bool

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -37,10 +37,14 @@ _OPTION_ALIASES: dict[str, str] = {
     "res": "resolution",
     "private": "private",
     "dm": "private",
+    "style": "style",
+    "draft": "draft",
 }
 # Options that are switches: they take no value.
-_FLAGS = frozenset({"private"})
-OPTION_NAMES: tuple[str, ...] = ("model", "duration", "aspect", "ar", "resolution", "private")
+_FLAGS = frozenset({"private", "draft"})
+OPTION_NAMES: tuple[str, ...] = ("model", "duration", "aspect", "ar", "resolution", "private", "style", "draft")
+# A value in quotes (`--style "35 mm film, soft light"`), straight or as autocorrect curls them.
+_QUOTES = {'"': '"', "“": "”", "”": "”", "'": "'", "‘": "’"}
 
 
 @dataclass(frozen=True)
@@ -51,10 +55,41 @@ class VideoRequest:
     resolution: str = catalogue.DEFAULT_RESOLUTION
     aspect_ratio: str = catalogue.DEFAULT_ASPECT_RATIO
     private: bool = False  # post it in a direct message to the requester
+    style: str = ""  # a suffix added to the prompt sent to Perf (`--style`, or a default)
+    draft: bool = False  # make a cheap preview first (`--draft`); see bot.domain.drafts
+    # The options given now (typed, or filled in on the form), not taken from the catalogue: the ones
+    # defaults must not override. Not part of the request's value.
+    typed: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def estimated_cost_micros(self) -> int:
         return catalogue.estimated_cost_micros(self.model, self.duration_seconds)
+
+    @property
+    def prompt_sent(self) -> str:
+        """The prompt as Perf gets it: the person's words, then the style."""
+        return with_style(self.prompt, self.style)
+
+
+_SENTENCE_ENDS = (".", ",", ";", ":", "!", "?")
+
+
+def with_style(prompt: str, style: str) -> str:
+    """A style suffix joined to a prompt: after a comma, or a space when the prompt ends a sentence."""
+    if not style:
+        return prompt
+    return f"{prompt} {style}" if prompt.endswith(_SENTENCE_ENDS) else f"{prompt}, {style}"
+
+
+def without_style(sent: str, style: str | None) -> str:
+    """The person's words of a prompt `with_style` made (the whole of it when it doesn't end so)."""
+    if not style:
+        return sent
+    for joiner in (", ", " "):
+        words = sent.removesuffix(joiner + style)
+        if words != sent and with_style(words, style) == sent:
+            return words
+    return sent
 
 
 @dataclass(frozen=True)
@@ -96,6 +131,16 @@ class CancelRequest:
     job_id: str
 
 
+@dataclass(frozen=True)
+class DefaultsRequest:
+    """`/video defaults [me]`: show them (no options), set some (`options`), or `clear` them; `mine` for the
+    person's own, else the channel's."""
+
+    mine: bool = False
+    clear: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+
+
 class ErrorCode(StrEnum):
     """What was wrong with a command; the messages package words each one."""
 
@@ -103,6 +148,7 @@ class ErrorCode(StrEnum):
     DURATION_TOO_LONG = "duration_too_long"
     EMPTY_PROMPT = "empty_prompt"
     MISSING_VALUE = "missing_value"
+    NOT_A_DEFAULT = "not_a_default"
     PROMPT_TOO_LONG = "prompt_too_long"
     REPEATED_OPTION = "repeated_option"
     STRAY_TEXT = "stray_text"
@@ -131,6 +177,7 @@ ParseResult = (
     | StatusRequest
     | ModelsRequest
     | CancelRequest
+    | DefaultsRequest
     | FormRequest
     | CommandError
 )
@@ -138,6 +185,10 @@ ParseResult = (
 # Sub-commands are whole texts, so a prompt that merely starts with one of these words is still a prompt.
 _QUOTA_SET = re.compile(r"^quota\s+set(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
 _CANCEL = re.compile(r"^cancel\s+(vb_[a-z0-9]{10})$", re.IGNORECASE)
+# `defaults`, `defaults me`, either with `clear` or with options right after.
+_DEFAULTS = re.compile(r"^defaults(\s+me)?(?:\s+(clear)|\s+((?:--|—|–)[A-Za-z].*))?$", re.IGNORECASE | re.DOTALL)
+# The settings a default can give: not `--private` or `--draft`, which are about one request.
+DEFAULT_OPTIONS = ("model", "duration", "aspect", "resolution", "style")
 
 
 def parse_video_command(text: str | None) -> ParseResult:
@@ -163,6 +214,9 @@ def parse_video_command(text: str | None) -> ParseResult:
     quota_set = _QUOTA_SET.match(stripped)
     if quota_set:
         return QuotaRequest(new_limit=(quota_set.group(1) or "").strip())
+    defaults = _DEFAULTS.match(stripped)
+    if defaults:
+        return _parse_defaults(bool(defaults.group(1)), bool(defaults.group(2)), defaults.group(3) or "")
 
     match = _OPTION_START.search(text)
     prompt_part, options_part = (text[: match.start()], text[match.start() :]) if match else (text, "")
@@ -174,14 +228,32 @@ def parse_video_command(text: str | None) -> ParseResult:
     return _check_prompt(prompt) or _validate(prompt, options)
 
 
+def _parse_defaults(mine: bool, clear: bool, text: str) -> DefaultsRequest | CommandError:
+    options = _parse_options(text)
+    if isinstance(options, CommandError):
+        return options
+    if other := next((name for name in options if name not in DEFAULT_OPTIONS), None):
+        return CommandError(ErrorCode.NOT_A_DEFAULT, given=other)
+    return DefaultsRequest(mine=mine, clear=clear, options=options)
+
+
 def validate_form(
-    prompt: str, model: str, duration: str, resolution: str, aspect_ratio: str, private: bool = False
+    prompt: str,
+    model: str,
+    duration: str,
+    resolution: str,
+    aspect_ratio: str,
+    private: bool = False,
+    *,
+    style: str = "",
+    draft: bool = False,
 ) -> VideoRequest | CommandError:
     """The form's fields, checked by the same rules as the typed options."""
     prompt = prompt.strip()
     if refused := _check_prompt(prompt):
         return refused
     options = {"model": model, "resolution": resolution, "aspect": aspect_ratio, "private": "yes" if private else ""}
+    options |= {"style": style.strip(), "draft": "yes" if draft else ""}
     if duration.strip():
         options["duration"] = duration.strip()
     return _validate(prompt, {k: v for k, v in options.items() if v})
@@ -199,6 +271,12 @@ def revalidate(request: VideoRequest) -> VideoRequest | CommandError:
         "aspect": request.aspect_ratio,
     }
     return _validate(prompt, options)
+
+
+def validate_options(prompt: str, options: dict[str, str]) -> VideoRequest | CommandError:
+    """Options by name (`model`, `duration`, `aspect`, `resolution`, `style`, `private`, `draft`), checked as
+    if typed after `prompt`; what defaults are checked with before they apply."""
+    return _check_prompt(prompt.strip()) or _validate(prompt.strip(), options)
 
 
 def _check_prompt(prompt: str) -> CommandError | None:
@@ -238,6 +316,8 @@ def _parse_options(text: str) -> dict[str, str] | CommandError:
             index += 2
         else:
             return CommandError(ErrorCode.MISSING_VALUE, given=name)
+        if name == "style" and value[:1] in _QUOTES:
+            value, index = _quoted(value, tokens, index)
         if name == "duration" and index < len(tokens) and tokens[index].lower() in ("s", "sec", "seconds"):
             index += 1  # "--duration 8 s"
         if name in options:
@@ -246,6 +326,18 @@ def _parse_options(text: str) -> dict[str, str] | CommandError:
             return CommandError(ErrorCode.MISSING_VALUE, given=name)
         options[name] = value
     return options
+
+
+def _quoted(first: str, tokens: list[str], index: int) -> tuple[str, int]:
+    """A value that opens with a quote runs to the token that closes it (or to the end): the words between
+    them, and the index of the token after it."""
+    close = _QUOTES[first[0]]
+    words = [first[1:]]
+    # The opening token may close it too (`"noir"`); a lone opening quote does not.
+    while not (words[-1] and words[-1].endswith(close)) and index < len(tokens):
+        words.append(tokens[index])
+        index += 1
+    return " ".join(words).removesuffix(close).strip(), index
 
 
 def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandError:
@@ -282,6 +374,10 @@ def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandErr
     if aspect not in catalogue.ASPECT_RATIOS:
         return CommandError(ErrorCode.UNKNOWN_ASPECT, given=options["aspect"])
 
+    style = _style(prompt, options)
+    if isinstance(style, CommandError):
+        return style
+
     return VideoRequest(
         prompt=prompt,
         model=model.name,
@@ -289,7 +385,20 @@ def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandErr
         resolution=resolution,
         aspect_ratio=aspect,
         private="private" in options,
+        style=style,
+        draft="draft" in options,
+        typed=frozenset(options),
     )
+
+
+def _style(prompt: str, options: dict[str, str]) -> str | CommandError:
+    """The style, its spaces tidied; it must say something, and fit in the prompt sent with it."""
+    style = " ".join(options.get("style", "").split())
+    if "style" in options and not style:
+        return CommandError(ErrorCode.MISSING_VALUE, given="style")
+    if len(sent := with_style(prompt, style)) > MAX_PROMPT_CHARS:
+        return CommandError(ErrorCode.PROMPT_TOO_LONG, given=str(len(sent)), limit=MAX_PROMPT_CHARS)
+    return style
 
 
 def _parse_duration(value: str) -> Decimal | None:

@@ -1,4 +1,5 @@
-"""Running a job's prompt again, from a reaction on its root message or its "Run again" button.
+"""Running a job's prompt again, from a reaction on its root message or its "Run again" button, and a
+draft's full version, from its "Make the full version" button.
 
 Slack redelivers events and people remove and re-add reactions, so each rerun is keyed by what asked
 for it: one person's reaction on one job, or one button click (its action_ts). The key is stored with
@@ -12,6 +13,7 @@ from enum import StrEnum
 
 from bot import messages
 from bot.clients.slack import SlackCallError, SlackGateway
+from bot.domain import drafts
 from bot.domain.clock import Clock
 from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import CommandError, request_of, revalidate
@@ -84,6 +86,30 @@ class RerunService:
             response_url=response_url,
         )
 
+    async def from_full_version_button(
+        self,
+        *,
+        channel_id: str,
+        message_ts: str,
+        user_id: str,
+        action_ts: str,
+        response_url: str,
+        bot_user_id: str | None,
+    ) -> RerunOutcome:
+        """A draft's full version, with the settings asked for; once per click (its action_ts), like Run again."""
+        if not action_ts:
+            return RerunOutcome.IGNORED
+        return await self._rerun(
+            channel_id=channel_id,
+            message_ts=message_ts,
+            user_id=user_id,
+            bot_user_id=bot_user_id,
+            trigger_kind="full",
+            trigger_detail=action_ts,
+            response_url=response_url,
+            full_version=True,
+        )
+
     async def _rerun(
         self,
         *,
@@ -94,11 +120,12 @@ class RerunService:
         trigger_kind: str,
         trigger_detail: str,
         response_url: str,
+        full_version: bool = False,
     ) -> RerunOutcome:
         if not (channel_id and message_ts and user_id) or user_id == bot_user_id:
             return RerunOutcome.IGNORED
         source = await self._store.job_by_root(channel_id, message_ts)
-        if source is None:
+        if source is None or (full_version and source.full_settings is None):
             return RerunOutcome.IGNORED
         try:
             person = await self._people.get(user_id)
@@ -111,16 +138,17 @@ class RerunService:
             log.info("job=%s event=rerun_ignored_bot user=%s", source.id, user_id)
             return RerunOutcome.IGNORED
 
-        request = revalidate(request_of(source))
+        request = drafts.full_request(source) if full_version else revalidate(request_of(source))
         if isinstance(request, CommandError):
             log.info("job=%s event=rerun_refused code=%s user=%s", source.id, request.code, user_id)
-            await self._slack.tell_privately(channel_id, user_id, messages.rerun_refused(request), response_url)
+            refusal = messages.rerun_refused(request, full_version=full_version)
+            await self._slack.tell_privately(channel_id, user_id, refusal, response_url)
             return RerunOutcome.REFUSED
 
         trigger = f"{trigger_kind}:{source.id}:{user_id}" + (f":{trigger_detail}" if trigger_detail else "")
         try:
             job = await self._jobs.start_rerun(
-                source, request, user_id=user_id, trigger=trigger, response_url=response_url
+                source, request, user_id=user_id, trigger=trigger, response_url=response_url, full_version=full_version
             )
         except (ChannelNotAllowed, QuotaExceeded) as exc:
             refusal = messages.admission_refused(exc, self._clock.now(), self._settings.timezone)

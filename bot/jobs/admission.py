@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.domain import drafts
 from bot.domain.approvals import needs_approval
 from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState, new_job_id
@@ -66,15 +67,27 @@ class Admission:
         return job
 
     async def start_rerun(
-        self, source: Job, request: VideoRequest, *, user_id: str, trigger: str, response_url: str = ""
+        self,
+        source: Job,
+        request: VideoRequest,
+        *,
+        user_id: str,
+        trigger: str,
+        response_url: str = "",
+        full_version: bool = False,
     ) -> Job | None:
-        """Store a rerun of `source` for `user_id`; None if `trigger` already started one."""
+        """Store a rerun of `source` for `user_id`; None if `trigger` already started one.
+
+        `full_version`: `request` is the full version of `source`, a draft, rather than another take of it."""
         job = self._new_job(
             request, team_id=source.team_id, channel_id=source.channel_id, user_id=user_id, response_url=response_url
         )
         job.rerun_of = source.id
         job.private = source.private
         job.thread_ts = source.thread_ts  # a rerun goes where its original is
+        job.style = source.style  # the prompt it runs again ends with it
+        job.full_of_draft = full_version
+        job.full_settings = None if full_version else source.full_settings  # another take of a draft is one
         if not await self._insert_within_quota(job, trigger):
             return None
         self._log_accepted(job)
@@ -119,14 +132,16 @@ class Admission:
             )
             raise
 
-    def _new_job(self, request: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str) -> Job:
+    def _new_job(self, asked: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str) -> Job:
+        """The job of a request; a draft (`asked.draft`) runs the preview and keeps the settings asked for."""
         now = self._clock.now()
+        request = drafts.draft_of(asked) if asked.draft else asked
         return Job(
             id=new_job_id(now),
             team_id=team_id,
             channel_id=channel_id,
             user_id=user_id,
-            prompt=request.prompt,
+            prompt=request.prompt_sent,
             model=request.model,
             duration_seconds=request.duration_seconds,
             resolution=request.resolution,
@@ -140,6 +155,8 @@ class Admission:
             response_url=response_url,
             next_poll_at=now,
             private=request.private,
+            style=request.style or None,
+            full_settings=drafts.full_settings(asked) if asked.draft else None,
         )
 
     def _log_accepted(self, job: Job) -> None:

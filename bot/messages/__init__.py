@@ -10,6 +10,7 @@ where the words appear, so a change to one surface is read and reviewed apart fr
 - _form: the modal a bare `/video` opens;
 - _home: the App Home tab;
 - _approvals: approval for expensive jobs (the request an approver gets, decided, the denial form);
+- _defaults: `/video defaults`, and the note when a default could not apply;
 - _phrases: the wording several surfaces share (a job's one-line status and settings, command errors);
 - _text: Message, Block Kit's limits, escaping and clipping, and the plain-text fallback.
 
@@ -39,6 +40,14 @@ from bot.messages._approvals import (
     deny_form_values,
 )
 from bot.messages._budgets import BudgetNotice, Spending, budget_notice, month_report
+from bot.messages._defaults import (
+    defaults_admin_unchecked,
+    defaults_admins_only,
+    defaults_changed,
+    defaults_cleared,
+    defaults_skipped,
+    defaults_status,
+)
 from bot.messages._form import (
     FORM_CALLBACK_ID,
     FORM_DURATION_ACTION_ID,
@@ -82,6 +91,7 @@ from bot.messages._text import MAX_TEXT, MAX_VIEW_BLOCKS, Message, clip, escape,
 from bot.messages._thread import (
     CANCEL_ACTION_ID,
     DETAILS_ACTION_ID,
+    FULL_VERSION_ACTION_ID,
     RERUN_ACTION_ID,
     cannot_post_in_channel,
     ordinal,
@@ -103,6 +113,7 @@ __all__ = [
     "FORM_CALLBACK_ID",
     "FORM_DURATION_ACTION_ID",
     "FORM_MODEL_ACTION_ID",
+    "FULL_VERSION_ACTION_ID",
     "GLOBAL_SHORTCUT_ID",
     "HOME_NEW_VIDEO_ACTION_ID",
     "MAX_TEXT",
@@ -129,6 +140,12 @@ __all__ = [
     "clip",
     "command_error",
     "daily_report",
+    "defaults_admin_unchecked",
+    "defaults_admins_only",
+    "defaults_changed",
+    "defaults_cleared",
+    "defaults_skipped",
+    "defaults_status",
     "deny_form",
     "deny_form_refused",
     "deny_form_values",

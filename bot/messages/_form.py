@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import catalogue
+from bot.domain import catalogue, drafts
 from bot.domain.request import MAX_PROMPT_CHARS, CommandError
 from bot.messages._phrases import command_error
-from bot.messages._text import MAX_TEXT, clip, usd
+from bot.messages._text import MAX_TEXT, clip, seconds_text, usd
 
 FORM_CALLBACK_ID = "video_form"
 FORM_MODEL_ACTION_ID = "form_model"
@@ -62,6 +62,8 @@ class FormValues:
     aspect_ratio: str = catalogue.DEFAULT_ASPECT_RATIO
     private: bool = False
     channel: str = ""  # the channel picked in the form, when it asks for one
+    style: str = ""  # added to the prompt sent; opens with the person's or the channel's default style
+    draft: bool = False  # a cheap preview first (bot.domain.drafts)
 
 
 def _option(text: str, value: str, description: str = "") -> dict[str, Any]:
@@ -109,7 +111,9 @@ def video_form(channel_id: str, values: FormValues | None = None, *, place: Form
             _duration_input(values.duration),
             _select_input("aspect", "Aspect ratio", "aspect", aspects, values.aspect_ratio),
             _select_input("resolution", "Resolution", "resolution", resolutions, values.resolution),
+            _style_input(values.style),
             _private_input(values.private),
+            _draft_input(values.draft),
             {
                 "type": "context",
                 "block_id": "cost",
@@ -181,6 +185,45 @@ def _duration_input(duration: str) -> dict[str, Any]:
     }
 
 
+def _style_input(style: str) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": "style",
+        "max_length": 500,
+        "placeholder": {"type": "plain_text", "text": "35 mm film, soft light"},
+    }
+    if style:
+        element["initial_value"] = style[:500]
+    return {
+        "type": "input",
+        "block_id": "style",
+        "optional": True,
+        "label": {"type": "plain_text", "text": "Style"},
+        "element": element,
+        "hint": {"type": "plain_text", "text": "Added at the end of the prompt sent to Perf."},
+    }
+
+
+def _draft_input(draft: bool) -> dict[str, Any]:
+    model = drafts.draft_model()
+    seconds = seconds_text(drafts.DRAFT_SECONDS)
+    option = _option(
+        f"Draft first: {model.name}, {seconds}, {drafts.DRAFT_RESOLUTION}",
+        "draft",
+        "A cheap preview; its message offers to make the full version.",
+    )
+    box: dict[str, Any] = {"type": "checkboxes", "action_id": "draft", "options": [option]}
+    if draft:
+        box["initial_options"] = [option]
+    return {
+        "type": "input",
+        "block_id": "draft",
+        "optional": True,
+        "label": {"type": "plain_text", "text": "Draft"},
+        "element": box,
+    }
+
+
 def _private_input(private: bool) -> dict[str, Any]:
     option = _option("Only me: post it in a direct message to me", "private")
     box: dict[str, Any] = {"type": "checkboxes", "action_id": "private", "options": [option]}
@@ -211,8 +254,10 @@ def form_values(view: dict[str, Any]) -> FormValues:
                     return str(selected["value"])
         return ""
 
-    private_state: Any = next(iter((state.get("private") or {}).values()), {})
-    private = bool(isinstance(private_state, dict) and private_state.get("selected_options"))
+    def ticked(block: str) -> bool:
+        box: Any = next(iter((state.get(block) or {}).values()), {})
+        return bool(isinstance(box, dict) and box.get("selected_options"))
+
     defaults = FormValues()
     return FormValues(
         prompt=value("prompt"),
@@ -220,8 +265,10 @@ def form_values(view: dict[str, Any]) -> FormValues:
         duration=value("duration"),
         resolution=value("resolution") or defaults.resolution,
         aspect_ratio=value("aspect") or defaults.aspect_ratio,
-        private=private,
+        private=ticked("private"),
         channel=value("channel"),
+        style=value("style"),
+        draft=ticked("draft"),
     )
 
 
@@ -233,6 +280,7 @@ _FIELD_OF_ERROR = {
     "duration_too_long": "duration",
     "unknown_resolution": "resolution",
     "unknown_aspect": "aspect",
+    "missing_value": "style",
 }
 
 

@@ -29,10 +29,16 @@ def command_error(error: CommandError) -> Message:
             hint = f" Did you mean `--{error.suggestion}`?" if error.suggestion else ""
             text = (
                 f"I don't know the option `{given}`.{hint} "
-                "Options are `--model`, `--duration`, `--aspect` (or `--ar`) and `--resolution`."
+                "Options are `--model`, `--duration`, `--aspect` (or `--ar`), `--resolution`, `--style`, "
+                "`--draft` and `--private`."
             )
         case ErrorCode.MISSING_VALUE:
             text = f"`--{given}` needs a value, e.g. `{_example_for(error.given)}`."
+        case ErrorCode.NOT_A_DEFAULT:
+            text = (
+                f"`--{given}` is about one video, so it can't be a default. Defaults are `--model`, "
+                "`--duration`, `--aspect`, `--resolution` and `--style`."
+            )
         case ErrorCode.REPEATED_OPTION:
             text = f"`--{given}` is given twice; keep just one."
         case ErrorCode.STRAY_TEXT:
@@ -75,6 +81,7 @@ def _example_for(option: str) -> str:
         "duration": "--duration 8",
         "aspect": "--aspect 9:16",
         "resolution": "--resolution 720p",
+        "style": '--style "35 mm film, soft light"',
     }.get(option, f"--{option} …")
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.domain import drafts
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.progress import progress_shown
-from bot.domain.request import CommandError
+from bot.domain.request import CommandError, without_style
 from bot.messages._phrases import approval_ending, command_error, emoji, settings_line, status_line, time_taken
 from bot.messages._text import (
     MAX_TEXT,
@@ -23,6 +24,7 @@ from bot.messages._text import (
 )
 
 RERUN_ACTION_ID = "rerun"
+FULL_VERSION_ACTION_ID = "full_version"
 CANCEL_ACTION_ID = "cancel"
 DETAILS_ACTION_ID = "details"
 
@@ -31,11 +33,13 @@ _PROGRESS_CELLS = 10
 
 def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
     who = f"🎬 Video for <@{escape(job.user_id)}> — "
-    headline = who + quote_prompt(job.prompt, MAX_TEXT - len(who) - 2)
-    fallback = clip(f"{who}{quote_prompt(job.prompt, 300)} · {status_line(job)}", MAX_TEXT, sent=True)
+    headline = who + _prompt_sent(job, MAX_TEXT - len(who) - 2)
+    fallback = clip(f"{who}{_prompt_sent(job, 300)} · {status_line(job)}", MAX_TEXT, sent=True)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(headline)}]
     if job.rerun_of is not None:
         blocks.append({"type": "context", "elements": [mrkdwn(_rerun_line(job))]})
+    if job.full_settings is not None:
+        blocks.append({"type": "context", "elements": [mrkdwn(_draft_line(job))]})
     blocks += [
         {"type": "context", "elements": [mrkdwn(escape(settings_line(job)))]},
         {"type": "context", "elements": [mrkdwn(status_line(job))]},
@@ -55,6 +59,10 @@ def _job_buttons(job: Job) -> list[dict[str, Any]]:
         }
 
     buttons = [button(RERUN_ACTION_ID, "🔁 Run again")]
+    if job.full_settings is not None and job.state == JobState.DELIVERED:
+        full = button(FULL_VERSION_ACTION_ID, "⏩ Make the full version")
+        full["style"] = "primary"
+        buttons.insert(0, full)
     if job.state not in TERMINAL_STATES:
         cancel = button(CANCEL_ACTION_ID, "Cancel")
         cancel["style"] = "danger"
@@ -74,13 +82,37 @@ def _job_buttons(job: Job) -> list[dict[str, Any]]:
     return buttons
 
 
+def _prompt_sent(job: Job, limit: int) -> str:
+    """The prompt as sent to Perf: the person's words in quotes, then the style that was added to them."""
+    if not job.style:
+        return quote_prompt(job.prompt, limit)
+    style = f" + style: {clip(job.style, min(500, limit // 2))}"
+    return quote_prompt(without_style(job.prompt, job.style), limit - len(style)) + style
+
+
 def _rerun_line(job: Job) -> str:
-    original = f"<{escape(job.rerun_link)}|this video>" if job.rerun_link else f"job {escape(job.rerun_of or '')}"
+    what = "this draft" if job.full_of_draft else "this video"
+    original = f"<{escape(job.rerun_link)}|{what}>" if job.rerun_link else f"job {escape(job.rerun_of or '')}"
+    if job.full_of_draft:
+        return f"⏩ Full version of {original}, asked for by <@{escape(job.user_id)}>"
     return f"🔁 Another take of {original}, asked for by <@{escape(job.user_id)}>"
 
 
-def rerun_refused(error: CommandError) -> Message:
+def _draft_line(job: Job) -> str:
+    full = drafts.full_request(job)
+    if isinstance(full, CommandError):
+        return f"✏️ Draft: a cheap preview. Its full version can no longer run as asked: {command_error(full)['text']}"
+    asked = f"{full.model} · {seconds_text(full.duration_seconds)} · {full.resolution} · {full.aspect_ratio}"
+    return (
+        f"✏️ Draft: a cheap preview of what was asked for ({asked}). "
+        f"The full version will cost est. {usd(full.estimated_cost_micros)}."
+    )
+
+
+def rerun_refused(error: CommandError, *, full_version: bool = False) -> Message:
     reason = command_error(error)["text"]
+    if full_version:
+        return private_answer(f"I can't make the full version of that draft as it was asked for: {reason}")
     return private_answer(f"I can't run that prompt again as it was: {reason}")
 
 

@@ -23,6 +23,7 @@ from bot.domain.settings import Settings
 from bot.features.approvals import ApprovalDesk
 from bot.features.budgets import BudgetWatch
 from bot.features.control import JobControl
+from bot.features.defaults import DefaultsService
 from bot.features.home import HomeService
 from bot.features.people import People
 from bot.features.reports import ReportService
@@ -164,6 +165,7 @@ def _wire(
         home=home,
         budgets=budgets,
         approvals=ApprovalDesk(store, people, clock, settings),
+        defaults=DefaultsService(store, people, clock),
     )
 
 

@@ -1,0 +1,87 @@
+"""Defaults that stick: `/video defaults` (show, set, clear) and applying them to a new request.
+
+The rule itself (typed > yours > the channel's > Perf's, and what is skipped) is bot.domain.defaults;
+this reads and writes the stored defaults around it, and checks who may set a channel's.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot import messages
+from bot.clients.slack import SlackCallError
+from bot.domain import defaults as rule
+from bot.domain.clock import Clock
+from bot.domain.request import CommandError, DefaultsRequest, VideoRequest
+from bot.features.people import People
+from storage.db import Store
+from storage.defaults import CHANNEL_SCOPE, PERSON_SCOPE
+
+log = logging.getLogger("videobot.defaults")
+
+
+class DefaultsService:
+    def __init__(self, store: Store, people: People, clock: Clock) -> None:
+        self._store = store
+        self._people = people
+        self._clock = clock
+
+    async def apply(self, request: VideoRequest, channel_id: str, user_id: str) -> rule.Effective | CommandError:
+        """`request` with the person's and the channel's defaults under what was given now."""
+        yours, channel = await self._store.defaults_for(channel_id, user_id)
+        return rule.apply(request, yours, channel)
+
+    async def effective(self, channel_id: str, user_id: str) -> rule.Effective:
+        """The settings a new video of this person in this channel starts from ("" : their own alone)."""
+        yours, channel = await self._store.defaults_for(channel_id, user_id)
+        found = rule.effective(rule.PLACEHOLDER_PROMPT, {}, yours, channel)
+        # Every default was checked on its own before it applied, so nothing typed can be wrong here.
+        assert not isinstance(found, CommandError), found
+        return found
+
+    async def form_values(self, channel_id: str, user_id: str, prompt: str = "") -> messages.FormValues:
+        """What the form opens with: the effective defaults selected."""
+        request = (await self.effective(channel_id, user_id)).request
+        return messages.FormValues(
+            prompt=prompt,
+            model=request.model,
+            duration=str(request.duration_seconds),
+            resolution=request.resolution,
+            aspect_ratio=request.aspect_ratio,
+            style=request.style,
+        )
+
+    async def answer(self, asked: DefaultsRequest, channel_id: str, user_id: str) -> messages.Message:
+        """`/video defaults [me] [clear | --option value …]`."""
+        if not asked.clear and not asked.options:
+            return messages.defaults_status(await self.effective(channel_id, user_id))
+        if not asked.mine and (refused := await self._refuse_non_admin(channel_id, user_id)):
+            return refused
+        scope, owner = (PERSON_SCOPE, user_id) if asked.mine else (CHANNEL_SCOPE, channel_id)
+        if asked.clear:
+            had_any = await self._store.clear_defaults(scope, owner)
+            log.info("event=defaults_cleared scope=%s owner=%s by=%s", scope, owner, user_id)
+            return messages.defaults_cleared(mine=asked.mine, had_any=had_any)
+        return await self._set(scope, owner, asked, channel_id, user_id)
+
+    async def _set(
+        self, scope: str, owner: str, asked: DefaultsRequest, channel_id: str, user_id: str
+    ) -> messages.Message:
+        yours, channel = await self._store.defaults_for(channel_id, user_id)
+        options = rule.new_defaults(yours if asked.mine else channel, asked.options)
+        if isinstance(options, CommandError):
+            return messages.command_error(options)
+        await self._store.set_defaults(scope, owner, rule.Defaults(options, user_id, self._clock.now()))
+        log.info("event=defaults_set scope=%s owner=%s by=%s options=%s", scope, owner, user_id, sorted(asked.options))
+        return messages.defaults_changed(await self.effective(channel_id, user_id), mine=asked.mine)
+
+    async def _refuse_non_admin(self, channel_id: str, user_id: str) -> messages.Message | None:
+        try:
+            person = await self._people.get(user_id)
+        except SlackCallError as exc:
+            log.warning("event=defaults_admin_unchecked user=%s error=%s", user_id, exc.error)
+            return messages.defaults_admin_unchecked()
+        if not person.runs_the_workspace:
+            log.info("event=defaults_change_refused channel=%s user=%s", channel_id, user_id)
+            return messages.defaults_admins_only()
+        return None
