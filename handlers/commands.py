@@ -17,9 +17,11 @@ from bot.domain.request import (
     CommandError,
     FormRequest,
     HelpRequest,
+    HistoryRequest,
     ModelsRequest,
     QuotaRequest,
     ReportRequest,
+    ShowRequest,
     StatusRequest,
     VideoRequest,
     parse_video_command,
@@ -73,7 +75,14 @@ async def _open_form(services: Services, trigger_id: str, channel_id: str) -> me
 
 async def _answer(
     services: Services,
-    parsed: QuotaRequest | ReportRequest | ModelsRequest | StatusRequest | CancelRequest | VideoRequest,
+    parsed: QuotaRequest
+    | ReportRequest
+    | ModelsRequest
+    | StatusRequest
+    | CancelRequest
+    | ShowRequest
+    | HistoryRequest
+    | VideoRequest,
     command: Mapping[str, Any],
     channel_id: str,
     user_id: str,
@@ -88,6 +97,10 @@ async def _answer(
         return _for_ack(messages.models_message())
     if isinstance(parsed, StatusRequest):
         return _for_ack(messages.status_message(await services.control.unfinished(channel_id, user_id)))
+    if isinstance(parsed, ShowRequest):
+        return _for_ack(await services.recall.show(parsed.job_id, user_id))
+    if isinstance(parsed, HistoryRequest):
+        return _for_ack(await services.recall.history(user_id, parsed.words))
     if isinstance(parsed, CancelRequest):
         outcome, _ = await services.control.cancel(parsed.job_id, user_id, channel_id)
         if outcome == CancelOutcome.CANCELLED:

@@ -12,6 +12,7 @@ engine and its reads):
     storage/reports.py     each daily report claimed once
     storage/replays.py     request signatures already seen (group commit)
     storage/home.py        App Home viewers and their recent jobs
+    storage/recall.py      a person's jobs by the words of their prompts (/video history)
     storage/maintenance.py retention's batched deletes, giving free space back
     storage/counts.py      what a /metrics scrape reads, on a connection of its own
     storage/plans.py       the hot queries by name, and their query plans (tests/test_query_plans.py)
@@ -36,6 +37,7 @@ from storage.leases import LeaseQueries
 from storage.maintenance import MaintenanceQueries
 from storage.plans import PlanQueries
 from storage.queue import QueueQueries
+from storage.recall import RecallQueries
 from storage.replays import ReplayQueries
 from storage.reports import ReportQueries
 from storage.schema import MIGRATIONS, job_count, migrate, pending_migrations
@@ -53,6 +55,7 @@ class Store(
     ReportQueries,
     ReplayQueries,
     HomeQueries,
+    RecallQueries,
     MaintenanceQueries,
     CountQueries,
     PlanQueries,

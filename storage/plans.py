@@ -15,6 +15,7 @@ from storage.home import RECENT_JOBS_SQL
 from storage.jobs import COUNTS_SQL, EVENTS_SQL, JOB_BY_ROOT_SQL, jobs_statement
 from storage.leases import ANY_DUE_SQL, CLAIM_DUE_SQL, NEXT_DUE_SQL, RENEW_LEASES_SQL
 from storage.queue import AHEAD_SQL, IN_FLIGHT_SQL, PARKED_SQL, WAKE_SQL
+from storage.recall import history_statement
 from storage.sql import in_list
 from storage.usage import (
     CHANNEL_LIMITS_SQL,
@@ -62,6 +63,9 @@ HOT_QUERIES: dict[str, Statement] = {
     # a reaction or a click names its message; `videobot job` shows a job's steps
     "job_by_root": (JOB_BY_ROOT_SQL, ("1.0", "C1")),
     "job_events": (EVENTS_SQL, ("vb_1",)),
+    # /video history: a person's jobs with one word, with three (/video show reads a job by its id)
+    "history_one_word": history_statement("U1", ["lighthouse"], 10),
+    "history_words": history_statement("U1", ["lighthouse", "storm", "waves"], 10),
 }
 
 

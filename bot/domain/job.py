@@ -112,6 +112,7 @@ class Job:
     # That step's own token: a secret, so never in a repr or a log line; dropped once the step is ended.
     step_token: str | None = field(default=None, repr=False)
     step_done: bool = False  # the step was told how the job ended
+    remix: bool = False  # started from the Remix form: rerun_of is the job it remixes, its settings changed
 
     @property
     def where(self) -> str:
@@ -196,3 +197,4 @@ class JobChanges(TypedDict, total=False):
     step_execution_id: str | None
     step_token: str | None
     step_done: bool
+    remix: bool

@@ -63,14 +63,23 @@ class Admission:
         return job
 
     async def start_rerun(
-        self, source: Job, request: VideoRequest, *, user_id: str, trigger: str, response_url: str = ""
+        self,
+        source: Job,
+        request: VideoRequest,
+        *,
+        user_id: str,
+        trigger: str,
+        response_url: str = "",
+        remix: bool = False,
     ) -> Job | None:
-        """Store a rerun of `source` for `user_id`; None if `trigger` already started one."""
+        """Store a rerun of `source` for `user_id` (with `remix`, its settings changed in the form); None if
+        `trigger` already started one."""
         job = self._new_job(
             request, team_id=source.team_id, channel_id=source.channel_id, user_id=user_id, response_url=response_url
         )
         job.rerun_of = source.id
-        job.private = source.private
+        job.remix = remix
+        job.private = source.private or request.private  # a remix of a private job stays private
         job.thread_ts = source.thread_ts  # a rerun goes where its original is
         if not await self._insert_within_quota(job, trigger):
             return None
@@ -126,11 +135,12 @@ class Admission:
 
     def _log_accepted(self, job: Job) -> None:
         log.info(
-            "job=%s event=accepted channel=%s user=%s model=%s duration=%s rerun_of=%s",
+            "job=%s event=accepted channel=%s user=%s model=%s duration=%s rerun_of=%s remix=%s",
             job.id,
             job.channel_id,
             job.user_id,
             job.model,
             job.duration_seconds,
             job.rerun_of or "-",
+            int(job.remix),
         )

@@ -99,11 +99,19 @@ class JobService:
         )
 
     async def start_rerun(
-        self, source: Job, request: VideoRequest, *, user_id: str, trigger: str, response_url: str = ""
+        self,
+        source: Job,
+        request: VideoRequest,
+        *,
+        user_id: str,
+        trigger: str,
+        response_url: str = "",
+        remix: bool = False,
     ) -> Job | None:
-        """Store a rerun of `source` for `user_id`; None if `trigger` already started one."""
+        """Store a rerun of `source` for `user_id` (a remix: with its settings changed); None if `trigger`
+        already started one."""
         return await self._admission.start_rerun(
-            source, request, user_id=user_id, trigger=trigger, response_url=response_url
+            source, request, user_id=user_id, trigger=trigger, response_url=response_url, remix=remix
         )
 
     async def advance(self, job: Job) -> None:

@@ -99,7 +99,7 @@ def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
         + (" (charged)" if job.perf_cost_micros is not None else " (estimate)"),
     ]
     if job.rerun_of:
-        lines.append(f"• Another take of `{escape(job.rerun_of)}`")
+        lines.append(f"• {'Remix' if job.remix else 'Another take'} of `{escape(job.rerun_of)}`")
     tail = [f"• Error: {clip(job.error_message, 1_000)}"] if job.error_message else []
     steps = [f"{escape(state)} +{round(at - started)} s" for at, state, _ in events]
     room = MAX_TEXT - len("\n".join(lines + tail)) - len("\n• Timeline: ")

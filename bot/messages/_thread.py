@@ -23,6 +23,7 @@ from bot.messages._text import (
 )
 
 RERUN_ACTION_ID = "rerun"
+REMIX_ACTION_ID = "remix"
 CANCEL_ACTION_ID = "cancel"
 DETAILS_ACTION_ID = "details"
 
@@ -54,7 +55,7 @@ def _job_buttons(job: Job) -> list[dict[str, Any]]:
             "value": job.id,
         }
 
-    buttons = [button(RERUN_ACTION_ID, "🔁 Run again")]
+    buttons = [button(RERUN_ACTION_ID, "🔁 Run again"), button(REMIX_ACTION_ID, "🎛 Remix")]
     if job.state not in TERMINAL_STATES:
         cancel = button(CANCEL_ACTION_ID, "Cancel")
         cancel["style"] = "danger"
@@ -74,7 +75,25 @@ def _job_buttons(job: Job) -> list[dict[str, Any]]:
 
 def _rerun_line(job: Job) -> str:
     original = f"<{escape(job.rerun_link)}|this video>" if job.rerun_link else f"job {escape(job.rerun_of or '')}"
+    if job.remix:
+        return f"🎛 Remix of {original}, by <@{escape(job.user_id)}>"
     return f"🔁 Another take of {original}, asked for by <@{escape(job.user_id)}>"
+
+
+def remix_refused(gone: bool) -> Message:
+    """The Remix button or its form, when the original can't be remixed by this person."""
+    if gone:
+        return private_answer("I can't find the video you wanted to remix any more, so nothing was started.")
+    return private_answer(
+        "Only the person who asked for a private video can remix it (nobody else can see it). Nothing was started."
+    )
+
+
+def remix_unavailable() -> Message:
+    return private_answer(
+        "I couldn't open the remix form just now because Slack didn't answer me. Nothing was started; "
+        "press *Remix* again in a minute."
+    )
 
 
 def rerun_refused(error: CommandError) -> Message:

@@ -1,0 +1,43 @@
+"""Recall: a person's jobs whose prompt has some words (`/video history`), through the words' index."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.domain.job import Job
+from bot.domain.recall import MAX_CANDIDATES
+from storage.base import StoreBase
+from storage.engine import Statement
+from storage.home import RECENT_JOBS_SQL
+from storage.rows import job_from_row
+
+# The candidates are the person's newest jobs holding the first word (a range of job_words' key, newest
+# first, at most MAX_CANDIDATES); each other word is one probe of the same key. So a search reads a
+# bounded slice of the index, never the person's whole history.
+_CANDIDATES_SQL = (
+    "SELECT w.job_id, w.created_at FROM job_words AS w WHERE w.user_id = ? AND w.word = ?"
+    f" ORDER BY w.created_at DESC LIMIT {MAX_CANDIDATES}"
+)
+_ALSO_SQL = (
+    " AND EXISTS (SELECT 1 FROM job_words AS o WHERE o.user_id = ? AND o.word = ?"
+    " AND o.created_at = c.created_at AND o.job_id = c.job_id)"
+)
+
+
+def history_statement(user_id: str, words: Sequence[str], limit: int) -> Statement:
+    """The person's newest `limit` jobs whose prompt has every one of `words` (all of their jobs without)."""
+    if not words:
+        return RECENT_JOBS_SQL, (user_id, limit)
+    first, *others = words
+    sql = f"SELECT jobs.* FROM ({_CANDIDATES_SQL}) AS c JOIN jobs ON jobs.id = c.job_id WHERE 1 = 1"
+    params: list[object] = [user_id, first]
+    for word in others:
+        sql += _ALSO_SQL
+        params += [user_id, word]
+    return f"{sql} ORDER BY c.created_at DESC, jobs.arrival DESC LIMIT ?", (*params, limit)
+
+
+class RecallQueries(StoreBase):
+    async def history(self, user_id: str, words: Sequence[str], limit: int) -> list[Job]:
+        sql, params = history_statement(user_id, words, limit)
+        return [job_from_row(row) for row in await self._db.fetch(sql, *params)]
