@@ -4,6 +4,7 @@ one new job for the person remixing, linked to the original, checked like any jo
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -140,7 +141,7 @@ async def test_a_submission_starts_one_job_however_often_it_is_delivered_and_acr
     await restarted.run_jobs()
     assert len(restarted.perf.creates) == 2
     remixes = [job for job in await restarted.services.store.jobs() if job.remix]
-    assert [(job.state, job.duration_seconds) for job in remixes] == [(JobState.DELIVERED, 4)]
+    assert [(job.state, job.duration_seconds) for job in remixes] == [(JobState.DELIVERED, Decimal(4))]
 
     # Another press of Remix is another form, and another job.
     second_id, second_view = await open_remix(restarted, root)
