@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.domain.job import Job
+from bot import messages
+from bot.domain.job import Job, JobState
 from bot.domain.recall import HISTORY_LIMIT
+from bot.domain.request import MAX_PROMPT_CHARS
 from tests.conftest import CHANNEL, USER, Bot, MakeBot, private_text
 from tests.fakes.blockkit import message_problem
+from tests.fakes.jobs import stored_job
 
 BOB = "UBOB0002"
 ADMIN = "UADMIN01"
@@ -110,3 +113,19 @@ async def test_history_stays_within_its_limit_and_a_prompt_with_options_is_still
     await bot.command("history of rome --duration 4")
     await bot.run_jobs()
     assert bot.perf.creates[-1]["prompt"] == "history of rome"
+
+
+def test_show_and_history_of_the_longest_prompts_are_messages_slack_takes_and_never_ping() -> None:
+    prompt = ("Tom & Jerry <chase> <!channel> " * 70)[:MAX_PROMPT_CHARS]
+    done = {"state": JobState.DELIVERED, "root_ts": "1700000000.000100", "perf_cost_micros": 280_000}
+    link = "https://acme.slack.com/archives/C0DESIGN/p1700000000000100"
+    job = stored_job(
+        prompt=prompt, delivered_as_link=True, video_url="https://storage.withperf.pro/" + "v" * 900, **done
+    )
+    shown = messages.show_message(job, link, ADMIN)
+    jobs = [stored_job(prompt=prompt, **done) for _ in range(HISTORY_LIMIT)]
+    listed = messages.history_message(jobs, ("tom", "jerry", "<!channel>"), {j.id: link for j in jobs})
+    for message in (shown, listed):
+        assert message_problem({"channel": CHANNEL, **message}) is None
+        assert "<!channel>" not in json.dumps(message)
+    assert all(j.id in listed["text"] for j in jobs)  # all ten fit

@@ -8,8 +8,12 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from bot import messages
 from bot.domain.job import JobState
+from bot.domain.request import MAX_PROMPT_CHARS
 from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body
+from tests.fakes.blockkit import view_problem
+from tests.fakes.jobs import stored_job
 from tests.fakes.slack import FakeMessage
 
 BOB = "UBOB0002"
@@ -204,3 +208,18 @@ async def test_a_remix_whose_original_is_gone_says_so_on_the_form(make_bot: Make
 
 async def _refused_body(bot: Bot, view_id: str, view: dict[str, Any]) -> str:
     return str((await bot.interaction(submission(view_id, view))).body)
+
+
+def test_the_remix_form_of_the_longest_prompt_is_a_view_slack_takes() -> None:
+    prompt = ("Tom & Jerry <chase> <!channel> " * 70)[:MAX_PROMPT_CHARS]
+    job = stored_job(prompt=prompt, private=True, perf_cost_micros=280_000, thread_ts="1700000000.000001")
+    view = messages.remix_form(job)
+    assert view_problem(view) is None
+    place = messages.form_place(view)
+    assert (place.remix_of, place.remix_cost_micros, place.remix_private) == (job.id, 280_000, True)
+    assert (place.channel_id, place.thread_ts) == (CHANNEL, "1700000000.000001")
+    # What the person changes is carried over; the original's cost stays beside it.
+    values = messages.FormValues(prompt=prompt, model="veo-3", duration="60")
+    again = messages.video_form(CHANNEL, values, place=place)
+    assert view_problem(again) is None
+    assert "the original: $0.28 (pika, 4 s) · +$20.72" in json.dumps(again, ensure_ascii=False)
