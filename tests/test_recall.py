@@ -117,7 +117,7 @@ async def test_history_stays_within_its_limit_and_a_prompt_with_options_is_still
 
 def test_show_and_history_of_the_longest_prompts_are_messages_slack_takes_and_never_ping() -> None:
     prompt = ("Tom & Jerry <chase> <!channel> " * 70)[:MAX_PROMPT_CHARS]
-    done = {"state": JobState.DELIVERED, "root_ts": "1700000000.000100", "perf_cost_micros": 280_000}
+    done: dict[str, Any] = {"state": JobState.DELIVERED, "root_ts": "1700000000.000100", "perf_cost_micros": 280_000}
     link = "https://acme.slack.com/archives/C0DESIGN/p1700000000000100"
     job = stored_job(
         prompt=prompt, delivered_as_link=True, video_url="https://storage.withperf.pro/" + "v" * 900, **done
