@@ -40,7 +40,10 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
         "`/video quota set 10`, `/video quota set $25` or `/video quota set off`. `/video report` shows today's "
         "usage and cost. When the account is busy, jobs wait in line and the thread shows their place.\n\n"
         f"*Another take:* react with {emoji(rerun_emoji)} on the job's message, or press *Run again*. It runs "
-        "the same prompt and settings for you and counts as a new job."
+        "the same prompt and settings for you and counts as a new job. *Remix* opens the form with its prompt "
+        "and settings, to change what you like.\n\n"
+        "*Recall:* `/video history [words]` lists your last jobs (with those words); `/video show <job id>` "
+        "posts a finished one here again."
     )
     return {"response_type": "ephemeral", "text": text}
 
