@@ -29,12 +29,15 @@ def history_statement(user_id: str, words: Sequence[str], limit: int) -> Stateme
     if not words:
         return RECENT_JOBS_SQL, (user_id, limit)
     first, *others = words
-    sql = f"SELECT jobs.* FROM ({_CANDIDATES_SQL}) AS c JOIN jobs ON jobs.id = c.job_id WHERE 1 = 1"
+    # Matched among the candidates' index entries first, so only the `limit` jobs found are read from jobs.
+    matched = f"SELECT c.job_id, c.created_at FROM ({_CANDIDATES_SQL}) AS c WHERE 1 = 1"
     params: list[object] = [user_id, first]
     for word in others:
-        sql += _ALSO_SQL
+        matched += _ALSO_SQL
         params += [user_id, word]
-    return f"{sql} ORDER BY c.created_at DESC, jobs.arrival DESC LIMIT ?", (*params, limit)
+    matched += " ORDER BY c.created_at DESC, c.job_id DESC LIMIT ?"
+    sql = f"SELECT jobs.* FROM ({matched}) AS m JOIN jobs ON jobs.id = m.job_id"
+    return f"{sql} ORDER BY m.created_at DESC, jobs.arrival DESC", (*params, limit)
 
 
 class RecallQueries(StoreBase):
