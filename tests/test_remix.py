@@ -223,3 +223,9 @@ def test_the_remix_form_of_the_longest_prompt_is_a_view_slack_takes() -> None:
     again = messages.video_form(CHANNEL, values, place=place)
     assert view_problem(again) is None
     assert "the original: $0.28 (pika, 4 s) · +$20.72" in json.dumps(again, ensure_ascii=False)
+
+
+def test_a_remix_of_a_retired_model_opens_on_the_default_model_and_says_so() -> None:
+    view = messages.remix_form(stored_job(model="sora-1", perf_cost_micros=500_000))
+    assert form_state(view)["values"]["model"]["form_model"]["selected_option"]["value"] == "runway-gen3"
+    assert "the original: $0.50 (sora-1, 4 s, a model no longer offered)" in cost_line(view)

@@ -72,7 +72,9 @@ def remix_form(job: Job) -> dict[str, Any]:
     """The form prefilled with `job`'s prompt and settings, for a remix of it in its own conversation."""
     values = FormValues(
         prompt=job.prompt,
-        model=job.model,
+        # A model the catalogue no longer has can't be picked again: the menu opens on the default, and the
+        # cost line names the original's model as no longer offered.
+        model=job.model if job.model in catalogue.MODELS else catalogue.DEFAULT_MODEL,
         duration=str(job.duration_seconds),
         resolution=job.resolution,
         aspect_ratio=job.aspect_ratio,
@@ -83,7 +85,8 @@ def remix_form(job: Job) -> dict[str, Any]:
         thread_ts=job.thread_ts,
         remix_of=job.id,
         remix_cost_micros=job.cost_micros,
-        remix_settings=f"{job.model}, {seconds_text(job.duration_seconds)}",
+        remix_settings=f"{job.model}, {seconds_text(job.duration_seconds)}"
+        + ("" if job.model in catalogue.MODELS else ", a model no longer offered"),
         remix_private=job.private,
     )
     return video_form(job.channel_id, values, place=place)
