@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 
 from bot.domain.job import Job
 from bot.domain.quotas import ChannelLimits, Usage
-from bot.domain.recall import prompt_words
 from storage.base import StoreBase
 from storage.engine import Engine, Result, Statement
 from storage.groups import GroupCommit
@@ -120,18 +119,16 @@ def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> lis
 
     The jobs take their places in line in the group's order, from `first_arrival` on: admissions are
     serialised, so nobody else numbers a job meanwhile (and a unique index would refuse a clash)."""
-    jobs, events, triggers, words = [], [], [], []
+    jobs, events, triggers = [], [], []
     for arrival, admission in enumerate(admitted, start=first_arrival):
         job, trigger = admission.job, admission.trigger
         jobs.append([*(to_db(c, getattr(job, c)) for c in INSERTED_COLUMNS), arrival])
-        words += [(job.user_id, word, job.created_at, job.id) for word in prompt_words(job.prompt)]
         events.append((job.id, job.created_at, job.state.value, f"stored trigger={trigger}" if trigger else "stored"))
         if trigger is not None:
             triggers.append((trigger, job.id, job.created_at))
     writes = insert_rows("jobs", (*INSERTED_COLUMNS, "arrival"), jobs)
     writes += insert_rows("job_triggers", ("trigger", "job_id", "at"), triggers)
     writes += insert_rows("job_events", ("job_id", "at", "state", "detail"), events)
-    writes += insert_rows("job_words", ("user_id", "word", "created_at", "job_id"), words)
     counted = [(a.job.state.value, 1, int(a.job.perf_job_id is not None)) for a in admitted]
     return writes + count_changes(counted)
 

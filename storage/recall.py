@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.domain.job import Job
-from bot.domain.recall import MAX_CANDIDATES
+from bot.domain.recall import MAX_CANDIDATES, prompt_words
 from storage.base import StoreBase
 from storage.engine import Statement
 from storage.home import RECENT_JOBS_SQL
 from storage.rows import job_from_row
+from storage.sql import insert_rows
 
 # The candidates are the person's newest jobs holding the first word (a range of job_words' key, newest
 # first, at most MAX_CANDIDATES); each other word is one probe of the same key. So a search reads a
@@ -41,6 +42,13 @@ def history_statement(user_id: str, words: Sequence[str], limit: int) -> Stateme
 
 
 class RecallQueries(StoreBase):
+    async def index_words(self, job: Job) -> None:
+        """Store the words of the job's prompt for history searches; writing them again changes nothing."""
+        rows = [(job.user_id, word, job.created_at, job.id) for word in prompt_words(job.prompt)]
+        columns = ("user_id", "word", "created_at", "job_id")
+        async with self._engine.transaction() as db:
+            await db.batch(*insert_rows("job_words", columns, rows, " ON CONFLICT DO NOTHING"), commit=True)
+
     async def history(self, user_id: str, words: Sequence[str], limit: int) -> list[Job]:
         sql, params = history_statement(user_id, words, limit)
         return [job_from_row(row) for row in await self._db.fetch(sql, *params)]

@@ -188,8 +188,8 @@ MIGRATIONS: tuple[str, ...] = (
     -- form: rerun_of names that job, and this says it was a remix rather than the same prompt again.
     ALTER TABLE jobs ADD COLUMN remix INTEGER NOT NULL DEFAULT 0;
     -- The words of each job's prompt, by person, newest first: /video history finds a person's jobs
-    -- with some words through this key, however many jobs there are. Written with the job, in its
-    -- admission; jobs stored before this migration are listed by /video history without words only.
+    -- with some words through this key, however many jobs there are. Written by the job's first step;
+    -- jobs stored before this migration are listed by /video history without words only.
     CREATE TABLE job_words (
         user_id TEXT NOT NULL,
         word TEXT NOT NULL,

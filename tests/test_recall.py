@@ -129,3 +129,15 @@ def test_show_and_history_of_the_longest_prompts_are_messages_slack_takes_and_ne
         assert message_problem({"channel": CHANNEL, **message}) is None
         assert "<!channel>" not in json.dumps(message)
     assert all(j.id in listed["text"] for j in jobs)  # all ten fit
+
+
+async def test_a_jobs_words_are_indexed_by_its_first_step_once_also_after_a_restart(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    await bot.command("A lighthouse in a storm")
+    restarted = await make_bot()  # stopped after storing the job, before its first step
+    restarted.slack.fail_next("chat.postMessage", error="internal_error")  # the first step is tried again
+    await restarted.run_jobs()
+    [job] = await restarted.services.store.jobs()
+    assert job.root_ts is not None
+    text = private_text(await restarted.command("history storm lighthouse"))
+    assert "*Your last job with “storm lighthouse”*" in text and text.count(job.id) == 1

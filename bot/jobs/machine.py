@@ -115,6 +115,7 @@ class JobMachine:
                 job, f"the job could not be started within {minutes} min; nothing was sent to Perf or charged"
             )
             return
+        await self._writer.index_words(job)
         if job.private and job.post_channel_id is None:
             dm = await self._slack.open_dm(job.user_id)
             await self._writer.set(job, event="direct_message_opened", post_channel_id=dm)

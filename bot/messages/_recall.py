@@ -72,7 +72,9 @@ def history_message(jobs: list[Job], words: tuple[str, ...], links: dict[str, st
     if not jobs:
         text = f"None of your jobs has “{escape(searched)}” in its prompt." if words else "You have no jobs yet."
         return private_answer(text + " `/video history` with no words lists your latest.")
-    head = f"*Your last {len(jobs)} jobs" + (f" with “{escape(searched)}”*" if words else "*")
+    head = ("*Your last job" if len(jobs) == 1 else f"*Your last {len(jobs)} jobs") + (
+        f" with “{escape(searched)}”*" if words else "*"
+    )
     rows = []
     for job in jobs:
         link = links.get(job.id)
