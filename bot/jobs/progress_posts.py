@@ -89,10 +89,12 @@ class ProgressPosts:
         job_id = asked_by.id
         now = self._clock.now()
         # SQLite serves one process, where `_posting` already keeps to one post a job: no claim to write.
-        if self._store.engine != "sqlite" and not await self._store.claim_progress_post(
-            job_id, now, now + self._claim_seconds
-        ):
-            return None
+        if self._store.engine != "sqlite":
+            if not await self._store.claim_progress_post(job_id, now, now + self._claim_seconds):
+                return None
+        elif (stored := await self._store.get_job(job_id)) is not None and stored.progress_ts is not None:
+            # Asked for by a step holding the job as it was before its message was posted and recorded.
+            return stored.progress_ts
         job = self._latest.get(job_id, asked_by)
         assert job.root_ts is not None
         label = f"job={job_id} message=progress"
