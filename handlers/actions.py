@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot import messages
 from bot.domain.job import CancelOutcome
+from bot.features.remixes import RemixOutcome
 from bot.features.reruns import RerunOutcome
 from handlers.services import Services
 
@@ -28,6 +29,24 @@ def register(app: AsyncApp, services: Services) -> None:
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         await _rerun_click(services, services.reruns.from_full_version_button, body, action, context)
+        await ack()
+
+    @app.action(messages.REMIX_ACTION_ID)
+    async def on_remix(ack: AsyncAck, body: dict[str, Any]) -> None:
+        container = body.get("container") or {}
+        channel_id = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
+        user_id = str((body.get("user") or {}).get("id", ""))
+        outcome = await services.remixes.open_form(
+            channel_id=channel_id,
+            message_ts=str(container.get("message_ts", "")),
+            user_id=user_id,
+            trigger_id=str(body.get("trigger_id", "")),
+        )
+        if outcome in (RemixOutcome.NOT_YOURS, RemixOutcome.UNAVAILABLE):
+            refusal = (
+                messages.remix_unavailable() if outcome is RemixOutcome.UNAVAILABLE else messages.remix_refused(False)
+            )
+            await services.slack.tell_privately(channel_id, user_id, refusal, str(body.get("response_url", "")))
         await ack()
 
     @app.action(messages.CANCEL_ACTION_ID)

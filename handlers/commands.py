@@ -18,9 +18,11 @@ from bot.domain.request import (
     DefaultsRequest,
     FormRequest,
     HelpRequest,
+    HistoryRequest,
     ModelsRequest,
     QuotaRequest,
     ReportRequest,
+    ShowRequest,
     StatusRequest,
     VideoRequest,
     parse_video_command,
@@ -81,6 +83,8 @@ async def _answer(
     | StatusRequest
     | CancelRequest
     | DefaultsRequest
+    | ShowRequest
+    | HistoryRequest
     | VideoRequest,
     command: Mapping[str, Any],
     channel_id: str,
@@ -100,6 +104,10 @@ async def _answer(
         return _for_ack(await services.defaults.answer(parsed, channel_id, user_id))
     if isinstance(parsed, StatusRequest):
         return _for_ack(messages.status_message(await services.control.unfinished(channel_id, user_id)))
+    if isinstance(parsed, ShowRequest):
+        return _for_ack(await services.recall.show(parsed.job_id, user_id))
+    if isinstance(parsed, HistoryRequest):
+        return _for_ack(await services.recall.history(user_id, parsed.words))
     if isinstance(parsed, CancelRequest):
         outcome, job = await services.control.cancel(parsed.job_id, user_id, channel_id)
         if outcome == CancelOutcome.CANCELLED:

@@ -11,6 +11,7 @@ from bot import messages
 from bot.clients.slack import SlackCallError
 from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import CommandError, validate_form
+from bot.features.remixes import RemixOutcome
 from handlers.services import Services
 
 log = logging.getLogger("videobot.handlers")
@@ -62,14 +63,21 @@ async def _submit(services: Services, ack: AsyncAck, body: dict[str, Any], view:
         return
     try:
         # Stored before the ack, as for the typed command.
-        await services.jobs.start(
-            request,
-            team_id=str((body.get("team") or {}).get("id", "")),
-            channel_id=channel_id,
-            user_id=user_id,
-            response_url="",
-            thread_ts=place.thread_ts,
-        )
+        if place.remix_of:
+            remixed = await services.remixes.submit(place.remix_of, request, user_id=user_id, view_id=view_id(view))
+            if remixed in (RemixOutcome.GONE, RemixOutcome.NOT_YOURS):
+                refusal = messages.remix_refused(remixed is RemixOutcome.GONE)["text"]
+                await ack(response_action="errors", errors=messages.form_refused(refusal))
+                return
+        else:
+            await services.jobs.start(
+                request,
+                team_id=str((body.get("team") or {}).get("id", "")),
+                channel_id=channel_id,
+                user_id=user_id,
+                response_url="",
+                thread_ts=place.thread_ts,
+            )
     except (ChannelNotAllowed, QuotaExceeded) as exc:
         refusal = messages.admission_refused(exc, services.clock.now(), services.settings.timezone)["text"]
         # A channel the person picked is answered on its field; a quota on the prompt, as before.
@@ -78,3 +86,8 @@ async def _submit(services: Services, ack: AsyncAck, body: dict[str, Any], view:
         return
     await ack()
     services.poller.wake()
+
+
+def view_id(view: dict[str, Any]) -> str:
+    # A view keeps its id from views.open to its submission, and every delivery of that submission has it.
+    return str(view.get("id", ""))

@@ -13,6 +13,8 @@ from bot.features.control import JobControl
 from bot.features.defaults import DefaultsService
 from bot.features.home import HomeService
 from bot.features.people import People
+from bot.features.recall import RecallService
+from bot.features.remixes import RemixService
 from bot.features.reports import ReportService
 from bot.features.reruns import RerunService
 from bot.jobs.poller import Poller
@@ -30,6 +32,8 @@ class Services:
     slack: SlackGateway
     people: People
     reruns: RerunService
+    remixes: RemixService
+    recall: RecallService
     reports: ReportService
     clock: Clock
     quotas: Quotas

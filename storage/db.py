@@ -13,6 +13,7 @@ engine and its reads):
     storage/replays.py     request signatures already seen (group commit)
     storage/home.py        App Home viewers and their recent jobs
     storage/defaults.py    the channels' and the people's defaults
+    storage/recall.py      a person's jobs by the words of their prompts (/video history)
     storage/maintenance.py retention's batched deletes, giving free space back
     storage/counts.py      what a /metrics scrape reads, on a connection of its own
     storage/spend.py       what was spent a day per workspace, channel, person, model; budgets' 80% notices
@@ -41,6 +42,7 @@ from storage.leases import LeaseQueries
 from storage.maintenance import MaintenanceQueries
 from storage.plans import PlanQueries
 from storage.queue import QueueQueries
+from storage.recall import RecallQueries
 from storage.replays import ReplayQueries
 from storage.reports import ReportQueries
 from storage.schema import MIGRATIONS, job_count, migrate, pending_migrations
@@ -59,6 +61,7 @@ class Store(
     ReportQueries,
     ReplayQueries,
     HomeQueries,
+    RecallQueries,
     MaintenanceQueries,
     CountQueries,
     PlanQueries,

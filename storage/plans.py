@@ -17,6 +17,7 @@ from storage.home import RECENT_JOBS_SQL
 from storage.jobs import COUNTS_SQL, EVENTS_SQL, JOB_BY_ROOT_SQL, jobs_statement
 from storage.leases import ANY_DUE_SQL, CLAIM_DUE_SQL, NEXT_DUE_SQL, RENEW_LEASES_SQL
 from storage.queue import AHEAD_SQL, IN_FLIGHT_SQL, PARKED_SQL, WAKE_SQL
+from storage.recall import history_statement
 from storage.spend import SPEND_BY_DAY_SQL, SPEND_BY_ID_SQL, spend_read
 from storage.sql import in_list
 from storage.usage import (
@@ -79,6 +80,9 @@ HOT_QUERIES: dict[str, Statement] = {
     # `videobot export --since 30d`: a batch at the start of the range, then each next one after the last row
     "export_first": (EXPORT_FIRST_SQL, (_DAY[0], 1000)),
     "export_next": (EXPORT_NEXT_SQL, (_DAY[0], 7, 1000)),
+    # /video history: a person's jobs with one word, with three (/video show reads a job by its id)
+    "history_one_word": history_statement("U1", ["lighthouse"], 10),
+    "history_words": history_statement("U1", ["lighthouse", "storm", "waves"], 10),
 }
 
 

@@ -268,6 +268,21 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN full_settings TEXT;
     ALTER TABLE jobs ADD COLUMN full_of_draft INTEGER NOT NULL DEFAULT 0;
     """,
+    """
+    -- Remix and recall (issue 18). A remix is a job started from another one's settings, changed in the
+    -- form: rerun_of names that job, and this says it was a remix rather than the same prompt again.
+    ALTER TABLE jobs ADD COLUMN remix INTEGER NOT NULL DEFAULT 0;
+    -- The words of each job's prompt, by person, newest first: /video history finds a person's jobs
+    -- with some words through this key, however many jobs there are. Written by the job's first step;
+    -- jobs stored before this migration are listed by /video history without words only.
+    CREATE TABLE job_words (
+        user_id TEXT NOT NULL,
+        word TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        PRIMARY KEY (user_id, word, created_at, job_id)
+    );
+    """,
 )
 
 

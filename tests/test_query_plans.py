@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.recall import MAX_CANDIDATES
 from storage.db import Store
 from storage.plans import HOT_QUERIES
 
@@ -27,6 +28,9 @@ _BOUNDED_SORTS = {
     "channels_used": "USE TEMP B-TREE FOR GROUP BY|USE TEMP B-TREE FOR ORDER BY",
     # a month's rows of spend_days (issue 19), found through spend_days_period: at most 31 days of one scope
     "spend_by_id": "USE TEMP B-TREE FOR GROUP BY|USE TEMP B-TREE FOR ORDER BY",
+    # the candidates of a history search, at most MAX_CANDIDATES of them (the LIMIT of their index range)
+    "history_one_word": "USE TEMP B-TREE FOR ORDER BY",
+    "history_words": "USE TEMP B-TREE FOR ORDER BY",
 }
 # Queries that must reach the day's jobs through the time index, the rest being bounded by the day.
 _BY_DAY = {"day_cost", "channels_used", "daily_summary", "cli_since", "account_usage"}
@@ -62,3 +66,14 @@ async def test_the_open_jobs_of_a_channel_come_from_the_index_of_unfinished_jobs
     # /video status with 186k finished jobs in the channel read all of them to return none (issue 17).
     assert any("jobs_open_channel" in line for line in await store.query_plan("status"))
     assert any("jobs_open" in line for line in await store.query_plan("cli_open_jobs"))
+
+
+async def test_a_history_search_reads_a_bounded_range_of_the_words_index(store: Store) -> None:
+    # Each word is a search of job_words' key (the person, the word); the first one's range is cut at
+    # MAX_CANDIDATES, so a person's thousandth job with a common word costs what their tenth does.
+    for name in ("history_one_word", "history_words"):
+        plan = await store.query_plan(name)
+        words = [line for line in plan if "job_words" in line]
+        assert words and all("(user_id=? AND word=?" in line for line in words), plan
+        assert any("SEARCH jobs USING INDEX sqlite_autoindex_jobs_1 (id=?)" in line for line in plan), plan
+    assert f"LIMIT {MAX_CANDIDATES}" in HOT_QUERIES["history_words"][0]

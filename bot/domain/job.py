@@ -130,6 +130,8 @@ class Job:
     full_settings: str | None = None
     full_of_draft: bool = False  # this job is the full version of its `rerun_of`, a draft
 
+    remix: bool = False  # started from the Remix form: rerun_of is the job it remixes, its settings changed
+
     @property
     def line_since(self) -> float:
         """When the job joined the account's line: its approval, if it waited for one, else its creation.
@@ -239,3 +241,4 @@ class JobChanges(TypedDict, total=False):
     style: str | None
     full_settings: str | None
     full_of_draft: bool
+    remix: bool

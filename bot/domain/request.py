@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from bot.domain import catalogue
 from bot.domain.job import Job
+from bot.domain.recall import prompt_words
 
 # Slack's section blocks hold 3,000 characters; the root message shows the whole prompt beside the
 # settings, so 2,000 keeps it readable and always within what Slack will post. Perf's own limit is
@@ -141,6 +142,20 @@ class DefaultsRequest:
     options: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ShowRequest:
+    """`/video show <job id>`: post a finished job's result here. `job_id` as typed ("" when none was)."""
+
+    job_id: str
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    """`/video history [words]`: the person's last jobs whose prompt has all of `words`."""
+
+    words: tuple[str, ...] = ()
+
+
 class ErrorCode(StrEnum):
     """What was wrong with a command; the messages package words each one."""
 
@@ -178,6 +193,8 @@ ParseResult = (
     | ModelsRequest
     | CancelRequest
     | DefaultsRequest
+    | ShowRequest
+    | HistoryRequest
     | FormRequest
     | CommandError
 )
@@ -189,6 +206,10 @@ _CANCEL = re.compile(r"^cancel\s+(vb_[a-z0-9]{10})$", re.IGNORECASE)
 _DEFAULTS = re.compile(r"^defaults(\s+me)?(?:\s+(clear)|\s+((?:--|—|–)[A-Za-z].*))?$", re.IGNORECASE | re.DOTALL)
 # The settings a default can give: not `--private` or `--draft`, which are about one request.
 DEFAULT_OPTIONS = ("model", "duration", "aspect", "resolution", "style")
+# `show` takes anything that looks like a job id (a wrong one is answered, not filmed). `history` takes
+# words; a text with an option in it is a prompt that happens to start with "history".
+_SHOW = re.compile(r"^show(?:\s+(vb_\S*))?$", re.IGNORECASE)
+_HISTORY = re.compile(r"^history(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
 
 
 def parse_video_command(text: str | None) -> ParseResult:
@@ -211,6 +232,8 @@ def parse_video_command(text: str | None) -> ParseResult:
     cancel = _CANCEL.match(stripped)
     if cancel:
         return CancelRequest(job_id=cancel.group(1).lower())
+    if recall := _recall_request(stripped):
+        return recall
     quota_set = _QUOTA_SET.match(stripped)
     if quota_set:
         return QuotaRequest(new_limit=(quota_set.group(1) or "").strip())
@@ -235,6 +258,16 @@ def _parse_defaults(mine: bool, clear: bool, text: str) -> DefaultsRequest | Com
     if other := next((name for name in options if name not in DEFAULT_OPTIONS), None):
         return CommandError(ErrorCode.NOT_A_DEFAULT, given=other)
     return DefaultsRequest(mine=mine, clear=clear, options=options)
+
+
+def _recall_request(text: str) -> ShowRequest | HistoryRequest | None:
+    show = _SHOW.match(text)
+    if show:
+        return ShowRequest(job_id=(show.group(1) or "").lower())
+    history = _HISTORY.match(text)
+    if history and not _OPTION_START.search(text):
+        return HistoryRequest(words=tuple(prompt_words(history.group(1) or "")))
+    return None
 
 
 def validate_form(

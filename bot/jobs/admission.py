@@ -75,19 +75,23 @@ class Admission:
         trigger: str,
         response_url: str = "",
         full_version: bool = False,
+        remix: bool = False,
     ) -> Job | None:
         """Store a rerun of `source` for `user_id`; None if `trigger` already started one.
 
-        `full_version`: `request` is the full version of `source`, a draft, rather than another take of it."""
+        `full_version`: `request` is the full version of `source`, a draft, rather than another take of it.
+        `remix`: its settings were changed in the Remix form."""
         job = self._new_job(
             request, team_id=source.team_id, channel_id=source.channel_id, user_id=user_id, response_url=response_url
         )
         job.rerun_of = source.id
-        job.private = source.private
+        job.remix = remix
+        job.private = source.private or request.private  # a remix of a private job stays private
         job.thread_ts = source.thread_ts  # a rerun goes where its original is
         job.style = source.style  # the prompt it runs again ends with it
         job.full_of_draft = full_version
-        job.full_settings = None if full_version else source.full_settings  # another take of a draft is one
+        # Another take of a draft is one; its full version, or a remix (settings picked anew), is not.
+        job.full_settings = None if full_version or remix else source.full_settings
         if not await self._insert_within_quota(job, trigger):
             return None
         self._log_accepted(job)
@@ -161,11 +165,12 @@ class Admission:
 
     def _log_accepted(self, job: Job) -> None:
         log.info(
-            "job=%s event=accepted channel=%s user=%s model=%s duration=%s rerun_of=%s",
+            "job=%s event=accepted channel=%s user=%s model=%s duration=%s rerun_of=%s remix=%s",
             job.id,
             job.channel_id,
             job.user_id,
             job.model,
             job.duration_seconds,
             job.rerun_of or "-",
+            int(job.remix),
         )

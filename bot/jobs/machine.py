@@ -124,6 +124,7 @@ class JobMachine:
                 job, f"the job could not be started within {minutes} min; nothing was sent to Perf or charged"
             )
             return
+        await self._writer.index_words(job)
         await self._prepare_thread(job)
         if job.root_ts is None and not await self._slack.known_postable(job.where):
             # Nobody pays for a video the bot could never show: a channel not known to take the bot's

@@ -6,8 +6,9 @@ job's video would wait a minute behind posts nobody is reading yet. So a step on
 it is posted here when the channel has room, after every root waiting there, and the job's steps go on.
 
 Only one progress message a job, across replicas and restarts: on PostgreSQL whoever posts it first
-claims it in the jobs table (`progress_post_claimed_until`; SQLite's one process needs only `_posting`),
-and the `ts` it got is recorded the moment Slack answers. A replica that dies holding a claim leaves it
+claims it in the jobs table (`progress_post_claimed_until`; SQLite's one process needs only `_posting`,
+and a look at the recorded `ts` for a step holding the job from before it), and the `ts` it got is
+recorded the moment Slack answers. A replica that dies holding a claim leaves it
 to lapse, and the next step that wants the message claims it anew. A crash between Slack's answer and
 the write can leave one extra message, as for any post.
 """
@@ -89,10 +90,12 @@ class ProgressPosts:
         job_id = asked_by.id
         now = self._clock.now()
         # SQLite serves one process, where `_posting` already keeps to one post a job: no claim to write.
-        if self._store.engine != "sqlite" and not await self._store.claim_progress_post(
-            job_id, now, now + self._claim_seconds
-        ):
-            return None
+        if self._store.engine != "sqlite":
+            if not await self._store.claim_progress_post(job_id, now, now + self._claim_seconds):
+                return None
+        elif (stored := await self._store.get_job(job_id)) is not None and stored.progress_ts is not None:
+            # Asked for by a step holding the job as it was before its message was posted and recorded.
+            return stored.progress_ts
         job = self._latest.get(job_id, asked_by)
         assert job.root_ts is not None
         label = f"job={job_id} message=progress"

@@ -109,11 +109,18 @@ class JobService:
         trigger: str,
         response_url: str = "",
         full_version: bool = False,
+        remix: bool = False,
     ) -> Job | None:
-        """Store a rerun of `source` for `user_id` (or, `full_version`, the full version of a draft); None if
-        `trigger` already started one."""
+        """Store a rerun of `source` for `user_id` (`full_version`: the full version of a draft; `remix`: with
+        its settings changed in the Remix form); None if `trigger` already started one."""
         return await self._admission.start_rerun(
-            source, request, user_id=user_id, trigger=trigger, response_url=response_url, full_version=full_version
+            source,
+            request,
+            user_id=user_id,
+            trigger=trigger,
+            response_url=response_url,
+            full_version=full_version,
+            remix=remix,
         )
 
     async def advance(self, job: Job) -> None:

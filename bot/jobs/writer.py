@@ -36,6 +36,11 @@ class JobWriter:
         if event:
             log.info("job=%s event=%s state=%s", job.id, event, job.state)
 
+    async def index_words(self, job: Job) -> None:
+        """The words of its prompt, for `/video history`: written by the job's first step rather than in its
+        admission, which would hold every command of a burst behind them; a repeated step writes nothing new."""
+        await self._store.index_words(job)
+
     async def retry_later(self, job: Job, reason: str, retry_after: float | None = None) -> None:
         failures = job.poll_failures + 1
         delay = backoff_delay(failures, self._settings.poll_min_seconds, retry_after)

@@ -11,6 +11,7 @@ where the words appear, so a change to one surface is read and reviewed apart fr
 - _home: the App Home tab;
 - _approvals: approval for expensive jobs (the request an approver gets, decided, the denial form);
 - _defaults: `/video defaults`, and the note when a default could not apply;
+- _recall: `/video show` (a finished job posted again) and `/video history`;
 - _phrases: the wording several surfaces share (a job's one-line status and settings, command errors);
 - _text: Message, Block Kit's limits, escaping and clipping, and the plain-text fallback.
 
@@ -62,6 +63,7 @@ from bot.messages._form import (
     form_place,
     form_refused,
     form_values,
+    remix_form,
     video_form,
 )
 from bot.messages._home import (
@@ -87,16 +89,20 @@ from bot.messages._quotas import (
     resets_text,
     usage_report,
 )
+from bot.messages._recall import history_message, history_too_many_words, show_message, show_refused
 from bot.messages._text import MAX_TEXT, MAX_VIEW_BLOCKS, Message, clip, escape, plain_text_version, seconds_text, usd
 from bot.messages._thread import (
     CANCEL_ACTION_ID,
     DETAILS_ACTION_ID,
     FULL_VERSION_ACTION_ID,
+    REMIX_ACTION_ID,
     RERUN_ACTION_ID,
     cannot_post_in_channel,
     ordinal,
     progress_bar,
     progress_message,
+    remix_refused,
+    remix_unavailable,
     rerun_refused,
     rerun_unavailable,
     root_message,
@@ -119,6 +125,7 @@ __all__ = [
     "MAX_TEXT",
     "MAX_VIEW_BLOCKS",
     "MESSAGE_SHORTCUT_ID",
+    "REMIX_ACTION_ID",
     "RERUN_ACTION_ID",
     "ApprovalAnswer",
     "BudgetNotice",
@@ -159,6 +166,8 @@ __all__ = [
     "form_refused",
     "form_values",
     "help_message",
+    "history_message",
+    "history_too_many_words",
     "home_view",
     "internal_error",
     "message_link",
@@ -175,12 +184,17 @@ __all__ = [
     "quota_changed",
     "quota_refused",
     "quota_status",
+    "remix_form",
+    "remix_refused",
+    "remix_unavailable",
     "rerun_refused",
     "rerun_unavailable",
     "resets_text",
     "root_message",
     "seconds_text",
     "settings_line",
+    "show_message",
+    "show_refused",
     "status_message",
     "upload_title",
     "usage_report",

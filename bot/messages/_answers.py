@@ -41,12 +41,16 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
         "`/video report` shows today's usage and cost, `/video report month` the month by channel, person and "
         "model. When the account is busy, jobs wait in line and the thread shows their place.\n\n"
         f"*Another take:* react with {emoji(rerun_emoji)} on the job's message, or press *Run again*. It runs "
-        "the same prompt and settings for you and counts as a new job.\n\n"
+        "the same prompt and settings for you and counts as a new job. *Remix* opens the form with its prompt "
+        "and settings, to change what you like.\n\n"
         "*Draft first:* add `--draft` for a cheap preview (the cheapest model, 2 s, 720p); when it is done, "
         '*Make the full version* runs what you asked for. `--style "35 mm film"` adds a style to the prompt.\n\n'
         "*Defaults:* `/video defaults` shows what applies to you here and where it comes from; "
         '`/video defaults me --model pika` sets yours, `/video defaults --aspect 9:16 --style "soft light"` '
         "this channel's (admins); `/video defaults me clear` removes yours. An option you type wins."
+        "\n\n"
+        "*Recall:* `/video history [words]` lists your last jobs (with those words); `/video show <job id>` "
+        "posts a finished one here again."
     )
     return {"response_type": "ephemeral", "text": text}
 
@@ -109,7 +113,7 @@ def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
         + (" (charged)" if job.perf_cost_micros is not None else " (estimate)"),
     ]
     if job.rerun_of:
-        what = "The full version of the draft" if job.full_of_draft else "Another take of"
+        what = "The full version of the draft" if job.full_of_draft else "Remix of" if job.remix else "Another take of"
         lines.append(f"• {what} `{escape(job.rerun_of)}`")
     if job.full_settings:
         lines.append(f"• A draft of `{escape(job.full_settings)}`")

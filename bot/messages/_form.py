@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain import catalogue, drafts
-from bot.domain.request import MAX_PROMPT_CHARS, CommandError
+from bot.domain.job import Job
+from bot.domain.request import MAX_PROMPT_CHARS, CommandError, validate_form
 from bot.messages._phrases import command_error
-from bot.messages._text import MAX_TEXT, clip, seconds_text, usd
+from bot.messages._text import MAX_TEXT, clip, escape, seconds_text, usd
 
 FORM_CALLBACK_ID = "video_form"
 FORM_MODEL_ACTION_ID = "form_model"
@@ -28,6 +29,12 @@ class FormPlace:
     channel_id: str = ""
     thread_ts: str | None = None
     pick_channel: bool = False
+    # A remix: the job it starts from, what that job cost and ran with (shown beside the new cost), and
+    # whether it was private (a remix of a private job stays private).
+    remix_of: str | None = None
+    remix_cost_micros: int = 0
+    remix_settings: str = ""
+    remix_private: bool = False
 
     def metadata(self) -> str:
         fields: dict[str, Any] = {"channel_id": self.channel_id}
@@ -35,6 +42,8 @@ class FormPlace:
             fields["thread_ts"] = self.thread_ts
         if self.pick_channel:
             fields["pick_channel"] = True
+        if self.remix_of:
+            fields["remix"] = [self.remix_of, self.remix_cost_micros, self.remix_settings[:200], self.remix_private]
         return json.dumps(fields)
 
 
@@ -46,11 +55,41 @@ def form_place(view: dict[str, Any]) -> FormPlace:
     if not isinstance(fields, dict):
         fields = {}
     thread_ts = fields.get("thread_ts")
+    remix = fields.get("remix")
+    remix_of, cost, settings, private = remix if isinstance(remix, list) and len(remix) == 4 else ("", 0, "", False)
     return FormPlace(
         channel_id=str(fields.get("channel_id") or ""),
         thread_ts=thread_ts if isinstance(thread_ts, str) and thread_ts else None,
         pick_channel=fields.get("pick_channel") is True,
+        remix_of=remix_of if isinstance(remix_of, str) and remix_of else None,
+        remix_cost_micros=cost if isinstance(cost, int) else 0,
+        remix_settings=str(settings),
+        remix_private=private is True,
     )
+
+
+def remix_form(job: Job) -> dict[str, Any]:
+    """The form prefilled with `job`'s prompt and settings, for a remix of it in its own conversation."""
+    values = FormValues(
+        prompt=job.prompt,
+        # A model the catalogue no longer has can't be picked again: the menu opens on the default, and the
+        # cost line names the original's model as no longer offered.
+        model=job.model if job.model in catalogue.MODELS else catalogue.DEFAULT_MODEL,
+        duration=str(job.duration_seconds),
+        resolution=job.resolution,
+        aspect_ratio=job.aspect_ratio,
+        private=job.private,
+    )
+    place = FormPlace(
+        channel_id=job.channel_id,
+        thread_ts=job.thread_ts,
+        remix_of=job.id,
+        remix_cost_micros=job.cost_micros,
+        remix_settings=f"{job.model}, {seconds_text(job.duration_seconds)}"
+        + ("" if job.model in catalogue.MODELS else ", a model no longer offered"),
+        remix_private=job.private,
+    )
+    return video_form(job.channel_id, values, place=place)
 
 
 @dataclass(frozen=True)
@@ -87,6 +126,20 @@ def form_cost_text(values: FormValues) -> str:
     )
 
 
+def _cost_text(values: FormValues, place: FormPlace) -> str:
+    """The cost line; a remix's says what the original cost and what the change adds or saves."""
+    text = form_cost_text(values)
+    if not place.remix_of:
+        return text
+    original = f"the original: {usd(place.remix_cost_micros)} ({escape(place.remix_settings)})"
+    request = validate_form(values.prompt or "-", values.model, values.duration, values.resolution, values.aspect_ratio)
+    if isinstance(request, CommandError):
+        return f"{text} · {original}"
+    change = request.estimated_cost_micros - place.remix_cost_micros
+    difference = "the same" if change == 0 else f"{'+' if change > 0 else '−'}{usd(abs(change))}"
+    return f"{text} · {original} · {difference}"
+
+
 def video_form(channel_id: str, values: FormValues | None = None, *, place: FormPlace | None = None) -> dict[str, Any]:
     """The modal a bare `/video` (or a shortcut) opens; where its job goes rides along in private_metadata."""
     values = values or FormValues()
@@ -101,7 +154,7 @@ def video_form(channel_id: str, values: FormValues | None = None, *, place: Form
         "type": "modal",
         "callback_id": FORM_CALLBACK_ID,
         "private_metadata": place.metadata(),
-        "title": {"type": "plain_text", "text": "Make a video"},
+        "title": {"type": "plain_text", "text": "Remix a video" if place.remix_of else "Make a video"},
         "submit": {"type": "plain_text", "text": "Make it"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
@@ -111,13 +164,14 @@ def video_form(channel_id: str, values: FormValues | None = None, *, place: Form
             _duration_input(values.duration),
             _select_input("aspect", "Aspect ratio", "aspect", aspects, values.aspect_ratio),
             _select_input("resolution", "Resolution", "resolution", resolutions, values.resolution),
-            _style_input(values.style),
-            _private_input(values.private),
-            _draft_input(values.draft),
+            # A remix's prompt already ends with its style, and it is the take itself, not a preview.
+            *([] if place.remix_of else [_style_input(values.style)]),
+            _private_note() if place.remix_private else _private_input(values.private),
+            *([] if place.remix_of else [_draft_input(values.draft)]),
             {
                 "type": "context",
                 "block_id": "cost",
-                "elements": [{"type": "mrkdwn", "text": clip(form_cost_text(values), MAX_TEXT, sent=True)}],
+                "elements": [{"type": "mrkdwn", "text": clip(_cost_text(values, place), MAX_TEXT, sent=True)}],
             },
         ],
     }
@@ -236,6 +290,11 @@ def _private_input(private: bool) -> dict[str, Any]:
         "label": {"type": "plain_text", "text": "Who sees it"},
         "element": box,
     }
+
+
+def _private_note() -> dict[str, Any]:
+    text = "🔒 Only you will see it: a remix of a private video is made in a direct message to you too."
+    return {"type": "context", "block_id": "private", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
 def form_values(view: dict[str, Any]) -> FormValues:

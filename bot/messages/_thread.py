@@ -25,6 +25,7 @@ from bot.messages._text import (
 
 RERUN_ACTION_ID = "rerun"
 FULL_VERSION_ACTION_ID = "full_version"
+REMIX_ACTION_ID = "remix"
 CANCEL_ACTION_ID = "cancel"
 DETAILS_ACTION_ID = "details"
 
@@ -58,7 +59,7 @@ def _job_buttons(job: Job) -> list[dict[str, Any]]:
             "value": job.id,
         }
 
-    buttons = [button(RERUN_ACTION_ID, "🔁 Run again")]
+    buttons = [button(RERUN_ACTION_ID, "🔁 Run again"), button(REMIX_ACTION_ID, "🎛 Remix")]
     if job.full_settings is not None and job.state == JobState.DELIVERED:
         full = button(FULL_VERSION_ACTION_ID, "⏩ Make the full version")
         full["style"] = "primary"
@@ -95,6 +96,8 @@ def _rerun_line(job: Job) -> str:
     original = f"<{escape(job.rerun_link)}|{what}>" if job.rerun_link else f"job {escape(job.rerun_of or '')}"
     if job.full_of_draft:
         return f"⏩ Full version of {original}, asked for by <@{escape(job.user_id)}>"
+    if job.remix:
+        return f"🎛 Remix of {original}, by <@{escape(job.user_id)}>"
     return f"🔁 Another take of {original}, asked for by <@{escape(job.user_id)}>"
 
 
@@ -106,6 +109,22 @@ def _draft_line(job: Job) -> str:
     return (
         f"✏️ Draft: a cheap preview of what was asked for ({asked}). "
         f"The full version will cost est. {usd(full.estimated_cost_micros)}."
+    )
+
+
+def remix_refused(gone: bool) -> Message:
+    """The Remix button or its form, when the original can't be remixed by this person."""
+    if gone:
+        return private_answer("I can't find the video you wanted to remix any more, so nothing was started.")
+    return private_answer(
+        "Only the person who asked for a private video can remix it (nobody else can see it). Nothing was started."
+    )
+
+
+def remix_unavailable() -> Message:
+    return private_answer(
+        "I couldn't open the remix form just now because Slack didn't answer me. Nothing was started; "
+        "press *Remix* again in a minute."
     )
 
 

@@ -26,6 +26,8 @@ from bot.features.control import JobControl
 from bot.features.defaults import DefaultsService
 from bot.features.home import HomeService
 from bot.features.people import People
+from bot.features.recall import RecallService
+from bot.features.remixes import RemixService
 from bot.features.reports import ReportService
 from bot.features.reruns import RerunService
 from bot.jobs.maintenance import Maintenance
@@ -156,6 +158,8 @@ def _wire(
         slack=slack,
         people=people,
         reruns=RerunService(store, jobs, slack, people, settings, clock),
+        remixes=RemixService(store, jobs, slack),
+        recall=RecallService(store, people, slack),
         reports=reports,
         clock=clock,
         metrics=metrics,

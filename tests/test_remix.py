@@ -1,0 +1,231 @@
+"""Remix: the Remix button opens the form prefilled with a job's prompt and settings; its submission starts
+one new job for the person remixing, linked to the original, checked like any job."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from bot import messages
+from bot.domain.job import JobState
+from bot.domain.request import MAX_PROMPT_CHARS
+from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body
+from tests.fakes.blockkit import view_problem
+from tests.fakes.jobs import stored_job
+from tests.fakes.slack import FakeMessage
+
+BOB = "UBOB0002"
+DM = f"D{USER}"
+
+
+def remix_click(root: FakeMessage, *, user: str = BOB, channel: str = CHANNEL) -> str:
+    [button] = [
+        b for block in root.blocks if block["type"] == "actions" for b in block["elements"] if b["action_id"] == "remix"
+    ]
+    return button_click_body(root.ts, button["value"], user=user, channel=channel, action_id="remix")
+
+
+def form_state(view: dict[str, Any], **changed: str) -> dict[str, Any]:
+    """What Slack sends back for `view`: each field as the form opened it, with `changed` typed over it."""
+    values: dict[str, Any] = {}
+    for block in view["blocks"]:
+        element = block.get("element") or {}
+        field = block.get("block_id")
+        if block["type"] != "input" or field is None:
+            continue
+        if element["type"] == "plain_text_input":
+            entered = {"type": "plain_text_input", "value": changed.get(field, element.get("initial_value", ""))}
+        elif element["type"] == "static_select":
+            entered = {
+                "type": "static_select",
+                "selected_option": {"value": changed.get(field, element["initial_option"]["value"])},
+            }
+        else:
+            entered = {"type": "checkboxes", "selected_options": element.get("initial_options", [])}
+        values[field] = {element["action_id"]: entered}
+    return {"values": values}
+
+
+def submission(view_id: str, view: dict[str, Any], *, user: str = BOB, **changed: str) -> str:
+    submitted = {**view, "id": view_id, "hash": f"{view_id}-1", "state": form_state(view, **changed)}
+    payload = {"type": "view_submission", "team": {"id": "T0001"}, "user": {"id": user}, "view": submitted}
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def cost_line(view: dict[str, Any]) -> str:
+    [cost] = [b for b in view["blocks"] if b.get("block_id") == "cost"]
+    return str(cost["elements"][0]["text"])
+
+
+async def finished(bot: Bot, text: str = "A lighthouse in a storm --model veo-3 --duration 8 --ar 9:16") -> FakeMessage:
+    await bot.command(text)
+    await bot.run_jobs()
+    return bot.slack.roots(DM if "--private" in text else CHANNEL)[-1]
+
+
+async def open_remix(
+    bot: Bot, root: FakeMessage, *, user: str = BOB, channel: str = CHANNEL
+) -> tuple[str, dict[str, Any]]:
+    assert (await bot.interaction(remix_click(root, user=user, channel=channel))).status == 200
+    view_id = max(bot.slack.views)
+    return view_id, bot.slack.views[view_id]
+
+
+async def test_the_remix_button_opens_the_form_with_the_job_and_its_cost(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    root = await finished(bot)
+    [actions] = [block for block in root.blocks if block["type"] == "actions"]
+    assert [b["text"]["text"] for b in actions["elements"]][:2] == ["🔁 Run again", "🎛 Remix"]
+
+    view_id, view = await open_remix(bot, root)
+    assert view["title"]["text"] == "Remix a video"
+    fields = form_state(view)["values"]
+    assert fields["prompt"]["prompt"]["value"] == "A lighthouse in a storm"
+    assert fields["model"]["form_model"]["selected_option"]["value"] == "veo-3"
+    assert fields["duration"]["form_duration"]["value"] == "8"
+    assert fields["aspect"]["aspect"]["selected_option"]["value"] == "9:16"
+    assert fields["resolution"]["resolution"]["selected_option"]["value"] == "1080p"
+    # The fake Perf charged $0.40 for the original; the form's own settings cost $2.80 at veo-3's price.
+    assert cost_line(view) == "💰 Estimated cost: *$2.80* (veo-3, 8 s) · the original: $0.40 (veo-3, 8 s) · +$2.40"
+
+    changed = {**view, "id": view_id, "hash": bot.slack.view_hashes[view_id], "state": form_state(view, duration="4")}
+    action = {"action_id": "form_duration", "block_id": "duration", "value": "4", "action_ts": "1"}
+    payload = {"type": "block_actions", "user": {"id": BOB}, "view": changed, "actions": [action]}
+    await bot.interaction(urlencode({"payload": json.dumps(payload)}))
+    assert cost_line(bot.slack.views[view_id]).endswith(
+        "*$1.40* (veo-3, 4 s) · the original: $0.40 (veo-3, 8 s) · +$1.00"
+    )
+    assert len(bot.perf.creates) == 1  # opening and changing the form starts nothing
+
+
+async def test_submitting_a_remix_starts_a_job_for_the_remixer_linked_to_the_original(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    root = await finished(bot)
+    view_id, view = await open_remix(bot, root)
+
+    response = await bot.interaction(
+        submission(view_id, view, prompt="A lighthouse at dawn", model="pika", duration="3")
+    )
+    assert response.status == 200 and not response.body  # the modal closes
+    await bot.run_jobs()
+
+    _, created = bot.perf.creates
+    assert created == {
+        "prompt": "A lighthouse at dawn",
+        "model": "pika",
+        "duration_seconds": 3,
+        "resolution": "1080p",
+        "aspect_ratio": "9:16",
+    }
+    _, remix_root = bot.slack.roots(CHANNEL)
+    text = remix_root.all_text()
+    permalink = f"https://acme.slack.com/archives/{CHANNEL}/p{root.ts.replace('.', '')}"
+    assert f"Video for <@{BOB}>" in text and f"🎛 Remix of <{permalink}|this video>, by <@{BOB}>" in text
+    assert "✅ Done" in text and len(bot.slack.files_in_thread(CHANNEL, remix_root.ts)) == 1
+    original, remix = await bot.services.store.jobs()
+    assert (remix.user_id, remix.rerun_of, remix.remix, remix.state) == (BOB, original.id, True, JobState.DELIVERED)
+
+
+async def test_a_submission_starts_one_job_however_often_it_is_delivered_and_across_a_restart(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot()
+    root = await finished(bot)
+    view_id, view = await open_remix(bot, root)
+    body = submission(view_id, view, duration="4")
+
+    await bot.interaction(body)
+    await bot.interaction(body)  # Slack delivers the same submission again
+    assert len(await bot.services.store.jobs()) == 2
+    # The bot stops after storing the remix and before its job starts; the submission arrives once more.
+    restarted = await make_bot()
+    assert (await restarted.interaction(body)).status == 200
+    await restarted.run_jobs()
+    assert len(restarted.perf.creates) == 2
+    remixes = [job for job in await restarted.services.store.jobs() if job.remix]
+    assert [(job.state, job.duration_seconds) for job in remixes] == [(JobState.DELIVERED, Decimal(4))]
+
+    # Another press of Remix is another form, and another job.
+    second_id, second_view = await open_remix(restarted, root)
+    assert second_id != view_id
+    await restarted.interaction(submission(second_id, second_view, duration="5"))
+    await restarted.run_jobs()
+    assert len(restarted.perf.creates) == 3 and len(restarted.slack.roots(CHANNEL)) == 3
+
+
+async def test_a_remix_of_a_private_job_stays_private_and_only_its_requester_can_remix_it(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    root = await finished(bot, "A glacier --private")
+
+    # Only alice sees her DM; a click from anyone else there (or a forged one) opens nothing.
+    await bot.interaction(remix_click(root, user=BOB, channel=DM))
+    assert bot.slack.views == {}
+    [(channel, user, text)] = bot.slack.ephemerals
+    assert (channel, user) == (DM, BOB) and "Only the person who asked for a private video can remix it" in text
+
+    view_id, view = await open_remix(bot, root, user=USER, channel=DM)
+    assert "🔒 Only you will see it" in json.dumps(view, ensure_ascii=False)
+    assert not [b for b in view["blocks"] if b.get("element", {}).get("type") == "checkboxes"]
+    refused = json.loads((await bot.interaction(submission(view_id, view, user=BOB))).body)
+    assert "Only the person who asked" in refused["errors"]["prompt"]
+    assert len(await bot.services.store.jobs()) == 1
+
+    await bot.interaction(submission(view_id, view, user=USER, prompt="A glacier at night"))
+    await bot.run_jobs()
+    assert bot.slack.roots(CHANNEL) == []
+    _, remix_root = bot.slack.roots(DM)
+    assert "🎛 Remix of" in remix_root.all_text() and "✅ Done" in remix_root.all_text()
+    [remix] = [job for job in await bot.services.store.jobs() if job.remix]
+    assert remix.private and remix.where == DM
+
+
+async def test_a_remix_is_checked_against_the_catalogue_and_the_quotas(make_bot: MakeBot) -> None:
+    bot = await make_bot(daily_jobs_per_channel=2)
+    root = await finished(bot)
+    view_id, view = await open_remix(bot, root)
+
+    wrong = json.loads((await bot.interaction(submission(view_id, view, duration="61"))).body)
+    assert list(wrong["errors"]) == ["duration"] and "up to 60 s" in wrong["errors"]["duration"]
+    await bot.command("Another one")  # the channel's second job of the day
+    full = json.loads((await bot.interaction(submission(view_id, view, duration="4"))).body)
+    assert "This channel has used its 2 jobs for today" in full["errors"]["prompt"]
+    await bot.run_jobs()
+    assert len(bot.perf.creates) == 2 and not [job for job in await bot.services.store.jobs() if job.remix]
+
+
+async def test_a_remix_whose_original_is_gone_says_so_on_the_form(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    root = await finished(bot)
+    view_id, view = await open_remix(bot, root)
+    metadata = json.loads(view["private_metadata"])
+    metadata["remix"][0] = "vb_gone000000"
+    body = json.loads(await _refused_body(bot, view_id, {**view, "private_metadata": json.dumps(metadata)}))
+    assert "I can't find the video you wanted to remix" in body["errors"]["prompt"]
+    assert len(await bot.services.store.jobs()) == 1
+
+
+async def _refused_body(bot: Bot, view_id: str, view: dict[str, Any]) -> str:
+    return str((await bot.interaction(submission(view_id, view))).body)
+
+
+def test_the_remix_form_of_the_longest_prompt_is_a_view_slack_takes() -> None:
+    prompt = ("Tom & Jerry <chase> <!channel> " * 70)[:MAX_PROMPT_CHARS]
+    job = stored_job(prompt=prompt, private=True, perf_cost_micros=280_000, thread_ts="1700000000.000001")
+    view = messages.remix_form(job)
+    assert view_problem(view) is None
+    place = messages.form_place(view)
+    assert (place.remix_of, place.remix_cost_micros, place.remix_private) == (job.id, 280_000, True)
+    assert (place.channel_id, place.thread_ts) == (CHANNEL, "1700000000.000001")
+    # What the person changes is carried over; the original's cost stays beside it.
+    values = messages.FormValues(prompt=prompt, model="veo-3", duration="60")
+    again = messages.video_form(CHANNEL, values, place=place)
+    assert view_problem(again) is None
+    assert "the original: $0.28 (pika, 4 s) · +$20.72" in json.dumps(again, ensure_ascii=False)
+
+
+def test_a_remix_of_a_retired_model_opens_on_the_default_model_and_says_so() -> None:
+    view = messages.remix_form(stored_job(model="sora-1", perf_cost_micros=500_000))
+    assert form_state(view)["values"]["model"]["form_model"]["selected_option"]["value"] == "runway-gen3"
+    assert "the original: $0.50 (sora-1, 4 s, a model no longer offered)" in cost_line(view)
