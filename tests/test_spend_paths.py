@@ -15,7 +15,8 @@ from storage.spend import CHANNEL, MODEL, USER, WORKSPACE, Spent
 from tests.conftest import CHANNEL as HERE
 from tests.conftest import Bot, MakeBot, private_text
 from tests.fakes.perf import Scripted
-from tests.test_approvals import APPROVALS, BOB, CHEAP, EXPENSIVE, asked, click, deny_submission, waiting_bot
+from tests.test_approvals import APPROVALS, BOB, CHEAP, asked, click, deny_submission, waiting_bot
+from tests.test_job_counts import assert_counts_match_the_jobs
 
 ALL_TIME = (0.0, 1e12)
 ELSEWHERE = "C0THER001"
@@ -52,6 +53,7 @@ async def assert_spend_is_what_the_jobs_say(store: Store) -> None:
             before = days.get(job.spend_day, Spent(0, 0))
             days[job.spend_day] = Spent(before.jobs + 1, before.cost_micros + job.cost_micros)
     assert await store.spent_by_day(WORKSPACE, "", ALL_TIME) == days
+    await assert_counts_match_the_jobs(store)  # and the jobs by state, kept in the same transactions
 
 
 async def state_of(bot: Bot, job_id: str) -> Job:
