@@ -1,0 +1,86 @@
+"""Where approvals, budgets and the account's limit meet each other and issue 18's drafts and remixes:
+which refusal comes first, what a job waiting for approval holds, and what each view shows of it."""
+
+from __future__ import annotations
+
+import json
+
+from bot.domain.job import JobState
+from storage.spend import WORKSPACE
+from tests.conftest import CHANNEL, USER, MakeBot, private_text
+from tests.test_approvals import APPROVALS, BOB, EXPENSIVE, LIMIT, asked, click, deny_submission, run_for, waiting_bot
+from tests.test_drafts import finished_draft, full_version_click
+from tests.test_remix import finished, open_remix, submission
+
+CAROL_REQUESTER = "UREQ0003"
+
+
+async def test_a_job_over_a_budget_is_refused_before_it_would_wait_for_approval(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS, monthly_budget_micros=2_500_000)
+    refusal = private_text(await bot.command(EXPENSIVE))  # est. $2.80: over both
+    assert "the workspace past its monthly budget" in refusal and "It would fit as `--model veo-3 --duration" in refusal
+    assert not await bot.services.store.jobs() and not bot.slack.roots(APPROVALS)
+
+
+async def test_a_job_waiting_for_approval_holds_the_budget_and_a_denial_gives_it_back(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS, monthly_budget_micros=5_000_000)
+    waiting = await asked(bot)
+    refusal = private_text(await bot.command(EXPENSIVE, user=CAROL_REQUESTER))
+    assert "$2.80 of $5.00 used, $2.20 left" in refusal
+    await bot.interaction(deny_submission(waiting.id, BOB, "no"))
+    await bot.run_jobs()
+    assert (await bot.command(EXPENSIVE, user=CAROL_REQUESTER)).body == ""
+
+
+async def test_the_accounts_daily_jobs_count_a_waiting_job_until_it_is_denied(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS, account_daily_jobs=1)
+    waiting = await asked(bot)
+    assert "makes at most 1 job a day" in private_text(await bot.command("A small boat --model pika --duration 2"))
+    [copy] = bot.slack.roots(APPROVALS)
+    await bot.interaction(click(copy, waiting.id, BOB, "approval_deny"))
+    await bot.interaction(deny_submission(waiting.id, BOB, "no"))
+    await bot.run_jobs()
+    assert (await bot.command("A small boat --model pika --duration 2")).body == ""
+
+
+async def test_a_drafts_full_version_over_the_approval_limit_waits_for_it(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS)
+    root = await finished_draft(bot)  # the draft is cheap: it ran at once
+    [draft] = await bot.services.store.jobs()
+    assert draft.state == JobState.DELIVERED and draft.estimated_cost_micros < LIMIT
+    await bot.interaction(full_version_click(root, draft.id, user=USER))  # not an approver
+    await run_for(bot)
+    full = [job for job in await bot.services.store.jobs() if job.full_of_draft]
+    assert [job.state for job in full] == [JobState.AWAITING_APPROVAL]
+    [copy] = bot.slack.roots(APPROVALS)
+    assert "$2.80" in copy.all_text() and len(bot.perf.creates) == 1
+
+
+async def test_a_drafts_full_version_over_a_budget_is_refused_privately_with_what_fits(make_bot: MakeBot) -> None:
+    bot = await make_bot(monthly_budget_micros=2_000_000)
+    root = await finished_draft(bot)
+    [draft] = await bot.services.store.jobs()
+    await bot.interaction(full_version_click(root, draft.id))
+    [(channel, user, text)] = bot.slack.ephemerals
+    assert (channel, user) == (CHANNEL, BOB)
+    assert "This job (est. $2.80) would take the workspace past its monthly budget" in text
+    assert "It would fit as `--model veo-3 --duration" in text
+    assert len(await bot.services.store.jobs()) == 1
+
+
+async def test_a_remix_over_a_budget_is_refused_on_the_form_and_over_the_approval_limit_waits(
+    make_bot: MakeBot,
+) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS, monthly_budget_micros=4_000_000)
+    root = await finished(bot, "A small boat --model pika --duration 2")
+    view_id, view = await open_remix(bot, root, user=USER)  # not an approver
+    remixed = {"model": "veo-3", "user": USER}
+    refused = json.loads((await bot.interaction(submission(view_id, view, duration="20", **remixed))).body)
+    assert "would take the workspace past its monthly budget" in refused["errors"]["prompt"]
+    assert "It would fit as" in refused["errors"]["prompt"]
+    assert (await bot.interaction(submission(view_id, view, duration="8", **remixed))).body == ""
+    await run_for(bot)
+    [remix] = [job for job in await bot.services.store.jobs() if job.remix]
+    assert remix.state == JobState.AWAITING_APPROVAL and len(bot.slack.roots(APPROVALS)) == 1
+    spent = await bot.services.store.spent(WORKSPACE, "", (0.0, 1e12))
+    assert spent.cost_micros == 400_000 + remix.estimated_cost_micros
