@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from bot.domain.job import Job, JobChanges, JobState
 from storage.base import StoreBase
+from storage.claims import ClaimKey, claim_once, record_post
 from storage.engine import Statement
 from storage.sql import in_list, insert_rows
 
@@ -115,25 +116,11 @@ class SpendQueries(StoreBase):
     async def claim_notice(self, budget: str, scope_id: str, period: str, now: float) -> bool:
         """True for the one caller that may post this budget's 80% notice for `period`; every later call,
         restarts and other replicas included, gets False."""
-        async with self._engine.transaction() as db:
-            return (
-                await db.execute(
-                    "INSERT INTO budget_notices (budget, scope_id, period, claimed_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    budget,
-                    scope_id,
-                    period,
-                    now,
-                )
-                == 1
-            )
+        return await claim_once(self._engine, "budget_notices", _notice(budget, scope_id, period), now)
 
     async def notice_posted(self, budget: str, scope_id: str, period: str, message_ts: str) -> None:
-        async with self._engine.transaction() as db:
-            await db.execute(
-                "UPDATE budget_notices SET message_ts = ? WHERE budget = ? AND scope_id = ? AND period = ?",
-                message_ts,
-                budget,
-                scope_id,
-                period,
-            )
+        await record_post(self._engine, "budget_notices", _notice(budget, scope_id, period), message_ts)
+
+
+def _notice(budget: str, scope_id: str, period: str) -> ClaimKey:
+    return (("budget", budget), ("scope_id", scope_id), ("period", period))
