@@ -26,7 +26,6 @@ from storage.usage import (
     CHANNEL_USAGE_SQL,
     CHANNELS_USED_SQL,
     DAY_COST_SQL,
-    SPENT_BY_SQL,
     USER_USAGE_SQL,
 )
 
@@ -57,9 +56,8 @@ HOT_QUERIES: dict[str, Statement] = {
     # App Home's 30 days, `/video report month`'s channels, people and models
     "spend_by_day": (SPEND_BY_DAY_SQL, ("user", "U1", *_DAY)),
     "spend_by_id": (SPEND_BY_ID_SQL, ("channel", *_DAY)),
-    # App Home: a person's recent jobs and spending; an admin's overview of the day's channels
+    # App Home: a person's recent jobs; an admin's overview of the day's channels
     "home_recent_jobs": (RECENT_JOBS_SQL, ("U1", 5)),
-    "home_spent": (SPENT_BY_SQL, ("U1", *_DAY)),
     "day_cost": (DAY_COST_SQL, _DAY),
     # /metrics
     "metrics_counts": (COUNTS_SQL, ()),

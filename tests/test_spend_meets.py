@@ -10,6 +10,7 @@ from storage.spend import WORKSPACE
 from tests.conftest import CHANNEL, USER, MakeBot, private_text
 from tests.test_approvals import APPROVALS, BOB, EXPENSIVE, LIMIT, asked, click, deny_submission, run_for, waiting_bot
 from tests.test_drafts import finished_draft, full_version_click
+from tests.test_home import home_opened, text_of
 from tests.test_remix import finished, open_remix, submission
 
 CAROL_REQUESTER = "UREQ0003"
@@ -84,3 +85,20 @@ async def test_a_remix_over_a_budget_is_refused_on_the_form_and_over_the_approva
     assert remix.state == JobState.AWAITING_APPROVAL and len(bot.slack.roots(APPROVALS)) == 1
     spent = await bot.services.store.spent(WORKSPACE, "", (0.0, 1e12))
     assert spent.cost_micros == 400_000 + remix.estimated_cost_micros
+
+
+async def test_app_home_shows_what_each_job_costs_as_the_budgets_count_it(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS, daily_budget_micros_per_user=10_000_000)
+    await bot.command("A small boat --model pika --duration 2")
+    await bot.run_jobs()  # delivered: Perf charged $0.40
+    denied = await asked(bot, "Denied one --model veo-3 --duration 8")
+    await bot.interaction(deny_submission(denied.id, BOB, "no"))
+    await run_for(bot)
+    await asked(bot)  # est. $2.80, still waiting
+    await bot.event(home_opened(USER))
+    text = text_of(bot.slack.homes[USER][-1])
+    assert "Denied by" in text and "veo-3 · nothing charged" in text, "a denied job cost nothing"
+    assert "Waiting for approval (see thread) · veo-3 · est. $2.80" in text
+    assert "pika · $0.40" in text
+    # The head, the chart and the person's budget count the same: the charged cost and the waiting estimate.
+    assert "You spent *$3.20* today" in text and "You today: $3.20 of $10.00" in text
