@@ -7,13 +7,18 @@ import json
 
 from bot.domain.job import JobState
 from storage.spend import WORKSPACE
-from tests.conftest import CHANNEL, USER, MakeBot, private_text
+from tests.conftest import CHANNEL, USER, Bot, MakeBot, private_text
 from tests.test_approvals import APPROVALS, BOB, EXPENSIVE, LIMIT, asked, click, deny_submission, run_for, waiting_bot
 from tests.test_drafts import finished_draft, full_version_click
 from tests.test_home import home_opened, text_of
 from tests.test_remix import finished, open_remix, submission
 
 CAROL_REQUESTER = "UREQ0003"
+ADMIN = "UADMIN01"
+
+
+def notices(bot: Bot) -> list[str]:
+    return [m.text for m in bot.slack.roots(CHANNEL) if m.text.startswith("⚠️")]
 
 
 async def test_a_job_over_a_budget_is_refused_before_it_would_wait_for_approval(make_bot: MakeBot) -> None:
@@ -102,3 +107,38 @@ async def test_app_home_shows_what_each_job_costs_as_the_budgets_count_it(make_b
     assert "pika · $0.40" in text
     # The head, the chart and the person's budget count the same: the charged cost and the waiting estimate.
     assert "You spent *$3.20* today" in text and "You today: $3.20 of $10.00" in text
+
+
+async def test_a_job_waiting_for_approval_does_not_set_off_the_80_percent_notice(make_bot: MakeBot) -> None:
+    """It holds its estimate against the budget, but may be denied: the notice, posted once per month ever,
+    waits for spending that goes ahead, or it would be spent on a warning the denial made untrue."""
+    bot = await waiting_bot(
+        make_bot, approval_channel=APPROVALS, daily_jobs_per_channel=0, approval_over_micros=4_000_000
+    )
+    bot.slack.add_user(ADMIN, is_admin=True)
+    await bot.command("quota set month $5", user=ADMIN)
+    waiting = await asked(bot, "Big one --model veo-3 --duration 12")  # est. $4.20 of $5: 84%, waiting
+    await bot.command("A small boat --model pika --duration 2")
+    await run_for(bot)  # delivered, charged $0.40
+    assert notices(bot) == []
+    await bot.interaction(deny_submission(waiting.id, BOB, "no"))
+    await run_for(bot)
+
+    bot.perf.hold()  # stays at Perf, so its estimate counts: $0.40 + $3.85 = $4.25, 85%
+    await bot.command("Real spending --model veo-3 --duration 11")
+    await run_for(bot, 1)
+    [notice] = notices(bot)
+    assert "This channel has used 85% of its monthly videobot budget" in notice and "$4.25 of $5.00" in notice
+
+
+async def test_an_approved_job_that_takes_a_budget_past_80_percent_warns(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS, daily_jobs_per_channel=0)
+    bot.slack.add_user(ADMIN, is_admin=True)
+    await bot.command("quota set month $5", user=ADMIN)
+    waiting = await asked(bot, "Big one --model veo-3 --duration 12")
+    bot.perf.hold()
+    [copy] = bot.slack.roots(APPROVALS)
+    await bot.interaction(click(copy, waiting.id, BOB, "approval_approve"))
+    await run_for(bot, 1)
+    [notice] = notices(bot)
+    assert "This channel has used 84% of its monthly videobot budget" in notice

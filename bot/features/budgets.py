@@ -74,11 +74,19 @@ class BudgetWatch:
     async def _check(self, job: Job) -> None:
         try:
             for budget in await self._budgets_of(job):
-                spent = await self._store.spent(budget.scope, budget.scope_id, budget.period.bounds)
-                if spent.cost_micros * WARN_SHARE[1] >= budget.allowed_micros * WARN_SHARE[0]:
-                    await self._warn_once(budget, spent.cost_micros, job)
+                spent = await self._going_ahead(budget)
+                if spent * WARN_SHARE[1] >= budget.allowed_micros * WARN_SHARE[0]:
+                    await self._warn_once(budget, spent, job)
         except Exception as exc:  # a warning must never disturb the job that triggered it
             log.warning("job=%s event=budget_check_failed error=%s", job.id, type(exc).__name__)
+
+    async def _going_ahead(self, budget: _Budget) -> int:
+        """What the budget's period spent, but for the jobs awaiting approval: each holds its estimate
+        against the budget, yet may be denied, and the notice goes out once per period ever. An approved
+        job is checked again as it moves on."""
+        spent = await self._store.spent(budget.scope, budget.scope_id, budget.period.bounds)
+        channel = budget.scope_id if budget.scope == CHANNEL else None
+        return spent.cost_micros - await self._store.awaiting_approval_micros(channel, budget.period.bounds)
 
     async def _budgets_of(self, job: Job) -> list[_Budget]:
         limits = await self._quotas.limits(job.channel_id)
