@@ -9,6 +9,7 @@ from bot.domain.job import JobState
 from storage.spend import WORKSPACE
 from tests.conftest import CHANNEL, USER, Bot, MakeBot, private_text
 from tests.test_approvals import APPROVALS, BOB, EXPENSIVE, LIMIT, asked, click, deny_submission, run_for, waiting_bot
+from tests.test_budget_notices import all_texts
 from tests.test_drafts import finished_draft, full_version_click
 from tests.test_home import home_opened, text_of
 from tests.test_remix import finished, open_remix, submission
@@ -142,3 +143,21 @@ async def test_an_approved_job_that_takes_a_budget_past_80_percent_warns(make_bo
     await run_for(bot, 1)
     [notice] = notices(bot)
     assert "This channel has used 84% of its monthly videobot budget" in notice
+
+
+async def test_the_months_report_says_what_jobs_awaiting_approval_hold_and_leaves_denied_ones_out(
+    make_bot: MakeBot,
+) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS, monthly_budget_micros=50_000_000)
+    await bot.command("A small boat --model pika --duration 2")
+    await run_for(bot)  # charged $0.40
+    denied = await asked(bot, "Denied one --model veo-3 --duration 10")
+    await bot.interaction(deny_submission(denied.id, BOB, "no"))
+    await run_for(bot)
+    await asked(bot)  # est. $2.80, waiting
+    body = json.loads((await bot.command("report month")).body)
+    text = " ".join(all_texts(body["blocks"]))
+    assert "videobot this month* (2027-01): $3.20 for 2 jobs" in text
+    assert "veo-3 $2.80 (1 job) · pika $0.40 (1 job)" in text
+    assert "Of that, $2.80 is held by jobs awaiting approval, charged only if approved." in text
+    assert "Workspace budget: $3.20 of $50.00 spent, $46.80 left." in text

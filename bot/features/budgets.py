@@ -135,7 +135,7 @@ class BudgetWatch:
             budget.allowed_micros,
         )
 
-    async def report_month(self, channel_id: str, user_id: str) -> messages.Message:
+    async def report_month(self) -> messages.Message:
         """`/video report month`: the month so far by channel, person and model, privately."""
         now = self._clock.now()
         month = self._quotas.this_month(now)
@@ -147,15 +147,11 @@ class BudgetWatch:
         # Names cost a users.info each (cached): only the biggest spenders are named, within the ack's 3 s.
         people = rows[USER][:MONTH_PEOPLE_NAMED]
         names = await self._people.names([row.key for row in people])
-        limits = await self._quotas.limits(channel_id)
-        budgets = []
-        if limits.workspace_monthly_micros:
-            left = max(0, limits.workspace_monthly_micros - total.cost_micros)
-            budgets.append(
-                f"Workspace budget: {messages.usd(total.cost_micros)} of "
-                f"{messages.usd(limits.workspace_monthly_micros)} spent, {messages.usd(left)} left."
-            )
-        budgets.append(f"The month resets {messages.month_resets_text(month.end, now, self._settings.timezone)}.")
+        budget = messages.MonthBudget(
+            resets=messages.month_resets_text(month.end, now, self._settings.timezone),
+            allowed_micros=self._settings.monthly_budget_micros,
+            awaiting_micros=await self._store.awaiting_approval_micros(None, month.bounds),
+        )
         return messages.month_report(
             month.label,
             messages.Spending("", total.jobs, total.cost_micros),
@@ -163,6 +159,6 @@ class BudgetWatch:
             people,
             rows[MODEL],
             names,
-            budgets,
+            budget,
             people_left_out=len(rows[USER]) - len(people),
         )
