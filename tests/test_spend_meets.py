@@ -161,3 +161,13 @@ async def test_the_months_report_says_what_jobs_awaiting_approval_hold_and_leave
     assert "veo-3 $2.80 (1 job) · pika $0.40 (1 job)" in text
     assert "Of that, $2.80 is held by jobs awaiting approval, charged only if approved." in text
     assert "Workspace budget: $3.20 of $50.00 spent, $46.80 left." in text
+
+
+async def test_status_shows_a_waiting_job_and_only_its_requester_or_an_admin_may_cancel_it(make_bot: MakeBot) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS)
+    waiting = await asked(bot)
+    status = private_text(await bot.command("status"))
+    assert waiting.id in status and "Waiting for approval" in status
+    refused = private_text(await bot.command(f"cancel {waiting.id}", user=CAROL_REQUESTER))
+    assert refused == "Only the person who asked for this video, or a workspace admin, can cancel it."
+    assert (await bot.only_job()).state == JobState.AWAITING_APPROVAL
