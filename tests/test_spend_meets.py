@@ -171,3 +171,18 @@ async def test_status_shows_a_waiting_job_and_only_its_requester_or_an_admin_may
     refused = private_text(await bot.command(f"cancel {waiting.id}", user=CAROL_REQUESTER))
     assert refused == "Only the person who asked for this video, or a workspace admin, can cancel it."
     assert (await bot.only_job()).state == JobState.AWAITING_APPROVAL
+
+
+async def test_the_days_report_counts_denied_and_waiting_jobs_apart_from_failures_and_running_ones(
+    make_bot: MakeBot,
+) -> None:
+    bot = await waiting_bot(make_bot, approval_channel=APPROVALS)
+    await bot.command("A small boat --model pika --duration 2")
+    await run_for(bot)
+    denied = await asked(bot, "Denied one --model veo-3 --duration 10")
+    await bot.interaction(deny_submission(denied.id, BOB, "no"))
+    await run_for(bot)
+    await asked(bot)
+    report = private_text(await bot.command("report"))
+    assert "• Jobs: 3 · delivered 1 · failed 0 · not approved 1 · awaiting approval 1\n" in report
+    assert "• Cost: $3.20" in report
