@@ -47,6 +47,7 @@ from bot.domain.job import TERMINAL_STATES, JobState
 from bot.domain.quotas import day_of
 from bot.runtime.metrics import Metrics
 from storage.db import Store
+from storage.spend import USER
 from tests.fakes.process import wait_for
 
 HEAVY_CHANNEL = "C000"  # 18.6% of the history: the channel whose /video status used to read 186k rows
@@ -74,8 +75,8 @@ async def _home_of_an_admin(store: Store, now: float) -> object:
     """What bot/features/home.py reads to publish an admin's tab."""
     today = day_of(now, "UTC")
     await store.recent_jobs_of(PERSON, 10)
-    await store.spent_by(PERSON, today.start, today.end)
-    await store.spent_by(PERSON, today.start - 30 * 86400, today.end)
+    await store.spent(USER, PERSON, today.bounds)
+    await store.spent(USER, PERSON, (today.start - 30 * 86400, today.end))
     usage = await store.channel_usage(today.bounds)
     return await store.channels_limits(list(usage))
 

@@ -96,7 +96,7 @@ async def _answer(
         return await services.reports.set_quota(channel_id, user_id, parsed.new_limit)
     if isinstance(parsed, ReportRequest):
         if parsed.month:
-            return await services.budgets.report_month(channel_id, user_id)
+            return await services.budgets.report_month()
         return await services.reports.report_today(channel_id, user_id)
     if isinstance(parsed, ModelsRequest):
         return _for_ack(messages.models_message())

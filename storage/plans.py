@@ -18,7 +18,13 @@ from storage.jobs import COUNTS_SQL, EVENTS_SQL, JOB_BY_ROOT_SQL, jobs_statement
 from storage.leases import ANY_DUE_SQL, CLAIM_DUE_SQL, NEXT_DUE_SQL, RENEW_LEASES_SQL
 from storage.queue import AHEAD_SQL, IN_FLIGHT_SQL, PARKED_SQL, WAKE_SQL
 from storage.recall import history_statement
-from storage.spend import SPEND_BY_DAY_SQL, SPEND_BY_ID_SQL, spend_read
+from storage.spend import (
+    AWAITING_APPROVAL_SQL,
+    CHANNEL_AWAITING_APPROVAL_SQL,
+    SPEND_BY_DAY_SQL,
+    SPEND_BY_ID_SQL,
+    spend_read,
+)
 from storage.sql import in_list
 from storage.usage import (
     ACCOUNT_USAGE_SQL,
@@ -26,7 +32,6 @@ from storage.usage import (
     CHANNEL_USAGE_SQL,
     CHANNELS_USED_SQL,
     DAY_COST_SQL,
-    SPENT_BY_SQL,
     USER_USAGE_SQL,
 )
 
@@ -57,9 +62,11 @@ HOT_QUERIES: dict[str, Statement] = {
     # App Home's 30 days, `/video report month`'s channels, people and models
     "spend_by_day": (SPEND_BY_DAY_SQL, ("user", "U1", *_DAY)),
     "spend_by_id": (SPEND_BY_ID_SQL, ("channel", *_DAY)),
-    # App Home: a person's recent jobs and spending; an admin's overview of the day's channels
+    # the 80% notices leave out what jobs awaiting approval hold, of the workspace and of a channel
+    "awaiting_approval_spend": (AWAITING_APPROVAL_SQL, _DAY),
+    "awaiting_approval_spend_channel": (CHANNEL_AWAITING_APPROVAL_SQL, (*_DAY, "C1")),
+    # App Home: a person's recent jobs; an admin's overview of the day's channels
     "home_recent_jobs": (RECENT_JOBS_SQL, ("U1", 5)),
-    "home_spent": (SPENT_BY_SQL, ("U1", *_DAY)),
     "day_cost": (DAY_COST_SQL, _DAY),
     # /metrics
     "metrics_counts": (COUNTS_SQL, ()),

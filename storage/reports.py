@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 from storage.base import StoreBase
+from storage.claims import ClaimKey, claim_once, record_post
+
+
+def _report(scope: str, channel_id: str, day: str) -> ClaimKey:
+    return (("scope", scope), ("channel_id", channel_id), ("day", day))
 
 
 class ReportQueries(StoreBase):
     async def claim_report(self, scope: str, channel_id: str, day: str, now: float) -> bool:
         """True for the one caller that may post this report; every later call, restarts included, gets False."""
-        async with self._engine.transaction() as db:
-            return (
-                await db.execute(
-                    "INSERT INTO daily_reports (scope, channel_id, day, claimed_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT DO NOTHING",
-                    scope,
-                    channel_id,
-                    day,
-                    now,
-                )
-                == 1
-            )
+        return await claim_once(self._engine, "daily_reports", _report(scope, channel_id, day), now)
 
     async def report_posted(self, scope: str, channel_id: str, day: str, message_ts: str) -> None:
-        async with self._engine.transaction() as db:
-            await db.execute(
-                "UPDATE daily_reports SET message_ts = ? WHERE scope = ? AND channel_id = ? AND day = ?",
-                message_ts,
-                scope,
-                channel_id,
-                day,
-            )
+        await record_post(self._engine, "daily_reports", _report(scope, channel_id, day), message_ts)

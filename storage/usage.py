@@ -27,11 +27,6 @@ USER_USAGE_SQL = (
 CHANNELS_USED_SQL = (
     "SELECT channel_id FROM jobs WHERE created_at >= ? AND created_at < ? GROUP BY channel_id ORDER BY MIN(created_at)"
 )
-# What a person spent from a moment to another (a day, a month), counting the jobs that hold quota.
-SPENT_BY_SQL = (
-    "SELECT COALESCE(SUM(COALESCE(perf_cost_micros, estimated_cost_micros)), 0) FROM jobs "
-    f"WHERE user_id = ? AND created_at >= ? AND created_at < ? AND {HOLDS_QUOTA}"
-)
 # A day's jobs and cost per channel, for /metrics and the admin's App Home: the day's rows through
 # jobs_created (migration 12), grouped in a sort of that day alone. Without that index, SQLite walked the
 # whole of jobs_channel_created for the grouping's sake (70 ms with a year of history).
@@ -96,10 +91,6 @@ class UsageQueries(StoreBase):
     async def channels_used(self, day: tuple[float, float]) -> list[str]:
         rows = await self._db.fetch(CHANNELS_USED_SQL, *day)
         return [r[0] for r in rows]
-
-    async def spent_by(self, user_id: str, since: float, until: float) -> int:
-        spent = await self._db.fetchval(SPENT_BY_SQL, user_id, since, until)
-        return int(spent or 0)
 
     async def channel_usage(self, day: tuple[float, float]) -> dict[str, tuple[int, int]]:
         """channel → (jobs, cost in micro-dollars) during `day`, counting jobs that hold quota."""

@@ -348,6 +348,10 @@ def test_approval_settings_default_to_no_approval_and_read_as_given() -> None:
         ({"VIDEOBOT_APPROVAL_CHANNEL": "#approvals"}, "VIDEOBOT_APPROVAL_CHANNEL takes channel IDs"),
         ({"VIDEOBOT_APPROVE_OWN": "yes"}, "VIDEOBOT_APPROVE_OWN must be 0 or 1"),
         ({"VIDEOBOT_APPROVAL_HOURS": "0"}, "VIDEOBOT_APPROVAL_HOURS must be between 0.1 and 720"),
+        ({"VIDEOBOT_APPROVAL_HOURS": "1d"}, "VIDEOBOT_APPROVAL_HOURS must be a number"),
+        # Two channels would silently ask in the first alone.
+        ({"VIDEOBOT_APPROVAL_CHANNEL": "C0123ABCD,C0123ABCE"}, "VIDEOBOT_APPROVAL_CHANNEL takes one channel ID"),
+        ({"VIDEOBOT_REPORT_CHANNEL": "C0123ABCD,C0123ABCE"}, "VIDEOBOT_REPORT_CHANNEL takes one channel ID"),
     ],
 )
 def test_a_bad_approval_setting_is_named(change: dict[str, str], named: str) -> None:

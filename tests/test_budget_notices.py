@@ -120,7 +120,14 @@ def test_the_month_report_stays_within_block_kits_limits_with_hundreds_of_channe
     people = [messages.Spending(f"U{n:08d}", 1, 268_000) for n in range(25)]
     names = {row.key: "Bartholomew <!here> " + "x" * 60 for row in people}
     report = messages.month_report(
-        "2027-01", messages.Spending("", 999, 10**12), rows, people, rows[:4], names, ["Budget line"], 275
+        "2027-01",
+        messages.Spending("", 999, 10**12),
+        rows,
+        people,
+        rows[:4],
+        names,
+        messages.MonthBudget("on 1 February", 10**12, 10**11),
+        275,
     )
     assert message_problem(report) is None
     texts = all_texts(report["blocks"])

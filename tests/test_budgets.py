@@ -210,7 +210,9 @@ def test_the_budget_settings_are_read_in_dollars_and_jobs() -> None:
         ("VIDEOBOT_MONTHLY_BUDGET_USD", "-5", "between 0 (no limit)"),
         ("VIDEOBOT_DAILY_BUDGET_USD_PER_USER", "5 dollars", "an amount in dollars"),
         ("VIDEOBOT_ACCOUNT_DAILY_JOBS", "five", "VIDEOBOT_ACCOUNT_DAILY_JOBS"),
-        ("VIDEOBOT_ACCOUNT_DAILY_JOBS", "-1", "VIDEOBOT_ACCOUNT_DAILY_JOBS"),
+        ("VIDEOBOT_ACCOUNT_DAILY_JOBS", "-1", "between 0 and 1000000, not -1"),  # not "1e+06"
+        ("VIDEOBOT_ACCOUNT_DAILY_JOBS", "5.5", "a whole number"),
+        ("VIDEOBOT_DAILY_BUDGET_USD_PER_USER", "nan", "between 0 (no limit)"),
     ],
 )
 def test_a_bad_budget_setting_is_named_at_start(name: str, value: str, says: str) -> None:

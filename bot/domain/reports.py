@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.domain.job import TERMINAL_STATES, Job, JobState
+from bot.domain.job import TERMINAL_STATES, Decision, Job, JobState
 from bot.domain.quotas import Day, day_of, previous_day
 
 
@@ -24,13 +24,15 @@ class DayReport:
     day: str
     jobs: int
     delivered: int
-    failed: int  # failed, unknown or cancelled
-    running: int
+    failed: int  # failed, unknown or cancelled; not those an approver denied or nobody approved in time
+    running: int  # not those awaiting approval
     by_state: Mapping[str, int]
     cost_micros: int  # Perf's charged cost where known, else the estimate; 0 for jobs that never reached Perf
     people: tuple[PersonUsage, ...]  # most expensive first
     busiest_model: str | None
     channels: int
+    not_approved: int = 0  # denied, or nobody approved them in time: they never ran, so they did not fail
+    awaiting_approval: int = 0
 
 
 def summarize(jobs: Iterable[Job], day: str) -> DayReport:
@@ -49,19 +51,23 @@ def summarize(jobs: Iterable[Job], day: str) -> DayReport:
     )
     models = collections.Counter(job.model for job in jobs)
     busiest = min(models, key=lambda m: (-models[m], m)) if models else None
-    failed = sum(by_state[s.value] for s in (JobState.FAILED, JobState.UNKNOWN, JobState.CANCELLED))
+    not_approved = sum(1 for job in jobs if job.approval in (Decision.DENIED, Decision.EXPIRED))
+    failed = sum(by_state[s.value] for s in (JobState.FAILED, JobState.UNKNOWN, JobState.CANCELLED)) - not_approved
     delivered = by_state[JobState.DELIVERED.value]
+    awaiting = by_state[JobState.AWAITING_APPROVAL.value]
     return DayReport(
         day=day,
         jobs=len(jobs),
         delivered=delivered,
         failed=failed,
-        running=sum(1 for job in jobs if job.state not in TERMINAL_STATES),
+        running=sum(1 for job in jobs if job.state not in TERMINAL_STATES) - awaiting,
         by_state=dict(by_state),
         cost_micros=sum(job.cost_micros for job in jobs if job.holds_quota),
         people=people,
         busiest_model=busiest,
         channels=len({job.channel_id for job in jobs}),
+        not_approved=not_approved,
+        awaiting_approval=awaiting,
     )
 
 

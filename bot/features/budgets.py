@@ -74,11 +74,19 @@ class BudgetWatch:
     async def _check(self, job: Job) -> None:
         try:
             for budget in await self._budgets_of(job):
-                spent = await self._store.spent(budget.scope, budget.scope_id, budget.period.bounds)
-                if spent.cost_micros * WARN_SHARE[1] >= budget.allowed_micros * WARN_SHARE[0]:
-                    await self._warn_once(budget, spent.cost_micros, job)
+                spent = await self._going_ahead(budget)
+                if spent * WARN_SHARE[1] >= budget.allowed_micros * WARN_SHARE[0]:
+                    await self._warn_once(budget, spent, job)
         except Exception as exc:  # a warning must never disturb the job that triggered it
             log.warning("job=%s event=budget_check_failed error=%s", job.id, type(exc).__name__)
+
+    async def _going_ahead(self, budget: _Budget) -> int:
+        """What the budget's period spent, but for the jobs awaiting approval: each holds its estimate
+        against the budget, yet may be denied, and the notice goes out once per period ever. An approved
+        job is checked again as it moves on."""
+        spent = await self._store.spent(budget.scope, budget.scope_id, budget.period.bounds)
+        channel = budget.scope_id if budget.scope == CHANNEL else None
+        return spent.cost_micros - await self._store.awaiting_approval_micros(channel, budget.period.bounds)
 
     async def _budgets_of(self, job: Job) -> list[_Budget]:
         limits = await self._quotas.limits(job.channel_id)
@@ -127,7 +135,7 @@ class BudgetWatch:
             budget.allowed_micros,
         )
 
-    async def report_month(self, channel_id: str, user_id: str) -> messages.Message:
+    async def report_month(self) -> messages.Message:
         """`/video report month`: the month so far by channel, person and model, privately."""
         now = self._clock.now()
         month = self._quotas.this_month(now)
@@ -139,15 +147,11 @@ class BudgetWatch:
         # Names cost a users.info each (cached): only the biggest spenders are named, within the ack's 3 s.
         people = rows[USER][:MONTH_PEOPLE_NAMED]
         names = await self._people.names([row.key for row in people])
-        limits = await self._quotas.limits(channel_id)
-        budgets = []
-        if limits.workspace_monthly_micros:
-            left = max(0, limits.workspace_monthly_micros - total.cost_micros)
-            budgets.append(
-                f"Workspace budget: {messages.usd(total.cost_micros)} of "
-                f"{messages.usd(limits.workspace_monthly_micros)} spent, {messages.usd(left)} left."
-            )
-        budgets.append(f"The month resets {messages.month_resets_text(month.end, now, self._settings.timezone)}.")
+        budget = messages.MonthBudget(
+            resets=messages.month_resets_text(month.end, now, self._settings.timezone),
+            allowed_micros=self._settings.monthly_budget_micros,
+            awaiting_micros=await self._store.awaiting_approval_micros(None, month.bounds),
+        )
         return messages.month_report(
             month.label,
             messages.Spending("", total.jobs, total.cost_micros),
@@ -155,6 +159,6 @@ class BudgetWatch:
             people,
             rows[MODEL],
             names,
-            budgets,
+            budget,
             people_left_out=len(rows[USER]) - len(people),
         )

@@ -77,13 +77,12 @@ class HomeService:
 
     async def publish(self, user_id: str) -> None:
         now = self._clock.now()
-        today = self._quotas.today(now)
-        zone = ZoneInfo(self._settings.timezone)
-        local = datetime.fromtimestamp(now, zone)
-        month_start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
+        today, month = self._quotas.today(now), self._quotas.this_month(now)
+        local = datetime.fromtimestamp(now, ZoneInfo(self._settings.timezone))
         jobs = await self._store.recent_jobs_of(user_id, RECENT_JOBS)
-        spent_today = await self._store.spent_by(user_id, today.start, today.end)
-        spent_month = await self._store.spent_by(user_id, month_start, today.end)
+        # From the summary the budgets read, as the chart and the budgets below are: one count of spending.
+        spent_today = (await self._store.spent(USER, user_id, today.bounds)).cost_micros
+        spent_month = (await self._store.spent(USER, user_id, month.bounds)).cost_micros
         admin_usage: list[messages.ChannelUsage] | None = None
         is_admin = False
         try:

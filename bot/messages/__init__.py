@@ -40,7 +40,7 @@ from bot.messages._approvals import (
     deny_form_refused,
     deny_form_values,
 )
-from bot.messages._budgets import BudgetNotice, Spending, budget_notice, month_report
+from bot.messages._budgets import BudgetNotice, MonthBudget, Spending, budget_notice, month_report
 from bot.messages._defaults import (
     defaults_admin_unchecked,
     defaults_admins_only,
@@ -135,6 +135,7 @@ __all__ = [
     "FormValues",
     "HomeSpending",
     "Message",
+    "MonthBudget",
     "Spending",
     "admission_refused",
     "approval_answer",

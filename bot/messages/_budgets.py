@@ -55,6 +55,31 @@ class Spending:
     cost_micros: int
 
 
+@dataclass(frozen=True)
+class MonthBudget:
+    """The foot of `/video report month`: when the month resets, the workspace's budget (0: none), and what
+    of the month's total jobs awaiting approval hold (their estimates, charged only if approved)."""
+
+    resets: str  # "on 1 February at midnight UTC, in 17 days"
+    allowed_micros: int = 0
+    awaiting_micros: int = 0
+
+
+def _month_foot(total: Spending, budget: MonthBudget) -> str:
+    lines = []
+    if budget.awaiting_micros:
+        lines.append(
+            f"Of that, {usd(budget.awaiting_micros)} is held by jobs awaiting approval, charged only if approved."
+        )
+    if budget.allowed_micros:
+        left = max(0, budget.allowed_micros - total.cost_micros)
+        lines.append(
+            f"Workspace budget: {usd(total.cost_micros)} of {usd(budget.allowed_micros)} spent, {usd(left)} left."
+        )
+    lines.append(f"The month resets {budget.resets}.")
+    return "\n".join(lines)
+
+
 def _jobs(count: int) -> str:
     return f"{count} job" + ("" if count == 1 else "s")
 
@@ -77,7 +102,7 @@ def month_report(
     people: Sequence[Spending],
     models: Sequence[Spending],
     names: Mapping[str, str],
-    budgets: Sequence[str],
+    budget: MonthBudget,
     people_left_out: int = 0,
 ) -> Message:
     """`/video report month`, privately: the month's total, then by channel, person and model, most first.
@@ -86,7 +111,6 @@ def month_report(
     head = f"*videobot this month* ({label}): {usd(total.cost_micros)} for {_jobs(total.jobs)}"
     channel_names = {r.key: f"<#{escape(r.key)}>" for r in channels}
     people_names = {r.key: escape(names.get(r.key, r.key)) for r in people}
-    tail = "\n".join(budgets)
     room = MAX_TEXT
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": mrkdwn(head)},
@@ -94,6 +118,5 @@ def month_report(
         {"type": "section", "text": mrkdwn(_section("By person", people, people_names, room, people_left_out))},
         {"type": "section", "text": mrkdwn(_section("By model", models, {}, room))},
     ]
-    if tail:
-        blocks.append({"type": "context", "elements": [mrkdwn(tail)]})
+    blocks.append({"type": "context", "elements": [mrkdwn(_month_foot(total, budget))]})
     return {"response_type": "ephemeral", "text": head, "blocks": blocks}

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from bot.domain.job import Job
-from bot.messages._phrases import status_line
+from bot.messages._phrases import cost_phrase, status_line
 from bot.messages._text import MAX_VIEW_BLOCKS, context_block, escape, mrkdwn, quote_prompt, usd
 
 HOME_NEW_VIDEO_ACTION_ID = "home_new_video"
@@ -107,7 +107,7 @@ def home_view(
         where = f"<{link}|thread>" if link else f"<#{escape(job.channel_id)}>"
         job_rows.append(
             context_block(
-                f"{status_line(job).split(' · ')[0]} · {escape(job.model)} · {usd(job.cost_micros)} · "
+                f"{status_line(job).split(' · ')[0]} · {escape(job.model)} · {cost_phrase(job)} · "
                 f"{quote_prompt(job.prompt, 80)} · {where}"
             )
         )

@@ -101,6 +101,16 @@ def settings_line(job: Job) -> str:
     )
 
 
+def cost_phrase(job: Job) -> str:
+    """What a job costs, as its budgets count it: what Perf charged, the estimate until then, nothing for a
+    job that never reached Perf (denied, expired, cancelled or refused before it)."""
+    if not job.holds_quota:
+        return "nothing charged"
+    if job.perf_cost_micros is None:
+        return f"est. {usd(job.estimated_cost_micros)}"
+    return usd(job.perf_cost_micros)
+
+
 def status_line(job: Job) -> str:
     match job.state:
         case JobState.ACCEPTED | JobState.SUBMITTING:

@@ -223,6 +223,8 @@ def _report_lines(report: DayReport, names: Mapping[str, str], room: int) -> lis
     """The totals, then as many people as fit the `room` left for these lines; the rest are counted."""
     lines = [
         f"• Jobs: {report.jobs} · delivered {report.delivered} · failed {report.failed}"
+        + (f" · not approved {report.not_approved}" if report.not_approved else "")
+        + (f" · awaiting approval {report.awaiting_approval}" if report.awaiting_approval else "")
         + (f" · still running {report.running}" if report.running else ""),
         f"• Cost: {usd(report.cost_micros)}",
     ]

@@ -238,8 +238,16 @@ def _channel_ids(name: str, value: str) -> tuple[str, ...]:
     return ids
 
 
+def _one_channel_id(name: str, value: str) -> str:
+    """A setting naming one channel ("" when unset): a list would silently use only its first."""
+    ids = _channel_ids(name, value)
+    if len(ids) > 1:
+        raise ConfigError(f"{name} takes one channel ID such as C0123ABCD, not {len(ids)} ({value!r})")
+    return ids[0] if ids else ""
+
+
 def _report_channel(value: str) -> str:
-    return _channel_ids("VIDEOBOT_REPORT_CHANNEL", value)[0] if value else ""
+    return _one_channel_id("VIDEOBOT_REPORT_CHANNEL", value)
 
 
 def _dollars(name: str, value: str) -> int:
@@ -282,7 +290,8 @@ def _number(name: str, value: str, kind: type[_Num], low: float, high: float) ->
     except ValueError:
         raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, not {value!r}") from None
     if not low <= number <= high:
-        raise ConfigError(f"{name} must be between {low:g} and {high:g}, not {value}")
+        # .10g: 1000000 as written, not 1e+06
+        raise ConfigError(f"{name} must be between {low:.10g} and {high:.10g}, not {value}")
     return number
 
 
@@ -316,8 +325,7 @@ def _approval_settings(get: Callable[[str, str], str]) -> dict[str, Any]:
                 "VIDEOBOT_APPROVERS takes Slack user IDs such as U0123ABCD (profile → ⋯ → Copy member ID), "
                 f"separated by commas; {user!r} is not one"
             )
-    channel = get("VIDEOBOT_APPROVAL_CHANNEL", "")
-    channel = _channel_ids("VIDEOBOT_APPROVAL_CHANNEL", channel)[0] if channel else ""
+    channel = _one_channel_id("VIDEOBOT_APPROVAL_CHANNEL", get("VIDEOBOT_APPROVAL_CHANNEL", ""))
     if over and not approvers and not channel:
         raise ConfigError(
             "VIDEOBOT_APPROVAL_OVER_USD is set but nobody would be asked: set VIDEOBOT_APPROVAL_CHANNEL to a "
