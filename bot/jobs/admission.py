@@ -48,6 +48,27 @@ class Admission:
         self._log_accepted(job)
         return job
 
+    async def start_once(
+        self,
+        request: VideoRequest,
+        *,
+        trigger: str | None,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        thread_ts: str | None,
+    ) -> Job | None:
+        """`start`, keyed by what asked for it (a form's view): None if `trigger` already started a job.
+
+        Slack delivers a view_submission again when the answer is slow or lost; the key is stored with the
+        job in its admission's transaction, so one form starts at most one paid job, across restarts too."""
+        job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
+        job.thread_ts = None if request.private else thread_ts
+        if not await self._insert_within_quota(job, trigger):
+            return None
+        self._log_accepted(job)
+        return job
+
     async def start_for_step(
         self,
         request: VideoRequest,
