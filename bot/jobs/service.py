@@ -88,7 +88,7 @@ class JobService:
     async def start_from_form(
         self, request: VideoRequest, *, view_id: str, team_id: str, channel_id: str, user_id: str, thread_ts: str | None
     ) -> Job | None:
-        """Store the job a form's submission asked for, keyed `form:<view id>`; None if that view already started one."""
+        """Store the job of a form's submission, keyed `form:<view id>`; None if that view already started one."""
         return await self._admission.start_once(
             request,
             trigger=f"form:{view_id}" if view_id else None,  # Slack's submissions always carry their view
