@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from bot import messages
 from bot.domain.job import JobState
 from bot.domain.request import MAX_PROMPT_CHARS
-from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body
+from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, form_state, view_submission_body
 from tests.fakes.blockkit import view_problem
 from tests.fakes.jobs import stored_job
 from tests.fakes.slack import FakeMessage
@@ -27,31 +27,8 @@ def remix_click(root: FakeMessage, *, user: str = BOB, channel: str = CHANNEL) -
     return button_click_body(root.ts, button["value"], user=user, channel=channel, action_id="remix")
 
 
-def form_state(view: dict[str, Any], **changed: str) -> dict[str, Any]:
-    """What Slack sends back for `view`: each field as the form opened it, with `changed` typed over it."""
-    values: dict[str, Any] = {}
-    for block in view["blocks"]:
-        element = block.get("element") or {}
-        field = block.get("block_id")
-        if block["type"] != "input" or field is None:
-            continue
-        if element["type"] == "plain_text_input":
-            entered = {"type": "plain_text_input", "value": changed.get(field, element.get("initial_value", ""))}
-        elif element["type"] == "static_select":
-            entered = {
-                "type": "static_select",
-                "selected_option": {"value": changed.get(field, element["initial_option"]["value"])},
-            }
-        else:
-            entered = {"type": "checkboxes", "selected_options": element.get("initial_options", [])}
-        values[field] = {element["action_id"]: entered}
-    return {"values": values}
-
-
 def submission(view_id: str, view: dict[str, Any], *, user: str = BOB, **changed: str) -> str:
-    submitted = {**view, "id": view_id, "hash": f"{view_id}-1", "state": form_state(view, **changed)}
-    payload = {"type": "view_submission", "team": {"id": "T0001"}, "user": {"id": user}, "view": submitted}
-    return urlencode({"payload": json.dumps(payload)})
+    return view_submission_body(view_id, view, user=user, **changed)
 
 
 def cost_line(view: dict[str, Any]) -> str:
