@@ -141,3 +141,18 @@ async def test_a_jobs_words_are_indexed_by_its_first_step_once_also_after_a_rest
     await restarted.services.store.index_words(job)  # as a first step tried again would
     text = private_text(await restarted.command("history storm lighthouse"))
     assert "*Your last job with “storm lighthouse”*" in text and text.count(job.id) == 1
+
+
+async def test_show_and_history_give_a_styled_prompt_as_its_message_does_and_mark_a_draft(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    [draft] = await made(bot, "A lighthouse --model veo-3 --duration 8 --style 'soft light' --draft")
+    [root] = bot.slack.roots(CHANNEL)
+    assert "“A lighthouse” + style: soft light" in root.all_text()
+
+    shown = json.dumps(answer((await bot.command(f"show {draft.id}")).body), ensure_ascii=False)
+    assert "“A lighthouse” + style: soft light" in shown  # the person's words, and what was added to them
+    assert "✏️ A draft: a cheap preview. *Make the full version* is on its message." in shown
+    assert "luma-dream-machine · 2 s · 720p" in shown
+
+    history = private_text(await bot.command("history lighthouse"))
+    assert f"`{draft.id}`" in history and "“A lighthouse” + style: soft light" in history
