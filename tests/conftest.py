@@ -148,8 +148,12 @@ def form_state(view: dict[str, Any], **changed: str) -> dict[str, Any]:
                 "type": "static_select",
                 "selected_option": {"value": changed.get(field, element["initial_option"]["value"])},
             }
-        else:
-            entered = {"type": "checkboxes", "selected_options": element.get("initial_options", [])}
+        else:  # a box: `changed` ticks it with its value, or unticks it with ""
+            ticked = [{"value": changed[field]}] if changed.get(field) else []
+            entered = {
+                "type": "checkboxes",
+                "selected_options": ticked if field in changed else element.get("initial_options", []),
+            }
         values[field] = {element["action_id"]: entered}
     return {"values": values}
 

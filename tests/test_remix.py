@@ -15,6 +15,7 @@ from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, form_
 from tests.fakes.blockkit import view_problem
 from tests.fakes.jobs import stored_job
 from tests.fakes.slack import FakeMessage
+from tests.test_shortcuts import message_shortcut
 
 BOB = "UBOB0002"
 DM = f"D{USER}"
@@ -206,3 +207,39 @@ def test_a_remix_of_a_retired_model_opens_on_the_default_model_and_says_so() -> 
     view = messages.remix_form(stored_job(model="sora-1", perf_cost_micros=500_000))
     assert form_state(view)["values"]["model"]["form_model"]["selected_option"]["value"] == "runway-gen3"
     assert "the original: $0.50 (sora-1, 4 s, a model no longer offered)" in cost_line(view)
+
+
+async def test_a_remix_made_private_goes_to_the_remixers_direct_message_not_to_the_originals_thread(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot()
+    parent = "1700000000.000777"
+    await bot.interaction(message_shortcut("A whale breaching at dawn", thread_ts=parent))
+    view_id = max(bot.slack.views)
+    await bot.interaction(submission(view_id, bot.slack.views[view_id], user=USER))
+    await bot.run_jobs()
+    [root, _] = bot.slack.thread(CHANNEL, parent)  # the job's root in that thread, and its progress
+
+    view_id, view = await open_remix(bot, root)
+    assert (await bot.interaction(submission(view_id, view, private="private"))).status == 200
+    await bot.run_jobs()
+    bob_dm = f"D{BOB}"
+    [remix_root] = bot.slack.roots(bob_dm)  # a message of its own in bob's DM, not in a thread of another conversation
+    assert "🎛 Remix of" in remix_root.all_text() and "✅ Done" in remix_root.all_text()
+    assert len(bot.slack.files_in_thread(bob_dm, remix_root.ts)) == 1
+    assert len(bot.slack.thread(CHANNEL, parent)) == 2  # nothing of the private remix in the channel
+
+
+async def test_a_remix_whose_prompt_no_longer_ends_with_the_style_does_not_say_it_was_added(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    root = await finished(bot, "A lighthouse --style 'soft light'")
+    view_id, view = await open_remix(bot, root)
+    assert form_state(view)["values"]["prompt"]["prompt"]["value"] == "A lighthouse, soft light"
+
+    await bot.interaction(submission(view_id, view, prompt="A lighthouse at dawn"))
+    await bot.interaction(submission(f"{view_id}-b", view, prompt="A lighthouse at dusk, soft light"))
+    await bot.run_jobs()
+    assert [c["prompt"] for c in bot.perf.creates][1:] == ["A lighthouse at dawn", "A lighthouse at dusk, soft light"]
+    _, edited, kept = bot.slack.roots(CHANNEL)
+    assert "— “A lighthouse at dawn” ·" in edited.text and "style" not in edited.all_text()
+    assert "— “A lighthouse at dusk” + style: soft light" in kept.text  # still ends with it: still shown apart

@@ -12,7 +12,7 @@ from bot.domain.approvals import needs_approval
 from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState, new_job_id
 from bot.domain.quotas import ChannelLimits, QuotaExceeded, Setting, Usage, check_usage
-from bot.domain.request import VideoRequest
+from bot.domain.request import VideoRequest, style_kept
 from bot.jobs.quotas import Quotas
 from storage.db import JobIdTaken, Store
 
@@ -108,8 +108,10 @@ class Admission:
         job.rerun_of = source.id
         job.remix = remix
         job.private = source.private or request.private  # a remix of a private job stays private
-        job.thread_ts = source.thread_ts  # a rerun goes where its original is
-        job.style = source.style  # the prompt it runs again ends with it
+        # A rerun goes where its original is; one made private (a remix's "only me") to a DM, whose threads differ.
+        job.thread_ts = None if job.private else source.thread_ts
+        # The prompt run again ends with its style; a remix's edited prompt may not, and then none was added.
+        job.style = style_kept(job.prompt, source.style)
         job.full_of_draft = full_version
         # Another take of a draft is one; its full version, or a remix (settings picked anew), is not.
         job.full_settings = None if full_version or remix else source.full_settings
