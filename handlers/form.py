@@ -35,6 +35,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
     app.action(messages.FORM_MODEL_ACTION_ID)(update_cost)
     app.action(messages.FORM_DURATION_ACTION_ID)(update_cost)
+    app.action(messages.FORM_DRAFT_ACTION_ID)(update_cost)
 
     @app.view(messages.FORM_CALLBACK_ID)
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:

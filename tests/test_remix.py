@@ -243,3 +243,55 @@ async def test_a_remix_whose_prompt_no_longer_ends_with_the_style_does_not_say_i
     _, edited, kept = bot.slack.roots(CHANNEL)
     assert "— “A lighthouse at dawn” ·" in edited.text and "style" not in edited.all_text()
     assert "— “A lighthouse at dusk” + style: soft light" in kept.text  # still ends with it: still shown apart
+
+
+async def test_a_remix_of_a_draft_is_another_draft_of_the_settings_asked_for_unless_unticked(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    root = await finished(bot, "A lighthouse --model veo-3 --duration 8 --ar 9:16 --draft")
+    view_id, view = await open_remix(bot, root)
+    fields = form_state(view)["values"]
+    assert fields["model"]["form_model"]["selected_option"]["value"] == "veo-3"  # what was asked for, not the preview
+    assert fields["duration"]["form_duration"]["value"] == "8"
+    assert fields["draft"]["draft"]["selected_options"]  # "Draft first" ticked, as the original was a draft
+    assert cost_line(view) == (
+        "💰 Estimated cost: *$0.12* for the draft (luma-dream-machine, 2 s), then $2.80 for the full version"
+        " · the original: $0.40 (luma-dream-machine, 2 s) · −$0.28"
+    )
+
+    await bot.interaction(submission(view_id, view, prompt="A lighthouse at dawn"))
+    await bot.run_jobs()
+    remix_root = bot.slack.roots(CHANNEL)[-1]
+    text = remix_root.all_text()
+    assert (
+        "🎛 Remix of" in text and "✏️ Draft: a cheap preview of what was asked for (veo-3 · 8 s · 1080p · 9:16)" in text
+    )
+    assert bot.perf.creates[-1]["model"] == "luma-dream-machine"
+    await bot.interaction(
+        button_click_body(remix_root.ts, "-", user=BOB, action_id="full_version", action_ts="1700001000.7")
+    )
+    await bot.run_jobs()
+    assert (bot.perf.creates[-1]["prompt"], bot.perf.creates[-1]["model"]) == ("A lighthouse at dawn", "veo-3")
+
+    # Unticked, the remix is the video itself, at the settings asked for.
+    view_id, view = await open_remix(bot, root)
+    await bot.interaction(submission(view_id, view, draft=""))
+    await bot.run_jobs()
+    assert (bot.perf.creates[-1]["model"], bot.perf.creates[-1]["duration_seconds"]) == ("veo-3", 8)
+    assert "✏️ Draft" not in bot.slack.roots(CHANNEL)[-1].all_text()
+
+
+async def test_ticking_draft_first_shows_what_the_draft_and_then_the_full_version_cost(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    root = await finished(bot)
+    view_id, view = await open_remix(bot, root)
+    assert "draft" not in form_state(view)["values"]  # a remix of a finished video is not offered a preview
+    await bot.command("")  # the plain form
+    view_id = max(bot.slack.views)
+    view = bot.slack.views[view_id]
+    ticked = {**view, "id": view_id, "hash": bot.slack.view_hashes[view_id], "state": form_state(view, draft="draft")}
+    action = {"action_id": "draft", "block_id": "draft", "selected_options": [{"value": "draft"}], "action_ts": "1"}
+    payload = {"type": "block_actions", "user": {"id": USER}, "view": ticked, "actions": [action]}
+    assert (await bot.interaction(urlencode({"payload": json.dumps(payload)}))).status == 200
+    assert cost_line(bot.slack.views[view_id]) == (
+        "💰 Estimated cost: *$0.12* for the draft (luma-dream-machine, 2 s), then $0.40 for the full version"
+    )

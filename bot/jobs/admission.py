@@ -113,8 +113,12 @@ class Admission:
         # The prompt run again ends with its style; a remix's edited prompt may not, and then none was added.
         job.style = style_kept(job.prompt, source.style)
         job.full_of_draft = full_version
-        # Another take of a draft is one; its full version, or a remix (settings picked anew), is not.
-        job.full_settings = None if full_version or remix else source.full_settings
+        # Another take of a draft is one, and its full version is not; a remix is one if "Draft first" was
+        # ticked on its form (its settings picked anew), as _new_job made it.
+        if full_version:
+            job.full_settings = None
+        elif not remix:
+            job.full_settings = source.full_settings
         if not await self._insert_within_quota(job, trigger):
             return None
         self._log_accepted(job)
