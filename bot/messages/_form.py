@@ -293,37 +293,31 @@ def _style_input(style: str) -> dict[str, Any]:
 
 def _draft_input(draft: bool) -> dict[str, Any]:
     model = drafts.draft_model()
-    seconds = seconds_text(drafts.DRAFT_SECONDS)
     option = _option(
-        f"Draft first: {model.name}, {seconds}, {drafts.DRAFT_RESOLUTION}",
+        f"Draft first: {model.name}, {seconds_text(drafts.DRAFT_SECONDS)}, {drafts.DRAFT_RESOLUTION}",
         "draft",
         "A cheap preview; its message offers to make the full version.",
     )
-    box: dict[str, Any] = {"type": "checkboxes", "action_id": FORM_DRAFT_ACTION_ID, "options": [option]}
-    if draft:
-        box["initial_options"] = [option]
-    return {
-        "type": "input",
-        "block_id": "draft",
-        "dispatch_action": True,  # the cost line follows it
-        "optional": True,
-        "label": {"type": "plain_text", "text": "Draft"},
-        "element": box,
-    }
+    # Dispatched: the cost line follows it.
+    return _checkbox_input("draft", "Draft", FORM_DRAFT_ACTION_ID, option, draft, dispatch=True)
 
 
 def _private_input(private: bool) -> dict[str, Any]:
     option = _option("Only me: post it in a direct message to me", "private")
-    box: dict[str, Any] = {"type": "checkboxes", "action_id": "private", "options": [option]}
-    if private:
+    return _checkbox_input("private", "Who sees it", "private", option, private)
+
+
+def _checkbox_input(
+    block_id: str, label: str, action_id: str, option: dict[str, Any], ticked: bool, *, dispatch: bool = False
+) -> dict[str, Any]:
+    """An optional field of one box."""
+    box: dict[str, Any] = {"type": "checkboxes", "action_id": action_id, "options": [option]}
+    if ticked:
         box["initial_options"] = [option]
-    return {
-        "type": "input",
-        "block_id": "private",
-        "optional": True,
-        "label": {"type": "plain_text", "text": "Who sees it"},
-        "element": box,
-    }
+    block: dict[str, Any] = {"type": "input", "block_id": block_id}
+    if dispatch:
+        block["dispatch_action"] = True
+    return block | {"optional": True, "label": {"type": "plain_text", "text": label}, "element": box}
 
 
 def _private_note() -> dict[str, Any]:
