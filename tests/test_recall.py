@@ -156,3 +156,16 @@ async def test_show_and_history_give_a_styled_prompt_as_its_message_does_and_mar
 
     history = private_text(await bot.command("history lighthouse"))
     assert f"`{draft.id}`" in history and "“A lighthouse” + style: soft light" in history
+
+
+async def test_history_while_slack_does_not_say_the_workspace_url_names_the_channel_then_links_once_it_does(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot()
+    [job] = await made(bot, "A lighthouse")
+    bot.slack.fail_next("auth.test", error="internal_error")
+    assert f"<#{CHANNEL}>" in private_text(await bot.command("history"))
+    assert f"<{thread_link(job)}|thread>" in private_text(await bot.command("history"))
+    asked = bot.slack.call_count("auth.test")
+    await bot.command("history")
+    assert bot.slack.call_count("auth.test") == asked  # asked once it answered, not once a command
