@@ -155,7 +155,8 @@ async def test_show_and_history_give_a_styled_prompt_as_its_message_does_and_mar
     assert "luma-dream-machine · 2 s · 720p" in shown
 
     history = private_text(await bot.command("history lighthouse"))
-    assert f"`{draft.id}`" in history and "“A lighthouse” + style: soft light" in history
+    assert f"`{draft.id}` · ✅ Done in" in history and "“A lighthouse” + style: soft light" in history
+    assert " · ✏️ draft · luma-dream-machine · $0.40 · " in history
 
 
 async def test_history_while_slack_does_not_say_the_workspace_url_names_the_channel_then_links_once_it_does(

@@ -11,7 +11,16 @@ from urllib.parse import urlencode
 from bot import messages
 from bot.domain.job import JobState
 from bot.domain.request import MAX_PROMPT_CHARS
-from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, form_state, view_submission_body
+from tests.conftest import (
+    CHANNEL,
+    USER,
+    Bot,
+    MakeBot,
+    button_click_body,
+    form_state,
+    private_text,
+    view_submission_body,
+)
 from tests.fakes.blockkit import view_problem
 from tests.fakes.jobs import stored_job
 from tests.fakes.slack import FakeMessage
@@ -104,6 +113,7 @@ async def test_submitting_a_remix_starts_a_job_for_the_remixer_linked_to_the_ori
     assert "✅ Done" in text and len(bot.slack.files_in_thread(CHANNEL, remix_root.ts)) == 1
     original, remix = await bot.services.store.jobs()
     assert (remix.user_id, remix.rerun_of, remix.remix, remix.state) == (BOB, original.id, True, JobState.DELIVERED)
+    assert f"`{remix.id}` · ✅ Done in 14 s · 🎛 remix · pika · " in private_text(await bot.command("history", user=BOB))
 
 
 async def test_a_submission_starts_one_job_however_often_it_is_delivered_and_across_a_restart(

@@ -84,12 +84,19 @@ def history_message(jobs: list[Job], words: tuple[str, ...], links: dict[str, st
         where = f"<{escape(link)}|thread>" if link else f"<#{escape(job.channel_id)}>"
         state = status_line(job).split(" · ")[0]
         money = usd(job.cost_micros)
-        rows.append(f"• `{job.id}` · {state} · {escape(job.model)} · {money} · {prompt_sent(job, 80)} · {where}")
+        rows.append(
+            f"• `{job.id}` · {state}{_kind(job)} · {escape(job.model)} · {money} · {prompt_sent(job, 80)} · {where}"
+        )
     tail = "\n`/video show <id>` posts one of them here."
     body = listed_in(rows, MAX_TEXT - len(head) - len(tail) - 2, "\n", lambda n: f"…and {n} more")
     answer = private_answer(f"{head}\n{body}{tail}")
     answer["blocks"] = [{"type": "section", "text": mrkdwn(f"{head}\n{body}")}, context_block(tail.strip())]
     return answer
+
+
+def _kind(job: Job) -> str:
+    """A draft or a remix says so in a list: their model and cost are not those of a finished take."""
+    return (" · ✏️ draft" if job.full_settings is not None else "") + (" · 🎛 remix" if job.remix else "")
 
 
 def history_too_many_words() -> Message:
