@@ -113,7 +113,8 @@ async def test_submitting_a_remix_starts_a_job_for_the_remixer_linked_to_the_ori
     assert "✅ Done" in text and len(bot.slack.files_in_thread(CHANNEL, remix_root.ts)) == 1
     original, remix = await bot.services.store.jobs()
     assert (remix.user_id, remix.rerun_of, remix.remix, remix.state) == (BOB, original.id, True, JobState.DELIVERED)
-    assert f"`{remix.id}` · ✅ Done in 14 s · 🎛 remix · pika · " in private_text(await bot.command("history", user=BOB))
+    history = private_text(await bot.command("history", user=BOB))
+    assert f"`{remix.id}` · ✅ Done in " in history and " · 🎛 remix · pika · " in history
 
 
 async def test_a_submission_starts_one_job_however_often_it_is_delivered_and_across_a_restart(
