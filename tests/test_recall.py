@@ -133,8 +133,10 @@ def test_show_and_history_of_the_longest_prompts_are_messages_slack_takes_and_ne
 
 async def test_a_jobs_words_are_indexed_by_its_first_step_once_also_after_a_restart(make_bot: MakeBot) -> None:
     bot = await make_bot()
+    # Stopped after storing the job, before its first step: the command's wake must not run one meanwhile.
+    await bot.services.poller.stop(0.0)
     await bot.command("A lighthouse in a storm")
-    restarted = await make_bot()  # stopped after storing the job, before its first step
+    restarted = await make_bot()
     assert "None of your jobs has" in private_text(await restarted.command("history storm"))
     await restarted.run_jobs()
     [job] = await restarted.services.store.jobs()
