@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
@@ -21,24 +21,23 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_run_again(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        await _rerun_click(services, services.reruns.from_button, body, action, context)
+        await _rerun_click(services, body, action, context, full_version=False)
         await ack()
 
     @app.action(messages.FULL_VERSION_ACTION_ID)
     async def on_full_version(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        await _rerun_click(services, services.reruns.from_full_version_button, body, action, context)
+        await _rerun_click(services, body, action, context, full_version=True)
         await ack()
 
     @app.action(messages.REMIX_ACTION_ID)
     async def on_remix(ack: AsyncAck, body: dict[str, Any]) -> None:
-        container = body.get("container") or {}
-        channel_id = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
+        channel_id, message_ts = _clicked_message(body)
         user_id = str((body.get("user") or {}).get("id", ""))
         outcome = await services.remixes.open_form(
             channel_id=channel_id,
-            message_ts=str(container.get("message_ts", "")),
+            message_ts=message_ts,
             user_id=user_id,
             trigger_id=str(body.get("trigger_id", "")),
         )
@@ -69,28 +68,16 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
 
 
-class _ClickStarts(Protocol):
-    async def __call__(
-        self,
-        *,
-        channel_id: str,
-        message_ts: str,
-        user_id: str,
-        action_ts: str,
-        response_url: str,
-        bot_user_id: str | None,
-    ) -> RerunOutcome: ...
-
-
 async def _rerun_click(
-    services: Services, start: _ClickStarts, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext
+    services: Services, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext, *, full_version: bool
 ) -> None:
     """*Run again* or *Make the full version*: one job per click (its action_ts), answered after it is stored."""
-    container = body.get("container") or {}
+    channel_id, message_ts = _clicked_message(body)
     try:
-        outcome = await start(
-            channel_id=str(container.get("channel_id") or (body.get("channel") or {}).get("id", "")),
-            message_ts=str(container.get("message_ts", "")),
+        outcome = await services.reruns.from_button(
+            full_version=full_version,
+            channel_id=channel_id,
+            message_ts=message_ts,
             user_id=str((body.get("user") or {}).get("id", "")),
             action_ts=str(action.get("action_ts", "")),
             response_url=str(body.get("response_url", "")),
@@ -102,3 +89,11 @@ async def _rerun_click(
     else:
         if outcome is RerunOutcome.STARTED:
             services.poller.wake()
+
+
+def _clicked_message(body: dict[str, Any]) -> tuple[str, str]:
+    """The conversation and ts of the message whose button was clicked: the job is found by them, not by
+    what the button carries, so a click can only act on a message its clicker sees."""
+    container = body.get("container") or {}
+    channel_id = container.get("channel_id") or (body.get("channel") or {}).get("id", "")
+    return str(channel_id), str(container.get("message_ts", ""))

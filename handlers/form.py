@@ -1,4 +1,5 @@
-"""The form a bare `/video` opens: a live cost preview while it is filled in, field errors, the job."""
+"""The form a bare `/video` opens: a live cost preview while it is filled in, field errors, the job (one a view:
+its submission is keyed `form:<view id>`, so a redelivery or a restart between them starts no second one)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
     app.action(messages.FORM_MODEL_ACTION_ID)(update_cost)
     app.action(messages.FORM_DURATION_ACTION_ID)(update_cost)
+    app.action(messages.FORM_DRAFT_ACTION_ID)(update_cost)
 
     @app.view(messages.FORM_CALLBACK_ID)
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -70,12 +72,12 @@ async def _submit(services: Services, ack: AsyncAck, body: dict[str, Any], view:
                 await ack(response_action="errors", errors=messages.form_refused(refusal))
                 return
         else:
-            await services.jobs.start(
+            await services.jobs.start_from_form(
                 request,
+                view_id=view_id(view),
                 team_id=str((body.get("team") or {}).get("id", "")),
                 channel_id=channel_id,
                 user_id=user_id,
-                response_url="",
                 thread_ts=place.thread_ts,
             )
     except (ChannelNotAllowed, QuotaExceeded) as exc:

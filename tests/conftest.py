@@ -133,6 +133,38 @@ def button_click_body(
     return urlencode({"payload": json.dumps(payload)})
 
 
+def form_state(view: dict[str, Any], **changed: str) -> dict[str, Any]:
+    """What Slack sends back for `view`: each field as the form opened it, with `changed` typed over it."""
+    values: dict[str, Any] = {}
+    for block in view["blocks"]:
+        element = block.get("element") or {}
+        field = block.get("block_id")
+        if block["type"] != "input" or field is None:
+            continue
+        if element["type"] == "plain_text_input":
+            entered = {"type": "plain_text_input", "value": changed.get(field, element.get("initial_value", ""))}
+        elif element["type"] == "static_select":
+            entered = {
+                "type": "static_select",
+                "selected_option": {"value": changed.get(field, element["initial_option"]["value"])},
+            }
+        else:  # a box: `changed` ticks it with its value, or unticks it with ""
+            ticked = [{"value": changed[field]}] if changed.get(field) else []
+            entered = {
+                "type": "checkboxes",
+                "selected_options": ticked if field in changed else element.get("initial_options", []),
+            }
+        values[field] = {element["action_id"]: entered}
+    return {"values": values}
+
+
+def view_submission_body(view_id: str, view: dict[str, Any], *, user: str = "UBOB0002", **changed: str) -> str:
+    """A view_submission of the form `view` (as views.open got it), its fields changed as `changed` says."""
+    submitted = {**view, "id": view_id, "hash": f"{view_id}-1", "state": form_state(view, **changed)}
+    payload = {"type": "view_submission", "team": {"id": "T0001"}, "user": {"id": user}, "view": submitted}
+    return urlencode({"payload": json.dumps(payload)})
+
+
 def private_text(response: BoltResponse) -> str:
     """The text of an answer only its requester sees (an ephemeral ack)."""
     body = json.loads(response.body)

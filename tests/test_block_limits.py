@@ -192,6 +192,32 @@ def test_any_prompt_in_any_state_renders_a_root_and_a_progress_message_slack_tak
         assert "<!" not in text  # every `<` left is one of ours: the requester's mention
 
 
+def test_a_remix_of_a_draft_with_the_longest_prompt_and_style_fits_with_all_its_lines() -> None:
+    style = ("<b> & film " * 50)[:500]
+    prompt = f"{TOM_AND_JERRY[: MAX_PROMPT_CHARS - len(style) - 2]}, {style}"
+    link = "https://acme.slack.com/archives/C0DESIGN/p1700000000000100?thread_ts=1700000000.000001&cid=C0DESIGN"
+    for full_settings in ("--model veo-3 --duration 8 --resolution 1080p --aspect 9:16", "--model sora-1 --duration 8"):
+        for state in JobState:
+            the_job = job(
+                state,
+                prompt=prompt,
+                style=style,
+                rerun_of="vb_original00",
+                rerun_link=link,
+                remix=True,
+                full_settings=full_settings,
+                model="luma-dream-machine",
+                duration_seconds=Decimal(2),
+            )
+            root = messages.root_message(the_job)
+            assert message_problem(root) is None, (state, full_settings)
+            text = dumps(root)
+            assert "🎛 Remix of" in text and "✏️ Draft" in text and "+ style: " in text
+            shown = messages.show_message(the_job, link, "UALICE01")
+            assert message_problem({"channel": "C0DESIGN", **shown}) is None
+            assert message_problem(messages.details_message(the_job, [(1.0, "accepted", "")] * 300)) is None
+
+
 # --- lists: status, details, reports, App Home ----------------------------------------------------------
 
 

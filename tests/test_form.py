@@ -33,11 +33,11 @@ def payload_body(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps(payload)})
 
 
-def submission(view_state: dict[str, Any], channel: str = CHANNEL) -> str:
+def submission(view_state: dict[str, Any], channel: str = CHANNEL, view_id: str = "V0001") -> str:
     view = {
         "type": "modal",
-        "id": "V0001",
-        "hash": "V0001-1",
+        "id": view_id,
+        "hash": f"{view_id}-1",
         "callback_id": "video_form",
         "private_metadata": json.dumps({"channel_id": channel}),
         "state": view_state,
@@ -114,6 +114,40 @@ async def test_submitting_the_form_starts_the_same_job_as_the_command(make_bot: 
     }
     [root] = bot.slack.roots(CHANNEL)
     assert "✅ Done" in root.all_text()
+
+
+async def test_a_submission_starts_one_job_however_often_it_is_delivered_and_across_a_restart(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot()
+    # The bot stops after storing the job and before it starts (its wake must not run a step meanwhile).
+    await bot.services.poller.stop(0.0)
+    body = submission(state(), view_id="V0042")
+    assert (await bot.interaction(body)).status == 200
+    assert (await bot.interaction(body)).status == 200  # Slack delivers it again: the first answer was slow
+    assert len(await bot.services.store.jobs()) == 1 and bot.perf.creates == []
+    # Restarted, the bot gets the submission once more.
+    restarted = await make_bot()
+    response = await restarted.interaction(body)
+    assert response.status == 200 and not response.body  # the modal closes, as the first time
+    await restarted.run_jobs()
+    assert len(restarted.perf.creates) == 1 and len(restarted.slack.roots(CHANNEL)) == 1
+    [job] = await restarted.services.store.jobs()
+    assert job.state == JobState.DELIVERED
+
+    # Another form (another view) is another job.
+    await restarted.interaction(submission(state(prompt="A glacier"), view_id="V0043"))
+    await restarted.run_jobs()
+    assert [c["prompt"] for c in restarted.perf.creates] == ["A lighthouse", "A glacier"]
+
+
+async def test_a_refused_submission_stores_nothing_so_the_same_form_fixed_starts_its_job(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    refused = await bot.interaction(submission(state(duration="61"), view_id="V0050"))
+    assert "veo-3 makes videos of up to 60 s" in json.loads(refused.body)["errors"]["duration"]
+    assert (await bot.interaction(submission(state(duration="6"), view_id="V0050"))).status == 200
+    await bot.run_jobs()
+    assert [c["duration_seconds"] for c in bot.perf.creates] == [6]
 
 
 async def test_a_private_job_is_made_in_a_direct_message_and_never_posts_in_the_channel(make_bot: MakeBot) -> None:

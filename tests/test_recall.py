@@ -133,11 +133,42 @@ def test_show_and_history_of_the_longest_prompts_are_messages_slack_takes_and_ne
 
 async def test_a_jobs_words_are_indexed_by_its_first_step_once_also_after_a_restart(make_bot: MakeBot) -> None:
     bot = await make_bot()
+    # Stopped after storing the job, before its first step: the command's wake must not run one meanwhile.
+    await bot.services.poller.stop(0.0)
     await bot.command("A lighthouse in a storm")
-    restarted = await make_bot()  # stopped after storing the job, before its first step
+    restarted = await make_bot()
     assert "None of your jobs has" in private_text(await restarted.command("history storm"))
     await restarted.run_jobs()
     [job] = await restarted.services.store.jobs()
     await restarted.services.store.index_words(job)  # as a first step tried again would
     text = private_text(await restarted.command("history storm lighthouse"))
     assert "*Your last job with “storm lighthouse”*" in text and text.count(job.id) == 1
+
+
+async def test_show_and_history_give_a_styled_prompt_as_its_message_does_and_mark_a_draft(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    [draft] = await made(bot, "A lighthouse --model veo-3 --duration 8 --style 'soft light' --draft")
+    [root] = bot.slack.roots(CHANNEL)
+    assert "“A lighthouse” + style: soft light" in root.all_text()
+
+    shown = json.dumps(answer((await bot.command(f"show {draft.id}")).body), ensure_ascii=False)
+    assert "“A lighthouse” + style: soft light" in shown  # the person's words, and what was added to them
+    assert "✏️ A draft: a cheap preview. *Make the full version* is on its message." in shown
+    assert "luma-dream-machine · 2 s · 720p" in shown
+
+    history = private_text(await bot.command("history lighthouse"))
+    assert f"`{draft.id}` · ✅ Done in" in history and "“A lighthouse” + style: soft light" in history
+    assert " · ✏️ draft · luma-dream-machine · $0.40 · " in history
+
+
+async def test_history_while_slack_does_not_say_the_workspace_url_names_the_channel_then_links_once_it_does(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot()
+    [job] = await made(bot, "A lighthouse")
+    bot.slack.fail_next("auth.test", error="internal_error")
+    assert f"<#{CHANNEL}>" in private_text(await bot.command("history"))
+    assert f"<{thread_link(job)}|thread>" in private_text(await bot.command("history"))
+    asked = bot.slack.call_count("auth.test")
+    await bot.command("history")
+    assert bot.slack.call_count("auth.test") == asked  # asked once it answered, not once a command

@@ -11,10 +11,20 @@ from urllib.parse import urlencode
 from bot import messages
 from bot.domain.job import JobState
 from bot.domain.request import MAX_PROMPT_CHARS
-from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body
+from tests.conftest import (
+    CHANNEL,
+    USER,
+    Bot,
+    MakeBot,
+    button_click_body,
+    form_state,
+    private_text,
+    view_submission_body,
+)
 from tests.fakes.blockkit import view_problem
 from tests.fakes.jobs import stored_job
 from tests.fakes.slack import FakeMessage
+from tests.test_shortcuts import message_shortcut
 
 BOB = "UBOB0002"
 DM = f"D{USER}"
@@ -27,31 +37,8 @@ def remix_click(root: FakeMessage, *, user: str = BOB, channel: str = CHANNEL) -
     return button_click_body(root.ts, button["value"], user=user, channel=channel, action_id="remix")
 
 
-def form_state(view: dict[str, Any], **changed: str) -> dict[str, Any]:
-    """What Slack sends back for `view`: each field as the form opened it, with `changed` typed over it."""
-    values: dict[str, Any] = {}
-    for block in view["blocks"]:
-        element = block.get("element") or {}
-        field = block.get("block_id")
-        if block["type"] != "input" or field is None:
-            continue
-        if element["type"] == "plain_text_input":
-            entered = {"type": "plain_text_input", "value": changed.get(field, element.get("initial_value", ""))}
-        elif element["type"] == "static_select":
-            entered = {
-                "type": "static_select",
-                "selected_option": {"value": changed.get(field, element["initial_option"]["value"])},
-            }
-        else:
-            entered = {"type": "checkboxes", "selected_options": element.get("initial_options", [])}
-        values[field] = {element["action_id"]: entered}
-    return {"values": values}
-
-
 def submission(view_id: str, view: dict[str, Any], *, user: str = BOB, **changed: str) -> str:
-    submitted = {**view, "id": view_id, "hash": f"{view_id}-1", "state": form_state(view, **changed)}
-    payload = {"type": "view_submission", "team": {"id": "T0001"}, "user": {"id": user}, "view": submitted}
-    return urlencode({"payload": json.dumps(payload)})
+    return view_submission_body(view_id, view, user=user, **changed)
 
 
 def cost_line(view: dict[str, Any]) -> str:
@@ -126,6 +113,8 @@ async def test_submitting_a_remix_starts_a_job_for_the_remixer_linked_to_the_ori
     assert "✅ Done" in text and len(bot.slack.files_in_thread(CHANNEL, remix_root.ts)) == 1
     original, remix = await bot.services.store.jobs()
     assert (remix.user_id, remix.rerun_of, remix.remix, remix.state) == (BOB, original.id, True, JobState.DELIVERED)
+    history = private_text(await bot.command("history", user=BOB))
+    assert f"`{remix.id}` · ✅ Done in " in history and " · 🎛 remix · pika · " in history
 
 
 async def test_a_submission_starts_one_job_however_often_it_is_delivered_and_across_a_restart(
@@ -229,3 +218,96 @@ def test_a_remix_of_a_retired_model_opens_on_the_default_model_and_says_so() -> 
     view = messages.remix_form(stored_job(model="sora-1", perf_cost_micros=500_000))
     assert form_state(view)["values"]["model"]["form_model"]["selected_option"]["value"] == "runway-gen3"
     assert "the original: $0.50 (sora-1, 4 s, a model no longer offered)" in cost_line(view)
+
+
+async def test_a_remix_made_private_goes_to_the_remixers_direct_message_not_to_the_originals_thread(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot()
+    parent = "1700000000.000777"
+    await bot.interaction(message_shortcut("A whale breaching at dawn", thread_ts=parent))
+    view_id = max(bot.slack.views)
+    await bot.interaction(submission(view_id, bot.slack.views[view_id], user=USER))
+    await bot.run_jobs()
+    [root, _] = bot.slack.thread(CHANNEL, parent)  # the job's root in that thread, and its progress
+
+    view_id, view = await open_remix(bot, root)
+    assert (await bot.interaction(submission(view_id, view, private="private"))).status == 200
+    await bot.run_jobs()
+    bob_dm = f"D{BOB}"
+    [remix_root] = bot.slack.roots(bob_dm)  # a message of its own in bob's DM, not in a thread of another conversation
+    assert "🎛 Remix of" in remix_root.all_text() and "✅ Done" in remix_root.all_text()
+    assert len(bot.slack.files_in_thread(bob_dm, remix_root.ts)) == 1
+    assert len(bot.slack.thread(CHANNEL, parent)) == 2  # nothing of the private remix in the channel
+
+
+async def test_a_remix_whose_prompt_no_longer_ends_with_the_style_does_not_say_it_was_added(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    root = await finished(bot, "A lighthouse --style 'soft light'")
+    view_id, view = await open_remix(bot, root)
+    assert form_state(view)["values"]["prompt"]["prompt"]["value"] == "A lighthouse, soft light"
+
+    await bot.interaction(submission(view_id, view, prompt="A lighthouse at dawn"))
+    await bot.interaction(submission(f"{view_id}-b", view, prompt="A lighthouse at dusk, soft light"))
+    await bot.run_jobs()
+    # The two remixes may reach Perf in either order.
+    assert sorted(c["prompt"] for c in bot.perf.creates[1:]) == [
+        "A lighthouse at dawn",
+        "A lighthouse at dusk, soft light",
+    ]
+    [edited] = [r for r in bot.slack.roots(CHANNEL) if "dawn" in r.text]
+    [kept] = [r for r in bot.slack.roots(CHANNEL) if "dusk" in r.text]
+    assert "— “A lighthouse at dawn” ·" in edited.text and "style" not in edited.all_text()
+    assert "— “A lighthouse at dusk” + style: soft light" in kept.text  # still ends with it: still shown apart
+
+
+async def test_a_remix_of_a_draft_is_another_draft_of_the_settings_asked_for_unless_unticked(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    root = await finished(bot, "A lighthouse --model veo-3 --duration 8 --ar 9:16 --draft")
+    view_id, view = await open_remix(bot, root)
+    fields = form_state(view)["values"]
+    assert fields["model"]["form_model"]["selected_option"]["value"] == "veo-3"  # what was asked for, not the preview
+    assert fields["duration"]["form_duration"]["value"] == "8"
+    assert fields["draft"]["draft"]["selected_options"]  # "Draft first" ticked, as the original was a draft
+    assert cost_line(view) == (
+        "💰 Estimated cost: *$0.12* for the draft (luma-dream-machine, 2 s), then $2.80 for the full version"
+        " · the original: $0.40 (luma-dream-machine, 2 s) · −$0.28"
+    )
+
+    await bot.interaction(submission(view_id, view, prompt="A lighthouse at dawn"))
+    await bot.run_jobs()
+    remix_root = bot.slack.roots(CHANNEL)[-1]
+    text = remix_root.all_text()
+    assert (
+        "🎛 Remix of" in text and "✏️ Draft: a cheap preview of what was asked for (veo-3 · 8 s · 1080p · 9:16)" in text
+    )
+    assert bot.perf.creates[-1]["model"] == "luma-dream-machine"
+    await bot.interaction(
+        button_click_body(remix_root.ts, "-", user=BOB, action_id="full_version", action_ts="1700001000.7")
+    )
+    await bot.run_jobs()
+    assert (bot.perf.creates[-1]["prompt"], bot.perf.creates[-1]["model"]) == ("A lighthouse at dawn", "veo-3")
+
+    # Unticked, the remix is the video itself, at the settings asked for.
+    view_id, view = await open_remix(bot, root)
+    await bot.interaction(submission(view_id, view, draft=""))
+    await bot.run_jobs()
+    assert (bot.perf.creates[-1]["model"], bot.perf.creates[-1]["duration_seconds"]) == ("veo-3", 8)
+    assert "✏️ Draft" not in bot.slack.roots(CHANNEL)[-1].all_text()
+
+
+async def test_ticking_draft_first_shows_what_the_draft_and_then_the_full_version_cost(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    root = await finished(bot)
+    view_id, view = await open_remix(bot, root)
+    assert "draft" not in form_state(view)["values"]  # a remix of a finished video is not offered a preview
+    await bot.command("")  # the plain form
+    view_id = max(bot.slack.views)
+    view = bot.slack.views[view_id]
+    ticked = {**view, "id": view_id, "hash": bot.slack.view_hashes[view_id], "state": form_state(view, draft="draft")}
+    action = {"action_id": "draft", "block_id": "draft", "selected_options": [{"value": "draft"}], "action_ts": "1"}
+    payload = {"type": "block_actions", "user": {"id": USER}, "view": ticked, "actions": [action]}
+    assert (await bot.interaction(urlencode({"payload": json.dumps(payload)}))).status == 200
+    assert cost_line(bot.slack.views[view_id]) == (
+        "💰 Estimated cost: *$0.12* for the draft (luma-dream-machine, 2 s), then $0.40 for the full version"
+    )

@@ -77,6 +77,7 @@ class SlackGateway:
         self._edits = EditQueue(self._pacer, self._edit_once)
         self._posted_at: dict[str, float] = {}  # channel → the event loop's time of the last post that worked
         self._probes: dict[str, asyncio.Future[None]] = {}  # channel → the answer to a first post on its way
+        self._workspace_url: str | None = None  # asked once: App Home and recall link to threads with it
 
     async def _send(self, method: str, **kwargs: Any) -> dict[str, Any]:
         """One call, now: the caller has had its turn."""
@@ -231,10 +232,16 @@ class SlackGateway:
         await self._call("views.publish", priority=Priority.BACKGROUND, user_id=user_id, view=view)
 
     async def workspace_url(self) -> str:
-        """https://acme.slack.com/ — for links to messages without one chat.getPermalink per message."""
-        data = await self._call("auth.test")
-        url = data.get("url")
-        return url if isinstance(url, str) and url.startswith("https://") else ""
+        """https://acme.slack.com/ — for links to messages without one chat.getPermalink per message. Asked
+        once (auth.test); "" while Slack doesn't answer (asked again next time): the links are left out."""
+        if self._workspace_url is None:
+            try:
+                data = await self._call("auth.test")
+            except SlackCallError:
+                return ""
+            url = data.get("url")
+            self._workspace_url = url if isinstance(url, str) and url.startswith("https://") else ""
+        return self._workspace_url
 
     async def open_dm(self, user_id: str) -> str:
         data = await self._call("conversations.open", priority=Priority.ROOT, users=user_id)

@@ -12,7 +12,7 @@ model, a duration the chosen model can't make) is named and skipped, never silen
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from bot.domain.request import CommandError, VideoRequest, validate_options
@@ -116,18 +116,7 @@ def effective(
     if isinstance(result, CommandError):
         return result
     typed_now = frozenset(name for name, source in sources.items() if source is Source.TYPED)
-    request = VideoRequest(
-        prompt=result.prompt,
-        model=result.model,
-        duration_seconds=result.duration_seconds,
-        resolution=result.resolution,
-        aspect_ratio=result.aspect_ratio,
-        private=result.private,
-        style=result.style,
-        draft=result.draft,
-        typed=typed_now | frozenset(flags or {}),
-    )
-    return Effective(request, sources, tuple(skipped))
+    return Effective(replace(result, typed=typed_now | frozenset(flags or {})), sources, tuple(skipped))
 
 
 def new_defaults(current: Defaults | None, changes: Mapping[str, str]) -> dict[str, str] | CommandError:

@@ -8,6 +8,7 @@ can run it, checked against today's catalogue like any request.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from bot.domain import catalogue
@@ -29,17 +30,7 @@ def draft_of(full: VideoRequest) -> VideoRequest:
     """The preview of `full`: its prompt and aspect ratio, on the cheapest model, short, at 720p."""
     model = draft_model()
     seconds = min(DRAFT_SECONDS, full.duration_seconds, Decimal(model.max_duration_seconds))
-    return VideoRequest(
-        prompt=full.prompt,
-        model=model.name,
-        duration_seconds=seconds,
-        resolution=DRAFT_RESOLUTION,
-        aspect_ratio=full.aspect_ratio,
-        private=full.private,
-        style=full.style,
-        draft=True,
-        typed=full.typed,
-    )
+    return replace(full, model=model.name, duration_seconds=seconds, resolution=DRAFT_RESOLUTION, draft=True)
 
 
 def full_settings(full: VideoRequest) -> str:

@@ -93,6 +93,11 @@ def without_style(sent: str, style: str | None) -> str:
     return sent
 
 
+def style_kept(sent: str, style: str | None) -> str | None:
+    """`style` if the prompt `sent` still ends with it, else None: a remix's prompt may have been edited."""
+    return style if style and without_style(sent, style) != sent else None
+
+
 @dataclass(frozen=True)
 class HelpRequest:
     pass

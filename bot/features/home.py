@@ -48,7 +48,6 @@ class HomeService:
         self._slack = slack
         self._clock = clock
         self._settings = settings
-        self._workspace_url: str | None = None
         self._pending: dict[str, asyncio.Task[None]] = {}
 
     async def opened(self, user_id: str) -> None:
@@ -100,7 +99,13 @@ class HomeService:
             log.info("event=home_admin_unchecked user=%s error=%s", user_id, exc.error)
         spending = await self._spending(user_id, is_admin, now)
         view = messages.home_view(
-            jobs, spent_today, spent_month, admin_usage, await self._links_base(), local.strftime("%B"), spending
+            jobs,
+            spent_today,
+            spent_month,
+            admin_usage,
+            await self._slack.workspace_url(),
+            local.strftime("%B"),
+            spending,
         )
         try:
             await self._slack.publish_home(user_id, view)
@@ -144,11 +149,3 @@ class HomeService:
                 for channel, spent, allowed in [b for b in budgeted if b[2]][:CHANNEL_BUDGETS_SHOWN]
             ]
         return uses
-
-    async def _links_base(self) -> str:
-        if self._workspace_url is None:
-            try:
-                self._workspace_url = await self._slack.workspace_url()
-            except SlackCallError:
-                return ""
-        return self._workspace_url

@@ -23,7 +23,6 @@ class RecallService:
         self._store = store
         self._people = people
         self._slack = slack
-        self._workspace_url: str | None = None
 
     async def show(self, job_id: str, user_id: str) -> messages.Message:
         """The job's result for the channel (an in-channel answer), or a private answer saying why not."""
@@ -45,7 +44,7 @@ class RecallService:
             return messages.show_refused(ShowOutcome.NO_VIDEO, job_id, job)
         if job.state is not JobState.DELIVERED:
             return messages.show_refused(ShowOutcome.UNFINISHED, job_id, job)
-        link = messages.message_link(await self._links_base(), job.where, job.root_ts)
+        link = messages.message_link(await self._slack.workspace_url(), job.where, job.root_ts)
         log.info("job=%s event=shown by=%s", job.id, user_id)
         return messages.show_message(job, link, user_id)
 
@@ -53,16 +52,7 @@ class RecallService:
         if len(words) > MAX_SEARCH_WORDS:
             return messages.history_too_many_words()
         jobs = await self._store.history(user_id, search_order(list(words)), HISTORY_LIMIT)
-        base = await self._links_base()
+        base = await self._slack.workspace_url()
         links = {job.id: link for job in jobs if (link := messages.message_link(base, job.where, job.root_ts))}
         log.info("event=history user=%s words=%d found=%d", user_id, len(words), len(jobs))
         return messages.history_message(jobs, words, links)
-
-    async def _links_base(self) -> str:
-        """The workspace's URL (auth.test, asked once): links to threads without a call per job."""
-        if self._workspace_url is None:
-            try:
-                self._workspace_url = await self._slack.workspace_url()
-            except SlackCallError:
-                return ""
-        return self._workspace_url

@@ -73,7 +73,10 @@ class RerunService:
         action_ts: str,
         response_url: str,
         bot_user_id: str | None,
+        full_version: bool = False,
     ) -> RerunOutcome:
+        """*Run again*, or with `full_version` a draft's *Make the full version* with the settings asked for:
+        once per click (its action_ts)."""
         if not action_ts:
             return RerunOutcome.IGNORED
         return await self._rerun(
@@ -81,33 +84,10 @@ class RerunService:
             message_ts=message_ts,
             user_id=user_id,
             bot_user_id=bot_user_id,
-            trigger_kind="button",
+            trigger_kind="full" if full_version else "button",
             trigger_detail=action_ts,
             response_url=response_url,
-        )
-
-    async def from_full_version_button(
-        self,
-        *,
-        channel_id: str,
-        message_ts: str,
-        user_id: str,
-        action_ts: str,
-        response_url: str,
-        bot_user_id: str | None,
-    ) -> RerunOutcome:
-        """A draft's full version, with the settings asked for; once per click (its action_ts), like Run again."""
-        if not action_ts:
-            return RerunOutcome.IGNORED
-        return await self._rerun(
-            channel_id=channel_id,
-            message_ts=message_ts,
-            user_id=user_id,
-            bot_user_id=bot_user_id,
-            trigger_kind="full",
-            trigger_detail=action_ts,
-            response_url=response_url,
-            full_version=True,
+            full_version=full_version,
         )
 
     async def _rerun(

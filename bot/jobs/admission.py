@@ -12,7 +12,7 @@ from bot.domain.approvals import needs_approval
 from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState, new_job_id
 from bot.domain.quotas import ChannelLimits, QuotaExceeded, Setting, Usage, check_usage
-from bot.domain.request import VideoRequest
+from bot.domain.request import VideoRequest, style_kept
 from bot.jobs.quotas import Quotas
 from storage.db import JobIdTaken, Store
 
@@ -45,6 +45,27 @@ class Admission:
         job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url=response_url)
         job.thread_ts = None if request.private else thread_ts
         await self._insert_within_quota(job)
+        self._log_accepted(job)
+        return job
+
+    async def start_once(
+        self,
+        request: VideoRequest,
+        *,
+        trigger: str | None,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        thread_ts: str | None,
+    ) -> Job | None:
+        """`start`, keyed by what asked for it (a form's view): None if `trigger` already started a job.
+
+        Slack delivers a view_submission again when the answer is slow or lost; the key is stored with the
+        job in its admission's transaction, so one form starts at most one paid job, across restarts too."""
+        job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
+        job.thread_ts = None if request.private else thread_ts
+        if not await self._insert_within_quota(job, trigger):
+            return None
         self._log_accepted(job)
         return job
 
@@ -87,11 +108,17 @@ class Admission:
         job.rerun_of = source.id
         job.remix = remix
         job.private = source.private or request.private  # a remix of a private job stays private
-        job.thread_ts = source.thread_ts  # a rerun goes where its original is
-        job.style = source.style  # the prompt it runs again ends with it
+        # A rerun goes where its original is; one made private (a remix's "only me") to a DM, whose threads differ.
+        job.thread_ts = None if job.private else source.thread_ts
+        # The prompt run again ends with its style; a remix's edited prompt may not, and then none was added.
+        job.style = style_kept(job.prompt, source.style)
         job.full_of_draft = full_version
-        # Another take of a draft is one; its full version, or a remix (settings picked anew), is not.
-        job.full_settings = None if full_version or remix else source.full_settings
+        # Another take of a draft is one, and its full version is not; a remix is one if "Draft first" was
+        # ticked on its form (its settings picked anew), as _new_job made it.
+        if full_version:
+            job.full_settings = None
+        elif not remix:
+            job.full_settings = source.full_settings
         if not await self._insert_within_quota(job, trigger):
             return None
         self._log_accepted(job)

@@ -85,6 +85,19 @@ class JobService:
             thread_ts=thread_ts,
         )
 
+    async def start_from_form(
+        self, request: VideoRequest, *, view_id: str, team_id: str, channel_id: str, user_id: str, thread_ts: str | None
+    ) -> Job | None:
+        """Store the job of a form's submission, keyed `form:<view id>`; None if that view already started one."""
+        return await self._admission.start_once(
+            request,
+            trigger=f"form:{view_id}" if view_id else None,  # Slack's submissions always carry their view
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            thread_ts=thread_ts,
+        )
+
     async def start_for_step(
         self,
         request: VideoRequest,

@@ -51,6 +51,7 @@ from bot.messages._defaults import (
 )
 from bot.messages._form import (
     FORM_CALLBACK_ID,
+    FORM_DRAFT_ACTION_ID,
     FORM_DURATION_ACTION_ID,
     FORM_MODEL_ACTION_ID,
     GLOBAL_SHORTCUT_ID,
@@ -117,6 +118,7 @@ __all__ = [
     "DENY_CALLBACK_ID",
     "DETAILS_ACTION_ID",
     "FORM_CALLBACK_ID",
+    "FORM_DRAFT_ACTION_ID",
     "FORM_DURATION_ACTION_ID",
     "FORM_MODEL_ACTION_ID",
     "FULL_VERSION_ACTION_ID",

@@ -16,6 +16,7 @@ from bot.messages._text import MAX_TEXT, clip, escape, seconds_text, usd
 FORM_CALLBACK_ID = "video_form"
 FORM_MODEL_ACTION_ID = "form_model"
 FORM_DURATION_ACTION_ID = "form_duration"
+FORM_DRAFT_ACTION_ID = "draft"  # ticking "Draft first" changes the cost line too
 # The other ways into the form: a message's shortcut and the global shortcut (and App Home's button).
 MESSAGE_SHORTCUT_ID = "video_from_message"
 GLOBAL_SHORTCUT_ID = "new_video"
@@ -35,6 +36,8 @@ class FormPlace:
     remix_cost_micros: int = 0
     remix_settings: str = ""
     remix_private: bool = False
+    # A remix of a draft opens on the settings asked for with "Draft first" ticked: another draft, unless unticked.
+    remix_draft: bool = False
 
     def metadata(self) -> str:
         fields: dict[str, Any] = {"channel_id": self.channel_id}
@@ -43,7 +46,13 @@ class FormPlace:
         if self.pick_channel:
             fields["pick_channel"] = True
         if self.remix_of:
-            fields["remix"] = [self.remix_of, self.remix_cost_micros, self.remix_settings[:200], self.remix_private]
+            fields["remix"] = [
+                self.remix_of,
+                self.remix_cost_micros,
+                self.remix_settings[:200],
+                self.remix_private,
+                self.remix_draft,
+            ]
         return json.dumps(fields)
 
 
@@ -56,7 +65,10 @@ def form_place(view: dict[str, Any]) -> FormPlace:
         fields = {}
     thread_ts = fields.get("thread_ts")
     remix = fields.get("remix")
-    remix_of, cost, settings, private = remix if isinstance(remix, list) and len(remix) == 4 else ("", 0, "", False)
+    # Four fields in views opened before drafts could be remixed, five since.
+    remix_of, cost, settings, private, draft = (
+        [*remix, False][:5] if isinstance(remix, list) and len(remix) in (4, 5) else ("", 0, "", False, False)
+    )
     return FormPlace(
         channel_id=str(fields.get("channel_id") or ""),
         thread_ts=thread_ts if isinstance(thread_ts, str) and thread_ts else None,
@@ -65,20 +77,27 @@ def form_place(view: dict[str, Any]) -> FormPlace:
         remix_cost_micros=cost if isinstance(cost, int) else 0,
         remix_settings=str(settings),
         remix_private=private is True,
+        remix_draft=draft is True,
     )
 
 
 def remix_form(job: Job) -> dict[str, Any]:
-    """The form prefilled with `job`'s prompt and settings, for a remix of it in its own conversation."""
+    """The form prefilled with `job`'s prompt and settings, for a remix of it in its own conversation.
+
+    A draft's remix opens on the settings asked for, with "Draft first" ticked: what is being iterated on is
+    the full version, previewed; unticked, it is made at once (the preview's own settings are the draft's)."""
+    full = drafts.full_request(job) if job.full_settings is not None else None
+    asked = full if full is not None and not isinstance(full, CommandError) else None
     values = FormValues(
         prompt=job.prompt,
         # A model the catalogue no longer has can't be picked again: the menu opens on the default, and the
         # cost line names the original's model as no longer offered.
-        model=job.model if job.model in catalogue.MODELS else catalogue.DEFAULT_MODEL,
-        duration=str(job.duration_seconds),
-        resolution=job.resolution,
-        aspect_ratio=job.aspect_ratio,
+        model=asked.model if asked else job.model if job.model in catalogue.MODELS else catalogue.DEFAULT_MODEL,
+        duration=str(asked.duration_seconds if asked else job.duration_seconds),
+        resolution=asked.resolution if asked else job.resolution,
+        aspect_ratio=asked.aspect_ratio if asked else job.aspect_ratio,
         private=job.private,
+        draft=asked is not None,
     )
     place = FormPlace(
         channel_id=job.channel_id,
@@ -88,6 +107,7 @@ def remix_form(job: Job) -> dict[str, Any]:
         remix_settings=f"{job.model}, {seconds_text(job.duration_seconds)}"
         + ("" if job.model in catalogue.MODELS else ", a model no longer offered"),
         remix_private=job.private,
+        remix_draft=asked is not None,
     )
     return video_form(job.channel_id, values, place=place)
 
@@ -127,15 +147,28 @@ def form_cost_text(values: FormValues) -> str:
 
 
 def _cost_text(values: FormValues, place: FormPlace) -> str:
-    """The cost line; a remix's says what the original cost and what the change adds or saves."""
+    """The cost line: a draft's says what it and then its full version cost; a remix's says what the original
+    cost and what the change adds or saves."""
     text = form_cost_text(values)
+    request = validate_form(values.prompt or "-", values.model, values.duration, values.resolution, values.aspect_ratio)
+    if isinstance(request, CommandError):
+        return (
+            f"{text} · the original: {usd(place.remix_cost_micros)} ({escape(place.remix_settings)})"
+            if place.remix_of
+            else text
+        )
+    cost = request.estimated_cost_micros
+    if values.draft:
+        draft = drafts.draft_of(request)
+        cost = draft.estimated_cost_micros
+        text = (
+            f"💰 Estimated cost: *{usd(cost)}* for the draft ({draft.model}, {seconds_text(draft.duration_seconds)}),"
+            f" then {usd(request.estimated_cost_micros)} for the full version"
+        )
     if not place.remix_of:
         return text
     original = f"the original: {usd(place.remix_cost_micros)} ({escape(place.remix_settings)})"
-    request = validate_form(values.prompt or "-", values.model, values.duration, values.resolution, values.aspect_ratio)
-    if isinstance(request, CommandError):
-        return f"{text} · {original}"
-    change = request.estimated_cost_micros - place.remix_cost_micros
+    change = cost - place.remix_cost_micros
     difference = "the same" if change == 0 else f"{'+' if change > 0 else '−'}{usd(abs(change))}"
     return f"{text} · {original} · {difference}"
 
@@ -164,10 +197,10 @@ def video_form(channel_id: str, values: FormValues | None = None, *, place: Form
             _duration_input(values.duration),
             _select_input("aspect", "Aspect ratio", "aspect", aspects, values.aspect_ratio),
             _select_input("resolution", "Resolution", "resolution", resolutions, values.resolution),
-            # A remix's prompt already ends with its style, and it is the take itself, not a preview.
+            # A remix's prompt already ends with its style; it is a preview only if its original was one.
             *([] if place.remix_of else [_style_input(values.style)]),
             _private_note() if place.remix_private else _private_input(values.private),
-            *([] if place.remix_of else [_draft_input(values.draft)]),
+            *([] if place.remix_of and not place.remix_draft else [_draft_input(values.draft)]),
             {
                 "type": "context",
                 "block_id": "cost",
@@ -260,36 +293,31 @@ def _style_input(style: str) -> dict[str, Any]:
 
 def _draft_input(draft: bool) -> dict[str, Any]:
     model = drafts.draft_model()
-    seconds = seconds_text(drafts.DRAFT_SECONDS)
     option = _option(
-        f"Draft first: {model.name}, {seconds}, {drafts.DRAFT_RESOLUTION}",
+        f"Draft first: {model.name}, {seconds_text(drafts.DRAFT_SECONDS)}, {drafts.DRAFT_RESOLUTION}",
         "draft",
         "A cheap preview; its message offers to make the full version.",
     )
-    box: dict[str, Any] = {"type": "checkboxes", "action_id": "draft", "options": [option]}
-    if draft:
-        box["initial_options"] = [option]
-    return {
-        "type": "input",
-        "block_id": "draft",
-        "optional": True,
-        "label": {"type": "plain_text", "text": "Draft"},
-        "element": box,
-    }
+    # Dispatched: the cost line follows it.
+    return _checkbox_input("draft", "Draft", FORM_DRAFT_ACTION_ID, option, draft, dispatch=True)
 
 
 def _private_input(private: bool) -> dict[str, Any]:
     option = _option("Only me: post it in a direct message to me", "private")
-    box: dict[str, Any] = {"type": "checkboxes", "action_id": "private", "options": [option]}
-    if private:
+    return _checkbox_input("private", "Who sees it", "private", option, private)
+
+
+def _checkbox_input(
+    block_id: str, label: str, action_id: str, option: dict[str, Any], ticked: bool, *, dispatch: bool = False
+) -> dict[str, Any]:
+    """An optional field of one box."""
+    box: dict[str, Any] = {"type": "checkboxes", "action_id": action_id, "options": [option]}
+    if ticked:
         box["initial_options"] = [option]
-    return {
-        "type": "input",
-        "block_id": "private",
-        "optional": True,
-        "label": {"type": "plain_text", "text": "Who sees it"},
-        "element": box,
-    }
+    block: dict[str, Any] = {"type": "input", "block_id": block_id}
+    if dispatch:
+        block["dispatch_action"] = True
+    return block | {"optional": True, "label": {"type": "plain_text", "text": label}, "element": box}
 
 
 def _private_note() -> dict[str, Any]:

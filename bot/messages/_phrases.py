@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from bot.domain import catalogue
 from bot.domain.job import Decision, Job, JobState
-from bot.domain.request import CommandError, ErrorCode
-from bot.messages._text import Message, clip, escape, seconds_text, usd
+from bot.domain.request import CommandError, ErrorCode, without_style
+from bot.messages._text import Message, clip, escape, quote_prompt, seconds_text, usd
 
 # --- why a command was refused -------------------------------------------------------------------
 
@@ -86,6 +86,14 @@ def _example_for(option: str) -> str:
 
 
 # --- a job in one line: its thread, the status answer and App Home show it the same way -------------
+
+
+def prompt_sent(job: Job, limit: int) -> str:
+    """The prompt as sent to Perf: the person's words in quotes, then the style that was added to them."""
+    if not job.style:
+        return quote_prompt(job.prompt, limit)
+    style = f" + style: {clip(job.style, min(500, limit // 2))}"
+    return quote_prompt(without_style(job.prompt, job.style), limit - len(style)) + style
 
 
 def settings_line(job: Job) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.domain.job import Job
 from bot.domain.recall import MAX_SEARCH_WORDS, ShowOutcome
-from bot.messages._phrases import settings_line, status_line
+from bot.messages._phrases import prompt_sent, settings_line, status_line
 from bot.messages._text import (
     MAX_TEXT,
     Message,
@@ -16,15 +16,16 @@ from bot.messages._text import (
     listed_in,
     mrkdwn,
     private_answer,
-    quote_prompt,
     usd,
 )
+
+DRAFT_SHOWN = "✏️ A draft: a cheap preview. *Make the full version* is on its message."
 
 
 def show_message(job: Job, thread_link: str | None, shown_by: str) -> Message:
     """The finished job's result, posted in the channel the command came from (an in-channel answer)."""
     who = f"🎬 Video for <@{escape(job.user_id)}> — "
-    headline = who + quote_prompt(job.prompt, MAX_TEXT - len(who) - 2)
+    headline = who + prompt_sent(job, MAX_TEXT - len(who) - 2)
     watch = []
     if job.delivered_as_link and job.video_url:
         watch.append(f"<{escape(job.video_url)}|the video>")
@@ -36,11 +37,13 @@ def show_message(job: Job, thread_link: str | None, shown_by: str) -> Message:
     cost = f"{usd(job.cost_micros)}" + (" charged" if job.perf_cost_micros is not None else " estimated")
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": mrkdwn(headline)},
+        # A draft brought back must not pass for the finished video.
+        *([context_block(DRAFT_SHOWN)] if job.full_settings is not None else []),
         context_block(f"{escape(settings_line(job))} · {cost}"),
         {"type": "section", "text": mrkdwn(where)},
         context_block(f"Brought back by <@{escape(shown_by)}> with `/video show {job.id}`"),
     ]
-    fallback = clip(f"{who}{quote_prompt(job.prompt, 300)} · {where}", MAX_TEXT, sent=True)
+    fallback = clip(f"{who}{prompt_sent(job, 300)} · {where}", MAX_TEXT, sent=True)
     return {"response_type": "in_channel", "text": fallback, "blocks": blocks, "unfurl_links": False}
 
 
@@ -82,13 +85,18 @@ def history_message(jobs: list[Job], words: tuple[str, ...], links: dict[str, st
         state = status_line(job).split(" · ")[0]
         money = usd(job.cost_micros)
         rows.append(
-            f"• `{job.id}` · {state} · {escape(job.model)} · {money} · {quote_prompt(job.prompt, 80)} · {where}"
+            f"• `{job.id}` · {state}{_kind(job)} · {escape(job.model)} · {money} · {prompt_sent(job, 80)} · {where}"
         )
     tail = "\n`/video show <id>` posts one of them here."
     body = listed_in(rows, MAX_TEXT - len(head) - len(tail) - 2, "\n", lambda n: f"…and {n} more")
     answer = private_answer(f"{head}\n{body}{tail}")
     answer["blocks"] = [{"type": "section", "text": mrkdwn(f"{head}\n{body}")}, context_block(tail.strip())]
     return answer
+
+
+def _kind(job: Job) -> str:
+    """A draft or a remix says so in a list: their model and cost are not those of a finished take."""
+    return (" · ✏️ draft" if job.full_settings is not None else "") + (" · 🎛 remix" if job.remix else "")
 
 
 def history_too_many_words() -> Message:

@@ -9,8 +9,16 @@ from typing import Any
 from bot.domain import drafts
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.progress import progress_shown
-from bot.domain.request import CommandError, without_style
-from bot.messages._phrases import approval_ending, command_error, emoji, settings_line, status_line, time_taken
+from bot.domain.request import CommandError
+from bot.messages._phrases import (
+    approval_ending,
+    command_error,
+    emoji,
+    prompt_sent,
+    settings_line,
+    status_line,
+    time_taken,
+)
 from bot.messages._text import (
     MAX_TEXT,
     Message,
@@ -18,7 +26,6 @@ from bot.messages._text import (
     escape,
     mrkdwn,
     private_answer,
-    quote_prompt,
     seconds_text,
     usd,
 )
@@ -34,8 +41,8 @@ _PROGRESS_CELLS = 10
 
 def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
     who = f"🎬 Video for <@{escape(job.user_id)}> — "
-    headline = who + _prompt_sent(job, MAX_TEXT - len(who) - 2)
-    fallback = clip(f"{who}{_prompt_sent(job, 300)} · {status_line(job)}", MAX_TEXT, sent=True)
+    headline = who + prompt_sent(job, MAX_TEXT - len(who) - 2)
+    fallback = clip(f"{who}{prompt_sent(job, 300)} · {status_line(job)}", MAX_TEXT, sent=True)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(headline)}]
     if job.rerun_of is not None:
         blocks.append({"type": "context", "elements": [mrkdwn(_rerun_line(job))]})
@@ -81,14 +88,6 @@ def _job_buttons(job: Job) -> list[dict[str, Any]]:
         buttons.append(cancel)
     buttons.append(button(DETAILS_ACTION_ID, "Details"))
     return buttons
-
-
-def _prompt_sent(job: Job, limit: int) -> str:
-    """The prompt as sent to Perf: the person's words in quotes, then the style that was added to them."""
-    if not job.style:
-        return quote_prompt(job.prompt, limit)
-    style = f" + style: {clip(job.style, min(500, limit // 2))}"
-    return quote_prompt(without_style(job.prompt, job.style), limit - len(style)) + style
 
 
 def _rerun_line(job: Job) -> str:
