@@ -16,11 +16,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from bot.domain.job import JobState
 from bot.runtime import ops
 from storage.db import Store
 from tests.fakes.databases import fresh_database
-from tests.fakes.jobs import stored_job
+from tests.fakes.jobs import seed_delivered
 
 SIZES = (2_000, 20_000, 100_000)
 
@@ -28,22 +27,6 @@ SIZES = (2_000, 20_000, 100_000)
 class _Sink(io.TextIOBase):
     def write(self, text: str) -> int:
         return len(text)
-
-
-async def _seed(store: Store, count: int, start: float) -> None:
-    for first in range(0, count, 500):
-        jobs = [
-            stored_job(
-                created_at=start + first + n,
-                model="veo-3",
-                estimated_cost_micros=2_800_000,
-                perf_cost_micros=2_450_000,
-                perf_job_id=f"job_{start:.0f}_{first + n}",
-                state=JobState.DELIVERED,
-            )
-            for n in range(min(500, count - first))
-        ]
-        await asyncio.gather(*(store.insert_job(job) for job in jobs))
 
 
 async def _measure(store: Store) -> tuple[int, float, int]:
@@ -71,7 +54,7 @@ async def run(engine: str) -> None:
                 stored, baseline = 0, 0
                 print(f"engine {engine}: jobs, export peak (x the {SIZES[0]:,} baseline), all rows held, rows/s")
                 for size in SIZES:
-                    await _seed(store, size - stored, 1_000_000.0 + stored)
+                    await seed_delivered(store, size - stored, 1_000_000.0 + stored)
                     stored = size
                     peak, seconds, held = await _measure(store)
                     baseline = baseline or peak

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
@@ -16,7 +15,7 @@ import pytest
 from bot.domain.job import JobState
 from bot.runtime import ops
 from storage.db import Store
-from tests.fakes.jobs import stored_job
+from tests.fakes.jobs import seed_delivered, stored_job
 from tests.fakes.perf import FakePerf
 from tests.fakes.process import bot_environment
 from tests.fakes.slack import FakeSlack
@@ -30,23 +29,6 @@ async def store(database_url: str) -> AsyncIterator[Store]:
     opened = await Store.open(database_url)
     yield opened
     await opened.close()
-
-
-async def seed(store: Store, count: int, start: float, *, step: float = 1.0) -> None:
-    """`count` delivered veo-3 jobs, `step` seconds apart from `start`, stored as the bot stores them."""
-    for first in range(0, count, 500):
-        jobs = [
-            stored_job(
-                created_at=start + (first + n) * step,
-                model="veo-3",
-                estimated_cost_micros=2_800_000,
-                perf_cost_micros=2_450_000,
-                perf_job_id=f"job_{start:.0f}_{first + n}",
-                state=JobState.DELIVERED,
-            )
-            for n in range(min(500, count - first))
-        ]
-        await asyncio.gather(*(store.insert_job(job) for job in jobs))
 
 
 class Sink(io.TextIOBase):
@@ -107,8 +89,8 @@ async def test_export_writes_csv_and_json_of_the_jobs_since_then(
 
 async def test_batches_never_skip_or_repeat_jobs_stored_in_the_same_instant(store: Store) -> None:
     # Seven jobs share one created_at: batch boundaries fall among them, and arrival orders them.
-    await seed(store, 7, 1_000.0, step=0.0)
-    await seed(store, 5, 2_000.0)
+    await seed_delivered(store, 7, 1_000.0, step=0.0)
+    await seed_delivered(store, 5, 2_000.0)
     batches = [batch async for batch in store.export_batches(None, batch_rows=3)]
     assert [len(batch) for batch in batches] == [3, 3, 3, 3]
     ids = [row.job_id for batch in batches for row in batch]
@@ -132,9 +114,9 @@ async def _export_peak(store: Store, since: float) -> tuple[int, int]:
 
 async def test_a_tenfold_export_needs_no_more_memory(store: Store) -> None:
     """2k jobs then 20k: the peak is one batch either way (CSV writes through to the sink)."""
-    await seed(store, 2_000, 1_000_000.0)
+    await seed_delivered(store, 2_000, 1_000_000.0)
     small, small_peak = await _export_peak(store, 0.0)
-    await seed(store, 18_000, 2_000_000.0)
+    await seed_delivered(store, 18_000, 2_000_000.0)
     large, large_peak = await _export_peak(store, 0.0)
     assert (small, large) == (2_000, 20_000)
     # A list of the rows would hold ~10x more at 20k; one batch at a time holds about the same.

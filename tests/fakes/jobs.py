@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.job import Job, JobState, new_job_id
+
+if TYPE_CHECKING:
+    from storage.db import Store
 
 CHANNEL = "C0DESIGN"
 USER = "UALICE01"
@@ -42,3 +46,20 @@ def delivered_yesterday(n: int, now: float, **fields: Any) -> Job:
     }
     values.update(fields)
     return stored_job(created_at=now - 86_400 + n, **values)
+
+
+async def seed_delivered(store: Store, count: int, start: float, *, step: float = 1.0) -> None:
+    """`count` delivered veo-3 jobs, `step` seconds apart from `start`, stored as the bot stores them."""
+    for first in range(0, count, 500):
+        jobs = [
+            stored_job(
+                created_at=start + (first + n) * step,
+                model="veo-3",
+                estimated_cost_micros=2_800_000,
+                perf_cost_micros=2_450_000,
+                perf_job_id=f"job_{start:.0f}_{first + n}",
+                state=JobState.DELIVERED,
+            )
+            for n in range(min(500, count - first))
+        ]
+        await asyncio.gather(*(store.insert_job(job) for job in jobs))
