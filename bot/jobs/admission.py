@@ -64,10 +64,7 @@ class Admission:
         job in its admission's transaction, so one form starts at most one paid job, across restarts too."""
         job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
         job.thread_ts = None if request.private else thread_ts
-        if not await self._insert_within_quota(job, trigger):
-            return None
-        self._log_accepted(job)
-        return job
+        return await self._store_once(job, trigger)
 
     async def start_for_step(
         self,
@@ -82,10 +79,7 @@ class Admission:
         """Store the job a Workflow Builder step asked for; None if that execution already started one."""
         job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
         job.step_execution_id, job.step_token = execution_id, token
-        if not await self._insert_within_quota(job, f"step:{execution_id}"):
-            return None
-        self._log_accepted(job)
-        return job
+        return await self._store_once(job, f"step:{execution_id}")
 
     async def start_rerun(
         self,
@@ -119,6 +113,10 @@ class Admission:
             job.full_settings = None
         elif not remix:
             job.full_settings = source.full_settings
+        return await self._store_once(job, trigger)
+
+    async def _store_once(self, job: Job, trigger: str | None) -> Job | None:
+        """Store `job` within the quotas unless `trigger` already started one (then None)."""
         if not await self._insert_within_quota(job, trigger):
             return None
         self._log_accepted(job)
