@@ -44,3 +44,16 @@ async def test_the_demo_remixes_through_the_form_and_shows_the_newest_job(capsys
         "#design  videobot (the command's answer): 🎬 Video for <@UBOB0002> — “A lighthouse” + style: soft light" in out
     )
     assert "INFO videobot" not in out  # the bot's log is kept apart
+
+
+def test_the_demos_help_describes_the_demo_and_starts_nothing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes import demo as demo_module
+
+    monkeypatch.setattr("sys.argv", ["demo", "--help"])
+    assert demo_module.main() == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m tests.fakes.demo")
+    assert "without Slack or Perf" in out and "pip install -e '.[test]'" in out and "--remix" in out
+    assert "videobot is up" not in out and "sending:" not in out
