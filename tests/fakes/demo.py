@@ -34,8 +34,9 @@ from tests.fakes.slack import FakeMessage, FakeSlack
 USAGE = f"""usage: python -m tests.fakes.demo [COMMAND] [--then COMMAND | --press LABEL | --remix "FIELD=VALUE …"]…
 
 {__doc__}
-Run it from the repository's root; it needs only `pip install -e '.[test]'` (no Slack workspace, no Perf key, no
-network), not the test suite. The fake Perf takes about 11 s a job and charges a flat $0.40. Without a COMMAND it makes the README's lighthouse.
+Run it from the repository's root; it needs only `pip install -e '.[test]'` (no Slack workspace, no Perf
+key, no network), not the test suite. The fake Perf takes about 11 s a job and charges a flat $0.40.
+Without a COMMAND it makes the README's lighthouse.
 
 examples:
   python -m tests.fakes.demo "A lighthouse in a storm --model veo-3 --duration 8 --ar 9:16"
