@@ -248,3 +248,15 @@ def test_the_pages_show_commands_of_every_kind() -> None:
     programs = {argv[0] for _, command in COMMANDS for argv in _split_chain(command)}
     assert {"videobot", "python", "docker", "pip"} <= programs
     assert any("tests.fakes.demo" in command for _, command in COMMANDS)
+
+
+def test_every_schema_version_the_pages_show_is_todays() -> None:
+    from storage.schema import MIGRATIONS
+
+    shown = {
+        f"{path.relative_to(ROOT)}: {number}"
+        for path in [ROOT / "README.md", *pages()]
+        for number in re.findall(r"schema version (\d+)", path.read_text())
+    }
+    assert shown, "no page shows the schema version any more"
+    assert sorted(s for s in shown if not s.endswith(f": {len(MIGRATIONS)}")) == []
