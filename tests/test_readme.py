@@ -60,3 +60,13 @@ def test_the_readme_links_to_the_pages_a_newcomer_needs() -> None:
 def _slug(title: str) -> str:
     """GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens."""
     return re.sub(r"[^\w\- ]", "", title.strip().lower()).replace(" ", "-")
+
+
+def test_the_picture_of_a_job_is_a_drawing_in_the_repository_with_a_text_alternative() -> None:
+    import xml.etree.ElementTree as ElementTree
+
+    found = re.search(r"!\[([^\]]{20,})\]\((docs/assets/[\w-]+\.svg)\)", readme())
+    assert found is not None, "the README shows no picture of a job (with words for those who cannot see it)"
+    svg = ElementTree.parse(ROOT / found.group(2)).getroot()
+    assert svg.find("{http://www.w3.org/2000/svg}title") is not None
+    assert "http" not in (ROOT / found.group(2)).read_text().replace("http://www.w3.org/2000/svg", "")
