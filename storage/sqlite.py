@@ -33,7 +33,7 @@ def _run_in_sqlite(db: sqlite3.Connection, statements: Sequence[Statement]) -> l
 
 # auto_vacuum first, before any table exists (a new file): deleted rows' pages can then be given back while
 # the bot runs (an existing file keeps its mode until a full VACUUM). The log's checkpoints stay SQLite's own
-# (every 1,000 pages, in a commit): one off the commands' connection made acks slower (README, Retention).
+# (every 1,000 pages, in a commit): one off the commands' connection made acks slower (docs/operating/retention.md).
 _SQLITE_PRAGMAS = (
     "auto_vacuum=INCREMENTAL",
     "journal_mode=WAL",

@@ -119,3 +119,12 @@ def test_the_uploaded_file_is_titled_with_length_cost_and_time_taken() -> None:
 def test_help_tells_how_to_get_another_take_with_the_configured_emoji() -> None:
     assert "react with 🔁 on the job's message, or press *Run again*" in messages.help_message()["text"]
     assert "react with :partyparrot: on the job's message" in messages.help_message(rerun_emoji="partyparrot")["text"]
+
+
+def test_the_help_syntax_line_lists_every_option_the_parser_takes() -> None:
+    from bot.domain.request import OPTION_NAMES
+
+    syntax = messages.help_message()["text"].splitlines()[0]
+    # `--ar` is the one short spelling the line itself explains, further on.
+    missing = [name for name in OPTION_NAMES if name != "ar" and f"[--{name}" not in syntax]
+    assert missing == [], syntax

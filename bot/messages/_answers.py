@@ -21,7 +21,8 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
     )
     aspects = "\n".join(f"• `{ratio}` {use}" for ratio, use in catalogue.ASPECT_RATIOS.items())
     text = (
-        "*Make a video:* `/video <prompt> [--model M] [--duration N] [--aspect R] [--resolution 720p|1080p]`\n"
+        "*Make a video:* `/video <prompt> [--model M] [--duration N] [--aspect R] [--resolution 720p|1080p] "
+        '[--style "…"] [--private] [--draft]`\n'
         "Example: `/video A lighthouse in a storm, waves crashing --model veo-3 --duration 8 --ar 9:16`\n"
         f"Defaults: `{catalogue.DEFAULT_MODEL}`, {int(catalogue.DEFAULT_DURATION_SECONDS)} s, "
         f"`{catalogue.DEFAULT_RESOLUTION}`, `{catalogue.DEFAULT_ASPECT_RATIO}`. Options go after the prompt, "

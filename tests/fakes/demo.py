@@ -31,6 +31,19 @@ from tests.fakes.perf import FakePerf
 from tests.fakes.process import bot_environment, videobot_command
 from tests.fakes.slack import FakeMessage, FakeSlack
 
+USAGE = f"""usage: python -m tests.fakes.demo [COMMAND] [--then COMMAND | --press LABEL | --remix "FIELD=VALUE …"]…
+
+{__doc__}
+Run it from the repository's root; it needs only `pip install -e '.[test]'` (no Slack workspace, no Perf
+key, no network), not the test suite. The fake Perf takes about 11 s a job and charges a flat $0.40.
+Without a COMMAND it makes the README's lighthouse.
+
+examples:
+  python -m tests.fakes.demo "A lighthouse in a storm --model veo-3 --duration 8 --ar 9:16"
+  python -m tests.fakes.demo "A lighthouse --draft" --press "full version" --remix "duration=4 model=pika"
+  python -m tests.fakes.demo 'defaults me --model pika' --then "A heron" --then "history heron"
+"""
+
 Step = tuple[str, str]  # ("command", its text), ("press", a button's label) or ("remix", the fields changed)
 
 
@@ -198,6 +211,9 @@ async def demo(text: str | list[Step]) -> int:
 
 
 def main() -> int:
+    if sys.argv[1:2] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
     steps = parse_steps(sys.argv[1:]) or [
         ("command", "A lighthouse in a storm, waves crashing --model veo-3 --duration 8 --ar 9:16")
     ]
