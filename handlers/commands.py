@@ -20,6 +20,7 @@ from bot.domain.request import (
     HelpRequest,
     HistoryRequest,
     ModelsRequest,
+    PresetRequest,
     QuotaRequest,
     ReportRequest,
     ShowRequest,
@@ -83,6 +84,7 @@ async def _answer(
     | StatusRequest
     | CancelRequest
     | DefaultsRequest
+    | PresetRequest
     | ShowRequest
     | HistoryRequest
     | VideoRequest,
@@ -102,6 +104,8 @@ async def _answer(
         return _for_ack(messages.models_message())
     if isinstance(parsed, DefaultsRequest):
         return _for_ack(await services.defaults.answer(parsed, channel_id, user_id))
+    if isinstance(parsed, PresetRequest):
+        return _for_ack(await services.presets.answer(parsed, channel_id, user_id))
     if isinstance(parsed, StatusRequest):
         return _for_ack(messages.status_message(await services.control.unfinished(channel_id, user_id)))
     if isinstance(parsed, ShowRequest):
