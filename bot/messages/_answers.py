@@ -49,6 +49,10 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
         '`/video defaults me --model pika` sets yours, `/video defaults --aspect 9:16 --style "soft light"` '
         "this channel's (admins); `/video defaults me clear` removes yours. An option you type wins."
         "\n\n"
+        '*Presets:* `/video preset save teaser --model pika --duration 3 --aspect 9:16 --style "neon noir"` '
+        "saves a recipe (add `--channel` for this channel's, admins only); `/video A rainy street --preset "
+        "teaser` uses it (what you type still wins over it, and it wins over your defaults); `/video preset list` "
+        "and `/video preset delete teaser`.\n\n"
         "*Recall:* `/video history [words]` lists your last jobs (with those words); `/video show <job id>` "
         "posts a finished one here again."
     )
