@@ -89,7 +89,7 @@ class TakeQueries(StoreBase):
         """The newest posted takes of `kind`, newest first (App Home's showcase)."""
         rows = await self._db.fetch(
             f"SELECT {_COLUMNS} FROM take_posts WHERE kind = ? AND posted_at IS NOT NULL "
-            "ORDER BY posted_at DESC LIMIT ?",
+            "ORDER BY posted_at DESC, message_ts DESC LIMIT ?",
             kind,
             limit,
         )
