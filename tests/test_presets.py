@@ -3,14 +3,17 @@ the person's defaults > the channel's > Perf's."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
 from bot.domain import presets
 from bot.domain.defaults import Defaults, Effective, Source, apply
 from bot.domain.request import CommandError, ErrorCode, PresetRequest, VideoRequest, parse_video_command
-from tests.conftest import CHANNEL, USER, Bot, MakeBot, private_text
+from tests.conftest import CHANNEL, USER, Bot, MakeBot, form_state, private_text
 
 ADMIN = "UADMIN01"
 BOB = "UBOB0002"
@@ -200,3 +203,70 @@ async def test_help_tells_of_presets(make_bot: MakeBot) -> None:
     text = await said(bot, "help")
     assert "`/video A rainy street --preset teaser`" in text and "`/video preset list`" in text
     assert f"{CHANNEL}" not in text
+
+
+# --- the form's menu ------------------------------------------------------------------------------
+
+
+def _interaction(payload: dict[str, Any]) -> str:
+    return urlencode({"payload": json.dumps(payload)})
+
+
+async def test_the_forms_menu_fills_in_a_preset_and_what_is_changed_after_still_wins(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    await bot.command('preset save teaser --model pika --duration 3 --aspect 9:16 --style "neon noir"')
+    await bot.command("")
+    [(view_id, view)] = bot.slack.views.items()
+    [menu] = [b for b in view["blocks"] if b.get("block_id") == "preset"]
+    assert [o["value"] for o in menu["elements"][0]["options"]] == ["teaser"]
+
+    picked = {**view, "id": view_id, "hash": bot.slack.view_hashes[view_id]}
+    picked["state"] = form_state(view, prompt="A rainy street")
+    chosen = {"value": "teaser", "text": {"type": "plain_text", "text": "teaser"}}
+    action = {"type": "static_select", "action_id": "form_preset", "block_id": "preset", "selected_option": chosen}
+    await bot.interaction(
+        _interaction(
+            {
+                "type": "block_actions",
+                "team": {"id": "T0001"},
+                "user": {"id": USER},
+                "view": picked,
+                "actions": [action],
+            }
+        )
+    )
+    updated = bot.slack.views[view_id]
+    fields = {b["block_id"]: b["element"] for b in updated["blocks"] if b["type"] == "input"}
+    # Renamed, so that Slack shows the preset's values rather than keeping what the fields showed.
+    assert fields["model~1"]["initial_option"]["value"] == "pika"
+    assert fields["aspect~1"]["initial_option"]["value"] == "9:16"
+    assert (fields["duration~1"]["initial_value"], fields["style~1"]["initial_value"]) == ("3", "neon noir")
+    assert fields["prompt"]["initial_value"] == "A rainy street"
+
+    state = form_state(updated)
+    submitted = {**updated, "id": view_id, "hash": bot.slack.view_hashes[view_id], "state": state}
+    submit = {"type": "view_submission", "team": {"id": "T0001"}, "user": {"id": USER}, "view": submitted}
+    state["values"]["duration~1"]["form_duration"]["value"] = "60"
+    refused = await bot.interaction(_interaction(submit))
+    errors = json.loads(refused.body)["errors"]
+    assert list(errors) == ["duration~1"] and "pika makes videos of up to" in errors["duration~1"]
+
+    state["values"]["duration~1"]["form_duration"]["value"] = "2"
+    await bot.interaction(_interaction(submit))
+    await bot.run_jobs()
+    assert bot.perf.creates == [
+        {
+            "prompt": "A rainy street, neon noir",
+            "model": "pika",
+            "duration_seconds": 2,
+            "resolution": "1080p",
+            "aspect_ratio": "9:16",
+        }
+    ]
+
+
+async def test_without_presets_the_form_has_no_menu(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    await bot.command("")
+    [view] = bot.slack.views.values()
+    assert [b for b in view["blocks"] if b.get("block_id") == "preset"] == []

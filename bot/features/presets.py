@@ -7,6 +7,7 @@ name means is bot.domain.presets; this reads and writes them, and checks who may
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from bot import messages
 from bot.clients.slack import SlackCallError
@@ -26,9 +27,14 @@ class PresetService:
         self._people = people
         self._clock = clock
 
-    async def names(self, channel_id: str, user_id: str) -> list[str]:
+    async def names(self, channel_id: str, user_id: str) -> tuple[str, ...]:
         """The names a person may pick here (the form's menu)."""
-        return presets.names(await self._store.presets_for(channel_id, user_id))
+        return tuple(presets.names(await self._store.presets_for(channel_id, user_id)))
+
+    async def options(self, name: str, channel_id: str, user_id: str) -> Mapping[str, str] | None:
+        """The settings of the preset `name` means for this person here (None: there is none by that name)."""
+        found = presets.find(await self._store.presets_for(channel_id, user_id), name)
+        return None if found is None else found.options
 
     async def answer(self, asked: PresetRequest, channel_id: str, user_id: str) -> messages.Message:
         if asked.action == "list":
