@@ -286,8 +286,9 @@ MIGRATIONS: tuple[str, ...] = (
     """
     -- Team practice (issue 28). A take posted again elsewhere, once per job and kind: 'showcase' (a star or
     -- the button, to VIDEOBOT_SHOWCASE_CHANNEL) or 'share' (a private take shared in the channel it was
-    -- asked from). Claimed before the post (claimed_at, a lease: a claim never posted is taken over once it
-    -- is older than the lease), then the message it became (message_ts).
+    -- asked from). Claimed before the post (claimed_at, a lease: a claim not finished is taken over once it
+    -- is older than the lease), then the message it became (message_ts), then the video uploaded under it
+    -- (video_done: uploaded, or given up on: the message links to it).
     CREATE TABLE take_posts (
         kind TEXT NOT NULL,
         job_id TEXT NOT NULL,
@@ -296,6 +297,7 @@ MIGRATIONS: tuple[str, ...] = (
         claimed_at REAL NOT NULL,
         message_ts TEXT,
         posted_at REAL,
+        video_done INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (kind, job_id)
     );
     -- App Home's latest showcased takes.

@@ -1,8 +1,9 @@
 """Takes posted again elsewhere, once each (issue 28): a job's showcase, and a private job's share.
 
 A post is claimed before it goes out; the claim is a lease: the caller that holds it posts and records the
-message, and a claim never recorded as posted (its holder crashed before or during the post) is taken over
-once it is older than the lease, so a crash loses nothing. A recorded post is never claimed again.
+message, then uploads the video under it and records that; a claim not finished (its holder crashed) is
+taken over once it is older than the lease, and goes on from the last step recorded, so a crash loses
+nothing. A finished post is never claimed again.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ class TakePost:
     claimed_at: float
     message_ts: str | None
     posted_at: float | None
+    video_done: bool = False
 
 
-_COLUMNS = "kind, job_id, channel_id, by_user, claimed_at, message_ts, posted_at"
+_COLUMNS = "kind, job_id, channel_id, by_user, claimed_at, message_ts, posted_at, video_done"
+_UNFINISHED = "(message_ts IS NULL OR video_done = 0)"
 
 
 class TakeQueries(StoreBase):
@@ -48,8 +51,8 @@ class TakeQueries(StoreBase):
             )
             if not inserted:
                 inserted = await db.execute(
-                    "UPDATE take_posts SET claimed_at = ? "
-                    "WHERE kind = ? AND job_id = ? AND message_ts IS NULL AND claimed_at < ?",
+                    f"UPDATE take_posts SET claimed_at = ? WHERE kind = ? AND job_id = ? AND {_UNFINISHED} "
+                    "AND claimed_at < ?",
                     now,
                     kind,
                     job_id,
@@ -71,15 +74,23 @@ class TakeQueries(StoreBase):
                 job_id,
             )
 
+    async def release_take(self, kind: str, job_id: str) -> None:
+        """Let an unfinished claim go at once (Slack refused the post): the next star, click or resume retries."""
+        async with self._engine.transaction() as db:
+            await db.execute("UPDATE take_posts SET claimed_at = 0 WHERE kind = ? AND job_id = ?", kind, job_id)
+
+    async def take_video_done(self, kind: str, job_id: str) -> None:
+        async with self._engine.transaction() as db:
+            await db.execute("UPDATE take_posts SET video_done = 1 WHERE kind = ? AND job_id = ?", kind, job_id)
+
     async def take_post(self, kind: str, job_id: str) -> TakePost | None:
         row = await self._db.fetchrow(f"SELECT {_COLUMNS} FROM take_posts WHERE kind = ? AND job_id = ?", kind, job_id)
         return None if row is None else _take_from_row(row)
 
     async def unposted_takes(self, before: float, limit: int) -> list[TakePost]:
-        """Claims whose lease lapsed before `before` without a post: what a crash left to finish."""
+        """Claims whose lease lapsed before `before` unfinished: what a crash left to do."""
         rows = await self._db.fetch(
-            f"SELECT {_COLUMNS} FROM take_posts WHERE message_ts IS NULL AND claimed_at < ? "
-            "ORDER BY claimed_at LIMIT ?",
+            f"SELECT {_COLUMNS} FROM take_posts WHERE {_UNFINISHED} AND claimed_at < ? ORDER BY claimed_at LIMIT ?",
             before,
             limit,
         )
@@ -105,4 +116,5 @@ def _take_from_row(r: Row) -> TakePost:
         claimed_at=float(r[4]),
         message_ts=None if r[5] is None else str(r[5]),
         posted_at=None if r[6] is None else float(r[6]),
+        video_done=bool(r[7]),
     )

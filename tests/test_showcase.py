@@ -3,10 +3,14 @@ VIDEOBOT_SHOWCASE_CHANNEL, and a private take's *Share* posts it once in the cha
 
 from __future__ import annotations
 
+import asyncio
+
 from bot import messages
 from bot.domain.job import JobState
+from bot.features.takes import TAKE_LEASE_SECONDS
 from storage.takes import SHARE, SHOWCASE
 from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, reaction_event_body
+from tests.fakes.process import wait_for
 from tests.fakes.slack import FakeMessage
 
 BOB = "UBOB0002"
@@ -24,6 +28,18 @@ async def delivered(
     assert job.state is JobState.DELIVERED
     [root] = [m for m in bot.slack.roots(job.where) if m.ts == job.root_ts]
     return root
+
+
+async def event(bot: Bot, body: str, *, retry_num: int | None = None) -> None:
+    """Slack delivers an event; the posts it started are done."""
+    assert (await bot.event(body, retry_num=retry_num)).status == 200
+    await bot.services.takes.wait_idle()
+
+
+async def interact(bot: Bot, body: str) -> None:
+    """A click; the posts it started, and what its clicker is told, are done."""
+    assert (await bot.interaction(body)).status == 200
+    await bot.services.takes.wait_idle()
 
 
 def showcased(bot: Bot) -> list[FakeMessage]:
@@ -53,7 +69,7 @@ async def test_a_star_posts_the_take_once_to_the_showcase_with_who_asked_and_who
     root = await delivered(bot)
     assert messages.SHOWCASE_ACTION_ID in buttons(root) and "with ⭐ to add it to the showcase" in root.all_text()
 
-    await bot.event(reaction_event_body(root.ts, reaction="star", user=BOB, event_id="Ev1"))
+    await event(bot, reaction_event_body(root.ts, reaction="star", user=BOB, event_id="Ev1"))
     [post] = showcased(bot)
     text = post.all_text()
     job = (await bot.services.store.jobs())[0]
@@ -64,27 +80,32 @@ async def test_a_star_posts_the_take_once_to_the_showcase_with_who_asked_and_who
     thread = f"https://acme.slack.com/archives/{CHANNEL}/p{root.ts.replace('.', '')}"
     assert f"<{thread}|its thread>" in text
     take = await bot.services.store.take_post(SHOWCASE, job.id)
-    assert take is not None and take.message_ts == post.ts and take.by_user == BOB
+    assert take is not None and take.message_ts == post.ts and take.by_user == BOB and take.video_done
+    # The video itself is under the post, for those who can't open the original thread.
+    [video] = bot.slack.files_in_thread(SHOWCASE_CHANNEL, post.ts)
+    [original] = bot.slack.files_in_thread(CHANNEL, root.ts)
+    assert video.sha256 == original.sha256 and video.file_id != original.file_id
 
 
 async def test_once_per_video_across_redeliveries_more_stars_removals_clicks_and_a_restart(make_bot: MakeBot) -> None:
     bot = await make_bot(showcase_channel=SHOWCASE_CHANNEL)
     root = await delivered(bot)
     star = reaction_event_body(root.ts, reaction="star", user=BOB, event_id="Ev1")
-    await bot.event(star)
-    await bot.event(star, retry_num=1)
-    await bot.event(star, retry_num=2)
+    await event(bot, star)
+    await event(bot, star, retry_num=1)
+    await event(bot, star, retry_num=2)
     # Bob removes his star and adds it again; Carol stars it too, with a skin-toned name for good measure.
-    await bot.event(reaction_event_body(root.ts, reaction="star", user=BOB, event_id="Ev2"))
-    await bot.event(reaction_event_body(root.ts, reaction=":star:", user=CAROL, event_id="Ev3"))
+    await event(bot, reaction_event_body(root.ts, reaction="star", user=BOB, event_id="Ev2"))
+    await event(bot, reaction_event_body(root.ts, reaction=":star:", user=CAROL, event_id="Ev3"))
     url = bot.slack.response_url("r-showcase")
-    await bot.interaction(click(root, messages.SHOWCASE_ACTION_ID, user=CAROL, url=url))
+    await interact(bot, click(root, messages.SHOWCASE_ACTION_ID, user=CAROL, url=url))
     restarted = await make_bot(showcase_channel=SHOWCASE_CHANNEL)
-    await restarted.event(reaction_event_body(root.ts, reaction="star", user=CAROL, event_id="Ev4"))
-    await restarted.interaction(click(root, messages.SHOWCASE_ACTION_ID, user=USER, n=2, url=url))
+    await event(restarted, reaction_event_body(root.ts, reaction="star", user=CAROL, event_id="Ev4"))
+    await interact(restarted, click(root, messages.SHOWCASE_ACTION_ID, user=USER, n=2, url=url))
 
     [post] = showcased(bot)
     assert f"Starred by <@{BOB}>" in post.all_text()
+    assert len(bot.slack.files_in_thread(SHOWCASE_CHANNEL, post.ts)) == 1
     said = responses(bot, "r-showcase")
     assert len(said) == 2 and all("already in the showcase in <#C0STARS01>" in text for text in said)
     assert f"/archives/{SHOWCASE_CHANNEL}/p{post.ts.replace('.', '')}|see it>" in said[0]
@@ -93,12 +114,12 @@ async def test_once_per_video_across_redeliveries_more_stars_removals_clicks_and
 async def test_the_button_answers_privately_and_stars_on_other_things_do_nothing(make_bot: MakeBot) -> None:
     bot = await make_bot(showcase_channel=SHOWCASE_CHANNEL)
     root = await delivered(bot)
-    await bot.event(reaction_event_body(root.ts, reaction="heart", user=BOB, event_id="Ev1"))
-    await bot.event(reaction_event_body("1700009999.000001", reaction="star", user=BOB, event_id="Ev2"))
+    await event(bot, reaction_event_body(root.ts, reaction="heart", user=BOB, event_id="Ev1"))
+    await event(bot, reaction_event_body("1700009999.000001", reaction="star", user=BOB, event_id="Ev2"))
     assert showcased(bot) == []
 
     url = bot.slack.response_url("r1")
-    await bot.interaction(click(root, messages.SHOWCASE_ACTION_ID, user=BOB, url=url))
+    await interact(bot, click(root, messages.SHOWCASE_ACTION_ID, user=BOB, url=url))
     [post] = showcased(bot)
     assert f"Starred by <@{BOB}>" in post.all_text()
     assert responses(bot, "r1") == ["⭐ Added to the showcase in <#C0STARS01>."]
@@ -112,7 +133,7 @@ async def test_an_unfinished_take_is_not_showcased(make_bot: MakeBot) -> None:
     assert job.state is not JobState.DELIVERED and job.root_ts is not None
     [root] = bot.slack.roots(CHANNEL)
     assert messages.SHOWCASE_ACTION_ID not in buttons(root)
-    await bot.event(reaction_event_body(job.root_ts, reaction="star", user=BOB, event_id="Ev1"))
+    await event(bot, reaction_event_body(job.root_ts, reaction="star", user=BOB, event_id="Ev1"))
     assert showcased(bot) == []
 
 
@@ -120,7 +141,7 @@ async def test_without_the_setting_no_button_and_a_star_does_nothing(make_bot: M
     bot = await make_bot()
     root = await delivered(bot)
     assert messages.SHOWCASE_ACTION_ID not in buttons(root) and "showcase" not in root.all_text()
-    await bot.event(reaction_event_body(root.ts, reaction="star", user=BOB, event_id="Ev1"))
+    await event(bot, reaction_event_body(root.ts, reaction="star", user=BOB, event_id="Ev1"))
     assert [m for m in bot.slack.messages if "showcase" in m.all_text().lower()] == []
     assert await bot.services.store.latest_takes(SHOWCASE, 5) == []
 
@@ -130,15 +151,15 @@ async def test_a_private_take_is_showcased_by_its_requester_alone(make_bot: Make
     root = await delivered(bot, "A secret garden --private")
     assert root.channel == DM
     # Nobody else can see the DM, but a forged or mistaken event or click must do nothing either.
-    await bot.event(reaction_event_body(root.ts, reaction="star", user=BOB, channel=DM, event_id="Ev1"))
+    await event(bot, reaction_event_body(root.ts, reaction="star", user=BOB, channel=DM, event_id="Ev1"))
     url = bot.slack.response_url("r-bob")
-    await bot.interaction(click(root, messages.SHOWCASE_ACTION_ID, user=BOB, channel=DM, url=url))
+    await interact(bot, click(root, messages.SHOWCASE_ACTION_ID, user=BOB, channel=DM, url=url))
     assert showcased(bot) == []
     assert responses(bot, "r-bob") == [
         "Only the person who asked for a private video can share it or add it to the showcase."
     ]
 
-    await bot.event(reaction_event_body(root.ts, reaction="star", user=USER, channel=DM, event_id="Ev2"))
+    await event(bot, reaction_event_body(root.ts, reaction="star", user=USER, channel=DM, event_id="Ev2"))
     [post] = showcased(bot)
     assert f"Starred by <@{USER}>" in post.all_text() and "its thread" not in post.all_text()
 
@@ -149,31 +170,60 @@ async def test_a_claim_left_by_a_crash_before_the_post_is_posted_once_after_its_
     job = (await bot.services.store.jobs())[0]
     # The process that claimed it died before posting: the claim is there, the post is not.
     claim = await bot.services.store.claim_take_post(
-        SHOWCASE, job.id, SHOWCASE_CHANNEL, BOB, bot.clock.now(), bot.services.settings.lease_seconds
+        SHOWCASE, job.id, SHOWCASE_CHANNEL, BOB, bot.clock.now(), TAKE_LEASE_SECONDS
     )
     assert claim is not None
     restarted = await make_bot(showcase_channel=SHOWCASE_CHANNEL)
     # Within the lease, the claim may still be its holder's: a star now posts nothing, nor does resume.
-    await restarted.event(reaction_event_body(root.ts, reaction="star", user=CAROL, event_id="Ev1"))
+    await event(restarted, reaction_event_body(root.ts, reaction="star", user=CAROL, event_id="Ev1"))
     assert await restarted.services.takes.resume() == 0
     assert showcased(bot) == []
 
-    bot.clock.advance(bot.services.settings.lease_seconds + 1)
+    bot.clock.advance(TAKE_LEASE_SECONDS + 1)
     assert await restarted.services.takes.resume() == 1
     assert await restarted.services.takes.resume() == 0
-    await restarted.event(reaction_event_body(root.ts, reaction="star", user=CAROL, event_id="Ev2"))
+    await event(restarted, reaction_event_body(root.ts, reaction="star", user=CAROL, event_id="Ev2"))
     [post] = showcased(bot)
     assert f"Starred by <@{BOB}>" in post.all_text()
+
+
+async def test_a_crash_between_the_post_and_its_video_uploads_the_video_alone_after_the_lease(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot(showcase_channel=SHOWCASE_CHANNEL)
+    root = await delivered(bot)
+    job = (await bot.services.store.jobs())[0]
+    # The post went out and was recorded; the process died before the video was uploaded under it.
+    bot.slack.gates["upload"] = gate = asyncio.Event()
+    await bot.event(reaction_event_body(root.ts, reaction="star", user=BOB, event_id="Ev1"))
+    await wait_for(lambda: bot.slack.held.get("upload", 0) == 1)
+    [post] = showcased(bot)
+    for task in list(bot.services.takes._pending):
+        task.cancel()
+    await bot.services.takes.wait_idle()
+    gate.set()
+    del bot.slack.gates["upload"]
+    take = await bot.services.store.take_post(SHOWCASE, job.id)
+    assert take is not None and take.message_ts == post.ts and not take.video_done
+    assert bot.slack.files_in_thread(SHOWCASE_CHANNEL, post.ts) == []
+
+    restarted = await make_bot(showcase_channel=SHOWCASE_CHANNEL)
+    assert await restarted.services.takes.resume() == 0  # within the lease: it may still be uploading
+    bot.clock.advance(TAKE_LEASE_SECONDS + 1)
+    assert await restarted.services.takes.resume() == 1
+    assert await restarted.services.takes.resume() == 0
+    assert showcased(bot) == [post]  # no second post
+    assert len(bot.slack.files_in_thread(SHOWCASE_CHANNEL, post.ts)) == 1
 
 
 async def test_a_post_slack_refused_is_retried_once_the_lease_lapses(make_bot: MakeBot) -> None:
     bot = await make_bot(showcase_channel=SHOWCASE_CHANNEL)
     root = await delivered(bot)
     bot.slack.fail_next("chat.postMessage", error="not_in_channel")
-    await bot.event(reaction_event_body(root.ts, reaction="star", user=BOB, event_id="Ev1"))
+    await event(bot, reaction_event_body(root.ts, reaction="star", user=BOB, event_id="Ev1"))
     assert showcased(bot) == []
-    bot.clock.advance(bot.services.settings.lease_seconds + 1)
-    await bot.event(reaction_event_body(root.ts, reaction="star", user=CAROL, event_id="Ev2"))
+    bot.clock.advance(TAKE_LEASE_SECONDS + 1)
+    await event(bot, reaction_event_body(root.ts, reaction="star", user=CAROL, event_id="Ev2"))
     assert await bot.services.takes.resume() == 0
     [post] = showcased(bot)
     assert f"Starred by <@{BOB}>" in post.all_text()
@@ -183,9 +233,9 @@ async def test_app_home_shows_the_latest_showcased_takes(make_bot: MakeBot) -> N
     bot = await make_bot(showcase_channel=SHOWCASE_CHANNEL)
     first = await delivered(bot, "A lighthouse")
     second = await delivered(bot, "A paper boat")
-    await bot.event(reaction_event_body(first.ts, reaction="star", user=BOB, event_id="Ev1"))
+    await event(bot, reaction_event_body(first.ts, reaction="star", user=BOB, event_id="Ev1"))
     bot.clock.advance(60)
-    await bot.event(reaction_event_body(second.ts, reaction="star", user=CAROL, event_id="Ev2"))
+    await event(bot, reaction_event_body(second.ts, reaction="star", user=CAROL, event_id="Ev2"))
     await bot.services.home.publish(BOB)
     view = bot.slack.homes[BOB][-1]
     text = " ".join(str(block) for block in view["blocks"])
@@ -212,13 +262,15 @@ async def test_a_private_take_is_shared_in_its_channel_once_by_its_requester(mak
     before = len(bot.slack.roots(CHANNEL))
 
     url = bot.slack.response_url("r-share")
-    await bot.interaction(click(root, messages.SHARE_ACTION_ID, user=USER, channel=DM, url=url))
-    await bot.interaction(click(root, messages.SHARE_ACTION_ID, user=USER, channel=DM, n=1, url=url))  # redelivered
+    await interact(bot, click(root, messages.SHARE_ACTION_ID, user=USER, channel=DM, url=url))
+    await interact(bot, click(root, messages.SHARE_ACTION_ID, user=USER, channel=DM, n=1, url=url))  # redelivered
     restarted = await make_bot()
-    await restarted.interaction(click(root, messages.SHARE_ACTION_ID, user=USER, channel=DM, n=2, url=url))
+    await interact(restarted, click(root, messages.SHARE_ACTION_ID, user=USER, channel=DM, n=2, url=url))
 
     shared = bot.slack.roots(CHANNEL)[before:]
     assert len(shared) == 1
+    # The video itself, under the post: nobody else can open the direct message it was made in.
+    assert len(bot.slack.files_in_thread(CHANNEL, shared[0].ts)) == 1
     text = shared[0].all_text()
     job = (await bot.services.store.jobs())[0]
     assert f"Shared by <@{USER}>" in text and "“A secret garden”" in text and f"<{job.video_url}|▶ the video>" in text
@@ -233,7 +285,7 @@ async def test_only_the_requester_can_share_and_public_takes_offer_no_share(make
     assert messages.SHARE_ACTION_ID not in buttons(public)
     root = await delivered(bot, "A secret garden --private")
     url = bot.slack.response_url("r-bob")
-    await bot.interaction(click(root, messages.SHARE_ACTION_ID, user=BOB, channel=DM, url=url))
+    await interact(bot, click(root, messages.SHARE_ACTION_ID, user=BOB, channel=DM, url=url))
     assert responses(bot, "r-bob") == [
         "Only the person who asked for a private video can share it or add it to the showcase."
     ]

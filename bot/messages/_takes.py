@@ -64,6 +64,6 @@ def take_answer(what: str, *, channel: str = "", link: str | None = None) -> Mes
         "not_yours": "Only the person who asked for a private video can share it or add it to the showcase.",
         "unfinished": "This take isn't finished yet: once its video is here, it can be shown to others.",
         "no_showcase": "There is no showcase in this workspace (an operator sets VIDEOBOT_SHOWCASE_CHANNEL).",
-        "failed": "Slack didn't take the post just now. Nothing is lost: I'll post it shortly.",
+        "failed": "Slack didn't take the post just now. Nothing is lost: I'll try again within a minute or two.",
     }[what]
     return private_answer(text + there if what in ("showcased", "shared") else text)

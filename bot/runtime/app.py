@@ -137,7 +137,8 @@ def _wire(
 ) -> RunningServices:
     quotas = Quotas(store, settings)
     people = People(slack, clock)
-    takes = TakePoster(store, slack, clock, settings)
+    takes = TakePoster(store, slack, media, clock, settings)
+    stack.push_async_callback(takes.wait_idle)
     home = HomeService(store, quotas, people, slack, clock, settings)
     stack.push_async_callback(home.wait_idle)
     jobs = JobService(store, perf, slack, media, clock, settings, quotas)
