@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 
 from bot import messages
+from bot.domain import presets
 from bot.domain.job import JobState
+from bot.domain.request import MAX_PROMPT_CHARS
 from bot.features.takes import TAKE_LEASE_SECONDS
 from storage.takes import SHARE, SHOWCASE
 from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, reaction_event_body
+from tests.fakes.blockkit import message_problem, view_problem
+from tests.fakes.jobs import stored_job
 from tests.fakes.process import wait_for
 from tests.fakes.slack import FakeMessage
 
@@ -292,3 +296,34 @@ async def test_only_the_requester_can_share_and_public_takes_offer_no_share(make
     assert [m for m in bot.slack.roots(CHANNEL) if "Shared by" in m.all_text()] == []
     job = (await bot.services.store.jobs())[-1]
     assert await bot.services.store.take_post(SHARE, job.id) is None
+
+
+# --- at Block Kit's limits, and inert -------------------------------------------------------------
+
+
+def test_the_longest_prompt_and_style_fit_every_new_payload_and_ping_nobody() -> None:
+    pings = ("<!channel> <!here> <@U0BOSS> & " * 80)[:MAX_PROMPT_CHARS]
+    take = stored_job(
+        state=JobState.DELIVERED,
+        prompt=pings,
+        style="<!here> " * 60,
+        root_ts="1700000000.000100",
+        video_url="https://storage.withperf.pro/v/<!channel>.mp4",
+        private=True,
+        post_channel_id=DM,
+    )
+    showcase = messages.showcase_post(take, BOB, "https://acme.slack.com/archives/C0DESIGN/p1700000000000100")
+    many = [
+        presets.Preset(f"preset-{n:02d}" + "x" * 20, presets.PERSON, {"style": "<!channel> " * 50, "model": "pika"})
+        for n in range(40)
+    ] + [presets.Preset(f"preset-{n:02d}" + "x" * 20, presets.CHANNEL, {"model": "veo-3"}) for n in range(40)]
+    listing = messages.preset_list(many, presets.shadowed(many))
+    root = messages.root_message(take, showcase=True)
+    for payload in (showcase, messages.shared_post(take), listing, root):
+        assert message_problem(payload) is None, payload
+        assert "<!channel>" not in str(payload) and "<!here>" not in str(payload) and "<@U0BOSS>" not in str(payload)
+    assert "…and" in listing["text"] and len(listing["text"]) <= messages.MAX_TEXT
+    values = messages.FormValues(prompt=pings)
+    form = messages.video_form(CHANNEL, values, place=messages.FormPlace(CHANNEL, presets=tuple(p.name for p in many)))
+    assert view_problem(form) is None
+    assert len(form["private_metadata"]) <= 3_000
