@@ -13,7 +13,7 @@ import pytest
 from bot.domain import presets
 from bot.domain.defaults import Defaults, Effective, Source, apply
 from bot.domain.request import CommandError, ErrorCode, PresetRequest, VideoRequest, parse_video_command
-from tests.conftest import CHANNEL, USER, Bot, MakeBot, form_state, private_text
+from tests.conftest import USER, Bot, MakeBot, form_state, private_text
 
 ADMIN = "UADMIN01"
 BOB = "UBOB0002"
@@ -202,7 +202,6 @@ async def test_help_tells_of_presets(make_bot: MakeBot) -> None:
     bot = await make_bot()
     text = await said(bot, "help")
     assert "`/video A rainy street --preset teaser`" in text and "`/video preset list`" in text
-    assert f"{CHANNEL}" not in text
 
 
 # --- the form's menu ------------------------------------------------------------------------------

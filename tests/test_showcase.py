@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot import messages
 from bot.domain import presets
 from bot.domain.job import JobState
 from bot.domain.request import MAX_PROMPT_CHARS
 from bot.features.takes import TAKE_LEASE_SECONDS
+from bot.runtime.config import ConfigError, load_settings
 from storage.takes import SHARE, SHOWCASE
 from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, reaction_event_body
 from tests.fakes.blockkit import message_problem, view_problem
@@ -327,3 +330,14 @@ def test_the_longest_prompt_and_style_fit_every_new_payload_and_ping_nobody() ->
     form = messages.video_form(CHANNEL, values, place=messages.FormPlace(CHANNEL, presets=tuple(p.name for p in many)))
     assert view_problem(form) is None
     assert len(form["private_metadata"]) <= 3_000
+
+
+def test_the_showcase_channel_is_one_channel_id_or_none() -> None:
+    base = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret", "PERF_API_KEY": "pk_test_1"}
+    assert load_settings(base, dotenv_path=None).showcase_channel == ""
+    chosen = load_settings({**base, "VIDEOBOT_SHOWCASE_CHANNEL": " C0STARS01 "}, dotenv_path=None)
+    assert chosen.showcase_channel == SHOWCASE_CHANNEL
+    with pytest.raises(ConfigError, match="VIDEOBOT_SHOWCASE_CHANNEL"):
+        load_settings({**base, "VIDEOBOT_SHOWCASE_CHANNEL": "#showcase"}, dotenv_path=None)
+    with pytest.raises(ConfigError, match="one channel ID"):
+        load_settings({**base, "VIDEOBOT_SHOWCASE_CHANNEL": "C0STARS01,C0STARS02"}, dotenv_path=None)
