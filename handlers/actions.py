@@ -48,6 +48,28 @@ def register(app: AsyncApp, services: Services) -> None:
             await services.slack.tell_privately(channel_id, user_id, refusal, str(body.get("response_url", "")))
         await ack()
 
+    @app.action(messages.SHOWCASE_ACTION_ID)
+    async def on_showcase(ack: AsyncAck, body: dict[str, Any]) -> None:
+        channel_id, message_ts = _clicked_message(body)
+        await services.takes.showcase_button(
+            channel_id=channel_id,
+            message_ts=message_ts,
+            user_id=str((body.get("user") or {}).get("id", "")),
+            response_url=str(body.get("response_url", "")),
+        )
+        await ack()
+
+    @app.action(messages.SHARE_ACTION_ID)
+    async def on_share(ack: AsyncAck, body: dict[str, Any]) -> None:
+        channel_id, message_ts = _clicked_message(body)
+        await services.takes.share_button(
+            channel_id=channel_id,
+            message_ts=message_ts,
+            user_id=str((body.get("user") or {}).get("id", "")),
+            response_url=str(body.get("response_url", "")),
+        )
+        await ack()
+
     @app.action(messages.CANCEL_ACTION_ID)
     async def on_cancel(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         user_id = str((body.get("user") or {}).get("id", ""))

@@ -20,6 +20,7 @@ from bot.domain.request import (
     HelpRequest,
     HistoryRequest,
     ModelsRequest,
+    PresetRequest,
     QuotaRequest,
     ReportRequest,
     ShowRequest,
@@ -68,7 +69,8 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
 async def _open_form(services: Services, trigger_id: str, channel_id: str, user_id: str) -> messages.Message:
     try:
         values = await services.defaults.form_values(channel_id, user_id)
-        await services.slack.open_view(trigger_id, messages.video_form(channel_id, values))
+        place = messages.FormPlace(channel_id, presets=await services.presets.names(channel_id, user_id))
+        await services.slack.open_view(trigger_id, messages.video_form(channel_id, values, place=place))
     except SlackCallError as exc:
         log.warning("event=form_not_opened channel=%s error=%s", channel_id, exc.error)
         return messages.help_message(rerun_emoji=services.settings.rerun_emoji[0])
@@ -83,6 +85,7 @@ async def _answer(
     | StatusRequest
     | CancelRequest
     | DefaultsRequest
+    | PresetRequest
     | ShowRequest
     | HistoryRequest
     | VideoRequest,
@@ -102,6 +105,8 @@ async def _answer(
         return _for_ack(messages.models_message())
     if isinstance(parsed, DefaultsRequest):
         return _for_ack(await services.defaults.answer(parsed, channel_id, user_id))
+    if isinstance(parsed, PresetRequest):
+        return _for_ack(await services.presets.answer(parsed, channel_id, user_id))
     if isinstance(parsed, StatusRequest):
         return _for_ack(messages.status_message(await services.control.unfinished(channel_id, user_id)))
     if isinstance(parsed, ShowRequest):

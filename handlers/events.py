@@ -26,6 +26,14 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             if outcome is RerunOutcome.STARTED:
                 services.poller.wake()
+            # A ⭐ showcases the take once (the claim makes redeliveries and more stars no-ops).
+            await services.takes.star(
+                reaction=str(event.get("reaction", "")),
+                channel_id=str(item.get("channel", "")),
+                message_ts=str(item.get("ts", "")),
+                user_id=str(event.get("user", "")),
+                bot_user_id=context.bot_user_id,
+            )
         await ack()
 
     @app.event("app_home_opened")

@@ -4,6 +4,7 @@ its submission is keyed `form:<view id>`, so a redelivery or a restart between t
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -31,6 +32,27 @@ def register(app: AsyncApp, services: Services) -> None:
             )
         except SlackCallError as exc:
             # hash_conflict: the person typed again meanwhile, and that newer change brings its own update.
+            log.info("event=form_not_updated error=%s", exc.error)
+
+    @app.action(messages.FORM_PRESET_ACTION_ID)
+    async def on_preset_picked(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        view = body.get("view") or {}
+        place, values = messages.form_place(view), messages.form_values(view)
+        name = str((action.get("selected_option") or {}).get("value", ""))
+        user_id = str((body.get("user") or {}).get("id", ""))
+        options = await services.presets.options(name, place.channel_id or values.channel, user_id)
+        if options is None:  # deleted since the form opened: nothing to fill in
+            return
+        # New block_ids for the fields the preset fills in: Slack shows the new values instead of the old.
+        renamed = replace(place, revision=place.revision + 1)
+        try:
+            await services.slack.update_view(
+                str(view.get("id", "")),
+                str(view.get("hash", "")),
+                messages.video_form(place.channel_id, messages.preset_values(values, options), place=renamed),
+            )
+        except SlackCallError as exc:
             log.info("event=form_not_updated error=%s", exc.error)
 
     app.action(messages.FORM_MODEL_ACTION_ID)(update_cost)
@@ -61,7 +83,7 @@ async def _submit(services: Services, ack: AsyncAck, body: dict[str, Any], view:
         draft=values.draft,
     )
     if isinstance(request, CommandError):
-        await ack(response_action="errors", errors=messages.form_errors(request))
+        await ack(response_action="errors", errors=messages.form_errors(request, place))
         return
     try:
         # Stored before the ack, as for the typed command.

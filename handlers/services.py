@@ -13,10 +13,12 @@ from bot.features.control import JobControl
 from bot.features.defaults import DefaultsService
 from bot.features.home import HomeService
 from bot.features.people import People
+from bot.features.presets import PresetService
 from bot.features.recall import RecallService
 from bot.features.remixes import RemixService
 from bot.features.reports import ReportService
 from bot.features.reruns import RerunService
+from bot.features.takes import TakePoster
 from bot.jobs.poller import Poller
 from bot.jobs.quotas import Quotas
 from bot.jobs.service import JobService
@@ -42,3 +44,5 @@ class Services:
     budgets: BudgetWatch
     approvals: ApprovalDesk
     defaults: DefaultsService
+    presets: PresetService
+    takes: TakePoster

@@ -4,6 +4,7 @@ shortcut, and App Home's *New video* button. Each opens the same form; its submi
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -31,20 +32,22 @@ def register(app: AsyncApp, services: Services) -> None:
         thread_ts = message.get("thread_ts")
         place = messages.FormPlace(channel_id, thread_ts=thread_ts if isinstance(thread_ts, str) else None)
         values = await services.defaults.form_values(channel_id, _user(body), prompt)
-        await _open(services, str(body.get("trigger_id", "")), place, values)
+        await _open(services, str(body.get("trigger_id", "")), place, values, _user(body))
 
     # Opened from nowhere in particular, the form knows no channel yet: the person's own defaults alone.
     @app.shortcut(messages.GLOBAL_SHORTCUT_ID)
     async def on_global_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         values = await services.defaults.form_values("", _user(body))
-        await _open(services, str(body.get("trigger_id", "")), messages.FormPlace(pick_channel=True), values)
+        place = messages.FormPlace(pick_channel=True)
+        await _open(services, str(body.get("trigger_id", "")), place, values, _user(body))
 
     @app.action(messages.HOME_NEW_VIDEO_ACTION_ID)
     async def on_home_new_video(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         values = await services.defaults.form_values("", _user(body))
-        await _open(services, str(body.get("trigger_id", "")), messages.FormPlace(pick_channel=True), values)
+        place = messages.FormPlace(pick_channel=True)
+        await _open(services, str(body.get("trigger_id", "")), place, values, _user(body))
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -52,8 +55,10 @@ def _user(body: dict[str, Any]) -> str:
 
 
 async def _open(
-    services: Services, trigger_id: str, place: messages.FormPlace, values: messages.FormValues | None = None
+    services: Services, trigger_id: str, place: messages.FormPlace, values: messages.FormValues, user_id: str
 ) -> None:
+    # The person's presets (and the channel's, when it is known) fill the form's menu.
+    place = replace(place, presets=await services.presets.names(place.channel_id, user_id))
     try:
         await services.slack.open_view(trigger_id, messages.video_form(place.channel_id, values, place=place))
     except SlackCallError as exc:

@@ -13,6 +13,8 @@ engine and its reads):
     storage/replays.py     request signatures already seen (group commit)
     storage/home.py        App Home viewers and their recent jobs
     storage/defaults.py    the channels' and the people's defaults
+    storage/presets.py     presets: named recipes of settings, a person's or a channel's
+    storage/takes.py       takes posted again once: the showcase, a private take's share
     storage/recall.py      a person's jobs by the words of their prompts (/video history)
     storage/maintenance.py retention's batched deletes, giving free space back
     storage/counts.py      what a /metrics scrape reads, on a connection of its own
@@ -41,12 +43,14 @@ from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
 from storage.maintenance import MaintenanceQueries
 from storage.plans import PlanQueries
+from storage.presets import PresetQueries
 from storage.queue import QueueQueries
 from storage.recall import RecallQueries
 from storage.replays import ReplayQueries
 from storage.reports import ReportQueries
 from storage.schema import MIGRATIONS, job_count, migrate, pending_migrations
 from storage.spend import SpendQueries
+from storage.takes import TakeQueries
 from storage.usage import UsageQueries
 
 __all__ = ["MIGRATIONS", "JobIdTaken", "StaleJob", "Store"]
@@ -69,6 +73,8 @@ class Store(
     ApprovalQueries,
     ExportQueries,
     DefaultsQueries,
+    TakeQueries,
+    PresetQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

@@ -283,6 +283,36 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (user_id, word, created_at, job_id)
     );
     """,
+    """
+    -- Team practice (issue 28). A take posted again elsewhere, once per job and kind: 'showcase' (a star or
+    -- the button, to VIDEOBOT_SHOWCASE_CHANNEL) or 'share' (a private take shared in the channel it was
+    -- asked from). Claimed before the post (claimed_at, a lease: a claim not finished is taken over once it
+    -- is older than the lease), then the message it became (message_ts), then the video uploaded under it
+    -- (video_done: uploaded, or given up on: the message links to it).
+    CREATE TABLE take_posts (
+        kind TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        by_user TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        message_ts TEXT,
+        posted_at REAL,
+        video_done INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (kind, job_id)
+    );
+    -- App Home's latest showcased takes.
+    CREATE INDEX take_posts_latest ON take_posts (kind, posted_at);
+    -- Presets: named recipes of settings, a person's own or a channel's, stored as their options.
+    CREATE TABLE video_presets (
+        scope TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        options TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL,
+        PRIMARY KEY (scope, owner_id, name)
+    );
+    """,
 )
 
 

@@ -1,7 +1,8 @@
 """Defaults that stick: which value of each setting applies, and where it comes from. Pure.
 
 The one rule, everywhere a new request is made (the typed command, the form as it opens, a draft): an
-option given now > the person's own defaults > the channel's > Perf's. A rerun (and a remix) starts from
+option given now > the preset asked for (`--preset`, or the form's menu) > the person's own defaults > the
+channel's > Perf's. A rerun (and a remix) starts from
 the settings its job ran with, so it never comes here.
 
 Defaults are stored as the options they were set with (`{"model": "veo-3", "style": "35 mm film"}`) and
@@ -28,6 +29,7 @@ class Source(StrEnum):
     """Where a setting's value came from, from the strongest to the weakest."""
 
     TYPED = "typed"  # given now: typed, or chosen on the form
+    PRESET = "preset"  # the preset asked for (`--preset`), a person's or the channel's
     YOURS = "yours"  # the person's own defaults
     CHANNEL = "channel"  # the channel's defaults
     PERF = "perf"  # nobody set it: Perf's own default (the catalogue's)
@@ -77,10 +79,13 @@ def typed_options(request: VideoRequest) -> dict[str, str]:
     return {name: value for name, value in values.items() if name in request.typed and value}
 
 
-def apply(request: VideoRequest, yours: Defaults | None, channel: Defaults | None) -> Effective | CommandError:
-    """`request` (as parsed) with the defaults under what was typed; an error only for what was typed."""
+def apply(
+    request: VideoRequest, yours: Defaults | None, channel: Defaults | None, preset: Defaults | None = None
+) -> Effective | CommandError:
+    """`request` (as parsed) with the preset and the defaults under what was typed; an error only for what
+    was typed."""
     flags = {name: "yes" for name in ("private", "draft") if getattr(request, name)}
-    return effective(request.prompt, typed_options(request), yours, channel, flags=flags)
+    return effective(request.prompt, typed_options(request), yours, channel, flags=flags, preset=preset)
 
 
 def effective(
@@ -90,10 +95,11 @@ def effective(
     channel: Defaults | None,
     *,
     flags: Mapping[str, str] | None = None,
+    preset: Defaults | None = None,
 ) -> Effective | CommandError:
-    """The settings that apply to `prompt`, setting by setting: typed, else the first default that is
-    valid with the settings already chosen, else Perf's."""
-    layers = [(Source.YOURS, yours), (Source.CHANNEL, channel)]
+    """The settings that apply to `prompt`, setting by setting: typed, else the preset's, else the first
+    default that is valid with the settings already chosen, else Perf's."""
+    layers = [(Source.PRESET, preset), (Source.YOURS, yours), (Source.CHANNEL, channel)]
     chosen: dict[str, str] = {}
     sources: dict[str, Source] = {}
     skipped: list[Skipped] = []

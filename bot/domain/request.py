@@ -40,10 +40,21 @@ _OPTION_ALIASES: dict[str, str] = {
     "dm": "private",
     "style": "style",
     "draft": "draft",
+    "preset": "preset",
 }
 # Options that are switches: they take no value.
 _FLAGS = frozenset({"private", "draft"})
-OPTION_NAMES: tuple[str, ...] = ("model", "duration", "aspect", "ar", "resolution", "private", "style", "draft")
+OPTION_NAMES: tuple[str, ...] = (
+    "model",
+    "duration",
+    "aspect",
+    "ar",
+    "resolution",
+    "private",
+    "style",
+    "draft",
+    "preset",
+)
 # A value in quotes (`--style "35 mm film, soft light"`), straight or as autocorrect curls them.
 _QUOTES = {'"': '"', "“": "”", "”": "”", "'": "'", "‘": "’"}
 
@@ -58,6 +69,7 @@ class VideoRequest:
     private: bool = False  # post it in a direct message to the requester
     style: str = ""  # a suffix added to the prompt sent to Perf (`--style`, or a default)
     draft: bool = False  # make a cheap preview first (`--draft`); see bot.domain.drafts
+    preset: str = ""  # `--preset name`: a named recipe under what was typed (bot.domain.presets)
     # The options given now (typed, or filled in on the form), not taken from the catalogue: the ones
     # defaults must not override. Not part of the request's value.
     typed: frozenset[str] = field(default=frozenset(), compare=False)
@@ -148,6 +160,17 @@ class DefaultsRequest:
 
 
 @dataclass(frozen=True)
+class PresetRequest:
+    """`/video preset list`, `/video preset save <name> [--channel] --option value …`, or
+    `/video preset delete <name> [--channel]`; `channel` for the channel's preset, else the person's."""
+
+    action: str  # "list", "save" or "delete"
+    name: str = ""
+    channel: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ShowRequest:
     """`/video show <job id>`: post a finished job's result here. `job_id` as typed ("" when none was)."""
 
@@ -175,6 +198,8 @@ class ErrorCode(StrEnum):
     UNKNOWN_ASPECT = "unknown_aspect"
     UNKNOWN_MODEL = "unknown_model"
     UNKNOWN_OPTION = "unknown_option"
+    UNKNOWN_PRESET = "unknown_preset"
+    BAD_PRESET = "bad_preset"
     UNKNOWN_RESOLUTION = "unknown_resolution"
 
 
@@ -200,6 +225,7 @@ ParseResult = (
     | DefaultsRequest
     | ShowRequest
     | HistoryRequest
+    | PresetRequest
     | FormRequest
     | CommandError
 )
@@ -242,6 +268,8 @@ def parse_video_command(text: str | None) -> ParseResult:
     quota_set = _QUOTA_SET.match(stripped)
     if quota_set:
         return QuotaRequest(new_limit=(quota_set.group(1) or "").strip())
+    if preset := _preset_request(stripped):
+        return preset
     defaults = _DEFAULTS.match(stripped)
     if defaults:
         return _parse_defaults(bool(defaults.group(1)), bool(defaults.group(2)), defaults.group(3) or "")
@@ -263,6 +291,34 @@ def _parse_defaults(mine: bool, clear: bool, text: str) -> DefaultsRequest | Com
     if other := next((name for name in options if name not in DEFAULT_OPTIONS), None):
         return CommandError(ErrorCode.NOT_A_DEFAULT, given=other)
     return DefaultsRequest(mine=mine, clear=clear, options=options)
+
+
+# `preset`, `preset list`, `preset save <name> …`, `preset delete <name> …`: a text with other words after
+# `preset` is a prompt.
+_PRESET = re.compile(r"^presets?(?:\s+(list)|\s+(save|delete)(?:\s+(.*))?)?$", re.IGNORECASE | re.DOTALL)
+
+
+def _preset_request(text: str) -> PresetRequest | CommandError | None:
+    found = _PRESET.match(text)
+    if not found:
+        return None
+    action = (found.group(1) or found.group(2) or "list").lower()
+    if action == "list":
+        return PresetRequest("list")
+    words = (found.group(3) or "").split(maxsplit=1)
+    name = words[0].lower() if words and not _OPTION_TOKEN.match(words[0]) else ""
+    rest = (words[1] if len(words) > 1 else "") if name else (found.group(3) or "")
+    tokens = rest.split()
+    channel = any(t.lower() in ("--channel", "—channel", "–channel") for t in tokens)
+    rest = " ".join(t for t in tokens if t.lower() not in ("--channel", "—channel", "–channel"))
+    options = _parse_options(rest)
+    if isinstance(options, CommandError):
+        return options
+    if other := next((option for option in options if option not in DEFAULT_OPTIONS), None):
+        return CommandError(ErrorCode.BAD_PRESET, given=f"--{other}")
+    if action == "delete" and options:
+        return CommandError(ErrorCode.STRAY_TEXT, given=rest)
+    return PresetRequest(action, name=name, channel=channel, options=options)
 
 
 def _recall_request(text: str) -> ShowRequest | HistoryRequest | None:
@@ -425,7 +481,8 @@ def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandErr
         private="private" in options,
         style=style,
         draft="draft" in options,
-        typed=frozenset(options),
+        preset=options.get("preset", "").strip().lower(),
+        typed=frozenset(options) - {"preset"},
     )
 
 

@@ -60,6 +60,8 @@ class Settings:
     approval_channel: str = ""
     approve_own: bool = True
     approval_hours: float = 24.0
+    # Team practice (issue 28): the channel a starred take is posted to once; "": no showcase.
+    showcase_channel: str = ""
 
     @property
     def socket_mode(self) -> bool:

@@ -11,8 +11,9 @@ import logging
 from bot import messages
 from bot.clients.slack import SlackCallError
 from bot.domain import defaults as rule
+from bot.domain import presets
 from bot.domain.clock import Clock
-from bot.domain.request import CommandError, DefaultsRequest, VideoRequest
+from bot.domain.request import CommandError, DefaultsRequest, ErrorCode, VideoRequest
 from bot.features.people import People
 from storage.db import Store
 from storage.defaults import CHANNEL_SCOPE, PERSON_SCOPE
@@ -27,9 +28,20 @@ class DefaultsService:
         self._clock = clock
 
     async def apply(self, request: VideoRequest, channel_id: str, user_id: str) -> rule.Effective | CommandError:
-        """`request` with the person's and the channel's defaults under what was given now."""
+        """`request` with the preset it names, then the person's and the channel's defaults, under what was
+        given now; an unknown preset is answered with the names that exist."""
         yours, channel = await self._store.defaults_for(channel_id, user_id)
-        return rule.apply(request, yours, channel)
+        preset = None
+        if request.preset:
+            found = await self._store.presets_for(channel_id, user_id)
+            named = presets.find(found, request.preset)
+            if named is None:
+                log.info("event=preset_unknown channel=%s user=%s", channel_id, user_id)
+                return CommandError(
+                    ErrorCode.UNKNOWN_PRESET, given=request.preset, suggestion=",".join(presets.names(found))
+                )
+            preset = rule.Defaults(named.options, named.set_by, named.set_at)
+        return rule.apply(request, yours, channel, preset)
 
     async def effective(self, channel_id: str, user_id: str) -> rule.Effective:
         """The settings a new video of this person in this channel starts from ("" : their own alone)."""

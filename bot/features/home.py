@@ -17,6 +17,10 @@ from bot.features.people import People
 from bot.jobs.quotas import Quotas
 from storage.db import Store
 from storage.spend import CHANNEL, USER, WORKSPACE, Spent
+from storage.takes import SHOWCASE
+
+# App Home lists this many of the latest showcased takes.
+HOME_SHOWCASE_LIMIT = 5
 
 log = logging.getLogger("videobot.home")
 
@@ -106,6 +110,7 @@ class HomeService:
             await self._slack.workspace_url(),
             local.strftime("%B"),
             spending,
+            await self._showcased() if self._settings.showcase_channel else None,
         )
         try:
             await self._slack.publish_home(user_id, view)
@@ -113,6 +118,15 @@ class HomeService:
             log.warning("event=home_publish_failed user=%s error=%s", user_id, exc.error)
             return
         log.info("event=home_published user=%s jobs=%d", user_id, len(jobs))
+
+    async def _showcased(self) -> list[messages.Showcased]:
+        """The latest showcased takes, newest first (a handful: one read, and a read of each job)."""
+        found = []
+        for take in await self._store.latest_takes(SHOWCASE, HOME_SHOWCASE_LIMIT):
+            job = await self._store.get_job(take.job_id)
+            if job is not None and take.message_ts:
+                found.append(messages.Showcased(job, take.by_user, take.channel_id, take.message_ts))
+        return found
 
     async def _spending(self, user_id: str, is_admin: bool, now: float) -> messages.HomeSpending:
         """The person's last 30 days (and the workspace's, for admins) and the budgets in money against

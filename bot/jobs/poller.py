@@ -72,10 +72,16 @@ class Poller:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due: float | None = None
         self._daily: list[tuple[tuple[int, int], str, Callable[[], Awaitable[object]]]] = []
+        self._every: list[tuple[float, Callable[[], Awaitable[object]]]] = []
 
     def run_daily(self, at: tuple[int, int], timezone: str, task: Callable[[], Awaitable[object]]) -> None:
         """Run `task` every day at `at` (hour, minute) in `timezone`, and once at start to catch up."""
         self._daily.append((at, timezone, task))
+
+    def run_every(self, seconds: float, task: Callable[[], Awaitable[object]]) -> None:
+        """Run `task` every `seconds`, first one period after start (a task that finishes what a dead
+        process left: it must wait at least the lease anyway)."""
+        self._every.append((seconds, task))
 
     def scheduled_tasks(self) -> list[Callable[[], Awaitable[object]]]:
         return [task for _, _, task in self._daily]
@@ -102,6 +108,8 @@ class Poller:
             )
             # A report missed while the bot was down goes out once it is back; the task knows what is due.
             self._scheduler.add_job(guarded, next_run_time=datetime.now(UTC))
+        for seconds, task in self._every:
+            self._scheduler.add_job(_logged(task), "interval", seconds=seconds, max_instances=1, coalesce=True)
         self._scheduler.start()
 
     def healthy(self) -> bool:

@@ -72,7 +72,9 @@ class JobThread:
         return messages.progress_message(job, approval_limit_micros=self._settings.approval_over_micros)
 
     def root_message(self, job: Job) -> messages.Message:
-        return messages.root_message(job, rerun_emoji=self._settings.rerun_emoji[0])
+        return messages.root_message(
+            job, rerun_emoji=self._settings.rerun_emoji[0], showcase=bool(self._settings.showcase_channel)
+        )
 
     async def final_edits(self, job: Job) -> bool:
         """Show the job's end in its root and progress messages; False while another replica holds the

@@ -11,6 +11,8 @@ where the words appear, so a change to one surface is read and reviewed apart fr
 - _home: the App Home tab;
 - _approvals: approval for expensive jobs (the request an approver gets, decided, the denial form);
 - _defaults: `/video defaults`, and the note when a default could not apply;
+- _presets: `/video preset list | save | delete`;
+- _takes: a take in the showcase channel, a private take shared;
 - _recall: `/video show` (a finished job posted again) and `/video history`;
 - _phrases: the wording several surfaces share (a job's one-line status and settings, command errors);
 - _text: Message, Block Kit's limits, escaping and clipping, and the plain-text fallback.
@@ -54,6 +56,7 @@ from bot.messages._form import (
     FORM_DRAFT_ACTION_ID,
     FORM_DURATION_ACTION_ID,
     FORM_MODEL_ACTION_ID,
+    FORM_PRESET_ACTION_ID,
     GLOBAL_SHORTCUT_ID,
     MESSAGE_SHORTCUT_ID,
     FormPlace,
@@ -64,6 +67,7 @@ from bot.messages._form import (
     form_place,
     form_refused,
     form_values,
+    preset_values,
     remix_form,
     video_form,
 )
@@ -72,10 +76,21 @@ from bot.messages._home import (
     BudgetUse,
     ChannelUsage,
     HomeSpending,
+    Showcased,
     home_view,
     message_link,
 )
 from bot.messages._phrases import command_error, emoji, settings_line
+from bot.messages._presets import (
+    preset_deleted,
+    preset_empty,
+    preset_list,
+    preset_name_refused,
+    preset_saved,
+    preset_too_many,
+    presets_admin_unchecked,
+    presets_admins_only,
+)
 from bot.messages._quotas import (
     admission_refused,
     channel_not_allowed,
@@ -91,6 +106,7 @@ from bot.messages._quotas import (
     usage_report,
 )
 from bot.messages._recall import history_message, history_too_many_words, show_message, show_refused
+from bot.messages._takes import shared_post, showcase_post, take_answer
 from bot.messages._text import MAX_TEXT, MAX_VIEW_BLOCKS, Message, clip, escape, plain_text_version, seconds_text, usd
 from bot.messages._thread import (
     CANCEL_ACTION_ID,
@@ -98,6 +114,8 @@ from bot.messages._thread import (
     FULL_VERSION_ACTION_ID,
     REMIX_ACTION_ID,
     RERUN_ACTION_ID,
+    SHARE_ACTION_ID,
+    SHOWCASE_ACTION_ID,
     cannot_post_in_channel,
     ordinal,
     progress_bar,
@@ -121,6 +139,7 @@ __all__ = [
     "FORM_DRAFT_ACTION_ID",
     "FORM_DURATION_ACTION_ID",
     "FORM_MODEL_ACTION_ID",
+    "FORM_PRESET_ACTION_ID",
     "FULL_VERSION_ACTION_ID",
     "GLOBAL_SHORTCUT_ID",
     "HOME_NEW_VIDEO_ACTION_ID",
@@ -129,6 +148,8 @@ __all__ = [
     "MESSAGE_SHORTCUT_ID",
     "REMIX_ACTION_ID",
     "RERUN_ACTION_ID",
+    "SHARE_ACTION_ID",
+    "SHOWCASE_ACTION_ID",
     "ApprovalAnswer",
     "BudgetNotice",
     "BudgetUse",
@@ -138,6 +159,7 @@ __all__ = [
     "HomeSpending",
     "Message",
     "MonthBudget",
+    "Showcased",
     "Spending",
     "admission_refused",
     "approval_answer",
@@ -179,6 +201,15 @@ __all__ = [
     "month_resets_text",
     "ordinal",
     "plain_text_version",
+    "preset_deleted",
+    "preset_empty",
+    "preset_list",
+    "preset_name_refused",
+    "preset_saved",
+    "preset_too_many",
+    "preset_values",
+    "presets_admin_unchecked",
+    "presets_admins_only",
     "progress_bar",
     "progress_message",
     "quota_admin_unchecked",
@@ -196,9 +227,12 @@ __all__ = [
     "root_message",
     "seconds_text",
     "settings_line",
+    "shared_post",
     "show_message",
     "show_refused",
+    "showcase_post",
     "status_message",
+    "take_answer",
     "upload_title",
     "usage_report",
     "usd",

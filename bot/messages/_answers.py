@@ -22,7 +22,7 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
     aspects = "\n".join(f"• `{ratio}` {use}" for ratio, use in catalogue.ASPECT_RATIOS.items())
     text = (
         "*Make a video:* `/video <prompt> [--model M] [--duration N] [--aspect R] [--resolution 720p|1080p] "
-        '[--style "…"] [--private] [--draft]`\n'
+        '[--style "…"] [--preset NAME] [--private] [--draft]`\n'
         "Example: `/video A lighthouse in a storm, waves crashing --model veo-3 --duration 8 --ar 9:16`\n"
         f"Defaults: `{catalogue.DEFAULT_MODEL}`, {int(catalogue.DEFAULT_DURATION_SECONDS)} s, "
         f"`{catalogue.DEFAULT_RESOLUTION}`, `{catalogue.DEFAULT_ASPECT_RATIO}`. Options go after the prompt, "
@@ -50,6 +50,10 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
         '`/video defaults me --model pika` sets yours, `/video defaults --aspect 9:16 --style "soft light"` '
         "this channel's (admins); `/video defaults me clear` removes yours. An option you type wins."
         "\n\n"
+        '*Presets:* `/video preset save teaser --model pika --duration 3 --aspect 9:16 --style "neon noir"` '
+        "saves a recipe (add `--channel` for this channel's, admins only); `/video A rainy street --preset "
+        "teaser` uses it (what you type still wins over it, and it wins over your defaults); `/video preset list` "
+        "and `/video preset delete teaser`.\n\n"
         "*Recall:* `/video history [words]` lists your last jobs (with those words); `/video show <job id>` "
         "posts a finished one here again."
     )

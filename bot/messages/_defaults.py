@@ -11,11 +11,19 @@ from bot.messages._text import Message, clip, private_answer, seconds_text
 
 _FROM = {
     Source.TYPED: "typed now",
+    Source.PRESET: "the preset",
     Source.YOURS: "your default",
     Source.CHANNEL: "this channel's default",
     Source.PERF: "Perf's default",
 }
-_OWNER = {Source.YOURS: "Your", Source.CHANNEL: "This channel's", Source.TYPED: "The", Source.PERF: "Perf's"}
+_OWNER = {
+    Source.YOURS: "Your",
+    Source.CHANNEL: "This channel's",
+    Source.TYPED: "The",
+    Source.PERF: "Perf's",
+    Source.PRESET: "The preset's",
+}
+_KIND = {Source.PRESET: "setting"}
 _HOW = (
     'Set yours with `/video defaults me --model pika --aspect 9:16 --style "35 mm film"`, this channel\'s '
     "(admins) with `/video defaults --model veo-3`; `/video defaults me clear` and `/video defaults clear` "
@@ -40,7 +48,8 @@ def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
     for item in skipped:
         reason = command_error(item.error)["text"]
         value = clip(item.value, 200)
-        lines.append(f"⚠️ {_OWNER[item.source]} default `--{item.option} {value}` was skipped: {reason}")
+        kind = _KIND.get(item.source, "default")
+        lines.append(f"⚠️ {_OWNER[item.source]} {kind} `--{item.option} {value}` was skipped: {reason}")
     return lines
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,12 @@ FORM_CALLBACK_ID = "video_form"
 FORM_MODEL_ACTION_ID = "form_model"
 FORM_DURATION_ACTION_ID = "form_duration"
 FORM_DRAFT_ACTION_ID = "draft"  # ticking "Draft first" changes the cost line too
+FORM_PRESET_ACTION_ID = "form_preset"  # picking a preset fills in its settings
+# The form's menu of presets lists this many (their names ride in private_metadata, 3,000 characters).
+FORM_MAX_PRESETS = 20
+# The fields a preset fills in. Slack keeps what a field shows across views.update while its block_id stays
+# the same, so a preset picked gives them new block_ids: `<field>~<revision>`.
+_PRESET_FIELDS = frozenset({"model", "duration", "aspect", "resolution", "style"})
 # The other ways into the form: a message's shortcut and the global shortcut (and App Home's button).
 MESSAGE_SHORTCUT_ID = "video_from_message"
 GLOBAL_SHORTCUT_ID = "new_video"
@@ -38,9 +45,19 @@ class FormPlace:
     remix_private: bool = False
     # A remix of a draft opens on the settings asked for with "Draft first" ticked: another draft, unless unticked.
     remix_draft: bool = False
+    # The presets the person may pick here (the form's menu), and how many times one was picked (block_ids).
+    presets: tuple[str, ...] = ()
+    revision: int = 0
+
+    def block_id(self, field: str) -> str:
+        return f"{field}~{self.revision}" if self.revision and field in _PRESET_FIELDS else field
 
     def metadata(self) -> str:
         fields: dict[str, Any] = {"channel_id": self.channel_id}
+        if self.presets:
+            fields["presets"] = list(self.presets[:FORM_MAX_PRESETS])
+        if self.revision:
+            fields["rev"] = self.revision
         if self.thread_ts:
             fields["thread_ts"] = self.thread_ts
         if self.pick_channel:
@@ -69,7 +86,11 @@ def form_place(view: dict[str, Any]) -> FormPlace:
     remix_of, cost, settings, private, draft = (
         [*remix, False][:5] if isinstance(remix, list) and len(remix) in (4, 5) else ("", 0, "", False, False)
     )
+    presets = fields.get("presets")
+    revision = fields.get("rev")
     return FormPlace(
+        presets=tuple(str(name) for name in presets[:FORM_MAX_PRESETS]) if isinstance(presets, list) else (),
+        revision=revision if isinstance(revision, int) and revision > 0 else 0,
         channel_id=str(fields.get("channel_id") or ""),
         thread_ts=thread_ts if isinstance(thread_ts, str) and thread_ts else None,
         pick_channel=fields.get("pick_channel") is True,
@@ -193,12 +214,13 @@ def video_form(channel_id: str, values: FormValues | None = None, *, place: Form
         "blocks": [
             *([_channel_input(values.channel)] if place.pick_channel else []),
             _prompt_input(values.prompt),
-            _select_input("model", "Model", FORM_MODEL_ACTION_ID, models, values.model, dispatch=True),
-            _duration_input(values.duration),
-            _select_input("aspect", "Aspect ratio", "aspect", aspects, values.aspect_ratio),
-            _select_input("resolution", "Resolution", "resolution", resolutions, values.resolution),
+            *([_preset_menu(place.presets)] if place.presets and not place.remix_of else []),
+            _select_input(place.block_id("model"), "Model", FORM_MODEL_ACTION_ID, models, values.model, dispatch=True),
+            _duration_input(values.duration, place.block_id("duration")),
+            _select_input(place.block_id("aspect"), "Aspect ratio", "aspect", aspects, values.aspect_ratio),
+            _select_input(place.block_id("resolution"), "Resolution", "resolution", resolutions, values.resolution),
             # A remix's prompt already ends with its style; it is a preview only if its original was one.
-            *([] if place.remix_of else [_style_input(values.style)]),
+            *([] if place.remix_of else [_style_input(values.style, place.block_id("style"))]),
             _private_note() if place.remix_private else _private_input(values.private),
             *([] if place.remix_of and not place.remix_draft else [_draft_input(values.draft)]),
             {
@@ -257,10 +279,38 @@ def _select_input(
     return block
 
 
-def _duration_input(duration: str) -> dict[str, Any]:
+def _preset_menu(names: tuple[str, ...]) -> dict[str, Any]:
+    """Picking a preset fills in its settings below (what is changed after still wins)."""
+    return {
+        "type": "actions",
+        "block_id": "preset",
+        "elements": [
+            {
+                "type": "static_select",
+                "action_id": FORM_PRESET_ACTION_ID,
+                "placeholder": {"type": "plain_text", "text": "Start from a preset"},
+                "options": [_option(name, name) for name in names[:FORM_MAX_PRESETS]],
+            }
+        ],
+    }
+
+
+def preset_values(values: FormValues, options: Mapping[str, str]) -> FormValues:
+    """The form's values with a preset's settings over them (the prompt, channel and boxes kept)."""
+    return replace(
+        values,
+        model=options.get("model") or values.model,
+        duration=options.get("duration") or values.duration,
+        aspect_ratio=options.get("aspect") or values.aspect_ratio,
+        resolution=options.get("resolution") or values.resolution,
+        style=options.get("style") or values.style,
+    )
+
+
+def _duration_input(duration: str, block_id: str = "duration") -> dict[str, Any]:
     return {
         "type": "input",
-        "block_id": "duration",
+        "block_id": block_id,
         "dispatch_action": True,
         "label": {"type": "plain_text", "text": "Duration in seconds"},
         "element": {
@@ -272,7 +322,7 @@ def _duration_input(duration: str) -> dict[str, Any]:
     }
 
 
-def _style_input(style: str) -> dict[str, Any]:
+def _style_input(style: str, block_id: str = "style") -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "plain_text_input",
         "action_id": "style",
@@ -283,7 +333,7 @@ def _style_input(style: str) -> dict[str, Any]:
         element["initial_value"] = style[:500]
     return {
         "type": "input",
-        "block_id": "style",
+        "block_id": block_id,
         "optional": True,
         "label": {"type": "plain_text", "text": "Style"},
         "element": element,
@@ -327,7 +377,10 @@ def _private_note() -> dict[str, Any]:
 
 def form_values(view: dict[str, Any]) -> FormValues:
     """Read what the person entered, whatever state the view is in; missing fields take the defaults."""
-    state = ((view.get("state") or {}).get("values")) or {}
+    # A field renamed when a preset was picked (`model~2`) is still the model.
+    state = {
+        str(key).split("~", 1)[0]: value for key, value in (((view.get("state") or {}).get("values")) or {}).items()
+    }
 
     def value(block: str) -> str:
         for element in (state.get(block) or {}).values():
@@ -371,9 +424,10 @@ _FIELD_OF_ERROR = {
 }
 
 
-def form_errors(error: CommandError) -> dict[str, str]:
+def form_errors(error: CommandError, place: FormPlace | None = None) -> dict[str, str]:
     """`response_action: errors` for the form: the message sits under the field that is wrong."""
-    return {_FIELD_OF_ERROR.get(error.code, "prompt"): command_error(error)["text"]}
+    field = _FIELD_OF_ERROR.get(error.code, "prompt")
+    return {(place or FormPlace()).block_id(field): command_error(error)["text"]}
 
 
 def form_refused(text: str, field: str = "prompt") -> dict[str, str]:

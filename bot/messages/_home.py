@@ -88,6 +88,33 @@ def message_link(workspace_url: str, channel: str, ts: str | None) -> str | None
     return f"{workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
 
 
+@dataclass(frozen=True)
+class Showcased:
+    """A take in the showcase, as App Home lists it."""
+
+    job: Job
+    starred_by: str
+    channel_id: str  # the showcase channel
+    message_ts: str
+
+
+def showcase_blocks(showcased: list[Showcased], workspace_url: str) -> list[dict[str, Any]]:
+    """The latest showcased takes, newest first, each with a link to its post."""
+    if not showcased:
+        return [context_block("⭐ *The showcase* is empty: star a finished video (or press *Add to showcase*).")]
+    rows = [{"type": "section", "text": mrkdwn("*⭐ Latest in the showcase*")}]
+    for take in showcased:
+        link = message_link(workspace_url, take.channel_id, take.message_ts)
+        where = f"<{link}|see it>" if link else f"<#{escape(take.channel_id)}>"
+        rows.append(
+            context_block(
+                f"{quote_prompt(take.job.prompt, 80)} · {escape(take.job.model)} · by <@{escape(take.job.user_id)}>"
+                f" · starred by <@{escape(take.starred_by)}> · {where}"
+            )
+        )
+    return rows
+
+
 def home_view(
     jobs: list[Job],
     spent_today: int,
@@ -96,11 +123,16 @@ def home_view(
     workspace_url: str,
     month_name: str,
     spending: HomeSpending | None = None,
+    showcased: list[Showcased] | None = None,
 ) -> dict[str, Any]:
+    """`showcased`: the latest takes in the showcase (None: the workspace has no showcase)."""
     blocks = _head(jobs, spent_today, spent_month, month_name)
     if spending is not None:
         # After the head's button and hint, before the jobs: what was spent reads first.
         blocks[4:4] = spending_blocks(spending, month_name)
+    if showcased is not None:
+        # Before the divider that opens the person's jobs: the team's best takes.
+        blocks[-2:-2] = showcase_blocks(showcased, workspace_url)
     job_rows = []
     for job in jobs:
         link = message_link(workspace_url, job.where, job.root_ts)

@@ -30,13 +30,27 @@ def command_error(error: CommandError) -> Message:
             text = (
                 f"I don't know the option `{given}`.{hint} "
                 "Options are `--model`, `--duration`, `--aspect` (or `--ar`), `--resolution`, `--style`, "
-                "`--draft` and `--private`."
+                "`--preset`, `--draft` and `--private`."
             )
         case ErrorCode.MISSING_VALUE:
             text = f"`--{given}` needs a value, e.g. `{_example_for(error.given)}`."
         case ErrorCode.NOT_A_DEFAULT:
             text = (
                 f"`--{given}` is about one video, so it can't be a default. Defaults are `--model`, "
+                "`--duration`, `--aspect`, `--resolution` and `--style`."
+            )
+        case ErrorCode.UNKNOWN_PRESET:
+            known = [name for name in error.suggestion.split(",") if name]
+            listed = ", ".join(f"`{clip(name, 40)}`" for name in known[:30])
+            there = (
+                f"The ones you can use here: {listed}."
+                if known
+                else "There are none here yet: save one with `/video preset save teaser --model pika`."
+            )
+            text = f"There is no preset `{given}`. {there} Nothing was started."
+        case ErrorCode.BAD_PRESET:
+            text = (
+                f"`{given}` is about one video, so it can't be in a preset. A preset keeps `--model`, "
                 "`--duration`, `--aspect`, `--resolution` and `--style`."
             )
         case ErrorCode.REPEATED_OPTION:

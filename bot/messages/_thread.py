@@ -35,11 +35,14 @@ FULL_VERSION_ACTION_ID = "full_version"
 REMIX_ACTION_ID = "remix"
 CANCEL_ACTION_ID = "cancel"
 DETAILS_ACTION_ID = "details"
+SHOWCASE_ACTION_ID = "showcase"
+SHARE_ACTION_ID = "share"
 
 _PROGRESS_CELLS = 10
 
 
-def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
+def root_message(job: Job, *, rerun_emoji: str = "repeat", showcase: bool = False) -> Message:
+    """`showcase`: the workspace has a showcase channel, so a delivered take offers *Add to showcase*."""
     who = f"🎬 Video for <@{escape(job.user_id)}> — "
     headline = who + prompt_sent(job, MAX_TEXT - len(who) - 2)
     fallback = clip(f"{who}{prompt_sent(job, 300)} · {status_line(job)}", MAX_TEXT, sent=True)
@@ -51,13 +54,27 @@ def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
     blocks += [
         {"type": "context", "elements": [mrkdwn(escape(settings_line(job)))]},
         {"type": "context", "elements": [mrkdwn(status_line(job))]},
-        {"type": "actions", "elements": _job_buttons(job)},
-        {"type": "context", "elements": [mrkdwn(f"React with {emoji(rerun_emoji)} to run this prompt again")]},
+        {"type": "actions", "elements": _job_buttons(job, showcase=showcase)},
+        {"type": "context", "elements": [mrkdwn(_reactions_line(job, rerun_emoji, showcase=showcase))]},
     ]
     return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 
-def _job_buttons(job: Job) -> list[dict[str, Any]]:
+def shareable(job: Job) -> bool:
+    """A delivered private take, asked for from a channel it can be shared in."""
+    return job.private and job.state == JobState.DELIVERED and job.channel_id[:1] in ("C", "G")
+
+
+def _reactions_line(job: Job, rerun_emoji: str, *, showcase: bool) -> str:
+    line = f"React with {emoji(rerun_emoji)} to run this prompt again"
+    if showcase and job.state == JobState.DELIVERED:
+        line += ", with ⭐ to add it to the showcase"
+    if shareable(job):
+        line += f". *Share* posts it in <#{escape(job.channel_id)}> with your name"
+    return line
+
+
+def _job_buttons(job: Job, *, showcase: bool = False) -> list[dict[str, Any]]:
     def button(action_id: str, label: str) -> dict[str, Any]:
         return {
             "type": "button",
@@ -71,6 +88,12 @@ def _job_buttons(job: Job) -> list[dict[str, Any]]:
         full = button(FULL_VERSION_ACTION_ID, "⏩ Make the full version")
         full["style"] = "primary"
         buttons.insert(0, full)
+    if showcase and job.state == JobState.DELIVERED:
+        buttons.append(button(SHOWCASE_ACTION_ID, "⭐ Add to showcase"))
+    if shareable(job):
+        share = button(SHARE_ACTION_ID, "📣 Share in the channel")
+        share["style"] = "primary"
+        buttons.append(share)
     if job.state not in TERMINAL_STATES:
         cancel = button(CANCEL_ACTION_ID, "Cancel")
         cancel["style"] = "danger"

@@ -26,10 +26,12 @@ from bot.features.control import JobControl
 from bot.features.defaults import DefaultsService
 from bot.features.home import HomeService
 from bot.features.people import People
+from bot.features.presets import PresetService
 from bot.features.recall import RecallService
 from bot.features.remixes import RemixService
 from bot.features.reports import ReportService
 from bot.features.reruns import RerunService
+from bot.features.takes import TakePoster
 from bot.jobs.maintenance import Maintenance
 from bot.jobs.poller import Poller
 from bot.jobs.quotas import Quotas
@@ -50,6 +52,8 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 # second); a larger one waits for `videobot migrate`, so a long upgrade never holds a start it cannot report.
 RUN_MIGRATES_AT_MOST_JOBS = 10_000
 MAINTENANCE_TIME = (4, 0)
+# How often a showcase or share left unposted by a crash is looked for (a claim lapses after the lease).
+TAKES_RESUME_SECONDS = 60.0
 SLACK_EDITS_GRACE_SECONDS = 2.0
 
 
@@ -133,6 +137,8 @@ def _wire(
 ) -> RunningServices:
     quotas = Quotas(store, settings)
     people = People(slack, clock)
+    takes = TakePoster(store, slack, media, clock, settings)
+    stack.push_async_callback(takes.wait_idle)
     home = HomeService(store, quotas, people, slack, clock, settings)
     stack.push_async_callback(home.wait_idle)
     jobs = JobService(store, perf, slack, media, clock, settings, quotas)
@@ -150,6 +156,8 @@ def _wire(
     # At night, and once at start: retention's deletes and giving their space back, off every command's path.
     maintenance = Maintenance(store, clock, settings.retention_days)
     poller.run_daily(MAINTENANCE_TIME, settings.timezone, maintenance.run)
+    # A showcase or share claimed by a process that died before posting it: finished once its lease lapses.
+    poller.run_every(TAKES_RESUME_SECONDS, takes.resume)
     return RunningServices(
         settings=settings,
         store=store,
@@ -170,6 +178,8 @@ def _wire(
         budgets=budgets,
         approvals=ApprovalDesk(store, people, clock, settings),
         defaults=DefaultsService(store, people, clock),
+        presets=PresetService(store, people, clock),
+        takes=takes,
     )
 
 

@@ -104,6 +104,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         allowed_channels=_channel_ids("VIDEOBOT_ALLOWED_CHANNELS", get("VIDEOBOT_ALLOWED_CHANNELS")),
         report_time=_clock_time("VIDEOBOT_REPORT_TIME", get("VIDEOBOT_REPORT_TIME", "09:00")),
         report_channel=_report_channel(get("VIDEOBOT_REPORT_CHANNEL")),
+        showcase_channel=_one_channel_id("VIDEOBOT_SHOWCASE_CHANNEL", get("VIDEOBOT_SHOWCASE_CHANNEL")),
         log_format=_choice("VIDEOBOT_LOG_FORMAT", get("VIDEOBOT_LOG_FORMAT", "plain").lower(), ("plain", "json")),
         metrics_enabled=_choice("VIDEOBOT_METRICS", get("VIDEOBOT_METRICS", "0"), ("0", "1")) == "1",
         retention_days=_retention_days(get("VIDEOBOT_RETENTION_DAYS", "400")),
