@@ -60,6 +60,10 @@ class Settings:
     approval_channel: str = ""
     approve_own: bool = True
     approval_hours: float = 24.0
+    # PostgreSQL: how long opening a connection may take, and how long a query waits for a free one of the pool
+    # (seconds); past either, a one-line error instead of a wait without end.
+    db_connect_timeout_seconds: float = 10.0  # VIDEOBOT_DB_CONNECT_TIMEOUT_SECONDS
+    db_acquire_timeout_seconds: float = 10.0  # VIDEOBOT_DB_ACQUIRE_TIMEOUT_SECONDS
 
     @property
     def socket_mode(self) -> bool:

@@ -73,7 +73,12 @@ class MigrateFirst(Exception):
 
 
 async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> Store:
-    store = await Store.open(settings.database_url, migrate=False)
+    store = await Store.open(
+        settings.database_url,
+        migrate=False,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+    )
     stack.push_async_callback(store.close)
     pending = await store.pending_migrations()
     if pending:

@@ -107,6 +107,12 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         log_format=_choice("VIDEOBOT_LOG_FORMAT", get("VIDEOBOT_LOG_FORMAT", "plain").lower(), ("plain", "json")),
         metrics_enabled=_choice("VIDEOBOT_METRICS", get("VIDEOBOT_METRICS", "0"), ("0", "1")) == "1",
         retention_days=_retention_days(get("VIDEOBOT_RETENTION_DAYS", "400")),
+        db_connect_timeout_seconds=_number(
+            "VIDEOBOT_DB_CONNECT_TIMEOUT_SECONDS", get("VIDEOBOT_DB_CONNECT_TIMEOUT_SECONDS", "10"), float, 0.1, 600
+        ),
+        db_acquire_timeout_seconds=_number(
+            "VIDEOBOT_DB_ACQUIRE_TIMEOUT_SECONDS", get("VIDEOBOT_DB_ACQUIRE_TIMEOUT_SECONDS", "10"), float, 0.1, 600
+        ),
         **_budgets(get),
         **_approval_settings(get),
     )
