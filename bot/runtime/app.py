@@ -25,7 +25,7 @@ from bot.features.budgets import BudgetWatch
 from bot.features.control import JobControl
 from bot.features.defaults import DefaultsService
 from bot.features.home import HomeService
-from bot.features.people import People
+from bot.features.people import NamedAnswers, People
 from bot.features.recall import RecallService
 from bot.features.remixes import RemixService
 from bot.features.reports import ReportService
@@ -138,19 +138,22 @@ def _wire(
 ) -> RunningServices:
     quotas = Quotas(store, settings)
     people = People(slack, clock)
+    named = NamedAnswers(people, slack)
+    # A report's names still on their way when the bot stops are given up: the ack already answered.
+    stack.push_async_callback(named.close)
     home = HomeService(store, quotas, people, slack, clock, settings)
     stack.push_async_callback(home.wait_idle)
     jobs = JobService(store, perf, slack, media, clock, settings, quotas)
     # Before the gateway closes: progress posts on their way get their answer recorded.
     stack.push_async_callback(jobs.close, SLACK_EDITS_GRACE_SECONDS)
     jobs.on_delivered = metrics.job_delivered
-    budgets = BudgetWatch(store, quotas, people, slack, clock, settings)
+    budgets = BudgetWatch(store, quotas, people, named, slack, clock, settings)
     stack.push_async_callback(budgets.wait_idle)
     jobs.on_state_change = _both(home.job_changed, budgets.job_changed)
     poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency, settings.lease_seconds)
     # Stopped before the database closes, however the block is left (serve() stops it earlier, with grace).
     stack.push_async_callback(poller.stop, 0.0)
-    reports = ReportService(store, quotas, people, slack, clock, settings)
+    reports = ReportService(store, quotas, people, named, slack, clock, settings)
     poller.run_daily(settings.report_time, settings.timezone, reports.post_due_reports)
     # At night, and once at start: retention's deletes and giving their space back, off every command's path.
     maintenance = Maintenance(store, clock, settings.retention_days)
@@ -162,6 +165,7 @@ def _wire(
         poller=poller,
         slack=slack,
         people=people,
+        named=named,
         reruns=RerunService(store, jobs, slack, people, settings, clock),
         remixes=RemixService(store, jobs, slack),
         recall=RecallService(store, people, slack),
