@@ -122,7 +122,9 @@ async def _open_clients(
     )
     # After the poller has stopped: the edits its last steps asked for get a moment to go out.
     stack.push_async_callback(slack.close, SLACK_EDITS_GRACE_SECONDS)
-    media = MediaFetcher(transfer, settings.media_hosts, settings.max_video_mb * 1_000_000)
+    media = MediaFetcher(
+        transfer, settings.media_hosts, settings.max_video_mb * 1_000_000, settings.max_spool_mb * 1_000_000
+    )
     return perf, slack, media
 
 
