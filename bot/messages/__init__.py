@@ -21,6 +21,7 @@ The surfaces import only _phrases and _text, never each other (the `bot.messages
 from __future__ import annotations
 
 from bot.messages._answers import (
+    STEP_NEEDS_RUNNER,
     cancel_result,
     details_message,
     help_message,
@@ -131,6 +132,7 @@ __all__ = [
     "MESSAGE_SHORTCUT_ID",
     "REMIX_ACTION_ID",
     "RERUN_ACTION_ID",
+    "STEP_NEEDS_RUNNER",
     "ApprovalAnswer",
     "BudgetNotice",
     "BudgetUse",
