@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 
 from bot import messages
+from bot.clients.pacing import Priority
 from bot.clients.slack import SlackCallError, SlackGateway
 from bot.domain.clock import Clock
 from bot.domain.job import Job
@@ -120,7 +121,8 @@ class ReportService:
         return 1
 
     async def _names(self, user_ids: Iterable[str]) -> dict[str, str]:
-        """Every id named: an id Slack could not name stands for itself in the report."""
+        """Every id named: an id Slack could not name stands for itself in the report. Nobody waits for a daily
+        report: its names are asked behind every lookup someone is waiting for (an admin's Approve, a command)."""
         ids = list(user_ids)
-        known = await self._people.names(ids)
+        known = await self._people.names(ids, Priority.BACKGROUND)
         return {user_id: known.get(user_id, user_id) for user_id in ids}
