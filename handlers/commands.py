@@ -99,8 +99,8 @@ async def _answer(
         return await services.reports.set_quota(channel_id, user_id, parsed.new_limit)
     if isinstance(parsed, ReportRequest):
         if parsed.month:
-            return await services.budgets.report_month()
-        return await services.reports.report_today(channel_id, user_id)
+            return await services.budgets.report_month(user_id, str(command.get("response_url") or ""))
+        return await services.reports.report_today(channel_id, user_id, str(command.get("response_url") or ""))
     if isinstance(parsed, ModelsRequest):
         return _for_ack(messages.models_message())
     if isinstance(parsed, DefaultsRequest):

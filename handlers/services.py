@@ -12,7 +12,7 @@ from bot.features.budgets import BudgetWatch
 from bot.features.control import JobControl
 from bot.features.defaults import DefaultsService
 from bot.features.home import HomeService
-from bot.features.people import People
+from bot.features.people import NamedAnswers, People
 from bot.features.presets import PresetService
 from bot.features.recall import RecallService
 from bot.features.remixes import RemixService
@@ -33,6 +33,7 @@ class Services:
     poller: Poller
     slack: SlackGateway
     people: People
+    named: NamedAnswers  # answers naming many people: the ack now, every name through response_url soon
     reruns: RerunService
     remixes: RemixService
     recall: RecallService

@@ -35,6 +35,16 @@ def register(app: AsyncApp, services: Services) -> None:
                 log.warning("event=step_not_failed execution=%s error=%s", execution_id, exc.error)
 
 
+def _runner(value: Any) -> str:
+    """The person who ran the workflow, as Slack vouches for them: a `slack#/types/user_context` input, which
+    Workflow Builder fills itself and no builder can type. A bare user id is anyone the builder chose (an
+    admin, an approver), so it names no one: their quota, budget and approval rights are not the builder's."""
+    if not isinstance(value, dict):
+        return ""
+    user_id = value.get("id")
+    return user_id.strip() if isinstance(user_id, str) and user_id.strip().startswith(("U", "W")) else ""
+
+
 async def _start(
     services: Services, body: dict[str, Any], inputs: dict[str, Any], execution_id: str, token: str
 ) -> str:
@@ -47,9 +57,12 @@ async def _start(
     request = validate_form(text("prompt"), text("model"), text("duration"), text("resolution"), text("aspect_ratio"))
     if isinstance(request, CommandError):
         return str(messages.command_error(request)["text"])
-    channel_id, user_id = text("channel_id"), text("requester")
-    if not channel_id or not user_id:
-        return "The step needs the channel to post the video in and the person who asked for it."
+    channel_id, user_id = text("channel_id"), _runner(inputs.get("requester"))
+    if not channel_id:
+        return "The step needs the channel to post the video in."
+    if not user_id:
+        log.info("event=step_requester_refused execution=%s", execution_id)
+        return messages.STEP_NEEDS_RUNNER
     # The inputs left empty take the requester's and the channel's defaults, as a typed command's would.
     effective = await services.defaults.apply(request, channel_id, user_id)
     if isinstance(effective, CommandError):

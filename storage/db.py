@@ -43,6 +43,7 @@ from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
 from storage.maintenance import MaintenanceQueries
 from storage.plans import PlanQueries
+from storage.postgres import DEFAULT_ACQUIRE_TIMEOUT_SECONDS, DEFAULT_CONNECT_TIMEOUT_SECONDS
 from storage.presets import PresetQueries
 from storage.queue import QueueQueries
 from storage.recall import RecallQueries
@@ -79,9 +80,20 @@ class Store(
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 
     @classmethod
-    async def open(cls, url: str, *, migrate: bool = True) -> Store:
-        """`url` is a DATABASE_URL; a bare path is taken as a SQLite file."""
-        engine = await open_engine(url if "://" in url else f"sqlite:///{url}")
+    async def open(
+        cls,
+        url: str,
+        *,
+        migrate: bool = True,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
+        acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_SECONDS,
+    ) -> Store:
+        """`url` is a DATABASE_URL; a bare path is taken as a SQLite file. Timeouts in seconds (PostgreSQL)."""
+        engine = await open_engine(
+            url if "://" in url else f"sqlite:///{url}",
+            connect_timeout=connect_timeout,
+            acquire_timeout=acquire_timeout,
+        )
         store = cls(engine)
         if migrate:
             await store.migrate()

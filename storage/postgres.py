@@ -10,7 +10,16 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from storage.engine import Connection, Engine, MigrationStep, Result, Row, Statement, describe_url
+from storage.engine import (
+    Connection,
+    DatabaseUnavailable,
+    Engine,
+    MigrationStep,
+    Result,
+    Row,
+    Statement,
+    describe_url,
+)
 
 log = logging.getLogger("videobot.storage")
 _T = TypeVar("_T")
@@ -19,6 +28,15 @@ _T = TypeVar("_T")
 _ADMISSION_LOCK = 0x76696465_6F626F01  # a job joins the account: quotas, its place in line, a slot at Perf
 _MIGRATION_LOCK = 0x76696465_6F626F02  # one replica migrates at a time
 _MIGRATION_TIMEOUT_SECONDS = 24 * 3600.0
+# How long opening one connection may take (asyncpg's own default is 60 s, a minute of a silent start).
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
+# How long a query waits for a free connection of the pool before it fails (asyncpg's default: forever).
+DEFAULT_ACQUIRE_TIMEOUT_SECONDS = 10.0
+POOL_SIZE = 10
+
+
+class DatabaseBusy(DatabaseUnavailable):
+    """No connection of the pool came free in time: every one is held by a slow query or a stuck database."""
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------------
@@ -57,20 +75,35 @@ def _returns_rows(sql: str) -> bool:
     return head == "SELECT" or " RETURNING " in sql.upper()
 
 
+async def _run(db: Any, statements: Sequence[Statement]) -> list[Result]:
+    # One round trip each; the transaction, if any, commits when its block ends.
+    results = []
+    for sql, params in statements:
+        if _returns_rows(sql):
+            rows = await db.fetch(_numbered(sql), *params)
+            results.append(Result(rows, len(rows)))
+        else:
+            results.append(Result([], _rows_changed(await db.execute(_numbered(sql), *params))))
+    return results
+
+
 class _PostgresConnection(Connection):
     def __init__(self, db: Any) -> None:
-        self._db = db  # an asyncpg Connection or Pool: both have fetch and execute
+        self._db = db  # an asyncpg Connection
 
     async def batch(self, *statements: Statement, commit: bool = False) -> list[Result]:
-        # One round trip each; the transaction, if any, commits when its block ends.
-        results = []
-        for sql, params in statements:
-            if _returns_rows(sql):
-                rows = await self._db.fetch(_numbered(sql), *params)
-                results.append(Result(rows, len(rows)))
-            else:
-                results.append(Result([], _rows_changed(await self._db.execute(_numbered(sql), *params))))
-        return results
+        return await _run(self._db, statements)
+
+
+class _PoolReads(Connection):
+    """Statements outside any transaction: each batch on a connection of the pool, taken within the deadline."""
+
+    def __init__(self, engine: PostgresEngine) -> None:
+        self._engine = engine
+
+    async def batch(self, *statements: Statement, commit: bool = False) -> list[Result]:
+        async with self._engine.connection() as db:
+            return await _run(db, statements)
 
 
 class PostgresEngine(Engine):
@@ -79,32 +112,57 @@ class PostgresEngine(Engine):
     name = "postgresql"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, pool: Any, url: str) -> None:
+    def __init__(self, pool: Any, url: str, acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_SECONDS) -> None:
         self._pool = pool
-        self._reads = _PostgresConnection(pool)
+        self._acquire_timeout = acquire_timeout
+        self._reads = _PoolReads(self)
         self.description = describe_url(url)
 
     @classmethod
-    async def open(cls, url: str) -> PostgresEngine:
+    async def open(
+        cls,
+        url: str,
+        *,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
+        acquire_timeout: float = DEFAULT_ACQUIRE_TIMEOUT_SECONDS,
+    ) -> PostgresEngine:
         import asyncpg  # only a PostgreSQL deployment needs the driver loaded
 
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=10, command_timeout=30)
-        return cls(pool, url)
+        # `timeout` bounds each new connection, now and whenever the pool opens another later.
+        pool = await asyncpg.create_pool(
+            url, min_size=1, max_size=POOL_SIZE, command_timeout=30, timeout=connect_timeout
+        )
+        return cls(pool, url, acquire_timeout)
 
     @property
     def reads(self) -> Connection:
         return self._reads
 
     @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """A connection of the pool, or DatabaseBusy when none comes free within the acquire timeout."""
+        try:
+            db = await self._pool.acquire(timeout=self._acquire_timeout)
+        except TimeoutError:
+            raise DatabaseBusy(
+                f"no connection to {self.description} came free within {self._acquire_timeout:g} s "
+                f"(all {POOL_SIZE} busy, or the database is not answering; VIDEOBOT_DB_ACQUIRE_TIMEOUT_SECONDS)"
+            ) from None
+        try:
+            yield db
+        finally:
+            await self._pool.release(db)
+
+    @asynccontextmanager
     async def transaction(self, *, admission: bool = False) -> AsyncIterator[Connection]:
-        async with self._pool.acquire() as db, db.transaction():
+        async with self.connection() as db, db.transaction():
             if admission:
                 # Held until this transaction ends, in every replica: admissions happen one at a time.
                 await db.execute("SELECT pg_advisory_xact_lock($1)", _ADMISSION_LOCK)
             yield _PostgresConnection(db)
 
     async def migrate(self, scripts: Sequence[str], on_step: MigrationStep | None = None) -> list[int]:
-        async with self._pool.acquire() as db:
+        async with self.connection() as db:
             # Replicas started together: one migrates, the others wait here and then find nothing to do.
             await db.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
             try:

@@ -305,6 +305,7 @@ class Bot:
             await self.services.poller.wait_idle()
             await self.services.home.wait_idle()
             await self.services.budgets.wait_idle()
+            await self.services.named.wait_idle()
             due = await self.services.store.next_due_at()
             if due is None:
                 # Jobs waiting in line are not due: the next tick wakes them if a slot is free (and takes them).
@@ -324,6 +325,7 @@ class Bot:
         await self.services.jobs.wait_idle()
         await self.services.home.wait_idle()
         await self.services.budgets.wait_idle()
+        await self.services.named.wait_idle()
 
     async def only_job(self) -> Job:
         jobs = await self.services.store.jobs()

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot import messages
 from bot.domain.quotas import month_of
-from tests.conftest import CHANNEL, USER, MakeBot, event_callback
+from tests.conftest import CHANNEL, USER, Bot, MakeBot, event_callback
 from tests.fakes.blockkit import message_problem, view_problem
 from tests.fakes.jobs import stored_job
 
@@ -91,8 +91,9 @@ async def test_a_channels_daily_budget_warns_in_the_channel(make_bot: MakeBot) -
     assert "used 90% of its daily videobot budget" in notice and "resets at midnight UTC" in notice
 
 
-async def test_report_month_answers_privately_by_channel_person_and_model(make_bot: MakeBot) -> None:
-    bot = await make_bot(daily_jobs_per_channel=0, monthly_budget_micros=50_000_000)
+async def _month_of_three_jobs(make_bot: MakeBot, **overrides: Any) -> Bot:
+    bot = await make_bot(daily_jobs_per_channel=0, monthly_budget_micros=50_000_000, **overrides)
+    bot.slack.add_user(ADMIN, is_admin=True)
     bot.slack.add_user(USER, display_name="alice")
     bot.slack.add_user("UBOB0002", real_name="Bob <!channel> Stone")
     bot.perf.hold()
@@ -102,8 +103,12 @@ async def test_report_month_answers_privately_by_channel_person_and_model(make_b
     bot.clock.t = month_of(bot.clock.t, "UTC").start - 3600  # December's job is not in January's report
     await bot.command("Last year --model veo-3 --duration 60")
     bot.clock.t = month_of(bot.clock.t + 7200, "UTC").start + 17 * 86400
+    return bot
 
-    answer = await bot.command("report month")
+
+async def test_report_month_answers_an_admin_privately_by_channel_person_and_model(make_bot: MakeBot) -> None:
+    bot = await _month_of_three_jobs(make_bot)
+    answer = await bot.command("report month", user=ADMIN)
     body = json.loads(answer.body)
     assert body["response_type"] == "ephemeral"
     text = " ".join(all_texts(body["blocks"]))
@@ -113,6 +118,30 @@ async def test_report_month_answers_privately_by_channel_person_and_model(make_b
     assert "veo-3 $2.80 (1 job) · pika $0.54 (2 jobs)" in text
     assert "Workspace budget: $3.34 of $50.00 spent, $46.66 left." in text
     assert "<@" not in text and "<!channel>" not in text
+
+
+async def test_report_month_shows_a_member_their_own_spend_and_no_other_persons_or_channels(
+    make_bot: MakeBot,
+) -> None:
+    bot = await _month_of_three_jobs(make_bot)
+    body = json.loads((await bot.command("report month", user="UBOB0002")).body)
+    assert body["response_type"] == "ephemeral"
+    text = " ".join(all_texts(body["blocks"]))
+    assert "videobot this month* (2027-01): $3.34 for 3 jobs" in text
+    assert "*You*\n$0.54 (2 jobs)" in text
+    assert "shown to workspace admins and approvers only" in text
+    assert "alice" not in text and "Bob" not in text and "$2.80 (1 job) ·" not in text.split("By model")[0]
+    assert f"<#{CHANNEL}>" not in text and f"<#{ELSEWHERE}>" not in text
+    assert "By person" not in text and "By channel" not in text
+    assert "veo-3 $2.80 (1 job) · pika $0.54 (2 jobs)" in text  # by model: no one's own detail
+
+
+async def test_report_month_shows_a_listed_approver_every_channel_and_person(make_bot: MakeBot) -> None:
+    bot = await _month_of_three_jobs(make_bot, approvers=("UCAROL03",))
+    bot.slack.add_user("UCAROL03", real_name="Carol")  # not an admin: an approver by VIDEOBOT_APPROVERS
+    text = " ".join(all_texts(json.loads((await bot.command("report month", user="UCAROL03")).body)["blocks"]))
+    assert f"<#{CHANNEL}> $3.07 (2 jobs) · <#{ELSEWHERE}> $0.27 (1 job)" in text
+    assert "alice $2.80 (1 job) · Bob &lt;!channel&gt; Stone $0.54 (2 jobs)" in text
 
 
 def test_the_month_report_stays_within_block_kits_limits_with_hundreds_of_channels_and_people() -> None:

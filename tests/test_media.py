@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
-from bot.clients.media import MediaError, MediaFetcher, refuse_reason
+from bot.clients.media import CHUNK_BYTES, MediaError, MediaFetcher, refuse_reason
 
 ALLOWED = ("storage.withperf.pro", "127.0.0.1:8123")
 
@@ -65,3 +67,48 @@ async def test_a_video_over_the_size_limit_is_not_downloaded_but_may_be_linked()
         async with fetcher.open("https://storage.withperf.pro/videos/a.mp4"):
             pass
     assert caught.value.link_allowed and not caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("content_type", "video"),
+    [
+        ("video/mp4", True),
+        ("video/webm; codecs=vp9", True),
+        ("application/octet-stream", True),
+        ("text/html; charset=utf-8", False),
+        ("application/json", False),
+        ("image/png", False),
+    ],
+)
+async def test_only_a_video_is_taken_from_the_media_host(content_type: str, video: bool) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"x" * 100, headers={"Content-Type": content_type})
+
+    fetcher = MediaFetcher(httpx.AsyncClient(transport=httpx.MockTransport(handler)), ALLOWED, 10_000)
+    if video:
+        async with fetcher.open("https://storage.withperf.pro/videos/a.mp4") as download:
+            assert download.size == 100
+        return
+    with pytest.raises(MediaError, match="not a video") as caught:
+        async with fetcher.open("https://storage.withperf.pro/videos/a.mp4"):
+            pass
+    assert not caught.value.retryable and not caught.value.link_allowed
+
+
+async def test_a_video_without_a_length_is_spooled_no_further_than_the_spool_limit() -> None:
+    sent: list[int] = []
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            sent.append(64 * 1024)
+            yield b"x" * 64 * 1024
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=endless(), headers={"Content-Type": "video/mp4"})
+
+    fetcher = MediaFetcher(httpx.AsyncClient(transport=httpx.MockTransport(handler)), ALLOWED, 10**9, 1_000_000)
+    with pytest.raises(MediaError, match="VIDEOBOT_MAX_SPOOL_MB") as caught:
+        async with fetcher.open("https://storage.withperf.pro/videos/a.mp4"):
+            pass
+    assert caught.value.link_allowed
+    assert sum(sent) <= 1_000_000 + 2 * CHUNK_BYTES

@@ -8,6 +8,7 @@ import hashlib
 from bot.clients.perf import JobStatus
 from bot.domain.job import JobState
 from bot.domain.request import VideoRequest
+from bot.jobs.policy import MAX_DELIVERY_ATTEMPTS
 from tests.conftest import CHANNEL, USER, MakeBot
 from tests.fakes.jobs import stored_job
 from tests.fakes.perf import Scripted
@@ -409,3 +410,48 @@ async def test_jobs_left_behind_by_a_full_tick_start_as_soon_as_there_is_room(ma
     await wait_for(lambda: len(bot.perf.creates) == 10, within=20, what="all ten jobs reaching Perf")
     # Their roots follow at the channel's pace (about one a second), not ahead of the paid work.
     await wait_for(lambda: len(bot.slack.roots(CHANNEL)) == 10, within=20, what="all ten roots posted")
+
+
+async def test_a_media_host_that_serves_no_video_fails_the_job_with_a_clear_message(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    bot.perf.media_content_type = "text/html"  # a login page, an error page: not a video, whatever the link says
+    await bot.command("A quiet harbour at dawn")
+    await bot.run_jobs()
+    job = await bot.only_job()
+    assert job.state == JobState.FAILED and not job.delivered_as_link
+    [root] = bot.slack.roots(CHANNEL)
+    assert bot.slack.files_in_thread(CHANNEL, root.ts) == []
+    told = " ".join(m.text for m in bot.slack.messages)
+    assert "the media host sent text/html, not a video" in told
+
+
+async def test_a_video_of_unknown_size_is_spooled_only_up_to_the_limit_then_linked(make_bot: MakeBot) -> None:
+    bot = await make_bot(max_spool_mb=1)
+    bot.perf.media_content_length = False
+    bot.perf.video_size = 3_000_000
+    await bot.command("A quiet harbour at dawn")
+    await bot.run_jobs()
+    job = await bot.only_job()
+    assert job.state == JobState.DELIVERED and job.delivered_as_link
+    assert "VIDEOBOT_MAX_SPOOL_MB" in (job.delivery_note or "")
+    [root] = bot.slack.roots(CHANNEL)
+    assert bot.slack.files_in_thread(CHANNEL, root.ts) == []
+
+
+async def test_a_media_host_too_slow_for_the_delivery_deadline_frees_its_slot_and_delivers_once(
+    make_bot: MakeBot,
+) -> None:
+    bot = await make_bot(delivery_timeout_seconds=0.2)
+    bot.perf.video_size = 3_000_000
+    bot.perf.media_gate = gate = asyncio.Event()  # half the video, then nothing: a host that never finishes
+    await bot.command("A quiet harbour at dawn")
+    await bot.run_jobs()
+    job = await bot.only_job()
+    # Each attempt ended at its deadline; after the last, the link, once, and never a file.
+    assert job.state == JobState.DELIVERED and job.delivered_as_link
+    assert "VIDEOBOT_DELIVERY_TIMEOUT_SECONDS" in (job.delivery_note or "")
+    assert len(bot.perf.media_requests) == MAX_DELIVERY_ATTEMPTS
+    [root] = bot.slack.roots(CHANNEL)
+    assert bot.slack.files_in_thread(CHANNEL, root.ts) == []
+    assert bot.slack.call_count("files.completeUploadExternal") == 0
+    gate.set()  # the fake host's handlers end, as its connections already have

@@ -4,6 +4,7 @@ Slack would refuse, and paid work that does not wait for a channel's posting pac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
@@ -179,3 +180,22 @@ async def test_a_channel_lost_after_the_job_went_to_perf_is_told_it_may_be_charg
     [answer] = [body for name, body in bot.slack.responses if name == "r2"]
     assert "is_archived" in answer["text"] and "may be charged" in answer["text"]
     assert "nothing was charged" not in answer["text"]
+
+
+async def test_a_huge_retry_after_holds_a_lane_for_a_minute_at_most_and_says_so(
+    make_bot: MakeBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = await make_bot()
+    slack = bot.services.slack
+    ts = await slack.post_message(CHANNEL, {"text": "0%"})
+    bot.slack.fail_next("chat.update", status=429, retry_after="86400")  # a day: a proxy's or a bug's value
+    with caplog.at_level(logging.WARNING, logger="videobot"):
+        edit = asyncio.create_task(slack.update_message(CHANNEL, ts, {"text": "10%"}))
+        await wait_for(lambda: bot.slack.call_count("chat.update") == 1, what="the edit Slack answers with 429")
+        await wait_for(lambda: "slack_retry_after_capped" in caplog.text, what="the capped hold")
+    [lane] = bot.services.slack._pacer.lanes_for("chat.update")
+    assert 0 < lane.held_seconds <= 60
+    assert "retry_after=86400" in caplog.text
+    edit.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await edit

@@ -155,7 +155,7 @@ async def test_the_months_report_says_what_jobs_awaiting_approval_hold_and_leave
     await bot.interaction(deny_submission(denied.id, BOB, "no"))
     await run_for(bot)
     await asked(bot)  # est. $2.80, waiting
-    body = json.loads((await bot.command("report month")).body)
+    body = json.loads((await bot.command("report month", user=BOB)).body)  # an approver sees it all
     text = " ".join(all_texts(body["blocks"]))
     assert "videobot this month* (2027-01): $3.20 for 2 jobs" in text
     assert "veo-3 $2.80 (1 job) · pika $0.40 (1 job)" in text

@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.domain.job import JobState
 from tests.conftest import CHANNEL, USER, Bot, MakeBot, event_callback
+from tests.test_approvals import run_for
 
 
 def step_executed(bot: Bot, execution_id: str = "Fx0001", event_id: str = "EvStep1", **inputs: Any) -> str:
@@ -13,7 +14,12 @@ def step_executed(bot: Bot, execution_id: str = "Fx0001", event_id: str = "EvSte
     event = {
         "type": "function_executed",
         "function": {"id": "Fn0001", "callback_id": "make_video", "title": "Make a video"},
-        "inputs": {"prompt": "A lighthouse in a storm", "channel_id": CHANNEL, "requester": USER, **inputs},
+        "inputs": {
+            "prompt": "A lighthouse in a storm",
+            "channel_id": CHANNEL,
+            "requester": {"id": USER, "secret": "c2VjcmV0"},
+            **inputs,
+        },
         "function_execution_id": execution_id,
         "workflow_execution_id": "Wx0001",
         "event_ts": "1700000999.000100",
@@ -96,3 +102,38 @@ async def test_a_restart_between_ending_the_step_and_recording_it_ends_it_once(m
     assert job.state == JobState.DELIVERED and job.step_done and job.finalized
     # Ended once: the restart's end reached Slack with the step's token and was refused as already ended.
     assert bot.slack.call_count("functions.completeSuccess") == 3 and list(bot.slack.ended_steps) == ["Fx0001"]
+
+
+ADMIN = "UADMIN01"
+APPROVALS = "CAPPROVE1"
+
+
+async def test_a_step_naming_an_admin_by_a_bare_user_id_starts_nothing_on_their_rights(make_bot: MakeBot) -> None:
+    # Whoever builds the workflow picks a bare user id: an admin's, to spend their quota and skip approval.
+    bot = await make_bot(
+        approval_over_micros=2_000_000, approval_channel=APPROVALS, daily_budget_micros_per_user=10_000_000
+    )
+    bot.slack.add_user(ADMIN, is_admin=True)
+    await bot.event(step_executed(bot, requester=ADMIN, model="veo-3", duration=8))
+    await bot.run_jobs()
+    how, detail = bot.slack.ended_steps["Fx0001"]
+    assert how == "error" and "the person who ran the workflow" in detail["error"]
+    assert await bot.services.store.jobs() == [] and bot.perf.creates == []
+    assert not bot.slack.roots(CHANNEL) and not bot.slack.roots(APPROVALS)
+    # The admin's own quota and budget are untouched.
+    usage = await bot.services.quotas.usage(CHANNEL, ADMIN, bot.clock.now())
+    assert usage.user_jobs == 0 and usage.user_cost_micros == 0
+
+
+async def test_a_step_run_by_an_admin_is_still_asked_for_approval_like_anyones(make_bot: MakeBot) -> None:
+    bot = await make_bot(approval_over_micros=2_000_000, approval_channel=APPROVALS)
+    bot.slack.add_user(ADMIN, is_admin=True)
+    # Slack's user context: the person who ran it, as Slack vouches for them.
+    await bot.event(step_executed(bot, requester={"id": ADMIN, "secret": "c2VjcmV0"}, model="veo-3", duration=8))
+    await run_for(bot)
+    job = await bot.only_job()
+    assert job.user_id == ADMIN
+    assert job.state == JobState.AWAITING_APPROVAL and job.approval is None
+    assert bot.perf.creates == []
+    [request] = bot.slack.roots(APPROVALS)
+    assert job.id in request.all_text()

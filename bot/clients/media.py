@@ -17,6 +17,10 @@ import httpx
 
 CHUNK_BYTES = 256 * 1024
 _MAX_REDIRECTS = 3
+# What a media host may call a video. A generic binary type is taken too (storage buckets often serve an .mp4
+# so); a page, an image, JSON or text is not a video, whatever the link says.
+VIDEO_TYPES = ("video/",)
+BINARY_TYPES = frozenset({"application/octet-stream", "binary/octet-stream"})
 
 
 class MediaError(Exception):
@@ -68,11 +72,24 @@ class Download:
     chunks: AsyncIterator[bytes]
 
 
+def is_video_type(content_type: str) -> bool:
+    kind = content_type.strip().lower()
+    return kind.startswith(VIDEO_TYPES) or kind in BINARY_TYPES
+
+
 class MediaFetcher:
-    def __init__(self, http: httpx.AsyncClient, allowed_hosts: tuple[str, ...], max_bytes: int) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        allowed_hosts: tuple[str, ...],
+        max_bytes: int,
+        max_spool_bytes: int | None = None,
+    ) -> None:
         self._http = http
         self._allowed_hosts = allowed_hosts
         self._max_bytes = max_bytes
+        # A video without Content-Length is written to the temporary directory first: at most this much of it.
+        self._max_spool_bytes = min(max_bytes, max_spool_bytes if max_spool_bytes is not None else max_bytes)
 
     @staticmethod
     def make_http_client(timeout: float = 60.0) -> httpx.AsyncClient:
@@ -108,7 +125,9 @@ class MediaFetcher:
                     f"the media host answered HTTP {response.status_code}",
                     retryable=response.status_code >= 500 or response.status_code == 429,
                 )
-            content_type = response.headers.get("content-type", "application/octet-stream").split(";")[0]
+            content_type = response.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
+            if not is_video_type(content_type):
+                raise MediaError(f"the media host sent {content_type[:60] or 'no type'}, not a video")
             length = response.headers.get("content-length")
             if length is not None and length.isdigit():
                 size = int(length)
@@ -120,6 +139,7 @@ class MediaFetcher:
                     async for chunk in response.aiter_bytes(CHUNK_BYTES):
                         size += len(chunk)
                         self._check_size(size)
+                        self._check_spool(size)
                         spool.write(chunk)
                     spool.seek(0)
                     yield Download(size, content_type, _file_chunks(spool))
@@ -133,6 +153,14 @@ class MediaFetcher:
             raise MediaError(
                 f"the video is {size / 1e6:.0f} MB, over the {self._max_bytes / 1e6:.0f} MB limit "
                 "(VIDEOBOT_MAX_VIDEO_MB)",
+                link_allowed=True,
+            )
+
+    def _check_spool(self, size: int) -> None:
+        if size > self._max_spool_bytes:
+            raise MediaError(
+                f"the media host did not say the video's size, and it is over the {self._max_spool_bytes / 1e6:.0f} MB "
+                "the bot keeps on disk to find out (VIDEOBOT_MAX_SPOOL_MB)",
                 link_allowed=True,
             )
 

@@ -131,6 +131,11 @@ class Lane:
     def _held(self) -> float:
         return self._held_until - asyncio.get_running_loop().time()
 
+    @property
+    def held_seconds(self) -> float:
+        """How much longer a 429 holds this lane (0 when it is not held)."""
+        return max(0.0, self._held())
+
     async def take_now(self) -> bool:
         """A turn if one is free this instant and nobody is waiting for it; never waits."""
         if self._held() > 0 or self.waiting or not self._limiter.has_capacity():

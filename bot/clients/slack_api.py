@@ -3,6 +3,8 @@ and the person a user id names. No pacing here: every call goes through `bot.cli
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +14,13 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 
 Message = dict[str, Any]
+
+log = logging.getLogger("videobot.slack")
+
+# The longest Retry-After of Slack's that is waited out as given. Slack's limits are per second or per minute; a
+# larger value (a proxy's, a bug's) would hold a lane's calls until a restart, so it is cut to this and logged.
+# A lane still limited after the wait gets another 429 and waits again.
+MAX_RETRY_AFTER_SECONDS = 60.0
 
 # A 429 is waited out and the call tried again this many times before it fails like any other error.
 MAX_RATE_LIMITED_TRIES = 4
@@ -97,9 +106,18 @@ class RateLimited(Exception):
 
 
 def retry_after_of(exc: SlackApiError) -> float:
+    """How long Slack asks the bot to wait after a 429: at least 1 s, at most MAX_RETRY_AFTER_SECONDS."""
     headers = getattr(exc.response, "headers", None) or {}
     value = headers.get("Retry-After") or headers.get("retry-after")
     try:
-        return max(1.0, float(value)) if value is not None else 1.0
-    except ValueError:
+        seconds = float(value) if value is not None else 1.0
+    except (ValueError, TypeError):
         return 1.0
+    if math.isnan(seconds):
+        return 1.0
+    if seconds > MAX_RETRY_AFTER_SECONDS:
+        log.warning(
+            "event=slack_retry_after_capped retry_after=%.20s capped_seconds=%.0f", value, MAX_RETRY_AFTER_SECONDS
+        )
+        return MAX_RETRY_AFTER_SECONDS
+    return max(1.0, seconds)

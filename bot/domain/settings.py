@@ -30,6 +30,10 @@ class Settings:
     poll_concurrency: int = 8
     job_timeout_seconds: float = 1800.0
     max_video_mb: int = 1000
+    # A video whose host does not say its size is spooled to the temporary directory: at most this many MB.
+    max_spool_mb: int = 200  # VIDEOBOT_MAX_SPOOL_MB
+    # Fetching a video and uploading it to Slack, all told, at most this long (each attempt).
+    delivery_timeout_seconds: float = 600.0  # VIDEOBOT_DELIVERY_TIMEOUT_SECONDS
     log_level: str = "INFO"
     rerun_emoji: tuple[str, ...] = ("repeat",)
     max_concurrent_jobs: int = 5  # 0: no limit
@@ -62,6 +66,10 @@ class Settings:
     approval_hours: float = 24.0
     # Team practice (issue 28): the channel a starred take is posted to once; "": no showcase.
     showcase_channel: str = ""
+    # PostgreSQL: how long opening a connection may take, and how long a query waits for a free one of the pool
+    # (seconds); past either, a one-line error instead of a wait without end.
+    db_connect_timeout_seconds: float = 10.0  # VIDEOBOT_DB_CONNECT_TIMEOUT_SECONDS
+    db_acquire_timeout_seconds: float = 10.0  # VIDEOBOT_DB_ACQUIRE_TIMEOUT_SECONDS
 
     @property
     def socket_mode(self) -> bool:

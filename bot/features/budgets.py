@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 from bot import messages
 from bot.clients.slack import SlackCallError, SlackGateway
+from bot.domain.approvals import is_approver
 from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState
 from bot.domain.quotas import Day
 from bot.domain.settings import Settings
-from bot.features.people import People
+from bot.features.people import NamedAnswers, People
 from bot.jobs.quotas import Quotas
 from storage.db import Store
 from storage.spend import CHANNEL, MODEL, USER, WORKSPACE
@@ -49,11 +50,19 @@ class _Budget:
 
 class BudgetWatch:
     def __init__(
-        self, store: Store, quotas: Quotas, people: People, slack: SlackGateway, clock: Clock, settings: Settings
+        self,
+        store: Store,
+        quotas: Quotas,
+        people: People,
+        named: NamedAnswers,
+        slack: SlackGateway,
+        clock: Clock,
+        settings: Settings,
     ) -> None:
         self._store = store
         self._quotas = quotas
         self._people = people
+        self._named = named
         self._slack = slack
         self._clock = clock
         self._settings = settings
@@ -135,30 +144,50 @@ class BudgetWatch:
             budget.allowed_micros,
         )
 
-    async def report_month(self) -> messages.Message:
-        """`/video report month`: the month so far by channel, person and model, privately."""
+    async def report_month(self, user_id: str, response_url: str = "") -> messages.Message:
+        """`/video report month`: the month so far by channel, person and model, privately. Each channel's and
+        person's spend (private channels' too) only for admins and approvers, as App Home; others see their own."""
         now = self._clock.now()
         month = self._quotas.this_month(now)
         total = await self._store.spent(WORKSPACE, "", month.bounds)
-        by = {scope: await self._store.spent_by_id(scope, month.bounds) for scope in (CHANNEL, USER, MODEL)}
-        rows = {
-            scope: [messages.Spending(key, s.jobs, s.cost_micros) for key, s in found] for scope, found in by.items()
-        }
-        # Names cost a users.info each (cached): only the biggest spenders are named, within the ack's 3 s.
-        people = rows[USER][:MONTH_PEOPLE_NAMED]
-        names = await self._people.names([row.key for row in people])
+        models = [
+            messages.Spending(k, s.jobs, s.cost_micros) for k, s in await self._store.spent_by_id(MODEL, month.bounds)
+        ]
         budget = messages.MonthBudget(
             resets=messages.month_resets_text(month.end, now, self._settings.timezone),
             allowed_micros=self._settings.monthly_budget_micros,
             awaiting_micros=await self._store.awaiting_approval_micros(None, month.bounds),
         )
-        return messages.month_report(
-            month.label,
-            messages.Spending("", total.jobs, total.cost_micros),
-            rows[CHANNEL],
-            people,
-            rows[MODEL],
-            names,
-            budget,
-            people_left_out=len(rows[USER]) - len(people),
+        everyone = messages.Spending("", total.jobs, total.cost_micros)
+        if not await self._sees_every_spend(user_id):
+            own = await self._store.spent(USER, user_id, month.bounds)
+            yours = messages.Spending(user_id, own.jobs, own.cost_micros)
+            return messages.month_report(month.label, everyone, [], [], models, {}, budget, yours=yours)
+        by = {scope: await self._store.spent_by_id(scope, month.bounds) for scope in (CHANNEL, USER)}
+        rows = {
+            scope: [messages.Spending(key, s.jobs, s.cost_micros) for key, s in found] for scope, found in by.items()
+        }
+        # The biggest spenders are named (a users.info each, cached): those not known yet follow the ack.
+        people = rows[USER][:MONTH_PEOPLE_NAMED]
+        return await self._named.answer(
+            [row.key for row in people],
+            lambda names: messages.month_report(
+                month.label,
+                everyone,
+                rows[CHANNEL],
+                people,
+                models,
+                names,
+                budget,
+                people_left_out=len(rows[USER]) - len(people),
+            ),
+            response_url,
         )
+
+    async def _sees_every_spend(self, user_id: str) -> bool:
+        try:
+            person = await self._people.get(user_id)
+        except SlackCallError as exc:
+            log.warning("event=report_viewer_unchecked user=%s error=%s", user_id, exc.error)
+            return user_id in self._settings.approvers  # unknown to Slack just now: only the listed approvers
+        return is_approver(user_id, runs_the_workspace=person.runs_the_workspace, settings=self._settings)

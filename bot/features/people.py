@@ -1,15 +1,27 @@
-"""Who someone is in Slack (a person or a bot, an admin or not), asked once and remembered a while."""
+"""Who someone is in Slack (a person or a bot, an admin or not), asked once and remembered a while; and answers
+that name many people, given within a command's ack and completed through its response_url."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
 
+from bot import messages
+from bot.clients.pacing import Priority
 from bot.clients.slack import SlackCallError, SlackGateway, SlackUser
 from bot.domain.clock import Clock
+
+log = logging.getLogger("videobot.people")
 
 # Long enough that a burst of reactions or commands costs one users.info per person (Tier 4 allows
 # 100 a minute), short enough that a demoted admin or a deactivated account is noticed within minutes.
 CACHE_SECONDS = 600.0
+# An answer within a command's ack looks up at most this many names it has not cached, and for at most this
+# long (Slack gives the ack 3 s); the others follow through the response_url. 40 names at Tier 4's pace
+# took 19 s, long after Slack had told the person the command failed.
+NAMES_IN_ACK = 3
+ACK_LOOKUP_SECONDS = 1.0
 
 
 class People:
@@ -19,22 +31,86 @@ class People:
         self._cache_seconds = cache_seconds
         self._known: dict[str, tuple[float, SlackUser]] = {}
 
-    async def get(self, user_id: str) -> SlackUser:
-        """Raises SlackCallError when Slack cannot say; callers decide whether that refuses or allows."""
-        now = self._clock.now()
+    def known(self, user_id: str) -> SlackUser | None:
+        """`user_id` as last asked, if that was recently; never calls Slack."""
         cached = self._known.get(user_id)
-        if cached is not None and now - cached[0] < self._cache_seconds:
+        if cached is not None and self._clock.now() - cached[0] < self._cache_seconds:
             return cached[1]
-        user = await self._slack.user_info(user_id)
-        self._known[user_id] = (now, user)
+        return None
+
+    async def get(self, user_id: str, priority: Priority = Priority.URGENT) -> SlackUser:
+        """Raises SlackCallError when Slack cannot say; callers decide whether that refuses or allows."""
+        if (user := self.known(user_id)) is not None:
+            return user
+        user = await self._slack.user_info(user_id, priority)
+        self._known[user_id] = (self._clock.now(), user)
         return user
 
-    async def names(self, user_ids: Iterable[str]) -> dict[str, str]:
+    def known_names(self, user_ids: Iterable[str]) -> dict[str, str]:
+        """The names already known of `user_ids`; never calls Slack."""
+        return {user_id: user.name for user_id in user_ids if (user := self.known(user_id)) is not None}
+
+    async def names(self, user_ids: Iterable[str], priority: Priority = Priority.URGENT) -> dict[str, str]:
         """The names people see, for those Slack could name; an id Slack could not is left out."""
         names: dict[str, str] = {}
         for user_id in user_ids:
             try:
-                names[user_id] = (await self.get(user_id)).name
+                names[user_id] = (await self.get(user_id, priority)).name
             except SlackCallError:
                 continue
         return names
+
+
+Render = Callable[[Mapping[str, str]], messages.Message]
+
+
+class NamedAnswers:
+    """Answers that name people (`/video report`): what fits in the ack now, every name soon after.
+
+    The ack carries the names cached and a few more; the rest are looked up behind everything a person is
+    waiting for (BACKGROUND: an admin's Approve never queues behind a report's forty names), and the whole
+    answer then replaces the first through the command's response_url."""
+
+    def __init__(self, people: People, slack: SlackGateway) -> None:
+        self._people = people
+        self._slack = slack
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def answer(self, user_ids: Iterable[str], render: Render, response_url: str) -> messages.Message:
+        ids = list(dict.fromkeys(user_ids))
+        names = self._people.known_names(ids)
+        unknown = [user_id for user_id in ids if user_id not in names]
+        try:
+            async with asyncio.timeout(ACK_LOOKUP_SECONDS):
+                for user_id in unknown[:NAMES_IN_ACK]:
+                    try:
+                        names[user_id] = (await self._people.get(user_id)).name
+                    except SlackCallError:
+                        names[user_id] = user_id  # Slack cannot name them: the id stands for itself
+        except TimeoutError:
+            pass
+        later = [user_id for user_id in unknown if user_id not in names]
+        if not later or not response_url:
+            return render(names)
+        task = asyncio.get_running_loop().create_task(self._follow_up(later, names, render, response_url))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return messages.names_pending(render(names), len(later))
+
+    async def _follow_up(self, later: list[str], names: dict[str, str], render: Render, response_url: str) -> None:
+        try:
+            found = await self._people.names(later, Priority.BACKGROUND)
+            answer = render({**names, **found})
+            if not await self._slack.respond(response_url, messages.replacing_the_answer(answer)):
+                log.info("event=named_answer_not_sent names=%d", len(later))
+        except Exception as exc:  # the ack went out already; a follow-up that fails leaves it standing
+            log.warning("event=named_answer_failed error=%s", type(exc).__name__)
+
+    async def wait_idle(self) -> None:
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._pending):
+            task.cancel()
+        await asyncio.gather(*list(self._pending), return_exceptions=True)

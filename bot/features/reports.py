@@ -11,13 +11,14 @@ import logging
 from collections.abc import Iterable
 
 from bot import messages
+from bot.clients.pacing import Priority
 from bot.clients.slack import SlackCallError, SlackGateway
 from bot.domain.clock import Clock
 from bot.domain.job import Job
 from bot.domain.quotas import Day, parse_limit
 from bot.domain.reports import due_report_day, summarize
 from bot.domain.settings import Settings
-from bot.features.people import People
+from bot.features.people import NamedAnswers, People
 from bot.jobs.quotas import Quotas
 from storage.db import Store
 
@@ -26,11 +27,19 @@ log = logging.getLogger("videobot.reports")
 
 class ReportService:
     def __init__(
-        self, store: Store, quotas: Quotas, people: People, slack: SlackGateway, clock: Clock, settings: Settings
+        self,
+        store: Store,
+        quotas: Quotas,
+        people: People,
+        named: NamedAnswers,
+        slack: SlackGateway,
+        clock: Clock,
+        settings: Settings,
     ) -> None:
         self._store = store
         self._quotas = quotas
         self._people = people
+        self._named = named
         self._slack = slack
         self._clock = clock
         self._settings = settings
@@ -65,14 +74,19 @@ class ReportService:
         )
         return messages.quota_changed(limits)
 
-    async def report_today(self, channel_id: str, user_id: str) -> messages.Message:
+    async def report_today(self, channel_id: str, user_id: str, response_url: str = "") -> messages.Message:
+        """The channel's day; names Slack has not told the bot yet follow through `response_url`."""
         now = self._clock.now()
         day = self._quotas.today(now)
         report = summarize(await self._store.jobs(channel_id=channel_id, since=day.start, until=day.end), day.label)
         limits = await self._quotas.limits(channel_id)
         usage = await self._store.usage(channel_id, user_id, day.bounds)
-        names = await self._names(p.user_id for p in report.people)
-        return messages.usage_report(report, names, limits, usage, day, now, self._settings.timezone)
+        tz = self._settings.timezone
+        return await self._named.answer(
+            [p.user_id for p in report.people],
+            lambda names: messages.usage_report(report, names, limits, usage, day, now, tz),
+            response_url,
+        )
 
     async def post_due_reports(self) -> int:
         """Post every report due and not yet posted (the daily run, and the catch-up after downtime)."""
@@ -107,7 +121,8 @@ class ReportService:
         return 1
 
     async def _names(self, user_ids: Iterable[str]) -> dict[str, str]:
-        """Every id named: an id Slack could not name stands for itself in the report."""
+        """Every id named: an id Slack could not name stands for itself in the report. Nobody waits for a daily
+        report: its names are asked behind every lookup someone is waiting for (an admin's Approve, a command)."""
         ids = list(user_ids)
-        known = await self._people.names(ids)
+        known = await self._people.names(ids, Priority.BACKGROUND)
         return {user_id: known.get(user_id, user_id) for user_id in ids}

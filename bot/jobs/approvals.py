@@ -84,7 +84,8 @@ class ApprovalGate:
         if now >= due:
             await decide(self._store, job, Decision.EXPIRED, by="", now=now, hours=self._settings.approval_hours)
             return
-        if self._settings.approve_own and await self._requester_approves(job):
+        # A workflow step's job is asked for like anyone's: whoever the step names, it never approves itself.
+        if self._settings.approve_own and job.step_execution_id is None and await self._requester_approves(job):
             await decide(self._store, job, Decision.APPROVED, by=job.user_id, now=now)
             return
         if job.root_ts is None:

@@ -6,6 +6,7 @@ upload instead of sending the video again.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from bot import messages
@@ -16,13 +17,25 @@ from bot.domain.job import Job, JobState
 from bot.jobs.policy import MAX_DELIVERY_ATTEMPTS
 from bot.jobs.writer import JobWriter
 
+# How long fetching a video and sending it to Slack may take, all told, unless settings say otherwise.
+DEFAULT_DELIVERY_SECONDS = 600.0
+
 
 class Delivery:
-    def __init__(self, slack: SlackGateway, media: MediaFetcher, clock: Clock, writer: JobWriter) -> None:
+    def __init__(
+        self,
+        slack: SlackGateway,
+        media: MediaFetcher,
+        clock: Clock,
+        writer: JobWriter,
+        deadline_seconds: float = DEFAULT_DELIVERY_SECONDS,
+    ) -> None:
         self._slack = slack
         self._media = media
         self._clock = clock
         self._writer = writer
+        # A slow or trickling media host would otherwise hold one of the poller's slots as long as it liked.
+        self._deadline_seconds = deadline_seconds
         # Told the lag from "complete at Perf" to "in the thread" of each delivered video (metrics).
         self.on_delivered: Callable[[float], None] = lambda lag_seconds: None
 
@@ -52,10 +65,24 @@ class Delivery:
 
     async def _stream_video(self, job: Job) -> None:
         assert job.video_url is not None
-        async with self._media.open(job.video_url) as download:
-            upload_url, file_id = await self._slack.start_upload(messages.video_filename(job), download.size)
-            await self._writer.set(job, event=f"uploading bytes={download.size}", upload_file_id=file_id)
-            await self._slack.send_upload(upload_url, download.chunks, download.size)
+        try:
+            async with asyncio.timeout(self._deadline_seconds):
+                async with self._media.open(job.video_url) as download:
+                    filename = messages.video_filename(job)
+                    upload_url, file_id = await self._slack.start_upload(filename, download.size)
+                    # Shielded: the deadline never cuts a write to the database in half.
+                    await asyncio.shield(
+                        self._writer.set(job, event=f"uploading bytes={download.size}", upload_file_id=file_id)
+                    )
+                    await self._slack.send_upload(upload_url, download.chunks, download.size)
+        except TimeoutError:
+            # Nothing was shared: the bytes sent so far are an upload never completed, so a retry cannot
+            # show the video twice.
+            raise MediaError(
+                f"fetching and uploading the video took longer than {self._deadline_seconds:g} s "
+                "(VIDEOBOT_DELIVERY_TIMEOUT_SECONDS)",
+                retryable=True,
+            ) from None
         # The bytes are at Slack but not yet shared: from here on, only completing the upload remains.
         await self._writer.set(job, upload_sent=True)
 

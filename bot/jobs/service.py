@@ -51,7 +51,7 @@ class JobService:
         self._writer = JobWriter(store, clock, settings)
         self._thread = JobThread(store, slack, clock, settings, self._writer)
         self._line = AccountLine(store, perf, clock, settings, self._writer, self._thread)
-        self._delivery = Delivery(slack, media, clock, self._writer)
+        self._delivery = Delivery(slack, media, clock, self._writer, settings.delivery_timeout_seconds)
         self._machine = JobMachine(
             slack,
             clock,

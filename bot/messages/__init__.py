@@ -23,6 +23,7 @@ The surfaces import only _phrases and _text, never each other (the `bot.messages
 from __future__ import annotations
 
 from bot.messages._answers import (
+    STEP_NEEDS_RUNNER,
     cancel_result,
     details_message,
     help_message,
@@ -96,12 +97,14 @@ from bot.messages._quotas import (
     channel_not_allowed,
     daily_report,
     month_resets_text,
+    names_pending,
     quota_admin_unchecked,
     quota_admins_only,
     quota_bad_value,
     quota_changed,
     quota_refused,
     quota_status,
+    replacing_the_answer,
     resets_text,
     usage_report,
 )
@@ -150,6 +153,7 @@ __all__ = [
     "RERUN_ACTION_ID",
     "SHARE_ACTION_ID",
     "SHOWCASE_ACTION_ID",
+    "STEP_NEEDS_RUNNER",
     "ApprovalAnswer",
     "BudgetNotice",
     "BudgetUse",
@@ -199,6 +203,7 @@ __all__ = [
     "models_message",
     "month_report",
     "month_resets_text",
+    "names_pending",
     "ordinal",
     "plain_text_version",
     "preset_deleted",
@@ -221,6 +226,7 @@ __all__ = [
     "remix_form",
     "remix_refused",
     "remix_unavailable",
+    "replacing_the_answer",
     "rerun_refused",
     "rerun_unavailable",
     "resets_text",

@@ -129,3 +129,10 @@ def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
     room = MAX_TEXT - len("\n".join(lines + tail)) - len("\n• Timeline: ")
     lines.append("• Timeline: " + listed_in(steps, room, ", ", lambda n: f"…and {n} more"))
     return private_answer("\n".join(lines + tail))
+
+
+# A workflow step's requester must be the person who ran the workflow, as Slack fills it in (user context).
+STEP_NEEDS_RUNNER = (
+    "The step needs the person who ran the workflow, as Slack fills it in: its Requester input must be "
+    "Slack's user context (videobot's manifest declares it so), not a person picked in Workflow Builder."
+)

@@ -104,19 +104,32 @@ def month_report(
     names: Mapping[str, str],
     budget: MonthBudget,
     people_left_out: int = 0,
+    *,
+    yours: Spending | None = None,
 ) -> Message:
     """`/video report month`, privately: the month's total, then by channel, person and model, most first.
 
-    Channels are linked (`<#C…>` pings nobody), people named as plain text, so the report pings nobody."""
+    Channels are linked (`<#C…>` pings nobody), people named as plain text, so the report pings nobody.
+    `yours` set: the asker is neither an admin nor an approver, and sees their own spend in place of every
+    channel's and person's (private channels' included)."""
     head = f"*videobot this month* ({label}): {usd(total.cost_micros)} for {_jobs(total.jobs)}"
-    channel_names = {r.key: f"<#{escape(r.key)}>" for r in channels}
-    people_names = {r.key: escape(names.get(r.key, r.key)) for r in people}
     room = MAX_TEXT
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": mrkdwn(head)},
-        {"type": "section", "text": mrkdwn(_section("By channel", channels, channel_names, room))},
-        {"type": "section", "text": mrkdwn(_section("By person", people, people_names, room, people_left_out))},
-        {"type": "section", "text": mrkdwn(_section("By model", models, {}, room))},
-    ]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(head)}]
+    if yours is not None:
+        blocks += [
+            {"type": "section", "text": mrkdwn(f"*You*\n{usd(yours.cost_micros)} ({_jobs(yours.jobs)})")},
+            {"type": "context", "elements": [mrkdwn(MONTH_DETAIL_FOR_APPROVERS)]},
+        ]
+    else:
+        channel_names = {r.key: f"<#{escape(r.key)}>" for r in channels}
+        people_names = {r.key: escape(names.get(r.key, r.key)) for r in people}
+        blocks += [
+            {"type": "section", "text": mrkdwn(_section("By channel", channels, channel_names, room))},
+            {"type": "section", "text": mrkdwn(_section("By person", people, people_names, room, people_left_out))},
+        ]
+    blocks.append({"type": "section", "text": mrkdwn(_section("By model", models, {}, room))})
     blocks.append({"type": "context", "elements": [mrkdwn(_month_foot(total, budget))]})
     return {"response_type": "ephemeral", "text": head, "blocks": blocks}
+
+
+MONTH_DETAIL_FOR_APPROVERS = "Each channel's and each person's spend is shown to workspace admins and approvers only."

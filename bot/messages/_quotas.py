@@ -272,3 +272,18 @@ def daily_report(report: DayReport, names: Mapping[str, str], *, workspace: bool
         "unfurl_links": False,
         "unfurl_media": False,
     }
+
+
+def names_pending(message: Message, pending: int) -> Message:
+    """An answer given within the ack before `pending` people's names were known: it says they follow."""
+    if not pending:
+        return message
+    note = f"_Looking up {pending} name{'s' if pending != 1 else ''}: this answer updates with them in a moment._"
+    if "blocks" in message:
+        return {**message, "blocks": [*message["blocks"], {"type": "context", "elements": [mrkdwn(note)]}]}
+    return {**message, "text": f"{message.get('text', '')}\n{note}"}
+
+
+def replacing_the_answer(message: Message) -> Message:
+    """The same answer sent again through the command's response_url, in place of the first."""
+    return {**message, "replace_original": True}

@@ -25,7 +25,7 @@ from bot.features.budgets import BudgetWatch
 from bot.features.control import JobControl
 from bot.features.defaults import DefaultsService
 from bot.features.home import HomeService
-from bot.features.people import People
+from bot.features.people import NamedAnswers, People
 from bot.features.presets import PresetService
 from bot.features.recall import RecallService
 from bot.features.remixes import RemixService
@@ -77,7 +77,12 @@ class MigrateFirst(Exception):
 
 
 async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> Store:
-    store = await Store.open(settings.database_url, migrate=False)
+    store = await Store.open(
+        settings.database_url,
+        migrate=False,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+    )
     stack.push_async_callback(store.close)
     pending = await store.pending_migrations()
     if pending:
@@ -121,7 +126,9 @@ async def _open_clients(
     )
     # After the poller has stopped: the edits its last steps asked for get a moment to go out.
     stack.push_async_callback(slack.close, SLACK_EDITS_GRACE_SECONDS)
-    media = MediaFetcher(transfer, settings.media_hosts, settings.max_video_mb * 1_000_000)
+    media = MediaFetcher(
+        transfer, settings.media_hosts, settings.max_video_mb * 1_000_000, settings.max_spool_mb * 1_000_000
+    )
     return perf, slack, media
 
 
@@ -139,19 +146,22 @@ def _wire(
     people = People(slack, clock)
     takes = TakePoster(store, slack, media, clock, settings)
     stack.push_async_callback(takes.wait_idle)
+    named = NamedAnswers(people, slack)
+    # A report's names still on their way when the bot stops are given up: the ack already answered.
+    stack.push_async_callback(named.close)
     home = HomeService(store, quotas, people, slack, clock, settings)
     stack.push_async_callback(home.wait_idle)
     jobs = JobService(store, perf, slack, media, clock, settings, quotas)
     # Before the gateway closes: progress posts on their way get their answer recorded.
     stack.push_async_callback(jobs.close, SLACK_EDITS_GRACE_SECONDS)
     jobs.on_delivered = metrics.job_delivered
-    budgets = BudgetWatch(store, quotas, people, slack, clock, settings)
+    budgets = BudgetWatch(store, quotas, people, named, slack, clock, settings)
     stack.push_async_callback(budgets.wait_idle)
     jobs.on_state_change = _both(home.job_changed, budgets.job_changed)
     poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency, settings.lease_seconds)
     # Stopped before the database closes, however the block is left (serve() stops it earlier, with grace).
     stack.push_async_callback(poller.stop, 0.0)
-    reports = ReportService(store, quotas, people, slack, clock, settings)
+    reports = ReportService(store, quotas, people, named, slack, clock, settings)
     poller.run_daily(settings.report_time, settings.timezone, reports.post_due_reports)
     # At night, and once at start: retention's deletes and giving their space back, off every command's path.
     maintenance = Maintenance(store, clock, settings.retention_days)
@@ -165,6 +175,7 @@ def _wire(
         poller=poller,
         slack=slack,
         people=people,
+        named=named,
         reruns=RerunService(store, jobs, slack, people, settings, clock),
         remixes=RemixService(store, jobs, slack),
         recall=RecallService(store, people, slack),

@@ -86,6 +86,10 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         * _number("VIDEOBOT_JOB_TIMEOUT_MINUTES", get("VIDEOBOT_JOB_TIMEOUT_MINUTES", "30"), float, 0.01, 24 * 60),
         slack_pace=_number("VIDEOBOT_SLACK_PACE", get("VIDEOBOT_SLACK_PACE", "1"), float, 0.01, 1000),
         max_video_mb=_number("VIDEOBOT_MAX_VIDEO_MB", get("VIDEOBOT_MAX_VIDEO_MB", "1000"), int, 1, 1000),
+        max_spool_mb=_number("VIDEOBOT_MAX_SPOOL_MB", get("VIDEOBOT_MAX_SPOOL_MB", "200"), int, 1, 1000),
+        delivery_timeout_seconds=_number(
+            "VIDEOBOT_DELIVERY_TIMEOUT_SECONDS", get("VIDEOBOT_DELIVERY_TIMEOUT_SECONDS", "600"), float, 1, 24 * 3600
+        ),
         log_level=_log_level(get("VIDEOBOT_LOG_LEVEL", "INFO")),
         rerun_emoji=_emoji_names(get("VIDEOBOT_RERUN_EMOJI", "repeat")),
         max_concurrent_jobs=_number(
@@ -108,6 +112,12 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         log_format=_choice("VIDEOBOT_LOG_FORMAT", get("VIDEOBOT_LOG_FORMAT", "plain").lower(), ("plain", "json")),
         metrics_enabled=_choice("VIDEOBOT_METRICS", get("VIDEOBOT_METRICS", "0"), ("0", "1")) == "1",
         retention_days=_retention_days(get("VIDEOBOT_RETENTION_DAYS", "400")),
+        db_connect_timeout_seconds=_number(
+            "VIDEOBOT_DB_CONNECT_TIMEOUT_SECONDS", get("VIDEOBOT_DB_CONNECT_TIMEOUT_SECONDS", "10"), float, 0.1, 600
+        ),
+        db_acquire_timeout_seconds=_number(
+            "VIDEOBOT_DB_ACQUIRE_TIMEOUT_SECONDS", get("VIDEOBOT_DB_ACQUIRE_TIMEOUT_SECONDS", "10"), float, 0.1, 600
+        ),
         **_budgets(get),
         **_approval_settings(get),
     )

@@ -92,7 +92,11 @@ async def _check_perf(settings: Settings) -> CheckLine:
 
 async def _check_database(settings: Settings) -> CheckLine:
     try:
-        store = await Store.open(settings.database_url)
+        store = await Store.open(
+            settings.database_url,
+            connect_timeout=settings.db_connect_timeout_seconds,
+            acquire_timeout=settings.db_acquire_timeout_seconds,
+        )
     except DatabaseUnavailable as exc:
         return CheckLine("database", False, str(exc))
     except Exception as exc:
@@ -109,7 +113,11 @@ async def _check_database(settings: Settings) -> CheckLine:
 
 @contextlib.asynccontextmanager
 async def opened_store(settings: Settings) -> AsyncIterator[Store]:
-    store = await Store.open(settings.database_url)
+    store = await Store.open(
+        settings.database_url,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        acquire_timeout=settings.db_acquire_timeout_seconds,
+    )
     try:
         yield store
     finally:

@@ -69,6 +69,7 @@ class FakePerf:
         self.video_size = 300_000
         self.outcome = "complete"
         self.media_content_length = True
+        self.media_content_type = "video/mp4"  # what the media host calls the video it serves
         self.create_script: list[Scripted] = []
         self.poll_script: list[Scripted] = []
         self.video_url_override: str | None = None
@@ -271,7 +272,7 @@ class FakePerf:
         if job_id not in self.jobs:
             return web.Response(status=404)
         data = self.video_for(job_id)
-        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+        response = web.StreamResponse(headers={"Content-Type": self.media_content_type})
         if self.media_content_length:
             response.content_length = len(data)
         else:
