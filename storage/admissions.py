@@ -7,13 +7,14 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from bot.domain.job import Job
+from bot.domain.line import party_of
 from bot.domain.quotas import ACCOUNT_WINDOW_SECONDS, ChannelLimits, Usage
 from storage.base import StoreBase
 from storage.engine import Engine, Result, Statement
 from storage.groups import GroupCommit
 from storage.rows import INSERTED_COLUMNS, to_db
 from storage.spend import CHANNEL, USER, WORKSPACE, spend_of, spend_read, spend_statements
-from storage.sql import count_changes, in_list, insert_rows
+from storage.sql import count_changes, in_list, insert_rows, party_change, party_changes
 from storage.usage import (
     ACCOUNT_USAGE_SQL,
     CHANNEL_LIMITS_SQL,
@@ -208,7 +209,12 @@ def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> lis
     writes += insert_rows("job_events", ("job_id", "at", "state", "detail"), events)
     counted = [(a.job.state.value, 1, int(a.job.perf_job_id is not None)) for a in admitted]
     spent = [c for a in admitted if a.job.holds_quota for c in spend_of(a.job, 1, a.job.cost_micros)]
-    return writes + count_changes(counted) + spend_statements(spent)
+    parties = [
+        change
+        for arrival, a in enumerate(admitted, start=first_arrival)
+        for change in party_change(party_of(a.job), arrival, None, a.job.state)
+    ]
+    return writes + count_changes(counted) + party_changes(parties) + spend_statements(spent)
 
 
 class AdmissionQueries(StoreBase):
