@@ -19,7 +19,7 @@ from bot.domain.job import IN_FLIGHT_STATES, WAITING_STATES, Job, JobState
 from bot.domain.line import PARTY_COLUMN, Party, next_turn, party_of, place_in_line, turns
 from storage.base import StoreBase
 from storage.engine import Connection, Row
-from storage.sql import count_changes, party_change, party_changes, state_literal, states_list
+from storage.sql import count_changes, in_list, party_change, party_changes, state_literal, states_list
 
 _WAITING = states_list(WAITING_STATES)
 _IN_FLIGHT = states_list(IN_FLIGHT_STATES)
@@ -170,8 +170,7 @@ class QueueQueries(StoreBase):
             return 0
         ids = sorted(wake)
         async with self._engine.transaction() as db:
-            return await db.execute(
-                f"UPDATE jobs SET next_poll_at = ? WHERE next_poll_at IS NULL AND id IN ({', '.join('?' for _ in ids)})",
-                now,
-                *ids,
+            sql, params = in_list(
+                "UPDATE jobs SET next_poll_at = ? WHERE next_poll_at IS NULL AND id IN ({})", ids, now
             )
+            return await db.execute(sql, *params)

@@ -2,7 +2,8 @@
 
 The slot is claimed in the jobs table, in the fair line's turns (bot/domain/line.py: the person with the
 fewest jobs at Perf first, then the one served least recently; each person's jobs in their order), so the
-line holds across restarts and replicas; nobody waits on a timer, as the poller wakes the line when a slot frees or a place changes.
+line holds across restarts and replicas; nobody waits on a timer, as the poller wakes the line when a slot
+frees or a place changes.
 """
 
 from __future__ import annotations
