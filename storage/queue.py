@@ -137,6 +137,11 @@ class QueueQueries(StoreBase):
             places[job.id] = place_in_line(own, nth, list(parties.values())) if own is not None else nth
         return places
 
+    async def line_parties(self) -> list[Party]:
+        """Every party the line has seen, as line_parties keeps it (`videobot` checks, tests)."""
+        rows = await self._db.fetch("SELECT party, running, waiting, turn FROM line_parties ORDER BY party")
+        return [_party(row) for row in rows]
+
     async def wake_queue(self, limit: int, now: float, shown: int, cap: int = 0) -> int:
         """Make due the waiting jobs that may now get a slot, and those among the first `shown` whose place
         in line changed (so their thread shows it). Costs one indexed lookup when nobody waits; otherwise

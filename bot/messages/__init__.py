@@ -75,7 +75,7 @@ from bot.messages._home import (
     home_view,
     message_link,
 )
-from bot.messages._phrases import command_error, emoji, settings_line
+from bot.messages._phrases import command_error, emoji, ordinal, settings_line
 from bot.messages._quotas import (
     admission_refused,
     channel_not_allowed,
@@ -99,7 +99,6 @@ from bot.messages._thread import (
     REMIX_ACTION_ID,
     RERUN_ACTION_ID,
     cannot_post_in_channel,
-    ordinal,
     progress_bar,
     progress_message,
     remix_refused,

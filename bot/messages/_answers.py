@@ -7,8 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.domain import catalogue
-from bot.domain.job import CancelOutcome, Decision, Job
-from bot.messages._phrases import emoji, settings_line, status_line
+from bot.domain.job import CancelOutcome, Decision, Job, JobState
+from bot.messages._phrases import emoji, place_phrase, settings_line, status_line
 from bot.messages._text import MAX_TEXT, Message, clip, escape, listed_in, private_answer, quote_prompt, usd
 
 # --- /video help, and when something broke --------------------------------------------------------
@@ -81,9 +81,15 @@ def status_message(jobs: list[Job]) -> Message:
     if not jobs:
         return private_answer("You have no unfinished jobs in this channel.")
     head, tail = "*Your unfinished jobs here:*", "Cancel one with `/video cancel <job id>` or its *Cancel* button."
-    rows = [f"• `{job.id}` {status_line(job)} — {quote_prompt(job.prompt, 80)} · {escape(job.model)}" for job in jobs]
+    rows = [f"• `{job.id}` {_status_of(job)} — {quote_prompt(job.prompt, 80)} · {escape(job.model)}" for job in jobs]
     listed = listed_in(rows, MAX_TEXT - len(head) - len(tail) - 2, "\n", lambda n: f"…and {n} more")
     return private_answer("\n".join([head, listed, tail]))
+
+
+def _status_of(job: Job) -> str:
+    if job.state == JobState.QUEUED and job.queue_position:
+        return f"⏳ Waiting for a free slot at Perf: {place_phrase(job.queue_position)}"
+    return status_line(job)
 
 
 def cancel_result(outcome: CancelOutcome, job_id: str, job: Job | None = None) -> Message:

@@ -119,6 +119,16 @@ def cost_phrase(job: Job) -> str:
     return usd(job.perf_cost_micros)
 
 
+def ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def place_phrase(place: int) -> str:
+    """A job's place in the account's line: `next in line`, `3rd in line`."""
+    return "next in line" if place <= 1 else f"{ordinal(place)} in line"
+
+
 def status_line(job: Job) -> str:
     match job.state:
         case JobState.ACCEPTED | JobState.SUBMITTING:

@@ -14,6 +14,7 @@ from bot.messages._phrases import (
     approval_ending,
     command_error,
     emoji,
+    place_phrase,
     prompt_sent,
     settings_line,
     status_line,
@@ -141,11 +142,6 @@ def rerun_unavailable() -> Message:
     )
 
 
-def ordinal(number: int) -> str:
-    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-    return f"{number}{suffix}"
-
-
 def progress_bar(percent: int) -> str:
     filled = max(0, min(_PROGRESS_CELLS, round(percent / 100 * _PROGRESS_CELLS)))
     return "▓" * filled + "░" * (_PROGRESS_CELLS - filled)
@@ -163,9 +159,11 @@ def progress_message(job: Job, *, approval_limit_micros: int = 0) -> Message:
                 f"{usd(approval_limit_micros)} limit. Nothing is sent to Perf until an approver says yes."
             )
         case JobState.QUEUED:
-            place = shown.place_in_line or 1
-            where = "next in line" if place == 1 else f"{ordinal(place)} in line"
-            text = f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time, in order."
+            where = place_phrase(shown.place_in_line or 1)
+            text = (
+                f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time, "
+                "and people take turns."
+            )
         case JobState.PENDING:
             text = f"⏳ Queued at Perf · {escape(shown.perf_job_id or '-')}"
         case JobState.PROCESSING:
