@@ -19,6 +19,7 @@ from bot.domain.job import IN_FLIGHT_STATES, WAITING_STATES, Job, JobState
 from bot.domain.line import PARTY_COLUMN, Party, next_turn, party_of, place_in_line, turns
 from storage.base import StoreBase
 from storage.engine import Connection, Row
+from storage.rows import job_from_row
 from storage.sql import count_changes, in_list, party_change, party_changes, state_literal, states_list
 
 _WAITING = states_list(WAITING_STATES)
@@ -142,6 +143,18 @@ class QueueQueries(StoreBase):
         rows = await self._db.fetch("SELECT party, running, waiting, turn FROM line_parties ORDER BY party")
         return [_party(row) for row in rows]
 
+    async def line_parties_next(self, count: int) -> list[Party]:
+        """The first `count` parties with jobs in line, in the order the next slots go (before any cap)."""
+        return [_party(row) for row in await self._db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", count)]
+
+    async def first_in_line(self, party: str) -> Job | None:
+        """`party`'s job that is next in its own line (its earliest waiting)."""
+        sql, params = heads_sql({party: 1})
+        row = await self._db.fetchrow(
+            f"SELECT j.* FROM jobs AS j WHERE j.id IN (SELECT id FROM ({sql}) AS head)", *params
+        )
+        return job_from_row(row) if row else None
+
     async def wake_queue(self, limit: int, now: float, shown: int, cap: int = 0) -> int:
         """Make due the waiting jobs that may now get a slot, and those among the first `shown` whose place
         in line changed (so their thread shows it). Costs one indexed lookup when nobody waits; otherwise
@@ -175,7 +188,7 @@ class QueueQueries(StoreBase):
             return 0
         ids = sorted(wake)
         async with self._engine.transaction() as db:
-            sql, params = in_list(
+            wake_sql, wake_params = in_list(
                 "UPDATE jobs SET next_poll_at = ? WHERE next_poll_at IS NULL AND id IN ({})", ids, now
             )
-            return await db.execute(sql, *params)
+            return await db.execute(wake_sql, *wake_params)
