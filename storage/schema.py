@@ -305,6 +305,11 @@ MIGRATIONS: tuple[str, ...] = (
         FROM jobs WHERE state IN ('accepted', 'queued', 'submitting', 'pending', 'processing')
         GROUP BY user_id;
     """,
+    """
+    -- One prompt on several models (issue 28): each take of a comparison names them all, and its total.
+    ALTER TABLE jobs ADD COLUMN comparison TEXT;
+    ALTER TABLE jobs ADD COLUMN comparison_cost_micros BIGINT;
+    """,
 )
 
 

@@ -4,12 +4,13 @@ is told privately when the thread can't be started or a rerun can't run."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from bot.domain import drafts
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.progress import progress_shown
-from bot.domain.request import CommandError
+from bot.domain.request import CommandError, Take
 from bot.messages._phrases import (
     approval_ending,
     command_error,
@@ -49,6 +50,8 @@ def root_message(job: Job, *, rerun_emoji: str = "repeat") -> Message:
         blocks.append({"type": "context", "elements": [mrkdwn(_rerun_line(job))]})
     if job.full_settings is not None:
         blocks.append({"type": "context", "elements": [mrkdwn(_draft_line(job))]})
+    if job.compared:
+        blocks.append({"type": "context", "elements": [mrkdwn(comparison_line(job))]})
     blocks += [
         {"type": "context", "elements": [mrkdwn(escape(settings_line(job)))]},
         {"type": "context", "elements": [mrkdwn(status_line(job))]},
@@ -89,6 +92,28 @@ def _job_buttons(job: Job) -> list[dict[str, Any]]:
         buttons.append(cancel)
     buttons.append(button(DETAILS_ACTION_ID, "Details"))
     return buttons
+
+
+def comparison_line(job: Job) -> str:
+    """A comparison's take: which of how many, the other takes by model and job id, and the whole cost."""
+    takes = job.compared
+    place = next((n for n, (job_id, _) in enumerate(takes, start=1) if job_id == job.id), 1)
+    others = ", ".join(f"{escape(model)} `{job_id}`" for job_id, model in takes if job_id != job.id)
+    total = usd(job.comparison_cost_micros or 0)
+    return (
+        f"🆚 Take {place} of {len(takes)} comparing models for this prompt · also {others} · "
+        f"est. {total} for all {len(takes)}"
+    )
+
+
+def comparison_capped(takes: Sequence[Take]) -> Message:
+    """The takes of a comparison that run shorter than asked: their model makes no longer videos."""
+    cut = "; ".join(
+        f"{escape(t.request.model)} makes videos of up to {seconds_text(t.request.duration_seconds)}, so its take "
+        f"is {seconds_text(t.request.duration_seconds)} (you asked for {seconds_text(t.capped_from or 0)})"
+        for t in takes
+    )
+    return private_answer(f"Started your comparison. {cut}; the other takes run as asked.")
 
 
 def _rerun_line(job: Job) -> str:
