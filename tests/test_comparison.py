@@ -65,6 +65,7 @@ def test_models_give_one_take_each_with_the_same_settings_cut_to_each_model() ->
         ("A paper boat --models pika,sora", ErrorCode.UNKNOWN_MODEL),
         ("A paper boat --models pika,veo-3 --model pika", ErrorCode.MODELS_AND_MODEL),
         ("A paper boat --models pika,pika", ErrorCode.MODELS_REPEATED),
+        ("A paper boat --models pika,veo-3 --draft", ErrorCode.MODELS_AND_DRAFT),
         ("A paper boat --models pika,veo-3 --duration 61", ErrorCode.DURATION_TOO_LONG),
     ],
 )

@@ -181,6 +181,7 @@ class ErrorCode(StrEnum):
     """What was wrong with a command; the messages package words each one."""
 
     BAD_DURATION = "bad_duration"
+    MODELS_AND_DRAFT = "models_and_draft"
     MODELS_AND_MODEL = "models_and_model"
     MODELS_COUNT = "models_count"
     MODELS_REPEATED = "models_repeated"
@@ -401,6 +402,8 @@ def _compared_models(options: dict[str, str]) -> tuple[str, ...] | CommandError:
     """The models of `--models a,b`: 2 to 4 of the catalogue's, each once, never with `--model`."""
     if "model" in options:
         return CommandError(ErrorCode.MODELS_AND_MODEL)
+    if "draft" in options:  # a draft runs the cheapest model: every take would be the same
+        return CommandError(ErrorCode.MODELS_AND_DRAFT)
     names = [name.strip().lower() for name in options["models"].split(",") if name.strip()]
     for name in names:
         if name not in catalogue.MODELS:

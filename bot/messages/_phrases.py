@@ -69,6 +69,11 @@ def command_error(error: CommandError) -> Message:
                 "Use `--model` for one video or `--models` to compare several, not both: "
                 "`/video A paper boat --models pika,luma-dream-machine`."
             )
+        case ErrorCode.MODELS_AND_DRAFT:
+            text = (
+                "A comparison can't be a draft: a draft runs the cheapest model, so every take would be the same. "
+                "Drop `--draft`, or draft one model with `--model`."
+            )
         case ErrorCode.MODELS_COUNT:
             text = (
                 f"`--models` compares 2 to {error.limit} models, and you gave {given}. List them with commas: "
