@@ -13,6 +13,7 @@ from bot.domain.line import Party, place_in_line, turns
 from storage.db import Store
 from tests.conftest import CHANNEL, MakeBot
 from tests.fakes.jobs import stored_job
+from tests.fakes.old_schema import schema_7_with_jobs
 from tests.test_sharing import place_in_line as place_shown
 
 ALICE, BOB, CAROL = "UALICE001", "UBOB00001", "UCAROL001"
@@ -182,3 +183,18 @@ def test_turns_give_a_capped_party_nothing_more() -> None:
     bob = Party("bob", running=0, waiting=1, turn=7)
     assert turns([alice, bob], 3, cap=2) == ["bob"]
     assert turns([alice, bob], 3) == ["bob", "alice", "alice"]
+
+
+async def test_an_upgraded_database_s_line_keeps_its_waiting_jobs_first_come_first_served(database_url: str) -> None:
+    old = await Store.open(database_url, migrate=False)
+    try:
+        await schema_7_with_jobs(old._engine, 600)  # 6 of them queued, each by a different person
+        await old.migrate()
+        await assert_parties_match_the_jobs(old)
+        queued = sorted(await old.jobs(states=[JobState.QUEUED]), key=lambda job: job.arrival or 0)
+        assert len(queued) == 6
+        # Nobody was served yet: the slots go in the order the jobs arrived.
+        assert turns(await old.line_parties(), 6) == [job.user_id for job in queued]
+        assert await old.places_in_line(queued) == {job.id: place for place, job in enumerate(queued, start=1)}
+    finally:
+        await old.close()
