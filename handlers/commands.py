@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -26,6 +27,7 @@ from bot.domain.request import (
     ShowRequest,
     StatusRequest,
     VideoRequest,
+    comparison_takes,
     parse_video_command,
 )
 from handlers.services import Services
@@ -128,6 +130,8 @@ async def _start(
     if isinstance(effective, CommandError):
         log.info("event=command_refused code=%s channel=%s", effective.code, channel_id)
         return messages.command_error(effective)
+    if parsed.models:
+        return await _start_comparison(services, replace(effective.request, models=parsed.models), command)
     job = await services.jobs.start(
         effective.request,
         team_id=command.get("team_id", ""),
@@ -141,6 +145,20 @@ async def _start(
         log.info("job=%s event=defaults_skipped options=%s", job.id, [s.option for s in effective.skipped])
         return _for_ack(messages.defaults_skipped(effective.skipped))
     return {}
+
+
+async def _start_comparison(services: Services, request: VideoRequest, command: Mapping[str, Any]) -> messages.Message:
+    """`--models`: one take per model, stored together; the takes cut to a model's longest are said privately."""
+    await services.jobs.start_comparison(
+        request,
+        team_id=command.get("team_id", ""),
+        channel_id=command.get("channel_id", ""),
+        user_id=command.get("user_id", ""),
+        response_url=command.get("response_url", ""),
+    )
+    services.poller.wake()
+    capped = [take for take in comparison_takes(request) if take.capped_from is not None]
+    return _for_ack(messages.comparison_capped(capped)) if capped else {}
 
 
 def _for_ack(message: messages.Message) -> messages.Message:

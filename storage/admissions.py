@@ -7,13 +7,14 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from bot.domain.job import Job
+from bot.domain.line import party_of
 from bot.domain.quotas import ACCOUNT_WINDOW_SECONDS, ChannelLimits, Usage
 from storage.base import StoreBase
 from storage.engine import Engine, Result, Statement
 from storage.groups import GroupCommit
 from storage.rows import INSERTED_COLUMNS, to_db
 from storage.spend import CHANNEL, USER, WORKSPACE, spend_of, spend_read, spend_statements
-from storage.sql import count_changes, in_list, insert_rows
+from storage.sql import count_changes, in_list, insert_rows, party_change, party_changes
 from storage.usage import (
     ACCOUNT_USAGE_SQL,
     CHANNEL_LIMITS_SQL,
@@ -41,6 +42,13 @@ class _Admission:
     check: Callable[[Usage, ChannelLimits | None], None] | None
     month: _Day | None = None  # the day starts of the job's month, for the monthly budgets
     count_account: bool = False  # read the account's jobs of the last 24 hours (VIDEOBOT_ACCOUNT_DAILY_JOBS)
+    # Stored with `job`, all or none, and counted with it (the other takes of a comparison): same channel,
+    # person and day.
+    more: tuple[Job, ...] = ()
+
+    @property
+    def jobs(self) -> tuple[Job, ...]:
+        return (self.job, *self.more)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +96,7 @@ class _Reads:
         channels = list(dict.fromkeys(a.job.channel_id for a in checked))
         reads: list[Statement] = [
             (LAST_ARRIVAL_SQL, ()),
-            in_list(IDS_TAKEN_SQL, list(dict.fromkeys(a.job.id for a in group))),
+            in_list(IDS_TAKEN_SQL, list(dict.fromkeys(job.id for a in group for job in a.jobs))),
         ]
         if triggers:
             reads.append(in_list("SELECT trigger FROM job_triggers WHERE trigger IN ({})", triggers))
@@ -161,33 +169,33 @@ class _Ledger:
 
     def _count(self, admission: _Admission, usage: Usage) -> None:
         """What the admitted job adds, for the group's later admissions to count."""
-        job, day, month, cost = admission.job, admission.day, admission.month, admission.job.estimated_cost_micros
+        job, day, month = admission.job, admission.day, admission.month
+        cost, count = sum(j.estimated_cost_micros for j in admission.jobs), len(admission.jobs)
         assert day is not None
-        self.channel_used[(job.channel_id, day)] = (usage.channel_jobs + 1, usage.channel_cost_micros + cost)
-        self.user_used[(job.user_id, day)] = usage.user_jobs + 1
+        self.channel_used[(job.channel_id, day)] = (usage.channel_jobs + count, usage.channel_cost_micros + cost)
+        self.user_used[(job.user_id, day)] = usage.user_jobs + count
         self.user_cost[(job.user_id, day)] = usage.user_cost_micros + cost
         if month is not None:
             self.channel_month[(job.channel_id, month)] = usage.channel_month_micros + cost
             self.workspace_month[month] = usage.workspace_month_micros + cost
-        self.account = (usage.account_jobs + 1, usage.account_oldest)
+        self.account = (usage.account_jobs + count, usage.account_oldest)
 
     def decide(self, admission: _Admission) -> bool | BaseException:
         """The admission's outcome, as if it had its own transaction after the group's earlier ones."""
-        job = admission.job
-        if job.id in self.ids_taken:
-            return JobIdTaken(job.id)
+        if taken := next((job for job in admission.jobs if job.id in self.ids_taken), None):
+            return JobIdTaken(taken.id)
         if admission.trigger in self.triggers_taken:
             return False
         if admission.check is not None:
             usage = self._usage(admission)
             try:
-                admission.check(usage, self.limits.get(job.channel_id))
+                admission.check(usage, self.limits.get(admission.job.channel_id))
             except Exception as exc:
                 return exc
             self._count(admission, usage)
         if admission.trigger is not None:
             self.triggers_taken.add(admission.trigger)
-        self.ids_taken.add(job.id)
+        self.ids_taken.update(job.id for job in admission.jobs)
         return True
 
 
@@ -197,18 +205,23 @@ def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> lis
     The jobs take their places in line in the group's order, from `first_arrival` on: admissions are
     serialised, so nobody else numbers a job meanwhile (and a unique index would refuse a clash)."""
     jobs, events, triggers = [], [], []
-    for arrival, admission in enumerate(admitted, start=first_arrival):
-        job, trigger = admission.job, admission.trigger
+    stored = [(job, admission.trigger) for admission in admitted for job in admission.jobs]
+    for arrival, (job, trigger) in enumerate(stored, start=first_arrival):
         jobs.append([*(to_db(c, getattr(job, c)) for c in INSERTED_COLUMNS), arrival])
         events.append((job.id, job.created_at, job.state.value, f"stored trigger={trigger}" if trigger else "stored"))
-        if trigger is not None:
+        if trigger is not None and not any(job is other for a in admitted for other in a.more):
             triggers.append((trigger, job.id, job.created_at))
     writes = insert_rows("jobs", (*INSERTED_COLUMNS, "arrival"), jobs)
     writes += insert_rows("job_triggers", ("trigger", "job_id", "at"), triggers)
     writes += insert_rows("job_events", ("job_id", "at", "state", "detail"), events)
-    counted = [(a.job.state.value, 1, int(a.job.perf_job_id is not None)) for a in admitted]
-    spent = [c for a in admitted if a.job.holds_quota for c in spend_of(a.job, 1, a.job.cost_micros)]
-    return writes + count_changes(counted) + spend_statements(spent)
+    counted = [(job.state.value, 1, int(job.perf_job_id is not None)) for job, _ in stored]
+    spent = [c for job, _ in stored if job.holds_quota for c in spend_of(job, 1, job.cost_micros)]
+    parties = [
+        change
+        for arrival, (job, _) in enumerate(stored, start=first_arrival)
+        for change in party_change(party_of(job), arrival, None, job.state)
+    ]
+    return writes + count_changes(counted) + party_changes(parties) + spend_statements(spent)
 
 
 class AdmissionQueries(StoreBase):
@@ -225,6 +238,7 @@ class AdmissionQueries(StoreBase):
         check: Callable[[Usage, ChannelLimits | None], None] | None = None,
         month: tuple[float, float] | None = None,
         count_account: bool = False,
+        more: Sequence[Job] = (),
     ) -> bool:
         """Store a new job. With `trigger`, only if that trigger never started a job: False if it did.
 
@@ -238,10 +252,13 @@ class AdmissionQueries(StoreBase):
         the workspace's during `month`, and with `count_account` the account's jobs of the last 24 hours
         (through jobs_created: a day's rows, so only read where that limit is set). The job's cost counts
         in the day it carries (`job.spend_day`).
+
+        `more`: jobs stored with `job` in the same admission, all or none, their count and cost checked with
+        its (the other takes of a comparison; the trigger is `job`'s).
         """
         if check is not None and day is None:
             raise ValueError("a quota check needs the day it counts")
-        return await self._admissions.submit(_Admission(job, trigger, day, check, month, count_account))
+        return await self._admissions.submit(_Admission(job, trigger, day, check, month, count_account, tuple(more)))
 
     async def _admit(self, group: Sequence[_Admission]) -> list[bool | BaseException]:
         """One transaction for a group of admissions, decided in order as if each had its own.
@@ -258,6 +275,7 @@ class AdmissionQueries(StoreBase):
             if not admitted:
                 return outcomes
             await db.batch(*_admission_writes(admitted, ledger.last_arrival + 1), commit=True)
-        for arrival, admission in enumerate(admitted, start=ledger.last_arrival + 1):
-            admission.job.arrival = arrival
+        stored = [job for admission in admitted for job in admission.jobs]
+        for arrival, job in enumerate(stored, start=ledger.last_arrival + 1):
+            job.arrival = arrival
         return outcomes

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from typing import Any, Unpack
 
 from bot.domain.job import Job, JobChanges, JobState
+from bot.domain.line import party_of
 from storage.base import StoreBase
 from storage.engine import Statement
 from storage.rows import JOB_COLUMNS, job_from_row, to_db
 from storage.spend import spend_changed, spend_statements
-from storage.sql import count_changes, states_list
+from storage.sql import count_changes, party_change, party_changes, states_list
 
 # Jobs by state and how many Perf accepted, from the summary kept beside the jobs (migration 12): a
 # handful of rows, whatever the history.
@@ -64,6 +65,8 @@ class JobQueries(StoreBase):
             )
         ]
         statements += count_changes(_counted(job, changes))
+        if new_state is not None and new_state != job.state:
+            statements += party_changes(party_change(party_of(job), job.arrival, job.state, JobState(new_state)))
         statements += spend_statements(spend_changed(job, changes))
         if (new_state is not None and new_state != job.state) or event:
             statements.append(

@@ -16,7 +16,15 @@ from storage.exports import EXPORT_FIRST_SQL, EXPORT_NEXT_SQL
 from storage.home import RECENT_JOBS_SQL
 from storage.jobs import COUNTS_SQL, EVENTS_SQL, JOB_BY_ROOT_SQL, jobs_statement
 from storage.leases import ANY_DUE_SQL, CLAIM_DUE_SQL, NEXT_DUE_SQL, RENEW_LEASES_SQL
-from storage.queue import AHEAD_SQL, IN_FLIGHT_SQL, PARKED_SQL, WAKE_SQL
+from storage.queue import (
+    HIGHEST_TURN_SQL,
+    IN_FLIGHT_SQL,
+    NEXT_PARTIES_SQL,
+    PARKED_SQL,
+    PARTY_AHEAD_SQL,
+    WAITING_PARTIES_SQL,
+    heads_sql,
+)
 from storage.recall import history_statement
 from storage.spend import (
     AWAITING_APPROVAL_SQL,
@@ -76,9 +84,14 @@ HOT_QUERIES: dict[str, Statement] = {
     "next_due": (NEXT_DUE_SQL, ()),
     "renew_leases": (RENEW_LEASES_SQL, (2.0, "owner", 1.5)),
     "in_flight": (IN_FLIGHT_SQL, ()),
-    "queue_ahead": (AHEAD_SQL, ("vb_1",)),
     "queue_parked": (PARKED_SQL, ()),
-    "wake_queue": (WAKE_SQL, (1.0, 5, 5)),
+    # the fair line (issue 28): the parties next in turn, a party's first jobs in line and its jobs ahead
+    # of one of them, every party waiting (a place in line), the turn a party takes with a slot
+    "line_next_parties": (f"{NEXT_PARTIES_SQL} LIMIT ?", (5,)),
+    "line_heads": heads_sql({"U1": 3, "U2": 1}),
+    "line_party_ahead": (PARTY_AHEAD_SQL, ("U1", "vb_1", 5)),
+    "line_waiting_parties": (WAITING_PARTIES_SQL, ()),
+    "line_highest_turn": (HIGHEST_TURN_SQL, ()),
     # every new request: the person's own defaults and the channel's
     "defaults": (DEFAULTS_SQL, ("person", "U1", "channel", "C1")),
     # a reaction or a click names its message; `videobot job` shows a job's steps

@@ -1,12 +1,26 @@
-"""The account's line: the jobs waiting for one of its concurrent slots at Perf, and who gets the next one."""
+"""The account's line: the jobs waiting for one of its concurrent slots at Perf, and who gets the next one.
+
+The line is fair between parties (bot/domain/line.py): the next slot goes to the waiting party with the
+fewest jobs at Perf, then to the one served least recently; a party's own jobs keep their arrival order.
+What that needs is kept small on purpose. `line_parties` holds one row a party (its jobs waiting and
+running, its turn), updated in the transactions that move its jobs; its partial index line_parties_next
+is ordered exactly as the pick orders, (running, turn), and holds only the parties with jobs in line.
+The first `n` slots can only go to the first `n` rows of that index, and a party's next jobs are the
+first rows of jobs_party_waiting (party, arrival). So picking reads a few index rows, however many jobs
+wait and however many people queued them (bench/fair_line.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.job import IN_FLIGHT_STATES, WAITING_STATES, Job, JobState
+from bot.domain.line import PARTY_COLUMN, Party, next_turn, party_of, place_in_line, turns
 from storage.base import StoreBase
-from storage.sql import count_changes, state_literal, states_list
+from storage.engine import Connection, Row
+from storage.rows import job_from_row
+from storage.sql import count_changes, in_list, party_change, party_changes, state_literal, states_list
 
 _WAITING = states_list(WAITING_STATES)
 _IN_FLIGHT = states_list(IN_FLIGHT_STATES)
@@ -14,72 +28,167 @@ _QUEUED = state_literal(JobState.QUEUED)
 _SUBMITTING = state_literal(JobState.SUBMITTING)
 _SUBMITTING_EVENT = f"INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, {_SUBMITTING}, 'submitting')"
 
-# The line and the slots, each through its partial index (jobs_waiting, jobs_in_flight): what is waiting
-# or running, never the history.
+# The slots, through the partial index jobs_in_flight: what is running, never the history.
 IN_FLIGHT_SQL = f"SELECT COUNT(*) FROM jobs WHERE state IN {_IN_FLIGHT}"
-AHEAD_SQL = (
-    f"SELECT COUNT(*) FROM jobs AS w WHERE w.state IN {_WAITING} "
-    "AND w.arrival < (SELECT arrival FROM jobs WHERE id = ?)"
+# The parties with jobs in line, the next slot's first (line_parties_next); LIMIT: the first few only.
+NEXT_PARTIES_SQL = "SELECT party, running, waiting, turn FROM line_parties WHERE waiting > 0 ORDER BY running, turn"
+WAITING_PARTIES_SQL = "SELECT party, running, waiting, turn FROM line_parties WHERE waiting > 0"
+HIGHEST_TURN_SQL = "SELECT MAX(turn) FROM line_parties"
+TAKE_TURN_SQL = "UPDATE line_parties SET turn = ? WHERE party = ?"
+# A party's jobs in line ahead of one of them (jobs_party_waiting); capped where only "fewer than n?" matters.
+PARTY_AHEAD_SQL = (
+    f"SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE {PARTY_COLUMN} = ? AND state IN {_WAITING} "
+    "AND arrival < (SELECT arrival FROM jobs WHERE id = ?) LIMIT ?) AS ahead"
+)
+# A party's first jobs in line: one of these a party, joined with UNION ALL.
+_PARTY_HEAD = (
+    f"SELECT id, {PARTY_COLUMN} AS party, arrival, queue_position, next_poll_at FROM jobs "
+    f"WHERE {PARTY_COLUMN} = ? AND state IN {_WAITING} ORDER BY arrival LIMIT ?"
 )
 # Only jobs parked in line (no next_poll_at) need waking; announced jobs are due already. The redundant IN
 # is what lets SQLite use the partial index jobs_waiting (checked with EXPLAIN QUERY PLAN): without it
 # this is a scan of every job, on every tick.
 PARKED_SQL = f"SELECT 1 FROM jobs WHERE state IN {_WAITING} AND state = {_QUEUED} AND next_poll_at IS NULL LIMIT 1"
-WAKE_SQL = (
-    "UPDATE jobs SET next_poll_at = ? WHERE id IN ("
-    "  SELECT id FROM ("
-    "    SELECT id, queue_position, next_poll_at, ROW_NUMBER() OVER (ORDER BY arrival) AS place"
-    f"    FROM jobs WHERE state IN {_WAITING}) AS line"
-    "  WHERE next_poll_at IS NULL"
-    "    AND (place <= ? OR (place <= ? AND place != COALESCE(queue_position, 0))))"
-)
+# A party's place can be anything up to the length of the line; a job deeper than this is not searched for.
+_NO_LIMIT = 2**31 - 1
+
+
+def heads_sql(counts: dict[str, int]) -> tuple[str, list[Any]]:
+    """One statement for the first `n` jobs in line of each party in `counts` (party: n)."""
+    parts, params = [], []
+    for number, (party, n) in enumerate(sorted(counts.items())):
+        parts.append(f"SELECT * FROM ({_PARTY_HEAD}) AS p{number}")
+        params += [party, n]
+    return " UNION ALL ".join(parts), params
+
+
+def _party(row: Row) -> Party:
+    return Party(str(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 
 class QueueQueries(StoreBase):
-    async def claim_slot(self, job: Job, limit: int, now: float) -> bool:
-        """Move `job` to submitting if it is within the first free slots in line; one admission.
+    async def claim_slot(self, job: Job, limit: int, now: float, cap: int = 0) -> bool:
+        """Move `job` to submitting if the account has a free slot and the line gives it one; one admission.
 
-        The line is every job not yet submitted (accepted or queued), in arrival order. Fenced by the state
-        `job` was read in, as `update_job` is: that is the state job_counts takes it from."""
-        params: list[Any] = [now, now, job.id, job.state.value]
-        condition = ""
-        if limit > 0:
-            condition = f" AND ({IN_FLIGHT_SQL}) + ({AHEAD_SQL}) < ?"
-            params += [job.id, limit]
+        With `limit` (0: none), the free slots go in turn (bot.domain.line.turns) and `job` gets one only
+        if it is among those turns; `cap` (0: none) is how many slots one party may hold. Fenced by the
+        state `job` was read in, as `update_job` is: that is the state job_counts takes it from."""
+        party = party_of(job)
         async with self._engine.transaction(admission=True) as db:
+            if limit > 0 and not await self._has_its_turn(db, job, limit, cap):
+                return False
             claimed = (
                 await db.execute(
                     f"UPDATE jobs SET state = {_SUBMITTING}, submitted_at = ?, updated_at = ? "
-                    f"WHERE id = ? AND state = ? AND state IN {_WAITING}{condition}",
-                    *params,
+                    f"WHERE id = ? AND state = ? AND state IN {_WAITING}",
+                    now,
+                    now,
+                    job.id,
+                    job.state.value,
                 )
                 == 1
             )
             if claimed:
                 submitted = int(job.perf_job_id is not None)
                 moved = [(job.state.value, -1, -submitted), (JobState.SUBMITTING.value, 1, submitted)]
-                await db.batch((_SUBMITTING_EVENT, (job.id, now)), *count_changes(moved))
+                turn = next_turn(await db.fetchval(HIGHEST_TURN_SQL))
+                await db.batch(
+                    (_SUBMITTING_EVENT, (job.id, now)),
+                    *count_changes(moved),
+                    *party_changes(party_change(party, job.arrival, job.state, JobState.SUBMITTING)),
+                    (TAKE_TURN_SQL, (turn, party)),
+                )
         if claimed:
             job.state, job.submitted_at, job.updated_at = JobState.SUBMITTING, now, now
         return claimed
 
-    async def queue_position(self, job: Job) -> int:
-        """1 for the head of the line. Jobs still being announced count: they arrived first."""
-        ahead = await self._db.fetchval(AHEAD_SQL, job.id)
-        return int(ahead or 0) + 1
+    async def _has_its_turn(self, db: Connection, job: Job, limit: int, cap: int) -> bool:
+        free = limit - int(await db.fetchval(IN_FLIGHT_SQL) or 0)
+        if free <= 0:
+            return False
+        parties = [_party(row) for row in await db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", free)]
+        given = turns(parties, free, cap).count(party_of(job))
+        if given == 0:
+            return False
+        ahead = int(await db.fetchval(PARTY_AHEAD_SQL, party_of(job), job.id, given) or 0)
+        return ahead < given
 
-    async def wake_queue(self, limit: int, now: float, shown: int) -> int:
+    async def queue_position(self, job: Job) -> int:
+        """1 for the head of the line, in the order the slots will go if no job finishes meanwhile.
+
+        Jobs still being announced count: they are in line. One read of the waiting parties (one row a
+        party, not a job) and a count of the job's own party ahead of it."""
+        party = party_of(job)
+        parties = [_party(row) for row in await self._db.fetch(WAITING_PARTIES_SQL)]
+        nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, party, job.id, _NO_LIMIT) or 0) + 1
+        own = next((p for p in parties if p.key == party), None)
+        return place_in_line(own, nth, parties) if own is not None else nth
+
+    async def places_in_line(self, jobs: Sequence[Job]) -> dict[str, int]:
+        """The place of each waiting job of `jobs`, by id (what `/video status` shows)."""
+        waiting = [job for job in jobs if job.state in WAITING_STATES]
+        if not waiting:
+            return {}
+        parties = {p.key: p for p in (_party(row) for row in await self._db.fetch(WAITING_PARTIES_SQL))}
+        places: dict[str, int] = {}
+        for job in waiting:
+            party = party_of(job)
+            nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, party, job.id, _NO_LIMIT) or 0) + 1
+            own = parties.get(party)
+            places[job.id] = place_in_line(own, nth, list(parties.values())) if own is not None else nth
+        return places
+
+    async def line_parties(self) -> list[Party]:
+        """Every party the line has seen, as line_parties keeps it (`videobot` checks, tests)."""
+        rows = await self._db.fetch("SELECT party, running, waiting, turn FROM line_parties ORDER BY party")
+        return [_party(row) for row in rows]
+
+    async def line_parties_next(self, count: int) -> list[Party]:
+        """The first `count` parties with jobs in line, in the order the next slots go (before any cap)."""
+        return [_party(row) for row in await self._db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", count)]
+
+    async def first_in_line(self, party: str) -> Job | None:
+        """`party`'s job that is next in its own line (its earliest waiting)."""
+        sql, params = heads_sql({party: 1})
+        row = await self._db.fetchrow(
+            f"SELECT j.* FROM jobs AS j WHERE j.id IN (SELECT id FROM ({sql}) AS head)", *params
+        )
+        return job_from_row(row) if row else None
+
+    async def wake_queue(self, limit: int, now: float, shown: int, cap: int = 0) -> int:
         """Make due the waiting jobs that may now get a slot, and those among the first `shown` whose place
-        in line changed (so their thread shows it). Costs one indexed lookup when nobody waits."""
-        parked = await self._db.fetchval(PARKED_SQL)
-        if parked is None:
+        in line changed (so their thread shows it). Costs one indexed lookup when nobody waits; otherwise
+        a few rows of two indexes, however long the line."""
+        if await self._db.fetchval(PARKED_SQL) is None:
             return 0
         running = int(await self._db.fetchval(IN_FLIGHT_SQL) or 0)
-        free = max(0, limit - running) if limit > 0 else 1_000_000
+        free = max(0, limit - running) if limit > 0 else 0
+        parties = [_party(row) for row in await self._db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", max(free, shown, 1))]
+        starting = turns(parties, free, cap)
+        order = turns(parties, shown)
+        wanted = {p.key: max(starting.count(p.key), order.count(p.key)) for p in parties}
+        wanted = {party: n for party, n in wanted.items() if n > 0}
+        if not wanted:
+            return 0
+        sql, params = heads_sql(wanted)
+        heads: dict[str, list[Row]] = {}
+        for row in sorted(await self._db.fetch(sql, *params), key=lambda row: int(row["arrival"])):
+            heads.setdefault(str(row["party"]), []).append(row)
+        wake: set[str] = set()
+        for party, n in {key: starting.count(key) for key in set(starting)}.items():
+            wake.update(str(row["id"]) for row in heads.get(party, [])[:n])
+        taken: dict[str, int] = {}
+        for place, party in enumerate(order, start=1):
+            index = taken.get(party, 0)
+            taken[party] = index + 1
+            rows = heads.get(party, [])
+            if index < len(rows) and rows[index]["queue_position"] != place:
+                wake.add(str(rows[index]["id"]))
+        if not wake:
+            return 0
+        ids = sorted(wake)
         async with self._engine.transaction() as db:
-            return await db.execute(
-                WAKE_SQL,
-                now,
-                free,
-                shown,
+            wake_sql, wake_params = in_list(
+                "UPDATE jobs SET next_poll_at = ? WHERE next_poll_at IS NULL AND id IN ({})", ids, now
             )
+            return await db.execute(wake_sql, *wake_params)

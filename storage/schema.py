@@ -313,6 +313,33 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (scope, owner_id, name)
     );
     """,
+    """
+    -- The fair line (issue 28): each party's jobs in line and at Perf, and its turn (bot/domain/line.py).
+    -- Kept beside the jobs in the transactions that move them, like job_counts: the next slot's party is
+    -- the first row of line_parties_next, whatever the number of jobs waiting. The party is the person
+    -- (bot.domain.line.PARTY_COLUMN); jobs_party_waiting gives a party's jobs in line in arrival order.
+    CREATE TABLE line_parties (
+        party TEXT PRIMARY KEY,
+        waiting INTEGER NOT NULL DEFAULT 0,
+        running INTEGER NOT NULL DEFAULT 0,
+        turn BIGINT NOT NULL
+    );
+    CREATE INDEX line_parties_next ON line_parties (running, turn) WHERE waiting > 0;
+    CREATE INDEX line_parties_turn ON line_parties (turn);
+    CREATE INDEX jobs_party_waiting ON jobs (user_id, arrival) WHERE state IN ('accepted', 'queued');
+    INSERT INTO line_parties (party, waiting, running, turn)
+        SELECT user_id,
+            SUM(CASE WHEN state IN ('accepted', 'queued') THEN 1 ELSE 0 END),
+            SUM(CASE WHEN state IN ('submitting', 'pending', 'processing') THEN 1 ELSE 0 END),
+            MIN(arrival) - 1099511627776
+        FROM jobs WHERE state IN ('accepted', 'queued', 'submitting', 'pending', 'processing')
+        GROUP BY user_id;
+    """,
+    """
+    -- One prompt on several models (issue 28): each take of a comparison names them all, and its total.
+    ALTER TABLE jobs ADD COLUMN comparison TEXT;
+    ALTER TABLE jobs ADD COLUMN comparison_cost_micros BIGINT;
+    """,
 )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.domain.job import JobState
+from bot.domain.job import IN_FLIGHT_STATES, WAITING_STATES, JobState
+from bot.domain.line import first_turn
 from storage.engine import Statement
 
 # Well below both engines' limit on bound parameters (32,766 in SQLite's builds since 3.32, 32,767 in PostgreSQL).
@@ -75,4 +76,43 @@ def count_changes(changes: Iterable[CountChange]) -> list[Statement]:
         rows,
         " ON CONFLICT (state) DO UPDATE SET jobs = job_counts.jobs + excluded.jobs,"
         " submitted = job_counts.submitted + excluded.submitted",
+    )
+
+
+# (party, arrival, waiting, running): what a write adds to line_parties (the fair line) for one job's party.
+PartyChange = tuple[str, int, int, int]
+
+
+def party_change(party: str, arrival: int | None, left: JobState | None, entered: JobState) -> list[PartyChange]:
+    """What a job of `party` moving from `left` (None: newly stored) to `entered` adds to line_parties."""
+    waiting = int(entered in WAITING_STATES) - int(left in WAITING_STATES)
+    running = int(entered in IN_FLIGHT_STATES) - int(left in IN_FLIGHT_STATES)
+    return [(party, arrival or 0, waiting, running)] if waiting or running else []
+
+
+def party_changes(changes: Iterable[PartyChange]) -> list[Statement]:
+    """The statement that applies `changes` to line_parties, in the transaction that changes the jobs.
+
+    Summed a party and in the parties' order, as count_changes is for the same reason (no deadlock on
+    PostgreSQL, and one row a party in a multi-row upsert). A party first seen takes the turn of one never
+    served, from its job's arrival (bot.domain.line.first_turn)."""
+    summed: dict[str, list[int]] = {}
+    for party, arrival, waiting, running in changes:
+        total = summed.setdefault(party, [arrival, 0, 0])
+        total[0] = min(total[0], arrival)
+        total[1] += waiting
+        total[2] += running
+    rows = [
+        (party, waiting, running, first_turn(arrival))
+        for party, (arrival, waiting, running) in sorted(summed.items())
+        if waiting or running
+    ]
+    if not rows:
+        return []
+    return insert_rows(
+        "line_parties",
+        ("party", "waiting", "running", "turn"),
+        rows,
+        " ON CONFLICT (party) DO UPDATE SET waiting = line_parties.waiting + excluded.waiting,"
+        " running = line_parties.running + excluded.running",
     )

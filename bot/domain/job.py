@@ -131,6 +131,17 @@ class Job:
     full_of_draft: bool = False  # this job is the full version of its `rerun_of`, a draft
 
     remix: bool = False  # started from the Remix form: rerun_of is the job it remixes, its settings changed
+    # One take of a comparison (`--models`): every take's job id and model, "vb_…:pika,vb_…:veo-3" in the
+    # order asked, this one's included; and what the whole comparison was estimated to cost.
+    comparison: str | None = None
+    comparison_cost_micros: int | None = None
+
+    @property
+    def compared(self) -> list[tuple[str, str]]:
+        """The takes of this job's comparison, (job id, model) each, in the order asked; [] for a lone job."""
+        if not self.comparison:
+            return []
+        return [(take.partition(":")[0], take.partition(":")[2]) for take in self.comparison.split(",")]
 
     @property
     def line_since(self) -> float:
@@ -242,3 +253,5 @@ class JobChanges(TypedDict, total=False):
     full_settings: str | None
     full_of_draft: bool
     remix: bool
+    comparison: str | None
+    comparison_cost_micros: int | None

@@ -181,15 +181,23 @@ def previous_day(day: Day, timezone: str) -> Day:
 
 
 def check_usage(
-    limits: Limits, usage: Usage, cost_micros: int, day: Day, month: Day | None = None, asked: Setting | None = None
+    limits: Limits,
+    usage: Usage,
+    cost_micros: int,
+    day: Day,
+    month: Day | None = None,
+    asked: Setting | None = None,
+    *,
+    jobs: int = 1,
 ) -> None:
     """Raise QuotaExceeded if one more job costing `cost_micros` does not fit today's (and the month's) limits.
 
-    `asked`: the job's model and duration, so a refusal for money can name a cheaper setting that fits."""
-    if limits.account_daily_jobs and usage.account_jobs + 1 > limits.account_daily_jobs:
+    `asked`: the job's model and duration, so a refusal for money can name a cheaper setting that fits.
+    `jobs`: how many jobs `cost_micros` pays for, all admitted or none (the takes of a comparison)."""
+    if limits.account_daily_jobs and usage.account_jobs + jobs > limits.account_daily_jobs:
         resets = usage.account_oldest + ACCOUNT_WINDOW_SECONDS
         raise QuotaExceeded(QuotaLimit.ACCOUNT_JOBS, usage.account_jobs, limits.account_daily_jobs, resets)
-    if limits.daily_jobs and usage.channel_jobs + 1 > limits.daily_jobs:
+    if limits.daily_jobs and usage.channel_jobs + jobs > limits.daily_jobs:
         raise QuotaExceeded(QuotaLimit.CHANNEL_JOBS, usage.channel_jobs, limits.daily_jobs, day.end)
     if limits.daily_budget_micros and usage.channel_cost_micros + cost_micros > limits.daily_budget_micros:
         left = limits.daily_budget_micros - usage.channel_cost_micros
@@ -202,7 +210,7 @@ def check_usage(
             asked=cost_micros,
             cheaper=cheaper,
         )
-    if limits.daily_jobs_per_user and usage.user_jobs + 1 > limits.daily_jobs_per_user:
+    if limits.daily_jobs_per_user and usage.user_jobs + jobs > limits.daily_jobs_per_user:
         raise QuotaExceeded(QuotaLimit.USER_JOBS, usage.user_jobs, limits.daily_jobs_per_user, day.end)
     _check_money(limits, usage, cost_micros, day, month or day, asked)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
@@ -41,11 +41,13 @@ _OPTION_ALIASES: dict[str, str] = {
     "style": "style",
     "draft": "draft",
     "preset": "preset",
+    "models": "models",
 }
 # Options that are switches: they take no value.
 _FLAGS = frozenset({"private", "draft"})
 OPTION_NAMES: tuple[str, ...] = (
     "model",
+    "models",
     "duration",
     "aspect",
     "ar",
@@ -55,6 +57,8 @@ OPTION_NAMES: tuple[str, ...] = (
     "draft",
     "preset",
 )
+# One prompt on several models at once (`--models pika,veo-3`): how many a comparison takes.
+COMPARISON_MODELS = (2, 4)
 # A value in quotes (`--style "35 mm film, soft light"`), straight or as autocorrect curls them.
 _QUOTES = {'"': '"', "“": "”", "”": "”", "'": "'", "‘": "’"}
 
@@ -70,6 +74,9 @@ class VideoRequest:
     style: str = ""  # a suffix added to the prompt sent to Perf (`--style`, or a default)
     draft: bool = False  # make a cheap preview first (`--draft`); see bot.domain.drafts
     preset: str = ""  # `--preset name`: a named recipe under what was typed (bot.domain.presets)
+    # A comparison (`--models`): one take per model, each with these settings (`comparison_takes`); empty
+    # for one model. `model` is then the one of them that makes the longest videos.
+    models: tuple[str, ...] = ()
     # The options given now (typed, or filled in on the form), not taken from the catalogue: the ones
     # defaults must not override. Not part of the request's value.
     typed: frozenset[str] = field(default=frozenset(), compare=False)
@@ -188,6 +195,10 @@ class ErrorCode(StrEnum):
     """What was wrong with a command; the messages package words each one."""
 
     BAD_DURATION = "bad_duration"
+    MODELS_AND_DRAFT = "models_and_draft"
+    MODELS_AND_MODEL = "models_and_model"
+    MODELS_COUNT = "models_count"
+    MODELS_REPEATED = "models_repeated"
     DURATION_TOO_LONG = "duration_too_long"
     EMPTY_PROMPT = "empty_prompt"
     MISSING_VALUE = "missing_value"
@@ -434,7 +445,62 @@ def _quoted(first: str, tokens: list[str], index: int) -> tuple[str, int]:
     return " ".join(words).removesuffix(close).strip(), index
 
 
+def _compared_models(options: dict[str, str]) -> tuple[str, ...] | CommandError:
+    """The models of `--models a,b`: 2 to 4 of the catalogue's, each once, never with `--model`."""
+    if "model" in options:
+        return CommandError(ErrorCode.MODELS_AND_MODEL)
+    if "draft" in options:  # a draft runs the cheapest model: every take would be the same
+        return CommandError(ErrorCode.MODELS_AND_DRAFT)
+    names = [name.strip().lower() for name in options["models"].split(",") if name.strip()]
+    for name in names:
+        if name not in catalogue.MODELS:
+            close = difflib.get_close_matches(name, catalogue.MODELS, n=1, cutoff=0.5)
+            return CommandError(ErrorCode.UNKNOWN_MODEL, given=name, suggestion=close[0] if close else "")
+    fewest, most = COMPARISON_MODELS
+    if not fewest <= len(names) <= most:
+        return CommandError(ErrorCode.MODELS_COUNT, given=str(len(names)), limit=most)
+    if repeated := next((name for name in names if names.count(name) > 1), None):
+        return CommandError(ErrorCode.MODELS_REPEATED, given=repeated)
+    return tuple(names)
+
+
+@dataclass(frozen=True)
+class Take:
+    """One model's take of a comparison: its request, and the duration asked for when the model's maximum
+    cut it (None when it runs as asked)."""
+
+    request: VideoRequest
+    capped_from: Decimal | None = None
+
+
+def comparison_takes(request: VideoRequest) -> list[Take]:
+    """One take per model of a comparison, in the order the models were given: the same settings, the
+    duration cut to what each model makes. A request for one model is its own single take."""
+    if not request.models:
+        return [Take(request)]
+    takes = []
+    for name in request.models:
+        longest = Decimal(catalogue.MODELS[name].max_duration_seconds)
+        duration = min(request.duration_seconds, longest)
+        capped = request.duration_seconds if duration < request.duration_seconds else None
+        takes.append(Take(replace(request, model=name, duration_seconds=duration, models=()), capped))
+    return takes
+
+
 def _validate(prompt: str, options: dict[str, str]) -> VideoRequest | CommandError:
+    compared: tuple[str, ...] = ()
+    if "models" in options:
+        found = _compared_models(options)
+        if isinstance(found, CommandError):
+            return found
+        compared = found
+        # Checked against the longest of them: each take is cut to its own model's (comparison_takes).
+        longest = max(compared, key=lambda name: catalogue.MODELS[name].max_duration_seconds)
+        options = {**{k: v for k, v in options.items() if k != "models"}, "model": longest}
+        request = _validate(prompt, options)
+        if isinstance(request, CommandError):
+            return request
+        return replace(request, models=compared, typed=request.typed | {"models"})
     model_name = options.get("model", catalogue.DEFAULT_MODEL).lower()
     model = catalogue.MODELS.get(model_name)
     if model is None:

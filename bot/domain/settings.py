@@ -37,6 +37,8 @@ class Settings:
     log_level: str = "INFO"
     rerun_emoji: tuple[str, ...] = ("repeat",)
     max_concurrent_jobs: int = 5  # 0: no limit
+    # How many of those slots one person may hold at once (0: no cap); their other jobs wait their turn.
+    max_running_per_person: int = 0
     daily_jobs_per_channel: int = 20  # 0: no limit
     daily_budget_micros_per_channel: int = 0  # 0: no limit
     daily_jobs_per_user: int = 0  # 0: no limit

@@ -65,7 +65,11 @@ class JobControl:
 
     async def unfinished(self, channel_id: str, user_id: str) -> list[Job]:
         waiting = [s for s in JobState if s not in TERMINAL_STATES]
-        return [job for job in await self._store.jobs(states=waiting, channel_id=channel_id) if job.user_id == user_id]
+        jobs = [job for job in await self._store.jobs(states=waiting, channel_id=channel_id) if job.user_id == user_id]
+        # Each waiting job's place as the line stands now (a thread's place may be a moment behind).
+        for job_id, place in (await self._store.places_in_line(jobs)).items():
+            next(job for job in jobs if job.id == job_id).queue_position = place
+        return jobs
 
     async def details(self, job_id: str) -> tuple[Job, list[tuple[float, str, str]]] | None:
         job = await self._store.get_job(job_id)

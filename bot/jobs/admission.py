@@ -6,13 +6,14 @@ Called before the command is acknowledged, so a job exists exactly when the pers
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bot.domain import drafts
 from bot.domain.approvals import needs_approval
 from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState, new_job_id
 from bot.domain.quotas import ChannelLimits, QuotaExceeded, Setting, Usage, check_usage
-from bot.domain.request import VideoRequest, style_kept
+from bot.domain.request import VideoRequest, comparison_takes, style_kept
 from bot.jobs.quotas import Quotas
 from storage.db import JobIdTaken, Store
 
@@ -47,6 +48,38 @@ class Admission:
         await self._insert_within_quota(job)
         self._log_accepted(job)
         return job
+
+    async def start_comparison(
+        self,
+        request: VideoRequest,
+        *,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        response_url: str,
+        thread_ts: str | None = None,
+    ) -> list[Job]:
+        """Store one job per model of a comparison (`request.models`), all in one admission or none.
+
+        The quotas and budgets count the whole comparison, and so does approval: over the approval limit
+        in total, every take waits for an approver. Raises ChannelNotAllowed or QuotaExceeded, having stored
+        nothing."""
+        jobs = [
+            self._new_job(take.request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
+            for take in comparison_takes(request)
+        ]
+        total = sum(job.estimated_cost_micros for job in jobs)
+        for job in jobs:
+            job.thread_ts = None if request.private else thread_ts
+            job.comparison_cost_micros = total
+            if needs_approval(total, self._approval_over_micros):
+                job.state = JobState.AWAITING_APPROVAL
+        # The command's private answers go to the first take's response_url alone.
+        jobs[0].response_url = response_url
+        await self._insert_within_quota(jobs[0], more=jobs[1:])
+        for job in jobs:
+            self._log_accepted(job)
+        return jobs
 
     async def start_once(
         self,
@@ -122,15 +155,22 @@ class Admission:
         self._log_accepted(job)
         return job
 
-    async def _insert_within_quota(self, job: Job, trigger: str | None = None) -> bool:
+    async def _insert_within_quota(self, job: Job, trigger: str | None = None, more: Sequence[Job] = ()) -> bool:
+        """Store `job`, and `more` with it (all or none), if their count and cost fit the quotas and budgets."""
         self._quotas.ensure_allowed(job.channel_id)
         day = self._quotas.today(job.created_at)
         month = self._quotas.this_month(job.created_at)
-        job.spend_day = day.start
-        asked = Setting(job.model, job.duration_seconds, job.estimated_cost_micros)
+        jobs = [job, *more]
+        for each in jobs:
+            each.spend_day = day.start
+        cost = sum(each.estimated_cost_micros for each in jobs)
+        # A cheaper setting to suggest is one job's; a comparison refused for money names none.
+        asked = None if more else Setting(job.model, job.duration_seconds, job.estimated_cost_micros)
+        _name_takes(jobs)
 
         def check(usage: Usage, own_limits: ChannelLimits | None) -> None:
-            check_usage(self._quotas.limits_with(own_limits), usage, job.estimated_cost_micros, day, month, asked)
+            limits = self._quotas.limits_with(own_limits)
+            check_usage(limits, usage, cost, day, month, asked, jobs=len(jobs))
 
         async def insert() -> bool:
             return await self._store.insert_job(
@@ -140,15 +180,19 @@ class Admission:
                 check=check,
                 month=month.bounds,
                 count_account=self._quotas.counts_account,
+                more=more,
             )
 
         try:
             for _ in range(_ID_DRAWS - 1):
                 try:
                     return await insert()
-                except JobIdTaken:
-                    log.info("job=%s event=job_id_taken", job.id)
-                    job.id = new_job_id(job.created_at)
+                except JobIdTaken as taken:
+                    for each in jobs:
+                        if each.id == str(taken):
+                            log.info("job=%s event=job_id_taken", each.id)
+                            each.id = new_job_id(each.created_at)
+                    _name_takes(jobs)
             return await insert()
         except QuotaExceeded as exc:
             log.info(
@@ -189,8 +233,10 @@ class Admission:
         )
 
     def _log_accepted(self, job: Job) -> None:
+        # A comparison's take says which comparison it is part of (its first take's id).
+        compared = job.compared[0][0] if job.compared else "-"
         log.info(
-            "job=%s event=accepted channel=%s user=%s model=%s duration=%s rerun_of=%s remix=%s",
+            "job=%s event=accepted channel=%s user=%s model=%s duration=%s rerun_of=%s remix=%s comparison=%s",
             job.id,
             job.channel_id,
             job.user_id,
@@ -198,4 +244,13 @@ class Admission:
             job.duration_seconds,
             job.rerun_of or "-",
             int(job.remix),
+            compared,
         )
+
+
+def _name_takes(jobs: Sequence[Job]) -> None:
+    """Each take of a comparison names them all (Job.comparison); a lone job names none."""
+    if len(jobs) > 1:
+        named = ",".join(f"{job.id}:{job.model}" for job in jobs)
+        for job in jobs:
+            job.comparison = named

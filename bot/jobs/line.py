@@ -1,7 +1,9 @@
 """The account's line: a job waits for one of the account's concurrent slots at Perf, then is created once.
 
-The slot is claimed in the jobs table (in arrival order), so the line holds across restarts and
-replicas; nobody waits on a timer, as the poller wakes the line when a slot frees or a place changes.
+The slot is claimed in the jobs table, in the fair line's turns (bot/domain/line.py: the person with the
+fewest jobs at Perf first, then the one served least recently; each person's jobs in their order), so the
+line holds across restarts and replicas; nobody waits on a timer, as the poller wakes the line when a slot
+frees or a place changes.
 """
 
 from __future__ import annotations
@@ -42,10 +44,16 @@ class AccountLine:
         """Make due the jobs in line that may now get a slot or have moved up (called every tick)."""
         if self._settings.max_concurrent_jobs <= 0:
             return  # no limit: nothing ever waits in line
-        await self._store.wake_queue(self._settings.max_concurrent_jobs, self._clock.now(), QUEUE_POSITIONS_SHOWN)
+        await self._store.wake_queue(
+            self._settings.max_concurrent_jobs,
+            self._clock.now(),
+            QUEUE_POSITIONS_SHOWN,
+            cap=self._settings.max_running_per_person,
+        )
 
     async def submit_when_a_slot_is_free(self, job: Job) -> None:
-        if await self._store.claim_slot(job, self._settings.max_concurrent_jobs, self._clock.now()):
+        limit, cap = self._settings.max_concurrent_jobs, self._settings.max_running_per_person
+        if await self._store.claim_slot(job, limit, self._clock.now(), cap=cap):
             log.info("job=%s event=submitting", job.id)
             await self._submit(job)
             return

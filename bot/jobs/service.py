@@ -85,6 +85,26 @@ class JobService:
             thread_ts=thread_ts,
         )
 
+    async def start_comparison(
+        self,
+        request: VideoRequest,
+        *,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        response_url: str,
+        thread_ts: str | None = None,
+    ) -> list[Job]:
+        """Store one job per model of `request.models`, all or none, due at once (Admission.start_comparison)."""
+        return await self._admission.start_comparison(
+            request,
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            response_url=response_url,
+            thread_ts=thread_ts,
+        )
+
     async def start_from_form(
         self, request: VideoRequest, *, view_id: str, team_id: str, channel_id: str, user_id: str, thread_ts: str | None
     ) -> Job | None:

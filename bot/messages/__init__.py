@@ -81,7 +81,7 @@ from bot.messages._home import (
     home_view,
     message_link,
 )
-from bot.messages._phrases import command_error, emoji, settings_line
+from bot.messages._phrases import command_error, emoji, ordinal, settings_line
 from bot.messages._presets import (
     preset_deleted,
     preset_empty,
@@ -120,7 +120,7 @@ from bot.messages._thread import (
     SHARE_ACTION_ID,
     SHOWCASE_ACTION_ID,
     cannot_post_in_channel,
-    ordinal,
+    comparison_capped,
     progress_bar,
     progress_message,
     remix_refused,
@@ -175,6 +175,7 @@ __all__ = [
     "channel_not_allowed",
     "clip",
     "command_error",
+    "comparison_capped",
     "daily_report",
     "defaults_admin_unchecked",
     "defaults_admins_only",

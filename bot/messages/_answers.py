@@ -7,8 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.domain import catalogue
-from bot.domain.job import CancelOutcome, Decision, Job
-from bot.messages._phrases import emoji, settings_line, status_line
+from bot.domain.job import CancelOutcome, Decision, Job, JobState
+from bot.messages._phrases import emoji, place_phrase, settings_line, status_line
 from bot.messages._text import MAX_TEXT, Message, clip, escape, listed_in, private_answer, quote_prompt, usd
 
 # --- /video help, and when something broke --------------------------------------------------------
@@ -21,8 +21,8 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
     )
     aspects = "\n".join(f"• `{ratio}` {use}" for ratio, use in catalogue.ASPECT_RATIOS.items())
     text = (
-        "*Make a video:* `/video <prompt> [--model M] [--duration N] [--aspect R] [--resolution 720p|1080p] "
-        '[--style "…"] [--preset NAME] [--private] [--draft]`\n'
+        "*Make a video:* `/video <prompt> [--model M] [--models M1,M2] [--duration N] [--aspect R] "
+        '[--resolution 720p|1080p] [--style "…"] [--preset NAME] [--private] [--draft]`\n'
         "Example: `/video A lighthouse in a storm, waves crashing --model veo-3 --duration 8 --ar 9:16`\n"
         f"Defaults: `{catalogue.DEFAULT_MODEL}`, {int(catalogue.DEFAULT_DURATION_SECONDS)} s, "
         f"`{catalogue.DEFAULT_RESOLUTION}`, `{catalogue.DEFAULT_ASPECT_RATIO}`. Options go after the prompt, "
@@ -40,10 +40,14 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
         "*Sharing:* `/video quota` shows this channel's daily limits and what is left; admins change them with "
         "`/video quota set 10`, `/video quota set $25`, `/video quota set month $200` or `/video quota set off`. "
         "`/video report` shows today's usage and cost, `/video report month` the month by channel, person and "
-        "model. When the account is busy, jobs wait in line and the thread shows their place.\n\n"
+        "model. When the account is busy, jobs wait in line, people take turns, and the thread shows their place.\n\n"
         f"*Another take:* react with {emoji(rerun_emoji)} on the job's message, or press *Run again*. It runs "
         "the same prompt and settings for you and counts as a new job. *Remix* opens the form with its prompt "
         "and settings, to change what you like.\n\n"
+        "*Compare models:* `/video A paper boat --models pika,luma-dream-machine` makes one take per model "
+        "(2 to 4 of them) with the same settings, posted together with the cost of the whole comparison; a "
+        "duration longer than a model makes is cut to its longest for that take. Each take has its own "
+        "*Run again* and *Remix*.\n\n"
         "*Draft first:* add `--draft` for a cheap preview (the cheapest model, 2 s, 720p); when it is done, "
         '*Make the full version* runs what you asked for. `--style "35 mm film"` adds a style to the prompt.\n\n'
         "*Defaults:* `/video defaults` shows what applies to you here and where it comes from; "
@@ -86,9 +90,15 @@ def status_message(jobs: list[Job]) -> Message:
     if not jobs:
         return private_answer("You have no unfinished jobs in this channel.")
     head, tail = "*Your unfinished jobs here:*", "Cancel one with `/video cancel <job id>` or its *Cancel* button."
-    rows = [f"• `{job.id}` {status_line(job)} — {quote_prompt(job.prompt, 80)} · {escape(job.model)}" for job in jobs]
+    rows = [f"• `{job.id}` {_status_of(job)} — {quote_prompt(job.prompt, 80)} · {escape(job.model)}" for job in jobs]
     listed = listed_in(rows, MAX_TEXT - len(head) - len(tail) - 2, "\n", lambda n: f"…and {n} more")
     return private_answer("\n".join([head, listed, tail]))
+
+
+def _status_of(job: Job) -> str:
+    if job.state == JobState.QUEUED and job.queue_position:
+        return f"⏳ Waiting for a free slot at Perf: {place_phrase(job.queue_position)}"
+    return status_line(job)
 
 
 def cancel_result(outcome: CancelOutcome, job_id: str, job: Job | None = None) -> Message:

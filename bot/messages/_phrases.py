@@ -29,8 +29,8 @@ def command_error(error: CommandError) -> Message:
             hint = f" Did you mean `--{error.suggestion}`?" if error.suggestion else ""
             text = (
                 f"I don't know the option `{given}`.{hint} "
-                "Options are `--model`, `--duration`, `--aspect` (or `--ar`), `--resolution`, `--style`, "
-                "`--preset`, `--draft` and `--private`."
+                "Options are `--model` (or `--models` to compare), `--duration`, `--aspect` (or `--ar`), "
+                "`--resolution`, `--style`, `--preset`, `--draft` and `--private`."
             )
         case ErrorCode.MISSING_VALUE:
             text = f"`--{given}` needs a value, e.g. `{_example_for(error.given)}`."
@@ -78,6 +78,23 @@ def command_error(error: CommandError) -> Message:
                 f"{error.model} makes videos of up to {error.limit} s, and you asked for {given}. "
                 f"Try `--duration {error.limit}`{alternative}."
             )
+        case ErrorCode.MODELS_AND_MODEL:
+            text = (
+                "Use `--model` for one video or `--models` to compare several, not both: "
+                "`/video A paper boat --models pika,luma-dream-machine`."
+            )
+        case ErrorCode.MODELS_AND_DRAFT:
+            text = (
+                "A comparison can't be a draft: a draft runs the cheapest model, so every take would be the same. "
+                "Drop `--draft`, or draft one model with `--model`."
+            )
+        case ErrorCode.MODELS_COUNT:
+            text = (
+                f"`--models` compares 2 to {error.limit} models, and you gave {given}. List them with commas: "
+                f"`--models pika,luma-dream-machine`. The models are {_model_list()}."
+            )
+        case ErrorCode.MODELS_REPEATED:
+            text = f"`{given}` is in `--models` twice; name each model once."
         case ErrorCode.UNKNOWN_RESOLUTION:
             options = " or ".join(f"`{r}`" for r in catalogue.RESOLUTIONS)
             text = f"There is no resolution `{given}`. Use {options}."
@@ -131,6 +148,16 @@ def cost_phrase(job: Job) -> str:
     if job.perf_cost_micros is None:
         return f"est. {usd(job.estimated_cost_micros)}"
     return usd(job.perf_cost_micros)
+
+
+def ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def place_phrase(place: int) -> str:
+    """A job's place in the account's line: `next in line`, `3rd in line`."""
+    return "next in line" if place <= 1 else f"{ordinal(place)} in line"
 
 
 def status_line(job: Job) -> str:

@@ -4,16 +4,18 @@ is told privately when the thread can't be started or a rerun can't run."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from bot.domain import drafts
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.progress import progress_shown
-from bot.domain.request import CommandError
+from bot.domain.request import CommandError, Take
 from bot.messages._phrases import (
     approval_ending,
     command_error,
     emoji,
+    place_phrase,
     prompt_sent,
     settings_line,
     status_line,
@@ -51,6 +53,8 @@ def root_message(job: Job, *, rerun_emoji: str = "repeat", showcase: bool = Fals
         blocks.append({"type": "context", "elements": [mrkdwn(_rerun_line(job))]})
     if job.full_settings is not None:
         blocks.append({"type": "context", "elements": [mrkdwn(_draft_line(job))]})
+    if job.compared:
+        blocks.append({"type": "context", "elements": [mrkdwn(comparison_line(job))]})
     blocks += [
         {"type": "context", "elements": [mrkdwn(escape(settings_line(job)))]},
         {"type": "context", "elements": [mrkdwn(status_line(job))]},
@@ -113,6 +117,28 @@ def _job_buttons(job: Job, *, showcase: bool = False) -> list[dict[str, Any]]:
     return buttons
 
 
+def comparison_line(job: Job) -> str:
+    """A comparison's take: which of how many, the other takes by model and job id, and the whole cost."""
+    takes = job.compared
+    place = next((n for n, (job_id, _) in enumerate(takes, start=1) if job_id == job.id), 1)
+    others = ", ".join(f"{escape(model)} `{job_id}`" for job_id, model in takes if job_id != job.id)
+    total = usd(job.comparison_cost_micros or 0)
+    return (
+        f"🆚 Take {place} of {len(takes)} comparing models for this prompt · also {others} · "
+        f"est. {total} for all {len(takes)}"
+    )
+
+
+def comparison_capped(takes: Sequence[Take]) -> Message:
+    """The takes of a comparison that run shorter than asked: their model makes no longer videos."""
+    cut = "; ".join(
+        f"{escape(t.request.model)} makes videos of up to {seconds_text(t.request.duration_seconds)}, so its take "
+        f"is {seconds_text(t.request.duration_seconds)} (you asked for {seconds_text(t.capped_from or 0)})"
+        for t in takes
+    )
+    return private_answer(f"Started your comparison. {cut}; the other takes run as asked.")
+
+
 def _rerun_line(job: Job) -> str:
     what = "this draft" if job.full_of_draft else "this video"
     original = f"<{escape(job.rerun_link)}|{what}>" if job.rerun_link else f"job {escape(job.rerun_of or '')}"
@@ -164,11 +190,6 @@ def rerun_unavailable() -> Message:
     )
 
 
-def ordinal(number: int) -> str:
-    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-    return f"{number}{suffix}"
-
-
 def progress_bar(percent: int) -> str:
     filled = max(0, min(_PROGRESS_CELLS, round(percent / 100 * _PROGRESS_CELLS)))
     return "▓" * filled + "░" * (_PROGRESS_CELLS - filled)
@@ -186,9 +207,11 @@ def progress_message(job: Job, *, approval_limit_micros: int = 0) -> Message:
                 f"{usd(approval_limit_micros)} limit. Nothing is sent to Perf until an approver says yes."
             )
         case JobState.QUEUED:
-            place = shown.place_in_line or 1
-            where = "next in line" if place == 1 else f"{ordinal(place)} in line"
-            text = f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time, in order."
+            where = place_phrase(shown.place_in_line or 1)
+            text = (
+                f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time, "
+                "and people take turns."
+            )
         case JobState.PENDING:
             text = f"⏳ Queued at Perf · {escape(shown.perf_job_id or '-')}"
         case JobState.PROCESSING:

@@ -95,6 +95,9 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         max_concurrent_jobs=_number(
             "VIDEOBOT_MAX_CONCURRENT_JOBS", get("VIDEOBOT_MAX_CONCURRENT_JOBS", "5"), int, 0, 10_000
         ),
+        max_running_per_person=_number(
+            "VIDEOBOT_MAX_RUNNING_PER_PERSON", get("VIDEOBOT_MAX_RUNNING_PER_PERSON", "0"), int, 0, 10_000
+        ),
         daily_jobs_per_channel=_number(
             "VIDEOBOT_DAILY_JOBS_PER_CHANNEL", get("VIDEOBOT_DAILY_JOBS_PER_CHANNEL", "20"), int, 0, 1_000_000
         ),

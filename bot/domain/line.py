@@ -1,0 +1,85 @@
+"""The fair line: who gets the account's next free slot at Perf, and each waiting job's place. Pure.
+
+The account's line is made of *parties*, each with its own jobs in arrival order. The next free slot goes
+to the waiting party with the fewest jobs at Perf (`running`), and among those to the one served least
+recently (`turn`: a party never served has the lowest, in the order its first job arrived; each slot
+taken gives the party the next, highest turn). Within a party its jobs keep their arrival order.
+
+A party is a person today. `PARTY_COLUMN` is the one place that says so: the jobs table's column the
+line groups jobs by (storage's index and the `line_parties` summary are keyed by it). Fairness between
+workspaces that share one Perf key is the same line with the party swapped for `team_id`.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.domain.job import Job
+
+# Who is a party to fairness: the column of `jobs` whose value names a job's party.
+PARTY_COLUMN = "user_id"
+# A party never served gets its turn from its first job's arrival, below every turn of a party served.
+NEVER_SERVED = -(2**40)
+
+
+def party_of(job: Job) -> str:
+    value = getattr(job, PARTY_COLUMN)
+    assert isinstance(value, str)
+    return value
+
+
+def first_turn(arrival: int) -> int:
+    """The turn of a party first seen with the job numbered `arrival`: before anyone served, first come first."""
+    return NEVER_SERVED + arrival
+
+
+def next_turn(highest: int | None) -> int:
+    """The turn a party takes with a slot: after every turn given so far (and after every party never served)."""
+    return max(1, (highest or 0) + 1)
+
+
+@dataclass(frozen=True)
+class Party:
+    key: str
+    running: int  # its jobs holding a slot at Perf
+    waiting: int  # its jobs in line
+    turn: int  # lower: served less recently
+
+
+def turns(parties: Iterable[Party], slots: int, cap: int = 0) -> list[str]:
+    """The parties the next `slots` slots go to, in order, as if no job finished meanwhile.
+
+    `cap` (0: none): a party holding `cap` slots gets no more. The first `slots` turns only ever go to
+    the first `slots` parties in (running, turn) order, so a caller need read no more of them."""
+    heap = [(p.running, p.turn, p.key, p.waiting) for p in parties if p.waiting > 0 and (cap <= 0 or p.running < cap)]
+    heapq.heapify(heap)
+    given = max((p[1] for p in heap), default=0)
+    chosen: list[str] = []
+    while heap and len(chosen) < slots:
+        running, _, key, waiting = heapq.heappop(heap)
+        chosen.append(key)
+        given = next_turn(given)
+        if waiting > 1 and (cap <= 0 or running + 1 < cap):
+            heapq.heappush(heap, (running + 1, given, key, waiting - 1))
+    return chosen
+
+
+def place_in_line(party: Party, nth: int, others: Sequence[Party]) -> int:
+    """The place (1: next) of `party`'s `nth` waiting job (1: its first), in the order `turns` gives.
+
+    Counted, not played out: the job starts when its party reaches `running + nth - 1` slots. Every other
+    party's turns below that count go first; at that count, those that joined it with more slots already
+    held (they had turns at lower counts before) go first, then the less recently served. One pass over
+    the waiting parties, whatever the number of jobs."""
+    level = party.running + nth - 1
+    ahead = nth - 1
+    for other in others:
+        if other.key == party.key or other.waiting <= 0:
+            continue
+        ahead += min(max(level - other.running, 0), other.waiting)
+        holds_level = other.running <= level < other.running + other.waiting
+        if holds_level and (other.running, -other.turn) > (party.running, -party.turn):
+            ahead += 1
+    return ahead + 1
