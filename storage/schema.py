@@ -283,6 +283,14 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (user_id, word, created_at, job_id)
     );
     """,
+    """
+    -- Each replica's last write that succeeded (issue 29): /healthz goes unhealthy when writes fail,
+    -- a full disk for instance, however healthy a read looks.
+    CREATE TABLE replica_heartbeats (
+        replica TEXT PRIMARY KEY,
+        at REAL NOT NULL
+    );
+    """,
 )
 
 
