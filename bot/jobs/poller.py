@@ -72,6 +72,7 @@ class Poller:
         self.last_write_ok_at: float | None = None  # the last heartbeat the database took
         self.last_write_failed_at: float | None = None
         self.last_write_error = ""  # the exception's type, never its text (it may hold a path or a value)
+        self._write_failed_last = False
         self._heartbeat_due = float("-inf")
         self._backlog = False  # the last tick had no room for every due job
         self._slack_waiting_at = float("-inf")  # the event loop's clock: real time even when tests fake `clock`
@@ -124,8 +125,8 @@ class Poller:
         return self._clock.now() - self.last_tick_completed_at < max(30.0, 10 * self._tick_seconds)
 
     def writes_failing(self) -> bool:
-        failed, ok = self.last_write_failed_at, self.last_write_ok_at
-        return failed is not None and (ok is None or failed >= ok)
+        """The last heartbeat the database was asked to take, it refused."""
+        return self._write_failed_last
 
     def wake(self) -> None:
         """Run a tick now rather than at the next interval (a new job should not wait a second)."""
@@ -171,10 +172,12 @@ class Poller:
             if not self.writes_failing():
                 log.error("event=database_writes_failing replica=%s error=%s", self.replica, type(exc).__name__)
             self.last_write_failed_at, self.last_write_error = now, type(exc).__name__
+            self._write_failed_last = True
             return  # tried again next tick, so health comes back as soon as writes do
         if self.writes_failing():
             log.warning("event=database_writes_recovered replica=%s", self.replica)
         self.last_write_ok_at, self.last_write_error = now, ""
+        self._write_failed_last = False
         self._heartbeat_due = now + HEARTBEAT_SECONDS
 
     async def _tick(self) -> None:
