@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from tests.conftest import SIGNING_SECRET, Bot, MakeBot, signed_headers, slash_c
 from tests.fakes.databases import writes_refused
 from tests.fakes.jobs import stored_job
 from tests.fakes.perf import FakePerf
-from tests.fakes.process import BotProcess, bot_environment, wait_for
+from tests.fakes.process import BotProcess, bot_environment, videobot_command, wait_for
 from tests.fakes.slack import FakeSlack
 
 READ_SECONDS = 0.5
@@ -308,7 +309,7 @@ async def test_stalled_bodies_keep_memory_bounded_and_the_bot_answers(
             answers.append(await reader.read(12))
 
         stalling = [asyncio.create_task(stall()) for _ in range(connections)]
-        bound = 64 * 1024 * 1024
+        bound = 48 * 1024 * 1024
         # Each body the bot took in is held until it is complete: only a budget's worth may be, and the
         # rest are answered at once. Without one, memory grows by every half body sent.
         await wait_for(
@@ -373,3 +374,24 @@ async def test_health_goes_unhealthy_while_writes_fail_and_back_when_they_work(
     status, details, public = await health(served)
     assert (status, details["writes"], details["poller"], public) == (200, "ok", "ok", 200)
     assert details["last_write_error"] is None
+
+
+@pytest.mark.parametrize("setting", ["PORT", "VIDEOBOT_HEALTH_ADDRESS"])
+async def test_a_port_already_in_use_is_one_line_naming_its_setting(
+    fake_slack: FakeSlack, fake_perf: FakePerf, tmp_path: Path, setting: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        value = str(port) if setting == "PORT" else f"127.0.0.1:{port}"
+        env = bot_environment(fake_slack, fake_perf, tmp_path / "bot.db", **{setting: value})
+        proc = await asyncio.create_subprocess_exec(
+            *videobot_command(), env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        _, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    text = stderr.decode()
+    assert "Traceback" not in text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith("videobot: ") and f"127.0.0.1:{port} is already in use ({setting})" in last, last

@@ -20,9 +20,15 @@ def test_ci_runs_exactly_the_readmes_test_command() -> None:
     assert run_tests in ci_lines
 
 
+def documentation() -> str:
+    """The README and the pages under docs/, where settings of a topic may be listed instead."""
+    return "\n".join([readme(), *(page.read_text() for page in sorted((ROOT / "docs").rglob("*.md")))])
+
+
 def test_every_setting_read_by_the_config_is_documented() -> None:
     source = (ROOT / "bot" / "runtime" / "config.py").read_text()
     names = set(re.findall(r'(?:get|required)\("([A-Z_]+)"', source))
     assert len(names) >= 15
-    undocumented = sorted(name for name in names if f"| `{name}` |" not in readme())
+    documented = documentation()
+    undocumented = sorted(name for name in names if f"| `{name}` |" not in documented)
     assert undocumented == []
