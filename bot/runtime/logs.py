@@ -65,6 +65,21 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class MalformedHttpInOneLine(logging.Filter):
+    """aiohttp logs each request it cannot parse (a bad header, an overlong line) as an error with its
+    traceback, and the exception's text quotes the request: one plain line instead, as for any refusal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        error = record.exc_info[1] if record.exc_info else None
+        if record.name == "aiohttp.server" and isinstance(error, HttpProcessingError):
+            record.msg, record.args = f"event=request_refused reason=malformed_http error={type(error).__name__}", None
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 class DropBoltTokenNotice(logging.Filter):
     """Bolt reads SLACK_BOT_TOKEN itself and warns that our shared client's token wins; that is the intent."""
 
@@ -100,6 +115,7 @@ def setup_logging(level: str, secrets: tuple[str, ...], log_format: str = "plain
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.addFilter(MalformedHttpInOneLine())
     handler.addFilter(RedactSecrets(secrets))
     handler.addFilter(DropBoltTokenNotice())
     root = logging.getLogger()
