@@ -92,6 +92,14 @@ class Guard:
         if guarded is not None:
             guarded.arm()
 
+    def close_unread(self) -> int:
+        """At shutdown: close every connection still waiting for its request (a stalled one must not hold
+        the stop up); those whose request arrived finish their answer. How many were closed."""
+        waiting = [guarded for guarded in self._connections.values() if guarded.waiting]
+        for guarded in waiting:
+            guarded.abort()
+        return len(waiting)
+
     def _opened(self, guarded: _Guarded, transport: asyncio.BaseTransport) -> bool:
         if self.open >= self.limits.max_connections:
             self._tally.count("over_cap", self.open)
@@ -153,6 +161,16 @@ class _Guarded(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+    @property
+    def waiting(self) -> bool:
+        """Its deadline runs: no request, or one not yet read whole."""
+        return self._timer is not None
+
+    def abort(self) -> None:
+        self.disarm()
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.abort()
 
     def _expire(self) -> None:
         self._timer = None

@@ -42,6 +42,8 @@ MAX_BODY_BYTES = 1024 * 1024
 BODIES_BUDGET_BYTES = 16 * 1024 * 1024
 # The health address serves a supervisor, a probe and a scraper, not the public.
 HEALTH_MAX_CONNECTIONS = 32
+# At a stop, how long the requests being answered get (an ack takes well under Slack's 3 s).
+SHUTDOWN_SECONDS = 3.0
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: "²" is a digit to str.isdigit()
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
@@ -83,8 +85,12 @@ class Listening:
     health_port: int
     slack_port: int | None = None
     runners: list[web.AppRunner] = field(default_factory=list)
+    guards: list[Guard] = field(default_factory=list)
 
     async def close(self) -> None:
+        """Stop listening; requests being answered get SHUTDOWN_SECONDS, stalled ones are closed at once."""
+        for guard in self.guards:
+            guard.close_unread()
         for runner in reversed(self.runners):
             await runner.cleanup()
 
@@ -118,9 +124,12 @@ async def listen(services: RunningServices, bolt: AsyncApp | None, extra_health:
 
 async def _start(listening: Listening, app: web.Application, guard: Guard, host: str, port: int, setting: str) -> int:
     # aiohttp's own idle limit too, the same as the guard's, so neither outlives the other.
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=guard.limits.read_seconds)
+    runner = web.AppRunner(
+        app, access_log=None, keepalive_timeout=guard.limits.read_seconds, shutdown_timeout=SHUTDOWN_SECONDS
+    )
     await runner.setup()
     listening.runners.append(runner)
+    listening.guards.append(guard)
     try:
         await GuardedSite(runner, host, port, guard).start()
     except OSError as exc:
