@@ -154,7 +154,7 @@ async def ack_p99s(fakes: Fakes, database: str, workdir: Path, rounds: int) -> t
         for n in range(rounds):
             for samples, scrape in ((quiet, False), (scraped, True)):
                 before = fakes.videos_shared()
-                scraper = asyncio.create_task(_scrape_forever(bot.url)) if scrape else None
+                scraper = asyncio.create_task(_scrape_forever(bot.health_url)) if scrape else None
                 samples.append(p99(await send_commands(bot.url, 200, 50, f"History {n} {scrape}", warm_up=True)))
                 if scraper is not None:
                     scraper.cancel()

@@ -20,6 +20,7 @@ engine and its reads):
     storage/counts.py      what a /metrics scrape reads, on a connection of its own
     storage/spend.py       what was spent a day per workspace, channel, person, model; budgets' 80% notices
     storage/plans.py       the hot queries by name, and their query plans (tests/test_query_plans.py)
+    storage/heartbeats.py  each replica's last write that succeeded (/healthz)
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
@@ -38,6 +39,7 @@ from storage.connect import open_engine
 from storage.counts import CountQueries
 from storage.defaults import DefaultsQueries
 from storage.exports import ExportQueries
+from storage.heartbeats import HeartbeatQueries
 from storage.home import HomeQueries
 from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
@@ -76,6 +78,7 @@ class Store(
     DefaultsQueries,
     TakeQueries,
     PresetQueries,
+    HeartbeatQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

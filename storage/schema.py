@@ -340,6 +340,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN comparison TEXT;
     ALTER TABLE jobs ADD COLUMN comparison_cost_micros BIGINT;
     """,
+    """
+    -- Each replica's last write that succeeded (issue 29): /healthz goes unhealthy when writes fail,
+    -- a full disk for instance, however healthy a read looks.
+    CREATE TABLE replica_heartbeats (
+        replica TEXT PRIMARY KEY,
+        at REAL NOT NULL
+    );
+    """,
 )
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.runtime.app import build_web_app
+from bot.runtime.app import build_slack_app
 from tests.conftest import CHANNEL, Bot, MakeBot, signed_headers, slash_command_body
 from tests.fakes.process import wait_for
 
@@ -17,7 +17,7 @@ from tests.fakes.process import wait_for
 @pytest.fixture
 async def served(make_bot: MakeBot) -> AsyncIterator[tuple[Bot, str]]:
     bot = await make_bot()
-    runner = web.AppRunner(build_web_app(bot.services, bot.bolt), access_log=None)
+    runner = web.AppRunner(build_slack_app(bot.services, bot.bolt), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

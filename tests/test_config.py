@@ -16,6 +16,15 @@ def test_defaults() -> None:
     assert settings.database_url == "sqlite:///videobot.db"
     assert settings.media_hosts == ("storage.withperf.pro",)
     assert settings.port == 3000 and not settings.socket_mode
+    # Health and metrics on loopback; a request has 10 s to arrive, each port takes 256 connections.
+    assert (settings.health_host, settings.health_port) == ("127.0.0.1", 8081)
+    assert (settings.http_read_timeout_seconds, settings.http_max_connections) == (10.0, 256)
+
+
+def test_the_health_address_may_be_opened_or_be_ipv6() -> None:
+    assert load_settings({**BASE, "VIDEOBOT_HEALTH_ADDRESS": "0.0.0.0:9090"}).health_port == 9090
+    settings = load_settings({**BASE, "VIDEOBOT_HEALTH_ADDRESS": "[::1]:8081"})
+    assert (settings.health_host, settings.health_port) == ("::1", 8081)
 
 
 def test_socket_mode_needs_no_signing_secret() -> None:
@@ -69,6 +78,11 @@ def test_retention_keeps_400_days_by_default_and_0_keeps_everything() -> None:
         ({"VIDEOBOT_RETENTION_DAYS": "a year"}, "VIDEOBOT_RETENTION_DAYS"),
         ({"VIDEOBOT_RETENTION_DAYS": "-1"}, "VIDEOBOT_RETENTION_DAYS"),
         ({"VIDEOBOT_RETENTION_DAYS": "3"}, "VIDEOBOT_RETENTION_DAYS"),
+        ({"VIDEOBOT_HEALTH_ADDRESS": "8081"}, "VIDEOBOT_HEALTH_ADDRESS"),
+        ({"VIDEOBOT_HEALTH_ADDRESS": "localhost:99999"}, "VIDEOBOT_HEALTH_ADDRESS"),
+        ({"VIDEOBOT_HEALTH_ADDRESS": "http://127.0.0.1:8081"}, "VIDEOBOT_HEALTH_ADDRESS"),
+        ({"VIDEOBOT_HTTP_MAX_CONNECTIONS": "0"}, "VIDEOBOT_HTTP_MAX_CONNECTIONS"),
+        ({"VIDEOBOT_HTTP_READ_TIMEOUT_SECONDS": "forever"}, "VIDEOBOT_HTTP_READ_TIMEOUT_SECONDS"),
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -72,6 +73,13 @@ async def send_command(
     body = slash_command_body(text, response_url=response_url)
     async with httpx.AsyncClient() as client:
         return await client.post(f"{bot.url}/slack/events", content=body, headers=signed_headers(body, **signing))
+
+
+def free_port() -> int:
+    """A port nothing listens on (the kernel's pick, released at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def delivered(fake_slack: FakeSlack) -> bool:
@@ -195,16 +203,17 @@ async def test_a_missing_setting_stops_the_start_with_one_line_naming_it(
 async def test_socket_mode_takes_a_command_over_the_websocket_and_delivers(
     start_bot: StartBot, fake_slack: FakeSlack, fake_perf: FakePerf
 ) -> None:
-    bot = await start_bot(SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="")
+    port = free_port()
+    bot = await start_bot(SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET="", PORT=str(port))
     await wait_for(lambda: any(not s.closed for s in fake_slack.sockets), what="the Socket Mode connection")
     async with httpx.AsyncClient() as client:
-        health = await client.get(f"{bot.url}/healthz")
+        health = await client.get(f"{bot.health_url}/healthz")
         assert health.status_code == 200 and health.json()["slack_socket"] == "ok"
-        # In Socket Mode nothing is taken over HTTP, signed or not.
+        # In Socket Mode nothing is taken over HTTP, signed or not: Slack's port is not even bound.
         body = slash_command_body("A lighthouse")
-        assert (
-            await client.post(f"{bot.url}/slack/events", content=body, headers=signed_headers(body))
-        ).status_code == 404
+        with pytest.raises(httpx.ConnectError):
+            await client.post(f"http://127.0.0.1:{port}/slack/events", content=body, headers=signed_headers(body))
+    assert bot.port == 0 and "mode=socket" in bot.log_text()
 
     payload = dict(parse_qsl(slash_command_body("A lighthouse in a storm --model pika")))
     envelope = await fake_slack.send_envelope("slash_commands", payload)

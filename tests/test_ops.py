@@ -158,19 +158,19 @@ async def test_metrics_move_as_a_job_goes_through_and_are_off_by_default(
 ) -> None:
     quiet = await start(env, tmp_path)
     async with httpx.AsyncClient() as client:
-        assert (await client.get(f"{quiet.url}/metrics")).status_code == 404
-        assert (await client.get(f"{quiet.url}/readyz")).status_code in (200, 503)
+        assert (await client.get(f"{quiet.health_url}/metrics")).status_code == 404
+        assert (await client.get(f"{quiet.health_url}/readyz")).status_code in (200, 503)
     await quiet.terminate()
 
     bot = await start({**env, "VIDEOBOT_METRICS": "1"}, tmp_path)
     async with httpx.AsyncClient() as client:
-        before = (await client.get(f"{bot.url}/metrics")).text
+        before = (await client.get(f"{bot.health_url}/metrics")).text
         assert "videobot_jobs_delivered 0.0" in before
         await command(bot, "A lighthouse")
         await wait_for(lambda: any(f.shares for f in fake_slack.files.values()), what="the video")
         await wait_for(lambda: any("event=finalized" in line for line in bot.output), what="the final edit")
-        after = (await client.get(f"{bot.url}/metrics")).text
-        ready = await client.get(f"{bot.url}/readyz")
+        after = (await client.get(f"{bot.health_url}/metrics")).text
+        ready = await client.get(f"{bot.health_url}/readyz")
     assert ready.status_code == 200 and ready.json() == {"ready": True}
     assert "videobot_jobs_delivered 1.0" in after and "videobot_jobs_submitted 1.0" in after
     assert 'videobot_jobs{state="delivered"} 1.0' in after
@@ -189,7 +189,9 @@ async def test_json_logs_are_one_object_per_line_with_the_job_id(
     await wait_for(lambda: any(f.shares for f in fake_slack.files.values()), what="the video")
     await bot.terminate()
     entries = [json.loads(line) for line in bot.output if line.startswith("{")]
-    assert len(entries) == len([line for line in bot.output if not line.startswith("videobot listening")])
+    # Every line is one, but the two that say where the bot listens (for supervisors, on stdout).
+    said = ("videobot listening on port ", "videobot health on port ")
+    assert len(entries) == len([line for line in bot.output if not line.startswith(said)])
     delivered = [e for e in entries if e.get("event") == "delivered"]
     assert len(delivered) == 1 and delivered[0]["job"].startswith("vb_") and delivered[0]["level"] == "INFO"
 

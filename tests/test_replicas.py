@@ -80,7 +80,7 @@ async def test_three_replicas_lose_nothing_repeat_nothing_and_share_quotas_when_
     await asyncio.gather(*(replica.start() for replica in replicas))
     try:
         async with httpx.AsyncClient() as client:
-            health = [(await client.get(f"{r.url}/healthz")).json() for r in replicas]
+            health = [(await client.get(f"{r.health_url}/healthz")).json() for r in replicas]
         assert all(h["ok"] and h["database"] == "ok" and h["database_at"].startswith("postgresql") for h in health)
         assert len({h["replica"] for h in health}) == 3
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 DEFAULT_PERF_API_URL = "https://api.withperf.pro"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -22,8 +23,15 @@ class Settings:
     # How long a replica's hold on a job lasts unless renewed: how soon another replica finishes a dead one's jobs.
     lease_seconds: float = 30.0
     media_hosts: tuple[str, ...] = (DEFAULT_MEDIA_HOSTS,)
+    # Slack's requests, in HTTP mode only (Socket Mode binds no port for them).
     host: str = "0.0.0.0"
     port: int = 3000
+    # /healthz with its details, /readyz and /metrics: loopback unless the operator opens it (issue 29).
+    health_host: str = "127.0.0.1"
+    health_port: int = 8081
+    # Each port's open connections, and how long a request (headers and body) may take to arrive.
+    http_max_connections: int = 256
+    http_read_timeout_seconds: float = 10.0
     poll_tick_seconds: float = 1.0
     poll_min_seconds: float = 2.0
     poll_max_seconds: float = 15.0
@@ -86,6 +94,14 @@ class Settings:
                 self.slack_signing_secret,
                 self.slack_app_token,
                 self.perf_api_key,
+                self.database_password,
             )
             if s
         )
+
+    @property
+    def database_password(self) -> str:
+        try:
+            return urlsplit(self.database_url).password or ""
+        except ValueError:
+            return ""

@@ -37,6 +37,10 @@ MIN_WAKE_GAP_SECONDS = 0.025
 # of commands is answered first and its jobs start right after; never longer than ACKS_FIRST_AT_MOST.
 ACKS_FIRST_QUIET_SECONDS = 0.025
 ACKS_FIRST_AT_MOST_SECONDS = 1.0
+# A tick writes this replica's heartbeat at most this often (every tick while writes fail), so health says
+# whether the database takes writes, not only whether it answers a read; a replica silent a day is forgotten.
+HEARTBEAT_SECONDS = 5.0
+FORGET_REPLICAS_AFTER_SECONDS = 86_400.0
 
 
 class Poller:
@@ -63,7 +67,13 @@ class Poller:
         self._tick_lock = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
         self._accepting = True
-        self.last_tick_at: float | None = None
+        self.last_tick_at: float | None = None  # when the last tick started
+        self.last_tick_completed_at: float | None = None
+        self.last_write_ok_at: float | None = None  # the last heartbeat the database took
+        self.last_write_failed_at: float | None = None
+        self.last_write_error = ""  # the exception's type, never its text (it may hold a path or a value)
+        self._write_failed_last = False
+        self._heartbeat_due = float("-inf")
         self._backlog = False  # the last tick had no room for every due job
         self._slack_waiting_at = float("-inf")  # the event loop's clock: real time even when tests fake `clock`
         self.acks_first_quiet_seconds = ACKS_FIRST_QUIET_SECONDS
@@ -113,10 +123,18 @@ class Poller:
         self._scheduler.start()
 
     def healthy(self) -> bool:
-        """True once the first tick ran and ticks keep coming (a stuck loop shows up in /healthz)."""
-        if self.last_tick_at is None or not self._accepting:
+        """True while ticks keep completing and the database takes writes (a stuck loop, a failing step
+        or a full disk shows up in /healthz)."""
+        return self.ticks_completing() and not self.writes_failing()
+
+    def ticks_completing(self) -> bool:
+        if self.last_tick_completed_at is None or not self._accepting:
             return False
-        return self._clock.now() - self.last_tick_at < max(30.0, 10 * self._tick_seconds)
+        return self._clock.now() - self.last_tick_completed_at < max(30.0, 10 * self._tick_seconds)
+
+    def writes_failing(self) -> bool:
+        """The last heartbeat the database was asked to take, it refused."""
+        return self._write_failed_last
 
     def wake(self) -> None:
         """Run a tick now rather than at the next interval (a new job should not wait a second)."""
@@ -148,24 +166,48 @@ class Poller:
         async with self._tick_lock:
             await self._acks_first()
             self.last_tick_at = self._clock.now()
-            await self._jobs.wake_queue()
-            now = self._clock.now()
-            # Every quarter lease, not every tick: a lease past half its length is still renewed with about
-            # a quarter left (ticks are far shorter than leases), and a busy replica pays no write per tick.
-            if self._in_flight and now - self._leases_renewed_at >= self._lease_seconds / 4:
-                self._leases_renewed_at = now
-                await self._store.renew_leases(self.replica, now, self._lease_seconds)
-            room = self._concurrency * 4 - (len(self._in_flight) - self._slots.aside)
-            if room <= 0:
-                self._backlog = True
-                return
-            due = await self._store.claim_due(self._clock.now(), room, self.replica, self._lease_seconds)
-            # A full claim may have left due jobs behind: the next step to finish makes room and wakes for them.
-            self._backlog = len(due) == room
-            for job in due:
-                self._in_flight[job.id] = asyncio.create_task(self._advance(job), name=f"job-{job.id}")
-            next_due = await self._store.next_due_at()
-            self._wake_for(next_due)
+            await self._heartbeat(self.last_tick_at)
+            await self._tick()
+            # Only a tick that got through its work counts: one failing on every write is no sign of life.
+            self.last_tick_completed_at = self._clock.now()
+
+    async def _heartbeat(self, now: float) -> None:
+        if now < self._heartbeat_due:
+            return
+        try:
+            await self._store.heartbeat(self.replica, now, FORGET_REPLICAS_AFTER_SECONDS)
+        except Exception as exc:
+            if not self.writes_failing():
+                log.error("event=database_writes_failing replica=%s error=%s", self.replica, type(exc).__name__)
+            self.last_write_failed_at, self.last_write_error = now, type(exc).__name__
+            self._write_failed_last = True
+            return  # tried again next tick, so health comes back as soon as writes do
+        if self.writes_failing():
+            log.warning("event=database_writes_recovered replica=%s", self.replica)
+        self.last_write_ok_at, self.last_write_error = now, ""
+        self._write_failed_last = False
+        self._heartbeat_due = now + HEARTBEAT_SECONDS
+
+    async def _tick(self) -> None:
+        """The work of one tick: the account's line, the leases, the jobs due."""
+        await self._jobs.wake_queue()
+        now = self._clock.now()
+        # Every quarter lease, not every tick: a lease past half its length is still renewed with about
+        # a quarter left (ticks are far shorter than leases), and a busy replica pays no write per tick.
+        if self._in_flight and now - self._leases_renewed_at >= self._lease_seconds / 4:
+            self._leases_renewed_at = now
+            await self._store.renew_leases(self.replica, now, self._lease_seconds)
+        room = self._concurrency * 4 - (len(self._in_flight) - self._slots.aside)
+        if room <= 0:
+            self._backlog = True
+            return
+        due = await self._store.claim_due(self._clock.now(), room, self.replica, self._lease_seconds)
+        # A full claim may have left due jobs behind: the next step to finish makes room and wakes for them.
+        self._backlog = len(due) == room
+        for job in due:
+            self._in_flight[job.id] = asyncio.create_task(self._advance(job), name=f"job-{job.id}")
+        next_due = await self._store.next_due_at()
+        self._wake_for(next_due)
 
     async def _advance(self, job: Job) -> None:
         try:

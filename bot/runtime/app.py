@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
-from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
@@ -38,12 +38,21 @@ from bot.jobs.quotas import Quotas
 from bot.jobs.service import JobService
 from bot.runtime.metrics import Metrics
 from bot.runtime.running import RunningServices
-from bot.runtime.web import build_web_app
+from bot.runtime.web import ListenFailed, build_health_app, build_slack_app, listen
 from handlers import register_all
 from handlers.services import Services
 from storage.db import Store
 
-__all__ = ["MigrateFirst", "RunningServices", "build_bolt_app", "build_web_app", "open_services", "serve"]
+__all__ = [
+    "ListenFailed",
+    "MigrateFirst",
+    "RunningServices",
+    "build_bolt_app",
+    "build_health_app",
+    "build_slack_app",
+    "open_services",
+    "serve",
+]
 
 log = logging.getLogger("videobot.app")
 
@@ -228,6 +237,12 @@ def build_bolt_app(services: Services) -> AsyncApp:
     return app
 
 
+def _say(line: str) -> None:
+    """One write, line and end together: a log line on stderr (the same pipe, often) never lands inside it."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -237,13 +252,10 @@ async def serve(settings: Settings) -> None:
     async with open_services(settings) as services:
         bolt = build_bolt_app(services)
         extra_health: dict[str, Callable[[], Awaitable[bool]]] = {}
-        runner = web.AppRunner(
-            build_web_app(services, None if settings.socket_mode else bolt, extra_health), access_log=None
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
-        port = runner.addresses[0][1] if runner.addresses else settings.port
+        # Health first, then Slack's port, which only HTTP mode binds: Socket Mode needs nothing to reach it.
+        listening = await listen(services, None if settings.socket_mode else bolt, extra_health)
+        # Machine-readable lines for supervisors and for tests that start the bot on port 0.
+        _say(f"videobot health on port {listening.health_port}")
         socket_handler = None
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -251,12 +263,22 @@ async def serve(settings: Settings) -> None:
             socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
             await socket_handler.connect_async()
             extra_health["slack_socket"] = socket_handler.client.is_connected
-            log.info("event=started mode=socket healthz_port=%d", port)
+            log.info("event=started mode=socket health=%s:%d", settings.health_host, listening.health_port)
         else:
-            log.info("event=started mode=http port=%d path=/slack/events", port)
+            log.info(
+                "event=started mode=http port=%d path=/slack/events health=%s:%d",
+                listening.slack_port,
+                settings.health_host,
+                listening.health_port,
+            )
+        # One tick before saying so: /healthz and /readyz are true from the first probe after the line below.
+        with contextlib.suppress(Exception):
+            await services.poller.tick()
         services.poller.start()
-        # A machine-readable line for supervisors and tests that start the bot on port 0.
-        print(f"videobot listening on port {port}", flush=True)
+        if listening.slack_port is not None:
+            _say(f"videobot listening on port {listening.slack_port}")
+        else:
+            _say("videobot connected over Socket Mode")
         try:
             await stop.wait()
         finally:
@@ -264,5 +286,5 @@ async def serve(settings: Settings) -> None:
             if socket_handler is not None:
                 await socket_handler.close_async()
             await services.poller.stop(SHUTDOWN_GRACE_SECONDS)
-            await runner.cleanup()
+            await listening.close()
     log.info("event=stopped")

@@ -67,13 +67,13 @@ def _command(args: argparse.Namespace) -> int:
             print(f"videobot: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command == "run":
-        from bot.runtime.app import MigrateFirst, serve
+        from bot.runtime.app import ListenFailed, MigrateFirst, serve
         from bot.runtime.logs import setup_logging
 
         setup_logging(settings.log_level, settings.secrets(), settings.log_format)
         try:
             asyncio.run(serve(settings))
-        except MigrateFirst as exc:
+        except (MigrateFirst, ListenFailed) as exc:
             print(f"videobot: {exc}", file=sys.stderr)
             return 1
         return 0

@@ -76,6 +76,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         media_hosts=_media_hosts(get("VIDEOBOT_MEDIA_HOSTS", DEFAULT_MEDIA_HOSTS)),
         host=get("HOST", "0.0.0.0"),
         port=_number("PORT", get("PORT", "3000"), int, 0, 65535),
+        **_http_settings(get),
         poll_tick_seconds=_number(
             "VIDEOBOT_POLL_TICK_SECONDS", get("VIDEOBOT_POLL_TICK_SECONDS", "1"), float, 0.05, 60
         ),
@@ -162,6 +163,38 @@ def _slack_credentials(get: Callable[[str], str], required: Callable[[str, str],
             "(or set SLACK_APP_TOKEN to use Socket Mode)"
         )
     return bot_token, app_token, signing_secret
+
+
+class _Http(TypedDict):
+    health_host: str
+    health_port: int
+    http_max_connections: int
+    http_read_timeout_seconds: float
+
+
+def _http_settings(get: Callable[[str, str], str]) -> _Http:
+    """Where health and metrics are served, and the limits of both ports (issue 29)."""
+    host, port = _address("VIDEOBOT_HEALTH_ADDRESS", get("VIDEOBOT_HEALTH_ADDRESS", "127.0.0.1:8081"))
+    return {
+        "health_host": host,
+        "health_port": port,
+        "http_max_connections": _number(
+            "VIDEOBOT_HTTP_MAX_CONNECTIONS", get("VIDEOBOT_HTTP_MAX_CONNECTIONS", "256"), int, 8, 100_000
+        ),
+        "http_read_timeout_seconds": _number(
+            "VIDEOBOT_HTTP_READ_TIMEOUT_SECONDS", get("VIDEOBOT_HTTP_READ_TIMEOUT_SECONDS", "10"), float, 0.1, 300
+        ),
+    }
+
+
+def _address(name: str, value: str) -> tuple[str, int]:
+    """HOST:PORT, or [IPv6]:PORT."""
+    found = re.match(r"^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$", value.strip())
+    if not found or int(found.group(3)) > 65535:
+        raise ConfigError(
+            f"{name} must be HOST:PORT such as 127.0.0.1:8081 (0.0.0.0:8081 to be reached from outside), not {value!r}"
+        )
+    return found.group(1) or found.group(2), int(found.group(3))
 
 
 def _check_timings(settings: Settings) -> None:

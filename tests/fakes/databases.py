@@ -40,3 +40,50 @@ async def fresh_database(engine: str, directory: Path) -> AsyncIterator[str]:
             await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         finally:
             await admin.close()
+
+
+_SQLITE_REFUSALS = [
+    f"CREATE TRIGGER refuse_{table}_{verb} BEFORE {verb} ON {table} "
+    "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    for table in ("replica_heartbeats", "jobs")
+    for verb in ("INSERT", "UPDATE")
+]
+_POSTGRES_REFUSALS = [
+    "CREATE FUNCTION refuse_writes() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$",
+    *(
+        f"CREATE TRIGGER refuse_{table} BEFORE INSERT OR UPDATE ON {table} "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_writes()"
+        for table in ("replica_heartbeats", "jobs")
+    ),
+]
+
+
+@asynccontextmanager
+async def writes_refused(url: str) -> AsyncIterator[None]:
+    """The database at `url` refuses every write to jobs and heartbeats, as a full disk would, until the block ends.
+
+    Done from another connection, as the disk would: the bot's own connections are left as they are."""
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        db = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        try:
+            for statement in _SQLITE_REFUSALS:
+                db.execute(statement)
+            yield
+            for statement in _SQLITE_REFUSALS:
+                db.execute(f"DROP TRIGGER {statement.split()[2]}")
+        finally:
+            db.close()
+        return
+    import asyncpg
+
+    pg = await asyncpg.connect(url)
+    try:
+        for statement in _POSTGRES_REFUSALS:
+            await pg.execute(statement)
+        yield
+        await pg.execute("DROP FUNCTION refuse_writes() CASCADE")
+    finally:
+        await pg.close()

@@ -173,6 +173,8 @@ async def demo(text: str | list[Step]) -> int:
         )
         assert bot.stdout is not None
         line = (await asyncio.wait_for(bot.stdout.readline(), 30)).decode()
+        if line.startswith("videobot health on port "):  # printed first; Slack's port follows
+            line = (await asyncio.wait_for(bot.stdout.readline(), 30)).decode()
         if not line.startswith("videobot listening on port "):
             print("videobot did not start:", line, (Path(tmp) / "videobot.log").read_text())
             return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import time
@@ -45,6 +46,7 @@ def bot_environment(slack: FakeSlack, perf: FakePerf, database: Path | str, **ov
             "VIDEOBOT_MEDIA_HOSTS": perf.media_host,
             "HOST": "127.0.0.1",
             "PORT": "0",
+            "VIDEOBOT_HEALTH_ADDRESS": "127.0.0.1:0",
         }
     )
     env.update(overrides)
@@ -62,12 +64,17 @@ async def wait_for(condition: Callable[[], bool], within: float = 20.0, what: st
 
 class BotProcess:
     def __init__(self, env: dict[str, str], cwd: Path, command: list[str] | None = None) -> None:
-        """`command` defaults to `videobot run`; anything that prints "videobot listening on port N" works."""
+        """`command` defaults to `videobot run`; anything that prints "videobot listening on port N" works.
+
+        `videobot run` prints "videobot health on port N" first, then that line (HTTP mode) or "videobot
+        connected over Socket Mode"."""
         self.command = command or videobot_command()
         self.env = env
         self.cwd = cwd
         self.output: list[str] = []
         self.port = 0
+        self.health_port = 0
+        self.socket_mode = False
         self._proc: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -80,16 +87,24 @@ class BotProcess:
             stderr=asyncio.subprocess.STDOUT,
         )
         self._reader = asyncio.create_task(self._read())
-        await wait_for(lambda: self.port != 0 or self.returncode is not None, what="the bot to listen")
-        assert self.port, "\n".join(self.output)
+        await wait_for(lambda: self.ready or self.returncode is not None, what="the bot to listen")
+        assert self.ready, "\n".join(self.output)
+
+    @property
+    def ready(self) -> bool:
+        return self.port != 0 or self.socket_mode
 
     async def _read(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         async for raw in self._proc.stdout:
             line = raw.decode(errors="replace").rstrip()
             self.output.append(line)
-            if line.startswith("videobot listening on port "):
-                self.port = int(line.rsplit(" ", 1)[1])
+            if found := re.match(r"videobot listening on port (\d+)", line):
+                self.port = int(found.group(1))
+            elif found := re.match(r"videobot health on port (\d+)", line):
+                self.health_port = int(found.group(1))
+            elif line == "videobot connected over Socket Mode":
+                self.socket_mode = True
 
     @property
     def pid(self) -> int:
@@ -102,7 +117,15 @@ class BotProcess:
 
     @property
     def url(self) -> str:
+        """Slack's port (HTTP mode only)."""
+        assert self.port, "no port for Slack's requests: the bot runs in Socket Mode"
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        """/healthz with its details, /readyz and /metrics."""
+        assert self.health_port, "the bot printed no health port"
+        return f"http://127.0.0.1:{self.health_port}"
 
     async def kill(self) -> None:
         assert self._proc is not None
