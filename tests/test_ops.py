@@ -69,7 +69,7 @@ async def test_check_passes_against_working_slack_perf_and_database(env: dict[st
 @pytest.mark.parametrize(
     ("change", "failing_line"),
     [
-        ({"SLACK_BOT_TOKEN": "xoxb-wrong"}, "FAIL slack: the bot token is wrong or revoked"),
+        ({"SLACK_BOT_TOKEN": "xoxb-wrong"}, "FAIL slack: Slack refused SLACK_BOT_TOKEN (invalid_auth)"),
         ({"PERF_API_KEY": "pk_test_wrong"}, "FAIL perf: Perf refused PERF_API_KEY (HTTP 401)"),
         ({"PERF_API_URL": "http://127.0.0.1:9"}, "FAIL perf: Perf at http://127.0.0.1:9 is not answering properly"),
         ({"PERF_API_KEY": ""}, "FAIL configuration: PERF_API_KEY is not set"),

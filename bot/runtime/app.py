@@ -41,7 +41,15 @@ from handlers import register_all
 from handlers.services import Services
 from storage.db import Store
 
-__all__ = ["MigrateFirst", "RunningServices", "build_bolt_app", "build_web_app", "open_services", "serve"]
+__all__ = [
+    "MigrateFirst",
+    "RunningServices",
+    "SlackRefused",
+    "build_bolt_app",
+    "build_web_app",
+    "open_services",
+    "serve",
+]
 
 log = logging.getLogger("videobot.app")
 
@@ -207,41 +215,84 @@ def build_bolt_app(services: Services) -> AsyncApp:
     return app
 
 
+class SlackRefused(Exception):
+    """Slack refused a token for good; the message names the setting and how to get a good one."""
+
+
+async def _refuse_bad_tokens(settings: Settings) -> None:
+    """Before anything is opened: a token Slack refuses stops the start with one line naming it."""
+    from bot.runtime.tokens import ask_slack
+
+    answers = await ask_slack(settings)
+    refused = [answer for answer in answers if answer.refused]
+    if refused:
+        raise SlackRefused("; ".join(answer.detail for answer in refused))
+    for answer in answers:
+        if not answer.ok:
+            # Not a verdict on the token: the clients retry, and the bot serves once Slack answers.
+            log.warning("event=slack_not_checked setting=%s detail=%s", answer.setting, answer.detail)
+
+
 async def serve(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT, which stop it within seconds at any point: while starting (checking
+    the tokens, migrating, connecting to Slack) the start is abandoned; once serving, the bot stops with
+    SHUTDOWN_GRACE_SECONDS for the work in hand."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    serving = False
+
+    def on_signal() -> None:
+        stop.set()
+        if not serving and main is not None:
+            # Nothing reads `stop` before the bot serves: a start waiting on Slack or the database would
+            # otherwise hold the process until it finished (the Socket Mode client retries forever).
+            main.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await _refuse_bad_tokens(settings)
+        async with open_services(settings) as services:
+            bolt = build_bolt_app(services)
+            extra_health: dict[str, Callable[[], Awaitable[bool]]] = {}
+            runner = web.AppRunner(
+                build_web_app(services, None if settings.socket_mode else bolt, extra_health), access_log=None
+            )
+            await runner.setup()
+            socket_handler = None
+            try:
+                site = web.TCPSite(runner, settings.host, settings.port)
+                await site.start()
+                port = runner.addresses[0][1] if runner.addresses else settings.port
+                if settings.socket_mode:
+                    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    async with open_services(settings) as services:
-        bolt = build_bolt_app(services)
-        extra_health: dict[str, Callable[[], Awaitable[bool]]] = {}
-        runner = web.AppRunner(
-            build_web_app(services, None if settings.socket_mode else bolt, extra_health), access_log=None
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
-        port = runner.addresses[0][1] if runner.addresses else settings.port
-        socket_handler = None
-        if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
-            await socket_handler.connect_async()
-            extra_health["slack_socket"] = socket_handler.client.is_connected
-            log.info("event=started mode=socket healthz_port=%d", port)
-        else:
-            log.info("event=started mode=http port=%d path=/slack/events", port)
-        services.poller.start()
-        # A machine-readable line for supervisors and tests that start the bot on port 0.
-        print(f"videobot listening on port {port}", flush=True)
-        try:
-            await stop.wait()
-        finally:
-            log.info("event=stopping grace_seconds=%.0f", SHUTDOWN_GRACE_SECONDS)
-            if socket_handler is not None:
-                await socket_handler.close_async()
-            await services.poller.stop(SHUTDOWN_GRACE_SECONDS)
-            await runner.cleanup()
+                    socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
+                    await socket_handler.connect_async()
+                    extra_health["slack_socket"] = socket_handler.client.is_connected
+                    log.info("event=started mode=socket healthz_port=%d", port)
+                else:
+                    log.info("event=started mode=http port=%d path=/slack/events", port)
+                serving = True
+                services.poller.start()
+                # A machine-readable line for supervisors and tests that start the bot on port 0.
+                print(f"videobot listening on port {port}", flush=True)
+                await stop.wait()
+            finally:
+                log.info("event=stopping grace_seconds=%.0f", SHUTDOWN_GRACE_SECONDS if serving else 0)
+                if socket_handler is not None:
+                    await socket_handler.close_async()
+                await services.poller.stop(SHUTDOWN_GRACE_SECONDS if serving else 0.0)
+                await runner.cleanup()
+    except asyncio.CancelledError:
+        if not stop.is_set() or main is None:
+            raise
+        # Stopped by a signal before it served: that is the stop asked for, not a failure.
+        main.uncancel()
+        log.info("event=stopped_while_starting")
+        return
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
     log.info("event=stopped")

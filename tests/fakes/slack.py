@@ -172,6 +172,9 @@ class FakeSlack:
         self.gate_filters: dict[str, Callable[[dict[str, Any]], bool]] = {}
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: dict[str, dict[str, Any]] = {}
+        # Where apps.connections.open sends the app ("": the fake's own /socket); a dead address keeps
+        # the bot's Socket Mode client connecting.
+        self.socket_url = ""
         self._envelopes = itertools.count(1)
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
@@ -333,7 +336,7 @@ class FakeSlack:
         }
 
     async def _m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
+        return {"ok": True, "url": self.socket_url or self.base_url.replace("http://", "ws://") + "/socket"}
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         """Socket Mode: say hello, then carry envelopes to the app and record its acks."""

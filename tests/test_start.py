@@ -1,0 +1,100 @@
+"""Starting and stopping `videobot run` as a new user meets it: a token Slack refuses is one line naming it and
+an exit, SIGTERM stops the bot in every state, and `videobot check` catches a wrong app token first."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.perf import FakePerf
+from tests.fakes.process import FAST_POLLING, BotProcess, bot_environment, videobot_command, wait_for
+from tests.fakes.slack import APP_TOKEN, FakeSlack
+
+
+@pytest.fixture
+def env(fake_slack: FakeSlack, fake_perf: FakePerf, tmp_path: Path) -> dict[str, str]:
+    # A SQLite file of this test's own: whether the start created it is part of what is checked.
+    return bot_environment(fake_slack, fake_perf, tmp_path / "data" / "videobot.db", **FAST_POLLING)
+
+
+async def run_to_the_end(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *videobot_command(*args), env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"`videobot {' '.join(args)}` was still running after 30 s") from None
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize(
+    ("change", "setting"),
+    [
+        ({"SLACK_APP_TOKEN": "xapp-1-A0MADEUP-0000-not-a-real-token", "SLACK_SIGNING_SECRET": ""}, "SLACK_APP_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-0000-0000-revoked"}, "SLACK_BOT_TOKEN"),
+    ],
+)
+async def test_a_token_slack_refuses_stops_the_start_with_one_line_naming_it(
+    env: dict[str, str], tmp_path: Path, change: dict[str, str], setting: str
+) -> None:
+    code, out, err = await run_to_the_end({**env, **change}, tmp_path, "run")
+    assert code == 1
+    said = [line for line in err.splitlines() if line.startswith("videobot: ")]
+    assert said and said[0].startswith(f"videobot: Slack refused {setting} (invalid_auth)"), err
+    assert "Traceback" not in out + err and change[setting] not in out + err
+    assert not (tmp_path / "data" / "videobot.db").exists(), "nothing is created for a start that cannot work"
+
+
+async def test_sigterm_stops_a_bot_still_connecting_to_socket_mode(
+    env: dict[str, str], tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    with socket.socket() as probe:  # an address nothing listens on: the Socket Mode client keeps retrying
+        probe.bind(("127.0.0.1", 0))
+        fake_slack.socket_url = f"ws://127.0.0.1:{probe.getsockname()[1]}/socket"
+    bot = BotProcess({**env, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": ""}, tmp_path)
+    starting = asyncio.create_task(bot.start())
+    # The check before the start, then the Socket Mode client's own request for an address.
+    await wait_for(lambda: fake_slack.call_count("apps.connections.open") >= 2, what="the client connecting")
+    assert bot.returncode is None and bot.port == 0, "still connecting"
+    code = await bot.terminate()  # fails if the bot is not gone within BotProcess.terminate's deadline
+    with pytest.raises(AssertionError):
+        await starting  # it never listened
+    assert code == 0, bot.log_text()
+    assert "event=stopped_while_starting" in bot.log_text()
+
+
+async def test_sigterm_and_ctrl_c_stop_a_running_socket_mode_bot(
+    env: dict[str, str], tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        bot = BotProcess({**env, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": ""}, tmp_path)
+        await bot.start()
+        await wait_for(lambda: any(not s.closed for s in fake_slack.sockets), what="the websocket")
+        bot.send_signal(sig)
+        assert await bot.wait() == 0, bot.log_text()
+        assert "event=stopped" in bot.log_text()
+
+
+async def test_check_tries_the_app_token_in_socket_mode(env: dict[str, str], tmp_path: Path) -> None:
+    socket_mode = {**env, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": ""}
+    code, out, _ = await run_to_the_end(socket_mode, tmp_path, "check")
+    assert code == 0, out
+    assert any(line.startswith("ok   slack socket mode: apps.connections.open ok") for line in out.splitlines()), out
+
+    made_up = {**socket_mode, "SLACK_APP_TOKEN": "xapp-1-A0MADEUP-0000-not-a-real-token"}
+    code, out, _ = await run_to_the_end(made_up, tmp_path, "check")
+    assert code == 1
+    assert any(
+        line.startswith("FAIL slack socket mode: Slack refused SLACK_APP_TOKEN (invalid_auth)")
+        for line in out.splitlines()
+    ), out
+    assert "A0MADEUP" not in out
