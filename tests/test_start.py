@@ -4,13 +4,17 @@ an exit, SIGTERM stops the bot in every state, and `videobot check` catches a wr
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import signal
 import socket
 import subprocess
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
+from bot.runtime.cli import main
 from tests.fakes.perf import FakePerf
 from tests.fakes.process import FAST_POLLING, BotProcess, bot_environment, videobot_command, wait_for
 from tests.fakes.slack import APP_TOKEN, FakeSlack
@@ -98,3 +102,61 @@ async def test_check_tries_the_app_token_in_socket_mode(env: dict[str, str], tmp
         for line in out.splitlines()
     ), out
     assert "A0MADEUP" not in out
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def test_version_names_the_installed_package(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"videobot {metadata.version('videobot')}"
+
+
+def test_every_sub_command_has_a_description_in_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listed = capsys.readouterr().out
+    names = re.findall(r"^    (\w+)\s+\S", listed, re.MULTILINE)
+    assert {"run", "check", "migrate", "jobs", "export", "backup", "vacuum"} <= set(names), listed
+    for name in names:
+        arguments = ["job_1"] if name in ("job", "retry", "cancel") else ["copy.db"] if name == "backup" else []
+        with pytest.raises(SystemExit) as exited:
+            main([name, "--help", *arguments])
+        assert exited.value.code == 0
+        text = capsys.readouterr().out
+        description = text.split("\n\n")[1].strip()
+        assert not description.startswith(("positional arguments", "options")), f"`videobot {name} --help`: {text}"
+        assert len(description) > 20 and description[0].isupper(), text
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["migrate"],
+        ["jobs"],
+        ["job", "vb_none"],
+        ["export", "--format", "json"],
+        ["vacuum"],
+        ["retry", "vb_none"],
+        ["cancel", "vb_none"],
+        ["backup", "copy.db"],
+    ],
+)
+def test_database_commands_need_only_database_url(
+    arguments: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [n for n in os.environ if n.startswith(("SLACK_", "PERF_", "VIDEOBOT_", "DATABASE_URL"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'videobot.db'}")
+    assert main(["migrate"]) == 0
+    capsys.readouterr()
+    code = main(arguments)
+    said = capsys.readouterr()
+    assert "configuration" not in said.out + said.err, said
+    if arguments[-1] == "vb_none":
+        assert (code, said.err.strip()) == (1, "videobot: no job vb_none")
+    else:
+        assert code == 0, said
