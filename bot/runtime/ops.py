@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -188,9 +189,13 @@ def sqlite_file(database_url: str) -> str:
 def backup(database_path: str, target: str) -> int:
     """SQLite's online backup: a consistent copy while the bot keeps writing. Returns the bytes written."""
     destination = Path(target)
-    if destination.exists():
-        raise OpsRefused(f"{target} exists; choose a new file name")
     destination.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # Created here, owner-only (0600) and never over an existing file: a copy holds everything the
+        # database does, and the umask would make it readable by everyone.
+        os.close(os.open(destination, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        raise OpsRefused(f"{target} exists; choose a new file name") from None
     source = sqlite3.connect(f"file:{database_path}?mode=ro", uri=True)
     copy = sqlite3.connect(str(destination))
     try:
