@@ -160,3 +160,39 @@ def test_database_commands_need_only_database_url(
         assert (code, said.err.strip()) == (1, "videobot: no job vb_none")
     else:
         assert code == 0, said
+
+
+# --- .env.example ----------------------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
+
+
+def example_settings() -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {name: value for name, value in dotenv_values(EXAMPLE).items() if value is not None}
+
+
+def test_the_example_holds_what_a_first_run_needs_and_nothing_unknown() -> None:
+    settings = example_settings()
+    assert set(settings) == {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "PERF_API_KEY", "DATABASE_URL"}
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert text.isascii(), "a pasted typographic character would end up in someone's .env"
+    assert "# SLACK_SIGNING_SECRET=" in text, "HTTP mode's setting is shown, commented out"
+
+
+async def test_check_with_the_example_unchanged_names_each_placeholder_and_creates_nothing(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PERF_", "VIDEOBOT_", "DATABASE_"))}
+    code, out, err = await run_to_the_end(env, tmp_path, "check")
+    assert code == 2
+    lines = out.splitlines()
+    names = ["SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "PERF_API_KEY"]
+    assert len(lines) == len(names), out + err
+    for line, name in zip(lines, names, strict=True):
+        assert line.startswith(f"FAIL configuration: {name} is still a placeholder from an example: set it to ")
+    assert not (tmp_path / "videobot.db").exists(), "nothing is created before the settings are right"
+    code, _, err = await run_to_the_end(env, tmp_path, "run")
+    assert code == 2 and len(err.splitlines()) == 3 and "Traceback" not in err
+    assert all(line.startswith("videobot: configuration error: ") for line in err.splitlines())
+    assert not (tmp_path / "videobot.db").exists()

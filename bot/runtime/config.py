@@ -230,7 +230,11 @@ def _slack_credentials(get: Callable[[str], str], problems: _Problems) -> tuple[
         token = get("SLACK_APP_TOKEN")
         if not token:
             return ""
-        _secret("SLACK_APP_TOKEN", token, "an app-level token (xapp-…, Basic Information → App-Level Tokens)")
+        _secret(
+            "SLACK_APP_TOKEN",
+            token,
+            "set it to an app-level token (xapp-…, Basic Information → App-Level Tokens), or remove it for HTTP mode",
+        )
         if not token.startswith("xapp-"):
             raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information page)")
         return token
@@ -238,7 +242,11 @@ def _slack_credentials(get: Callable[[str], str], problems: _Problems) -> tuple[
     def signing() -> str:
         secret = get("SLACK_SIGNING_SECRET")
         if secret:
-            _secret("SLACK_SIGNING_SECRET", secret, "the Signing Secret (Basic Information → App Credentials)")
+            _secret(
+                "SLACK_SIGNING_SECRET",
+                secret,
+                "set it to the app's Signing Secret (Basic Information → App Credentials)",
+            )
         elif not get("SLACK_APP_TOKEN"):
             raise ConfigError(
                 "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests "
