@@ -439,12 +439,9 @@ def _approval_settings(get: Callable[[str, str], str], problems: _Problems) -> d
     channel = problems.check(
         lambda: _one_channel_id("VIDEOBOT_APPROVAL_CHANNEL", get("VIDEOBOT_APPROVAL_CHANNEL", "")), ""
     )
-    if (
-        over
-        and not approvers
-        and not channel
-        and not get("VIDEOBOT_APPROVERS", "") + get("VIDEOBOT_APPROVAL_CHANNEL", "")
-    ):
+    # Only when neither is given at all: a malformed one is reported on its own line already.
+    someone_named = bool(get("VIDEOBOT_APPROVERS", "") or get("VIDEOBOT_APPROVAL_CHANNEL", ""))
+    if over and not someone_named:
         problems.found.append(
             "VIDEOBOT_APPROVAL_OVER_USD is set but nobody would be asked: set VIDEOBOT_APPROVAL_CHANNEL to a "
             "channel ID where approvers see the requests, or VIDEOBOT_APPROVERS to the user IDs to ask by "
