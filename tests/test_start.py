@@ -196,3 +196,22 @@ async def test_check_with_the_example_unchanged_names_each_placeholder_and_creat
     assert code == 2 and len(err.splitlines()) == 3 and "Traceback" not in err
     assert all(line.startswith("videobot: configuration error: ") for line in err.splitlines())
     assert not (tmp_path / "videobot.db").exists()
+
+
+async def test_an_app_token_revoked_while_the_bot_runs_stops_it_with_one_line(
+    env: dict[str, str], tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    bot = BotProcess({**env, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": ""}, tmp_path)
+    await bot.start()
+    await wait_for(lambda: any(not s.closed for s in fake_slack.sockets), what="the websocket")
+    fake_slack.app_token = "xapp-1-the-new-one"  # the old token is revoked, and Slack drops the connection
+    for connection in fake_slack.sockets:
+        await connection.close()
+    # Slack's client notices a dropped connection on its next check, ten seconds at most.
+    assert await bot.wait(within=40) == 1
+    said = [line for line in bot.output if line.startswith("videobot: ")]
+    assert said == [
+        "videobot: Slack refused SLACK_APP_TOKEN (invalid_auth) while the bot ran: copy the app-level token "
+        "(xapp-…) again from Basic Information → App-Level Tokens, or make a new one with the connections:write scope"
+    ], bot.log_text()
+    assert "event=stopping" in bot.log_text() and "Traceback" not in bot.log_text()

@@ -7,16 +7,19 @@ import contextlib
 import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.clients.media import MediaFetcher
 from bot.clients.pacing import Pacer
 from bot.clients.perf import PerfClient
 from bot.clients.slack import SlackGateway, make_web_client
+from bot.clients.slack_api import error_code
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.job import Job
 from bot.domain.settings import Settings
@@ -36,6 +39,8 @@ from bot.jobs.quotas import Quotas
 from bot.jobs.service import JobService
 from bot.runtime.metrics import Metrics
 from bot.runtime.running import RunningServices
+from bot.runtime.tokens import FIXES as TOKEN_FIXES
+from bot.runtime.tokens import REFUSED_TOKEN_ERRORS, ask_slack
 from bot.runtime.web import build_web_app
 from handlers import register_all
 from handlers.services import Services
@@ -221,8 +226,6 @@ class SlackRefused(Exception):
 
 async def _refuse_bad_tokens(settings: Settings) -> None:
     """Before anything is opened: a token Slack refuses stops the start with one line naming it."""
-    from bot.runtime.tokens import ask_slack
-
     answers = await ask_slack(settings)
     refused = [answer for answer in answers if answer.refused]
     if refused:
@@ -233,6 +236,26 @@ async def _refuse_bad_tokens(settings: Settings) -> None:
             log.warning("event=slack_not_checked setting=%s detail=%s", answer.setting, answer.detail)
 
 
+def _stop_when_slack_refuses_the_app_token(handler: Any, refused: Callable[[str], None]) -> None:
+    """Told when a reconnect finds the app token refused for good (revoked while the bot ran): Slack's Socket
+    Mode client would retry it forever, logging a traceback every ten seconds and never serving again.
+
+    The client has no hook for this: its one way to a new address is wrapped, and the error still raised."""
+    client = handler.client
+    issue = client.issue_new_wss_url
+
+    async def issue_or_tell() -> str:
+        try:
+            url: str = await issue()
+        except SlackApiError as exc:
+            if error_code(exc) in REFUSED_TOKEN_ERRORS:
+                refused(error_code(exc))
+            raise
+        return url
+
+    client.issue_new_wss_url = issue_or_tell
+
+
 async def serve(settings: Settings) -> None:
     """Serve until SIGTERM or SIGINT, which stop it within seconds at any point: while starting (checking
     the tokens, migrating, connecting to Slack) the start is abandoned; once serving, the bot stops with
@@ -241,6 +264,12 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
     serving = False
+    refusals: list[str] = []
+
+    def app_token_refused(code: str) -> None:
+        log.error("event=slack_refused setting=SLACK_APP_TOKEN error=%s", code)
+        refusals.append(f"Slack refused SLACK_APP_TOKEN ({code}) while the bot ran: {TOKEN_FIXES['SLACK_APP_TOKEN']}")
+        stop.set()
 
     def on_signal() -> None:
         stop.set()
@@ -269,6 +298,7 @@ async def serve(settings: Settings) -> None:
                     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
                     socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
+                    _stop_when_slack_refuses_the_app_token(socket_handler, app_token_refused)
                     await socket_handler.connect_async()
                     extra_health["slack_socket"] = socket_handler.client.is_connected
                     log.info("event=started mode=socket healthz_port=%d", port)
@@ -279,6 +309,8 @@ async def serve(settings: Settings) -> None:
                 # A machine-readable line for supervisors and tests that start the bot on port 0.
                 print(f"videobot listening on port {port}", flush=True)
                 await stop.wait()
+                if refusals:
+                    raise SlackRefused(refusals[0])
             finally:
                 log.info("event=stopping grace_seconds=%.0f", SHUTDOWN_GRACE_SECONDS if serving else 0)
                 if socket_handler is not None:

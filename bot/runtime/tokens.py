@@ -32,7 +32,7 @@ REFUSED_TOKEN_ERRORS = frozenset(
     }
 )
 
-_FIXES = {
+FIXES = {
     "SLACK_BOT_TOKEN": "copy the Bot User OAuth Token (xoxb-…) again from the app's OAuth & Permissions page "
     "(reinstall the app if it was revoked)",
     "SLACK_APP_TOKEN": "copy the app-level token (xapp-…) again from Basic Information → App-Level Tokens, or make "
@@ -73,7 +73,7 @@ async def _ask(setting: str, settings: Settings, call: Any) -> TokenAnswer:
         data = getattr(exc.response, "data", None)
         code = str(data.get("error", "")) if isinstance(data, dict) else ""
         if code in REFUSED_TOKEN_ERRORS:
-            return TokenAnswer(setting, False, True, f"Slack refused {setting} ({code}): {_FIXES[setting]}")
+            return TokenAnswer(setting, False, True, f"Slack refused {setting} ({code}): {FIXES[setting]}")
         return TokenAnswer(setting, False, False, f"Slack at {settings.slack_api_url} answered {code or 'an error'}")
     except Exception as exc:  # the network: the SDK raises several types, all meaning Slack was not reached
         return TokenAnswer(

@@ -175,6 +175,8 @@ class FakeSlack:
         # Where apps.connections.open sends the app ("": the fake's own /socket); a dead address keeps
         # the bot's Socket Mode client connecting.
         self.socket_url = ""
+        # The app-level token Slack takes now (change it to revoke the bot's).
+        self.app_token = APP_TOKEN
         self._envelopes = itertools.count(1)
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
@@ -246,7 +248,7 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await self._params(request)
         auth = request.headers.get("Authorization", "")
-        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        expected = self.app_token if method == "apps.connections.open" else BOT_TOKEN
         if method.startswith("functions."):
             # A step is ended with the token of its execution, not the bot's.
             expected = self.step_tokens.get(str(params.get("function_execution_id", "")), "no-such-execution")
