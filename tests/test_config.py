@@ -115,6 +115,7 @@ def test_a_placeholder_left_in_a_secret_is_named_without_its_value(name: str, pa
     ("pasted", "says"),
     [
         ("xoxb-1234-5678-abcd # from the OAuth page", "has a # comment after its value"),
+        ("xoxb-1234-5678-abcd#bot", "has a # comment after its value"),
         ("xoxb-1234\u20135678-abcd", "contains a non-ASCII character"),
         ("xoxb-1234-5678\u00a0abcd", "contains a non-ASCII character"),
         ("xoxb-1234 5678", "contains a space"),
