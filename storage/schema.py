@@ -348,6 +348,12 @@ MIGRATIONS: tuple[str, ...] = (
         at REAL NOT NULL
     );
     """,
+    """
+    -- Finished jobs keep no secrets: a command's response_url and a workflow step's token are cleared once
+    -- the job is finalized (issue 29); this clears those of the jobs finalized before.
+    UPDATE jobs SET response_url = '', step_token = NULL
+        WHERE finalized = 1 AND (response_url <> '' OR step_token IS NOT NULL);
+    """,
 )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -41,6 +43,21 @@ _SQLITE_PRAGMAS = (
     "synchronous=NORMAL",
     "foreign_keys=ON",
 )
+
+
+def _owner_only(path: str) -> None:
+    """The database holds people's prompts and what they spent: a new file is its owner's alone (0600, and
+    SQLite gives its -wal and -shm files the same mode), and an existing one loses any access by everyone."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))  # the mode applies only if this creates it
+        for file in (path, f"{path}-wal", f"{path}-shm"):
+            mode = os.stat(file).st_mode if os.path.exists(file) else 0
+            if mode & 0o007:
+                os.chmod(file, stat.S_IMODE(mode) & ~0o007)
+                log.warning("event=database_file_was_world_readable file=%s now=%o", file, stat.S_IMODE(mode) & ~0o007)
+    except OSError:
+        # Not ours to change (a mounted volume, another owner): SQLite's own open says what is wrong, if anything.
+        pass
 
 
 class _SQLiteConnection(Connection):
@@ -112,6 +129,7 @@ class SQLiteEngine(Engine):
     async def open(cls, path: str) -> SQLiteEngine:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _owner_only(path)
         db = await aiosqlite.connect(path)
         db.row_factory = aiosqlite.Row
         for pragma in _SQLITE_PRAGMAS:

@@ -43,6 +43,10 @@ def _number(node: ast.expr) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+# config.py's checks that refuse an empty value ("X is not set: …").
+_REFUSE_EMPTY = frozenset({"_secret", "_perf_api_key"})
+
+
 def number_range(low: float, high: float) -> str:
     return f"{low:.10g}–{high:.10g}"
 
@@ -51,9 +55,17 @@ def settings_in_code() -> dict[str, Setting]:
     tree = ast.parse(CONFIG.read_text())
     ranges: dict[str, str] = {}
     found: dict[str, Setting] = {}
+    required: set[str] = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name) or not node.args:
             continue
+        if node.func.id in _REFUSE_EMPTY:
+            # `_secret("X", get("X"), …)`: read straight into a check that refuses it empty, so required.
+            for arg in node.args:
+                if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Name) and arg.func.id == "get" and arg.args:
+                    read = _constant(arg.args[0])
+                    if read is not None:
+                        required.add(read)
         name = _constant(node.args[0])
         if name is None or not name.isupper():
             continue
@@ -65,7 +77,16 @@ def settings_in_code() -> dict[str, Setting]:
             ranges[name] = number_range(0, 1_000_000)
         elif node.func.id == "_choice" and isinstance(node.args[2], ast.Tuple):
             ranges[name] = " or ".join(f"`{_constant(e)}`" for e in node.args[2].elts)
+        elif node.func.id == "number" and len(node.args) == 5:
+            # load_settings' own `number(name, default, kind, low, high)`: read, checked, problems collected.
+            low, high = _number(node.args[3]), _number(node.args[4])
+            if low is not None and high is not None:
+                ranges[name] = number_range(low, high)
+            found[name] = Setting(name, False, _constant(node.args[1]) or "", "")
         elif node.func.id in ("get", "required"):
             default = _constant(node.args[1]) if node.func.id == "get" and len(node.args) > 1 else ""
             found[name] = Setting(name, node.func.id == "required", default or "", "")
-    return {name: Setting(s.name, s.required, s.default, ranges.get(name, "")) for name, s in found.items()}
+    return {
+        name: Setting(s.name, s.required or name in required, s.default, ranges.get(name, ""))
+        for name, s in found.items()
+    }

@@ -101,3 +101,85 @@ def test_a_lease_of_five_ticks_or_more_is_accepted() -> None:
 def test_the_lease_message_says_what_to_raise_it_to() -> None:
     with pytest.raises(ConfigError, match=r"raise it to 50 or more"):
         load_settings({**BASE, "VIDEOBOT_POLL_TICK_SECONDS": "10"})
+
+
+@pytest.mark.parametrize(
+    ("name", "pasted"),
+    [
+        ("SLACK_BOT_TOKEN", "xoxb-…"),
+        ("SLACK_BOT_TOKEN", "xoxb-..."),
+        ("SLACK_BOT_TOKEN", "xoxb-"),
+        ("SLACK_BOT_TOKEN", "<your bot token>"),
+        ("SLACK_BOT_TOKEN", "xoxb-your-bot-token"),
+        ("SLACK_SIGNING_SECRET", "changeme"),
+        ("SLACK_APP_TOKEN", "xapp-…"),
+        ("PERF_API_KEY", "pk_live_xxxxxxxx"),
+        ("PERF_API_KEY", "your-perf-key"),
+    ],
+)
+def test_a_placeholder_left_in_a_secret_is_named_without_its_value(name: str, pasted: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE, name: pasted})
+    assert caught.value.problems == (str(caught.value),), "one line"
+    assert str(caught.value).startswith(f"{name} is still a placeholder")
+    assert pasted not in str(caught.value).replace("xoxb-…", "").replace("xapp-…", "")
+
+
+@pytest.mark.parametrize(
+    ("pasted", "says"),
+    [
+        ("xoxb-1234-5678-abcd # from the OAuth page", "has a # comment after its value"),
+        ("xoxb-1234-5678-abcd#bot", "has a # comment after its value"),
+        ("xoxb-1234\u20135678-abcd", "contains a non-ASCII character"),
+        ("xoxb-1234-5678\u00a0abcd", "contains a non-ASCII character"),
+        ("xoxb-1234 5678", "contains a space"),
+    ],
+)
+def test_a_comment_a_typographic_character_or_a_space_in_a_token_is_one_line(pasted: str, says: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE, "SLACK_BOT_TOKEN": pasted})
+    assert str(caught.value).startswith(f"SLACK_BOT_TOKEN {says}")
+    assert "1234" not in str(caught.value), "a token is never echoed"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            {
+                "SLACK_BOT_TOKEN": "xoxb-…",
+                "PORT": "eighty",
+                "VIDEOBOT_TIMEZONE": "Mars/Olympus",
+                "DATABASE_URL": "postgresql://u:p@db:54x2/videobot",
+                "VIDEOBOT_APPROVERS": "bob",
+            }
+        )
+    named = [problem.split(" ", 1)[0] for problem in caught.value.problems]
+    assert named == [
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "PERF_API_KEY",
+        "DATABASE_URL",
+        "PORT",
+        "VIDEOBOT_TIMEZONE",
+        "VIDEOBOT_APPROVERS",
+    ]
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:p@db:54x2/videobot", "postgresql://u:p@db:99999/videobot"])
+def test_a_database_url_with_a_malformed_port_is_one_line_without_its_password(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE, "DATABASE_URL": url})
+    assert caught.value.problems == (str(caught.value),)
+    assert "the port after the host is not a number" in str(caught.value) and "u:p@" not in str(caught.value)
+
+
+def test_real_looking_secrets_pass() -> None:
+    settings = load_settings(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1234567890-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+            "SLACK_APP_TOKEN": "xapp-1-A0123ABCD-1234567890123-0123456789abcdef",
+            "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
+            "PERF_API_KEY": "pk_live_Xy7Q2mN9",
+        }
+    )
+    assert settings.socket_mode and settings.perf_api_key == "pk_live_Xy7Q2mN9"

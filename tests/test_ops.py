@@ -17,7 +17,7 @@ from storage.schema import MIGRATIONS
 from tests.conftest import CHANNEL, signed_headers, slash_command_body
 from tests.fakes.perf import FakePerf
 from tests.fakes.process import FAST_POLLING, BotProcess, bot_environment, videobot_command, wait_for
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import APP_TOKEN, FakeSlack
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ async def test_check_passes_against_working_slack_perf_and_database(env: dict[st
 @pytest.mark.parametrize(
     ("change", "failing_line"),
     [
-        ({"SLACK_BOT_TOKEN": "xoxb-wrong"}, "FAIL slack: the bot token is wrong or revoked"),
+        ({"SLACK_BOT_TOKEN": "xoxb-wrong"}, "FAIL slack: Slack refused SLACK_BOT_TOKEN (invalid_auth)"),
         ({"PERF_API_KEY": "pk_test_wrong"}, "FAIL perf: Perf refused PERF_API_KEY (HTTP 401)"),
         ({"PERF_API_URL": "http://127.0.0.1:9"}, "FAIL perf: Perf at http://127.0.0.1:9 is not answering properly"),
         ({"PERF_API_KEY": ""}, "FAIL configuration: PERF_API_KEY is not set"),
@@ -205,7 +205,7 @@ async def test_the_docs_show_what_check_really_prints(env: dict[str, str], tmp_p
     differs between machines (the team, Perf's URL, the database's name) is left out of the comparison."""
     shown = re.search(r"```sh\nvideobot check\n```\n\n```text\n(.*?)```", check_page(), re.DOTALL)
     assert shown is not None, "docs/setup/check.md no longer shows what `videobot check` prints"
-    code, out, _ = await videobot({**env, "SLACK_APP_TOKEN": "xapp-1-socket-mode"}, tmp_path, "check")
+    code, out, _ = await videobot({**env, "SLACK_APP_TOKEN": APP_TOKEN}, tmp_path, "check")
     assert code == 0, out
 
     def machine_free(text: str) -> list[str]:

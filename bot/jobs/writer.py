@@ -53,4 +53,6 @@ class JobWriter:
         await self.set(job, event=event, **changes)
 
     async def finalized(self, job: Job) -> None:
-        await self.set(job, event="finalized", finalized=True, next_poll_at=None)
+        """Nothing more is done for the job, so its secrets go: the command's response_url (it posts as the
+        bot to the requester for 30 minutes) and its workflow step's token are not kept at rest."""
+        await self.set(job, event="finalized", finalized=True, next_poll_at=None, response_url="", step_token=None)

@@ -8,15 +8,18 @@ import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.clients.media import MediaFetcher
 from bot.clients.pacing import Pacer
 from bot.clients.perf import PerfClient
 from bot.clients.slack import SlackGateway, make_web_client
+from bot.clients.slack_api import error_code
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.job import Job
 from bot.domain.settings import Settings
@@ -38,6 +41,8 @@ from bot.jobs.quotas import Quotas
 from bot.jobs.service import JobService
 from bot.runtime.metrics import Metrics
 from bot.runtime.running import RunningServices
+from bot.runtime.tokens import FIXES as TOKEN_FIXES
+from bot.runtime.tokens import REFUSED_TOKEN_ERRORS, ask_slack
 from bot.runtime.web import ListenFailed, build_health_app, build_slack_app, listen
 from handlers import register_all
 from handlers.services import Services
@@ -47,6 +52,7 @@ __all__ = [
     "ListenFailed",
     "MigrateFirst",
     "RunningServices",
+    "SlackRefused",
     "build_bolt_app",
     "build_health_app",
     "build_slack_app",
@@ -243,48 +249,118 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
+class SlackRefused(Exception):
+    """Slack refused a token for good; the message names the setting and how to get a good one."""
+
+
+async def _refuse_bad_tokens(settings: Settings) -> None:
+    """Before anything is opened: a token Slack refuses stops the start with one line naming it."""
+    answers = await ask_slack(settings)
+    refused = [answer for answer in answers if answer.refused]
+    if refused:
+        raise SlackRefused("; ".join(answer.detail for answer in refused))
+    for answer in answers:
+        if not answer.ok:
+            # Not a verdict on the token: the clients retry, and the bot serves once Slack answers.
+            log.warning("event=slack_not_checked setting=%s detail=%s", answer.setting, answer.detail)
+
+
+def _stop_when_slack_refuses_the_app_token(handler: Any, refused: Callable[[str], None]) -> None:
+    """Told when a reconnect finds the app token refused for good (revoked while the bot ran): Slack's Socket
+    Mode client would retry it forever, logging a traceback every ten seconds and never serving again.
+
+    The client has no hook for this: its one way to a new address is wrapped, and the error still raised."""
+    client = handler.client
+    issue = client.issue_new_wss_url
+
+    async def issue_or_tell() -> str:
+        try:
+            url: str = await issue()
+        except SlackApiError as exc:
+            if error_code(exc) in REFUSED_TOKEN_ERRORS:
+                refused(error_code(exc))
+            raise
+        return url
+
+    client.issue_new_wss_url = issue_or_tell
+
+
 async def serve(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT, which stop it within seconds at any point: while starting (checking
+    the tokens, migrating, connecting to Slack) the start is abandoned; once serving, the bot stops with
+    SHUTDOWN_GRACE_SECONDS for the work in hand."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    serving = False
+    refusals: list[str] = []
+
+    def app_token_refused(code: str) -> None:
+        log.error("event=slack_refused setting=SLACK_APP_TOKEN error=%s", code)
+        refusals.append(f"Slack refused SLACK_APP_TOKEN ({code}) while the bot ran: {TOKEN_FIXES['SLACK_APP_TOKEN']}")
+        stop.set()
+
+    def on_signal() -> None:
+        stop.set()
+        if not serving and main is not None:
+            # Nothing reads `stop` before the bot serves: a start waiting on Slack or the database would
+            # otherwise hold the process until it finished (the Socket Mode client retries forever).
+            main.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await _refuse_bad_tokens(settings)
+        async with open_services(settings) as services:
+            bolt = build_bolt_app(services)
+            extra_health: dict[str, Callable[[], Awaitable[bool]]] = {}
+            # Health first, then Slack's port, which only HTTP mode binds: Socket Mode needs nothing to reach it.
+            listening = await listen(services, None if settings.socket_mode else bolt, extra_health)
+            socket_handler = None
+            try:
+                # Machine-readable lines for supervisors and for tests that start the bot on port 0.
+                _say(f"videobot health on port {listening.health_port}")
+                if settings.socket_mode:
+                    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    async with open_services(settings) as services:
-        bolt = build_bolt_app(services)
-        extra_health: dict[str, Callable[[], Awaitable[bool]]] = {}
-        # Health first, then Slack's port, which only HTTP mode binds: Socket Mode needs nothing to reach it.
-        listening = await listen(services, None if settings.socket_mode else bolt, extra_health)
-        # Machine-readable lines for supervisors and for tests that start the bot on port 0.
-        _say(f"videobot health on port {listening.health_port}")
-        socket_handler = None
-        if settings.socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
-            await socket_handler.connect_async()
-            extra_health["slack_socket"] = socket_handler.client.is_connected
-            log.info("event=started mode=socket health=%s:%d", settings.health_host, listening.health_port)
-        else:
-            log.info(
-                "event=started mode=http port=%d path=/slack/events health=%s:%d",
-                listening.slack_port,
-                settings.health_host,
-                listening.health_port,
-            )
-        # One tick before saying so: /healthz and /readyz are true from the first probe after the line below.
-        with contextlib.suppress(Exception):
-            await services.poller.tick()
-        services.poller.start()
-        if listening.slack_port is not None:
-            _say(f"videobot listening on port {listening.slack_port}")
-        else:
-            _say("videobot connected over Socket Mode")
-        try:
-            await stop.wait()
-        finally:
-            log.info("event=stopping grace_seconds=%.0f", SHUTDOWN_GRACE_SECONDS)
-            if socket_handler is not None:
-                await socket_handler.close_async()
-            await services.poller.stop(SHUTDOWN_GRACE_SECONDS)
-            await listening.close()
+                    socket_handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
+                    _stop_when_slack_refuses_the_app_token(socket_handler, app_token_refused)
+                    await socket_handler.connect_async()
+                    extra_health["slack_socket"] = socket_handler.client.is_connected
+                    log.info("event=started mode=socket health=%s:%d", settings.health_host, listening.health_port)
+                else:
+                    log.info(
+                        "event=started mode=http port=%d path=/slack/events health=%s:%d",
+                        listening.slack_port,
+                        settings.health_host,
+                        listening.health_port,
+                    )
+                # One tick before saying so: /healthz and /readyz are true from the first probe after the line below.
+                with contextlib.suppress(Exception):
+                    await services.poller.tick()
+                serving = True
+                services.poller.start()
+                if listening.slack_port is not None:
+                    _say(f"videobot listening on port {listening.slack_port}")
+                else:
+                    _say("videobot connected over Socket Mode")
+                await stop.wait()
+                if refusals:
+                    raise SlackRefused(refusals[0])
+            finally:
+                log.info("event=stopping grace_seconds=%.0f", SHUTDOWN_GRACE_SECONDS if serving else 0)
+                if socket_handler is not None:
+                    await socket_handler.close_async()
+                await services.poller.stop(SHUTDOWN_GRACE_SECONDS if serving else 0.0)
+                await listening.close()
+    except asyncio.CancelledError:
+        if not stop.is_set() or main is None:
+            raise
+        # Stopped by a signal before it served: that is the stop asked for, not a failure.
+        main.uncancel()
+        log.info("event=stopped_while_starting")
+        return
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
     log.info("event=stopped")

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from datetime import UTC, datetime
+from importlib import metadata
 
 from bot.domain import catalogue
 from bot.domain.job import Decision, JobState
@@ -14,33 +15,84 @@ from bot.runtime.config import ConfigError, load_database_url, load_settings
 from storage.db import Store
 from storage.engine import DatabaseUnavailable
 
+# Commands that only read or change the database: they need DATABASE_URL and nothing else (a finance person
+# running `export` has no Slack or Perf secrets, and should not need them).
+DATABASE_ONLY = frozenset({"migrate", "jobs", "job", "retry", "cancel", "vacuum", "export", "backup"})
+
+
+def _version() -> str:
+    try:
+        return metadata.version("videobot")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="videobot", description="Slack /video bot for the Perf video API.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="start the bot (Socket Mode with SLACK_APP_TOKEN, otherwise HTTP on PORT)")
-    sub.add_parser("check", help="check the settings, the Slack token, the Perf key and the database")
-    sub.add_parser("migrate", help="bring the database schema up to date, then exit (needs only DATABASE_URL)")
-    jobs = sub.add_parser("jobs", help="list jobs")
-    jobs.add_argument("--state", choices=[s.value for s in JobState])
-    jobs.add_argument("--channel")
+    parser.add_argument("--version", action="version", version=f"videobot {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, details: str = "") -> argparse.ArgumentParser:
+        """A sub-command: `summary` in `videobot --help`, with `details` in its own --help."""
+        return sub.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}. {details}".strip())
+
+    command(
+        "run",
+        "start the bot (Socket Mode with SLACK_APP_TOKEN, otherwise HTTP on PORT)",
+        "Reads the settings from the environment and .env, migrates a small database, connects to Slack and "
+        "serves until SIGTERM or Ctrl-C.",
+    )
+    command(
+        "check",
+        "check the settings, the Slack tokens, the Perf key and the database",
+        "Each line says ok or FAIL and what to fix; the exit status is 0 only when every line is ok. "
+        "Run it before the first `videobot run`.",
+    )
+    command(
+        "migrate",
+        "bring the database schema up to date, then exit",
+        "Needs only DATABASE_URL; reports each migration as it runs.",
+    )
+    jobs = command("jobs", "list jobs", "Newest first; needs only DATABASE_URL.")
+    jobs.add_argument("--state", choices=[s.value for s in JobState], help="only jobs in this state")
+    jobs.add_argument("--channel", help="only jobs of this channel ID")
     jobs.add_argument("--since", help="only jobs younger than this: 30m, 12h, 1d, 2w")
-    jobs.add_argument("--limit", type=int, default=200)
-    job = sub.add_parser("job", help="one job's settings and its whole history")
+    jobs.add_argument("--limit", type=int, default=200, help="at most this many (default 200)")
+    job = command("job", "show one job's settings and its whole history", "Needs only DATABASE_URL.")
     job.add_argument("job_id")
-    retry = sub.add_parser("retry", help="deliver again a job Perf finished but Slack did not get (never resubmits)")
+    retry = command(
+        "retry",
+        "deliver again a job Perf finished but Slack did not get (never resubmits)",
+        "The running bot (or the next one started) does the delivery; needs only DATABASE_URL.",
+    )
     retry.add_argument("job_id")
-    cancel = sub.add_parser("cancel", help="stop tracking a job (Perf has no cancel: it may still be charged)")
+    cancel = command(
+        "cancel",
+        "stop tracking a job (Perf has no cancel: it may still be charged)",
+        "Its messages say it was cancelled; needs only DATABASE_URL.",
+    )
     cancel.add_argument("job_id")
-    vacuum = sub.add_parser("vacuum", help="give the space of deleted rows back to the disk, while the bot runs")
+    vacuum = command(
+        "vacuum",
+        "give the space of deleted rows back to the disk, while the bot runs",
+        "Needs only DATABASE_URL.",
+    )
     vacuum.add_argument(
         "--full", action="store_true", help="SQLite files made before incremental vacuum: rewrite once (bot stopped)"
     )
-    export = sub.add_parser("export", help="one row per job (id, time, channel, person, model, cost…) for finance")
+    export = command(
+        "export",
+        "write one row per job (id, time, channel, person, model, cost…) for finance",
+        "CSV or JSON, to stdout or a file; needs only DATABASE_URL.",
+    )
     export.add_argument("--since", help="only jobs younger than this: 30d, 12h, 2w (default: every job)")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
-    backup = sub.add_parser("backup", help="copy the SQLite database to PATH while the bot runs (PostgreSQL: pg_dump)")
+    backup = command(
+        "backup",
+        "copy the SQLite database to PATH while the bot runs (PostgreSQL: pg_dump)",
+        "The copy is consistent and readable by its owner only (0600); needs only DATABASE_URL.",
+    )
     backup.add_argument("path")
     return parser
 
@@ -55,49 +107,65 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _configuration_refused(command: str, exc: ConfigError) -> int:
+    """Every problem found, one line each, naming the setting (never its value); nothing was created."""
+    for problem in exc.problems:
+        if command == "check":
+            print(f"FAIL configuration: {problem}")
+        else:
+            print(f"videobot: configuration error: {problem}", file=sys.stderr)
+    return 2
+
+
 def _command(args: argparse.Namespace) -> int:
-    if args.command == "migrate":
-        return asyncio.run(_migrate())
+    if args.command in DATABASE_ONLY:
+        try:
+            database_url = load_database_url()
+        except ConfigError as exc:
+            return _configuration_refused(args.command, exc)
+        if args.command == "migrate":
+            return asyncio.run(_migrate(database_url))
+        return asyncio.run(_operate(args, database_url))
     try:
         settings = load_settings()
     except ConfigError as exc:
-        if args.command == "check":
-            print(f"FAIL configuration: {exc}")
-        else:
-            print(f"videobot: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return _configuration_refused(args.command, exc)
     if args.command == "run":
-        from bot.runtime.app import ListenFailed, MigrateFirst, serve
+        from bot.runtime.app import ListenFailed, MigrateFirst, SlackRefused, serve
         from bot.runtime.logs import setup_logging
 
         setup_logging(settings.log_level, settings.secrets(), settings.log_format)
         try:
             asyncio.run(serve(settings))
-        except (MigrateFirst, ListenFailed) as exc:
+        except (MigrateFirst, ListenFailed, SlackRefused) as exc:
             print(f"videobot: {exc}", file=sys.stderr)
             return 1
         return 0
-    return asyncio.run(_operate(args, settings))
+    return asyncio.run(_check(settings))
 
 
-async def _operate(args: argparse.Namespace, settings: Settings) -> int:
+async def _check(settings: Settings) -> int:
     from bot.runtime import ops
 
-    if args.command == "check":
-        lines = await ops.run_checks(settings)
-        for line in lines:
-            print(line.render())
-        return 0 if all(line.ok for line in lines) else 1
+    lines = await ops.run_checks(settings)
+    for line in lines:
+        print(line.render())
+    return 0 if all(line.ok for line in lines) else 1
+
+
+async def _operate(args: argparse.Namespace, database_url: str) -> int:
+    from bot.runtime import ops
+
     if args.command == "backup":
         try:
-            path = ops.sqlite_file(settings.database_url)
+            path = ops.sqlite_file(database_url)
             size = ops.backup(path, args.path)
         except (ops.OpsRefused, OSError) as exc:
             print(f"videobot: {exc}", file=sys.stderr)
             return 1
         print(f"backed up {path} to {args.path} ({size} bytes)")
         return 0
-    async with ops.opened_store(settings) as store:
+    async with ops.opened_store(database_url) as store:
         try:
             if args.command == "jobs":
                 since = ops.now() - ops.parse_since(args.since) if args.since else None
@@ -129,15 +197,10 @@ async def _operate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _migrate() -> int:
+async def _migrate(url: str) -> int:
     import logging
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        url = load_database_url()
-    except ConfigError as exc:
-        print(f"videobot: configuration error: {exc}", file=sys.stderr)
-        return 2
     store = await Store.open(url, migrate=False)
     try:
         applied = await store.migrate()

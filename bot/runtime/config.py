@@ -20,13 +20,40 @@ from bot.domain.settings import (
 )
 
 _Num = TypeVar("_Num", int, float)
+_T = TypeVar("_T")
 
 # A lease must span this many poller ticks (see _check_timings).
 LEASE_TICKS = 5
 
 
 class ConfigError(Exception):
-    """A missing or malformed setting; the message names the variable and how to fix it."""
+    """Missing or malformed settings; each problem names its variable (never its value) and how to fix it.
+
+    `problems` lists every one found in one reading, so a person fixes them all in one go; the message is
+    them, one a line."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems: tuple[str, ...] = problems
+
+
+class _Problems:
+    """Collects every setting's problem instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def check(self, read: Callable[[], _T], fallback: _T) -> _T:
+        """`read()`, or `fallback` (never used: the settings are refused) with its problem noted."""
+        try:
+            return read()
+        except ConfigError as exc:
+            self.found.extend(exc.problems)
+            return fallback
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise ConfigError(*dict.fromkeys(self.found))
 
 
 def _environment(environ: Mapping[str, str] | None, dotenv_path: str | None) -> dict[str, str]:
@@ -45,86 +72,93 @@ def _environment(environ: Mapping[str, str] | None, dotenv_path: str | None) -> 
 
 
 def load_database_url(environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> str:
-    """DATABASE_URL alone: `videobot migrate` runs in a deployment step that has no Slack or Perf secrets."""
+    """DATABASE_URL alone: `videobot migrate`, `jobs`, `export`, `backup`… run without Slack or Perf secrets."""
     env = _environment(environ, dotenv_path)
     return _database_url(env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL)
 
 
 def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> Settings:
-    """Build Settings from `environ` (default: the process environment plus `.env`, which never overrides)."""
+    """Build Settings from `environ` (default: the process environment plus `.env`, which never overrides).
+
+    Every setting is read before any is refused: ConfigError lists all the problems found at once."""
     env = _environment(environ, dotenv_path)
+    problems = _Problems()
 
     def get(name: str, default: str = "") -> str:
         return env.get(name, default).strip() or default
 
-    def required(name: str, hint: str) -> str:
-        value = get(name)
-        if not value:
-            raise ConfigError(f"{name} is not set: {hint}")
-        return value
+    def number(name: str, default: str, kind: type[_Num], low: float, high: float) -> _Num:
+        return problems.check(lambda: _number(name, get(name, default), kind, low, high), kind(default))
 
-    bot_token, app_token, signing_secret = _slack_credentials(get, required)
+    bot_token, app_token, signing_secret = _slack_credentials(get, problems)
     settings = Settings(
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,
         slack_app_token=app_token,
-        perf_api_key=required("PERF_API_KEY", "set it to your Perf API key (pk_live_… or pk_test_…)"),
-        perf_api_url=_http_url("PERF_API_URL", get("PERF_API_URL", DEFAULT_PERF_API_URL)).rstrip("/"),
-        slack_api_url=_http_url("SLACK_API_URL", get("SLACK_API_URL", DEFAULT_SLACK_API_URL)).rstrip("/") + "/",
-        database_url=_database_url(get("DATABASE_URL", DEFAULT_DATABASE_URL)),
-        lease_seconds=_number("VIDEOBOT_LEASE_SECONDS", get("VIDEOBOT_LEASE_SECONDS", "30"), float, 1, 3600),
-        media_hosts=_media_hosts(get("VIDEOBOT_MEDIA_HOSTS", DEFAULT_MEDIA_HOSTS)),
+        perf_api_key=problems.check(lambda: _perf_api_key(get("PERF_API_KEY")), ""),
+        perf_api_url=problems.check(
+            lambda: _http_url("PERF_API_URL", get("PERF_API_URL", DEFAULT_PERF_API_URL)).rstrip("/"),
+            DEFAULT_PERF_API_URL,
+        ),
+        slack_api_url=problems.check(
+            lambda: _http_url("SLACK_API_URL", get("SLACK_API_URL", DEFAULT_SLACK_API_URL)).rstrip("/") + "/",
+            DEFAULT_SLACK_API_URL,
+        ),
+        database_url=problems.check(
+            lambda: _database_url(get("DATABASE_URL", DEFAULT_DATABASE_URL)), DEFAULT_DATABASE_URL
+        ),
+        lease_seconds=number("VIDEOBOT_LEASE_SECONDS", "30", float, 1, 3600),
+        media_hosts=problems.check(lambda: _media_hosts(get("VIDEOBOT_MEDIA_HOSTS", DEFAULT_MEDIA_HOSTS)), ()),
         host=get("HOST", "0.0.0.0"),
-        port=_number("PORT", get("PORT", "3000"), int, 0, 65535),
-        **_http_settings(get),
-        poll_tick_seconds=_number(
-            "VIDEOBOT_POLL_TICK_SECONDS", get("VIDEOBOT_POLL_TICK_SECONDS", "1"), float, 0.05, 60
+        port=number("PORT", "3000", int, 0, 65535),
+        **_http_settings(get, problems),
+        poll_tick_seconds=number("VIDEOBOT_POLL_TICK_SECONDS", "1", float, 0.05, 60),
+        poll_min_seconds=number("VIDEOBOT_POLL_MIN_SECONDS", "2", float, 0.05, 300),
+        poll_max_seconds=number("VIDEOBOT_POLL_MAX_SECONDS", "15", float, 0.05, 600),
+        poll_concurrency=number("VIDEOBOT_POLL_CONCURRENCY", "8", int, 1, 256),
+        job_timeout_seconds=60 * number("VIDEOBOT_JOB_TIMEOUT_MINUTES", "30", float, 0.01, 24 * 60),
+        slack_pace=number("VIDEOBOT_SLACK_PACE", "1", float, 0.01, 1000),
+        max_video_mb=number("VIDEOBOT_MAX_VIDEO_MB", "1000", int, 1, 1000),
+        max_spool_mb=number("VIDEOBOT_MAX_SPOOL_MB", "200", int, 1, 1000),
+        delivery_timeout_seconds=number("VIDEOBOT_DELIVERY_TIMEOUT_SECONDS", "600", float, 1, 24 * 3600),
+        log_level=problems.check(lambda: _log_level(get("VIDEOBOT_LOG_LEVEL", "INFO")), "INFO"),
+        rerun_emoji=problems.check(lambda: _emoji_names(get("VIDEOBOT_RERUN_EMOJI", "repeat")), ()),
+        max_concurrent_jobs=number("VIDEOBOT_MAX_CONCURRENT_JOBS", "5", int, 0, 10_000),
+        max_running_per_person=number("VIDEOBOT_MAX_RUNNING_PER_PERSON", "0", int, 0, 10_000),
+        daily_jobs_per_channel=number("VIDEOBOT_DAILY_JOBS_PER_CHANNEL", "20", int, 0, 1_000_000),
+        daily_budget_micros_per_channel=problems.check(
+            lambda: _dollars(
+                "VIDEOBOT_DAILY_BUDGET_USD_PER_CHANNEL", get("VIDEOBOT_DAILY_BUDGET_USD_PER_CHANNEL", "0")
+            ),
+            0,
         ),
-        poll_min_seconds=_number("VIDEOBOT_POLL_MIN_SECONDS", get("VIDEOBOT_POLL_MIN_SECONDS", "2"), float, 0.05, 300),
-        poll_max_seconds=_number("VIDEOBOT_POLL_MAX_SECONDS", get("VIDEOBOT_POLL_MAX_SECONDS", "15"), float, 0.05, 600),
-        poll_concurrency=_number("VIDEOBOT_POLL_CONCURRENCY", get("VIDEOBOT_POLL_CONCURRENCY", "8"), int, 1, 256),
-        job_timeout_seconds=60
-        * _number("VIDEOBOT_JOB_TIMEOUT_MINUTES", get("VIDEOBOT_JOB_TIMEOUT_MINUTES", "30"), float, 0.01, 24 * 60),
-        slack_pace=_number("VIDEOBOT_SLACK_PACE", get("VIDEOBOT_SLACK_PACE", "1"), float, 0.01, 1000),
-        max_video_mb=_number("VIDEOBOT_MAX_VIDEO_MB", get("VIDEOBOT_MAX_VIDEO_MB", "1000"), int, 1, 1000),
-        max_spool_mb=_number("VIDEOBOT_MAX_SPOOL_MB", get("VIDEOBOT_MAX_SPOOL_MB", "200"), int, 1, 1000),
-        delivery_timeout_seconds=_number(
-            "VIDEOBOT_DELIVERY_TIMEOUT_SECONDS", get("VIDEOBOT_DELIVERY_TIMEOUT_SECONDS", "600"), float, 1, 24 * 3600
+        daily_jobs_per_user=number("VIDEOBOT_DAILY_JOBS_PER_USER", "0", int, 0, 1_000_000),
+        timezone=problems.check(lambda: _timezone(get("VIDEOBOT_TIMEZONE", "UTC")), "UTC"),
+        allowed_channels=problems.check(
+            lambda: _channel_ids("VIDEOBOT_ALLOWED_CHANNELS", get("VIDEOBOT_ALLOWED_CHANNELS")), ()
         ),
-        log_level=_log_level(get("VIDEOBOT_LOG_LEVEL", "INFO")),
-        rerun_emoji=_emoji_names(get("VIDEOBOT_RERUN_EMOJI", "repeat")),
-        max_concurrent_jobs=_number(
-            "VIDEOBOT_MAX_CONCURRENT_JOBS", get("VIDEOBOT_MAX_CONCURRENT_JOBS", "5"), int, 0, 10_000
+        report_time=problems.check(
+            lambda: _clock_time("VIDEOBOT_REPORT_TIME", get("VIDEOBOT_REPORT_TIME", "09:00")), (9, 0)
         ),
-        max_running_per_person=_number(
-            "VIDEOBOT_MAX_RUNNING_PER_PERSON", get("VIDEOBOT_MAX_RUNNING_PER_PERSON", "0"), int, 0, 10_000
+        report_channel=problems.check(lambda: _report_channel(get("VIDEOBOT_REPORT_CHANNEL")), ""),
+        log_format=problems.check(
+            lambda: _choice("VIDEOBOT_LOG_FORMAT", get("VIDEOBOT_LOG_FORMAT", "plain").lower(), ("plain", "json")),
+            "plain",
         ),
-        daily_jobs_per_channel=_number(
-            "VIDEOBOT_DAILY_JOBS_PER_CHANNEL", get("VIDEOBOT_DAILY_JOBS_PER_CHANNEL", "20"), int, 0, 1_000_000
+        showcase_channel=problems.check(
+            lambda: _one_channel_id("VIDEOBOT_SHOWCASE_CHANNEL", get("VIDEOBOT_SHOWCASE_CHANNEL")), ""
         ),
-        daily_budget_micros_per_channel=_dollars(
-            "VIDEOBOT_DAILY_BUDGET_USD_PER_CHANNEL", get("VIDEOBOT_DAILY_BUDGET_USD_PER_CHANNEL", "0")
-        ),
-        daily_jobs_per_user=_number(
-            "VIDEOBOT_DAILY_JOBS_PER_USER", get("VIDEOBOT_DAILY_JOBS_PER_USER", "0"), int, 0, 1_000_000
-        ),
-        timezone=_timezone(get("VIDEOBOT_TIMEZONE", "UTC")),
-        allowed_channels=_channel_ids("VIDEOBOT_ALLOWED_CHANNELS", get("VIDEOBOT_ALLOWED_CHANNELS")),
-        report_time=_clock_time("VIDEOBOT_REPORT_TIME", get("VIDEOBOT_REPORT_TIME", "09:00")),
-        report_channel=_report_channel(get("VIDEOBOT_REPORT_CHANNEL")),
-        showcase_channel=_one_channel_id("VIDEOBOT_SHOWCASE_CHANNEL", get("VIDEOBOT_SHOWCASE_CHANNEL")),
-        log_format=_choice("VIDEOBOT_LOG_FORMAT", get("VIDEOBOT_LOG_FORMAT", "plain").lower(), ("plain", "json")),
-        metrics_enabled=_choice("VIDEOBOT_METRICS", get("VIDEOBOT_METRICS", "0"), ("0", "1")) == "1",
-        retention_days=_retention_days(get("VIDEOBOT_RETENTION_DAYS", "400")),
-        db_connect_timeout_seconds=_number(
-            "VIDEOBOT_DB_CONNECT_TIMEOUT_SECONDS", get("VIDEOBOT_DB_CONNECT_TIMEOUT_SECONDS", "10"), float, 0.1, 600
-        ),
-        db_acquire_timeout_seconds=_number(
-            "VIDEOBOT_DB_ACQUIRE_TIMEOUT_SECONDS", get("VIDEOBOT_DB_ACQUIRE_TIMEOUT_SECONDS", "10"), float, 0.1, 600
-        ),
-        **_budgets(get),
-        **_approval_settings(get),
+        metrics_enabled=problems.check(
+            lambda: _choice("VIDEOBOT_METRICS", get("VIDEOBOT_METRICS", "0"), ("0", "1")), "0"
+        )
+        == "1",
+        retention_days=problems.check(lambda: _retention_days(get("VIDEOBOT_RETENTION_DAYS", "400")), 400),
+        db_connect_timeout_seconds=number("VIDEOBOT_DB_CONNECT_TIMEOUT_SECONDS", "10", float, 0.1, 600),
+        db_acquire_timeout_seconds=number("VIDEOBOT_DB_ACQUIRE_TIMEOUT_SECONDS", "10", float, 0.1, 600),
+        **_budgets(get, problems),
+        **_approval_settings(get, problems),
     )
+    problems.raise_any()
     _check_timings(settings)
     return settings
 
@@ -135,34 +169,101 @@ class _Budgets(TypedDict):
     account_daily_jobs: int
 
 
-def _budgets(get: Callable[[str, str], str]) -> _Budgets:
+def _budgets(get: Callable[[str, str], str], problems: _Problems) -> _Budgets:
     """Budgets in money and the Perf account's daily jobs (issue 19), each 0 for none."""
     return {
-        "monthly_budget_micros": _dollars("VIDEOBOT_MONTHLY_BUDGET_USD", get("VIDEOBOT_MONTHLY_BUDGET_USD", "0")),
-        "daily_budget_micros_per_user": _dollars(
-            "VIDEOBOT_DAILY_BUDGET_USD_PER_USER", get("VIDEOBOT_DAILY_BUDGET_USD_PER_USER", "0")
+        "monthly_budget_micros": problems.check(
+            lambda: _dollars("VIDEOBOT_MONTHLY_BUDGET_USD", get("VIDEOBOT_MONTHLY_BUDGET_USD", "0")), 0
         ),
-        "account_daily_jobs": _number(
-            "VIDEOBOT_ACCOUNT_DAILY_JOBS", get("VIDEOBOT_ACCOUNT_DAILY_JOBS", "0"), int, 0, 1_000_000
+        "daily_budget_micros_per_user": problems.check(
+            lambda: _dollars("VIDEOBOT_DAILY_BUDGET_USD_PER_USER", get("VIDEOBOT_DAILY_BUDGET_USD_PER_USER", "0")), 0
+        ),
+        "account_daily_jobs": problems.check(
+            lambda: _number("VIDEOBOT_ACCOUNT_DAILY_JOBS", get("VIDEOBOT_ACCOUNT_DAILY_JOBS", "0"), int, 0, 1_000_000),
+            0,
         ),
     }
 
 
-def _slack_credentials(get: Callable[[str], str], required: Callable[[str, str], str]) -> tuple[str, str, str]:
-    """The bot token, and the app token (Socket Mode) or the signing secret (HTTP): one of them is needed."""
-    bot_token = required("SLACK_BOT_TOKEN", "set it to the app's Bot User OAuth Token (xoxb-…)")
-    if not bot_token.startswith("xoxb-"):
-        raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb- (OAuth & Permissions page)")
-    app_token = get("SLACK_APP_TOKEN")
-    if app_token and not app_token.startswith("xapp-"):
-        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information page)")
-    signing_secret = get("SLACK_SIGNING_SECRET")
-    if not app_token and not signing_secret:
+# What a copied example leaves in a secret: "xoxb-…", "<your token>", "changeme", "xoxb-your-bot-token".
+_PLACEHOLDER_ANYWHERE = re.compile(r"\.\.\.|…|<|>|\{|\}")
+_PLACEHOLDER_WHOLE = re.compile(
+    r"^(?:|x+|\*+|your.*|changeme|change[-_]?me.*|replace[-_]?me.*|placeholder.*|todo|fixme|secret|token|key|none|null)$"
+)
+_SECRET_PREFIXES = ("xoxb-", "xapp-1-", "xapp-", "pk_live_", "pk_test_")
+_INLINE_COMMENT = re.compile(r"\s#|^#")
+
+
+def _secret(name: str, value: str, what: str) -> str:
+    """A token, key or secret as pasted, refused when it cannot be one; the message never shows the value."""
+    if not value:
+        raise ConfigError(f"{name} is not set: {what}")
+    rest = value.lower()
+    for prefix in _SECRET_PREFIXES:
+        rest = rest.removeprefix(prefix)
+    if _PLACEHOLDER_ANYWHERE.search(value) or _PLACEHOLDER_WHOLE.match(rest):
+        raise ConfigError(f"{name} is still a placeholder from an example: {what}")
+    if "#" in value:  # no token, key or secret has one
         raise ConfigError(
-            "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests "
-            "(or set SLACK_APP_TOKEN to use Socket Mode)"
+            f"{name} has a # comment after its value: put comments on a line of their own (a value runs to the "
+            "end of its line)"
         )
-    return bot_token, app_token, signing_secret
+    if not value.isascii():
+        raise ConfigError(
+            f"{name} contains a non-ASCII character (a typographic dash, quote or ellipsis from a web page or "
+            "document?): copy it again from where Slack or Perf shows it"
+        )
+    if any(c.isspace() for c in value):
+        raise ConfigError(f"{name} contains a space: copy it again as one unbroken string")
+    return value
+
+
+def _perf_api_key(value: str) -> str:
+    return _secret("PERF_API_KEY", value, "set it to your Perf API key (pk_live_… or pk_test_…)")
+
+
+def _slack_credentials(get: Callable[[str], str], problems: _Problems) -> tuple[str, str, str]:
+    """The bot token, and the app token (Socket Mode) or the signing secret (HTTP): one of them is needed."""
+
+    def bot() -> str:
+        token = _secret(
+            "SLACK_BOT_TOKEN",
+            get("SLACK_BOT_TOKEN"),
+            "set it to the app's Bot User OAuth Token (xoxb-…, on the OAuth & Permissions page)",
+        )
+        if not token.startswith("xoxb-"):
+            raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb- (OAuth & Permissions page)")
+        return token
+
+    def app() -> str:
+        token = get("SLACK_APP_TOKEN")
+        if not token:
+            return ""
+        _secret(
+            "SLACK_APP_TOKEN",
+            token,
+            "set it to an app-level token (xapp-…, Basic Information → App-Level Tokens), or remove it for HTTP mode",
+        )
+        if not token.startswith("xapp-"):
+            raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information page)")
+        return token
+
+    def signing() -> str:
+        secret = get("SLACK_SIGNING_SECRET")
+        if secret:
+            _secret(
+                "SLACK_SIGNING_SECRET",
+                secret,
+                "set it to the app's Signing Secret (Basic Information → App Credentials)",
+            )
+        elif not get("SLACK_APP_TOKEN"):
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify requests "
+                "(or set SLACK_APP_TOKEN to use Socket Mode)"
+            )
+        return secret
+
+    return problems.check(bot, ""), problems.check(app, ""), problems.check(signing, "")
 
 
 class _Http(TypedDict):
@@ -172,17 +273,26 @@ class _Http(TypedDict):
     http_read_timeout_seconds: float
 
 
-def _http_settings(get: Callable[[str, str], str]) -> _Http:
+def _http_settings(get: Callable[[str, str], str], problems: _Problems) -> _Http:
     """Where health and metrics are served, and the limits of both ports (issue 29)."""
-    host, port = _address("VIDEOBOT_HEALTH_ADDRESS", get("VIDEOBOT_HEALTH_ADDRESS", "127.0.0.1:8081"))
+    host, port = problems.check(
+        lambda: _address("VIDEOBOT_HEALTH_ADDRESS", get("VIDEOBOT_HEALTH_ADDRESS", "127.0.0.1:8081")),
+        ("127.0.0.1", 8081),
+    )
     return {
         "health_host": host,
         "health_port": port,
-        "http_max_connections": _number(
-            "VIDEOBOT_HTTP_MAX_CONNECTIONS", get("VIDEOBOT_HTTP_MAX_CONNECTIONS", "256"), int, 8, 100_000
+        "http_max_connections": problems.check(
+            lambda: _number(
+                "VIDEOBOT_HTTP_MAX_CONNECTIONS", get("VIDEOBOT_HTTP_MAX_CONNECTIONS", "256"), int, 8, 100_000
+            ),
+            256,
         ),
-        "http_read_timeout_seconds": _number(
-            "VIDEOBOT_HTTP_READ_TIMEOUT_SECONDS", get("VIDEOBOT_HTTP_READ_TIMEOUT_SECONDS", "10"), float, 0.1, 300
+        "http_read_timeout_seconds": problems.check(
+            lambda: _number(
+                "VIDEOBOT_HTTP_READ_TIMEOUT_SECONDS", get("VIDEOBOT_HTTP_READ_TIMEOUT_SECONDS", "10"), float, 0.1, 300
+            ),
+            10.0,
         ),
     }
 
@@ -230,6 +340,11 @@ def _database_url(url: str) -> str:
         "or postgresql://user:password@host:5432/database"
     )
     scheme = url.split("://", 1)[0] if "://" in url else ""
+    if _INLINE_COMMENT.search(url) or "<" in url or "…" in url:
+        raise ConfigError(
+            "DATABASE_URL has a # comment or a placeholder (<…>) left in it: put comments on a line of their own "
+            "and fill in the real values"
+        )
     if scheme == "sqlite":
         if not url.startswith("sqlite:///") or len(url) == len("sqlite:///"):
             raise ConfigError(f"{shape}; got sqlite://… without a file path")
@@ -238,6 +353,10 @@ def _database_url(url: str) -> str:
         parts = urlsplit(url)
         if not parts.hostname or not parts.path.strip("/"):
             raise ConfigError(f"{shape}; got {scheme}://… without a host or a database name")
+        try:
+            parts.port  # noqa: B018 (urllib checks the port only when asked for it)
+        except ValueError:
+            raise ConfigError(f"{shape}; the port after the host is not a number from 0 to 65535") from None
         return url
     raise ConfigError(f"{shape}; got {scheme or 'no scheme'}://…")
 
@@ -362,19 +481,18 @@ def _retention_days(value: str) -> int:
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
-def _approval_settings(get: Callable[[str, str], str]) -> dict[str, Any]:
+def _approval_settings(get: Callable[[str, str], str], problems: _Problems) -> dict[str, Any]:
     """VIDEOBOT_APPROVAL_* and VIDEOBOT_APPROVERS, checked together: a limit needs someone to ask."""
-    over = _dollars("VIDEOBOT_APPROVAL_OVER_USD", get("VIDEOBOT_APPROVAL_OVER_USD", "0"))
-    approvers = tuple(dict.fromkeys(u.strip() for u in get("VIDEOBOT_APPROVERS", "").split(",") if u.strip()))
-    for user in approvers:
-        if not _USER_ID.match(user):
-            raise ConfigError(
-                "VIDEOBOT_APPROVERS takes Slack user IDs such as U0123ABCD (profile → ⋯ → Copy member ID), "
-                f"separated by commas; {user!r} is not one"
-            )
-    channel = _one_channel_id("VIDEOBOT_APPROVAL_CHANNEL", get("VIDEOBOT_APPROVAL_CHANNEL", ""))
-    if over and not approvers and not channel:
-        raise ConfigError(
+    over = problems.check(lambda: _dollars("VIDEOBOT_APPROVAL_OVER_USD", get("VIDEOBOT_APPROVAL_OVER_USD", "0")), 0)
+    no_one: tuple[str, ...] = ()
+    approvers = problems.check(lambda: _approvers(get("VIDEOBOT_APPROVERS", "")), no_one)
+    channel = problems.check(
+        lambda: _one_channel_id("VIDEOBOT_APPROVAL_CHANNEL", get("VIDEOBOT_APPROVAL_CHANNEL", "")), ""
+    )
+    # Only when neither is given at all: a malformed one is reported on its own line already.
+    someone_named = bool(get("VIDEOBOT_APPROVERS", "") or get("VIDEOBOT_APPROVAL_CHANNEL", ""))
+    if over and not someone_named:
+        problems.found.append(
             "VIDEOBOT_APPROVAL_OVER_USD is set but nobody would be asked: set VIDEOBOT_APPROVAL_CHANNEL to a "
             "channel ID where approvers see the requests, or VIDEOBOT_APPROVERS to the user IDs to ask by "
             "direct message"
@@ -383,9 +501,25 @@ def _approval_settings(get: Callable[[str, str], str]) -> dict[str, Any]:
         "approval_over_micros": over,
         "approvers": approvers,
         "approval_channel": channel,
-        "approve_own": _choice("VIDEOBOT_APPROVE_OWN", get("VIDEOBOT_APPROVE_OWN", "1"), ("0", "1")) == "1",
-        "approval_hours": _number("VIDEOBOT_APPROVAL_HOURS", get("VIDEOBOT_APPROVAL_HOURS", "24"), float, 0.1, 720),
+        "approve_own": problems.check(
+            lambda: _choice("VIDEOBOT_APPROVE_OWN", get("VIDEOBOT_APPROVE_OWN", "1"), ("0", "1")), "1"
+        )
+        == "1",
+        "approval_hours": problems.check(
+            lambda: _number("VIDEOBOT_APPROVAL_HOURS", get("VIDEOBOT_APPROVAL_HOURS", "24"), float, 0.1, 720), 24.0
+        ),
     }
+
+
+def _approvers(value: str) -> tuple[str, ...]:
+    approvers = tuple(dict.fromkeys(u.strip() for u in value.split(",") if u.strip()))
+    for user in approvers:
+        if not _USER_ID.match(user):
+            raise ConfigError(
+                "VIDEOBOT_APPROVERS takes Slack user IDs such as U0123ABCD (profile → ⋯ → Copy member ID), "
+                f"separated by commas; {user!r} is not one"
+            )
+    return approvers
 
 
 def _log_level(value: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -19,14 +20,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
-import aiohttp
-
 from bot.clients.perf import PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
-from bot.clients.slack import make_web_client
 from bot.domain import catalogue
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.settings import Settings
 from bot.features.control import stop_tracking
+from bot.runtime import tokens
 from storage.db import MIGRATIONS, Store
 from storage.engine import DatabaseUnavailable, describe_url, sqlite_path
 from storage.exports import ExportRow
@@ -49,28 +48,12 @@ class CheckLine:
 async def run_checks(settings: Settings) -> list[CheckLine]:
     mode = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
     lines = [CheckLine("configuration", True, mode)]
-    lines.append(await _check_slack(settings))
+    for answer in await tokens.ask_slack(settings):
+        name = "slack" if answer.setting == "SLACK_BOT_TOKEN" else "slack socket mode"
+        lines.append(CheckLine(name, answer.ok, answer.detail))
     lines.append(await _check_perf(settings))
     lines.append(await _check_database(settings))
     return lines
-
-
-async def _check_slack(settings: Settings) -> CheckLine:
-    async with aiohttp.ClientSession() as session:
-        client = make_web_client(settings.slack_bot_token, settings.slack_api_url, session)
-        try:
-            response = await client.auth_test()
-        except Exception as exc:  # the SDK raises several types; all mean the same thing here
-            error = getattr(getattr(exc, "response", None), "data", {}) or {}
-            code = error.get("error") if isinstance(error, dict) else None
-            hint = (
-                "the bot token is wrong or revoked: copy the Bot User OAuth Token (xoxb-…) again"
-                if code in ("invalid_auth", "not_authed", "token_revoked", "account_inactive")
-                else f"could not reach Slack at {settings.slack_api_url} ({code or type(exc).__name__})"
-            )
-            return CheckLine("slack", False, hint)
-    data = response.data if isinstance(response.data, dict) else {}
-    return CheckLine("slack", True, f"auth.test ok: bot {data.get('user', '?')} in team {data.get('team_id', '?')}")
 
 
 async def _check_perf(settings: Settings) -> CheckLine:
@@ -112,12 +95,8 @@ async def _check_database(settings: Settings) -> CheckLine:
 
 
 @contextlib.asynccontextmanager
-async def opened_store(settings: Settings) -> AsyncIterator[Store]:
-    store = await Store.open(
-        settings.database_url,
-        connect_timeout=settings.db_connect_timeout_seconds,
-        acquire_timeout=settings.db_acquire_timeout_seconds,
-    )
+async def opened_store(database_url: str) -> AsyncIterator[Store]:
+    store = await Store.open(database_url)
     try:
         yield store
     finally:
@@ -214,9 +193,13 @@ def sqlite_file(database_url: str) -> str:
 def backup(database_path: str, target: str) -> int:
     """SQLite's online backup: a consistent copy while the bot keeps writing. Returns the bytes written."""
     destination = Path(target)
-    if destination.exists():
-        raise OpsRefused(f"{target} exists; choose a new file name")
     destination.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # Created here, owner-only (0600) and never over an existing file: a copy holds everything the
+        # database does, and the umask would make it readable by everyone.
+        os.close(os.open(destination, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        raise OpsRefused(f"{target} exists; choose a new file name") from None
     source = sqlite3.connect(f"file:{database_path}?mode=ro", uri=True)
     copy = sqlite3.connect(str(destination))
     try:

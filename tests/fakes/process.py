@@ -134,6 +134,21 @@ class BotProcess:
         if self._reader:
             await self._reader
 
+    def send_signal(self, sig: int) -> None:
+        assert self._proc is not None
+        self._proc.send_signal(sig)
+
+    async def wait(self, within: float = 15.0) -> int:
+        """The exit status, once the process has ended; fails if it has not within `within` seconds."""
+        assert self._proc is not None
+        try:
+            await asyncio.wait_for(self._proc.wait(), within)
+        except TimeoutError:
+            raise AssertionError(f"the bot was still running {within:g} s later:\n{self.log_text()}") from None
+        if self._reader:
+            await self._reader
+        return self._proc.returncode or 0
+
     async def terminate(self) -> int:
         assert self._proc is not None
         if self._proc.returncode is None:

@@ -172,6 +172,11 @@ class FakeSlack:
         self.gate_filters: dict[str, Callable[[dict[str, Any]], bool]] = {}
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_acks: dict[str, dict[str, Any]] = {}
+        # Where apps.connections.open sends the app ("": the fake's own /socket); a dead address keeps
+        # the bot's Socket Mode client connecting.
+        self.socket_url = ""
+        # The app-level token Slack takes now (change it to revoke the bot's).
+        self.app_token = APP_TOKEN
         self._envelopes = itertools.count(1)
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
@@ -243,7 +248,7 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await self._params(request)
         auth = request.headers.get("Authorization", "")
-        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        expected = self.app_token if method == "apps.connections.open" else BOT_TOKEN
         if method.startswith("functions."):
             # A step is ended with the token of its execution, not the bot's.
             expected = self.step_tokens.get(str(params.get("function_execution_id", "")), "no-such-execution")
@@ -333,7 +338,7 @@ class FakeSlack:
         }
 
     async def _m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": self.base_url.replace("http://", "ws://") + "/socket"}
+        return {"ok": True, "url": self.socket_url or self.base_url.replace("http://", "ws://") + "/socket"}
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         """Socket Mode: say hello, then carry envelopes to the app and record its acks."""
