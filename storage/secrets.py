@@ -49,8 +49,10 @@ class Workspace:
     enterprise_id: str | None
     team_id: str | None
 
-    def associated_data(self) -> bytes:
-        return f"videobot/{VERSION}/enterprise={self.enterprise_id or ''}/team={self.team_id or ''}".encode()
+    def associated_data(self, purpose: str = "") -> bytes:
+        """What a sealed value is bound to: this workspace, and what the value is (`purpose`, a column's
+        name), so a bot token copied into a user token's place does not open either."""
+        return f"videobot/{VERSION}/enterprise={self.enterprise_id or ''}/team={self.team_id or ''}/{purpose}".encode()
 
 
 @dataclass(frozen=True)
@@ -121,15 +123,16 @@ class KeyRing:
     def __repr__(self) -> str:
         return f"KeyRing(key_ids={self.key_ids!r})"
 
-    def seal(self, value: str, workspace: Workspace) -> str:
-        """`value` sealed with the first key, bound to `workspace`, in its stored form."""
+    def seal(self, value: str, workspace: Workspace, purpose: str = "") -> str:
+        """`value` sealed with the first key, bound to `workspace` and `purpose`, in its stored form."""
         key = self._keys[0]
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = key.aead.encrypt(nonce, value.encode(), workspace.associated_data())
+        sealed = key.aead.encrypt(nonce, value.encode(), workspace.associated_data(purpose))
         return f"{VERSION}:{key.key_id}:{base64.urlsafe_b64encode(nonce + sealed).decode().rstrip('=')}"
 
-    def open(self, stored: str, workspace: Workspace) -> str:
-        """The value `stored` seals, if it was sealed for `workspace` by a key of the ring and never altered."""
+    def open(self, stored: str, workspace: Workspace, purpose: str = "") -> str:
+        """The value `stored` seals, if it was sealed for `workspace` and `purpose` by a key of the ring and
+        never altered."""
         _, kid, body = _split(stored)
         key = self._by_id.get(kid)
         if key is None:
@@ -144,7 +147,7 @@ class KeyRing:
         if len(raw) <= _NONCE_BYTES:
             raise SealedValueError("a stored secret is damaged: it is too short")
         try:
-            plain = key.aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], workspace.associated_data())
+            plain = key.aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], workspace.associated_data(purpose))
         except InvalidTag:
             raise SealedValueError(
                 "a stored secret does not open for this workspace: it was altered, or belongs to another one"
@@ -155,11 +158,11 @@ class KeyRing:
         """Whether `stored` is already sealed by the ring's first key (reseal would leave it as it is)."""
         return _split(stored)[1] == self._keys[0].key_id
 
-    def reseal(self, stored: str, workspace: Workspace) -> str:
+    def reseal(self, stored: str, workspace: Workspace, purpose: str = "") -> str:
         """`stored` sealed again with the first key (unchanged if that key sealed it), for key rotation."""
         if self.sealed_by_current_key(stored):
             return stored
-        return self.seal(self.open(stored, workspace), workspace)
+        return self.seal(self.open(stored, workspace, purpose), workspace, purpose)
 
 
 def _split(stored: str) -> tuple[str, str, str]:

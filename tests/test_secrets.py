@@ -43,6 +43,11 @@ def test_a_value_copied_into_another_workspace_does_not_open() -> None:
         with pytest.raises(SealedValueError, match="another one") as refused:
             ring.open(stored, other)
         assert TOKEN not in str(refused.value) and stored not in str(refused.value)
+    # Nor into another column of the same workspace.
+    bot_token = ring.seal(TOKEN, ACME, "bot_token")
+    assert ring.open(bot_token, ACME, "bot_token") == TOKEN
+    with pytest.raises(SealedValueError):
+        ring.open(bot_token, ACME, "user_token")
     # An org-wide install's value is not its workspaces' either.
     with pytest.raises(SealedValueError):
         ring.open(ring.seal(TOKEN, GRID_ORG), GRID_TEAM)
