@@ -138,7 +138,9 @@ class SlackInstallationStore(StoreBase, AsyncInstallationStore):
 
     async def async_save(self, installation: Installation) -> None:
         """Store `installation` and its bot in one transaction (the bot only when it has a bot token)."""
-        enterprise_id, team_id = _key(installation.enterprise_id, installation.team_id)
+        enterprise_id, team_id = _key(
+            installation.enterprise_id, installation.team_id, installation.is_enterprise_install
+        )
         sealed = {
             column: self._seal(getattr(installation, column), enterprise_id, team_id, column)
             for column in _INSTALLATION_SECRETS
@@ -179,7 +181,7 @@ class SlackInstallationStore(StoreBase, AsyncInstallationStore):
             await db.batch(self._save_bot_statement(bot))
 
     def _save_bot_statement(self, bot: Bot) -> tuple[str, list[Any]]:
-        enterprise_id, team_id = _key(bot.enterprise_id, bot.team_id)
+        enterprise_id, team_id = _key(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
         return (
             _SAVE_BOT_SQL,
             [

@@ -106,6 +106,16 @@ async def test_an_org_wide_install_serves_every_workspace_of_its_org(installatio
     assert await installations.async_find_bot(enterprise_id="E0001", team_id="T0101") is None
     assert await installations.async_find_bot(enterprise_id="E0002", team_id=None, is_enterprise_install=True) is None
 
+    # An org-wide install that names a team (the workspace it was begun from) is still the org's.
+    await installations.async_save(
+        installation("T0109", enterprise_id="E0003", org_wide=True, installed_at=1_800_000_001.0)
+    )
+    org_begun_in_a_team = await installations.async_find_bot(
+        enterprise_id="E0003", team_id="T0110", is_enterprise_install=True
+    )
+    assert org_begun_in_a_team is not None and org_begun_in_a_team.bot_token == "xoxb-T0109-a-bot"
+    assert await installations.async_find_bot(enterprise_id="E0003", team_id="T0109") is None
+
     # A workspace of the org installed on its own is its own installation.
     await installations.async_save(installation("T0101", enterprise_id="E0001", tag="own"))
     own = await installations.async_find_bot(enterprise_id="E0001", team_id="T0101")
