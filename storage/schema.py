@@ -354,6 +354,47 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE jobs SET response_url = '', step_token = NULL
         WHERE finalized = 1 AND (response_url <> '' OR step_token IS NOT NULL);
     """,
+    """
+    -- Many workspaces (issue 25): installations, their bots and OAuth states (storage/installations.py).
+    -- An absent enterprise or team is '' (an org-wide install has no team), so the keys hold no NULL.
+    -- Tokens, refresh tokens and webhook URLs are sealed (storage/secrets.py), never stored in clear;
+    -- `details` is the rest of slack_sdk's Installation as JSON (names, ids, scopes: nothing secret).
+    CREATE TABLE slack_installations (
+        enterprise_id TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        is_enterprise_install INTEGER NOT NULL,
+        installed_at REAL NOT NULL,
+        bot_token TEXT,
+        bot_refresh_token TEXT,
+        bot_token_expires_at INTEGER,
+        user_token TEXT,
+        user_refresh_token TEXT,
+        user_token_expires_at INTEGER,
+        incoming_webhook_url TEXT,
+        details TEXT NOT NULL,
+        PRIMARY KEY (enterprise_id, team_id, user_id)
+    );
+    -- A workspace's latest installation, whoever installed it.
+    CREATE INDEX slack_installations_latest ON slack_installations (enterprise_id, team_id, installed_at);
+    CREATE TABLE slack_bots (
+        enterprise_id TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        is_enterprise_install INTEGER NOT NULL,
+        installed_at REAL NOT NULL,
+        bot_token TEXT NOT NULL,
+        bot_refresh_token TEXT,
+        bot_token_expires_at INTEGER,
+        details TEXT NOT NULL,
+        PRIMARY KEY (enterprise_id, team_id)
+    );
+    -- An install begun on one replica completes on any: each state once, until it expires (its digest only).
+    CREATE TABLE oauth_states (
+        state_digest TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX oauth_states_expiry ON oauth_states (expires_at);
+    """,
 )
 
 

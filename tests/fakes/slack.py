@@ -10,11 +10,23 @@ Like real Slack it refuses what Slack would refuse:
   test that table against itself.
 - messages and views Slack's Block Kit would refuse (`tests/fakes/blockkit.py`), always; they are
   listed in `refused` and, as Slack received them, in `calls`.
+- a token it never issued (`invalid_auth`), a revoked one (`token_revoked`), and a workspace's token naming
+  a channel of another workspace (`channel_not_found`, as Slack answers for a channel the bot cannot see;
+  listed in `cross_workspace`).
+
+Many workspaces (issue 25): by default the fake is the one workspace of BOT_TOKEN, as before. More are
+added with `add_workspace` (each its own bot token, bot user and rate limits); `add_channel` says whose a
+channel is (a channel never added is everyone's, as every test before many workspaces assumes). Installing
+is Slack's OAuth v2: `GET /oauth/v2/authorize` (the page a person's browser is sent to) redirects back to
+`redirect_uri` with a `code` and the `state`, and `oauth.v2.access` trades the code, once, for the bot
+token of the workspace `authorize_as` chose (the default workspace unless told otherwise).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import itertools
 import json
@@ -23,6 +35,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -31,7 +44,13 @@ from tests.fakes.blockkit import message_problem, view_problem
 BOT_TOKEN = "xoxb-test-0000-fake-bot-token"
 BOT_USER_ID = "UBOT0001"
 APP_TOKEN = "xapp-1-test-fake-app-level-token"
-TEAM_ID = "T0001"  # the one workspace the fake serves: "per workspace" limits are per method here
+TEAM_ID = "T0001"  # the default workspace, BOT_TOKEN's: the only one unless a test adds more
+BOT_ID = "BBOT0001"
+# The app's credentials for OAuth (oauth.v2.access, the authorize page), as in its Basic Information page.
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "fake-client-secret-0000"
+# Who clicks Allow on the authorize page, unless `authorize_as` names someone else.
+INSTALLER_ID = "UINSTALL01"
 
 # Slack's tiers as the fake models them: (calls a minute, the burst Slack tolerates).
 TIERS: dict[int, tuple[float, int]] = {1: (1, 2), 2: (20, 5), 3: (50, 8), 4: (100, 15)}
@@ -96,6 +115,45 @@ class TokenBucket:
 
 
 @dataclass
+class FakeWorkspace:
+    """A workspace (or, with no team, a Grid org's org-wide install) and the bot token Slack gave the app there."""
+
+    team_id: str | None
+    enterprise_id: str | None
+    bot_token: str
+    bot_user_id: str
+    bot_id: str
+    name: str
+    is_enterprise_install: bool = False
+
+    @property
+    def key(self) -> str:
+        """The workspace's own rate limits and channels are under this: its team, or its org when org-wide."""
+        return self.team_id or self.enterprise_id or ""
+
+    def sees(self, channel: FakeChannel) -> bool:
+        if self.is_enterprise_install:
+            return channel.enterprise_id is not None and channel.enterprise_id == self.enterprise_id
+        return self.team_id in channel.teams
+
+
+@dataclass
+class FakeChannel:
+    teams: frozenset[str]  # the workspaces it is in: more than one in a Slack Connect channel
+    enterprise_id: str | None = None  # the Grid org of its workspaces, for an org-wide install's token
+
+
+@dataclass
+class FakeCode:
+    """A code the authorize page gave: what oauth.v2.access trades it for, once."""
+
+    workspace: FakeWorkspace
+    installer: str
+    redirect_uri: str
+    used: bool = False
+
+
+@dataclass
 class FakeMessage:
     channel: str
     ts: str
@@ -146,7 +204,7 @@ class FakeSlack:
         self.limits = limits
         self.rate_limited: list[tuple[str, str]] = []  # (method, channel or "") of each call answered 429
         self.refused: list[tuple[str, str, str]] = []  # (method, error, why) of each payload Block Kit refused
-        self._buckets: dict[tuple[str, str], TokenBucket] = {}  # (method, channel or "") → its bucket
+        self._buckets: dict[tuple[str, str, str], TokenBucket] = {}  # (workspace, method, channel or "") → bucket
         self.messages: list[FakeMessage] = []
         self.files: dict[str, FakeFile] = {}
         self.responses: list[tuple[str, dict[str, Any]]] = []  # (response_url id, body)
@@ -165,6 +223,29 @@ class FakeSlack:
         self.call_times: list[float] = []  # time.monotonic() of each entry in calls
         self.failures: dict[str, list[Failure]] = {}
         self.unauthorized_calls = 0
+        # Many workspaces: each bot token's workspace (BOT_TOKEN's by default), whose each channel is, and
+        # the tokens of uninstalled workspaces (answered `token_revoked`).
+        self.default_workspace = FakeWorkspace(
+            team_id=TEAM_ID,
+            enterprise_id=None,
+            bot_token=BOT_TOKEN,
+            bot_user_id=BOT_USER_ID,
+            bot_id=BOT_ID,
+            name="Acme",
+        )
+        self.workspaces: dict[str, FakeWorkspace] = {BOT_TOKEN: self.default_workspace}
+        self.channels: dict[str, FakeChannel] = {}
+        self.revoked_tokens: set[str] = set()
+        self.cross_workspace: list[tuple[str, str, str]] = []  # (method, channel, the caller's workspace key)
+        # OAuth: the app's credentials, the codes given, who the authorize page installs next, and each
+        # install oauth.v2.access completed (workspace key, installer).
+        self.client_id, self.client_secret = CLIENT_ID, CLIENT_SECRET
+        self.codes: dict[str, FakeCode] = {}
+        self.next_install: tuple[FakeWorkspace, str] | None = None
+        self.deny_next_install = False
+        self.installs: list[tuple[str, str]] = []
+        self._codes = itertools.count(1)
+        self._workspace_numbers = itertools.count(2)
         # Hold points for kill tests: a call of the method waits here; if its caller died meanwhile,
         # it is dropped as real Slack would never have received it.
         self.gates: dict[str, asyncio.Event] = {}
@@ -196,6 +277,54 @@ class FakeSlack:
     def response_url(self, name: str = "r1") -> str:
         return f"{self.base_url}/response/{name}"
 
+    def add_workspace(
+        self, team_id: str | None, *, enterprise_id: str | None = None, name: str = "", org_wide: bool = False
+    ) -> FakeWorkspace:
+        """A workspace where the app is installed, with a bot token of its own (`org_wide`: a Grid org's
+        org-wide install, with no team, whose token serves the org's workspaces)."""
+        if org_wide == (team_id is not None) or (org_wide and enterprise_id is None):
+            raise ValueError("an org-wide install has an enterprise and no team; any other install has a team")
+        number = next(self._workspace_numbers)
+        key = team_id or enterprise_id or ""
+        workspace = FakeWorkspace(
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+            bot_token=f"xoxb-{number}-{key}-fake-bot-token",
+            bot_user_id=f"UBOT{number:04d}",
+            bot_id=f"BBOT{number:04d}",
+            name=name or f"Workspace {key}",
+            is_enterprise_install=org_wide,
+        )
+        self.workspaces[workspace.bot_token] = workspace
+        return workspace
+
+    def add_channel(self, channel: str, *team_ids: str, enterprise_id: str | None = None) -> None:
+        """`channel` is in these workspaces only (two or more: a Slack Connect channel); `enterprise_id` is
+        their Grid org, whose org-wide install sees it too."""
+        self.channels[channel] = FakeChannel(frozenset(team_ids), enterprise_id)
+
+    def uninstall(self, workspace: FakeWorkspace) -> None:
+        """The app is removed from `workspace`: its token is revoked (`token_revoked` from now on)."""
+        self.workspaces.pop(workspace.bot_token, None)
+        self.revoked_tokens.add(workspace.bot_token)
+
+    def authorize_as(self, workspace: FakeWorkspace, installer: str = INSTALLER_ID) -> None:
+        """The next person on the authorize page installs the app in `workspace` (the default workspace
+        until this is called); its token is valid again if it had been uninstalled."""
+        self.next_install = (workspace, installer)
+
+    def issue_code(
+        self, workspace: FakeWorkspace | None = None, *, installer: str = INSTALLER_ID, redirect_uri: str = ""
+    ) -> str:
+        """A code as the authorize page gives one, for oauth.v2.access to trade once."""
+        code = f"{next(self._codes)}.fake-oauth-code"
+        self.codes[code] = FakeCode(workspace or self.default_workspace, installer, redirect_uri)
+        return code
+
+    def authorize_url(self) -> str:
+        """Where Bolt's AsyncOAuthSettings(authorization_url=…) sends the browser: this fake's authorize page."""
+        return f"{self.base_url}/oauth/v2/authorize"
+
     # --- what people see -------------------------------------------------------------------------
 
     def roots(self, channel: str) -> list[FakeMessage]:
@@ -219,6 +348,7 @@ class FakeSlack:
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket", self._socket)
+        app.router.add_get("/oauth/v2/authorize", self._authorize)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -248,11 +378,27 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await self._params(request)
         auth = request.headers.get("Authorization", "")
-        expected = self.app_token if method == "apps.connections.open" else BOT_TOKEN
-        if method.startswith("functions."):
-            # A step is ended with the token of its execution, not the bot's.
-            expected = self.step_tokens.get(str(params.get("function_execution_id", "")), "no-such-execution")
-        if auth != f"Bearer {expected}" and params.get("token") != expected:
+        if method == "oauth.v2.access":
+            # The app's own credentials, not a token: Basic auth (slack_sdk's way) or in the form.
+            self.calls.append((method, params))
+            return web.json_response(self._oauth_v2_access(auth, params))
+        bearer = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
+        workspace = self.default_workspace
+        if method == "apps.connections.open" or method.startswith("functions."):
+            expected = self.app_token
+            if method.startswith("functions."):
+                # A step is ended with the token of its execution, not the bot's.
+                expected = self.step_tokens.get(str(params.get("function_execution_id", "")), "no-such-execution")
+            authorized = expected in (bearer, params.get("token"))
+        else:
+            token = bearer if bearer in self.workspaces else str(params.get("token", ""))
+            authorized = token in self.workspaces
+            if authorized:
+                workspace = self.workspaces[token]
+            elif (bearer or token) in self.revoked_tokens:
+                self.unauthorized_calls += 1
+                return web.json_response({"ok": False, "error": "token_revoked"})
+        if not authorized:
             self.unauthorized_calls += 1
             return web.json_response({"ok": False, "error": "invalid_auth"})
         gate = self.gates.get(method)
@@ -261,7 +407,7 @@ class FakeSlack:
             await gate.wait()
             if request.transport is None or request.transport.is_closing():
                 return web.json_response({"ok": False, "error": "caller_gone"})
-        retry_after = self._over_limit(method, params)
+        retry_after = self._over_limit(method, params, workspace.key)
         if retry_after:
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
@@ -277,16 +423,20 @@ class FakeSlack:
                     {"ok": False, "error": "ratelimited"}, status=failure["status"], headers=headers
                 )
             return web.json_response({"ok": False, "error": failure["error"]})
-        refusal = self._refusal(method, params)
+        refusal = self._refusal(method, params) or self._other_workspaces(method, params, workspace)
         if refusal is not None:
             return web.json_response(refusal)
+        if method == "auth.test":
+            return web.json_response(self._auth_test(workspace))
         handler: MethodHandler | None = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
         return web.json_response(await handler(params))
 
-    def _over_limit(self, method: str, params: dict[str, Any]) -> int:
-        """0 when the call may go on (its tokens taken), else the whole seconds of its Retry-After."""
+    def _over_limit(self, method: str, params: dict[str, Any], workspace: str = TEAM_ID) -> int:
+        """0 when the call may go on (its tokens taken), else the whole seconds of its Retry-After.
+
+        Slack's limits are per workspace: each workspace has buckets of its own."""
         if not self.limits:
             return 0
         channel = str(params.get("channel", "")) if method == "chat.postMessage" else ""
@@ -299,9 +449,9 @@ class FakeSlack:
         now = time.monotonic() * self.speed
         buckets = []
         for scope, (per_minute, burst) in rules:
-            bucket = self._buckets.get((method, scope))
+            bucket = self._buckets.get((workspace, method, scope))
             if bucket is None:
-                bucket = self._buckets[(method, scope)] = TokenBucket(per_minute, burst, now)
+                bucket = self._buckets[(workspace, method, scope)] = TokenBucket(per_minute, burst, now)
             buckets.append(bucket)
         wait = max(bucket.wait(now) for bucket in buckets)
         if wait > 0:
@@ -327,15 +477,96 @@ class FakeSlack:
                 return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": [reason]}}
         return None
 
-    async def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _other_workspaces(self, method: str, params: dict[str, Any], workspace: FakeWorkspace) -> dict[str, Any] | None:
+        """Slack's answer to a token naming a channel its workspace cannot see, or None when it can."""
+        channel = str(params.get("channel") or params.get("channel_id") or "")
+        known = self.channels.get(channel)
+        if known is None or workspace.sees(known):
+            return None
+        self.cross_workspace.append((method, channel, workspace.key))
+        return {"ok": False, "error": "channel_not_found"}
+
+    def _auth_test(self, workspace: FakeWorkspace) -> dict[str, Any]:
+        """auth.test for the token's own workspace: its team (none for an org-wide install), org and bot."""
+        host = (workspace.key or "acme").lower() if workspace is not self.default_workspace else "acme"
+        answer: dict[str, Any] = {
+            "ok": True,
+            "url": f"https://{host}.slack.com/",
+            "team": workspace.name,
+            "user": "videobot",
+            "team_id": workspace.team_id,
+            "user_id": workspace.bot_user_id,
+            "bot_id": workspace.bot_id,
+            "is_enterprise_install": workspace.is_enterprise_install,
+        }
+        if workspace.enterprise_id is not None:
+            answer["enterprise_id"] = workspace.enterprise_id
+        if workspace.team_id is None:
+            del answer["team_id"]
+        return answer
+
+    def _oauth_v2_access(self, auth: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Trade a code for the installation, as Slack does: once, for the app it was given to."""
+        client_id, client_secret = str(params.get("client_id", "")), str(params.get("client_secret", ""))
+        if auth.startswith("Basic "):
+            try:
+                client_id, _, client_secret = (
+                    base64.b64decode(auth.removeprefix("Basic "), validate=True).decode().partition(":")
+                )
+            except (binascii.Error, UnicodeDecodeError):
+                return {"ok": False, "error": "invalid_client_id"}
+        if client_id != self.client_id:
+            return {"ok": False, "error": "invalid_client_id"}
+        if client_secret != self.client_secret:
+            return {"ok": False, "error": "bad_client_secret"}
+        code = self.codes.get(str(params.get("code", "")))
+        if code is None or code.used:
+            return {"ok": False, "error": "invalid_code"}
+        code.used = True
+        if code.redirect_uri and params.get("redirect_uri") and params["redirect_uri"] != code.redirect_uri:
+            return {"ok": False, "error": "bad_redirect_uri"}
+        workspace = code.workspace
+        # Installing again brings a revoked token back, as a reinstall does.
+        self.revoked_tokens.discard(workspace.bot_token)
+        self.workspaces[workspace.bot_token] = workspace
+        self.installs.append((workspace.key, code.installer))
+        enterprise = (
+            {"id": workspace.enterprise_id, "name": f"Org {workspace.enterprise_id}"}
+            if workspace.enterprise_id
+            else None
+        )
         return {
             "ok": True,
-            "user_id": BOT_USER_ID,
-            "bot_id": "BBOT0001",
-            "team_id": TEAM_ID,
-            "user": "videobot",
-            "url": "https://acme.slack.com/",
+            "app_id": "A0VIDEOBOT",
+            "authed_user": {"id": code.installer},
+            "scope": "commands,chat:write,files:write,users:read",
+            "token_type": "bot",
+            "access_token": workspace.bot_token,
+            "bot_user_id": workspace.bot_user_id,
+            "team": None if workspace.is_enterprise_install else {"id": workspace.team_id, "name": workspace.name},
+            "enterprise": enterprise,
+            "is_enterprise_install": workspace.is_enterprise_install,
         }
+
+    async def _authorize(self, request: web.Request) -> web.Response:
+        """Slack's authorize page, after the person clicked Allow (or Cancel): back to the app with a code."""
+        query = request.query
+        if query.get("client_id") != self.client_id:
+            return web.Response(status=400, text="Invalid client_id parameter")
+        redirect_uri = query.get("redirect_uri", "")
+        if urlsplit(redirect_uri).scheme not in ("http", "https"):
+            return web.Response(status=400, text="Missing or invalid redirect_uri")
+        back: dict[str, str] = {}
+        if self.deny_next_install:
+            self.deny_next_install = False
+            back["error"] = "access_denied"
+        else:
+            workspace, installer = self.next_install or (self.default_workspace, INSTALLER_ID)
+            back["code"] = self.issue_code(workspace, installer=installer, redirect_uri=redirect_uri)
+        if "state" in query:
+            back["state"] = query["state"]
+        separator = "&" if urlsplit(redirect_uri).query else "?"
+        raise web.HTTPFound(f"{redirect_uri}{separator}{urlencode(back)}")
 
     async def _m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.socket_url or self.base_url.replace("http://", "ws://") + "/socket"}
