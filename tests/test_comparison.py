@@ -158,6 +158,25 @@ async def test_approval_counts_the_whole_comparison(make_bot: MakeBot) -> None:
     assert bot.perf.creates == []
 
 
+async def test_a_takes_approval_request_and_thread_name_the_comparisons_total_not_the_takes_price(
+    make_bot: MakeBot,
+) -> None:
+    # Each take alone ($0.27, $0.24) is under the $0.30 limit: saying "$0.27 is over the $0.30 limit" is false.
+    bot = await make_bot(approval_over_micros=300_000, approvers=(BOB,))
+    await bot.command("A paper boat --models pika,luma-dream-machine")
+    for _ in range(3):
+        await bot.step()
+    requests = bot.slack.roots(f"D{BOB}")
+    assert len(requests) == 2
+    for request in requests:
+        text = request.all_text()
+        assert "comparison of 2 models" in text and "$0.51 in all" in text, text
+        assert "$0.27 is over" not in text and "$0.24 is over" not in text, text
+    for root in bot.slack.roots(CHANNEL):
+        [progress] = bot.slack.thread(CHANNEL, root.ts)
+        assert "Waiting for approval: the comparison's $0.51 in all is over" in progress.text, progress.text
+
+
 async def test_a_comparison_is_started_once_across_a_restart(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await bot.services.poller.stop(0.0)  # the bot goes down right after acknowledging the command

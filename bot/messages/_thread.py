@@ -129,6 +129,13 @@ def comparison_line(job: Job) -> str:
     )
 
 
+def _approval_cost(job: Job) -> str:
+    """What is over the approval limit: a comparison's take waits because of the comparison's total."""
+    if job.compared:
+        return f"the comparison's {usd(job.comparison_cost_micros or 0)} in all"
+    return usd(job.estimated_cost_micros)
+
+
 def comparison_capped(takes: Sequence[Take]) -> Message:
     """The takes of a comparison that run shorter than asked: their model makes no longer videos."""
     cut = "; ".join(
@@ -203,7 +210,7 @@ def progress_message(job: Job, *, approval_limit_micros: int = 0) -> Message:
             text = "⏳ Sending the job to Perf…"
         case JobState.AWAITING_APPROVAL:
             text = (
-                f"⏳ Waiting for approval: {usd(job.estimated_cost_micros)} is over this workspace's "
+                f"⏳ Waiting for approval: {_approval_cost(job)} is over this workspace's "
                 f"{usd(approval_limit_micros)} limit. Nothing is sent to Perf until an approver says yes."
             )
         case JobState.QUEUED:
