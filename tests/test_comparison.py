@@ -187,3 +187,16 @@ async def test_a_comparison_is_started_once_across_a_restart(make_bot: MakeBot) 
     jobs = await restarted.services.store.jobs()
     assert len(jobs) == 3 and len({job.comparison for job in jobs}) == 1
     assert json.dumps([job.state for job in jobs]).count("delivered") == 3
+
+
+async def test_a_comparison_with_a_preset_takes_its_settings_and_says_what_of_it_was_skipped(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    await bot.command("preset save long --model veo-3 --duration 20 --ar 9:16")
+    # The typed models win over the preset's; its 20 s is longer than any of them makes.
+    note = private_text(await bot.command("A paper boat --models pika,luma-dream-machine --preset long"))
+    assert "`--duration 20` was skipped" in note, note
+    await bot.run_jobs()
+    assert sorted((c["model"], c["aspect_ratio"]) for c in bot.perf.creates) == [
+        ("luma-dream-machine", "9:16"),
+        ("pika", "9:16"),
+    ]

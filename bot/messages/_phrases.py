@@ -3,7 +3,10 @@ in the thread, in an answer, on App Home and in the form."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.domain import catalogue
+from bot.domain.defaults import Skipped, Source
 from bot.domain.job import Decision, Job, JobState
 from bot.domain.request import CommandError, ErrorCode, without_style
 from bot.messages._text import Message, clip, escape, quote_prompt, seconds_text, usd
@@ -104,6 +107,27 @@ def command_error(error: CommandError) -> Message:
         case _:
             text = "I couldn't read that command. `/video help` shows how."
     return {"response_type": "ephemeral", "text": text}
+
+
+_SKIPPED_OWNER = {
+    Source.YOURS: "Your",
+    Source.CHANNEL: "This channel's",
+    Source.TYPED: "The",
+    Source.PERF: "Perf's",
+    Source.PRESET: "The preset's",
+}
+_SKIPPED_KIND = {Source.PRESET: "setting"}
+
+
+def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
+    """A line for each preset setting or default that could not apply, and why."""
+    lines = []
+    for item in skipped:
+        reason = command_error(item.error)["text"]
+        value = clip(item.value, 200)
+        kind = _SKIPPED_KIND.get(item.source, "default")
+        lines.append(f"⚠️ {_SKIPPED_OWNER[item.source]} {kind} `--{item.option} {value}` was skipped: {reason}")
+    return lines
 
 
 def _example_for(option: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.domain import drafts
+from bot.domain.defaults import Skipped
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.progress import progress_shown
 from bot.domain.request import CommandError, Take
@@ -18,6 +19,7 @@ from bot.messages._phrases import (
     place_phrase,
     prompt_sent,
     settings_line,
+    skipped_lines,
     status_line,
     time_taken,
 )
@@ -136,14 +138,20 @@ def _approval_cost(job: Job) -> str:
     return usd(job.estimated_cost_micros)
 
 
-def comparison_capped(takes: Sequence[Take]) -> Message:
-    """The takes of a comparison that run shorter than asked: their model makes no longer videos."""
-    cut = "; ".join(
-        f"{escape(t.request.model)} makes videos of up to {seconds_text(t.request.duration_seconds)}, so its take "
-        f"is {seconds_text(t.request.duration_seconds)} (you asked for {seconds_text(t.capped_from or 0)})"
-        for t in takes
-    )
-    return private_answer(f"Started your comparison. {cut}; the other takes run as asked.")
+def comparison_capped(takes: Sequence[Take], skipped: Sequence[Skipped] = ()) -> Message:
+    """The takes of a comparison that run shorter than asked (their model makes no longer videos), and the
+    settings of a preset or a default that could not apply to it (`skipped`)."""
+    lines = skipped_lines(skipped)
+    if skipped:
+        lines.append("The comparison was started without them.")
+    if takes:
+        cut = "; ".join(
+            f"{escape(t.request.model)} makes videos of up to {seconds_text(t.request.duration_seconds)}, so its "
+            f"take is {seconds_text(t.request.duration_seconds)} (you asked for {seconds_text(t.capped_from or 0)})"
+            for t in takes
+        )
+        lines.insert(0, f"Started your comparison. {cut}; the other takes run as asked.")
+    return private_answer("\n".join(lines))
 
 
 def _rerun_line(job: Job) -> str:
