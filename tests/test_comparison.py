@@ -81,6 +81,10 @@ def test_a_comparison_asked_wrong_is_one_clear_error(text: str, code: ErrorCode)
         ("A paper boat --models pika,veo-3,luma-dream-machine,runway-gen3,pika", "and you gave 5"),
         ("A paper boat --models pika,sora", "There is no model `sora`"),
         ("A paper boat --models pika,veo-3 --model pika", "Use `--model` for one video or `--models`"),
+        ("A paper boat --models", "`--models` needs a value, e.g. `--models pika,luma-dream-machine`"),
+        ("preset save duo --models pika,veo-3", "`--models` compares models for the one request it is typed in"),
+        ("preset save duo --model pika --models pika,veo-3", "--preset teaser --models pika,luma-dream-machine"),
+        ("defaults me --models pika,veo-3", "`--models` compares models for the one request it is typed in"),
     ],
 )
 async def test_bad_models_are_answered_privately_and_start_nothing(make_bot: MakeBot, text: str, answer: str) -> None:

@@ -241,6 +241,9 @@ async def test_the_forms_menu_fills_in_a_preset_and_what_is_changed_after_still_
     assert fields["aspect~1"]["initial_option"]["value"] == "9:16"
     assert (fields["duration~1"]["initial_value"], fields["style~1"]["initial_value"]) == ("3", "neon noir")
     assert fields["prompt"]["initial_value"] == "A rainy street"
+    # The cost line follows the preset's model and duration (pika, 3 s: $0.20).
+    cost = json.dumps(updated["blocks"])
+    assert "Estimated cost: *$0.20* (pika, 3 s)" in cost, cost
 
     state = form_state(updated)
     submitted = {**updated, "id": view_id, "hash": bot.slack.view_hashes[view_id], "state": state}

@@ -39,7 +39,7 @@ def command_error(error: CommandError) -> Message:
             text = f"`--{given}` needs a value, e.g. `{_example_for(error.given)}`."
         case ErrorCode.NOT_A_DEFAULT:
             text = (
-                f"`--{given}` is about one video, so it can't be a default. Defaults are `--model`, "
+                f"`--{given}` {_one_request(error.given)}, so it can't be a default. Defaults are `--model`, "
                 "`--duration`, `--aspect`, `--resolution` and `--style`."
             )
         case ErrorCode.UNKNOWN_PRESET:
@@ -53,8 +53,9 @@ def command_error(error: CommandError) -> Message:
             text = f"There is no preset `{given}`. {there} Nothing was started."
         case ErrorCode.BAD_PRESET:
             text = (
-                f"`{given}` is about one video, so it can't be in a preset. A preset keeps `--model`, "
-                "`--duration`, `--aspect`, `--resolution` and `--style`."
+                f"`{given}` {_one_request(error.given)}, so it can't be in a preset. A preset keeps `--model`, "
+                "`--duration`, `--aspect`, `--resolution` and `--style`; add the rest when you use it: "
+                "`/video A paper boat --preset teaser --models pika,luma-dream-machine`."
             )
         case ErrorCode.REPEATED_OPTION:
             text = f"`--{given}` is given twice; keep just one."
@@ -130,6 +131,17 @@ def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
     return lines
 
 
+def _one_request(option: str) -> str:
+    """Why an option is not kept in a default or a preset: it is about the request it is typed in."""
+    match option.removeprefix("--"):
+        case "models":
+            return "compares models for the one request it is typed in"
+        case "preset":
+            return "names a preset for the one request it is typed in"
+        case _:
+            return "is about one video"
+
+
 def _example_for(option: str) -> str:
     return {
         "model": "--model veo-3",
@@ -137,6 +149,8 @@ def _example_for(option: str) -> str:
         "aspect": "--aspect 9:16",
         "resolution": "--resolution 720p",
         "style": '--style "35 mm film, soft light"',
+        "models": "--models pika,luma-dream-machine",
+        "preset": "--preset teaser",
     }.get(option, f"--{option} …")
 
 
