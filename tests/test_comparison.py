@@ -204,3 +204,19 @@ async def test_a_comparison_with_a_preset_takes_its_settings_and_says_what_of_it
         ("luma-dream-machine", "9:16"),
         ("pika", "9:16"),
     ]
+
+
+async def test_a_colleagues_one_job_starts_after_the_first_take_of_a_comparison_of_four(make_bot: MakeBot) -> None:
+    # One slot: the comparison's four takes are four jobs of one person in the fair line, in the order asked.
+    bot = await make_bot(max_concurrent_jobs=1)
+    await bot.command("A paper boat --models pika,luma-dream-machine,veo-3,runway-gen3")
+    await bot.command("A red kite --model pika", user=BOB)
+    await bot.run_jobs()
+    assert [(c["prompt"], c["model"]) for c in bot.perf.creates] == [
+        ("A paper boat", "pika"),
+        ("A red kite", "pika"),
+        ("A paper boat", "luma-dream-machine"),
+        ("A paper boat", "veo-3"),
+        ("A paper boat", "runway-gen3"),
+    ]
+    assert bot.perf.most_running == 1
