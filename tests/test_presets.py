@@ -272,3 +272,18 @@ async def test_without_presets_the_form_has_no_menu(make_bot: MakeBot) -> None:
     await bot.command("")
     [view] = bot.slack.views.values()
     assert [b for b in view["blocks"] if b.get("block_id") == "preset"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("preset save --model pika", "Which preset? Name it after `save`: `/video preset save teaser --model pika`."),
+        ("preset delete", "Which preset? Name it after `delete`: `/video preset delete teaser`"),
+        ("preset delete Not!ok", "I can't use `not!ok` as a preset's name"),
+    ],
+)
+async def test_a_preset_command_without_a_usable_name_says_how_to_name_one(
+    make_bot: MakeBot, text: str, answer: str
+) -> None:
+    bot = await make_bot()
+    assert answer in await said(bot, text)
