@@ -210,8 +210,9 @@ def progress_bar(percent: int) -> str:
     return "▓" * filled + "░" * (_PROGRESS_CELLS - filled)
 
 
-def progress_message(job: Job, *, approval_limit_micros: int = 0) -> Message:
-    """`approval_limit_micros`: the workspace's VIDEOBOT_APPROVAL_OVER_USD, which a job awaiting approval names."""
+def progress_message(job: Job, *, approval_limit_micros: int = 0, running_cap: int = 0) -> Message:
+    """`approval_limit_micros`: the workspace's VIDEOBOT_APPROVAL_OVER_USD, which a job awaiting approval names;
+    `running_cap`: VIDEOBOT_MAX_RUNNING_PER_PERSON (0: none), which may hold a job back while slots are free."""
     shown = progress_shown(job)
     match job.state:
         case JobState.ACCEPTED | JobState.SUBMITTING:
@@ -223,8 +224,9 @@ def progress_message(job: Job, *, approval_limit_micros: int = 0) -> Message:
             )
         case JobState.QUEUED:
             where = place_phrase(shown.place_in_line or 1)
+            capped = f" one person runs at most {running_cap} at a time," if running_cap > 0 else ""
             text = (
-                f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time, "
+                f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time,{capped} "
                 "and people take turns."
             )
         case JobState.PENDING:
