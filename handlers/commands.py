@@ -54,7 +54,7 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
     if isinstance(parsed, FormRequest):
         return await _open_form(services, command.get("trigger_id", ""), channel_id, user_id)
     if isinstance(parsed, HelpRequest):
-        return messages.help_message(rerun_emoji=services.settings.rerun_emoji[0])
+        return _help(services)
     if isinstance(parsed, CommandError):
         log.info("event=command_refused code=%s channel=%s", parsed.code, channel_id)
         return messages.command_error(parsed)
@@ -76,7 +76,7 @@ async def _open_form(services: Services, trigger_id: str, channel_id: str, user_
         await services.slack.open_view(trigger_id, messages.video_form(channel_id, values, place=place))
     except SlackCallError as exc:
         log.warning("event=form_not_opened channel=%s error=%s", channel_id, exc.error)
-        return messages.help_message(rerun_emoji=services.settings.rerun_emoji[0])
+        return _help(services)
     return {}
 
 
@@ -164,6 +164,11 @@ async def _start_comparison(
     services.poller.wake()
     capped = [take for take in comparison_takes(request) if take.capped_from is not None]
     return _for_ack(messages.comparison_capped(capped, skipped)) if capped or skipped else {}
+
+
+def _help(services: Services) -> messages.Message:
+    settings = services.settings
+    return messages.help_message(rerun_emoji=settings.rerun_emoji[0], showcase=bool(settings.showcase_channel))
 
 
 def _for_ack(message: messages.Message) -> messages.Message:
