@@ -58,6 +58,16 @@ def test_models_give_one_take_each_with_the_same_settings_cut_to_each_model() ->
 
 
 @pytest.mark.parametrize(
+    "models",
+    ["pika,veo-3", "pika, veo-3", "pika ,veo-3", '"pika, veo-3"', "“pika, veo-3”", "pika veo-3", "Pika,VEO-3"],
+)
+def test_the_models_may_be_listed_with_spaces_and_quotes(models: str) -> None:
+    parsed = parse_video_command(f"A paper boat --models {models} --duration 4")
+    assert isinstance(parsed, VideoRequest), parsed
+    assert parsed.models == ("pika", "veo-3") and parsed.duration_seconds == 4
+
+
+@pytest.mark.parametrize(
     ("text", "code"),
     [
         ("A paper boat --models pika", ErrorCode.MODELS_COUNT),
