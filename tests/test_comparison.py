@@ -77,6 +77,8 @@ def test_the_models_may_be_listed_with_spaces_and_quotes(models: str) -> None:
         ("A paper boat --models pika,pika", ErrorCode.MODELS_REPEATED),
         ("A paper boat --models pika,veo-3 --draft", ErrorCode.MODELS_AND_DRAFT),
         ("A paper boat --models pika,veo-3 --duration 61", ErrorCode.DURATION_TOO_LONG),
+        ("A paper boat --models pika, sora", ErrorCode.UNKNOWN_MODEL),
+        ("A paper boat --models pika,veo-3 in the rain", ErrorCode.STRAY_TEXT),
     ],
 )
 def test_a_comparison_asked_wrong_is_one_clear_error(text: str, code: ErrorCode) -> None:
