@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import messages
 from bot.clients.slack import SlackCallError
+from bot.domain.defaults import Skipped
 from bot.domain.job import CancelOutcome
 from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import (
@@ -53,7 +54,7 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
     if isinstance(parsed, FormRequest):
         return await _open_form(services, command.get("trigger_id", ""), channel_id, user_id)
     if isinstance(parsed, HelpRequest):
-        return messages.help_message(rerun_emoji=services.settings.rerun_emoji[0])
+        return _help(services)
     if isinstance(parsed, CommandError):
         log.info("event=command_refused code=%s channel=%s", parsed.code, channel_id)
         return messages.command_error(parsed)
@@ -75,7 +76,7 @@ async def _open_form(services: Services, trigger_id: str, channel_id: str, user_
         await services.slack.open_view(trigger_id, messages.video_form(channel_id, values, place=place))
     except SlackCallError as exc:
         log.warning("event=form_not_opened channel=%s error=%s", channel_id, exc.error)
-        return messages.help_message(rerun_emoji=services.settings.rerun_emoji[0])
+        return _help(services)
     return {}
 
 
@@ -131,7 +132,8 @@ async def _start(
         log.info("event=command_refused code=%s channel=%s", effective.code, channel_id)
         return messages.command_error(effective)
     if parsed.models:
-        return await _start_comparison(services, replace(effective.request, models=parsed.models), command)
+        compared = replace(effective.request, models=parsed.models)
+        return await _start_comparison(services, compared, command, effective.skipped)
     job = await services.jobs.start(
         effective.request,
         team_id=command.get("team_id", ""),
@@ -147,8 +149,11 @@ async def _start(
     return {}
 
 
-async def _start_comparison(services: Services, request: VideoRequest, command: Mapping[str, Any]) -> messages.Message:
-    """`--models`: one take per model, stored together; the takes cut to a model's longest are said privately."""
+async def _start_comparison(
+    services: Services, request: VideoRequest, command: Mapping[str, Any], skipped: Sequence[Skipped]
+) -> messages.Message:
+    """`--models`: one take per model, stored together; the takes cut to a model's longest, and what of a
+    preset or the defaults was skipped, are said privately."""
     await services.jobs.start_comparison(
         request,
         team_id=command.get("team_id", ""),
@@ -158,7 +163,12 @@ async def _start_comparison(services: Services, request: VideoRequest, command: 
     )
     services.poller.wake()
     capped = [take for take in comparison_takes(request) if take.capped_from is not None]
-    return _for_ack(messages.comparison_capped(capped)) if capped else {}
+    return _for_ack(messages.comparison_capped(capped, skipped)) if capped or skipped else {}
+
+
+def _help(services: Services) -> messages.Message:
+    settings = services.settings
+    return messages.help_message(rerun_emoji=settings.rerun_emoji[0], showcase=bool(settings.showcase_channel))
 
 
 def _for_ack(message: messages.Message) -> messages.Message:

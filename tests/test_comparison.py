@@ -58,6 +58,16 @@ def test_models_give_one_take_each_with_the_same_settings_cut_to_each_model() ->
 
 
 @pytest.mark.parametrize(
+    "models",
+    ["pika,veo-3", "pika, veo-3", "pika ,veo-3", '"pika, veo-3"', "“pika, veo-3”", "pika veo-3", "Pika,VEO-3"],
+)
+def test_the_models_may_be_listed_with_spaces_and_quotes(models: str) -> None:
+    parsed = parse_video_command(f"A paper boat --models {models} --duration 4")
+    assert isinstance(parsed, VideoRequest), parsed
+    assert parsed.models == ("pika", "veo-3") and parsed.duration_seconds == 4
+
+
+@pytest.mark.parametrize(
     ("text", "code"),
     [
         ("A paper boat --models pika", ErrorCode.MODELS_COUNT),
@@ -67,6 +77,8 @@ def test_models_give_one_take_each_with_the_same_settings_cut_to_each_model() ->
         ("A paper boat --models pika,pika", ErrorCode.MODELS_REPEATED),
         ("A paper boat --models pika,veo-3 --draft", ErrorCode.MODELS_AND_DRAFT),
         ("A paper boat --models pika,veo-3 --duration 61", ErrorCode.DURATION_TOO_LONG),
+        ("A paper boat --models pika, sora", ErrorCode.UNKNOWN_MODEL),
+        ("A paper boat --models pika,veo-3 in the rain", ErrorCode.STRAY_TEXT),
     ],
 )
 def test_a_comparison_asked_wrong_is_one_clear_error(text: str, code: ErrorCode) -> None:
@@ -81,6 +93,10 @@ def test_a_comparison_asked_wrong_is_one_clear_error(text: str, code: ErrorCode)
         ("A paper boat --models pika,veo-3,luma-dream-machine,runway-gen3,pika", "and you gave 5"),
         ("A paper boat --models pika,sora", "There is no model `sora`"),
         ("A paper boat --models pika,veo-3 --model pika", "Use `--model` for one video or `--models`"),
+        ("A paper boat --models", "`--models` needs a value, e.g. `--models pika,luma-dream-machine`"),
+        ("preset save duo --models pika,veo-3", "`--models` compares models for the one request it is typed in"),
+        ("preset save duo --model pika --models pika,veo-3", "--preset teaser --models pika,luma-dream-machine"),
+        ("defaults me --models pika,veo-3", "`--models` compares models for the one request it is typed in"),
     ],
 )
 async def test_bad_models_are_answered_privately_and_start_nothing(make_bot: MakeBot, text: str, answer: str) -> None:
@@ -158,6 +174,25 @@ async def test_approval_counts_the_whole_comparison(make_bot: MakeBot) -> None:
     assert bot.perf.creates == []
 
 
+async def test_a_takes_approval_request_and_thread_name_the_comparisons_total_not_the_takes_price(
+    make_bot: MakeBot,
+) -> None:
+    # Each take alone ($0.27, $0.24) is under the $0.30 limit: saying "$0.27 is over the $0.30 limit" is false.
+    bot = await make_bot(approval_over_micros=300_000, approvers=(BOB,))
+    await bot.command("A paper boat --models pika,luma-dream-machine")
+    for _ in range(3):
+        await bot.step()
+    requests = bot.slack.roots(f"D{BOB}")
+    assert len(requests) == 2
+    for request in requests:
+        text = request.all_text()
+        assert "comparison of 2 models" in text and "$0.51 in all" in text, text
+        assert "$0.27 is over" not in text and "$0.24 is over" not in text, text
+    for root in bot.slack.roots(CHANNEL):
+        [progress] = bot.slack.thread(CHANNEL, root.ts)
+        assert "Waiting for approval: the comparison's $0.51 in all is over" in progress.text, progress.text
+
+
 async def test_a_comparison_is_started_once_across_a_restart(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await bot.services.poller.stop(0.0)  # the bot goes down right after acknowledging the command
@@ -168,3 +203,32 @@ async def test_a_comparison_is_started_once_across_a_restart(make_bot: MakeBot) 
     jobs = await restarted.services.store.jobs()
     assert len(jobs) == 3 and len({job.comparison for job in jobs}) == 1
     assert json.dumps([job.state for job in jobs]).count("delivered") == 3
+
+
+async def test_a_comparison_with_a_preset_takes_its_settings_and_says_what_of_it_was_skipped(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    await bot.command("preset save long --model veo-3 --duration 20 --ar 9:16")
+    # The typed models win over the preset's; its 20 s is longer than any of them makes.
+    note = private_text(await bot.command("A paper boat --models pika,luma-dream-machine --preset long"))
+    assert "`--duration 20` was skipped" in note, note
+    await bot.run_jobs()
+    assert sorted((c["model"], c["aspect_ratio"]) for c in bot.perf.creates) == [
+        ("luma-dream-machine", "9:16"),
+        ("pika", "9:16"),
+    ]
+
+
+async def test_a_colleagues_one_job_starts_after_the_first_take_of_a_comparison_of_four(make_bot: MakeBot) -> None:
+    # One slot: the comparison's four takes are four jobs of one person in the fair line, in the order asked.
+    bot = await make_bot(max_concurrent_jobs=1)
+    await bot.command("A paper boat --models pika,luma-dream-machine,veo-3,runway-gen3")
+    await bot.command("A red kite --model pika", user=BOB)
+    await bot.run_jobs()
+    assert [(c["prompt"], c["model"]) for c in bot.perf.creates] == [
+        ("A paper boat", "pika"),
+        ("A red kite", "pika"),
+        ("A paper boat", "luma-dream-machine"),
+        ("A paper boat", "veo-3"),
+        ("A paper boat", "runway-gen3"),
+    ]
+    assert bot.perf.most_running == 1

@@ -163,6 +163,19 @@ async def test_places_in_threads_follow_the_fair_order_and_are_edited_when_someo
     assert "next in line" in status.body, status.body
 
 
+async def test_a_job_held_back_by_the_per_person_cap_says_why_though_slots_are_free(make_bot: MakeBot) -> None:
+    # 3 slots, 1 each: Alice's second job waits while two slots stand free. Its thread says why.
+    bot = await make_bot(max_concurrent_jobs=3, max_running_per_person=1)
+    await bot.command("Alice 1", user=ALICE)
+    await bot.command("Alice 2", user=ALICE)
+    await bot.step()
+    await bot.step()
+    [root] = [root for root in bot.slack.roots(CHANNEL) if "Alice 2" in root.text]
+    waiting = str(bot.slack.thread(CHANNEL, root.ts)[0].text)
+    assert "one person runs at most 1 at a time" in waiting, waiting
+    assert started(bot.perf.creates) == ["Alice 1"]
+
+
 # --- the arithmetic of turns and places -----------------------------------------------------------------------
 
 

@@ -241,6 +241,9 @@ async def test_the_forms_menu_fills_in_a_preset_and_what_is_changed_after_still_
     assert fields["aspect~1"]["initial_option"]["value"] == "9:16"
     assert (fields["duration~1"]["initial_value"], fields["style~1"]["initial_value"]) == ("3", "neon noir")
     assert fields["prompt"]["initial_value"] == "A rainy street"
+    # The cost line follows the preset's model and duration (pika, 3 s: $0.20).
+    cost = json.dumps(updated["blocks"])
+    assert "Estimated cost: *$0.20* (pika, 3 s)" in cost, cost
 
     state = form_state(updated)
     submitted = {**updated, "id": view_id, "hash": bot.slack.view_hashes[view_id], "state": state}
@@ -269,3 +272,18 @@ async def test_without_presets_the_form_has_no_menu(make_bot: MakeBot) -> None:
     await bot.command("")
     [view] = bot.slack.views.values()
     assert [b for b in view["blocks"] if b.get("block_id") == "preset"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("preset save --model pika", "Which preset? Name it after `save`: `/video preset save teaser --model pika`."),
+        ("preset delete", "Which preset? Name it after `delete`: `/video preset delete teaser`"),
+        ("preset delete Not!ok", "I can't use `not!ok` as a preset's name"),
+    ],
+)
+async def test_a_preset_command_without_a_usable_name_says_how_to_name_one(
+    make_bot: MakeBot, text: str, answer: str
+) -> None:
+    bot = await make_bot()
+    assert answer in await said(bot, text)

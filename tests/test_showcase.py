@@ -14,7 +14,7 @@ from bot.domain.request import MAX_PROMPT_CHARS
 from bot.features.takes import TAKE_LEASE_SECONDS
 from bot.runtime.config import ConfigError, load_settings
 from storage.takes import SHARE, SHOWCASE
-from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, reaction_event_body
+from tests.conftest import CHANNEL, USER, Bot, MakeBot, button_click_body, private_text, reaction_event_body
 from tests.fakes.blockkit import message_problem, view_problem
 from tests.fakes.jobs import stored_job
 from tests.fakes.process import wait_for
@@ -256,6 +256,15 @@ async def test_app_home_without_a_showcase_does_not_mention_it(make_bot: MakeBot
     await delivered(bot)
     await bot.services.home.publish(BOB)
     assert "showcase" not in str(bot.slack.homes[BOB][-1]).lower()
+
+
+async def test_help_tells_of_the_showcase_when_there_is_one_and_of_sharing(make_bot: MakeBot) -> None:
+    with_showcase = private_text(await (await make_bot(showcase_channel=SHOWCASE_CHANNEL)).command("help"))
+    assert "react with ⭐" in with_showcase and "*Add to showcase*" in with_showcase
+    without = private_text(await (await make_bot()).command("help"))
+    assert "showcase" not in without.lower()
+    for text in (with_showcase, without):
+        assert "*Share in the channel*" in text
 
 
 # --- sharing a private take -----------------------------------------------------------------------

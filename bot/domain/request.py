@@ -425,12 +425,25 @@ def _parse_options(text: str) -> dict[str, str] | CommandError:
             value, index = _quoted(value, tokens, index)
         if name == "duration" and index < len(tokens) and tokens[index].lower() in ("s", "sec", "seconds"):
             index += 1  # "--duration 8 s"
+        while name == "models" and index < len(tokens) and _continues_list(value, tokens[index]):
+            value += " " + tokens[index]  # "--models pika, veo-3": a list typed with spaces
+            index += 1
         if name in options:
             return CommandError(ErrorCode.REPEATED_OPTION, given=name)
         if not value:
             return CommandError(ErrorCode.MISSING_VALUE, given=name)
         options[name] = value
     return options
+
+
+def _continues_list(value: str, token: str) -> bool:
+    """Whether `token` goes on the list of models `value` began: after a comma or inside quotes, or a model's
+    name. Other words stay stray text, answered as such (the prompt goes before the options)."""
+    if _OPTION_TOKEN.match(token):
+        return False
+    opened = value[:1] in _QUOTES and not value.endswith(_QUOTES[value[0]])
+    bare = token.strip(",").strip("".join(_QUOTES) + "".join(_QUOTES.values())).lower()
+    return opened or value.endswith(",") or token.startswith(",") or bare in catalogue.MODELS
 
 
 def _quoted(first: str, tokens: list[str], index: int) -> tuple[str, int]:
@@ -451,7 +464,8 @@ def _compared_models(options: dict[str, str]) -> tuple[str, ...] | CommandError:
         return CommandError(ErrorCode.MODELS_AND_MODEL)
     if "draft" in options:  # a draft runs the cheapest model: every take would be the same
         return CommandError(ErrorCode.MODELS_AND_DRAFT)
-    names = [name.strip().lower() for name in options["models"].split(",") if name.strip()]
+    listed = options["models"].strip("".join(_QUOTES) + "".join(_QUOTES.values()))
+    names = [name.lower() for name in re.split(r"[,\s]+", listed) if name]
     for name in names:
         if name not in catalogue.MODELS:
             close = difflib.get_close_matches(name, catalogue.MODELS, n=1, cutoff=0.5)

@@ -42,7 +42,7 @@ class PresetService:
             return messages.preset_list(found, presets.shadowed(found))
         name = presets.normalized(asked.name)
         if problem := presets.name_problem(name):
-            return messages.preset_name_refused(asked.name, problem)
+            return messages.preset_name_refused(asked.name, problem, action=asked.action)
         if asked.channel and (refused := await self._refuse_non_admin(channel_id, user_id)):
             return refused
         scope, owner = (presets.CHANNEL, channel_id) if asked.channel else (presets.PERSON, user_id)

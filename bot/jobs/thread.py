@@ -69,7 +69,11 @@ class JobThread:
         self._edit(job, job.root_ts, self.root_message(job), "root", Priority.ROOT)
 
     def progress_message(self, job: Job) -> messages.Message:
-        return messages.progress_message(job, approval_limit_micros=self._settings.approval_over_micros)
+        return messages.progress_message(
+            job,
+            approval_limit_micros=self._settings.approval_over_micros,
+            running_cap=self._settings.max_running_per_person,
+        )
 
     def root_message(self, job: Job) -> messages.Message:
         return messages.root_message(

@@ -14,7 +14,8 @@ from bot.messages._text import MAX_TEXT, Message, clip, escape, listed_in, priva
 # --- /video help, and when something broke --------------------------------------------------------
 
 
-def help_message(*, rerun_emoji: str = "repeat") -> Message:
+def help_message(*, rerun_emoji: str = "repeat", showcase: bool = False) -> Message:
+    """`showcase`: the workspace has a showcase channel (VIDEOBOT_SHOWCASE_CHANNEL), so ⭐ is worth telling of."""
     models = "\n".join(
         f"• `{m.name}` ({m.provider}): up to {m.max_duration_seconds} s, ${m.price_per_second} per second"
         for m in catalogue.MODELS.values()
@@ -59,7 +60,15 @@ def help_message(*, rerun_emoji: str = "repeat") -> Message:
         "teaser` uses it (what you type still wins over it, and it wins over your defaults); `/video preset list` "
         "and `/video preset delete teaser`.\n\n"
         "*Recall:* `/video history [words]` lists your last jobs (with those words); `/video show <job id>` "
-        "posts a finished one here again."
+        "posts a finished one here again.\n\n"
+        + (
+            "*Showcase:* react with ⭐ on a finished video's message, or press *Add to showcase*, to post it once "
+            "to the team's showcase channel. "
+            if showcase
+            else ""
+        )
+        + "*Share:* a `--private` video's message offers *Share in the channel*, which posts it in the channel "
+        "you asked from, with your name."
     )
     return {"response_type": "ephemeral", "text": text}
 

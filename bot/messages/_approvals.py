@@ -33,10 +33,30 @@ def _where(job: Job) -> str:
     return "in a direct message" if job.private else f"in <#{escape(job.channel_id)}>"
 
 
+def _what(job: Job) -> str:
+    """What is asked for and what it costs: a take of a comparison is over the limit by the comparison's total."""
+    if job.compared:
+        return (
+            f"a comparison of {len(job.compared)} models {_where(job)} that costs "
+            f"*{usd(job.comparison_cost_micros or 0)} in all*"
+        )
+    return f"a video {_where(job)} that costs *{usd(job.estimated_cost_micros)}*"
+
+
+def _take(job: Job) -> str:
+    """A comparison's take is approved on its own: which one this request is for."""
+    if not job.compared:
+        return ""
+    return (
+        f". This request is for its {escape(job.model)} take (est. {usd(job.estimated_cost_micros)}); "
+        "each take is approved or denied on its own"
+    )
+
+
 def _request_blocks(job: Job, limit_micros: int) -> list[dict[str, Any]]:
     head = (
-        f"💸 <@{escape(job.user_id)}> asks for a video {_where(job)} that costs *{usd(job.estimated_cost_micros)}*, "
-        f"over this workspace's {usd(limit_micros)} limit:\n"
+        f"💸 <@{escape(job.user_id)}> asks for {_what(job)}, over this workspace's {usd(limit_micros)} limit"
+        f"{_take(job)}:\n"
     )
     return [
         {"type": "section", "text": mrkdwn(head + quote_prompt(job.prompt, MAX_TEXT - len(head) - 2))},
@@ -65,6 +85,11 @@ def approval_request(job: Job, *, limit_micros: int, hours: float) -> Message:
     )
     blocks.append({"type": "context", "elements": [mrkdwn(f"Undecided, it ends in {hours:g} h. One decision counts.")]})
     fallback = f"💸 <@{escape(job.user_id)}> asks for a {usd(job.estimated_cost_micros)} video: approve or deny"
+    if job.compared:
+        fallback = (
+            f"💸 <@{escape(job.user_id)}> asks for a {usd(job.comparison_cost_micros or 0)} comparison of "
+            f"{len(job.compared)} models: approve or deny its {escape(job.model)} take"
+        )
     return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
 

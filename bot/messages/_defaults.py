@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.domain.defaults import Effective, Skipped, Source
-from bot.messages._phrases import command_error
+from bot.messages._phrases import skipped_lines
 from bot.messages._text import Message, clip, private_answer, seconds_text
 
 _FROM = {
@@ -16,14 +16,6 @@ _FROM = {
     Source.CHANNEL: "this channel's default",
     Source.PERF: "Perf's default",
 }
-_OWNER = {
-    Source.YOURS: "Your",
-    Source.CHANNEL: "This channel's",
-    Source.TYPED: "The",
-    Source.PERF: "Perf's",
-    Source.PRESET: "The preset's",
-}
-_KIND = {Source.PRESET: "setting"}
 _HOW = (
     'Set yours with `/video defaults me --model pika --aspect 9:16 --style "35 mm film"`, this channel\'s '
     "(admins) with `/video defaults --model veo-3`; `/video defaults me clear` and `/video defaults clear` "
@@ -41,16 +33,6 @@ def _value_lines(effective: Effective) -> list[str]:
         "style": f"“{clip(request.style, 500)}”" if request.style else "none",
     }
     return [f"• {name}: {value} ({_FROM[effective.sources[name]]})" for name, value in shown.items()]
-
-
-def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
-    lines = []
-    for item in skipped:
-        reason = command_error(item.error)["text"]
-        value = clip(item.value, 200)
-        kind = _KIND.get(item.source, "default")
-        lines.append(f"⚠️ {_OWNER[item.source]} {kind} `--{item.option} {value}` was skipped: {reason}")
-    return lines
 
 
 def defaults_status(effective: Effective) -> Message:

@@ -3,7 +3,10 @@ in the thread, in an answer, on App Home and in the form."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.domain import catalogue
+from bot.domain.defaults import Skipped, Source
 from bot.domain.job import Decision, Job, JobState
 from bot.domain.request import CommandError, ErrorCode, without_style
 from bot.messages._text import Message, clip, escape, quote_prompt, seconds_text, usd
@@ -36,7 +39,7 @@ def command_error(error: CommandError) -> Message:
             text = f"`--{given}` needs a value, e.g. `{_example_for(error.given)}`."
         case ErrorCode.NOT_A_DEFAULT:
             text = (
-                f"`--{given}` is about one video, so it can't be a default. Defaults are `--model`, "
+                f"`--{given}` {_one_request(error.given)}, so it can't be a default. Defaults are `--model`, "
                 "`--duration`, `--aspect`, `--resolution` and `--style`."
             )
         case ErrorCode.UNKNOWN_PRESET:
@@ -50,8 +53,9 @@ def command_error(error: CommandError) -> Message:
             text = f"There is no preset `{given}`. {there} Nothing was started."
         case ErrorCode.BAD_PRESET:
             text = (
-                f"`{given}` is about one video, so it can't be in a preset. A preset keeps `--model`, "
-                "`--duration`, `--aspect`, `--resolution` and `--style`."
+                f"`{given}` {_one_request(error.given)}, so it can't be in a preset. A preset keeps `--model`, "
+                "`--duration`, `--aspect`, `--resolution` and `--style`; add the rest when you use it: "
+                "`/video A paper boat --preset teaser --models pika,luma-dream-machine`."
             )
         case ErrorCode.REPEATED_OPTION:
             text = f"`--{given}` is given twice; keep just one."
@@ -106,6 +110,38 @@ def command_error(error: CommandError) -> Message:
     return {"response_type": "ephemeral", "text": text}
 
 
+_SKIPPED_OWNER = {
+    Source.YOURS: "Your",
+    Source.CHANNEL: "This channel's",
+    Source.TYPED: "The",
+    Source.PERF: "Perf's",
+    Source.PRESET: "The preset's",
+}
+_SKIPPED_KIND = {Source.PRESET: "setting"}
+
+
+def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
+    """A line for each preset setting or default that could not apply, and why."""
+    lines = []
+    for item in skipped:
+        reason = command_error(item.error)["text"]
+        value = clip(item.value, 200)
+        kind = _SKIPPED_KIND.get(item.source, "default")
+        lines.append(f"⚠️ {_SKIPPED_OWNER[item.source]} {kind} `--{item.option} {value}` was skipped: {reason}")
+    return lines
+
+
+def _one_request(option: str) -> str:
+    """Why an option is not kept in a default or a preset: it is about the request it is typed in."""
+    match option.removeprefix("--"):
+        case "models":
+            return "compares models for the one request it is typed in"
+        case "preset":
+            return "names a preset for the one request it is typed in"
+        case _:
+            return "is about one video"
+
+
 def _example_for(option: str) -> str:
     return {
         "model": "--model veo-3",
@@ -113,6 +149,8 @@ def _example_for(option: str) -> str:
         "aspect": "--aspect 9:16",
         "resolution": "--resolution 720p",
         "style": '--style "35 mm film, soft light"',
+        "models": "--models pika,luma-dream-machine",
+        "preset": "--preset teaser",
     }.get(option, f"--{option} …")
 
 

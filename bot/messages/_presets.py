@@ -59,11 +59,16 @@ def preset_deleted(name: str, *, channel: bool, existed: bool) -> Message:
     return private_answer(f"✅ Deleted {whose} preset *{clip(name, 40)}*.")
 
 
-def preset_name_refused(name: str, reason: str) -> Message:
-    shown = f" `{clip(name, 40)}`" if name else ""
-    return private_answer(
-        f"I can't use{shown} as a preset's name: {reason}. E.g. `/video preset save teaser --model pika`."
+def preset_name_refused(name: str, reason: str, *, action: str = "save") -> Message:
+    """`action`: the command that was typed (`save` or `delete`), whose example the answer gives."""
+    example = (
+        "`/video preset delete teaser` (`/video preset list` shows the names)"
+        if action == "delete"
+        else "`/video preset save teaser --model pika`"
     )
+    if not name:
+        return private_answer(f"Which preset? Name it after `{action}`: {example}.")
+    return private_answer(f"I can't use `{clip(name, 40)}` as a preset's name: {reason}. E.g. {example}.")
 
 
 def preset_empty() -> Message:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.domain import drafts
+from bot.domain.defaults import Skipped
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.progress import progress_shown
 from bot.domain.request import CommandError, Take
@@ -18,6 +19,7 @@ from bot.messages._phrases import (
     place_phrase,
     prompt_sent,
     settings_line,
+    skipped_lines,
     status_line,
     time_taken,
 )
@@ -129,14 +131,27 @@ def comparison_line(job: Job) -> str:
     )
 
 
-def comparison_capped(takes: Sequence[Take]) -> Message:
-    """The takes of a comparison that run shorter than asked: their model makes no longer videos."""
-    cut = "; ".join(
-        f"{escape(t.request.model)} makes videos of up to {seconds_text(t.request.duration_seconds)}, so its take "
-        f"is {seconds_text(t.request.duration_seconds)} (you asked for {seconds_text(t.capped_from or 0)})"
-        for t in takes
-    )
-    return private_answer(f"Started your comparison. {cut}; the other takes run as asked.")
+def _approval_cost(job: Job) -> str:
+    """What is over the approval limit: a comparison's take waits because of the comparison's total."""
+    if job.compared:
+        return f"the comparison's {usd(job.comparison_cost_micros or 0)} in all"
+    return usd(job.estimated_cost_micros)
+
+
+def comparison_capped(takes: Sequence[Take], skipped: Sequence[Skipped] = ()) -> Message:
+    """The takes of a comparison that run shorter than asked (their model makes no longer videos), and the
+    settings of a preset or a default that could not apply to it (`skipped`)."""
+    lines = skipped_lines(skipped)
+    if skipped:
+        lines.append("The comparison was started without them.")
+    if takes:
+        cut = "; ".join(
+            f"{escape(t.request.model)} makes videos of up to {seconds_text(t.request.duration_seconds)}, so its "
+            f"take is {seconds_text(t.request.duration_seconds)} (you asked for {seconds_text(t.capped_from or 0)})"
+            for t in takes
+        )
+        lines.insert(0, f"Started your comparison. {cut}; the other takes run as asked.")
+    return private_answer("\n".join(lines))
 
 
 def _rerun_line(job: Job) -> str:
@@ -195,21 +210,23 @@ def progress_bar(percent: int) -> str:
     return "▓" * filled + "░" * (_PROGRESS_CELLS - filled)
 
 
-def progress_message(job: Job, *, approval_limit_micros: int = 0) -> Message:
-    """`approval_limit_micros`: the workspace's VIDEOBOT_APPROVAL_OVER_USD, which a job awaiting approval names."""
+def progress_message(job: Job, *, approval_limit_micros: int = 0, running_cap: int = 0) -> Message:
+    """`approval_limit_micros`: the workspace's VIDEOBOT_APPROVAL_OVER_USD, which a job awaiting approval names;
+    `running_cap`: VIDEOBOT_MAX_RUNNING_PER_PERSON (0: none), which may hold a job back while slots are free."""
     shown = progress_shown(job)
     match job.state:
         case JobState.ACCEPTED | JobState.SUBMITTING:
             text = "⏳ Sending the job to Perf…"
         case JobState.AWAITING_APPROVAL:
             text = (
-                f"⏳ Waiting for approval: {usd(job.estimated_cost_micros)} is over this workspace's "
+                f"⏳ Waiting for approval: {_approval_cost(job)} is over this workspace's "
                 f"{usd(approval_limit_micros)} limit. Nothing is sent to Perf until an approver says yes."
             )
         case JobState.QUEUED:
             where = place_phrase(shown.place_in_line or 1)
+            capped = f" one person runs at most {running_cap} at a time," if running_cap > 0 else ""
             text = (
-                f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time, "
+                f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time,{capped} "
                 "and people take turns."
             )
         case JobState.PENDING:
