@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.runtime.config import ConfigError, load_settings
+from bot.runtime.config import ConfigError, load_database_url, load_settings
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret", "PERF_API_KEY": "pk_test_1"}
 
@@ -171,6 +171,26 @@ def test_a_database_url_with_a_malformed_port_is_one_line_without_its_password(u
         load_settings({**BASE, "DATABASE_URL": url})
     assert caught.value.problems == (str(caught.value),)
     assert "the port after the host is not a number" in str(caught.value) and "u:p@" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("DATABASE_URL", "postgresql://u:p@[::1/videobot"),
+        ("PERF_API_URL", "https://[::1/v1"),
+        ("SLACK_API_URL", "https://[fe80::1/api/"),
+    ],
+)
+def test_a_url_urllib_cannot_split_is_one_line_naming_its_setting(name: str, url: str) -> None:
+    # urlsplit raises ValueError("Invalid IPv6 URL") for these: it was a traceback, from run, check and the
+    # database-only commands alike.
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE, name: url})
+    assert caught.value.problems == (str(caught.value),)
+    assert name in str(caught.value) and "u:p@" not in str(caught.value)
+    if name == "DATABASE_URL":
+        with pytest.raises(ConfigError):
+            load_database_url({name: url})
 
 
 def test_real_looking_secrets_pass() -> None:

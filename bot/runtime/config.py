@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.settings import (
@@ -326,8 +326,16 @@ def _check_timings(settings: Settings) -> None:
         )
 
 
+def _split(name: str, value: str, shape: str) -> SplitResult:
+    """urlsplit, with what it refuses (an unclosed "[" of an IPv6 host) as a problem naming the setting."""
+    try:
+        return urlsplit(value)
+    except ValueError:
+        raise ConfigError(f"{shape}; {name} is not a well-formed URL (an unclosed [ around an IPv6 host?)") from None
+
+
 def _http_url(name: str, value: str) -> str:
-    parts = urlsplit(value)
+    parts = _split(name, value, f"{name} must be an http(s) URL such as https://example.com")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL such as https://example.com, not {value!r}")
     return value
@@ -350,7 +358,7 @@ def _database_url(url: str) -> str:
             raise ConfigError(f"{shape}; got sqlite://… without a file path")
         return url
     if scheme in ("postgresql", "postgres"):
-        parts = urlsplit(url)
+        parts = _split("DATABASE_URL", url, shape)
         if not parts.hostname or not parts.path.strip("/"):
             raise ConfigError(f"{shape}; got {scheme}://… without a host or a database name")
         try:
