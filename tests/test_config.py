@@ -203,3 +203,22 @@ def test_real_looking_secrets_pass() -> None:
         }
     )
     assert settings.socket_mode and settings.perf_api_key == "pk_live_Xy7Q2mN9"
+
+
+@pytest.mark.parametrize(
+    ("name", "pasted"),
+    [
+        ("PERF_API_URL", "pk_live_0123456789abcdef"),
+        ("VIDEOBOT_TIMEZONE", "xoxb-1234567890-1234567890123-AbCdEfGhIjKl"),
+        ("VIDEOBOT_HEALTH_ADDRESS", "xapp-1-A0123ABCD-1234567890123-0123456789abcdef"),
+        ("VIDEOBOT_REPORT_CHANNEL", "https://hooks.slack.com/services/T0/B0/SECRETPART"),
+    ],
+)
+def test_a_token_pasted_into_another_setting_is_named_without_showing_it(name: str, pasted: str) -> None:
+    # Settings that are not secrets quote what they got (a misspelt time zone is easier to see), but never
+    # a credential: a line on a terminal or in a supervisor's log is no place for one.
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE, name: pasted})
+    assert name in str(caught.value)
+    for part in ("0123456789abcdef", "AbCdEfGhIjKl", "SECRETPART"):
+        assert part not in str(caught.value)

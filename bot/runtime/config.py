@@ -18,12 +18,19 @@ from bot.domain.settings import (
     DEFAULT_SLACK_API_URL,
     Settings,
 )
+from bot.runtime.logs import redact
 
 _Num = TypeVar("_Num", int, float)
 _T = TypeVar("_T")
 
 # A lease must span this many poller ticks (see _check_timings).
 LEASE_TICKS = 5
+
+
+def _shown(value: str) -> str:
+    """A value quoted in a problem, with anything shaped like a credential (a token pasted into the wrong
+    setting) replaced: the lines go to a terminal, a supervisor's log, a CI job's output."""
+    return repr(redact(value))
 
 
 class ConfigError(Exception):
@@ -302,7 +309,8 @@ def _address(name: str, value: str) -> tuple[str, int]:
     found = re.match(r"^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$", value.strip())
     if not found or int(found.group(3)) > 65535:
         raise ConfigError(
-            f"{name} must be HOST:PORT such as 127.0.0.1:8081 (0.0.0.0:8081 to be reached from outside), not {value!r}"
+            f"{name} must be HOST:PORT such as 127.0.0.1:8081 (0.0.0.0:8081 to be reached from outside), "
+            f"not {_shown(value)}"
         )
     return found.group(1) or found.group(2), int(found.group(3))
 
@@ -337,7 +345,7 @@ def _split(name: str, value: str, shape: str) -> SplitResult:
 def _http_url(name: str, value: str) -> str:
     parts = _split(name, value, f"{name} must be an http(s) URL such as https://example.com")
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{name} must be an http(s) URL such as https://example.com, not {value!r}")
+        raise ConfigError(f"{name} must be an http(s) URL such as https://example.com, not {_shown(value)}")
     return value
 
 
@@ -374,7 +382,7 @@ def _media_hosts(value: str) -> tuple[str, ...]:
     for host in hosts:
         if "/" in host or "@" in host or " " in host:
             raise ConfigError(
-                f"VIDEOBOT_MEDIA_HOSTS takes host or host:port entries separated by commas; {host!r} is not one"
+                f"VIDEOBOT_MEDIA_HOSTS takes host or host:port entries separated by commas; {_shown(host)} is not one"
             )
     if not hosts:
         raise ConfigError("VIDEOBOT_MEDIA_HOSTS is empty: list at least one host videos may be downloaded from")
@@ -391,7 +399,7 @@ def _emoji_names(value: str) -> tuple[str, ...]:
         if not _EMOJI_NAME.match(name):
             raise ConfigError(
                 f"VIDEOBOT_RERUN_EMOJI takes emoji names separated by commas, such as repeat,arrows_counterclockwise; "
-                f"{name!r} is not one"
+                f"{_shown(name)} is not one"
             )
     if not names:
         raise ConfigError("VIDEOBOT_RERUN_EMOJI is empty: name at least one emoji, such as repeat")
@@ -407,7 +415,7 @@ def _channel_ids(name: str, value: str) -> tuple[str, ...]:
         if not _CHANNEL_ID.match(channel):
             raise ConfigError(
                 f"{name} takes channel IDs such as C0123ABCD (channel details → About, at the bottom), "
-                f"separated by commas; {channel!r} is not one"
+                f"separated by commas; {_shown(channel)} is not one"
             )
     return ids
 
@@ -416,7 +424,7 @@ def _one_channel_id(name: str, value: str) -> str:
     """A setting naming one channel ("" when unset): a list would silently use only its first."""
     ids = _channel_ids(name, value)
     if len(ids) > 1:
-        raise ConfigError(f"{name} takes one channel ID such as C0123ABCD, not {len(ids)} ({value!r})")
+        raise ConfigError(f"{name} takes one channel ID such as C0123ABCD, not {len(ids)} ({_shown(value)})")
     return ids[0] if ids else ""
 
 
@@ -429,7 +437,7 @@ def _dollars(name: str, value: str) -> int:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise ConfigError(f"{name} must be an amount in dollars such as 25 or 12.50, not {value!r}") from None
+        raise ConfigError(f"{name} must be an amount in dollars such as 25 or 12.50, not {_shown(value)}") from None
     if not amount.is_finite() or amount < 0 or amount > 1_000_000:
         raise ConfigError(f"{name} must be between 0 (no limit) and 1000000 dollars, not {value}")
     return int(amount * 1_000_000)
@@ -440,7 +448,7 @@ def _timezone(value: str) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"VIDEOBOT_TIMEZONE must be an IANA time zone name such as Europe/Berlin or UTC, not {value!r}"
+            f"VIDEOBOT_TIMEZONE must be an IANA time zone name such as Europe/Berlin or UTC, not {_shown(value)}"
         ) from None
     return value
 
@@ -448,13 +456,13 @@ def _timezone(value: str) -> str:
 def _clock_time(name: str, value: str) -> tuple[int, int]:
     found = re.match(r"^(\d{1,2}):(\d{2})$", value.strip())
     if not found or int(found.group(1)) > 23 or int(found.group(2)) > 59:
-        raise ConfigError(f"{name} must be a time of day as HH:MM (24-hour), such as 09:00, not {value!r}")
+        raise ConfigError(f"{name} must be a time of day as HH:MM (24-hour), such as 09:00, not {_shown(value)}")
     return int(found.group(1)), int(found.group(2))
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {value!r}")
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {_shown(value)}")
     return value
 
 
@@ -462,7 +470,7 @@ def _number(name: str, value: str, kind: type[_Num], low: float, high: float) ->
     try:
         number = kind(value)
     except ValueError:
-        raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, not {value!r}") from None
+        raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, not {_shown(value)}") from None
     if not low <= number <= high:
         # .10g: 1000000 as written, not 1e+06
         raise ConfigError(f"{name} must be between {low:.10g} and {high:.10g}, not {value}")
@@ -525,7 +533,7 @@ def _approvers(value: str) -> tuple[str, ...]:
         if not _USER_ID.match(user):
             raise ConfigError(
                 "VIDEOBOT_APPROVERS takes Slack user IDs such as U0123ABCD (profile → ⋯ → Copy member ID), "
-                f"separated by commas; {user!r} is not one"
+                f"separated by commas; {_shown(user)} is not one"
             )
     return approvers
 
@@ -533,5 +541,5 @@ def _approvers(value: str) -> tuple[str, ...]:
 def _log_level(value: str) -> str:
     level = value.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ConfigError(f"VIDEOBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
+        raise ConfigError(f"VIDEOBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {_shown(value)}")
     return level
