@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.runtime.config import ConfigError, load_database_url, load_settings
@@ -222,3 +224,16 @@ def test_a_token_pasted_into_another_setting_is_named_without_showing_it(name: s
     assert name in str(caught.value)
     for part in ("0123456789abcdef", "AbCdEfGhIjKl", "SECRETPART"):
         assert part not in str(caught.value)
+
+
+def test_a_dotenv_saved_in_another_encoding_is_one_line_naming_its_line(tmp_path: Path) -> None:
+    # Saved by an editor in Windows-1252: python-dotenv's UnicodeDecodeError was a traceback from every command.
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(b"# settings\nPERF_API_KEY=pk_live_abc\xe9def\nSLACK_BOT_TOKEN=xoxb-1-2-abcdef\n")
+    for load in (load_settings, load_database_url):
+        with pytest.raises(ConfigError) as caught:
+            load(None, str(dotenv))
+        assert caught.value.problems == (
+            f"{dotenv} is not UTF-8 text (line 2 has a character in another "
+            "encoding): save it as UTF-8, or type that line again",
+        )

@@ -67,15 +67,32 @@ def _environment(environ: Mapping[str, str] | None, dotenv_path: str | None) -> 
     if environ is None:
         env = dict(os.environ)
         if dotenv_path and Path(dotenv_path).is_file():
-            from dotenv import dotenv_values
-
-            for key, value in dotenv_values(dotenv_path).items():
+            for key, value in _dotenv(dotenv_path).items():
                 if value is not None:
                     env.setdefault(key, value)
     else:
         env = dict(environ)
 
     return env
+
+
+def _dotenv(path: str) -> dict[str, str | None]:
+    """`.env`'s settings; a file saved in another encoding than UTF-8 (a Windows editor's) or unreadable is
+    one problem naming its line, not a traceback."""
+    from dotenv import dotenv_values
+
+    try:
+        raw = Path(path).read_bytes()
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path} is not UTF-8 text (line {line} has a character in another encoding): save it as UTF-8, "
+            "or type that line again"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    return dotenv_values(path)
 
 
 def load_database_url(environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> str:
