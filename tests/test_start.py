@@ -162,6 +162,35 @@ def test_database_commands_need_only_database_url(
         assert code == 0, said
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["jobs"],
+        ["job", "vb_none"],
+        ["export"],
+        ["vacuum"],
+        ["retry", "vb_none"],
+        ["cancel", "vb_none"],
+        ["backup", "copy.db"],
+    ],
+)
+def test_a_database_command_on_a_sqlite_file_that_is_not_there_says_so_and_creates_nothing(
+    arguments: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A mistyped path: `export` created an empty database and said "exported 0 jobs"; `backup` left an empty
+    # copy behind after a traceback.
+    for name in [n for n in os.environ if n.startswith(("SLACK_", "PERF_", "VIDEOBOT_", "DATABASE_URL"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "mistyped" / "videobot.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{missing}")
+    assert main(arguments) == 1
+    said = capsys.readouterr()
+    assert said.err.startswith(f"videobot: no database at {missing} (DATABASE_URL): "), said
+    assert "Traceback" not in said.err and said.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "neither the database nor a copy was made"
+
+
 # --- .env.example ----------------------------------------------------------------------------------
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
