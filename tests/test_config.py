@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bot.runtime.config import ConfigError, load_settings
+from bot.runtime.config import ConfigError, load_database_url, load_settings
 
 BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3cret", "PERF_API_KEY": "pk_test_1"}
 
@@ -173,6 +175,26 @@ def test_a_database_url_with_a_malformed_port_is_one_line_without_its_password(u
     assert "the port after the host is not a number" in str(caught.value) and "u:p@" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("DATABASE_URL", "postgresql://u:p@[::1/videobot"),
+        ("PERF_API_URL", "https://[::1/v1"),
+        ("SLACK_API_URL", "https://[fe80::1/api/"),
+    ],
+)
+def test_a_url_urllib_cannot_split_is_one_line_naming_its_setting(name: str, url: str) -> None:
+    # urlsplit raises ValueError("Invalid IPv6 URL") for these: it was a traceback, from run, check and the
+    # database-only commands alike.
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE, name: url})
+    assert caught.value.problems == (str(caught.value),)
+    assert name in str(caught.value) and "u:p@" not in str(caught.value)
+    if name == "DATABASE_URL":
+        with pytest.raises(ConfigError):
+            load_database_url({name: url})
+
+
 def test_real_looking_secrets_pass() -> None:
     settings = load_settings(
         {
@@ -183,3 +205,35 @@ def test_real_looking_secrets_pass() -> None:
         }
     )
     assert settings.socket_mode and settings.perf_api_key == "pk_live_Xy7Q2mN9"
+
+
+@pytest.mark.parametrize(
+    ("name", "pasted"),
+    [
+        ("PERF_API_URL", "pk_live_0123456789abcdef"),
+        ("VIDEOBOT_TIMEZONE", "xoxb-1234567890-1234567890123-AbCdEfGhIjKl"),
+        ("VIDEOBOT_HEALTH_ADDRESS", "xapp-1-A0123ABCD-1234567890123-0123456789abcdef"),
+        ("VIDEOBOT_REPORT_CHANNEL", "https://hooks.slack.com/services/T0/B0/SECRETPART"),
+    ],
+)
+def test_a_token_pasted_into_another_setting_is_named_without_showing_it(name: str, pasted: str) -> None:
+    # Settings that are not secrets quote what they got (a misspelt time zone is easier to see), but never
+    # a credential: a line on a terminal or in a supervisor's log is no place for one.
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**BASE, name: pasted})
+    assert name in str(caught.value)
+    for part in ("0123456789abcdef", "AbCdEfGhIjKl", "SECRETPART"):
+        assert part not in str(caught.value)
+
+
+def test_a_dotenv_saved_in_another_encoding_is_one_line_naming_its_line(tmp_path: Path) -> None:
+    # Saved by an editor in Windows-1252: python-dotenv's UnicodeDecodeError was a traceback from every command.
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(b"# settings\nPERF_API_KEY=pk_live_abc\xe9def\nSLACK_BOT_TOKEN=xoxb-1-2-abcdef\n")
+    for load in (load_settings, load_database_url):
+        with pytest.raises(ConfigError) as caught:
+            load(None, str(dotenv))
+        assert caught.value.problems == (
+            f"{dotenv} is not UTF-8 text (line 2 has a character in another "
+            "encoding): save it as UTF-8, or type that line again",
+        )

@@ -121,6 +121,13 @@ def test_help_tells_how_to_get_another_take_with_the_configured_emoji() -> None:
     assert "react with :partyparrot: on the job's message" in messages.help_message(rerun_emoji="partyparrot")["text"]
 
 
+def test_help_says_report_month_details_channels_and_people_for_admins_and_approvers_only() -> None:
+    # Since issue 29 a member's month report has the models and their own spend, not everyone's.
+    text = messages.help_message()["text"]
+    assert "`/video report month` the month by model and your own spend" in text
+    assert "(by channel and person too for admins and approvers)" in text
+
+
 def test_the_help_syntax_line_lists_every_option_the_parser_takes() -> None:
     from bot.domain.request import OPTION_NAMES
 

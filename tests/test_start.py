@@ -162,6 +162,35 @@ def test_database_commands_need_only_database_url(
         assert code == 0, said
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["jobs"],
+        ["job", "vb_none"],
+        ["export"],
+        ["vacuum"],
+        ["retry", "vb_none"],
+        ["cancel", "vb_none"],
+        ["backup", "copy.db"],
+    ],
+)
+def test_a_database_command_on_a_sqlite_file_that_is_not_there_says_so_and_creates_nothing(
+    arguments: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A mistyped path: `export` created an empty database and said "exported 0 jobs"; `backup` left an empty
+    # copy behind after a traceback.
+    for name in [n for n in os.environ if n.startswith(("SLACK_", "PERF_", "VIDEOBOT_", "DATABASE_URL"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "mistyped" / "videobot.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{missing}")
+    assert main(arguments) == 1
+    said = capsys.readouterr()
+    assert said.err.startswith(f"videobot: no database at {missing} (DATABASE_URL): "), said
+    assert "Traceback" not in said.err and said.out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "neither the database nor a copy was made"
+
+
 # --- .env.example ----------------------------------------------------------------------------------
 
 EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
@@ -175,10 +204,13 @@ def example_settings() -> dict[str, str]:
 
 def test_the_example_holds_what_a_first_run_needs_and_nothing_unknown() -> None:
     settings = example_settings()
-    assert set(settings) == {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "PERF_API_KEY", "DATABASE_URL"}
+    # No DATABASE_URL: the default is the same file, and a value here would win over the Docker image's
+    # /data/videobot.db under `docker run --env-file .env`, off the volume (in a directory it cannot write).
+    assert set(settings) == {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "PERF_API_KEY"}
     text = EXAMPLE.read_text(encoding="utf-8")
     assert text.isascii(), "a pasted typographic character would end up in someone's .env"
     assert "# SLACK_SIGNING_SECRET=" in text, "HTTP mode's setting is shown, commented out"
+    assert "# DATABASE_URL=postgresql://" in text, "and PostgreSQL's"
 
 
 async def test_check_with_the_example_unchanged_names_each_placeholder_and_creates_nothing(tmp_path: Path) -> None:

@@ -156,6 +156,14 @@ async def _check(settings: Settings) -> int:
 async def _operate(args: argparse.Namespace, database_url: str) -> int:
     from bot.runtime import ops
 
+    missing = ops.missing_database(database_url)
+    if missing:
+        print(
+            f"videobot: no database at {missing} (DATABASE_URL): check the path and the directory you run from; "
+            "`videobot migrate` creates an empty one",
+            file=sys.stderr,
+        )
+        return 1
     if args.command == "backup":
         try:
             path = ops.sqlite_file(database_url)

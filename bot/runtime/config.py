@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.settings import (
@@ -18,12 +18,19 @@ from bot.domain.settings import (
     DEFAULT_SLACK_API_URL,
     Settings,
 )
+from bot.runtime.logs import redact
 
 _Num = TypeVar("_Num", int, float)
 _T = TypeVar("_T")
 
 # A lease must span this many poller ticks (see _check_timings).
 LEASE_TICKS = 5
+
+
+def _shown(value: str) -> str:
+    """A value quoted in a problem, with anything shaped like a credential (a token pasted into the wrong
+    setting) replaced: the lines go to a terminal, a supervisor's log, a CI job's output."""
+    return repr(redact(value))
 
 
 class ConfigError(Exception):
@@ -60,15 +67,32 @@ def _environment(environ: Mapping[str, str] | None, dotenv_path: str | None) -> 
     if environ is None:
         env = dict(os.environ)
         if dotenv_path and Path(dotenv_path).is_file():
-            from dotenv import dotenv_values
-
-            for key, value in dotenv_values(dotenv_path).items():
+            for key, value in _dotenv(dotenv_path).items():
                 if value is not None:
                     env.setdefault(key, value)
     else:
         env = dict(environ)
 
     return env
+
+
+def _dotenv(path: str) -> dict[str, str | None]:
+    """`.env`'s settings; a file saved in another encoding than UTF-8 (a Windows editor's) or unreadable is
+    one problem naming its line, not a traceback."""
+    from dotenv import dotenv_values
+
+    try:
+        raw = Path(path).read_bytes()
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path} is not UTF-8 text (line {line} has a character in another encoding): save it as UTF-8, "
+            "or type that line again"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    return dotenv_values(path)
 
 
 def load_database_url(environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> str:
@@ -302,7 +326,8 @@ def _address(name: str, value: str) -> tuple[str, int]:
     found = re.match(r"^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$", value.strip())
     if not found or int(found.group(3)) > 65535:
         raise ConfigError(
-            f"{name} must be HOST:PORT such as 127.0.0.1:8081 (0.0.0.0:8081 to be reached from outside), not {value!r}"
+            f"{name} must be HOST:PORT such as 127.0.0.1:8081 (0.0.0.0:8081 to be reached from outside), "
+            f"not {_shown(value)}"
         )
     return found.group(1) or found.group(2), int(found.group(3))
 
@@ -326,10 +351,18 @@ def _check_timings(settings: Settings) -> None:
         )
 
 
+def _split(name: str, value: str, shape: str) -> SplitResult:
+    """urlsplit, with what it refuses (an unclosed "[" of an IPv6 host) as a problem naming the setting."""
+    try:
+        return urlsplit(value)
+    except ValueError:
+        raise ConfigError(f"{shape}; {name} is not a well-formed URL (an unclosed [ around an IPv6 host?)") from None
+
+
 def _http_url(name: str, value: str) -> str:
-    parts = urlsplit(value)
+    parts = _split(name, value, f"{name} must be an http(s) URL such as https://example.com")
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{name} must be an http(s) URL such as https://example.com, not {value!r}")
+        raise ConfigError(f"{name} must be an http(s) URL such as https://example.com, not {_shown(value)}")
     return value
 
 
@@ -350,7 +383,7 @@ def _database_url(url: str) -> str:
             raise ConfigError(f"{shape}; got sqlite://… without a file path")
         return url
     if scheme in ("postgresql", "postgres"):
-        parts = urlsplit(url)
+        parts = _split("DATABASE_URL", url, shape)
         if not parts.hostname or not parts.path.strip("/"):
             raise ConfigError(f"{shape}; got {scheme}://… without a host or a database name")
         try:
@@ -366,7 +399,7 @@ def _media_hosts(value: str) -> tuple[str, ...]:
     for host in hosts:
         if "/" in host or "@" in host or " " in host:
             raise ConfigError(
-                f"VIDEOBOT_MEDIA_HOSTS takes host or host:port entries separated by commas; {host!r} is not one"
+                f"VIDEOBOT_MEDIA_HOSTS takes host or host:port entries separated by commas; {_shown(host)} is not one"
             )
     if not hosts:
         raise ConfigError("VIDEOBOT_MEDIA_HOSTS is empty: list at least one host videos may be downloaded from")
@@ -383,7 +416,7 @@ def _emoji_names(value: str) -> tuple[str, ...]:
         if not _EMOJI_NAME.match(name):
             raise ConfigError(
                 f"VIDEOBOT_RERUN_EMOJI takes emoji names separated by commas, such as repeat,arrows_counterclockwise; "
-                f"{name!r} is not one"
+                f"{_shown(name)} is not one"
             )
     if not names:
         raise ConfigError("VIDEOBOT_RERUN_EMOJI is empty: name at least one emoji, such as repeat")
@@ -399,7 +432,7 @@ def _channel_ids(name: str, value: str) -> tuple[str, ...]:
         if not _CHANNEL_ID.match(channel):
             raise ConfigError(
                 f"{name} takes channel IDs such as C0123ABCD (channel details → About, at the bottom), "
-                f"separated by commas; {channel!r} is not one"
+                f"separated by commas; {_shown(channel)} is not one"
             )
     return ids
 
@@ -408,7 +441,7 @@ def _one_channel_id(name: str, value: str) -> str:
     """A setting naming one channel ("" when unset): a list would silently use only its first."""
     ids = _channel_ids(name, value)
     if len(ids) > 1:
-        raise ConfigError(f"{name} takes one channel ID such as C0123ABCD, not {len(ids)} ({value!r})")
+        raise ConfigError(f"{name} takes one channel ID such as C0123ABCD, not {len(ids)} ({_shown(value)})")
     return ids[0] if ids else ""
 
 
@@ -421,7 +454,7 @@ def _dollars(name: str, value: str) -> int:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise ConfigError(f"{name} must be an amount in dollars such as 25 or 12.50, not {value!r}") from None
+        raise ConfigError(f"{name} must be an amount in dollars such as 25 or 12.50, not {_shown(value)}") from None
     if not amount.is_finite() or amount < 0 or amount > 1_000_000:
         raise ConfigError(f"{name} must be between 0 (no limit) and 1000000 dollars, not {value}")
     return int(amount * 1_000_000)
@@ -432,7 +465,7 @@ def _timezone(value: str) -> str:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(
-            f"VIDEOBOT_TIMEZONE must be an IANA time zone name such as Europe/Berlin or UTC, not {value!r}"
+            f"VIDEOBOT_TIMEZONE must be an IANA time zone name such as Europe/Berlin or UTC, not {_shown(value)}"
         ) from None
     return value
 
@@ -440,13 +473,13 @@ def _timezone(value: str) -> str:
 def _clock_time(name: str, value: str) -> tuple[int, int]:
     found = re.match(r"^(\d{1,2}):(\d{2})$", value.strip())
     if not found or int(found.group(1)) > 23 or int(found.group(2)) > 59:
-        raise ConfigError(f"{name} must be a time of day as HH:MM (24-hour), such as 09:00, not {value!r}")
+        raise ConfigError(f"{name} must be a time of day as HH:MM (24-hour), such as 09:00, not {_shown(value)}")
     return int(found.group(1)), int(found.group(2))
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {value!r}")
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {_shown(value)}")
     return value
 
 
@@ -454,7 +487,7 @@ def _number(name: str, value: str, kind: type[_Num], low: float, high: float) ->
     try:
         number = kind(value)
     except ValueError:
-        raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, not {value!r}") from None
+        raise ConfigError(f"{name} must be a {'whole ' if kind is int else ''}number, not {_shown(value)}") from None
     if not low <= number <= high:
         # .10g: 1000000 as written, not 1e+06
         raise ConfigError(f"{name} must be between {low:.10g} and {high:.10g}, not {value}")
@@ -517,7 +550,7 @@ def _approvers(value: str) -> tuple[str, ...]:
         if not _USER_ID.match(user):
             raise ConfigError(
                 "VIDEOBOT_APPROVERS takes Slack user IDs such as U0123ABCD (profile → ⋯ → Copy member ID), "
-                f"separated by commas; {user!r} is not one"
+                f"separated by commas; {_shown(user)} is not one"
             )
     return approvers
 
@@ -525,5 +558,5 @@ def _approvers(value: str) -> tuple[str, ...]:
 def _log_level(value: str) -> str:
     level = value.upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ConfigError(f"VIDEOBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {value!r}")
+        raise ConfigError(f"VIDEOBOT_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {_shown(value)}")
     return level

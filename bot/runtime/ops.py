@@ -184,6 +184,17 @@ async def cancel(store: Store, job_id: str, now: float) -> Job:
     return await stop_tracking(store, job, now, "whoever runs videobot")
 
 
+def missing_database(database_url: str) -> str:
+    """The SQLite file DATABASE_URL names, when there is none: opening it would create an empty database, so a
+    mistyped path would export 0 jobs or back up nothing without a word. Empty when there is one (or for
+    PostgreSQL, which says so itself)."""
+    if database_url.startswith("sqlite:///"):
+        path = sqlite_path(database_url)
+        if not Path(path).exists():
+            return path
+    return ""
+
+
 def sqlite_file(database_url: str) -> str:
     if not database_url.startswith("sqlite:///"):
         raise OpsRefused("backup copies a SQLite file; for PostgreSQL use pg_dump, which copies it consistently live")
