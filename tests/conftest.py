@@ -29,6 +29,8 @@ from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 # How much faster than real time Slack's limits run in the suite (both the fake's and the bot's pacer).
 SLACK_SPEED = 10.0
+# A deadline, not a wait: how long a stopping bot's steps in flight may take to finish (they take moments).
+STOP_GRACE_SECONDS = 60.0
 
 
 class FakeClock:
@@ -327,6 +329,14 @@ class Bot:
         await self.services.budgets.wait_idle()
         await self.services.named.wait_idle()
 
+    async def stop(self) -> None:
+        """Stop as at a deploy: no new work, and the steps in flight, posts and edits finish first."""
+        await self.services.poller.stop(STOP_GRACE_SECONDS)
+        await self.services.jobs.wait_idle()
+        await self.services.home.wait_idle()
+        await self.services.budgets.wait_idle()
+        await self.services.named.wait_idle()
+
     async def only_job(self) -> Job:
         jobs = await self.services.store.jobs()
         assert len(jobs) == 1, f"expected one job, found {len(jobs)}"
@@ -341,14 +351,21 @@ class MakeBot(Protocol):
 
 @pytest.fixture
 async def make_bot(make_settings: MakeSettings, fake_slack: FakeSlack, fake_perf: FakePerf) -> AsyncIterator[MakeBot]:
-    """make_bot(**settings) opens a bot; calling it again (same database) is a restart."""
+    """make_bot(**settings) opens a bot; calling it again (same database) is a restart.
+
+    The bot before stops first, as a process does: left running, the work its last requests woke (a tick
+    already on its way) raced the new bot for the same jobs, and a test saw either bot's outcome."""
     from contextlib import AsyncExitStack
 
     async with AsyncExitStack() as stack:
         clock = FakeClock()
+        opened: list[Bot] = []
 
         async def make(**overrides: Any) -> Bot:
+            if opened:
+                await opened[-1].stop()
             services = await stack.enter_async_context(open_services(make_settings(**overrides), clock))
-            return Bot(services, build_bolt_app(services), clock, fake_slack, fake_perf)
+            opened.append(Bot(services, build_bolt_app(services), clock, fake_slack, fake_perf))
+            return opened[-1]
 
         yield make
