@@ -29,6 +29,8 @@ from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 # How much faster than real time Slack's limits run in the suite (both the fake's and the bot's pacer).
 SLACK_SPEED = 10.0
+# A deadline, not a wait: how long a stopping bot's steps in flight may take to finish (they take moments).
+STOP_GRACE_SECONDS = 60.0
 
 
 class FakeClock:
@@ -213,11 +215,12 @@ async def fake_slack(request: pytest.FixtureRequest) -> AsyncIterator[FakeSlack]
 
     They run SLACK_SPEED times faster, and so does the bot's pacer (`make_settings`): the bot meets the
     same limits, relative to its own pace, in a fraction of the time. A test marked `slack_at_real_pace`
-    gets Slack's own clock."""
+    gets Slack's own clock; one marked `slack_speed(n)` runs them n times faster instead, for a test whose
+    margins (a spare token of the pacer's) are too thin at SLACK_SPEED on a loaded machine."""
     real_pace = request.node.get_closest_marker("slack_at_real_pace") is not None
-    fake = FakeSlack(
-        limits=request.node.get_closest_marker("unlimited_slack") is None, speed=1.0 if real_pace else SLACK_SPEED
-    )
+    speed_marker = request.node.get_closest_marker("slack_speed")
+    speed = 1.0 if real_pace else float(speed_marker.args[0]) if speed_marker is not None else SLACK_SPEED
+    fake = FakeSlack(limits=request.node.get_closest_marker("unlimited_slack") is None, speed=speed)
     await fake.start()
     yield fake
     await fake.stop()
@@ -327,6 +330,14 @@ class Bot:
         await self.services.budgets.wait_idle()
         await self.services.named.wait_idle()
 
+    async def stop(self) -> None:
+        """Stop as at a deploy: no new work, and the steps in flight, posts and edits finish first."""
+        await self.services.poller.stop(STOP_GRACE_SECONDS)
+        await self.services.jobs.wait_idle()
+        await self.services.home.wait_idle()
+        await self.services.budgets.wait_idle()
+        await self.services.named.wait_idle()
+
     async def only_job(self) -> Job:
         jobs = await self.services.store.jobs()
         assert len(jobs) == 1, f"expected one job, found {len(jobs)}"
@@ -341,14 +352,21 @@ class MakeBot(Protocol):
 
 @pytest.fixture
 async def make_bot(make_settings: MakeSettings, fake_slack: FakeSlack, fake_perf: FakePerf) -> AsyncIterator[MakeBot]:
-    """make_bot(**settings) opens a bot; calling it again (same database) is a restart."""
+    """make_bot(**settings) opens a bot; calling it again (same database) is a restart.
+
+    The bot before stops first, as a process does: left running, the work its last requests woke (a tick
+    already on its way) raced the new bot for the same jobs, and a test saw either bot's outcome."""
     from contextlib import AsyncExitStack
 
     async with AsyncExitStack() as stack:
         clock = FakeClock()
+        opened: list[Bot] = []
 
         async def make(**overrides: Any) -> Bot:
+            if opened:
+                await opened[-1].stop()
             services = await stack.enter_async_context(open_services(make_settings(**overrides), clock))
-            return Bot(services, build_bolt_app(services), clock, fake_slack, fake_perf)
+            opened.append(Bot(services, build_bolt_app(services), clock, fake_slack, fake_perf))
+            return opened[-1]
 
         yield make

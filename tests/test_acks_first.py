@@ -9,6 +9,7 @@ import httpx
 import pytest
 from aiohttp import web
 
+from bot.domain.job import JobState
 from bot.runtime.app import build_slack_app
 from tests.conftest import CHANNEL, Bot, MakeBot, signed_headers, slash_command_body
 from tests.fakes.process import wait_for
@@ -72,6 +73,19 @@ async def test_requests_that_never_stop_hold_jobs_back_at_most_a_moment(served: 
             helps += 1
     assert len(bot.slack.roots(CHANNEL)) == 1
     await wait_for(lambda: len(bot.perf.creates) == 1, within=10, what="the job reaching Perf")
+
+
+async def test_a_bot_told_to_stop_while_its_acks_go_first_starts_no_job(served: tuple[Bot, str]) -> None:
+    bot, url = served
+    # The tick the command wakes waits for a quiet moment that does not come before the stop.
+    bot.services.poller.acks_first_quiet_seconds = 10.0
+    bot.services.poller.acks_first_at_most_seconds = 10.0
+    async with httpx.AsyncClient() as client:
+        assert (await send(client, url, "A lighthouse")).status_code == 200
+    await bot.services.poller.stop(grace_seconds=60.0)
+    # Stopping takes no new work: nothing paid for, nothing posted; the job waits for the next start.
+    assert bot.perf.creates == [] and bot.slack.roots(CHANNEL) == []
+    assert (await bot.only_job()).state == JobState.ACCEPTED
 
 
 async def test_slacks_ssl_check_and_other_commands_still_reach_bolt(served: tuple[Bot, str]) -> None:

@@ -15,6 +15,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from tests.fakes.process import wait_for
 from tests.fakes.slack import BOT_TOKEN, FakeSlack, TokenBucket
 
 CHANNEL = "C0DESIGN"
@@ -79,6 +80,35 @@ async def test_a_burst_in_one_channel_beyond_three_is_limited_while_another_chan
     assert real_slack_limits.rate_limited == [("chat.postMessage", CHANNEL)]
     assert real_slack_limits.call_count("chat.postMessage") == 4  # the limited call is not among them
     assert len(real_slack_limits.call_times) == len(real_slack_limits.calls)
+
+
+@pytest.fixture
+async def slow_refill() -> AsyncIterator[FakeSlack]:
+    """Slack's limits with a clock a hundred times slower: a spent burst stays spent for the whole test."""
+    fake = FakeSlack(speed=0.01)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+async def test_a_call_counts_against_the_limit_when_it_arrives_not_when_a_slow_slack_answers(
+    slow_refill: FakeSlack,
+) -> None:
+    client = client_for(slow_refill)
+    # Slack is slow to answer posts: the first three of the channel's burst arrive and wait for their answer.
+    slow_refill.gates["chat.postMessage"] = gate = asyncio.Event()
+    held = [asyncio.create_task(client.chat_postMessage(channel=CHANNEL, text=f"post {n}")) for n in range(3)]
+    await wait_for(lambda: slow_refill.held.get("chat.postMessage") == 3, what="three posts at Slack")
+    # The fourth meets the spent burst on arrival, while the three are still unanswered.
+    with pytest.raises(SlackApiError) as limited:
+        await client.chat_postMessage(channel=CHANNEL, text="one too many")
+    assert limited.value.response.status_code == 429
+    assert slow_refill.held["chat.postMessage"] == 3
+    gate.set()
+    await asyncio.gather(*held)
+    # Answered late, the three took their tokens when they arrived: none of them is limited now.
+    assert [m.text for m in slow_refill.roots(CHANNEL)] == ["post 0", "post 1", "post 2"]
+    assert slow_refill.rate_limited == [("chat.postMessage", CHANNEL)]
 
 
 async def test_the_workspace_takes_a_burst_of_thirty_posts_across_channels(real_slack_limits: FakeSlack) -> None:

@@ -67,6 +67,8 @@ class Poller:
         self._tick_lock = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
         self._accepting = True
+        # Set by stop(): a tick waiting for the acknowledgements to go first stops waiting, and takes nothing.
+        self._stopping = asyncio.Event()
         self.last_tick_at: float | None = None  # when the last tick started
         self.last_tick_completed_at: float | None = None
         self.last_write_ok_at: float | None = None  # the last heartbeat the database took
@@ -158,13 +160,21 @@ class Poller:
             wait = min(self._slack_waiting_at + self.acks_first_quiet_seconds, give_up_at) - loop.time()
             if wait <= 0:
                 return
-            await asyncio.sleep(wait)
+            try:
+                async with asyncio.timeout(wait):
+                    await self._stopping.wait()
+            except TimeoutError:
+                continue
+            return
 
     async def tick(self) -> None:
         if not self._accepting:
             return
         async with self._tick_lock:
             await self._acks_first()
+            if not self._accepting:
+                # stop() came while this tick waited: a step claimed now would only be cut off by the grace.
+                return
             self.last_tick_at = self._clock.now()
             await self._heartbeat(self.last_tick_at)
             await self._tick()
@@ -266,6 +276,7 @@ class Poller:
     async def stop(self, grace_seconds: float) -> None:
         """Stop taking work, give the steps in flight `grace_seconds` to finish, then cancel them."""
         self._accepting = False
+        self._stopping.set()
         if self._timer is not None:
             self._timer.cancel()
         if self._scheduler is not None:

@@ -401,17 +401,19 @@ class FakeSlack:
         if not authorized:
             self.unauthorized_calls += 1
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        # Slack counts a call against its limits when the call arrives; a gate then makes Slack slow to answer.
+        # (Counted when the gate opened, calls the bot had paced out one by one met the limit all at once.)
+        retry_after = self._over_limit(method, params, workspace.key)
+        if retry_after:
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
+            )
         gate = self.gates.get(method)
         if gate is not None and self.gate_filters.get(method, _every_call)(params):
             self.held[method] = self.held.get(method, 0) + 1
             await gate.wait()
             if request.transport is None or request.transport.is_closing():
                 return web.json_response({"ok": False, "error": "caller_gone"})
-        retry_after = self._over_limit(method, params, workspace.key)
-        if retry_after:
-            return web.json_response(
-                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(retry_after)}
-            )
         self.calls.append((method, params))
         self.call_times.append(time.monotonic())
         queued = self.failures.get(method)
