@@ -92,7 +92,7 @@ class DefaultsService:
             person = await self._people.get(user_id)
         except SlackCallError as exc:
             log.warning("event=defaults_admin_unchecked user=%s error=%s", user_id, exc.error)
-            return messages.defaults_admin_unchecked()
+            return messages.admin_unchecked()
         if not person.runs_the_workspace:
             log.info("event=defaults_change_refused channel=%s user=%s", channel_id, user_id)
             return messages.defaults_admins_only()

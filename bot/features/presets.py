@@ -77,7 +77,7 @@ class PresetService:
             person = await self._people.get(user_id)
         except SlackCallError as exc:
             log.warning("event=preset_admin_unchecked user=%s error=%s", user_id, exc.error)
-            return messages.presets_admin_unchecked()
+            return messages.admin_unchecked()
         if not person.runs_the_workspace:
             log.info("event=preset_change_refused channel=%s user=%s", channel_id, user_id)
             return messages.presets_admins_only()

@@ -45,7 +45,6 @@ from bot.messages._approvals import (
 )
 from bot.messages._budgets import BudgetNotice, MonthBudget, Spending, budget_notice, month_report
 from bot.messages._defaults import (
-    defaults_admin_unchecked,
     defaults_admins_only,
     defaults_changed,
     defaults_cleared,
@@ -81,7 +80,7 @@ from bot.messages._home import (
     home_view,
     message_link,
 )
-from bot.messages._phrases import command_error, emoji, ordinal, settings_line
+from bot.messages._phrases import admin_unchecked, command_error, emoji, ordinal, settings_line
 from bot.messages._presets import (
     preset_deleted,
     preset_empty,
@@ -89,7 +88,6 @@ from bot.messages._presets import (
     preset_name_refused,
     preset_saved,
     preset_too_many,
-    presets_admin_unchecked,
     presets_admins_only,
 )
 from bot.messages._quotas import (
@@ -165,6 +163,7 @@ __all__ = [
     "MonthBudget",
     "Showcased",
     "Spending",
+    "admin_unchecked",
     "admission_refused",
     "approval_answer",
     "approval_decided",
@@ -177,7 +176,6 @@ __all__ = [
     "command_error",
     "comparison_capped",
     "daily_report",
-    "defaults_admin_unchecked",
     "defaults_admins_only",
     "defaults_changed",
     "defaults_cleared",
@@ -214,7 +212,6 @@ __all__ = [
     "preset_saved",
     "preset_too_many",
     "preset_values",
-    "presets_admin_unchecked",
     "presets_admins_only",
     "progress_bar",
     "progress_message",

@@ -65,9 +65,3 @@ def defaults_admins_only() -> Message:
         "Only workspace admins and owners can set a channel's defaults. Set your own instead: "
         "`/video defaults me --model pika`."
     )
-
-
-def defaults_admin_unchecked() -> Message:
-    return private_answer(
-        "I couldn't check with Slack whether you are an admin, so nothing was changed. Try again in a minute."
-    )

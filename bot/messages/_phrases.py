@@ -9,7 +9,7 @@ from bot.domain import catalogue
 from bot.domain.defaults import Skipped, Source
 from bot.domain.job import Decision, Job, JobState
 from bot.domain.request import CommandError, ErrorCode, without_style
-from bot.messages._text import Message, clip, escape, quote_prompt, seconds_text, usd
+from bot.messages._text import Message, clip, escape, private_answer, quote_prompt, seconds_text, usd
 
 # --- why a command was refused -------------------------------------------------------------------
 
@@ -253,3 +253,10 @@ _EMOJI_PICTURES = {"repeat": "🔁", "arrows_counterclockwise": "🔄", "recycle
 
 def emoji(name: str) -> str:
     return _EMOJI_PICTURES.get(name, f":{name}:")
+
+
+def admin_unchecked() -> Message:
+    """A change only admins may make, asked while Slack could not say who is one (defaults, presets)."""
+    return private_answer(
+        "I couldn't check with Slack whether you are an admin, so nothing was changed. Try again in a minute."
+    )

@@ -86,9 +86,3 @@ def presets_admins_only() -> Message:
         "Only workspace admins and owners can save or delete a channel's presets. Save your own instead: "
         "`/video preset save teaser --model pika`."
     )
-
-
-def presets_admin_unchecked() -> Message:
-    return private_answer(
-        "I couldn't check with Slack whether you are an admin, so nothing was changed. Try again in a minute."
-    )
