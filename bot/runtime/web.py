@@ -223,8 +223,8 @@ def _slack_events(services: RunningServices, bolt: AsyncApp, guard: Guard | None
         # Only now, once it is Slack's: a request waiting for its ack holds the poller's steps back.
         services.poller.slack_waiting()
         # Slack signs each delivery afresh (retries included), so the same signature twice is a copy
-        # replayed by someone who saw the request. Bolt checks the signature and its age; this adds
-        # the memory Bolt lacks, kept in the database so it holds across restarts.
+        # replayed by someone who saw the request. The signature and its age were checked above; this adds
+        # the memory a signature check lacks, kept in the database so it holds across restarts.
         if not await services.store.first_sighting(signature, services.clock.now(), REPLAY_WINDOW_SECONDS):
             log.warning("event=replayed_request_refused")
             return web.Response(status=401, text="replayed request")
