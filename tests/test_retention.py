@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -122,3 +124,35 @@ async def test_the_replay_window_and_todays_report_claim_outlive_any_retention(m
     await bot.services.maintenance.run()
     assert not await store.first_sighting("v0=fresh", now + 299, 300.0)
     assert not await store.claim_report("channel", CHANNEL, "today", now + 1)
+
+
+async def test_a_stop_during_the_start_up_maintenance_ends_it_quietly(
+    make_bot: MakeBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A deploy that stops the bot while its start-up maintenance runs: the run stops, with one line and no
+    traceback (APScheduler logs a cancelled job as one that raised)."""
+    caplog.set_level(logging.INFO)
+    bot = await make_bot()
+    poller = bot.services.poller
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def long_maintenance() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    poller.run_daily((3, 0), "UTC", long_maintenance)
+    poller.start()
+    await asyncio.wait_for(started.wait(), timeout=10)
+    await poller.stop(0.0)
+    assert cancelled.is_set()
+    assert "event=scheduled_task_stopped task=long_maintenance" in caplog.text
+    # (asyncpg's pool may leave an unrelated "Future exception was never retrieved" on the asyncio logger.)
+    complaints = [
+        r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith(("videobot", "apscheduler"))
+    ]
+    assert not complaints, caplog.text
+    assert not [r for r in caplog.records if r.exc_info and r.name != "asyncio"], caplog.text

@@ -66,6 +66,7 @@ class Poller:
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._tick_lock = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
+        self._scheduled_runs: set[asyncio.Task[object]] = set()
         self._accepting = True
         # Set by stop(): a tick waiting for the acknowledgements to go first stops waiting, and takes nothing.
         self._stopping = asyncio.Event()
@@ -101,7 +102,7 @@ class Poller:
     def start(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._scheduler.add_job(
-            self.tick,
+            self._guarded(self.tick),
             "interval",
             seconds=self._tick_seconds,
             id=_JOB_ID,
@@ -111,7 +112,7 @@ class Poller:
             next_run_time=datetime.now(UTC),
         )
         for (hour, minute), timezone, task in self._daily:
-            guarded = _logged(task)
+            guarded = self._guarded(task)
             self._scheduler.add_job(
                 guarded,
                 CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(timezone)),
@@ -121,8 +122,29 @@ class Poller:
             # A report missed while the bot was down goes out once it is back; the task knows what is due.
             self._scheduler.add_job(guarded, next_run_time=datetime.now(UTC))
         for seconds, task in self._every:
-            self._scheduler.add_job(_logged(task), "interval", seconds=seconds, max_instances=1, coalesce=True)
+            self._scheduler.add_job(self._guarded(task), "interval", seconds=seconds, max_instances=1, coalesce=True)
         self._scheduler.start()
+
+    def _guarded(self, task: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+        """`task` as the scheduler runs it: a failure is one log line, and a stop is not a failure."""
+        name = getattr(task, "__name__", "?")
+
+        async def run() -> None:
+            current = asyncio.current_task()
+            if current is not None:
+                self._scheduled_runs.add(current)
+            try:
+                await task()
+            except asyncio.CancelledError:
+                # Cancelled by stop(): APScheduler would log this as the job raising, with a traceback.
+                log.info("event=scheduled_task_stopped task=%s", name)
+            except Exception as exc:
+                log.exception("event=scheduled_task_failed task=%s error=%s", name, type(exc).__name__)
+            finally:
+                if current is not None:
+                    self._scheduled_runs.discard(current)
+
+        return run
 
     def healthy(self) -> bool:
         """True while ticks keep completing and the database takes writes (a stuck loop, a failing step
@@ -282,6 +304,13 @@ class Poller:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        # A scheduled run still going (the start-up maintenance, a report) stops here, while its log lines
+        # still mean something, rather than being torn down with the loop.
+        scheduled = [run for run in self._scheduled_runs if not run.done()]
+        for run in scheduled:
+            run.cancel()
+        if scheduled:
+            await asyncio.gather(*scheduled, return_exceptions=True)
         if self._wakes:
             await asyncio.gather(*self._wakes, return_exceptions=True)
         tasks = list(self._in_flight.values())
@@ -297,15 +326,3 @@ class Poller:
             await self._store.release_all_leases(self.replica)
         except Exception as exc:
             log.warning("event=lease_release_failed replica=%s error=%s", self.replica, type(exc).__name__)
-
-
-def _logged(task: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        try:
-            await task()
-        except Exception as exc:
-            log.exception(
-                "event=scheduled_task_failed task=%s error=%s", getattr(task, "__name__", "?"), type(exc).__name__
-            )
-
-    return run
