@@ -8,7 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import catalogue
+from bot.messages._i18n import money, seconds
 
 Message = dict[str, Any]  # keyword arguments for chat.postMessage / chat.update / ack
 
@@ -52,12 +52,13 @@ def private_answer(text: str) -> Message:
     return {"response_type": "ephemeral", "replace_original": False, "text": clip(text, MAX_TEXT, sent=True)}
 
 
-usd = catalogue.usd
+def usd(micros: int) -> str:
+    """Money in the language being spoken (`$2.80`, `2,80 $`), to the cent."""
+    return money(micros)
 
 
 def seconds_text(value: Decimal | float | int) -> str:
-    number = Decimal(str(value))
-    return f"{number.normalize():f} s" if number != number.to_integral_value() else f"{int(number)} s"
+    return seconds(value)
 
 
 def mrkdwn(text: str) -> dict[str, Any]:
