@@ -16,6 +16,7 @@ from bot.messages._text import (
     clip,
     escape,
     listed_in,
+    mention,
     private_answer,
     quote_prompt,
     seconds_text,
@@ -199,7 +200,7 @@ def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
     cost = usd(job.cost_micros)
     lines = [
         _("*Job `{job_id}`* · {state}", job_id=job.id, state=job.state.value),
-        _("• Asked by {who} · {settings}", who=f"<@{escape(job.user_id)}>", settings=escape(settings_line(job))),
+        _("• Asked by {who} · {settings}", who=mention(job.user_id), settings=escape(settings_line(job))),
         _("• Perf job: `{perf_job_id}` · cost {cost} (charged)", perf_job_id=perf_job, cost=cost)
         if job.perf_cost_micros is not None
         else _("• Perf job: `{perf_job_id}` · cost {cost} (estimate)", perf_job_id=perf_job, cost=cost),

@@ -10,7 +10,18 @@ from typing import Any
 from bot.domain.job import Decision, Job
 from bot.messages._i18n import _, _n, number
 from bot.messages._phrases import approval_ending, settings_line
-from bot.messages._text import MAX_TEXT, Message, clip, escape, mrkdwn, private_answer, quote_prompt, usd
+from bot.messages._text import (
+    MAX_TEXT,
+    Message,
+    channel_link,
+    clip,
+    escape,
+    mention,
+    mrkdwn,
+    private_answer,
+    quote_prompt,
+    usd,
+)
 
 APPROVE_ACTION_ID = "approval_approve"
 DENY_ACTION_ID = "approval_deny"
@@ -32,7 +43,7 @@ class ApprovalAnswer(StrEnum):
 
 
 def _where(job: Job) -> str:
-    return _("in a direct message") if job.private else _("in {channel}", channel=f"<#{escape(job.channel_id)}>")
+    return _("in a direct message") if job.private else _("in {channel}", channel=channel_link(job.channel_id))
 
 
 def _what(job: Job) -> str:
@@ -63,7 +74,7 @@ def _request_blocks(job: Job, limit_micros: int) -> list[dict[str, Any]]:
     head = (
         _(
             "💸 {who} asks for {what}, over this workspace's {limit} limit",
-            who=f"<@{escape(job.user_id)}>",
+            who=mention(job.user_id),
             what=_what(job),
             limit=usd(limit_micros),
         )
@@ -99,7 +110,7 @@ def approval_request(job: Job, *, limit_micros: int, hours: float) -> Message:
     )
     ends = _("Undecided, it ends in {hours} h. One decision counts.", hours=number(Decimal(str(hours)).normalize()))
     blocks.append({"type": "context", "elements": [mrkdwn(ends)]})
-    who = f"<@{escape(job.user_id)}>"
+    who = mention(job.user_id)
     fallback = _("💸 {who} asks for a {cost} video: approve or deny", who=who, cost=usd(job.estimated_cost_micros))
     if job.compared:
         fallback = _n(
@@ -117,8 +128,8 @@ def decision_line(job: Job) -> str:
     """Who decided, as every copy of the request shows it once decided."""
     if job.approval == Decision.APPROVED:
         if job.approval_by == job.user_id:
-            return _("✅ Approved: {who} may approve their own jobs", who=f"<@{escape(job.user_id)}>")
-        return _("✅ Approved by {who}", who=f"<@{escape(job.approval_by or '')}>")
+            return _("✅ Approved: {who} may approve their own jobs", who=mention(job.user_id))
+        return _("✅ Approved by {who}", who=mention(job.approval_by or ""))
     return approval_ending(job) or _("Decided")
 
 
@@ -130,7 +141,7 @@ def approval_decided(job: Job, *, limit_micros: int) -> Message:
         _(
             "💸 A {cost} video for {who}: {decision}",
             cost=usd(job.estimated_cost_micros),
-            who=f"<@{escape(job.user_id)}>",
+            who=mention(job.user_id),
             decision=line,
         ),
         MAX_TEXT,

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.messages._i18n import N_, _, _n, percent
 from bot.messages._phrases import and_more
-from bot.messages._text import MAX_TEXT, Message, escape, listed_in, mrkdwn, usd
+from bot.messages._text import MAX_TEXT, Message, channel_link, escape, listed_in, mrkdwn, usd
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def month_report(
             {"type": "context", "elements": [mrkdwn(_(MONTH_DETAIL_FOR_APPROVERS))]},
         ]
     else:
-        channel_names = {r.key: f"<#{escape(r.key)}>" for r in channels}
+        channel_names = {r.key: channel_link(r.key) for r in channels}
         people_names = {r.key: escape(names.get(r.key, r.key)) for r in people}
         blocks += [
             {"type": "section", "text": mrkdwn(_section(_("By channel"), channels, channel_names, room))},

@@ -168,7 +168,7 @@ def pseudo(text: str) -> str:
     parts = _KEPT.split(text)
     shown = "".join(part if n % 2 else part.translate(_PSEUDO_LETTERS) for n, part in enumerate(parts))
     letters = sum(1 for part in parts[::2] for ch in part if ch.isalpha())
-    return "⟦" + shown + "·" * max(0, letters // 2 - 2) + "⟧"
+    return "⟦" + shown + "·" * ((letters + 1) // 2) + "⟧"
 
 
 class _PseudoTranslations(gettext.NullTranslations):
@@ -215,7 +215,7 @@ def money(micros: int) -> str:
 
 def price(dollars: Decimal) -> str:
     """A price to the tenth of a cent when it has one: `$0.067`."""
-    return format_currency(dollars, "USD", locale=babel_locale(), currency_digits=False)
+    return format_currency(dollars, "USD", locale=babel_locale(), currency_digits=False, decimal_quantization=False)
 
 
 def seconds(value: Decimal | float | int) -> str:
@@ -229,6 +229,8 @@ def seconds(value: Decimal | float | int) -> str:
 
 def listing(items: Sequence[str], style: str = "standard") -> str:
     """`a, b and c` as the language lists (`or` for style="or")."""
+    if _language.get() == PSEUDO and len(items) > 1:
+        return ", ".join(items[:-1]) + pseudo(" and " if style == "standard" else " or ") + items[-1]
     return format_list(list(items), style=style, locale=babel_locale()) if items else ""
 
 

@@ -10,7 +10,7 @@ from bot.domain.defaults import Skipped, Source
 from bot.domain.job import Decision, Job, JobState
 from bot.domain.request import CommandError, ErrorCode, without_style
 from bot.messages._i18n import N_, _, _n, language, listing, number
-from bot.messages._text import Message, clip, escape, private_answer, quote_prompt, seconds_text, usd
+from bot.messages._text import Message, clip, mention, private_answer, quote_prompt, seconds_text, usd
 
 # --- why a command was refused -------------------------------------------------------------------
 
@@ -303,7 +303,7 @@ def approval_ending(job: Job) -> str:
     status and the approvers' copies of the request say it the same way."""
     match job.approval:
         case Decision.DENIED:
-            who = f"<@{escape(job.approval_by or '')}>"
+            who = mention(job.approval_by or "")
             if job.approval_note:
                 return _(
                     "❌ Denied by {who}: “{reason}” · nothing was sent to Perf or charged",

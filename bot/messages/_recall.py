@@ -11,10 +11,12 @@ from bot.messages._phrases import and_more, prompt_sent, settings_line, status_l
 from bot.messages._text import (
     MAX_TEXT,
     Message,
+    channel_link,
     clip,
     context_block,
     escape,
     listed_in,
+    mention,
     mrkdwn,
     private_answer,
     usd,
@@ -25,7 +27,7 @@ DRAFT_SHOWN = N_("✏️ A draft: a cheap preview. *Make the full version* is on
 
 def show_message(job: Job, thread_link: str | None, shown_by: str) -> Message:
     """The finished job's result, posted in the channel the command came from (an in-channel answer)."""
-    who = _("🎬 Video for {who} — ", who=f"<@{escape(job.user_id)}>")
+    who = _("🎬 Video for {who} — ", who=mention(job.user_id))
     headline = who + prompt_sent(job, MAX_TEXT - len(who) - 2)
     watch = []
     if job.delivered_as_link and job.video_url:
@@ -45,9 +47,7 @@ def show_message(job: Job, thread_link: str | None, shown_by: str) -> Message:
         *([context_block(_(DRAFT_SHOWN))] if job.full_settings is not None else []),
         context_block(f"{escape(settings_line(job))} · {cost}"),
         {"type": "section", "text": mrkdwn(where)},
-        context_block(
-            _("Brought back by {who} with `/video show {job_id}`", who=f"<@{escape(shown_by)}>", job_id=job.id)
-        ),
+        context_block(_("Brought back by {who} with `/video show {job_id}`", who=mention(shown_by), job_id=job.id)),
     ]
     fallback = clip(f"{who}{prompt_sent(job, 300)} · {where}", MAX_TEXT, sent=True)
     return {"response_type": "in_channel", "text": fallback, "blocks": blocks, "unfurl_links": False}
@@ -104,7 +104,7 @@ def history_message(jobs: list[Job], words: tuple[str, ...], links: dict[str, st
     rows = []
     for job in jobs:
         link = links.get(job.id)
-        where = f"<{escape(link)}|{_('thread')}>" if link else f"<#{escape(job.channel_id)}>"
+        where = f"<{escape(link)}|{_('thread')}>" if link else channel_link(job.channel_id)
         state = status_line(job).split(" · ")[0]
         money = usd(job.cost_micros)
         rows.append(

@@ -8,7 +8,17 @@ from typing import Any
 from bot.domain.job import Job
 from bot.messages._i18n import N_, _
 from bot.messages._phrases import prompt_sent, settings_line
-from bot.messages._text import MAX_TEXT, Message, clip, context_block, escape, mrkdwn, private_answer
+from bot.messages._text import (
+    MAX_TEXT,
+    Message,
+    channel_link,
+    clip,
+    context_block,
+    escape,
+    mention,
+    mrkdwn,
+    private_answer,
+)
 
 
 def _watch(job: Job, thread_link: str | None, *, thread_visible: bool) -> str:
@@ -23,22 +33,20 @@ def _watch(job: Job, thread_link: str | None, *, thread_visible: bool) -> str:
 
 def showcase_post(job: Job, starred_by: str, thread_link: str | None) -> Message:
     """The take in the showcase channel: the video, the prompt and settings, who asked, who starred it."""
-    head = _("⭐ *From the showcase* · by {who} — ", who=f"<@{escape(job.user_id)}>")
+    head = _("⭐ *From the showcase* · by {who} — ", who=mention(job.user_id))
     headline = head + prompt_sent(job, MAX_TEXT - len(head) - 2)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": mrkdwn(headline)},
         context_block(escape(settings_line(job))),
         {"type": "section", "text": mrkdwn(_watch(job, thread_link, thread_visible=not job.private))},
         context_block(
-            _("Starred by {who}", who=f"<@{escape(starred_by)}>")
+            _("Starred by {who}", who=mention(starred_by))
             if job.private
-            else _(
-                "Starred by {who} in {channel}", who=f"<@{escape(starred_by)}>", channel=f"<#{escape(job.channel_id)}>"
-            )
+            else _("Starred by {who} in {channel}", who=mention(starred_by), channel=channel_link(job.channel_id))
         ),
     ]
     fallback = clip(
-        _("⭐ From the showcase · by {who} — ", who=f"<@{escape(job.user_id)}>") + prompt_sent(job, 300),
+        _("⭐ From the showcase · by {who} — ", who=mention(job.user_id)) + prompt_sent(job, 300),
         MAX_TEXT,
         sent=True,
     )
@@ -47,7 +55,7 @@ def showcase_post(job: Job, starred_by: str, thread_link: str | None) -> Message
 
 def shared_post(job: Job) -> Message:
     """A private take shared by its requester in the channel it was asked from."""
-    head = _("🎬 Shared by {who} — ", who=f"<@{escape(job.user_id)}>")
+    head = _("🎬 Shared by {who} — ", who=mention(job.user_id))
     headline = head + prompt_sent(job, MAX_TEXT - len(head) - 2)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": mrkdwn(headline)},
@@ -61,7 +69,7 @@ def shared_post(job: Job) -> Message:
 
 def take_answer(what: str, *, channel: str = "", link: str | None = None) -> Message:
     """What the person who pressed *Add to showcase* or *Share* is told, privately."""
-    where = f"<#{escape(channel)}>" if channel else _("the channel")
+    where = channel_link(channel) if channel else _("the channel")
     there = f" (<{escape(link)}|{_('see it')}>)" if link else ""
     text = _(
         {

@@ -25,6 +25,15 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def mention(user_id: str) -> str:
+    """A person, as Slack shows them (`<@U1>`): never translated, never a ping of anyone else."""
+    return f"<@{escape(user_id)}>"
+
+
+def channel_link(channel_id: str) -> str:
+    return f"<#{escape(channel_id)}>"
+
+
 def clip(text: str, limit: int, *, sent: bool = False) -> str:
     """`text` as Slack gets it, in at most `limit` characters: escaped (unless it is already as `sent`:
     our own markup, or plain text) and, when longer, cut to end with "…", never inside an `&amp;`."""

@@ -27,8 +27,10 @@ from bot.messages._phrases import (
 from bot.messages._text import (
     MAX_TEXT,
     Message,
+    channel_link,
     clip,
     escape,
+    mention,
     mrkdwn,
     private_answer,
     seconds_text,
@@ -48,7 +50,7 @@ _PROGRESS_CELLS = 10
 
 def root_message(job: Job, *, rerun_emoji: str = "repeat", showcase: bool = False) -> Message:
     """`showcase`: the workspace has a showcase channel, so a delivered take offers *Add to showcase*."""
-    who = _("🎬 Video for {who} — ", who=f"<@{escape(job.user_id)}>")
+    who = _("🎬 Video for {who} — ", who=mention(job.user_id))
     headline = who + prompt_sent(job, MAX_TEXT - len(who) - 2)
     fallback = clip(f"{who}{prompt_sent(job, 300)} · {status_line(job)}", MAX_TEXT, sent=True)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(headline)}]
@@ -80,7 +82,7 @@ def _reactions_line(job: Job, rerun_emoji: str, *, showcase: bool) -> str:
     else:
         line = _("React with {emoji} to run this prompt again", emoji=emoji(rerun_emoji))
     if shareable(job):
-        channel = f"<#{escape(job.channel_id)}>"
+        channel = channel_link(job.channel_id)
         line += _(". *Share* posts it in {channel} with your name", channel=channel)
     return line
 
@@ -172,7 +174,7 @@ def _rerun_line(job: Job) -> str:
     original = (
         f"<{escape(job.rerun_link)}|{what}>" if job.rerun_link else _("job {job_id}", job_id=escape(job.rerun_of or ""))
     )
-    who = f"<@{escape(job.user_id)}>"
+    who = mention(job.user_id)
     if job.full_of_draft:
         return _("⏩ Full version of {original}, asked for by {who}", original=original, who=who)
     if job.remix:
