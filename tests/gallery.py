@@ -106,7 +106,7 @@ def _jobs() -> list[tuple[str, Job]]:
     return shown
 
 
-def every_surface() -> list[Shown]:  # noqa: PLR0915 - one gallery, in the order of bot.messages' facade
+def every_surface() -> list[Shown]:
     shown: list[Shown] = []
 
     def add(name: str, kind: str, build: Callable[[], Any]) -> None:
