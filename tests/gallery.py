@@ -175,8 +175,8 @@ def every_surface() -> list[Shown]:
         "message",
         lambda: messages.approval_request(jobs[-1][1], limit_micros=2_000_000, hours=1.5),
     )
+    decided = jobs[-6][1]
     for answer in messages.ApprovalAnswer:
-        decided = jobs[-6][1]
         add(f"approval_answer/{answer}", "message", lambda answer=answer: messages.approval_answer(answer, decided))
         add(f"deny_form_refused/{answer}", "errors", lambda answer=answer: messages.deny_form_refused(answer, None))
     add("deny_form", "view", lambda: messages.deny_form("vb_1"))

@@ -212,6 +212,18 @@ def test_the_pseudo_locale_leaves_no_english_in_any_surface() -> None:
     assert not leftovers, f"English left over: {leftovers[:10]}"
 
 
+def test_every_string_said_at_run_time_is_in_the_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A string built where the extractor can't see it (inside an f-string, a variable never marked with N_)
+    would be said, but never reach a translator."""
+    said: set[Any] = set()
+    pseudo = _i18n._PseudoTranslations
+    monkeypatch.setattr(pseudo, "gettext", lambda self, message: said.add(message) or message)
+    monkeypatch.setattr(pseudo, "ngettext", lambda self, one, many, n: said.add((one, many)) or many)
+    _rendered(PSEUDO)
+    unknown = said - _ids(_read(TEMPLATE))
+    assert not unknown, f"said but not in locales/videobot.pot: {unknown}"
+
+
 def test_the_pseudo_locale_marks_and_lengthens_every_string() -> None:
     with speaking(PSEUDO):
         shown = _("Cancel this video?")

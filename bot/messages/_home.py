@@ -10,7 +10,17 @@ from typing import Any
 from bot.domain.job import Job
 from bot.messages._i18n import _, _n, day, number, percent
 from bot.messages._phrases import cost_phrase, status_line
-from bot.messages._text import MAX_VIEW_BLOCKS, channel_link, context_block, escape, mention, mrkdwn, quote_prompt, usd
+from bot.messages._text import (
+    MAX_VIEW_BLOCKS,
+    channel_link,
+    context_block,
+    escape,
+    linked,
+    mention,
+    mrkdwn,
+    quote_prompt,
+    usd,
+)
 
 HOME_NEW_VIDEO_ACTION_ID = "home_new_video"
 
@@ -130,7 +140,7 @@ def showcase_blocks(showcased: list[Showcased], workspace_url: str) -> list[dict
     rows = [{"type": "section", "text": mrkdwn(_("*⭐ Latest in the showcase*"))}]
     for take in showcased:
         link = message_link(workspace_url, take.channel_id, take.message_ts)
-        where = f"<{link}|{_('see it')}>" if link else channel_link(take.channel_id)
+        where = linked(link, _("see it")) if link else channel_link(take.channel_id)
         rows.append(
             context_block(
                 _(
@@ -167,7 +177,7 @@ def home_view(
     job_rows = []
     for job in jobs:
         link = message_link(workspace_url, job.where, job.root_ts)
-        where = f"<{link}|{_('thread')}>" if link else channel_link(job.channel_id)
+        where = linked(link, _("thread")) if link else channel_link(job.channel_id)
         job_rows.append(
             context_block(
                 f"{status_line(job).split(' · ')[0]} · {escape(job.model)} · {cost_phrase(job)} · "

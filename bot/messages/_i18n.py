@@ -28,6 +28,7 @@ from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _babel_date
+from babel.dates import format_skeleton
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -237,6 +238,13 @@ def listing(items: Sequence[str], style: str = "standard") -> str:
 def day(value: dt.date, pattern: str) -> str:
     """A date in a CLDR pattern (`EEE dd MMM`, `d MMMM`) in the reader's language."""
     return _babel_date(value, pattern, locale=babel_locale())
+
+
+def day_and_month(value: dt.date) -> str:
+    """`1 February` in English, `1. Februar`, `2月1日`: the day of a month as the reader's language writes it."""
+    if babel_locale().language == "en":
+        return _babel_date(value, "d MMMM", locale=babel_locale())
+    return format_skeleton("MMMMd", value, locale=babel_locale())
 
 
 def slack_date(at: float, token: str, fallback: str) -> str:

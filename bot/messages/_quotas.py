@@ -12,7 +12,7 @@ from babel.dates import format_time
 
 from bot.domain.quotas import ChannelNotAllowed, Day, Limits, QuotaExceeded, QuotaLimit, Usage
 from bot.domain.reports import DayReport
-from bot.messages._i18n import N_, _, _n, babel_locale, day, listing, number, slack_date
+from bot.messages._i18n import N_, _, _n, babel_locale, day_and_month, listing, number, slack_date
 from bot.messages._phrases import and_more
 from bot.messages._text import (
     MAX_TEXT,
@@ -88,7 +88,7 @@ def month_resets_text(resets_at: float, now: float, timezone: str) -> str:
         if days >= 1.5
         else _("in {wait}", wait=_in(resets_at - now))
     )
-    return _("on {date} at midnight {timezone}, {left}", date=day(local.date(), "d MMMM"), timezone=timezone, left=left)
+    return _("on {date} at midnight {timezone}, {left}", date=day_and_month(local.date()), timezone=timezone, left=left)
 
 
 def _cheaper_text(exc: QuotaExceeded) -> str:

@@ -15,6 +15,7 @@ from bot.messages._text import (
     clip,
     context_block,
     escape,
+    linked,
     listed_in,
     mention,
     mrkdwn,
@@ -31,7 +32,7 @@ def show_message(job: Job, thread_link: str | None, shown_by: str) -> Message:
     headline = who + prompt_sent(job, MAX_TEXT - len(who) - 2)
     watch = []
     if job.delivered_as_link and job.video_url:
-        watch.append(f"<{escape(job.video_url)}|{_('the video')}>")
+        watch.append(linked(escape(job.video_url), _("the video")))
     if thread_link:
         shown = _("its thread") if watch else _("the video, in its thread")
         watch.append(f"<{escape(thread_link)}|{shown}>")
@@ -104,7 +105,7 @@ def history_message(jobs: list[Job], words: tuple[str, ...], links: dict[str, st
     rows = []
     for job in jobs:
         link = links.get(job.id)
-        where = f"<{escape(link)}|{_('thread')}>" if link else channel_link(job.channel_id)
+        where = linked(escape(link), _("thread")) if link else channel_link(job.channel_id)
         state = status_line(job).split(" · ")[0]
         money = usd(job.cost_micros)
         rows.append(

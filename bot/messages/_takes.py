@@ -15,6 +15,7 @@ from bot.messages._text import (
     clip,
     context_block,
     escape,
+    linked,
     mention,
     mrkdwn,
     private_answer,
@@ -25,9 +26,9 @@ def _watch(job: Job, thread_link: str | None, *, thread_visible: bool) -> str:
     """Where to watch it: the video's own link when it has one, and its thread when others can open it."""
     links = []
     if job.video_url:
-        links.append(f"<{escape(job.video_url)}|{_('▶ the video')}>")
+        links.append(linked(escape(job.video_url), _("▶ the video")))
     if thread_link and thread_visible:
-        links.append(f"<{escape(thread_link)}|{_('its thread')}>")
+        links.append(linked(escape(thread_link), _("its thread")))
     return " · ".join(links) if links else _("the video is in job {job_id}'s thread", job_id=escape(job.id))
 
 
@@ -67,23 +68,24 @@ def shared_post(job: Job) -> Message:
     return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": True}
 
 
+_TAKE_ANSWERS = {
+    "showcased": N_("⭐ Added to the showcase in {where}."),
+    "already_showcased": N_("⭐ This take is already in the showcase in {where}{there}."),
+    "shared": N_("✅ Shared in {where}."),
+    "already_shared": N_("This take is already shared in {where}{there}."),
+    "not_yours": N_("Only the person who asked for a private video can share it or add it to the showcase."),
+    "unfinished": N_("This take isn't finished yet: once its video is here, it can be shown to others."),
+    "no_showcase": N_("There is no showcase in this workspace (an operator sets VIDEOBOT_SHOWCASE_CHANNEL)."),
+    "failed": N_("Slack didn't take the post just now. Nothing is lost: I'll try again within a minute or two."),
+}
+
+
 def take_answer(what: str, *, channel: str = "", link: str | None = None) -> Message:
     """What the person who pressed *Add to showcase* or *Share* is told, privately."""
     where = channel_link(channel) if channel else _("the channel")
-    there = f" (<{escape(link)}|{_('see it')}>)" if link else ""
+    there = " (" + linked(escape(link), _("see it")) + ")" if link else ""
     text = _(
-        {
-            "showcased": N_("⭐ Added to the showcase in {where}."),
-            "already_showcased": N_("⭐ This take is already in the showcase in {where}{there}."),
-            "shared": N_("✅ Shared in {where}."),
-            "already_shared": N_("This take is already shared in {where}{there}."),
-            "not_yours": N_("Only the person who asked for a private video can share it or add it to the showcase."),
-            "unfinished": N_("This take isn't finished yet: once its video is here, it can be shown to others."),
-            "no_showcase": N_("There is no showcase in this workspace (an operator sets VIDEOBOT_SHOWCASE_CHANNEL)."),
-            "failed": N_(
-                "Slack didn't take the post just now. Nothing is lost: I'll try again within a minute or two."
-            ),
-        }[what],
+        _TAKE_ANSWERS[what],
         where=where,
         there=there,
     )

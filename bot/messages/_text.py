@@ -30,6 +30,11 @@ def mention(user_id: str) -> str:
     return f"<@{escape(user_id)}>"
 
 
+def linked(url: str, label: str) -> str:
+    """`label` linking to `url` (already escaped), as Slack's mrkdwn writes a link."""
+    return f"<{url}|{label}>"
+
+
 def channel_link(channel_id: str) -> str:
     return f"<#{escape(channel_id)}>"
 
