@@ -5,7 +5,6 @@ A new public message function belongs here too: the test that lists `bot.message
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -109,184 +108,181 @@ def _jobs() -> list[tuple[str, Job]]:
 def every_surface() -> list[Shown]:
     shown: list[Shown] = []
 
-    def add(name: str, kind: str, build: Callable[[], Any]) -> None:
-        shown.append(Shown(name, kind, build()))
+    def add(name: str, kind: str, built: Any) -> None:
+        """`built`: what was rendered, or a message function that takes nothing, to render now."""
+        shown.append(Shown(name, kind, built() if callable(built) else built))
 
     jobs = _jobs()
     for name, each in jobs:
-        add(f"root_message/{name}", "message", lambda each=each: messages.root_message(each, showcase=True))
-        add(f"progress_message/{name}", "message", lambda each=each: messages.progress_message(each, running_cap=2))
+        add(f"root_message/{name}", "message", messages.root_message(each, showcase=True))
+        add(f"progress_message/{name}", "message", messages.progress_message(each, running_cap=2))
         add(
             f"details_message/{name}",
             "message",
-            lambda each=each: messages.details_message(each, [(NOW, "accepted", "")]),
+            messages.details_message(each, [(NOW, "accepted", "")]),
         )
         add(
             f"approval_decided/{name}",
             "message",
-            lambda each=each: messages.approval_decided(each, limit_micros=2_000_000),
+            messages.approval_decided(each, limit_micros=2_000_000),
         )
-        add(f"upload_title/{name}", "text", lambda each=each: messages.upload_title(each))
+        add(f"upload_title/{name}", "text", messages.upload_title(each))
         add(
             f"show_refused/{name}",
             "message",
-            lambda each=each: messages.show_refused(ShowOutcome.NO_VIDEO, each.id, each),
+            messages.show_refused(ShowOutcome.NO_VIDEO, each.id, each),
         )
     add(
         "progress_message/approval",
         "message",
-        lambda: messages.progress_message(job(JobState.AWAITING_APPROVAL), approval_limit_micros=2_000_000),
+        messages.progress_message(job(JobState.AWAITING_APPROVAL), approval_limit_micros=2_000_000),
     )
-    add("progress_message/queued_uncapped", "message", lambda: messages.progress_message(job(JobState.QUEUED)))
+    add("progress_message/queued_uncapped", "message", messages.progress_message(job(JobState.QUEUED)))
     add(
         "progress_message/minutes_left",
         "message",
-        lambda: messages.progress_message(job(JobState.PROCESSING, eta_seconds=400)),
+        messages.progress_message(job(JobState.PROCESSING, eta_seconds=400)),
     )
-    add("status_message", "message", lambda: messages.status_message([each for _, each in jobs]))
-    add("status_message/none", "message", lambda: messages.status_message([]))
+    add("status_message", "message", messages.status_message([each for _, each in jobs]))
+    add("status_message/none", "message", messages.status_message([]))
     for error in _errors():
-        add(f"command_error/{error.code}", "message", lambda error=error: messages.command_error(error))
-        add(f"form_errors/{error.code}", "errors", lambda error=error: messages.form_errors(error))
+        add(f"command_error/{error.code}", "message", messages.command_error(error))
+        add(f"form_errors/{error.code}", "errors", messages.form_errors(error))
         add(
             f"rerun_refused/{error.code}",
             "message",
-            lambda error=error: messages.rerun_refused(error, full_version=True),
+            messages.rerun_refused(error, full_version=True),
         )
-    add("rerun_refused", "message", lambda: messages.rerun_refused(CommandError(ErrorCode.EMPTY_PROMPT)))
-    add("help_message", "message", lambda: messages.help_message(showcase=True))
-    add("help_message/custom_emoji", "message", lambda: messages.help_message(rerun_emoji="tada"))
+    add("rerun_refused", "message", messages.rerun_refused(CommandError(ErrorCode.EMPTY_PROMPT)))
+    add("help_message", "message", messages.help_message(showcase=True))
+    add("help_message/custom_emoji", "message", messages.help_message(rerun_emoji="tada"))
     add("internal_error", "message", messages.internal_error)
     add("models_message", "message", messages.models_message)
     for outcome in CancelOutcome:
-        add(f"cancel_result/{outcome}", "message", lambda outcome=outcome: messages.cancel_result(outcome, "vb_1"))
+        add(f"cancel_result/{outcome}", "message", messages.cancel_result(outcome, "vb_1"))
     add(
         "cancel_result/withdrawn",
         "message",
-        lambda: messages.cancel_result(CancelOutcome.CANCELLED, "vb_1", jobs[-9][1]),
+        messages.cancel_result(CancelOutcome.CANCELLED, "vb_1", jobs[-9][1]),
     )
     add(
         "approval_request",
         "message",
-        lambda: messages.approval_request(job(JobState.AWAITING_APPROVAL), limit_micros=2_000_000, hours=24),
+        messages.approval_request(job(JobState.AWAITING_APPROVAL), limit_micros=2_000_000, hours=24),
     )
     add(
         "approval_request/compared",
         "message",
-        lambda: messages.approval_request(jobs[-1][1], limit_micros=2_000_000, hours=1.5),
+        messages.approval_request(jobs[-1][1], limit_micros=2_000_000, hours=1.5),
     )
     decided = jobs[-6][1]
     for answer in messages.ApprovalAnswer:
-        add(f"approval_answer/{answer}", "message", lambda answer=answer: messages.approval_answer(answer, decided))
-        add(f"deny_form_refused/{answer}", "errors", lambda answer=answer: messages.deny_form_refused(answer, None))
-    add("deny_form", "view", lambda: messages.deny_form("vb_1"))
+        add(f"approval_answer/{answer}", "message", messages.approval_answer(answer, decided))
+        add(f"deny_form_refused/{answer}", "errors", messages.deny_form_refused(answer, None))
+    add("deny_form", "view", messages.deny_form("vb_1"))
     add("budget_notices", "text", _budget_notices)
-    add("month_report", "message", lambda: _month_report(yours=False))
-    add("month_report/yours", "message", lambda: _month_report(yours=True))
-    add("defaults_status", "message", lambda: messages.defaults_status(_effective()))
-    add("defaults_changed/mine", "message", lambda: messages.defaults_changed(_effective(), mine=True))
-    add("defaults_changed/channel", "message", lambda: messages.defaults_changed(_effective(), mine=False))
+    add("month_report", "message", _month_report(yours=False))
+    add("month_report/yours", "message", _month_report(yours=True))
+    add("defaults_status", "message", messages.defaults_status(_effective()))
+    add("defaults_changed/mine", "message", messages.defaults_changed(_effective(), mine=True))
+    add("defaults_changed/channel", "message", messages.defaults_changed(_effective(), mine=False))
     for mine in (True, False):
         for had_any in (True, False):
             add(
                 f"defaults_cleared/{mine}/{had_any}",
                 "message",
-                lambda mine=mine, had_any=had_any: messages.defaults_cleared(mine=mine, had_any=had_any),
+                messages.defaults_cleared(mine=mine, had_any=had_any),
             )
     add("defaults_admins_only", "message", messages.defaults_admins_only)
-    add("defaults_skipped", "message", lambda: messages.defaults_skipped(_effective().skipped))
+    add("defaults_skipped", "message", messages.defaults_skipped(_effective().skipped))
     add("admin_unchecked", "message", messages.admin_unchecked)
     add(
         "video_form",
         "view",
-        lambda: messages.video_form(
+        messages.video_form(
             "C1",
             FormValues(prompt=PROMPT, draft=True),
             place=messages.FormPlace("C1", pick_channel=True, presets=("予告編",)),
         ),
     )
-    add("video_form/bad_duration", "view", lambda: messages.video_form("C1", FormValues(duration="99")))
-    add("remix_form", "view", lambda: messages.remix_form(jobs[-5][1]))
-    add("remix_form/draft", "view", lambda: messages.remix_form(jobs[-5 - 2][1]))
+    add("video_form/bad_duration", "view", messages.video_form("C1", FormValues(duration="99")))
+    add("remix_form", "view", messages.remix_form(jobs[-5][1]))
+    add("remix_form/draft", "view", messages.remix_form(jobs[-5 - 2][1]))
     add("form_channel_missing", "errors", messages.form_channel_missing)
     add("home_view", "view", _home)
     add(
         "home_view/empty",
         "view",
-        lambda: messages.home_view([], 0, 0, [], "", "12月", messages.HomeSpending(days=[]), []),
+        messages.home_view([], 0, 0, [], "", "12月", messages.HomeSpending(days=[]), []),
     )
-    add("preset_list", "message", lambda: messages.preset_list(_presets(), frozenset({"予告編"})))
-    add("preset_list/empty", "message", lambda: messages.preset_list([], frozenset()))
+    add("preset_list", "message", messages.preset_list(_presets(), frozenset({"予告編"})))
+    add("preset_list/empty", "message", messages.preset_list([], frozenset()))
     for scope in (PERSON, CHANNEL):
         for replaced in (True, False):
             preset = Preset("予告編", scope, {"model": "pika"})
             add(
                 f"preset_saved/{scope}/{replaced}",
                 "message",
-                lambda p=preset, r=replaced: messages.preset_saved(p, replaced=r, shadows_channel=True),
+                messages.preset_saved(preset, replaced=replaced, shadows_channel=True),
             )
         for existed in (True, False):
             add(
                 f"preset_deleted/{scope}/{existed}",
                 "message",
-                lambda s=scope, e=existed: messages.preset_deleted("予告編", channel=s == CHANNEL, existed=e),
+                messages.preset_deleted("予告編", channel=scope == CHANNEL, existed=existed),
             )
-    add("preset_name_refused", "message", lambda: messages.preset_name_refused("", "", action="delete"))
-    add("preset_name_refused/save", "message", lambda: messages.preset_name_refused("a b", "—"))
+    add("preset_name_refused", "message", messages.preset_name_refused("", "", action="delete"))
+    add("preset_name_refused/save", "message", messages.preset_name_refused("a b", "—"))
     add("preset_empty", "message", messages.preset_empty)
-    add("preset_too_many", "message", lambda: messages.preset_too_many(20))
+    add("preset_too_many", "message", messages.preset_too_many(20))
     add("presets_admins_only", "message", messages.presets_admins_only)
     for which in QuotaLimit:
         refused = QuotaExceeded(
             which, 3_000_000, 4_000_000, NOW + 3_600 * 30, 2_000_000, (Setting("pika", Decimal("2.5"), 167_500),)
         )
-        add(f"quota_refused/{which}", "message", lambda refused=refused: messages.admission_refused(refused, NOW, ZONE))
+        add(f"quota_refused/{which}", "message", messages.admission_refused(refused, NOW, ZONE))
     add(
         "quota_refused/no_cheaper",
         "message",
-        lambda: messages.admission_refused(QuotaExceeded(QuotaLimit.USER_BUDGET, 1, 2, NOW + 600, 3), NOW, ZONE),
+        messages.admission_refused(QuotaExceeded(QuotaLimit.USER_BUDGET, 1, 2, NOW + 600, 3), NOW, ZONE),
     )
-    add("channel_not_allowed", "message", lambda: messages.admission_refused(ChannelNotAllowed(), NOW, ZONE))
+    add("channel_not_allowed", "message", messages.admission_refused(ChannelNotAllowed(), NOW, ZONE))
     add("channel_not_allowed/direct", "message", messages.channel_not_allowed)
     jobs_refused = QuotaExceeded(QuotaLimit.CHANNEL_JOBS, 10, 10, NOW + 600)
-    add("quota_refused/direct", "message", lambda: messages.quota_refused(jobs_refused, NOW, ZONE))
+    add("quota_refused/direct", "message", messages.quota_refused(jobs_refused, NOW, ZONE))
     limits = Limits(10, 25_000_000, 5, True, 200_000_000, 500_000_000, 5_000_000, 100)
     usage = Usage(3, 1_200_000, 1, 400_000, 20_000_000, 90_000_000, 7, NOW - 100)
     day = Day(NOW - 3_600, NOW + 3_600 * 20, "2027-01-15")
     month = Day(NOW - 86_400 * 14, NOW + 86_400 * 17, "2027-01")
-    add("quota_status", "message", lambda: messages.quota_status(limits, usage, day, NOW, ZONE, month))
-    add("quota_status/none", "message", lambda: messages.quota_status(Limits(0, 0, 0), Usage(), day, NOW, ZONE))
-    add("quota_changed", "message", lambda: messages.quota_changed(limits))
-    add("quota_changed/off", "message", lambda: messages.quota_changed(Limits(0, 0, 0)))
-    add("quota_bad_value", "message", lambda: messages.quota_bad_value("十"))
-    add("quota_bad_value/empty", "message", lambda: messages.quota_bad_value(""))
+    add("quota_status", "message", messages.quota_status(limits, usage, day, NOW, ZONE, month))
+    add("quota_status/none", "message", messages.quota_status(Limits(0, 0, 0), Usage(), day, NOW, ZONE))
+    add("quota_changed", "message", messages.quota_changed(limits))
+    add("quota_changed/off", "message", messages.quota_changed(Limits(0, 0, 0)))
+    add("quota_bad_value", "message", messages.quota_bad_value("十"))
+    add("quota_bad_value/empty", "message", messages.quota_bad_value(""))
     add("quota_admins_only", "message", messages.quota_admins_only)
     add("quota_admin_unchecked", "message", messages.quota_admin_unchecked)
-    add("usage_report", "message", lambda: messages.usage_report(_report(), NAMES, limits, usage, day, NOW, ZONE))
-    add("daily_report", "message", lambda: messages.daily_report(_report(), NAMES))
-    add("daily_report/workspace", "message", lambda: messages.daily_report(_report(), NAMES, workspace=True))
-    add("names_pending", "message", lambda: messages.names_pending(messages.daily_report(_report(), NAMES), 2))
-    add("month_resets_text", "text", lambda: messages.month_resets_text(month.end, NOW, ZONE))
-    add("show_message", "message", lambda: messages.show_message(jobs[-5][1], "https://x.example/p1", "U0BOB001"))
-    add("show_message/link", "message", lambda: messages.show_message(jobs[-5 - 3][1], None, "U0BOB001"))
-    for outcome in ShowOutcome:
-        add(
-            f"show_refused/{outcome}",
-            "message",
-            lambda outcome=outcome: messages.show_refused(outcome, "vb_1", jobs[0][1]),
-        )
+    add("usage_report", "message", messages.usage_report(_report(), NAMES, limits, usage, day, NOW, ZONE))
+    add("daily_report", "message", messages.daily_report(_report(), NAMES))
+    add("daily_report/workspace", "message", messages.daily_report(_report(), NAMES, workspace=True))
+    add("names_pending", "message", messages.names_pending(messages.daily_report(_report(), NAMES), 2))
+    add("month_resets_text", "text", messages.month_resets_text(month.end, NOW, ZONE))
+    add("show_message", "message", messages.show_message(jobs[-5][1], "https://x.example/p1", "U0BOB001"))
+    add("show_message/link", "message", messages.show_message(jobs[-5 - 3][1], None, "U0BOB001"))
+    for show in ShowOutcome:
+        add(f"show_refused/{show}", "message", messages.show_refused(show, "vb_1", jobs[0][1]))
     add(
         "history_message",
         "message",
-        lambda: messages.history_message([each for _, each in jobs], ("灯台",), {"vb_x": "https://x.example/p1"}),
+        messages.history_message([each for _, each in jobs], ("灯台",), {"vb_x": "https://x.example/p1"}),
     )
-    add("history_message/one", "message", lambda: messages.history_message([jobs[0][1]], (), {}))
-    add("history_message/none", "message", lambda: messages.history_message([], ("灯台",), {}))
-    add("history_message/none_at_all", "message", lambda: messages.history_message([], (), {}))
+    add("history_message/one", "message", messages.history_message([jobs[0][1]], (), {}))
+    add("history_message/none", "message", messages.history_message([], ("灯台",), {}))
+    add("history_message/none_at_all", "message", messages.history_message([], (), {}))
     add("history_too_many_words", "message", messages.history_too_many_words)
     delivered = job(JobState.DELIVERED)
-    add("showcase_post", "message", lambda: messages.showcase_post(delivered, "U0BOB001", "https://x.example/p1"))
-    add("shared_post", "message", lambda: messages.shared_post(job(JobState.DELIVERED, private=True)))
+    add("showcase_post", "message", messages.showcase_post(delivered, "U0BOB001", "https://x.example/p1"))
+    add("shared_post", "message", messages.shared_post(job(JobState.DELIVERED, private=True)))
     for what in (
         "showcased",
         "already_showcased",
@@ -300,18 +296,16 @@ def every_surface() -> list[Shown]:
         add(
             f"take_answer/{what}",
             "message",
-            lambda what=what: messages.take_answer(what, channel="C0SHOW01", link="https://x.example/p2"),
+            messages.take_answer(what, channel="C0SHOW01", link="https://x.example/p2"),
         )
-    add("take_answer/nowhere", "message", lambda: messages.take_answer("shared"))
+    add("take_answer/nowhere", "message", messages.take_answer("shared"))
     add(
         "comparison_capped",
         "message",
-        lambda: messages.comparison_capped(
-            [Take(VideoRequest(PROMPT, "pika", Decimal(4)), Decimal(8))], _effective().skipped
-        ),
+        messages.comparison_capped([Take(VideoRequest(PROMPT, "pika", Decimal(4)), Decimal(8))], _effective().skipped),
     )
-    add("remix_refused/gone", "message", lambda: messages.remix_refused(True))
-    add("remix_refused", "message", lambda: messages.remix_refused(False))
+    add("remix_refused/gone", "message", messages.remix_refused(True))
+    add("remix_refused", "message", messages.remix_refused(False))
     add("remix_unavailable", "message", messages.remix_unavailable)
     add("rerun_unavailable", "message", messages.rerun_unavailable)
     for reason in (
@@ -326,7 +320,7 @@ def every_surface() -> list[Shown]:
             add(
                 f"cannot_post_in_channel/{reason}/{sent}",
                 "message",
-                lambda r=reason, s=sent: messages.cannot_post_in_channel(r, sent_to_perf=s),
+                messages.cannot_post_in_channel(reason, sent_to_perf=sent),
             )
     return shown
 

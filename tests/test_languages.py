@@ -8,6 +8,7 @@ import inspect
 import json
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +81,12 @@ def test_each_shipped_language_translates_every_string(language: str) -> None:
 
 
 def _forms(message: Message) -> list[str]:
-    return list(message.string) if isinstance(message.string, (tuple, list)) else [message.string]
+    found = message.string
+    return [str(text or "") for text in found] if isinstance(found, tuple | list) else [str(found or "")]
 
 
 def _english(message: Message) -> list[str]:
-    return list(message.id) if isinstance(message.id, tuple) else [message.id]
+    return [str(text) for text in message.id] if isinstance(message.id, tuple | list) else [str(message.id)]
 
 
 @pytest.mark.parametrize("language", SHIPPED)
@@ -148,6 +150,8 @@ def test_the_gallery_shows_every_public_message_function() -> None:
         "plain_text_version", "message_link", "progress_bar", "video_filename", "replacing_the_answer",
         "seconds_text", "usd", "ordinal", "settings_line", "form_cost_text", "form_refused", "resets_text",
         "admission_refused_for",
+        "configure", "language", "language_name", "resolve", "shipped", "slack_locale", "speaking", "supported",
+        "workspace_language",
     }  # fmt: skip
     missing = sorted(name for name in builders - not_rendering if not re.search(rf"messages\.{name}\b", source))
     assert not missing, f"add these to tests/gallery.py: {missing}"
@@ -217,8 +221,17 @@ def test_every_string_said_at_run_time_is_in_the_catalogue(monkeypatch: pytest.M
     would be said, but never reach a translator."""
     said: set[Any] = set()
     pseudo = _i18n._PseudoTranslations
-    monkeypatch.setattr(pseudo, "gettext", lambda self, message: said.add(message) or message)
-    monkeypatch.setattr(pseudo, "ngettext", lambda self, one, many, n: said.add((one, many)) or many)
+
+    def gettext(self: Any, message: str) -> str:
+        said.add(message)
+        return message
+
+    def ngettext(self: Any, one: str, many: str, count: int) -> str:
+        said.add((one, many))
+        return many
+
+    monkeypatch.setattr(pseudo, "gettext", gettext)
+    monkeypatch.setattr(pseudo, "ngettext", ngettext)
     _rendered(PSEUDO)
     unknown = said - _ids(_read(TEMPLATE))
     assert not unknown, f"said but not in locales/videobot.pot: {unknown}"
@@ -284,9 +297,9 @@ def test_slacks_codes_become_real_locales_and_find_the_nearest_shipped_language(
 
 def test_numbers_money_and_lists_are_the_readers_never_the_servers() -> None:
     with speaking("en"):
-        english = (messages.usd(1_234_500_000), messages.seconds_text("2.5"), _i18n.listing(["a", "b", "c"]))
+        english = (messages.usd(1_234_500_000), messages.seconds_text(Decimal("2.5")), _i18n.listing(["a", "b", "c"]))
     assert english == ("$1,234.50", "2.5 s", "a, b, and c")
     with speaking("de"):
-        german = (messages.usd(1_234_500_000), messages.seconds_text("2.5"), _i18n.listing(["a", "b", "c"]))
+        german = (messages.usd(1_234_500_000), messages.seconds_text(Decimal("2.5")), _i18n.listing(["a", "b", "c"]))
     assert german[0] == "1.234,50\xa0$" and german[1].startswith("2,5") and german[2] == "a, b und c"
     assert json.dumps(german)  # plain strings, ready for Slack

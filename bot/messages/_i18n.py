@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as _babel_date
@@ -46,6 +47,19 @@ _CANDIDATES = (_HERE.parents[2] / "locales", Path.cwd() / "locales")
 _SLACK_CODES = {"es-LA": "es-419", "zh-CN": "zh-Hans-CN", "zh-TW": "zh-Hant-TW"}
 
 _language: ContextVar[str] = ContextVar("videobot_language", default=DEFAULT_LANGUAGE)
+# The workspace's language (VIDEOBOT_LANGUAGE): for whoever and wherever no language of their own is known.
+_workspace_language = DEFAULT_LANGUAGE
+
+
+def configure(workspace_language: str | None) -> str:
+    """Set the workspace's language (VIDEOBOT_LANGUAGE); returns the shipped language that serves it."""
+    global _workspace_language
+    _workspace_language = next(filter(None, [supported(workspace_language)]), DEFAULT_LANGUAGE)
+    return _workspace_language
+
+
+def workspace_language() -> str:
+    return _workspace_language
 
 
 def locales_dir() -> Path:
@@ -96,8 +110,8 @@ def supported(language: str | None) -> str | None:
 
 
 def resolve(*languages: str | None) -> str:
-    """The first of `languages` that is shipped, else English: a person's, then the workspace's, say."""
-    return next((found for found in map(supported, languages) if found), DEFAULT_LANGUAGE)
+    """The first of `languages` that is shipped, else the workspace's, else English: a person's, say."""
+    return next((found for found in map(supported, languages) if found), _workspace_language)
 
 
 def language() -> str:
@@ -106,9 +120,10 @@ def language() -> str:
 
 
 @contextlib.contextmanager
-def speaking(language: str | None) -> Iterator[str]:
-    """Build the messages inside in `language` (resolved to a shipped one, English when none serves it)."""
-    chosen = resolve(language)
+def speaking(*languages: str | None) -> Iterator[str]:
+    """Build the messages inside in the first of `languages` a catalogue serves (`de-AT` → `de`), else in the
+    workspace's language (VIDEOBOT_LANGUAGE), else English."""
+    chosen = resolve(*languages)
     token = _language.set(chosen)
     try:
         yield chosen
@@ -228,7 +243,7 @@ def seconds(value: Decimal | float | int) -> str:
     return _("{seconds} s", seconds=shown.replace(".", get_decimal_symbol(babel_locale())))
 
 
-def listing(items: Sequence[str], style: str = "standard") -> str:
+def listing(items: Sequence[str], style: Literal["standard", "or"] = "standard") -> str:
     """`a, b and c` as the language lists (`or` for style="or")."""
     if _language.get() == PSEUDO and len(items) > 1:
         return ", ".join(items[:-1]) + pseudo(" and " if style == "standard" else " or ") + items[-1]
@@ -250,3 +265,10 @@ def day_and_month(value: dt.date) -> str:
 def slack_date(at: float, token: str, fallback: str) -> str:
     """A time Slack shows in each reader's own zone (`{date_short}`, `{time}`…), `fallback` where it can't."""
     return f"<!date^{int(at)}^{token}|{fallback}>"
+
+
+def language_name(tag: str) -> str:
+    """A language by its own name and the reader's (`Deutsch (German)`), for the defaults' answers."""
+    own = _parsed(tag).get_display_name(_parsed(tag)) or tag
+    read = _parsed(tag).get_display_name(babel_locale()) or tag
+    return own if own == read else f"{own} ({read})"
