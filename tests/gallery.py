@@ -183,9 +183,12 @@ def every_surface() -> list[Shown]:
     add("budget_notices", "text", _budget_notices)
     add("month_report", "message", _month_report(yours=False))
     add("month_report/yours", "message", _month_report(yours=True))
-    add("defaults_status", "message", messages.defaults_status(_effective()))
+    add("defaults_status", "message", messages.defaults_status(_effective(), ("de", True)))
+    add("defaults_status/workspace", "message", messages.defaults_status(_effective(), ("en", False)))
+    add("language_unknown", "message", messages.language_unknown("xx"))
+    add("language_is_personal", "message", messages.language_is_personal)
     add("defaults_changed/mine", "message", messages.defaults_changed(_effective(), mine=True))
-    add("defaults_changed/channel", "message", messages.defaults_changed(_effective(), mine=False))
+    add("defaults_changed/channel", "message", messages.defaults_changed(_effective(), mine=False, language=("de", True)))
     for mine in (True, False):
         for had_any in (True, False):
             add(

@@ -51,6 +51,8 @@ from bot.messages._defaults import (
     defaults_cleared,
     defaults_skipped,
     defaults_status,
+    language_is_personal,
+    language_unknown,
 )
 from bot.messages._form import (
     FORM_CALLBACK_ID,
@@ -212,7 +214,9 @@ __all__ = [
     "home_view",
     "internal_error",
     "language",
+    "language_is_personal",
     "language_name",
+    "language_unknown",
     "message_link",
     "models_message",
     "month_report",

@@ -109,6 +109,10 @@ def help_message(*, rerun_emoji: str = "repeat", showcase: bool = False) -> Mess
             "*Recall:* `/video history [words]` lists your last jobs (with those words); `/video show <job id>` "
             "posts a finished one here again."
         ),
+        _(
+            "*Language:* I answer you in the language your Slack is set to, and speak in a channel in the "
+            "channel's: admins set it with `/video defaults --language de` (`/video defaults clear` removes it)."
+        ),
     ]
     share = _(
         "*Share:* a `--private` video's message offers *Share in the channel*, which posts it in the channel "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.domain.defaults import Effective, Skipped, Source
-from bot.messages._i18n import N_, _
+from bot.messages._i18n import N_, _, language_name, shipped
 from bot.messages._phrases import skipped_lines
 from bot.messages._text import Message, clip, private_answer, seconds_text
 
@@ -36,9 +36,19 @@ def _value_lines(effective: Effective) -> list[str]:
     return [f"• {name}: {value} ({_(_FROM[effective.sources[name]])})" for name, value in shown.items()]
 
 
-def defaults_status(effective: Effective) -> Message:
+def _language_line(language: tuple[str, bool] | None) -> list[str]:
+    """`language`: the channel's language, and whether the channel set it (else it is the workspace's)."""
+    if language is None:
+        return []
+    tag, own = language
+    source = _("this channel's default") if own else _("the workspace's language")
+    return [f"• language: {language_name(tag)} ({source})"]
+
+
+def defaults_status(effective: Effective, language: tuple[str, bool] | None = None) -> Message:
+    """`language`: the channel's (`/video defaults --language`), and whether the channel set it."""
     head = _("*Settings for your videos in this channel* (a new video starts from these):")
-    lines = [head, *_value_lines(effective), *skipped_lines(effective.skipped)]
+    lines = [head, *_value_lines(effective), *_language_line(language), *skipped_lines(effective.skipped)]
     return private_answer("\n".join([*lines, "", _(_HOW)]))
 
 
@@ -47,13 +57,13 @@ def defaults_skipped(skipped: Sequence[Skipped]) -> Message:
     return private_answer("\n".join([*skipped_lines(skipped), _("The video was started without them.")]))
 
 
-def defaults_changed(effective: Effective, *, mine: bool) -> Message:
+def defaults_changed(effective: Effective, *, mine: bool, language: tuple[str, bool] | None = None) -> Message:
     head = (
         _("✅ Your defaults are set. What a new video here starts from now:")
         if mine
         else _("✅ This channel's defaults are set. What a new video here starts from now:")
     )
-    lines = [head, *_value_lines(effective)]
+    lines = [head, *_value_lines(effective), *_language_line(language)]
     return private_answer("\n".join([*lines, *skipped_lines(effective.skipped)]))
 
 
@@ -74,5 +84,23 @@ def defaults_admins_only() -> Message:
         _(
             "Only workspace admins and owners can set a channel's defaults. Set your own instead: "
             "`/video defaults me --model pika`."
+        )
+    )
+
+
+def language_unknown(given: str) -> Message:
+    """`/video defaults --language xx` with a language videobot has no catalogue for."""
+    spoken = ", ".join(f"`{tag}` {language_name(tag)}" for tag in shipped())
+    return private_answer(
+        _("videobot doesn't speak `{given}`. It speaks: {languages}.", given=clip(given, 40), languages=spoken)
+    )
+
+
+def language_is_personal() -> Message:
+    """`/video defaults me --language …`: a person's language is the one their Slack is set to."""
+    return private_answer(
+        _(
+            "You read videobot in the language your Slack is set to (Preferences → Language & region). "
+            "`/video defaults --language de` sets a channel's (admins)."
         )
     )
