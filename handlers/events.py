@@ -41,3 +41,11 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         if event.get("tab") == "home" and event.get("user"):
             await services.home.opened(str(event["user"]))
+
+    @app.event("user_change")
+    async def on_user_change(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
+        # A person's profile changed, their language perhaps: it is asked again in the background.
+        await ack()
+        user = event.get("user")
+        if isinstance(user, dict):
+            services.people.profile_changed(str(body.get("team_id") or user.get("team_id") or ""), user)

@@ -21,6 +21,7 @@ engine and its reads):
     storage/spend.py       what was spent a day per workspace, channel, person, model; budgets' 80% notices
     storage/plans.py       the hot queries by name, and their query plans (tests/test_query_plans.py)
     storage/heartbeats.py  each replica's last write that succeeded (/healthz)
+    storage/people.py      each person's Slack locale, asked once a day (the language they are answered in)
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
@@ -44,6 +45,7 @@ from storage.home import HomeQueries
 from storage.jobs import JobQueries, StaleJob
 from storage.leases import LeaseQueries
 from storage.maintenance import MaintenanceQueries
+from storage.people import PeopleQueries
 from storage.plans import PlanQueries
 from storage.postgres import DEFAULT_ACQUIRE_TIMEOUT_SECONDS, DEFAULT_CONNECT_TIMEOUT_SECONDS
 from storage.presets import PresetQueries
@@ -79,6 +81,7 @@ class Store(
     TakeQueries,
     PresetQueries,
     HeartbeatQueries,
+    PeopleQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

@@ -395,6 +395,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX oauth_states_expiry ON oauth_states (expires_at);
     """,
+    """
+    -- Languages (issue 26): each person's Slack locale, asked at most once a day; and the languages a job
+    -- started with, so that its later edits never switch language halfway (its messages', its requester's).
+    CREATE TABLE people_locales (
+        team_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        locale TEXT NOT NULL,
+        fetched_at REAL NOT NULL,
+        PRIMARY KEY (team_id, user_id)
+    );
+    ALTER TABLE jobs ADD COLUMN language TEXT;
+    ALTER TABLE jobs ADD COLUMN person_language TEXT;
+    """,
 )
 
 

@@ -134,7 +134,7 @@ async def test_the_accounts_daily_jobs_are_refused_at_the_command_until_the_olde
     refused = private_text(await bot.command("Three", user="UTHIRD01"))
     assert "makes at most 2 jobs a day, and 2 were started in the last 24 hours" in refused
     # One was made at 08:00 UTC an hour ago: the next is free at 08:00 tomorrow.
-    assert "The next one is free at 08:00 UTC, in 23 h 0 min" in refused
+    assert "The next one is free at <!date^1800086400^{time}|8:00\u202fAM UTC>, in 23 h 0 min" in refused
     assert "VIDEOBOT_ACCOUNT_DAILY_JOBS" in refused
     assert len(bot.perf.creates) == 2
     bot.clock.advance(23 * 3600)

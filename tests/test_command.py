@@ -98,7 +98,7 @@ def test_each_mistake_says_what_to_type_instead() -> None:
     assert "Did you mean `--duration`?" in message("A cat --durration 5")
     assert all(f"`{m}`" in message("A cat --model sora") for m in ("veo-3", "runway-gen3", "pika"))
     assert "`9:16` vertical (TikTok, Reels)" in message("A cat --ar 3:2")
-    assert "the limit is 2000" in message("y" * 2500)
+    assert "the limit is 2,000" in message("y" * 2500)
 
 
 @settings(max_examples=400, deadline=None)

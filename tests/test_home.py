@@ -26,7 +26,7 @@ async def test_opening_the_tab_shows_your_jobs_spending_and_links(make_bot: Make
     [view] = bot.slack.homes[USER]
     text = text_of(view)
     assert view["type"] == "home"
-    assert "You spent *$0.40* today" in text and "*Your last 1 jobs*" in text
+    assert "You spent *$0.40* today" in text and "*Your last job*" in text
     [root] = bot.slack.roots(CHANNEL)
     assert f"https://acme.slack.com/archives/{CHANNEL}/p{root.ts.replace('.', '')}|thread" in text
     assert "✅ Done" in text and "Channels today" not in text

@@ -42,6 +42,7 @@ def test_manifest_has_the_command_events_and_only_the_scopes_the_bot_uses() -> N
         "reaction_added",
         "app_home_opened",
         "function_executed",
+        "user_change",  # a person's language changed (issue 26)
     ]
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["interactivity"]["is_enabled"] is True

@@ -261,7 +261,8 @@ class SlackGateway:
     async def user_info(self, user_id: str, priority: Priority = Priority.URGENT) -> SlackUser:
         """Who `user_id` is. A person's own check (an admin's click) is URGENT; names for a report go BACKGROUND,
         so that many of them never stand in front of one someone is waiting for."""
-        data = await self._call("users.info", priority=priority, user=user_id)
+        # include_locale: the language their Slack is set to, which their private answers are given in.
+        data = await self._call("users.info", priority=priority, user=user_id, include_locale=True)
         user = data.get("user")
         if not isinstance(user, dict) or user.get("id") != user_id:
             raise SlackCallError("users.info", "no_user_in_response")
@@ -288,6 +289,7 @@ class SlackGateway:
             is_admin=bool(user.get("is_admin")),
             is_owner=bool(user.get("is_owner") or user.get("is_primary_owner")),
             name=name.strip(),
+            locale=str(user.get("locale") or ""),
         )
 
     async def tell_privately(self, channel: str, user: str, message: dict[str, Any], response_url: str = "") -> bool:

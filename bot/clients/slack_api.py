@@ -63,6 +63,7 @@ class SlackUser:
     is_admin: bool
     is_owner: bool
     name: str  # display name, else real name, else the handle: for text that must not ping anyone
+    locale: str = ""  # the language their Slack is set to (`de-DE`, `es-LA`), "" when Slack gave none
 
     @property
     def runs_the_workspace(self) -> bool:

@@ -135,6 +135,10 @@ class Job:
     # order asked, this one's included; and what the whole comparison was estimated to cost.
     comparison: str | None = None
     comparison_cost_micros: int | None = None
+    # The languages it started with (issue 26): its messages' (the channel's, or the requester's for a private
+    # job) and its requester's, so that its later edits and notes never switch language halfway.
+    language: str | None = None
+    person_language: str | None = None
 
     @property
     def compared(self) -> list[tuple[str, str]]:
@@ -255,3 +259,5 @@ class JobChanges(TypedDict, total=False):
     remix: bool
     comparison: str | None
     comparison_cost_micros: int | None
+    language: str | None
+    person_language: str | None

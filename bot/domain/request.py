@@ -164,6 +164,7 @@ class DefaultsRequest:
     mine: bool = False
     clear: bool = False
     options: dict[str, str] = field(default_factory=dict)
+    language: str = ""  # `--language ja`: the channel's language (issue 26), as typed
 
 
 @dataclass(frozen=True)
@@ -295,13 +296,20 @@ def parse_video_command(text: str | None) -> ParseResult:
     return _check_prompt(prompt) or _validate(prompt, options)
 
 
+# `/video defaults --language ja`: a channel's language, a default apart from the settings of a video.
+_LANGUAGE_OPTION = re.compile(r"(?:^|\s)(?:--|—|–)(?:language|lang)(?:=|\s+)(\S+)", re.IGNORECASE)
+
+
 def _parse_defaults(mine: bool, clear: bool, text: str) -> DefaultsRequest | CommandError:
+    language = ""
+    if found := _LANGUAGE_OPTION.search(text):
+        language, text = found.group(1), (text[: found.start()] + " " + text[found.end() :]).strip()
     options = _parse_options(text)
     if isinstance(options, CommandError):
         return options
     if other := next((name for name in options if name not in DEFAULT_OPTIONS), None):
         return CommandError(ErrorCode.NOT_A_DEFAULT, given=other)
-    return DefaultsRequest(mine=mine, clear=clear, options=options)
+    return DefaultsRequest(mine=mine, clear=clear, options=options, language=language)
 
 
 # `preset`, `preset list`, `preset save <name> …`, `preset delete <name> …`: a text with other words after

@@ -51,6 +51,7 @@ class Settings:
     daily_budget_micros_per_channel: int = 0  # 0: no limit
     daily_jobs_per_user: int = 0  # 0: no limit
     timezone: str = "UTC"
+    language: str = "en"  # VIDEOBOT_LANGUAGE: the workspace's, for channels and people with none of their own
     allowed_channels: tuple[str, ...] = ()  # empty: every channel
     report_time: tuple[int, int] = (9, 0)
     report_channel: str = ""

@@ -19,6 +19,8 @@ from storage.db import Store
 from storage.defaults import CHANNEL_SCOPE, PERSON_SCOPE
 
 log = logging.getLogger("videobot.defaults")
+# The key of a channel's language among its stored defaults (`/video defaults --language ja`).
+LANGUAGE = "language"
 
 
 class DefaultsService:
@@ -65,8 +67,14 @@ class DefaultsService:
 
     async def answer(self, asked: DefaultsRequest, channel_id: str, user_id: str) -> messages.Message:
         """`/video defaults [me] [clear | --option value …]`."""
-        if not asked.clear and not asked.options:
-            return messages.defaults_status(await self.effective(channel_id, user_id))
+        if not asked.clear and not asked.options and not asked.language:
+            return messages.defaults_status(
+                await self.effective(channel_id, user_id), await self.channel_language(channel_id, user_id)
+            )
+        if asked.language and asked.mine:
+            return messages.language_is_personal()
+        if asked.language and messages.supported(asked.language) is None:
+            return messages.language_unknown(asked.language)
         if not asked.mine and (refused := await self._refuse_non_admin(channel_id, user_id)):
             return refused
         scope, owner = (PERSON_SCOPE, user_id) if asked.mine else (CHANNEL_SCOPE, channel_id)
@@ -80,12 +88,30 @@ class DefaultsService:
         self, scope: str, owner: str, asked: DefaultsRequest, channel_id: str, user_id: str
     ) -> messages.Message:
         yours, channel = await self._store.defaults_for(channel_id, user_id)
-        options = rule.new_defaults(yours if asked.mine else channel, asked.options)
+        current = yours if asked.mine else channel
+        options = rule.new_defaults(current, asked.options)
         if isinstance(options, CommandError):
             return messages.command_error(options)
+        # The channel's language is kept beside its settings, and kept when they change.
+        language = messages.supported(asked.language) or (current.options.get(LANGUAGE) if current else None)
+        if language and not asked.mine:
+            options[LANGUAGE] = language
         await self._store.set_defaults(scope, owner, rule.Defaults(options, user_id, self._clock.now()))
-        log.info("event=defaults_set scope=%s owner=%s by=%s options=%s", scope, owner, user_id, sorted(asked.options))
-        return messages.defaults_changed(await self.effective(channel_id, user_id), mine=asked.mine)
+        log.info("event=defaults_set scope=%s owner=%s by=%s options=%s", scope, owner, user_id, sorted(options))
+        return messages.defaults_changed(
+            await self.effective(channel_id, user_id),
+            mine=asked.mine,
+            language=None if asked.mine else await self.channel_language(channel_id, user_id),
+        )
+
+    async def channel_language(self, channel_id: str, user_id: str) -> tuple[str, bool] | None:
+        """The language the channel's messages are in, and whether the channel set it (`--language`) rather
+        than it being the workspace's; None for no channel (a form opened from nowhere)."""
+        if not channel_id:
+            return None
+        _yours, channel = await self._store.defaults_for(channel_id, user_id)
+        own = channel.options.get(LANGUAGE) if channel else None
+        return (messages.resolve(own), bool(own and messages.supported(own)))
 
     async def _refuse_non_admin(self, channel_id: str, user_id: str) -> messages.Message | None:
         try:

@@ -11,6 +11,7 @@ from bot import messages
 from bot.clients.pacing import Priority
 from bot.clients.slack import SlackCallError, SlackGateway, SlackUser
 from bot.domain.clock import Clock
+from storage.db import Store
 
 log = logging.getLogger("videobot.people")
 
@@ -22,14 +23,100 @@ CACHE_SECONDS = 600.0
 # took 19 s, long after Slack had told the person the command failed.
 NAMES_IN_ACK = 3
 ACK_LOOKUP_SECONDS = 1.0
+# A person's language (their Slack locale) is asked again after a day, or when Slack says their profile
+# changed (user_change): at most one users.info a person a day for it, and never in front of an ack.
+LOCALE_SECONDS = 86_400.0
+# After users.info failed for a locale, it is asked again no sooner than this.
+LOCALE_RETRY_SECONDS = 600.0
 
 
 class People:
-    def __init__(self, slack: SlackGateway, clock: Clock, cache_seconds: float = CACHE_SECONDS) -> None:
+    def __init__(
+        self, slack: SlackGateway, clock: Clock, cache_seconds: float = CACHE_SECONDS, store: Store | None = None
+    ) -> None:
         self._slack = slack
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._known: dict[str, tuple[float, SlackUser]] = {}
+        self._store = store
+        # (workspace, person) → (when their locale was asked, or is due again less a day; their Slack locale)
+        self._locales: dict[tuple[str, str], tuple[float, str]] = {}
+        self._asking: dict[tuple[str, str], asyncio.Task[None]] = {}
+
+    # --- the language a person reads ----------------------------------------------------------------------
+
+    async def language(self, team_id: str, user_id: str) -> str | None:
+        """The person's Slack locale as a real one (`es-LA` is `es-419`), as remembered: None for a person
+        never asked. Never waits for Slack: a person not known, or asked more than a day ago, is asked in
+        the background, and is answered in the workspace's language meanwhile (once, at most)."""
+        key = (team_id, user_id)
+        remembered = self._locales.get(key)
+        if remembered is None and self._store is not None:
+            stored = await self._store.locale_of(team_id, user_id)
+            if stored is not None:
+                remembered = self._locales[key] = (stored[1], stored[0])
+        if remembered is None or self._clock.now() - remembered[0] >= LOCALE_SECONDS:
+            self._ask_later(team_id, user_id)
+        return messages.slack_locale(remembered[1]) if remembered else None
+
+    def profile_changed(self, team_id: str, user: Mapping[str, object]) -> None:
+        """Slack's user_change: the person may have changed their language. The event's own `locale` when it
+        carries one, else users.info (in the background)."""
+        user_id = str(user.get("id") or "")
+        if not user_id:
+            return
+        self._known.pop(user_id, None)
+        locale = user.get("locale")
+        if isinstance(locale, str) and locale:
+            self._remember(team_id, user_id, locale)
+            return
+        self._locales.pop((team_id, user_id), None)
+        self._ask_later(team_id, user_id, again=True)
+
+    def _ask_later(self, team_id: str, user_id: str, *, again: bool = False) -> None:
+        key = (team_id, user_id)
+        if key in self._asking and not again:
+            return
+        task = asyncio.get_running_loop().create_task(self._ask(team_id, user_id))
+        self._asking[key] = task
+        task.add_done_callback(lambda done: self._asking.pop(key, None) if self._asking.get(key) is done else None)
+
+    async def _ask(self, team_id: str, user_id: str) -> None:
+        try:
+            # BACKGROUND: nobody waits on it, so it never stands in front of an admin's click.
+            user = await self._slack.user_info(user_id, Priority.BACKGROUND)
+        except SlackCallError as exc:
+            log.info("event=locale_unknown user=%s error=%s", user_id, exc.error)
+            old = self._locales.get((team_id, user_id), (0.0, ""))[1]
+            self._locales[(team_id, user_id)] = (self._clock.now() - LOCALE_SECONDS + LOCALE_RETRY_SECONDS, old)
+            return
+        except Exception as exc:  # a background lookup: the person is answered in the workspace's language
+            log.warning("event=locale_lookup_failed user=%s error=%s", user_id, type(exc).__name__)
+            return
+        self._known[user_id] = (self._clock.now(), user)
+        await self._remember_stored(team_id, user_id, user.locale)
+
+    def _remember(self, team_id: str, user_id: str, locale: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._remember_stored(team_id, user_id, locale))
+        self._asking[(team_id, user_id)] = task
+
+    async def _remember_stored(self, team_id: str, user_id: str, locale: str) -> None:
+        now = self._clock.now()
+        self._locales[(team_id, user_id)] = (now, locale)
+        if self._store is not None:
+            try:
+                await self._store.set_locale(team_id, user_id, locale, now)
+            except Exception as exc:  # remembered in memory: the next process asks Slack again
+                log.warning("event=locale_not_stored user=%s error=%s", user_id, type(exc).__name__)
+
+    async def wait_idle(self) -> None:
+        while self._asking:
+            await asyncio.gather(*list(self._asking.values()), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._asking.values()):
+            task.cancel()
+        await asyncio.gather(*list(self._asking.values()), return_exceptions=True)
 
     def known(self, user_id: str) -> SlackUser | None:
         """`user_id` as last asked, if that was recently; never calls Slack."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from bot import messages
 from bot.domain import drafts
 from bot.domain.approvals import needs_approval
 from bot.domain.clock import Clock
@@ -158,6 +159,7 @@ class Admission:
     async def _insert_within_quota(self, job: Job, trigger: str | None = None, more: Sequence[Job] = ()) -> bool:
         """Store `job`, and `more` with it (all or none), if their count and cost fit the quotas and budgets."""
         self._quotas.ensure_allowed(job.channel_id)
+        await self._set_languages([job, *more])
         day = self._quotas.today(job.created_at)
         month = self._quotas.this_month(job.created_at)
         jobs = [job, *more]
@@ -204,6 +206,24 @@ class Admission:
                 exc.allowed,
             )
             raise
+
+    async def _set_languages(self, jobs: Sequence[Job]) -> None:
+        """The languages a job keeps for its whole life: its requester's (the one being spoken to them now),
+        and its messages' (the channel's `/video defaults --language`, else the workspace's; a private job's
+        are its requester's)."""
+        person = messages.language()
+        channel: str | None = None
+        for job in jobs:
+            job.person_language = job.person_language or person
+            if job.language is None and job.private:
+                job.language = job.person_language
+            elif job.language is None:
+                channel = channel or await self._channel_language(job.channel_id, job.user_id)
+                job.language = channel
+
+    async def _channel_language(self, channel_id: str, user_id: str) -> str:
+        _yours, channel = await self._store.defaults_for(channel_id, user_id)
+        return messages.resolve(channel.options.get("language") if channel else None)
 
     def _new_job(self, asked: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str) -> Job:
         """The job of a request; a draft (`asked.draft`) runs the preview and keeps the settings asked for."""

@@ -124,9 +124,11 @@ class ApprovalGate:
                 targets.append(await self._slack.open_dm(user))
             except SlackCallError as exc:
                 log.warning("job=%s event=approval_copy_failed approver=%s error=%s", job.id, user, exc.error)
-        request = messages.approval_request(
-            job, limit_micros=self._settings.approval_over_micros, hours=self._settings.approval_hours
-        )
+        # The approvers read it where it is posted: in the workspace's language (the job's own is its channel's).
+        with messages.speaking(messages.workspace_language()):
+            request = messages.approval_request(
+                job, limit_micros=self._settings.approval_over_micros, hours=self._settings.approval_hours
+            )
         for channel in targets:
             if channel in posted:
                 continue
@@ -143,7 +145,8 @@ class ApprovalGate:
 
     async def show_decision(self, job: Job) -> None:
         """Edit every copy of the request to show who decided, then forget the copies."""
-        decided = messages.approval_decided(job, limit_micros=self._settings.approval_over_micros)
+        with messages.speaking(messages.workspace_language()):
+            decided = messages.approval_decided(job, limit_micros=self._settings.approval_over_micros)
         for channel, ts in await self._store.approval_copies(job.id):
             try:
                 await self._slack.update_message(channel, ts, decided, label=f"job={job.id} message=approval_request")

@@ -50,10 +50,10 @@ class Delivery:
             except SlackCallError as exc:
                 await self._on_upload_error(job, exc)
                 return
+        with messages.speaking(job.language):
+            title = messages.upload_title(job)
         try:
-            await self._slack.complete_upload(
-                job.upload_file_id or "", messages.upload_title(job), job.where, job.replies_under or ""
-            )
+            await self._slack.complete_upload(job.upload_file_id or "", title, job.where, job.replies_under or "")
         except SlackCallError as exc:
             await self._on_upload_error(job, exc)
             return

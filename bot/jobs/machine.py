@@ -155,12 +155,13 @@ class JobMachine:
             await self._thread.post_root(job)
         if job.root_ts is None:
             # The channel never got a message: tell the requester privately instead.
-            await self._thread.tell_requester(
-                job,
-                messages.cannot_post_in_channel(job.error_message or "error", sent_to_perf=_reached_perf(job))
-                if job.error_message
-                else messages.internal_error(),
-            )
+            with messages.speaking(job.person_language):  # told to them: in the language they started it in
+                told = (
+                    messages.cannot_post_in_channel(job.error_message or "error", sent_to_perf=_reached_perf(job))
+                    if job.error_message
+                    else messages.internal_error()
+                )
+            await self._thread.tell_requester(job, told)
         elif not await self._thread.final_edits(job):
             # Another replica holds the claim to post its progress message: not a failure, so not counted.
             log.info("job=%s event=finalize_waits_for_progress_post", job.id)
@@ -193,9 +194,9 @@ class JobMachine:
             if job.state not in TERMINAL_STATES:
                 await self._writer.fail(job, exc.error, event="channel_unusable", poll_failures=0)
             if job.root_ts is None or job.state in TERMINAL_STATES:
-                await self._thread.tell_requester(
-                    job, messages.cannot_post_in_channel(exc.error, sent_to_perf=_reached_perf(job))
-                )
+                with messages.speaking(job.person_language):
+                    told = messages.cannot_post_in_channel(exc.error, sent_to_perf=_reached_perf(job))
+                await self._thread.tell_requester(job, told)
                 await self._finalized_anyway(job)
             return
         if job.state in TERMINAL_STATES and job.poll_failures + 1 >= MAX_FINALIZE_ATTEMPTS:

@@ -69,16 +69,19 @@ class JobThread:
         self._edit(job, job.root_ts, self.root_message(job), "root", Priority.ROOT)
 
     def progress_message(self, job: Job) -> messages.Message:
-        return messages.progress_message(
-            job,
-            approval_limit_micros=self._settings.approval_over_micros,
-            running_cap=self._settings.max_running_per_person,
-        )
+        # In the language the job started with, whoever's action (or no one's: the poller) edits it now.
+        with messages.speaking(job.language):
+            return messages.progress_message(
+                job,
+                approval_limit_micros=self._settings.approval_over_micros,
+                running_cap=self._settings.max_running_per_person,
+            )
 
     def root_message(self, job: Job) -> messages.Message:
-        return messages.root_message(
-            job, rerun_emoji=self._settings.rerun_emoji[0], showcase=bool(self._settings.showcase_channel)
-        )
+        with messages.speaking(job.language):
+            return messages.root_message(
+                job, rerun_emoji=self._settings.rerun_emoji[0], showcase=bool(self._settings.showcase_channel)
+            )
 
     async def final_edits(self, job: Job) -> bool:
         """Show the job's end in its root and progress messages; False while another replica holds the

@@ -15,7 +15,8 @@ where the words appear, so a change to one surface is read and reviewed apart fr
 - _takes: a take in the showcase channel, a private take shared;
 - _recall: `/video show` (a finished job posted again) and `/video history`;
 - _phrases: the wording several surfaces share (a job's one-line status and settings, command errors);
-- _text: Message, Block Kit's limits, escaping and clipping, and the plain-text fallback.
+- _text: Message, Block Kit's limits, escaping and clipping, and the plain-text fallback;
+- _i18n: the language being spoken (`speaking`), the catalogues in locales/, and Babel's formatting.
 
 The surfaces import only _phrases and _text, never each other (the `bot.messages` contract in pyproject.toml).
 """
@@ -50,6 +51,8 @@ from bot.messages._defaults import (
     defaults_cleared,
     defaults_skipped,
     defaults_status,
+    language_is_personal,
+    language_unknown,
 )
 from bot.messages._form import (
     FORM_CALLBACK_ID,
@@ -79,6 +82,17 @@ from bot.messages._home import (
     Showcased,
     home_view,
     message_link,
+)
+from bot.messages._i18n import (
+    configure,
+    language,
+    language_name,
+    resolve,
+    shipped,
+    slack_locale,
+    speaking,
+    supported,
+    workspace_language,
 )
 from bot.messages._phrases import admin_unchecked, command_error, emoji, ordinal, settings_line
 from bot.messages._presets import (
@@ -175,6 +189,7 @@ __all__ = [
     "clip",
     "command_error",
     "comparison_capped",
+    "configure",
     "daily_report",
     "defaults_admins_only",
     "defaults_changed",
@@ -198,6 +213,10 @@ __all__ = [
     "history_too_many_words",
     "home_view",
     "internal_error",
+    "language",
+    "language_is_personal",
+    "language_name",
+    "language_unknown",
     "message_link",
     "models_message",
     "month_report",
@@ -228,18 +247,24 @@ __all__ = [
     "rerun_refused",
     "rerun_unavailable",
     "resets_text",
+    "resolve",
     "root_message",
     "seconds_text",
     "settings_line",
     "shared_post",
+    "shipped",
     "show_message",
     "show_refused",
     "showcase_post",
+    "slack_locale",
+    "speaking",
     "status_message",
+    "supported",
     "take_answer",
     "upload_title",
     "usage_report",
     "usd",
     "video_filename",
     "video_form",
+    "workspace_language",
 ]

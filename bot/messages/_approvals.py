@@ -3,12 +3,25 @@ decided, the small form a denial's reason is typed in, and the private answers t
 
 from __future__ import annotations
 
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from bot.domain.job import Decision, Job
+from bot.messages._i18n import _, _n, number
 from bot.messages._phrases import approval_ending, settings_line
-from bot.messages._text import MAX_TEXT, Message, clip, escape, mrkdwn, private_answer, quote_prompt, usd
+from bot.messages._text import (
+    MAX_TEXT,
+    Message,
+    channel_link,
+    clip,
+    escape,
+    mention,
+    mrkdwn,
+    private_answer,
+    quote_prompt,
+    usd,
+)
 
 APPROVE_ACTION_ID = "approval_approve"
 DENY_ACTION_ID = "approval_deny"
@@ -30,33 +43,42 @@ class ApprovalAnswer(StrEnum):
 
 
 def _where(job: Job) -> str:
-    return "in a direct message" if job.private else f"in <#{escape(job.channel_id)}>"
+    return _("in a direct message") if job.private else _("in {channel}", channel=channel_link(job.channel_id))
 
 
 def _what(job: Job) -> str:
     """What is asked for and what it costs: a take of a comparison is over the limit by the comparison's total."""
     if job.compared:
-        return (
-            f"a comparison of {len(job.compared)} models {_where(job)} that costs "
-            f"*{usd(job.comparison_cost_micros or 0)} in all*"
+        return _n(
+            "a comparison of {count} model {where} that costs *{cost} in all*",
+            "a comparison of {count} models {where} that costs *{cost} in all*",
+            len(job.compared),
+            where=_where(job),
+            cost=usd(job.comparison_cost_micros or 0),
         )
-    return f"a video {_where(job)} that costs *{usd(job.estimated_cost_micros)}*"
+    return _("a video {where} that costs *{cost}*", where=_where(job), cost=usd(job.estimated_cost_micros))
 
 
 def _take(job: Job) -> str:
     """A comparison's take is approved on its own: which one this request is for."""
     if not job.compared:
         return ""
-    return (
-        f". This request is for its {escape(job.model)} take (est. {usd(job.estimated_cost_micros)}); "
-        "each take is approved or denied on its own"
+    return _(
+        ". This request is for its {model} take (est. {cost}); each take is approved or denied on its own",
+        model=escape(job.model),
+        cost=usd(job.estimated_cost_micros),
     )
 
 
 def _request_blocks(job: Job, limit_micros: int) -> list[dict[str, Any]]:
     head = (
-        f"💸 <@{escape(job.user_id)}> asks for {_what(job)}, over this workspace's {usd(limit_micros)} limit"
-        f"{_take(job)}:\n"
+        _(
+            "💸 {who} asks for {what}, over this workspace's {limit} limit",
+            who=mention(job.user_id),
+            what=_what(job),
+            limit=usd(limit_micros),
+        )
+        + f"{_take(job)}:\n"
     )
     return [
         {"type": "section", "text": mrkdwn(head + quote_prompt(job.prompt, MAX_TEXT - len(head) - 2))},
@@ -80,15 +102,24 @@ def approval_request(job: Job, *, limit_micros: int, hours: float) -> Message:
     blocks.append(
         {
             "type": "actions",
-            "elements": [button(APPROVE_ACTION_ID, "Approve", "primary"), button(DENY_ACTION_ID, "Deny", "danger")],
+            "elements": [
+                button(APPROVE_ACTION_ID, _("Approve"), "primary"),
+                button(DENY_ACTION_ID, _("Deny"), "danger"),
+            ],
         }
     )
-    blocks.append({"type": "context", "elements": [mrkdwn(f"Undecided, it ends in {hours:g} h. One decision counts.")]})
-    fallback = f"💸 <@{escape(job.user_id)}> asks for a {usd(job.estimated_cost_micros)} video: approve or deny"
+    ends = _("Undecided, it ends in {hours} h. One decision counts.", hours=number(Decimal(str(hours)).normalize()))
+    blocks.append({"type": "context", "elements": [mrkdwn(ends)]})
+    who = mention(job.user_id)
+    fallback = _("💸 {who} asks for a {cost} video: approve or deny", who=who, cost=usd(job.estimated_cost_micros))
     if job.compared:
-        fallback = (
-            f"💸 <@{escape(job.user_id)}> asks for a {usd(job.comparison_cost_micros or 0)} comparison of "
-            f"{len(job.compared)} models: approve or deny its {escape(job.model)} take"
+        fallback = _n(
+            "💸 {who} asks for a {cost} comparison of {count} model: approve or deny its {model} take",
+            "💸 {who} asks for a {cost} comparison of {count} models: approve or deny its {model} take",
+            len(job.compared),
+            who=who,
+            cost=usd(job.comparison_cost_micros or 0),
+            model=escape(job.model),
         )
     return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
@@ -97,9 +128,9 @@ def decision_line(job: Job) -> str:
     """Who decided, as every copy of the request shows it once decided."""
     if job.approval == Decision.APPROVED:
         if job.approval_by == job.user_id:
-            return f"✅ Approved: <@{escape(job.user_id)}> may approve their own jobs"
-        return f"✅ Approved by <@{escape(job.approval_by or '')}>"
-    return approval_ending(job) or "Decided"
+            return _("✅ Approved: {who} may approve their own jobs", who=mention(job.user_id))
+        return _("✅ Approved by {who}", who=mention(job.approval_by or ""))
+    return approval_ending(job) or _("Decided")
 
 
 def approval_decided(job: Job, *, limit_micros: int) -> Message:
@@ -107,7 +138,14 @@ def approval_decided(job: Job, *, limit_micros: int) -> Message:
     line = decision_line(job)
     blocks = [*_request_blocks(job, limit_micros), {"type": "context", "elements": [mrkdwn(line)]}]
     fallback = clip(
-        f"💸 A {usd(job.estimated_cost_micros)} video for <@{escape(job.user_id)}>: {line}", MAX_TEXT, sent=True
+        _(
+            "💸 A {cost} video for {who}: {decision}",
+            cost=usd(job.estimated_cost_micros),
+            who=mention(job.user_id),
+            decision=line,
+        ),
+        MAX_TEXT,
+        sent=True,
     )
     return {"text": fallback, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
 
@@ -118,15 +156,15 @@ def deny_form(job_id: str) -> dict[str, Any]:
         "type": "modal",
         "callback_id": DENY_CALLBACK_ID,
         "private_metadata": job_id,
-        "title": {"type": "plain_text", "text": "Deny this video"},
-        "submit": {"type": "plain_text", "text": "Deny"},
-        "close": {"type": "plain_text", "text": "Back"},
+        "title": {"type": "plain_text", "text": _("Deny this video")},
+        "submit": {"type": "plain_text", "text": _("Deny")},
+        "close": {"type": "plain_text", "text": _("Back")},
         "blocks": [
             {
                 "type": "input",
                 "block_id": _REASON_BLOCK,
                 "optional": True,
-                "label": {"type": "plain_text", "text": "Why? (the requester sees this)"},
+                "label": {"type": "plain_text", "text": _("Why? (the requester sees this)")},
                 "element": {
                     "type": "plain_text_input",
                     "action_id": _REASON_ACTION,
@@ -148,20 +186,20 @@ def deny_form_values(view: dict[str, Any]) -> tuple[str, str]:
 def approval_answer_text(answer: ApprovalAnswer, job: Job | None) -> str:
     match answer:
         case ApprovalAnswer.NOT_FOUND:
-            return "I can't find that request any more. Nothing was changed."
+            return _("I can't find that request any more. Nothing was changed.")
         case ApprovalAnswer.NOT_AN_APPROVER:
-            return "Only workspace admins and the approvers named in VIDEOBOT_APPROVERS can decide this request."
+            return _("Only workspace admins and the approvers named in VIDEOBOT_APPROVERS can decide this request.")
         case ApprovalAnswer.OWN_JOB:
-            return "This is your own video: another approver has to decide it (VIDEOBOT_APPROVE_OWN=0)."
+            return _("This is your own video: another approver has to decide it (VIDEOBOT_APPROVE_OWN=0).")
         case ApprovalAnswer.ALREADY_DECIDED:
             if job is not None and job.approval:
-                return f"This request was already decided: {decision_line(job)}."
-            return "This request was already decided."
+                return _("This request was already decided: {decision}.", decision=decision_line(job))
+            return _("This request was already decided.")
         case ApprovalAnswer.UNCHECKED:
-            return (
+            return _(
                 "Slack didn't tell me whether you are an admin just now, so nothing was decided. Try again in a minute."
             )
-    return "Done."
+    return _("Done.")
 
 
 def approval_answer(answer: ApprovalAnswer, job: Job | None) -> Message:

@@ -11,7 +11,8 @@ from typing import Any
 from bot.domain import catalogue, drafts
 from bot.domain.job import Job
 from bot.domain.request import MAX_PROMPT_CHARS, CommandError, validate_form
-from bot.messages._phrases import command_error
+from bot.messages._i18n import _, price
+from bot.messages._phrases import aspect_use, command_error
 from bot.messages._text import MAX_TEXT, clip, escape, seconds_text, usd
 
 FORM_CALLBACK_ID = "video_form"
@@ -126,7 +127,7 @@ def remix_form(job: Job) -> dict[str, Any]:
         remix_of=job.id,
         remix_cost_micros=job.cost_micros,
         remix_settings=f"{job.model}, {seconds_text(job.duration_seconds)}"
-        + ("" if job.model in catalogue.MODELS else ", a model no longer offered"),
+        + ("" if job.model in catalogue.MODELS else _(", a model no longer offered")),
         remix_private=job.private,
         remix_draft=asked is not None,
     )
@@ -160,10 +161,18 @@ def form_cost_text(values: FormValues) -> str:
     except ArithmeticError:
         seconds = Decimal(-1)
     if model is None or not (0 < seconds <= model.max_duration_seconds):
-        limit = f" ({model.name} goes up to {model.max_duration_seconds} s)" if model else ""
-        return f"💰 Estimated cost: pick a duration{limit}"
-    return (
-        f"💰 Estimated cost: *{usd(catalogue.estimated_cost_micros(model.name, seconds))}* ({model.name}, {seconds} s)"
+        if model is None:
+            return _("💰 Estimated cost: pick a duration")
+        return _(
+            "💰 Estimated cost: pick a duration ({model} goes up to {limit})",
+            model=model.name,
+            limit=seconds_text(model.max_duration_seconds),
+        )
+    return _(
+        "💰 Estimated cost: *{cost}* ({model}, {seconds})",
+        cost=usd(catalogue.estimated_cost_micros(model.name, seconds)),
+        model=model.name,
+        seconds=seconds_text(seconds),
     )
 
 
@@ -172,25 +181,26 @@ def _cost_text(values: FormValues, place: FormPlace) -> str:
     cost and what the change adds or saves."""
     text = form_cost_text(values)
     request = validate_form(values.prompt or "-", values.model, values.duration, values.resolution, values.aspect_ratio)
+    original = _(
+        "the original: {cost} ({settings})", cost=usd(place.remix_cost_micros), settings=escape(place.remix_settings)
+    )
     if isinstance(request, CommandError):
-        return (
-            f"{text} · the original: {usd(place.remix_cost_micros)} ({escape(place.remix_settings)})"
-            if place.remix_of
-            else text
-        )
+        return f"{text} · {original}" if place.remix_of else text
     cost = request.estimated_cost_micros
     if values.draft:
         draft = drafts.draft_of(request)
         cost = draft.estimated_cost_micros
-        text = (
-            f"💰 Estimated cost: *{usd(cost)}* for the draft ({draft.model}, {seconds_text(draft.duration_seconds)}),"
-            f" then {usd(request.estimated_cost_micros)} for the full version"
+        text = _(
+            "💰 Estimated cost: *{cost}* for the draft ({model}, {seconds}), then {full} for the full version",
+            cost=usd(cost),
+            model=draft.model,
+            seconds=seconds_text(draft.duration_seconds),
+            full=usd(request.estimated_cost_micros),
         )
     if not place.remix_of:
         return text
-    original = f"the original: {usd(place.remix_cost_micros)} ({escape(place.remix_settings)})"
     change = cost - place.remix_cost_micros
-    difference = "the same" if change == 0 else f"{'+' if change > 0 else '−'}{usd(abs(change))}"
+    difference = _("the same") if change == 0 else f"{'+' if change > 0 else '−'}{usd(abs(change))}"
     return f"{text} · {original} · {difference}"
 
 
@@ -199,26 +209,37 @@ def video_form(channel_id: str, values: FormValues | None = None, *, place: Form
     values = values or FormValues()
     place = place or FormPlace(channel_id)
     models = [
-        _option(f"{m.name} — up to {m.max_duration_seconds} s, ${m.price_per_second}/s", m.name, m.provider)
+        _option(
+            _(
+                "{model} — up to {limit}, {price}/s",
+                model=m.name,
+                limit=seconds_text(m.max_duration_seconds),
+                price=price(m.price_per_second),
+            ),
+            m.name,
+            m.provider,
+        )
         for m in catalogue.MODELS.values()
     ]
-    aspects = [_option(ratio, ratio, use) for ratio, use in catalogue.ASPECT_RATIOS.items()]
+    aspects = [_option(ratio, ratio, aspect_use(ratio)) for ratio in catalogue.ASPECT_RATIOS]
     resolutions = [_option(r, r) for r in catalogue.RESOLUTIONS]
     return {
         "type": "modal",
         "callback_id": FORM_CALLBACK_ID,
         "private_metadata": place.metadata(),
-        "title": {"type": "plain_text", "text": "Remix a video" if place.remix_of else "Make a video"},
-        "submit": {"type": "plain_text", "text": "Make it"},
-        "close": {"type": "plain_text", "text": "Cancel"},
+        "title": {"type": "plain_text", "text": _("Remix a video") if place.remix_of else _("Make a video")},
+        "submit": {"type": "plain_text", "text": _("Make it")},
+        "close": {"type": "plain_text", "text": _("Cancel")},
         "blocks": [
             *([_channel_input(values.channel)] if place.pick_channel else []),
             _prompt_input(values.prompt),
             *([_preset_menu(place.presets)] if place.presets and not place.remix_of else []),
-            _select_input(place.block_id("model"), "Model", FORM_MODEL_ACTION_ID, models, values.model, dispatch=True),
+            _select_input(
+                place.block_id("model"), _("Model"), FORM_MODEL_ACTION_ID, models, values.model, dispatch=True
+            ),
             _duration_input(values.duration, place.block_id("duration")),
-            _select_input(place.block_id("aspect"), "Aspect ratio", "aspect", aspects, values.aspect_ratio),
-            _select_input(place.block_id("resolution"), "Resolution", "resolution", resolutions, values.resolution),
+            _select_input(place.block_id("aspect"), _("Aspect ratio"), "aspect", aspects, values.aspect_ratio),
+            _select_input(place.block_id("resolution"), _("Resolution"), "resolution", resolutions, values.resolution),
             # A remix's prompt already ends with its style; it is a preview only if its original was one.
             *([] if place.remix_of else [_style_input(values.style, place.block_id("style"))]),
             _private_note() if place.remix_private else _private_input(values.private),
@@ -238,14 +259,14 @@ def _channel_input(channel: str) -> dict[str, Any]:
         "action_id": "channel",
         # Public channels only: the bot may post in any of them (chat:write.public) and everyone there sees it.
         "filter": {"include": ["public"], "exclude_bot_users": True},
-        "placeholder": {"type": "plain_text", "text": "Pick a channel"},
+        "placeholder": {"type": "plain_text", "text": _("Pick a channel")},
     }
     if channel:
         element["initial_conversation"] = channel
     return {
         "type": "input",
         "block_id": "channel",
-        "label": {"type": "plain_text", "text": "Post it in"},
+        "label": {"type": "plain_text", "text": _("Post it in")},
         "element": element,
     }
 
@@ -254,16 +275,16 @@ def _prompt_input(prompt: str) -> dict[str, Any]:
     return {
         "type": "input",
         "block_id": "prompt",
-        "label": {"type": "plain_text", "text": "What should it show?"},
+        "label": {"type": "plain_text", "text": _("What should it show?")},
         "element": {
             "type": "plain_text_input",
             "action_id": "prompt",
             "multiline": True,
             "max_length": MAX_PROMPT_CHARS,
             "initial_value": prompt[:MAX_PROMPT_CHARS],  # the field's own max_length
-            "placeholder": {"type": "plain_text", "text": "A lighthouse in a storm, waves crashing"},
+            "placeholder": {"type": "plain_text", "text": _("A lighthouse in a storm, waves crashing")},
         },
-        "hint": {"type": "plain_text", "text": "Name the camera movement, the lighting and the mood."},
+        "hint": {"type": "plain_text", "text": _("Name the camera movement, the lighting and the mood.")},
     }
 
 
@@ -288,7 +309,7 @@ def _preset_menu(names: tuple[str, ...]) -> dict[str, Any]:
             {
                 "type": "static_select",
                 "action_id": FORM_PRESET_ACTION_ID,
-                "placeholder": {"type": "plain_text", "text": "Start from a preset"},
+                "placeholder": {"type": "plain_text", "text": _("Start from a preset")},
                 "options": [_option(name, name) for name in names[:FORM_MAX_PRESETS]],
             }
         ],
@@ -312,7 +333,7 @@ def _duration_input(duration: str, block_id: str = "duration") -> dict[str, Any]
         "type": "input",
         "block_id": block_id,
         "dispatch_action": True,
-        "label": {"type": "plain_text", "text": "Duration in seconds"},
+        "label": {"type": "plain_text", "text": _("Duration in seconds")},
         "element": {
             "type": "plain_text_input",
             "action_id": FORM_DURATION_ACTION_ID,
@@ -327,7 +348,7 @@ def _style_input(style: str, block_id: str = "style") -> dict[str, Any]:
         "type": "plain_text_input",
         "action_id": "style",
         "max_length": 500,
-        "placeholder": {"type": "plain_text", "text": "35 mm film, soft light"},
+        "placeholder": {"type": "plain_text", "text": _("35 mm film, soft light")},
     }
     if style:
         element["initial_value"] = style[:500]
@@ -335,26 +356,31 @@ def _style_input(style: str, block_id: str = "style") -> dict[str, Any]:
         "type": "input",
         "block_id": block_id,
         "optional": True,
-        "label": {"type": "plain_text", "text": "Style"},
+        "label": {"type": "plain_text", "text": _("Style")},
         "element": element,
-        "hint": {"type": "plain_text", "text": "Added at the end of the prompt sent to Perf."},
+        "hint": {"type": "plain_text", "text": _("Added at the end of the prompt sent to Perf.")},
     }
 
 
 def _draft_input(draft: bool) -> dict[str, Any]:
     model = drafts.draft_model()
     option = _option(
-        f"Draft first: {model.name}, {seconds_text(drafts.DRAFT_SECONDS)}, {drafts.DRAFT_RESOLUTION}",
+        _(
+            "Draft first: {model}, {seconds}, {resolution}",
+            model=model.name,
+            seconds=seconds_text(drafts.DRAFT_SECONDS),
+            resolution=drafts.DRAFT_RESOLUTION,
+        ),
         "draft",
-        "A cheap preview; its message offers to make the full version.",
+        _("A cheap preview; its message offers to make the full version."),
     )
     # Dispatched: the cost line follows it.
-    return _checkbox_input("draft", "Draft", FORM_DRAFT_ACTION_ID, option, draft, dispatch=True)
+    return _checkbox_input("draft", _("Draft"), FORM_DRAFT_ACTION_ID, option, draft, dispatch=True)
 
 
 def _private_input(private: bool) -> dict[str, Any]:
-    option = _option("Only me: post it in a direct message to me", "private")
-    return _checkbox_input("private", "Who sees it", "private", option, private)
+    option = _option(_("Only me: post it in a direct message to me"), "private")
+    return _checkbox_input("private", _("Who sees it"), "private", option, private)
 
 
 def _checkbox_input(
@@ -371,7 +397,7 @@ def _checkbox_input(
 
 
 def _private_note() -> dict[str, Any]:
-    text = "🔒 Only you will see it: a remix of a private video is made in a direct message to you too."
+    text = _("🔒 Only you will see it: a remix of a private video is made in a direct message to you too.")
     return {"type": "context", "block_id": "private", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
@@ -435,4 +461,4 @@ def form_refused(text: str, field: str = "prompt") -> dict[str, str]:
 
 
 def form_channel_missing() -> dict[str, str]:
-    return {"channel": "Pick the channel to post the video in."}
+    return {"channel": _("Pick the channel to post the video in.")}

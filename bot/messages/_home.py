@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from bot.domain.job import Job
+from bot.messages._i18n import _, _n, day, number, percent
 from bot.messages._phrases import cost_phrase, status_line
-from bot.messages._text import MAX_VIEW_BLOCKS, context_block, escape, mrkdwn, quote_prompt, usd
+from bot.messages._text import (
+    MAX_VIEW_BLOCKS,
+    channel_link,
+    context_block,
+    escape,
+    linked,
+    mention,
+    mrkdwn,
+    quote_prompt,
+    usd,
+)
 
 HOME_NEW_VIDEO_ACTION_ID = "home_new_video"
 
@@ -53,15 +64,31 @@ def bar(value: int, most: int, width: int = CHART_WIDTH) -> str:
     return "█" * (steps // 8) + (_EIGHTHS[steps % 8] if steps % 8 else "")
 
 
+def short_day(when: date) -> str:
+    """`Mon 06 Jan`, in the reader's language."""
+    return day(when, "EEE dd MMM")
+
+
 def spend_chart(title: str, days: Sequence[tuple[date, int]]) -> dict[str, Any]:
     """A day a line, in a monospace block, so the bars line up: about 1,400 characters for 30 days."""
     most = max((cost for _, cost in days), default=0)
     if not most:
-        return {"type": "section", "text": mrkdwn(f"*{title}*\nNothing spent in the last {len(days)} days.")}
+        nothing = _n("Nothing spent in the last day.", "Nothing spent in the last {count} days.", len(days))
+        return {"type": "section", "text": mrkdwn(f"*{title}*\n{nothing}")}
     total = sum(cost for _, cost in days)
     peak = max(days, key=lambda d: d[1])[0]
-    lines = [f"{day:%a %d %b} {bar(cost, most):<{CHART_WIDTH}} {usd(cost) if cost else '·':>9}" for day, cost in days]
-    head = f"*{title}*: {usd(total)} in {len(days)} days, most on {peak:%a %d %b} ({usd(most)})"
+    lines = [
+        f"{short_day(when)} {bar(cost, most):<{CHART_WIDTH}} {usd(cost) if cost else '·':>9}" for when, cost in days
+    ]
+    head = _n(
+        "*{title}*: {total} in {count} day, most on {peak} ({most})",
+        "*{title}*: {total} in {count} days, most on {peak} ({most})",
+        len(days),
+        title=title,
+        total=usd(total),
+        peak=short_day(peak),
+        most=usd(most),
+    )
     return {"type": "section", "text": mrkdwn(head + "\n```" + "\n".join(lines) + "```")}
 
 
@@ -69,15 +96,23 @@ def _budget_line(use: BudgetUse) -> str:
     share = use.spent_micros * 100 // use.allowed_micros
     gauge = bar(min(use.spent_micros, use.allowed_micros), use.allowed_micros, 10).ljust(10, "░")
     left = max(0, use.allowed_micros - use.spent_micros)
-    return f"• {use.name}: {usd(use.spent_micros)} of {usd(use.allowed_micros)} `{gauge}` {share}% · {usd(left)} left"
+    return _(
+        "• {name}: {spent} of {allowed} `{gauge}` {share} · {left} left",
+        name=use.name,
+        spent=usd(use.spent_micros),
+        allowed=usd(use.allowed_micros),
+        gauge=gauge,
+        share=percent(share),
+        left=usd(left),
+    )
 
 
 def spending_blocks(spending: HomeSpending, month_name: str) -> list[dict[str, Any]]:
-    blocks = [{"type": "divider"}, spend_chart("Your spending", spending.days)]
+    blocks = [{"type": "divider"}, spend_chart(_("Your spending"), spending.days)]
     if spending.workspace_days is not None:
-        blocks.append(spend_chart("The workspace's spending", spending.workspace_days))
-    lines = [_budget_line(use) for use in spending.budgets] or ["No budget in money is set."]
-    text = f"*{month_name} so far, against the budgets*\n" + "\n".join(lines)
+        blocks.append(spend_chart(_("The workspace's spending"), spending.workspace_days))
+    lines = [_budget_line(use) for use in spending.budgets] or [_("No budget in money is set.")]
+    text = _("*{month} so far, against the budgets*", month=month_name) + "\n" + "\n".join(lines)
     blocks.append({"type": "section", "text": mrkdwn(text)})
     return blocks
 
@@ -101,15 +136,21 @@ class Showcased:
 def showcase_blocks(showcased: list[Showcased], workspace_url: str) -> list[dict[str, Any]]:
     """The latest showcased takes, newest first, each with a link to its post."""
     if not showcased:
-        return [context_block("⭐ *The showcase* is empty: star a finished video (or press *Add to showcase*).")]
-    rows = [{"type": "section", "text": mrkdwn("*⭐ Latest in the showcase*")}]
+        return [context_block(_("⭐ *The showcase* is empty: star a finished video (or press *Add to showcase*)."))]
+    rows = [{"type": "section", "text": mrkdwn(_("*⭐ Latest in the showcase*"))}]
     for take in showcased:
         link = message_link(workspace_url, take.channel_id, take.message_ts)
-        where = f"<{link}|see it>" if link else f"<#{escape(take.channel_id)}>"
+        where = linked(link, _("see it")) if link else channel_link(take.channel_id)
         rows.append(
             context_block(
-                f"{quote_prompt(take.job.prompt, 80)} · {escape(take.job.model)} · by <@{escape(take.job.user_id)}>"
-                f" · starred by <@{escape(take.starred_by)}> · {where}"
+                _(
+                    "{prompt} · {model} · by {who} · starred by {starred_by} · {where}",
+                    prompt=quote_prompt(take.job.prompt, 80),
+                    model=escape(take.job.model),
+                    who=mention(take.job.user_id),
+                    starred_by=mention(take.starred_by),
+                    where=where,
+                )
             )
         )
     return rows
@@ -136,7 +177,7 @@ def home_view(
     job_rows = []
     for job in jobs:
         link = message_link(workspace_url, job.where, job.root_ts)
-        where = f"<{link}|thread>" if link else f"<#{escape(job.channel_id)}>"
+        where = linked(link, _("thread")) if link else channel_link(job.channel_id)
         job_rows.append(
             context_block(
                 f"{status_line(job).split(' · ')[0]} · {escape(job.model)} · {cost_phrase(job)} · "
@@ -146,25 +187,43 @@ def home_view(
     admin_head: list[dict[str, Any]] = []
     channel_rows = []
     if admin_usage is not None:
-        admin_head = [{"type": "divider"}, {"type": "section", "text": mrkdwn("*Channels today* (you are an admin)")}]
+        admin_head = [
+            {"type": "divider"},
+            {"type": "section", "text": mrkdwn(_("*Channels today* (you are an admin)"))},
+        ]
         if not admin_usage:
-            channel_rows.append(context_block("No jobs in any channel today."))
+            channel_rows.append(context_block(_("No jobs in any channel today.")))
         for usage in admin_usage:
-            quota = f"{usage.jobs} of {usage.daily_jobs} jobs" if usage.daily_jobs else f"{usage.jobs} jobs, no limit"
+            quota = (
+                _n("{used} of {count} job", "{used} of {count} jobs", usage.daily_jobs, used=number(usage.jobs))
+                if usage.daily_jobs
+                else _n("{count} job, no limit", "{count} jobs, no limit", usage.jobs)
+            )
             channel_rows.append(context_block(f"<#{escape(usage.channel_id)}> · {quota} · {usd(usage.cost_micros)}"))
     # The view's 100 blocks: jobs get at least half of what is left, channels the rest.
     room = MAX_VIEW_BLOCKS - len(blocks) - len(admin_head)
-    shown = _within(job_rows, max(room // 2, room - len(channel_rows)), "jobs")
-    more_channels = "channels: `/video report` in one shows its usage"
-    blocks += shown + admin_head + _within(channel_rows, room - len(shown), more_channels)
+    shown = _within(job_rows, max(room // 2, room - len(channel_rows)), _more_jobs)
+    blocks += shown + admin_head + _within(channel_rows, room - len(shown), _more_channels)
     return {"type": "home", "blocks": blocks}
 
 
-def _within(rows: list[dict[str, Any]], room: int, what: str) -> list[dict[str, Any]]:
+def _more_jobs(count: int) -> str:
+    return _n("…and {count} more job", "…and {count} more jobs", count)
+
+
+def _more_channels(count: int) -> str:
+    return _n(
+        "…and {count} more channel: `/video report` in one shows its usage",
+        "…and {count} more channels: `/video report` in one shows its usage",
+        count,
+    )
+
+
+def _within(rows: list[dict[str, Any]], room: int, more: Callable[[int], str]) -> list[dict[str, Any]]:
     """At most `room` blocks; when there are more rows, the last block says how many were left out."""
     if len(rows) <= room:
         return rows
-    return [*rows[: room - 1], context_block(f"…and {len(rows) - room + 1} more {what}")]
+    return [*rows[: room - 1], context_block(more(len(rows) - room + 1))]
 
 
 def _head(jobs: list[Job], spent_today: int, spent_month: int, month_name: str) -> list[dict[str, Any]]:
@@ -172,7 +231,14 @@ def _head(jobs: list[Job], spent_today: int, spent_month: int, month_name: str) 
         {"type": "header", "text": {"type": "plain_text", "text": "🎬 videobot"}},
         {
             "type": "section",
-            "text": mrkdwn(f"You spent *{usd(spent_today)}* today and *{usd(spent_month)}* in {month_name}."),
+            "text": mrkdwn(
+                _(
+                    "You spent *{today}* today and *{month}* in {month_name}.",
+                    today=usd(spent_today),
+                    month=usd(spent_month),
+                    month_name=month_name,
+                )
+            ),
         },
         {
             "type": "actions",
@@ -181,12 +247,17 @@ def _head(jobs: list[Job], spent_today: int, spent_month: int, month_name: str) 
                 {
                     "type": "button",
                     "action_id": HOME_NEW_VIDEO_ACTION_ID,
-                    "text": {"type": "plain_text", "text": "🎬 New video"},
+                    "text": {"type": "plain_text", "text": _("🎬 New video")},
                     "style": "primary",
                 }
             ],
         },
-        context_block("Or type `/video` in any channel, or use *Make a video of this* on a message."),
+        context_block(_("Or type `/video` in any channel, or use *Make a video of this* on a message.")),
         {"type": "divider"},
-        {"type": "section", "text": mrkdwn(f"*Your last {len(jobs)} jobs*" if jobs else "*No jobs yet*")},
+        {
+            "type": "section",
+            "text": mrkdwn(
+                _n("*Your last job*", "*Your last {count} jobs*", len(jobs)) if jobs else _("*No jobs yet*")
+            ),
+        },
     ]

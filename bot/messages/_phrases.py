@@ -9,13 +9,32 @@ from bot.domain import catalogue
 from bot.domain.defaults import Skipped, Source
 from bot.domain.job import Decision, Job, JobState
 from bot.domain.request import CommandError, ErrorCode, without_style
-from bot.messages._text import Message, clip, escape, private_answer, quote_prompt, seconds_text, usd
+from bot.messages._i18n import N_, _, _n, language, listing, number
+from bot.messages._text import Message, clip, mention, private_answer, quote_prompt, seconds_text, usd
 
 # --- why a command was refused -------------------------------------------------------------------
 
+# What each aspect ratio is for (the catalogue's words, translated here).
+ASPECT_USES = {
+    "16:9": N_("widescreen (YouTube, presentations)"),
+    "9:16": N_("vertical (TikTok, Reels)"),
+    "1:1": N_("square (Instagram)"),
+    "4:3": N_("classic"),
+}
+
+
+def aspect_use(ratio: str) -> str:
+    use = ASPECT_USES.get(ratio)
+    return _(use) if use else catalogue.ASPECT_RATIOS.get(ratio, "")
+
+
+def and_more(count: int) -> str:
+    """What stands for the `count` items a list leaves out."""
+    return _n("…and {count} more", "…and {count} more", count)
+
 
 def _model_list() -> str:
-    return ", ".join(f"`{name}`" for name in catalogue.MODELS)
+    return listing([f"`{name}`" for name in catalogue.MODELS])
 
 
 def command_error(error: CommandError) -> Message:
@@ -23,101 +42,145 @@ def command_error(error: CommandError) -> Message:
     given = clip(error.given, 200)
     match error.code:
         case ErrorCode.EMPTY_PROMPT:
-            text = (
+            text = _(
                 "Tell me what to film: `/video A lighthouse in a storm --duration 8`. `/video help` shows all options."
             )
         case ErrorCode.PROMPT_TOO_LONG:
-            text = f"That prompt is {error.given} characters; the limit is {error.limit}. Shorten it and send it again."
+            text = _(
+                "That prompt is {given} characters; the limit is {limit}. Shorten it and send it again.",
+                given=number(int(error.given)) if error.given.isdigit() else given,
+                limit=number(error.limit),
+            )
         case ErrorCode.UNKNOWN_OPTION:
-            hint = f" Did you mean `--{error.suggestion}`?" if error.suggestion else ""
-            text = (
-                f"I don't know the option `{given}`.{hint} "
+            options = _(
                 "Options are `--model` (or `--models` to compare), `--duration`, `--aspect` (or `--ar`), "
                 "`--resolution`, `--style`, `--preset`, `--draft` and `--private`."
             )
+            if error.suggestion:
+                text = _(
+                    "I don't know the option `{given}`. Did you mean `--{suggestion}`? {options}",
+                    given=given,
+                    suggestion=error.suggestion,
+                    options=options,
+                )
+            else:
+                text = _("I don't know the option `{given}`. {options}", given=given, options=options)
         case ErrorCode.MISSING_VALUE:
-            text = f"`--{given}` needs a value, e.g. `{_example_for(error.given)}`."
+            text = _("`--{option}` needs a value, e.g. `{example}`.", option=given, example=_example_for(error.given))
         case ErrorCode.NOT_A_DEFAULT:
-            text = (
-                f"`--{given}` {_one_request(error.given)}, so it can't be a default. Defaults are `--model`, "
-                "`--duration`, `--aspect`, `--resolution` and `--style`."
+            text = _(
+                "`--{option}` {why}, so it can't be a default. Defaults are `--model`, "
+                "`--duration`, `--aspect`, `--resolution` and `--style`.",
+                option=given,
+                why=_one_request(error.given),
             )
         case ErrorCode.UNKNOWN_PRESET:
             known = [name for name in error.suggestion.split(",") if name]
             listed = ", ".join(f"`{clip(name, 40)}`" for name in known[:30])
             there = (
-                f"The ones you can use here: {listed}."
+                _("The ones you can use here: {presets}.", presets=listed)
                 if known
-                else "There are none here yet: save one with `/video preset save teaser --model pika`."
+                else _("There are none here yet: save one with `/video preset save teaser --model pika`.")
             )
-            text = f"There is no preset `{given}`. {there} Nothing was started."
+            text = _("There is no preset `{given}`. {there} Nothing was started.", given=given, there=there)
         case ErrorCode.BAD_PRESET:
-            text = (
-                f"`{given}` {_one_request(error.given)}, so it can't be in a preset. A preset keeps `--model`, "
+            text = _(
+                "`{option}` {why}, so it can't be in a preset. A preset keeps `--model`, "
                 "`--duration`, `--aspect`, `--resolution` and `--style`; add the rest when you use it: "
-                "`/video A paper boat --preset teaser --models pika,luma-dream-machine`."
+                "`/video A paper boat --preset teaser --models pika,luma-dream-machine`.",
+                option=given,
+                why=_one_request(error.given),
             )
         case ErrorCode.REPEATED_OPTION:
-            text = f"`--{given}` is given twice; keep just one."
+            text = _("`--{option}` is given twice; keep just one.", option=given)
         case ErrorCode.STRAY_TEXT:
-            text = (
-                f"I didn't understand `{given}` after the options. Put the whole prompt first, then the options: "
-                "`/video A lighthouse in a storm --model veo-3`."
+            text = _(
+                "I didn't understand `{given}` after the options. Put the whole prompt first, then the options: "
+                "`/video A lighthouse in a storm --model veo-3`.",
+                given=given,
             )
         case ErrorCode.UNKNOWN_MODEL:
-            hint = f" Did you mean `{error.suggestion}`?" if error.suggestion else ""
-            text = f"There is no model `{given}`.{hint} Choose one of {_model_list()}."
+            if error.suggestion:
+                text = _(
+                    "There is no model `{given}`. Did you mean `{suggestion}`? Choose one of {models}.",
+                    given=given,
+                    suggestion=error.suggestion,
+                    models=_model_list(),
+                )
+            else:
+                text = _("There is no model `{given}`. Choose one of {models}.", given=given, models=_model_list())
         case ErrorCode.BAD_DURATION:
             limit = catalogue.MODELS[error.model].max_duration_seconds
-            text = (
-                f"`{given}` is not a duration. Give a number of seconds above 0, e.g. `--duration 8` "
-                f"({error.model} goes up to {limit} s)."
+            text = _(
+                "`{given}` is not a duration. Give a number of seconds above 0, e.g. `--duration 8` "
+                "({model} goes up to {limit}).",
+                given=given,
+                model=error.model,
+                limit=seconds_text(limit),
             )
         case ErrorCode.DURATION_TOO_LONG:
-            alternative = ""
             if error.suggestion:
                 other = catalogue.MODELS[error.suggestion]
-                alternative = f", or `--model {other.name}` (up to {other.max_duration_seconds} s)"
-            text = (
-                f"{error.model} makes videos of up to {error.limit} s, and you asked for {given}. "
-                f"Try `--duration {error.limit}`{alternative}."
-            )
+                text = _(
+                    "{model} makes videos of up to {limit}, and you asked for {given}. "
+                    "Try `--duration {seconds}`, or `--model {other}` (up to {other_limit}).",
+                    model=error.model,
+                    limit=seconds_text(error.limit),
+                    given=given,
+                    seconds=error.limit,
+                    other=other.name,
+                    other_limit=seconds_text(other.max_duration_seconds),
+                )
+            else:
+                text = _(
+                    "{model} makes videos of up to {limit}, and you asked for {given}. Try `--duration {seconds}`.",
+                    model=error.model,
+                    limit=seconds_text(error.limit),
+                    given=given,
+                    seconds=error.limit,
+                )
         case ErrorCode.MODELS_AND_MODEL:
-            text = (
+            text = _(
                 "Use `--model` for one video or `--models` to compare several, not both: "
                 "`/video A paper boat --models pika,luma-dream-machine`."
             )
         case ErrorCode.MODELS_AND_DRAFT:
-            text = (
+            text = _(
                 "A comparison can't be a draft: a draft runs the cheapest model, so every take would be the same. "
                 "Drop `--draft`, or draft one model with `--model`."
             )
         case ErrorCode.MODELS_COUNT:
-            text = (
-                f"`--models` compares 2 to {error.limit} models, and you gave {given}. List them with commas: "
-                f"`--models pika,luma-dream-machine`. The models are {_model_list()}."
+            text = _(
+                "`--models` compares 2 to {limit} models, and you gave {given}. List them with commas: "
+                "`--models pika,luma-dream-machine`. The models are {models}.",
+                limit=error.limit,
+                given=given,
+                models=_model_list(),
             )
         case ErrorCode.MODELS_REPEATED:
-            text = f"`{given}` is in `--models` twice; name each model once."
+            text = _("`{given}` is in `--models` twice; name each model once.", given=given)
         case ErrorCode.UNKNOWN_RESOLUTION:
-            options = " or ".join(f"`{r}`" for r in catalogue.RESOLUTIONS)
-            text = f"There is no resolution `{given}`. Use {options}."
+            options = listing([f"`{r}`" for r in catalogue.RESOLUTIONS], style="or")
+            text = _("There is no resolution `{given}`. Use {options}.", given=given, options=options)
         case ErrorCode.UNKNOWN_ASPECT:
-            options = ", ".join(f"`{r}` {use}" for r, use in catalogue.ASPECT_RATIOS.items())
-            text = f"There is no aspect ratio `{given}`. Use one of: {options}."
+            options = ", ".join(f"`{r}` {aspect_use(r)}" for r in catalogue.ASPECT_RATIOS)
+            text = _("There is no aspect ratio `{given}`. Use one of: {options}.", given=given, options=options)
         case _:
-            text = "I couldn't read that command. `/video help` shows how."
+            text = _("I couldn't read that command. `/video help` shows how.")
     return {"response_type": "ephemeral", "text": text}
 
 
-_SKIPPED_OWNER = {
-    Source.YOURS: "Your",
-    Source.CHANNEL: "This channel's",
-    Source.TYPED: "The",
-    Source.PERF: "Perf's",
-    Source.PRESET: "The preset's",
-}
-_SKIPPED_KIND = {Source.PRESET: "setting"}
+def _skipped_line(source: Source, option: str, reason: str) -> str:
+    match source:
+        case Source.YOURS:
+            return _("⚠️ Your default `{option}` was skipped: {reason}", option=option, reason=reason)
+        case Source.CHANNEL:
+            return _("⚠️ This channel's default `{option}` was skipped: {reason}", option=option, reason=reason)
+        case Source.PERF:
+            return _("⚠️ Perf's default `{option}` was skipped: {reason}", option=option, reason=reason)
+        case Source.PRESET:
+            return _("⚠️ The preset's setting `{option}` was skipped: {reason}", option=option, reason=reason)
+    return _("⚠️ The default `{option}` was skipped: {reason}", option=option, reason=reason)
 
 
 def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
@@ -126,8 +189,7 @@ def skipped_lines(skipped: Sequence[Skipped]) -> list[str]:
     for item in skipped:
         reason = command_error(item.error)["text"]
         value = clip(item.value, 200)
-        kind = _SKIPPED_KIND.get(item.source, "default")
-        lines.append(f"⚠️ {_SKIPPED_OWNER[item.source]} {kind} `--{item.option} {value}` was skipped: {reason}")
+        lines.append(_skipped_line(item.source, f"--{item.option} {value}", reason))
     return lines
 
 
@@ -135,11 +197,11 @@ def _one_request(option: str) -> str:
     """Why an option is not kept in a default or a preset: it is about the request it is typed in."""
     match option.removeprefix("--"):
         case "models":
-            return "compares models for the one request it is typed in"
+            return _("compares models for the one request it is typed in")
         case "preset":
-            return "names a preset for the one request it is typed in"
+            return _("names a preset for the one request it is typed in")
         case _:
-            return "is about one video"
+            return _("is about one video")
 
 
 def _example_for(option: str) -> str:
@@ -161,7 +223,7 @@ def prompt_sent(job: Job, limit: int) -> str:
     """The prompt as sent to Perf: the person's words in quotes, then the style that was added to them."""
     if not job.style:
         return quote_prompt(job.prompt, limit)
-    style = f" + style: {clip(job.style, min(500, limit // 2))}"
+    style = _(" + style: {style}", style=clip(job.style, min(500, limit // 2)))
     return quote_prompt(without_style(job.prompt, job.style), limit - len(style)) + style
 
 
@@ -172,8 +234,8 @@ def settings_line(job: Job) -> str:
             seconds_text(job.duration_seconds),
             job.resolution,
             job.aspect_ratio,
-            f"est. {usd(job.estimated_cost_micros)}",
-            f"job {job.id}",
+            _("est. {cost}", cost=usd(job.estimated_cost_micros)),
+            _("job {job_id}", job_id=job.id),
         )
     )
 
@@ -182,46 +244,57 @@ def cost_phrase(job: Job) -> str:
     """What a job costs, as its budgets count it: what Perf charged, the estimate until then, nothing for a
     job that never reached Perf (denied, expired, cancelled or refused before it)."""
     if not job.holds_quota:
-        return "nothing charged"
+        return _("nothing charged")
     if job.perf_cost_micros is None:
-        return f"est. {usd(job.estimated_cost_micros)}"
+        return _("est. {cost}", cost=usd(job.estimated_cost_micros))
     return usd(job.perf_cost_micros)
 
 
 def ordinal(number: int) -> str:
+    """`3rd` in English; other languages' catalogues give their own form (`3.`, `3e`, `3番目`)."""
+    if language() != "en":
+        return _("{number}th", number=number)
     suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
 
 
 def place_phrase(place: int) -> str:
     """A job's place in the account's line: `next in line`, `3rd in line`."""
-    return "next in line" if place <= 1 else f"{ordinal(place)} in line"
+    return _("next in line") if place <= 1 else _("{place} in line", place=ordinal(place))
 
 
 def status_line(job: Job) -> str:
     match job.state:
         case JobState.ACCEPTED | JobState.SUBMITTING:
-            return "⏳ Starting…"
+            return _("⏳ Starting…")
         case JobState.AWAITING_APPROVAL:
-            return "⏳ Waiting for approval (see thread)"
+            return _("⏳ Waiting for approval (see thread)")
         case JobState.QUEUED:
-            return "⏳ Waiting in line for Perf (place in line in the thread)"
+            return _("⏳ Waiting in line for Perf (place in line in the thread)")
         case JobState.PENDING:
-            return "⏳ Queued at Perf"
+            return _("⏳ Queued at Perf")
         case JobState.PROCESSING:
-            return "🎞️ Generating… (live progress in the thread)"
+            return _("🎞️ Generating… (live progress in the thread)")
         case JobState.COMPLETE:
-            return "📦 Finished, posting the video…"
+            return _("📦 Finished, posting the video…")
         case JobState.DELIVERED:
-            taken = time_taken(job)
-            where = "link in the thread" if job.delivered_as_link else "video in the thread"
-            return f"✅ Done{taken} · {usd(job.cost_micros)} · {where}"
+            seconds = taken_seconds(job)
+            cost = usd(job.cost_micros)
+            if job.delivered_as_link:
+                if seconds is None:
+                    return _("✅ Done · {cost} · link in the thread", cost=cost)
+                return _("✅ Done in {taken} · {cost} · link in the thread", taken=seconds_text(seconds), cost=cost)
+            if seconds is None:
+                return _("✅ Done · {cost} · video in the thread", cost=cost)
+            return _("✅ Done in {taken} · {cost} · video in the thread", taken=seconds_text(seconds), cost=cost)
         case JobState.FAILED:
-            return approval_ending(job) or f"❌ Failed: {clip(job.error_message or 'unknown error', 1_000)}"
+            return approval_ending(job) or _(
+                "❌ Failed: {error}", error=clip(job.error_message or _("unknown error"), 1_000)
+            )
         case JobState.UNKNOWN:
-            return "⚠️ Not sure Perf received this job, so it was not sent again (see thread)"
+            return _("⚠️ Not sure Perf received this job, so it was not sent again (see thread)")
         case JobState.CANCELLED:
-            return "🚫 Cancelled"
+            return _("🚫 Cancelled")
     return ""  # pragma: no cover - every state is listed above
 
 
@@ -230,20 +303,33 @@ def approval_ending(job: Job) -> str:
     status and the approvers' copies of the request say it the same way."""
     match job.approval:
         case Decision.DENIED:
-            reason = f": “{clip(job.approval_note, 500)}”" if job.approval_note else ""
-            return f"❌ Denied by <@{escape(job.approval_by or '')}>{reason} · nothing was sent to Perf or charged"
+            who = mention(job.approval_by or "")
+            if job.approval_note:
+                return _(
+                    "❌ Denied by {who}: “{reason}” · nothing was sent to Perf or charged",
+                    who=who,
+                    reason=clip(job.approval_note, 500),
+                )
+            return _("❌ Denied by {who} · nothing was sent to Perf or charged", who=who)
         case Decision.EXPIRED:
-            return f"⌛ Not approved in time ({clip(job.error_message or 'expired', 200)})"
+            return _("⌛ Not approved in time ({why})", why=clip(job.error_message or _("expired"), 200))
         case Decision.WITHDRAWN:
-            return "🚫 Cancelled while it waited for approval · nothing was sent to Perf or charged"
+            return _("🚫 Cancelled while it waited for approval · nothing was sent to Perf or charged")
     return ""
 
 
-def time_taken(job: Job) -> str:
+def taken_seconds(job: Job) -> int | None:
+    """How long Perf took to make the video, in whole seconds (None until it is made)."""
     end = job.completed_at or job.delivered_at
     if job.submitted_at is None or end is None:
-        return ""
-    return f" in {max(1, round(end - job.submitted_at))} s"
+        return None
+    return max(1, round(end - job.submitted_at))
+
+
+def time_taken(job: Job) -> str:
+    """` in 42 s`, or "" while it isn't made."""
+    seconds = taken_seconds(job)
+    return "" if seconds is None else _(" in {taken}", taken=seconds_text(seconds))
 
 
 # How the hint shows a configured emoji: the picture for the default, the shortcode (which Slack
@@ -258,5 +344,5 @@ def emoji(name: str) -> str:
 def admin_unchecked() -> Message:
     """A change only admins may make, asked while Slack could not say who is one (defaults, presets)."""
     return private_answer(
-        "I couldn't check with Slack whether you are an admin, so nothing was changed. Try again in a minute."
+        _("I couldn't check with Slack whether you are an admin, so nothing was changed. Try again in a minute.")
     )

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+from babel.dates import format_time
 
 from bot.domain.quotas import ChannelNotAllowed, Day, Limits, QuotaExceeded, QuotaLimit, Usage
 from bot.domain.reports import DayReport
+from bot.messages._i18n import N_, _, _n, babel_locale, day_and_month, listing, number, slack_date
+from bot.messages._phrases import and_more
 from bot.messages._text import (
     MAX_TEXT,
     Message,
@@ -17,29 +22,26 @@ from bot.messages._text import (
     listed_in,
     mrkdwn,
     private_answer,
-    seconds_text,
     usd,
 )
 
 
 def _in(seconds: float) -> str:
     minutes = max(1, round(seconds / 60))
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+    if minutes < 60:
+        return _("{minutes} min", minutes=number(minutes))
+    return _("{hours} h {minutes} min", hours=number(minutes // 60), minutes=number(minutes % 60))
 
 
 def resets_text(resets_at: float, now: float, timezone: str) -> str:
-    return f"at midnight {timezone}, in {_in(resets_at - now)}"
-
-
-def _limit_text(limit: int, unit: str) -> str:
-    return "no limit" if not limit else f"{limit} {unit}"
+    return _("at midnight {timezone}, in {wait}", timezone=timezone, wait=_in(resets_at - now))
 
 
 def _jobs(count: int) -> str:
-    return f"{count} job" + ("" if count == 1 else "s")
+    return _n("{count} job", "{count} jobs", count)
 
 
-_WHO_CAN_RAISE = (
+_WHO_CAN_RAISE = N_(
     "A workspace admin can change this channel's limits with `/video quota set 30` or `/video quota set $50`."
 )
 
@@ -48,16 +50,22 @@ def quota_refused(exc: QuotaExceeded, now: float, timezone: str) -> Message:
     resets = resets_text(exc.resets_at, now, timezone)
     match exc.which:
         case QuotaLimit.CHANNEL_JOBS:
-            text = (
-                f"This channel has used its {_jobs(exc.allowed)} for today ({exc.used} started), so nothing was "
-                f"started. The quota resets {resets}. {_WHO_CAN_RAISE}"
+            text = _(
+                "This channel has used its {jobs} for today ({used} started), so nothing was "
+                "started. The quota resets {resets}. {who}",
+                jobs=_jobs(exc.allowed),
+                used=number(exc.used),
+                resets=resets,
+                who=_(_WHO_CAN_RAISE),
             )
         case QuotaLimit.CHANNEL_BUDGET:
-            text = _money_refused(exc, "this channel past its daily budget", resets, _WHO_CAN_RAISE)
+            text = _money_refused(exc, _("this channel past its daily budget"), resets, _(_WHO_CAN_RAISE))
         case QuotaLimit.USER_JOBS:
-            text = (
-                f"You have started your {_jobs(exc.allowed)} for today, so nothing was started. Your limit resets "
-                f"{resets}. Whoever runs videobot sets it (`VIDEOBOT_DAILY_JOBS_PER_USER`)."
+            text = _(
+                "You have started your {jobs} for today, so nothing was started. Your limit resets "
+                "{resets}. Whoever runs videobot sets it (`VIDEOBOT_DAILY_JOBS_PER_USER`).",
+                jobs=_jobs(exc.allowed),
+                resets=resets,
             )
         case _:
             text = _budget_refused(exc, now, timezone)
@@ -75,57 +83,85 @@ def month_resets_text(resets_at: float, now: float, timezone: str) -> str:
     """`on 1 January at midnight Europe/Berlin, in 30 days`: when a monthly budget starts again."""
     local = _local(resets_at, timezone)
     days = (resets_at - now) / 86_400
-    left = f"in {round(days)} day{'s' if round(days) != 1 else ''}" if days >= 1.5 else f"in {_in(resets_at - now)}"
-    return f"on {local.day} {local:%B} at midnight {timezone}, {left}"
+    left = (
+        _n("in {count} day", "in {count} days", round(days))
+        if days >= 1.5
+        else _("in {wait}", wait=_in(resets_at - now))
+    )
+    return _("on {date} at midnight {timezone}, {left}", date=day_and_month(local.date()), timezone=timezone, left=left)
 
 
 def _cheaper_text(exc: QuotaExceeded) -> str:
     """The settings that would fit what is left, as options to type: a shorter duration, another model."""
     if not exc.cheaper:
-        return "No shorter or cheaper setting fits what is left."
+        return _("No shorter or cheaper setting fits what is left.")
     options = [
-        f"`--model {s.model} --duration {seconds_text(s.duration_seconds).removesuffix(' s')}` "
-        f"(est. {usd(s.cost_micros)})"
+        f"`--model {s.model} --duration {_option_seconds(s.duration_seconds)}` "
+        + _("(est. {cost})", cost=usd(s.cost_micros))
         for s in exc.cheaper
     ]
-    return f"It would fit as {' or '.join(options)}."
+    return _("It would fit as {options}.", options=listing(options, style="or"))
+
+
+def _option_seconds(value: Decimal) -> str:
+    """Seconds as the option takes them, whatever the language: `2.5`, never `2,5`."""
+    return f"{value.normalize():f}" if value != value.to_integral_value() else str(int(value))
 
 
 def _money_refused(exc: QuotaExceeded, past: str, resets: str, who: str) -> str:
-    return (
-        f"This job (est. {usd(exc.asked)}) would take {past}: {usd(exc.used)} of {usd(exc.allowed)} used, "
-        f"{usd(exc.left)} left, so nothing was started. {_cheaper_text(exc)} The budget resets {resets}. {who}"
+    return _(
+        "This job (est. {asked}) would take {past}: {used} of {allowed} used, "
+        "{left} left, so nothing was started. {cheaper} The budget resets {resets}. {who}",
+        asked=usd(exc.asked),
+        past=past,
+        used=usd(exc.used),
+        allowed=usd(exc.allowed),
+        left=usd(exc.left),
+        cheaper=_cheaper_text(exc),
+        resets=resets,
+        who=who,
     )
 
 
 def _budget_refused(exc: QuotaExceeded, now: float, timezone: str) -> str:
     match exc.which:
         case QuotaLimit.USER_BUDGET:
-            who = "Whoever runs videobot sets it (`VIDEOBOT_DAILY_BUDGET_USD_PER_USER`)."
-            return _money_refused(exc, "you past your daily budget", resets_text(exc.resets_at, now, timezone), who)
+            who = _("Whoever runs videobot sets it (`VIDEOBOT_DAILY_BUDGET_USD_PER_USER`).")
+            resets = resets_text(exc.resets_at, now, timezone)
+            return _money_refused(exc, _("you past your daily budget"), resets, who)
         case QuotaLimit.CHANNEL_MONTH_BUDGET:
-            who = "A workspace admin can change it with `/video quota set month $300`."
+            who = _("A workspace admin can change it with `/video quota set month $300`.")
             resets = month_resets_text(exc.resets_at, now, timezone)
-            return _money_refused(exc, "this channel past its monthly budget", resets, who)
+            return _money_refused(exc, _("this channel past its monthly budget"), resets, who)
         case QuotaLimit.WORKSPACE_MONTH_BUDGET:
-            who = "Whoever runs videobot sets it (`VIDEOBOT_MONTHLY_BUDGET_USD`)."
+            who = _("Whoever runs videobot sets it (`VIDEOBOT_MONTHLY_BUDGET_USD`).")
             resets = month_resets_text(exc.resets_at, now, timezone)
-            return _money_refused(exc, "the workspace past its monthly budget", resets, who)
+            return _money_refused(exc, _("the workspace past its monthly budget"), resets, who)
         case _:
             free_at = _local(exc.resets_at, timezone)
-            return (
-                f"The Perf account behind videobot makes at most {_jobs(exc.allowed)} a day, and {exc.used} were "
+            # Each reader sees the time in their own zone (Slack's date token), the workspace's where it can't.
+            at = slack_date(
+                exc.resets_at, "{time}", f"{format_time(free_at, 'short', locale=babel_locale())} {timezone}"
+            )
+            return _(
+                "The Perf account behind videobot makes at most {jobs} a day, and {used} were "
                 "started in the last 24 hours, so nothing was started (Perf would refuse it). The next one is free "
-                f"at {free_at:%H:%M} {timezone}, in {_in(exc.resets_at - now)}. Perf's docs don't say when its day "
+                "at {at}, in {wait}. Perf's docs don't say when its day "
                 "starts, so videobot counts the last 24 hours. Whoever runs videobot sets this to the account's "
-                "plan (`VIDEOBOT_ACCOUNT_DAILY_JOBS`; Free: 5, Pro: 100)."
+                "plan (`VIDEOBOT_ACCOUNT_DAILY_JOBS`; Free: 5, Pro: 100).",
+                jobs=_jobs(exc.allowed),
+                used=number(exc.used),
+                at=at,
+                wait=_in(exc.resets_at - now),
             )
 
 
 def channel_not_allowed() -> Message:
     return private_answer(
-        "videobot isn't switched on for this channel, so nothing was started. Ask whoever runs videobot "
-        "to add it to `VIDEOBOT_ALLOWED_CHANNELS`, or use one of the channels it works in."
+        _(
+            "videobot isn't switched on for this channel, so nothing was started. Ask whoever runs videobot "
+            "to add it to `VIDEOBOT_ALLOWED_CHANNELS`, or use one of the channels it works in."
+        )
     )
 
 
@@ -140,18 +176,39 @@ def _money_status(limits: Limits, usage: Usage, now: float, timezone: str, month
     """The budgets in money that are set, and the account's own limit: what is spent, what is left."""
     lines = []
     budgets = (
-        ("Your budget today", usage.user_cost_micros, limits.daily_budget_micros_per_user),
-        (f"This channel's budget for {month.label}", usage.channel_month_micros, limits.monthly_budget_micros),
-        (f"The workspace's budget for {month.label}", usage.workspace_month_micros, limits.workspace_monthly_micros),
+        (_("Your budget today"), usage.user_cost_micros, limits.daily_budget_micros_per_user),
+        (
+            _("This channel's budget for {month}", month=month.label),
+            usage.channel_month_micros,
+            limits.monthly_budget_micros,
+        ),
+        (
+            _("The workspace's budget for {month}", month=month.label),
+            usage.workspace_month_micros,
+            limits.workspace_monthly_micros,
+        ),
     )
     for name, used, allowed in budgets:
         if allowed:
-            lines.append(f"• {name}: {usd(used)} of {usd(allowed)} used, {usd(max(0, allowed - used))} left")
+            lines.append(
+                _(
+                    "• {name}: {used} of {allowed} used, {left} left",
+                    name=name,
+                    used=usd(used),
+                    allowed=usd(allowed),
+                    left=usd(max(0, allowed - used)),
+                )
+            )
     if limits.monthly_budget_micros or limits.workspace_monthly_micros:
-        lines.append(f"Monthly budgets reset {month_resets_text(month.end, now, timezone)}.")
+        lines.append(_("Monthly budgets reset {resets}.", resets=month_resets_text(month.end, now, timezone)))
     if limits.account_daily_jobs:
         lines.append(
-            f"• The Perf account: {usage.account_jobs} of {limits.account_daily_jobs} jobs in the last 24 hours"
+            _n(
+                "• The Perf account: {used} of {count} job in the last 24 hours",
+                "• The Perf account: {used} of {count} jobs in the last 24 hours",
+                limits.account_daily_jobs,
+                used=number(usage.account_jobs),
+            )
         )
     return lines
 
@@ -159,84 +216,118 @@ def _money_status(limits: Limits, usage: Usage, now: float, timezone: str, month
 def quota_status(
     limits: Limits, usage: Usage, day: Day, now: float, timezone: str, month: Day | None = None
 ) -> Message:
-    lines = [f"*Today's limits in this channel* ({day.label}, {timezone}):"]
+    lines = [_("*Today's limits in this channel* ({day}, {timezone}):", day=day.label, timezone=timezone)]
     if limits.daily_jobs:
         left = max(0, limits.daily_jobs - usage.channel_jobs)
-        lines.append(f"• Jobs: {usage.channel_jobs} of {limits.daily_jobs} used, {left} left")
+        lines.append(
+            _(
+                "• Jobs: {used} of {allowed} used, {left} left",
+                used=number(usage.channel_jobs),
+                allowed=number(limits.daily_jobs),
+                left=number(left),
+            )
+        )
     else:
-        lines.append(f"• Jobs: {usage.channel_jobs} started, no limit")
+        lines.append(_("• Jobs: {used} started, no limit", used=number(usage.channel_jobs)))
     if limits.daily_budget_micros:
         left_micros = max(0, limits.daily_budget_micros - usage.channel_cost_micros)
         lines.append(
-            f"• Budget: {usd(usage.channel_cost_micros)} of {usd(limits.daily_budget_micros)} used, "
-            f"{usd(left_micros)} left"
+            _(
+                "• Budget: {used} of {allowed} used, {left} left",
+                used=usd(usage.channel_cost_micros),
+                allowed=usd(limits.daily_budget_micros),
+                left=usd(left_micros),
+            )
         )
     else:
-        lines.append(f"• Cost so far: {usd(usage.channel_cost_micros)}, no budget set")
+        lines.append(_("• Cost so far: {cost}, no budget set", cost=usd(usage.channel_cost_micros)))
     if limits.daily_jobs_per_user:
-        lines.append(f"• You: {usage.user_jobs} of {limits.daily_jobs_per_user} jobs used today (all channels)")
-    lines.append(f"Quotas reset {resets_text(day.end, now, timezone)}.")
+        lines.append(
+            _n(
+                "• You: {used} of {count} job used today (all channels)",
+                "• You: {used} of {count} jobs used today (all channels)",
+                limits.daily_jobs_per_user,
+                used=number(usage.user_jobs),
+            )
+        )
+    lines.append(_("Quotas reset {resets}.", resets=resets_text(day.end, now, timezone)))
     if month is not None:
         lines += _money_status(limits, usage, now, timezone, month)
-    source = "set for this channel by an admin" if limits.channel_has_own else "the workspace defaults"
-    lines.append(f"These are {source}. {_WHO_CAN_RAISE} `/video quota set off` removes them.")
+    if limits.channel_has_own:
+        source = _("These are set for this channel by an admin.")
+    else:
+        source = _("These are the workspace defaults.")
+    lines.append(f"{source} {_(_WHO_CAN_RAISE)} " + _("`/video quota set off` removes them."))
     return {"response_type": "ephemeral", "text": "\n".join(lines)}
 
 
 def quota_changed(limits: Limits) -> Message:
-    text = (
-        f"Done. This channel's daily limits are now: {_limit_text(limits.daily_jobs, 'jobs')}, "
-        f"budget {usd(limits.daily_budget_micros) if limits.daily_budget_micros else 'none'}"
-        + "."
-        + (f" Its monthly budget is {usd(limits.monthly_budget_micros)}." if limits.monthly_budget_micros else "")
-        + " `/video quota` shows what is used."
-    )
+    jobs = _n("{count} job", "{count} jobs", limits.daily_jobs) if limits.daily_jobs else _("no limit")
+    budget = usd(limits.daily_budget_micros) if limits.daily_budget_micros else _("none")
+    text = _("Done. This channel's daily limits are now: {jobs}, budget {budget}.", jobs=jobs, budget=budget)
+    if limits.monthly_budget_micros:
+        text += " " + _("Its monthly budget is {budget}.", budget=usd(limits.monthly_budget_micros))
+    text += " " + _("`/video quota` shows what is used.")
     return {"response_type": "ephemeral", "text": text}
 
 
 def quota_bad_value(value: str) -> Message:
-    shown = f"`{clip(value, 200)}`" if value else "nothing"
+    shown = f"`{clip(value, 200)}`" if value else _("nothing")
     return {
         "response_type": "ephemeral",
-        "text": f"I can't set the quota to {shown}. Use a number of jobs (`/video quota set 10`), a dollar budget "
-        "(`/video quota set $25`), a monthly one (`/video quota set month $200`, or `month off`), `off` for no "
-        "limits, or `default` for the workspace defaults.",
+        "text": _(
+            "I can't set the quota to {value}. Use a number of jobs (`/video quota set 10`), a dollar budget "
+            "(`/video quota set $25`), a monthly one (`/video quota set month $200`, or `month off`), `off` for no "
+            "limits, or `default` for the workspace defaults.",
+            value=shown,
+        ),
     }
 
 
 def quota_admins_only() -> Message:
     return {
         "response_type": "ephemeral",
-        "text": "Only workspace admins and owners can change a channel's quota. `/video quota` shows it; "
-        "ask an admin if this channel needs more.",
+        "text": _(
+            "Only workspace admins and owners can change a channel's quota. `/video quota` shows it; "
+            "ask an admin if this channel needs more."
+        ),
     }
 
 
 def quota_admin_unchecked() -> Message:
     return {
         "response_type": "ephemeral",
-        "text": "I couldn't check with Slack whether you are an admin, so nothing was changed. Try again in a minute.",
+        "text": _(
+            "I couldn't check with Slack whether you are an admin, so nothing was changed. Try again in a minute."
+        ),
     }
 
 
 def _report_lines(report: DayReport, names: Mapping[str, str], room: int) -> list[str]:
     """The totals, then as many people as fit the `room` left for these lines; the rest are counted."""
-    lines = [
-        f"• Jobs: {report.jobs} · delivered {report.delivered} · failed {report.failed}"
-        + (f" · not approved {report.not_approved}" if report.not_approved else "")
-        + (f" · awaiting approval {report.awaiting_approval}" if report.awaiting_approval else "")
-        + (f" · still running {report.running}" if report.running else ""),
-        f"• Cost: {usd(report.cost_micros)}",
-    ]
+    counts = _(
+        "• Jobs: {jobs} · delivered {delivered} · failed {failed}",
+        jobs=number(report.jobs),
+        delivered=number(report.delivered),
+        failed=number(report.failed),
+    )
+    if report.not_approved:
+        counts += _(" · not approved {count}", count=number(report.not_approved))
+    if report.awaiting_approval:
+        counts += _(" · awaiting approval {count}", count=number(report.awaiting_approval))
+    if report.running:
+        counts += _(" · still running {count}", count=number(report.running))
+    lines = [counts, _("• Cost: {cost}", cost=usd(report.cost_micros))]
     if report.busiest_model:
-        lines.append(f"• Busiest model: {report.busiest_model}")
+        lines.append(_("• Busiest model: {model}", model=report.busiest_model))
     if report.people:
         # Names as plain text: a report must not ping everybody who made a video.
         people = [
             f"{escape(names.get(p.user_id, p.user_id))} ({_jobs(p.jobs)}, {usd(p.cost_micros)})" for p in report.people
         ]
-        room -= len("\n".join(lines)) + len("\n• By: ")
-        lines.append("• By: " + listed_in(people, room, ", ", lambda n: f"…and {n} more"))
+        by = _("• By: ")
+        room -= len("\n".join(lines)) + len(by) + 1
+        lines.append(by + listed_in(people, room, ", ", and_more))
     return lines
 
 
@@ -249,22 +340,36 @@ def usage_report(
     now: float,
     timezone: str,
 ) -> Message:
-    states = ", ".join(f"{state} {count}" for state, count in sorted(report.by_state.items())) or "none"
-    head = f"*videobot in this channel today* ({day.label}, {timezone})"
-    tail = [f"• By state: {states}"]
+    states = ", ".join(f"{state} {number(count)}" for state, count in sorted(report.by_state.items())) or _("none")
+    head = _("*videobot in this channel today* ({day}, {timezone})", day=day.label, timezone=timezone)
+    tail = [_("• By state: {states}", states=states)]
     if limits.daily_jobs:
-        tail.append(f"• Left today: {max(0, limits.daily_jobs - usage.channel_jobs)} of {limits.daily_jobs} jobs")
+        tail.append(
+            _n(
+                "• Left today: {left} of {count} job",
+                "• Left today: {left} of {count} jobs",
+                limits.daily_jobs,
+                left=number(max(0, limits.daily_jobs - usage.channel_jobs)),
+            )
+        )
     if limits.daily_budget_micros:
         left = max(0, limits.daily_budget_micros - usage.channel_cost_micros)
-        tail.append(f"• Budget left: {usd(left)} of {usd(limits.daily_budget_micros)}")
-    tail.append(f"Resets {resets_text(day.end, now, timezone)}.")
+        tail.append(_("• Budget left: {left} of {allowed}", left=usd(left), allowed=usd(limits.daily_budget_micros)))
+    tail.append(_("Resets {resets}.", resets=resets_text(day.end, now, timezone)))
     room = MAX_TEXT - len(head) - len("\n".join(tail)) - 2
     return {"response_type": "ephemeral", "text": "\n".join([head, *_report_lines(report, names, room), *tail])}
 
 
 def daily_report(report: DayReport, names: Mapping[str, str], *, workspace: bool = False) -> Message:
-    where = f"across {report.channels} channel{'s' if report.channels != 1 else ''}" if workspace else "here"
-    title = f"📊 videobot {where} on {report.day}"
+    if workspace:
+        title = _n(
+            "📊 videobot across {count} channel on {day}",
+            "📊 videobot across {count} channels on {day}",
+            report.channels,
+            day=report.day,
+        )
+    else:
+        title = _("📊 videobot here on {day}", day=report.day)
     text = "\n".join([f"*{title}*", *_report_lines(report, names, MAX_TEXT - len(f"*{title}*\n"))])
     return {
         "text": title,
@@ -278,7 +383,11 @@ def names_pending(message: Message, pending: int) -> Message:
     """An answer given within the ack before `pending` people's names were known: it says they follow."""
     if not pending:
         return message
-    note = f"_Looking up {pending} name{'s' if pending != 1 else ''}: this answer updates with them in a moment._"
+    note = _n(
+        "_Looking up {count} name: this answer updates with it in a moment._",
+        "_Looking up {count} names: this answer updates with them in a moment._",
+        pending,
+    )
     if "blocks" in message:
         return {**message, "blocks": [*message["blocks"], {"type": "context", "elements": [mrkdwn(note)]}]}
     return {**message, "text": f"{message.get('text', '')}\n{note}"}

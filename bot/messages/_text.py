@@ -8,7 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from bot.domain import catalogue
+from bot.messages._i18n import money, seconds
 
 Message = dict[str, Any]  # keyword arguments for chat.postMessage / chat.update / ack
 
@@ -23,6 +23,20 @@ _HALF_ENTITY = re.compile(r"&[a-z]{0,3}$")
 def escape(text: str) -> str:
     """Slack's control characters as entities: `<!channel>` or `<@U1>` typed by a user shows as text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(user_id: str) -> str:
+    """A person, as Slack shows them (`<@U1>`): never translated, never a ping of anyone else."""
+    return f"<@{escape(user_id)}>"
+
+
+def linked(url: str, label: str) -> str:
+    """`label` linking to `url` (already escaped), as Slack's mrkdwn writes a link."""
+    return f"<{url}|{label}>"
+
+
+def channel_link(channel_id: str) -> str:
+    return f"<#{escape(channel_id)}>"
 
 
 def clip(text: str, limit: int, *, sent: bool = False) -> str:
@@ -52,12 +66,13 @@ def private_answer(text: str) -> Message:
     return {"response_type": "ephemeral", "replace_original": False, "text": clip(text, MAX_TEXT, sent=True)}
 
 
-usd = catalogue.usd
+def usd(micros: int) -> str:
+    """Money in the language being spoken (`$2.80`, `2,80 $`), to the cent."""
+    return money(micros)
 
 
 def seconds_text(value: Decimal | float | int) -> str:
-    number = Decimal(str(value))
-    return f"{number.normalize():f} s" if number != number.to_integral_value() else f"{int(number)} s"
+    return seconds(value)
 
 
 def mrkdwn(text: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from bot.domain.defaults import Skipped
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.progress import progress_shown
 from bot.domain.request import CommandError, Take
+from bot.messages._i18n import N_, _, _n, percent
 from bot.messages._phrases import (
     approval_ending,
     command_error,
@@ -21,13 +22,15 @@ from bot.messages._phrases import (
     settings_line,
     skipped_lines,
     status_line,
-    time_taken,
+    taken_seconds,
 )
 from bot.messages._text import (
     MAX_TEXT,
     Message,
+    channel_link,
     clip,
     escape,
+    mention,
     mrkdwn,
     private_answer,
     seconds_text,
@@ -47,7 +50,7 @@ _PROGRESS_CELLS = 10
 
 def root_message(job: Job, *, rerun_emoji: str = "repeat", showcase: bool = False) -> Message:
     """`showcase`: the workspace has a showcase channel, so a delivered take offers *Add to showcase*."""
-    who = f"🎬 Video for <@{escape(job.user_id)}> — "
+    who = _("🎬 Video for {who} — ", who=mention(job.user_id))
     headline = who + prompt_sent(job, MAX_TEXT - len(who) - 2)
     fallback = clip(f"{who}{prompt_sent(job, 300)} · {status_line(job)}", MAX_TEXT, sent=True)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": mrkdwn(headline)}]
@@ -72,11 +75,15 @@ def shareable(job: Job) -> bool:
 
 
 def _reactions_line(job: Job, rerun_emoji: str, *, showcase: bool) -> str:
-    line = f"React with {emoji(rerun_emoji)} to run this prompt again"
     if showcase and job.state == JobState.DELIVERED:
-        line += ", with ⭐ to add it to the showcase"
+        line = _(
+            "React with {emoji} to run this prompt again, with ⭐ to add it to the showcase", emoji=emoji(rerun_emoji)
+        )
+    else:
+        line = _("React with {emoji} to run this prompt again", emoji=emoji(rerun_emoji))
     if shareable(job):
-        line += f". *Share* posts it in <#{escape(job.channel_id)}> with your name"
+        channel = channel_link(job.channel_id)
+        line += _(". *Share* posts it in {channel} with your name", channel=channel)
     return line
 
 
@@ -89,33 +96,33 @@ def _job_buttons(job: Job, *, showcase: bool = False) -> list[dict[str, Any]]:
             "value": job.id,
         }
 
-    buttons = [button(RERUN_ACTION_ID, "🔁 Run again"), button(REMIX_ACTION_ID, "🎛 Remix")]
+    buttons = [button(RERUN_ACTION_ID, _("🔁 Run again")), button(REMIX_ACTION_ID, _("🎛 Remix"))]
     if job.full_settings is not None and job.state == JobState.DELIVERED:
-        full = button(FULL_VERSION_ACTION_ID, "⏩ Make the full version")
+        full = button(FULL_VERSION_ACTION_ID, _("⏩ Make the full version"))
         full["style"] = "primary"
         buttons.insert(0, full)
     if showcase and job.state == JobState.DELIVERED:
-        buttons.append(button(SHOWCASE_ACTION_ID, "⭐ Add to showcase"))
+        buttons.append(button(SHOWCASE_ACTION_ID, _("⭐ Add to showcase")))
     if shareable(job):
-        share = button(SHARE_ACTION_ID, "📣 Share in the channel")
+        share = button(SHARE_ACTION_ID, _("📣 Share in the channel"))
         share["style"] = "primary"
         buttons.append(share)
     if job.state not in TERMINAL_STATES:
-        cancel = button(CANCEL_ACTION_ID, "Cancel")
+        cancel = button(CANCEL_ACTION_ID, _("Cancel"))
         cancel["style"] = "danger"
         cancel["confirm"] = {
-            "title": {"type": "plain_text", "text": "Cancel this video?"},
+            "title": {"type": "plain_text", "text": _("Cancel this video?")},
             "text": {
                 "type": "plain_text",
-                "text": "It has not been sent to Perf: the request for approval is withdrawn."
+                "text": _("It has not been sent to Perf: the request for approval is withdrawn.")
                 if job.state == JobState.AWAITING_APPROVAL
-                else "videobot stops tracking it. Perf has no cancel, so it may still be charged.",
+                else _("videobot stops tracking it. Perf has no cancel, so it may still be charged."),
             },
-            "confirm": {"type": "plain_text", "text": "Cancel it"},
-            "deny": {"type": "plain_text", "text": "Keep it"},
+            "confirm": {"type": "plain_text", "text": _("Cancel it")},
+            "deny": {"type": "plain_text", "text": _("Keep it")},
         }
         buttons.append(cancel)
-    buttons.append(button(DETAILS_ACTION_ID, "Details"))
+    buttons.append(button(DETAILS_ACTION_ID, _("Details")))
     return buttons
 
 
@@ -125,16 +132,20 @@ def comparison_line(job: Job) -> str:
     place = next((n for n, (job_id, _) in enumerate(takes, start=1) if job_id == job.id), 1)
     others = ", ".join(f"{escape(model)} `{job_id}`" for job_id, model in takes if job_id != job.id)
     total = usd(job.comparison_cost_micros or 0)
-    return (
-        f"🆚 Take {place} of {len(takes)} comparing models for this prompt · also {others} · "
-        f"est. {total} for all {len(takes)}"
+    return _n(
+        "🆚 Take {place} of {count} comparing models for this prompt · also {others} · est. {total} for all {count}",
+        "🆚 Take {place} of {count} comparing models for this prompt · also {others} · est. {total} for all {count}",
+        len(takes),
+        place=place,
+        others=others,
+        total=total,
     )
 
 
 def _approval_cost(job: Job) -> str:
     """What is over the approval limit: a comparison's take waits because of the comparison's total."""
     if job.compared:
-        return f"the comparison's {usd(job.comparison_cost_micros or 0)} in all"
+        return _("the comparison's {cost} in all", cost=usd(job.comparison_cost_micros or 0))
     return usd(job.estimated_cost_micros)
 
 
@@ -143,65 +154,82 @@ def comparison_capped(takes: Sequence[Take], skipped: Sequence[Skipped] = ()) ->
     settings of a preset or a default that could not apply to it (`skipped`)."""
     lines = skipped_lines(skipped)
     if skipped:
-        lines.append("The comparison was started without them.")
+        lines.append(_("The comparison was started without them."))
     if takes:
         cut = "; ".join(
-            f"{escape(t.request.model)} makes videos of up to {seconds_text(t.request.duration_seconds)}, so its "
-            f"take is {seconds_text(t.request.duration_seconds)} (you asked for {seconds_text(t.capped_from or 0)})"
+            _(
+                "{model} makes videos of up to {limit}, so its take is {limit} (you asked for {asked})",
+                model=escape(t.request.model),
+                limit=seconds_text(t.request.duration_seconds),
+                asked=seconds_text(t.capped_from or 0),
+            )
             for t in takes
         )
-        lines.insert(0, f"Started your comparison. {cut}; the other takes run as asked.")
+        lines.insert(0, _("Started your comparison. {capped}; the other takes run as asked.", capped=cut))
     return private_answer("\n".join(lines))
 
 
 def _rerun_line(job: Job) -> str:
-    what = "this draft" if job.full_of_draft else "this video"
-    original = f"<{escape(job.rerun_link)}|{what}>" if job.rerun_link else f"job {escape(job.rerun_of or '')}"
+    what = _("this draft") if job.full_of_draft else _("this video")
+    original = (
+        f"<{escape(job.rerun_link)}|{what}>" if job.rerun_link else _("job {job_id}", job_id=escape(job.rerun_of or ""))
+    )
+    who = mention(job.user_id)
     if job.full_of_draft:
-        return f"⏩ Full version of {original}, asked for by <@{escape(job.user_id)}>"
+        return _("⏩ Full version of {original}, asked for by {who}", original=original, who=who)
     if job.remix:
-        return f"🎛 Remix of {original}, by <@{escape(job.user_id)}>"
-    return f"🔁 Another take of {original}, asked for by <@{escape(job.user_id)}>"
+        return _("🎛 Remix of {original}, by {who}", original=original, who=who)
+    return _("🔁 Another take of {original}, asked for by {who}", original=original, who=who)
 
 
 def _draft_line(job: Job) -> str:
     full = drafts.full_request(job)
     if isinstance(full, CommandError):
-        return f"✏️ Draft: a cheap preview. Its full version can no longer run as asked: {command_error(full)['text']}"
+        return _(
+            "✏️ Draft: a cheap preview. Its full version can no longer run as asked: {reason}",
+            reason=command_error(full)["text"],
+        )
     asked = f"{full.model} · {seconds_text(full.duration_seconds)} · {full.resolution} · {full.aspect_ratio}"
-    return (
-        f"✏️ Draft: a cheap preview of what was asked for ({asked}). "
-        f"The full version will cost est. {usd(full.estimated_cost_micros)}."
+    return _(
+        "✏️ Draft: a cheap preview of what was asked for ({asked}). The full version will cost est. {cost}.",
+        asked=asked,
+        cost=usd(full.estimated_cost_micros),
     )
 
 
 def remix_refused(gone: bool) -> Message:
     """The Remix button or its form, when the original can't be remixed by this person."""
     if gone:
-        return private_answer("I can't find the video you wanted to remix any more, so nothing was started.")
+        return private_answer(_("I can't find the video you wanted to remix any more, so nothing was started."))
     return private_answer(
-        "Only the person who asked for a private video can remix it (nobody else can see it). Nothing was started."
+        _("Only the person who asked for a private video can remix it (nobody else can see it). Nothing was started.")
     )
 
 
 def remix_unavailable() -> Message:
     return private_answer(
-        "I couldn't open the remix form just now because Slack didn't answer me. Nothing was started; "
-        "press *Remix* again in a minute."
+        _(
+            "I couldn't open the remix form just now because Slack didn't answer me. Nothing was started; "
+            "press *Remix* again in a minute."
+        )
     )
 
 
 def rerun_refused(error: CommandError, *, full_version: bool = False) -> Message:
     reason = command_error(error)["text"]
     if full_version:
-        return private_answer(f"I can't make the full version of that draft as it was asked for: {reason}")
-    return private_answer(f"I can't run that prompt again as it was: {reason}")
+        return private_answer(
+            _("I can't make the full version of that draft as it was asked for: {reason}", reason=reason)
+        )
+    return private_answer(_("I can't run that prompt again as it was: {reason}", reason=reason))
 
 
 def rerun_unavailable() -> Message:
     return private_answer(
-        "I couldn't start the rerun just now because Slack didn't answer me. Nothing was started; "
-        "try again in a minute."
+        _(
+            "I couldn't start the rerun just now because Slack didn't answer me. Nothing was started; "
+            "try again in a minute."
+        )
     )
 
 
@@ -216,53 +244,78 @@ def progress_message(job: Job, *, approval_limit_micros: int = 0, running_cap: i
     shown = progress_shown(job)
     match job.state:
         case JobState.ACCEPTED | JobState.SUBMITTING:
-            text = "⏳ Sending the job to Perf…"
+            text = _("⏳ Sending the job to Perf…")
         case JobState.AWAITING_APPROVAL:
-            text = (
-                f"⏳ Waiting for approval: {_approval_cost(job)} is over this workspace's "
-                f"{usd(approval_limit_micros)} limit. Nothing is sent to Perf until an approver says yes."
+            text = _(
+                "⏳ Waiting for approval: {cost} is over this workspace's {limit} limit. "
+                "Nothing is sent to Perf until an approver says yes.",
+                cost=_approval_cost(job),
+                limit=usd(approval_limit_micros),
             )
         case JobState.QUEUED:
             where = place_phrase(shown.place_in_line or 1)
-            capped = f" one person runs at most {running_cap} at a time," if running_cap > 0 else ""
-            text = (
-                f"⏳ Waiting for a free slot at Perf: {where}. The account runs a few jobs at a time,{capped} "
-                "and people take turns."
-            )
+            if running_cap > 0:
+                text = _(
+                    "⏳ Waiting for a free slot at Perf: {place}. The account runs a few jobs at a time, "
+                    "one person runs at most {cap} at a time, and people take turns.",
+                    place=where,
+                    cap=running_cap,
+                )
+            else:
+                text = _(
+                    "⏳ Waiting for a free slot at Perf: {place}. The account runs a few jobs at a time, "
+                    "and people take turns.",
+                    place=where,
+                )
         case JobState.PENDING:
-            text = f"⏳ Queued at Perf · {escape(shown.perf_job_id or '-')}"
+            text = _("⏳ Queued at Perf · {perf_job_id}", perf_job_id=escape(shown.perf_job_id or "-"))
         case JobState.PROCESSING:
-            percent = shown.percent or 0
-            left = f" · about {shown.left.amount} {shown.left.unit} left" if shown.left else ""
-            text = f"{progress_bar(percent)} {percent}%{left}"
+            text = f"{progress_bar(shown.percent or 0)} {percent(shown.percent or 0)}"
+            if shown.left:
+                text += _time_left(shown.left.amount, shown.left.unit)
         case JobState.COMPLETE:
-            text = f"{progress_bar(100)} 100% · uploading the video…"
+            text = _("{bar} {percent} · uploading the video…", bar=progress_bar(100), percent=percent(100))
         case JobState.DELIVERED:
             if job.delivered_as_link:
-                why = f" ({escape(job.delivery_note)})" if job.delivery_note else ""
-                text = f"✅ Done. Slack didn't take the upload{why}, so here is the link: {escape(job.video_url or '')}"
+                link = escape(job.video_url or "")
+                if job.delivery_note:
+                    text = _(
+                        "✅ Done. Slack didn't take the upload ({why}), so here is the link: {link}",
+                        why=escape(job.delivery_note),
+                        link=link,
+                    )
+                else:
+                    text = _("✅ Done. Slack didn't take the upload, so here is the link: {link}", link=link)
+            elif (taken := taken_seconds(job)) is not None:
+                text = _("✅ Done in {taken} · {cost}", taken=seconds_text(taken), cost=usd(job.cost_micros))
             else:
-                text = f"✅ Done{time_taken(job)} · {usd(job.cost_micros)}"
+                text = _("✅ Done · {cost}", cost=usd(job.cost_micros))
         case JobState.FAILED:
-            text = (
-                approval_ending(job)
-                or f"❌ The video could not be made: {escape(job.error_message or 'unknown error')}"
+            text = approval_ending(job) or _(
+                "❌ The video could not be made: {error}", error=escape(job.error_message or _("unknown error"))
             )
         case JobState.UNKNOWN:
-            text = (
+            text = _(
                 "⚠️ The connection to Perf broke while this job was being sent, so I can't tell whether Perf "
                 "received it. To make sure you are not charged twice I did not send it again. "
                 "If no video appears here in a few minutes, press *Run again* on the message above."
             )
         case JobState.CANCELLED:
-            text = approval_ending(job) or "🚫 Cancelled. Perf has no cancel, so the job may still be charged."
+            text = approval_ending(job) or _("🚫 Cancelled. Perf has no cancel, so the job may still be charged.")
     return {"text": clip(text, MAX_TEXT, sent=True), "unfurl_links": False, "unfurl_media": False}
 
 
+def _time_left(amount: int, unit: str) -> str:
+    """` · about 3 min left`: the unit as progress_shown gives it (`s`, `min`)."""
+    if unit == "min":
+        return _n(" · about {count} min left", " · about {count} min left", amount)
+    return _(" · about {seconds} left", seconds=seconds_text(amount))
+
+
 def upload_title(job: Job) -> str:
-    taken = time_taken(job)
-    made = f" · made{taken}" if taken else ""
-    return f"{seconds_text(job.duration_seconds)} · {job.resolution} · {usd(job.cost_micros)}{made}"
+    title = f"{seconds_text(job.duration_seconds)} · {job.resolution} · {usd(job.cost_micros)}"
+    taken = taken_seconds(job)
+    return title if taken is None else title + _(" · made in {taken}", taken=seconds_text(taken))
 
 
 def video_filename(job: Job) -> str:
@@ -271,15 +324,22 @@ def video_filename(job: Job) -> str:
 
 
 def cannot_post_in_channel(reason: str, *, sent_to_perf: bool = False) -> Message:
-    hint = {
-        "not_in_channel": "Invite me first: `/invite @videobot`, then run the command again.",
-        "channel_not_found": "I can't see this channel. Invite me (`/invite @videobot`) and try again.",
-        "is_archived": "This channel is archived; run the command in another channel.",
-        "missing_scope": "videobot lacks a permission; ask whoever installed it to reinstall it from its manifest.",
-        "restricted_action": "This workspace doesn't let me post here; try another channel or ask an admin.",
-    }.get(reason, "Nothing was sent to Perf and nothing was charged. Try again in a minute.")
-    if sent_to_perf:
+    hints = {
+        "not_in_channel": N_("Invite me first: `/invite @videobot`, then run the command again."),
+        "channel_not_found": N_("I can't see this channel. Invite me (`/invite @videobot`) and try again."),
+        "is_archived": N_("This channel is archived; run the command in another channel."),
+        "missing_scope": N_("videobot lacks a permission; ask whoever installed it to reinstall it from its manifest."),
+        "restricted_action": N_("This workspace doesn't let me post here; try another channel or ask an admin."),
+    }
+    if reason in hints:
+        hint = _(hints[reason])
+        if sent_to_perf:
+            hint += " " + _("The job had already gone to Perf, so it may be charged.")
+    elif sent_to_perf:
         # Only a channel the bot had just posted in gets its job to Perf before its root.
-        hint = hint.replace("Nothing was sent to Perf and nothing was charged. ", "")
-        hint += " The job had already gone to Perf, so it may be charged."
-    return private_answer(f"I couldn't post in this channel ({clip(reason, 1_000)}). {hint}")
+        hint = _("Try again in a minute.") + " " + _("The job had already gone to Perf, so it may be charged.")
+    else:
+        hint = _("Nothing was sent to Perf and nothing was charged. Try again in a minute.")
+    return private_answer(
+        _("I couldn't post in this channel ({reason}). {hint}", reason=clip(reason, 1_000), hint=hint)
+    )

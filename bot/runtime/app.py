@@ -158,7 +158,11 @@ def _wire(
     metrics: Metrics,
 ) -> RunningServices:
     quotas = Quotas(store, settings)
-    people = People(slack, clock)
+    # The workspace's language (VIDEOBOT_LANGUAGE): whoever's own is not known yet is answered in it.
+    messages.configure(settings.language)
+    people = People(slack, clock, store=store)
+    # Locales still being asked when the bot stops are given up: the next process asks again.
+    stack.push_async_callback(people.close)
     takes = TakePoster(store, slack, media, clock, settings)
     stack.push_async_callback(takes.wait_idle)
     named = NamedAnswers(people, slack)
@@ -241,8 +245,28 @@ def build_bolt_app(services: Services) -> AsyncApp:
         services.poller.slack_waiting()
         await next()
 
+    @app.middleware
+    async def in_their_language(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
+        # Everything said privately to the person who typed, clicked or opened something is in their
+        # language (their Slack locale, remembered; never asked of Slack here). Channel messages of a job
+        # are in the job's own language, whoever's request built them.
+        team_id, user_id = _who(body)
+        language = await services.people.language(team_id, user_id) if user_id else None
+        with messages.speaking(language):
+            await next()
+
     register_all(app, services)
     return app
+
+
+def _who(body: dict[str, Any]) -> tuple[str, str]:
+    """The workspace and the person a request from Slack comes from ("" when none: a bot's message)."""
+    event: dict[str, Any] = body["event"] if isinstance(body.get("event"), dict) else {}
+    user: dict[str, Any] = body["user"] if isinstance(body.get("user"), dict) else {}
+    team: dict[str, Any] = body["team"] if isinstance(body.get("team"), dict) else {}
+    user_id = body.get("user_id") or user.get("id") or (event.get("user") if isinstance(event.get("user"), str) else "")
+    team_id = body.get("team_id") or team.get("id") or user.get("team_id") or ""
+    return str(team_id or ""), str(user_id or "")
 
 
 def _say(line: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any, TypedDict, TypeVar
 from urllib.parse import SplitResult, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot import messages
 from bot.domain.settings import (
     DEFAULT_DATABASE_URL,
     DEFAULT_MEDIA_HOSTS,
@@ -158,6 +159,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
         ),
         daily_jobs_per_user=number("VIDEOBOT_DAILY_JOBS_PER_USER", "0", int, 0, 1_000_000),
         timezone=problems.check(lambda: _timezone(get("VIDEOBOT_TIMEZONE", "UTC")), "UTC"),
+        language=problems.check(lambda: _language(get("VIDEOBOT_LANGUAGE", "en")), "en"),
         allowed_channels=problems.check(
             lambda: _channel_ids("VIDEOBOT_ALLOWED_CHANNELS", get("VIDEOBOT_ALLOWED_CHANNELS")), ()
         ),
@@ -468,6 +470,15 @@ def _timezone(value: str) -> str:
             f"VIDEOBOT_TIMEZONE must be an IANA time zone name such as Europe/Berlin or UTC, not {_shown(value)}"
         ) from None
     return value
+
+
+def _language(value: str) -> str:
+    """The workspace's language: one videobot has a catalogue for (or its region's: `de-AT` is served by `de`)."""
+    found = messages.supported(value.strip())
+    if found is None:
+        spoken = ", ".join(messages.shipped())
+        raise ConfigError(f"VIDEOBOT_LANGUAGE must be a language videobot speaks ({spoken}), not {_shown(value)}")
+    return found
 
 
 def _clock_time(name: str, value: str) -> tuple[int, int]:

@@ -680,6 +680,9 @@ class FakeSlack:
             "is_owner": fields.get("is_owner", False),
             "profile": {"display_name": fields.get("display_name", ""), "real_name": name},
         }
+        # Slack sends the locale only when asked (include_locale); a test sets a person's with add_user(locale=…).
+        if str(params.get("include_locale", "")).lower() in ("1", "true"):
+            user["locale"] = fields.get("locale", "en-US")
         return {"ok": True, "user": user}
 
     async def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
