@@ -21,6 +21,7 @@ engine and its reads):
     storage/spend.py       what was spent a day per workspace, channel, person, model; budgets' 80% notices
     storage/plans.py       the hot queries by name, and their query plans (tests/test_query_plans.py)
     storage/heartbeats.py  each replica's last write that succeeded (/healthz)
+    storage/adoption.py    rows stored before the workspace was in every key, given to their workspace
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
@@ -34,6 +35,7 @@ reads only `StoreBase`'s engine and its own state, never another seam, so each m
 from __future__ import annotations
 
 from storage.admissions import AdmissionQueries, JobIdTaken
+from storage.adoption import AdoptionQueries
 from storage.approvals import ApprovalQueries
 from storage.connect import open_engine
 from storage.counts import CountQueries
@@ -79,6 +81,7 @@ class Store(
     TakeQueries,
     PresetQueries,
     HeartbeatQueries,
+    AdoptionQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

@@ -90,7 +90,10 @@ class QueueQueries(StoreBase):
             )
             if claimed:
                 submitted = int(job.perf_job_id is not None)
-                moved = [(job.state.value, -1, -submitted), (JobState.SUBMITTING.value, 1, submitted)]
+                moved = [
+                    (job.team_id, job.state.value, -1, -submitted),
+                    (job.team_id, JobState.SUBMITTING.value, 1, submitted),
+                ]
                 turn = next_turn(await db.fetchval(HIGHEST_TURN_SQL))
                 await db.batch(
                     (_SUBMITTING_EVENT, (job.id, now)),

@@ -29,21 +29,22 @@ class People:
         self._slack = slack
         self._clock = clock
         self._cache_seconds = cache_seconds
-        self._known: dict[str, tuple[float, SlackUser]] = {}
+        # Keyed by workspace and person: the same user id in two workspaces is two people.
+        self._known: dict[tuple[str, str], tuple[float, SlackUser]] = {}
 
-    def known(self, user_id: str) -> SlackUser | None:
-        """`user_id` as last asked, if that was recently; never calls Slack."""
-        cached = self._known.get(user_id)
+    def known(self, user_id: str, *, team_id: str = "") -> SlackUser | None:
+        """`user_id` of workspace `team_id` as last asked, if that was recently; never calls Slack."""
+        cached = self._known.get((team_id, user_id))
         if cached is not None and self._clock.now() - cached[0] < self._cache_seconds:
             return cached[1]
         return None
 
-    async def get(self, user_id: str, priority: Priority = Priority.URGENT) -> SlackUser:
+    async def get(self, user_id: str, priority: Priority = Priority.URGENT, *, team_id: str = "") -> SlackUser:
         """Raises SlackCallError when Slack cannot say; callers decide whether that refuses or allows."""
-        if (user := self.known(user_id)) is not None:
+        if (user := self.known(user_id, team_id=team_id)) is not None:
             return user
         user = await self._slack.user_info(user_id, priority)
-        self._known[user_id] = (self._clock.now(), user)
+        self._known[(team_id, user_id)] = (self._clock.now(), user)
         return user
 
     def known_names(self, user_ids: Iterable[str]) -> dict[str, str]:

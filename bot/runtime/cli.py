@@ -239,7 +239,7 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
 
 
 async def _show_job(store: Store, job_id: str) -> int:
-    job = await store.get_job(job_id)
+    job = await store.get_job(job_id, team_id=None)  # the operator's: any workspace's job
     if job is None:
         print(f"videobot: no job {job_id}", file=sys.stderr)
         return 1

@@ -150,7 +150,7 @@ def retryable(job: Job) -> bool:
 
 
 async def retry_delivery(store: Store, job_id: str, now: float) -> Job:
-    job = await store.get_job(job_id)
+    job = await store.get_job(job_id, team_id=None)  # the operator's: any workspace's job
     if job is None:
         raise OpsRefused(f"no job {job_id}")
     if not retryable(job):
@@ -176,7 +176,7 @@ async def retry_delivery(store: Store, job_id: str, now: float) -> Job:
 
 
 async def cancel(store: Store, job_id: str, now: float) -> Job:
-    job = await store.get_job(job_id)
+    job = await store.get_job(job_id, team_id=None)  # the operator's: any workspace's job
     if job is None:
         raise OpsRefused(f"no job {job_id}")
     if job.state in TERMINAL_STATES:
