@@ -96,8 +96,8 @@ HOT_QUERIES: dict[str, Statement] = {
     # the fair line (issue 28): the parties next in turn, a party's first jobs in line and its jobs ahead
     # of one of them, every party waiting (a place in line), the turn a party takes with a slot
     "line_next_parties": (f"{NEXT_PARTIES_SQL} LIMIT ?", (5,)),
-    "line_heads": heads_sql({"U1": 3, "U2": 1}),
-    "line_party_ahead": (PARTY_AHEAD_SQL, ("U1", "vb_1", 5)),
+    "line_heads": heads_sql({"T1:U1": 3, "T1:U2": 1}),
+    "line_party_ahead": (PARTY_AHEAD_SQL, ("T1", "U1", "vb_1", 5)),
     "line_waiting_parties": (WAITING_PARTIES_SQL, ()),
     "line_highest_turn": (HIGHEST_TURN_SQL, ()),
     # every new request: the person's own defaults and the channel's

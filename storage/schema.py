@@ -583,6 +583,33 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE spend_days;
     ALTER TABLE spend_days_v2 RENAME TO spend_days;
     CREATE INDEX spend_days_period ON spend_days (team_id, scope, day, scope_id);
+    -- The fair line's parties are people of a workspace (bot.domain.line.party_of: team and person). One
+    -- workspace's line is the same line, its parties renamed; with several, each person of a workspace with
+    -- work in progress, keeping the turn the person had.
+    CREATE TABLE line_parties_v2 (
+        party TEXT PRIMARY KEY,
+        waiting INTEGER NOT NULL DEFAULT 0,
+        running INTEGER NOT NULL DEFAULT 0,
+        turn BIGINT NOT NULL
+    );
+    INSERT INTO line_parties_v2 (party, waiting, running, turn)
+        SELECT w.team_id || ':' || p.party, p.waiting, p.running, p.turn
+        FROM line_parties AS p CROSS JOIN rows_workspace AS w WHERE w.team_id <> '';
+    INSERT INTO line_parties_v2 (party, waiting, running, turn)
+        SELECT j.team_id || ':' || j.user_id,
+            SUM(CASE WHEN j.state IN ('accepted', 'queued') THEN 1 ELSE 0 END),
+            SUM(CASE WHEN j.state IN ('submitting', 'pending', 'processing') THEN 1 ELSE 0 END),
+            COALESCE(MIN(p.turn), MIN(j.arrival) - 1099511627776)
+        FROM jobs AS j LEFT JOIN line_parties AS p ON p.party = j.user_id
+        WHERE j.state IN ('accepted', 'queued', 'submitting', 'pending', 'processing')
+            AND (SELECT team_id FROM rows_workspace) = ''
+        GROUP BY j.team_id, j.user_id;
+    DROP TABLE line_parties;
+    ALTER TABLE line_parties_v2 RENAME TO line_parties;
+    CREATE INDEX line_parties_next ON line_parties (running, turn) WHERE waiting > 0;
+    CREATE INDEX line_parties_turn ON line_parties (turn);
+    DROP INDEX jobs_party_waiting;
+    CREATE INDEX jobs_party_waiting ON jobs (team_id, user_id, arrival) WHERE state IN ('accepted', 'queued');
     DROP TABLE rows_workspace;
     -- The jobs' indexes that a workspace's reads go through lead with it: a channel's, a person's, a day's.
     DROP INDEX jobs_channel_created;

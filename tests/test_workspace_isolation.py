@@ -344,3 +344,16 @@ async def test_rows_of_a_deployment_whose_jobs_name_two_workspaces_are_not_guess
         assert (await store.spent(B, "workspace", "", DAY)).jobs == 1
     finally:
         await store.close()
+
+
+async def test_the_same_user_id_in_two_workspaces_is_two_parties_to_the_fair_line(store: Store) -> None:
+    now = 1_800_000_000.0
+    in_a = [stored_job(created_at=now + n, state=JobState.QUEUED) for n in range(3)]
+    in_b = stored_job(created_at=now + 3, team_id=B, state=JobState.QUEUED)
+    for job in (*in_a, in_b):
+        assert await store.insert_job(job)
+    parties = {party.key: party.waiting for party in await store.line_parties()}
+    assert parties == {f"{A}:{USER}": 3, f"{B}:{USER}": 1}
+    # One person's burst in A does not hold back the person of the same id in B: B's job is second.
+    places = await store.places_in_line([*in_a, in_b])
+    assert places[in_b.id] == 2 and places[in_a[0].id] == 1
