@@ -357,3 +357,18 @@ async def test_the_same_user_id_in_two_workspaces_is_two_parties_to_the_fair_lin
     # One person's burst in A does not hold back the person of the same id in B: B's job is second.
     places = await store.places_in_line([*in_a, in_b])
     assert places[in_b.id] == 2 and places[in_a[0].id] == 1
+
+
+async def test_a_start_gives_waiting_rows_to_the_one_workspace_the_jobs_now_name(
+    database_url: str, make_bot: MakeBot
+) -> None:
+    store = await _store_before_the_workspace(database_url)  # upgraded with no job: its rows wait
+    try:
+        await store.migrate()
+        assert await store.insert_job(stored_job(created_at=1_800_000_000.0))  # then workspace A's first job
+    finally:
+        await store.close()
+    bot = await make_bot()  # the next start
+    assert await bot.services.store.unadopted_rows() == 0
+    limits = await bot.services.quotas.limits(A, CHANNEL)
+    assert limits.channel_has_own and limits.daily_jobs == 3
