@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--since", help="only jobs younger than this: 30d, 12h, 2w (default: every job)")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--workspace", metavar="TEAM_ID", help="only this workspace's jobs (default: every one)")
     export.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     backup = command(
         "backup",
@@ -225,12 +226,12 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
 
     since = ops.now() - ops.parse_since(args.since) if args.since else None
     if args.output is None:
-        written = await ops.export(store, since, args.format, sys.stdout)
+        written = await ops.export(store, since, args.format, sys.stdout, args.workspace)
     else:
         try:
             # A command of its own: nothing else waits on this loop while the file is written.
             with open(args.output, "w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
-                written = await ops.export(store, since, args.format, out)
+                written = await ops.export(store, since, args.format, out, args.workspace)
         except OSError as exc:
             print(f"videobot: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
             return 1
