@@ -28,7 +28,9 @@ def register(app: AsyncApp, services: Services) -> None:
         message = body.get("message") or {}
         channel_id = str((body.get("channel") or {}).get("id", ""))
         text = str(message.get("text") or "")
-        prompt = plain_words(text, await services.people.names(mentioned_users(text)[:MAX_NAMES_LOOKED_UP]))
+        prompt = plain_words(
+            text, await services.people.names(mentioned_users(text)[:MAX_NAMES_LOOKED_UP], team_id=workspace_of(body))
+        )
         # A message in a thread (a reply, or a parent with replies) carries thread_ts: the job goes there.
         thread_ts = message.get("thread_ts")
         place = messages.FormPlace(channel_id, thread_ts=thread_ts if isinstance(thread_ts, str) else None)

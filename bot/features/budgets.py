@@ -182,6 +182,7 @@ class BudgetWatch:
                 people_left_out=len(rows[USER]) - len(people),
             ),
             response_url,
+            team_id=team_id,
         )
 
     async def _sees_every_spend(self, team_id: str, user_id: str) -> bool:

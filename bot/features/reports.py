@@ -89,6 +89,7 @@ class ReportService:
             [p.user_id for p in report.people],
             lambda names: messages.usage_report(report, names, limits, usage, day, now, tz),
             response_url,
+            team_id=team_id,
         )
 
     async def post_due_reports(self) -> int:
@@ -111,7 +112,7 @@ class ReportService:
         if not await self._store.claim_report(team_id, scope, channel_id, day.label, now):
             return 0
         report = summarize(jobs, day.label)
-        names = await self._names(p.user_id for p in report.people)
+        names = await self._names(team_id, (p.user_id for p in report.people))
         message = messages.daily_report(report, names, workspace=scope == "workspace")
         try:
             ts = await self._slack.post_message(channel_id, message)
@@ -125,9 +126,9 @@ class ReportService:
         log.info("event=report_posted scope=%s channel=%s day=%s jobs=%d", scope, channel_id, day.label, report.jobs)
         return 1
 
-    async def _names(self, user_ids: Iterable[str]) -> dict[str, str]:
+    async def _names(self, team_id: str, user_ids: Iterable[str]) -> dict[str, str]:
         """Every id named: an id Slack could not name stands for itself in the report. Nobody waits for a daily
         report: its names are asked behind every lookup someone is waiting for (an admin's Approve, a command)."""
         ids = list(user_ids)
-        known = await self._people.names(ids, Priority.BACKGROUND)
+        known = await self._people.names(ids, Priority.BACKGROUND, team_id=team_id)
         return {user_id: known.get(user_id, user_id) for user_id in ids}
