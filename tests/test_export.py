@@ -78,6 +78,9 @@ async def test_export_writes_csv_and_json_of_the_jobs_since_then(
     code, out, err = await videobot(env, tmp_path, "export", "--workspace", "T0002")
     assert code == 0 and "exported 1 jobs" in err
     assert [row[0] for row in list(csv.reader(io.StringIO(out)))[1:]] == [elsewhere.id]
+    code, out, err = await videobot(env, tmp_path, "jobs", "--workspace", "T0002", "--channel", "C0MARKET")
+    assert code == 0, err
+    assert elsewhere.id in out and recent.id not in out  # the same channel id in workspace T0001: not listed
 
     target = tmp_path / "jobs.json"
     code, out, err = await videobot(env, tmp_path, "export", "--format", "json", "--output", str(target))

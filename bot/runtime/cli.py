@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     jobs = command("jobs", "list jobs", "Newest first; needs only DATABASE_URL.")
     jobs.add_argument("--state", choices=[s.value for s in JobState], help="only jobs in this state")
     jobs.add_argument("--channel", help="only jobs of this channel ID")
+    jobs.add_argument("--workspace", metavar="TEAM_ID", help="only jobs of this workspace")
     jobs.add_argument("--since", help="only jobs younger than this: 30m, 12h, 1d, 2w")
     jobs.add_argument("--limit", type=int, default=200, help="at most this many (default 200)")
     job = command("job", "show one job's settings and its whole history", "Needs only DATABASE_URL.")
@@ -179,7 +180,9 @@ async def _operate(args: argparse.Namespace, database_url: str) -> int:
             if args.command == "jobs":
                 since = ops.now() - ops.parse_since(args.since) if args.since else None
                 states = [JobState(args.state)] if args.state else []
-                found = await store.jobs(states=states, channel_id=args.channel, since=since, limit=args.limit)
+                found = await store.jobs(
+                    team_id=args.workspace, states=states, channel_id=args.channel, since=since, limit=args.limit
+                )
                 print(ops.jobs_table(found, ops.now()) if found else "no jobs")
             elif args.command == "vacuum":
                 space = await store.vacuum(full=args.full)
