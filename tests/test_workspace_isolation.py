@@ -20,7 +20,7 @@ from bot.clients.slack import SlackUser
 from bot.domain.defaults import Defaults
 from bot.domain.job import JobState
 from bot.domain.presets import Preset
-from bot.domain.quotas import ChannelLimits
+from bot.domain.quotas import ChannelLimits, day_of
 from bot.features.people import People
 from storage.db import MIGRATIONS, Store
 from storage.rows import INSERTED_COLUMNS, to_db
@@ -32,6 +32,7 @@ from tests.conftest import (
     FakeClock,
     MakeBot,
     button_click_body,
+    event_callback,
     private_text,
     reaction_event_body,
 )
@@ -372,3 +373,39 @@ async def test_a_start_gives_waiting_rows_to_the_one_workspace_the_jobs_now_name
     assert await bot.services.store.unadopted_rows() == 0
     limits = await bot.services.quotas.limits(A, CHANNEL)
     assert limits.channel_has_own and limits.daily_jobs == 3
+
+
+async def test_app_home_and_defaults_of_one_workspace_are_not_another_s(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    done = await _delivered(bot)
+    assert (await bot.command("defaults me --model veo-3")).status == 200  # alice's, in workspace A
+
+    # Alice of workspace B (the same user id) opens her App Home: none of A's jobs or spending.
+    opened = event_callback(
+        {"type": "app_home_opened", "user": USER, "channel": "D0HOME", "tab": "home"}, "EvHB", team=B
+    )
+    assert (await bot.event(opened)).status == 200
+    await bot.services.home.wait_idle()
+    [home_in_b] = bot.slack.homes[USER]
+    assert done.prompt not in json.dumps(home_in_b) and done.id not in json.dumps(home_in_b)
+
+    # Her new video in B starts from the catalogue's defaults, not from A's alice's.
+    assert (await bot.command("A kite over the dunes", team=B)).status == 200
+    [in_b] = await bot.services.store.jobs(team_id=B)
+    assert in_b.model != "veo-3"
+    assert (await bot.command("A kite over the dunes")).status == 200
+    assert {job.model for job in await bot.services.store.jobs(team_id=A) if job.id != done.id} == {"veo-3"}
+
+
+async def test_each_workspace_gets_its_own_daily_report_of_the_same_channel(make_bot: MakeBot) -> None:
+    bot = await make_bot()
+    await bot.command("A lighthouse")
+    await bot.command("A glacier", user=BOB)
+    await bot.command("A kite", team=B)
+    await bot.run_jobs()
+    bot.clock.t = day_of(bot.clock.t, "UTC").end + 9 * 3600  # the next day, 09:00
+    assert await bot.services.reports.post_due_reports() == 2  # the channel of each workspace, once
+    assert await bot.services.reports.post_due_reports() == 0
+    reports = sorted(m.all_text() for m in bot.slack.roots(CHANNEL) if "📊" in m.text)
+    assert len(reports) == 2
+    assert "Jobs: 1 · delivered 1" in reports[0] + reports[1] and "Jobs: 2 · delivered 2" in reports[0] + reports[1]
