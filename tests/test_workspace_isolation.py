@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -270,13 +269,13 @@ def _workspace_migration() -> int:
     return next(n for n, script in enumerate(MIGRATIONS, start=1) if "Every row belongs to one workspace" in script)
 
 
-async def _store_before_the_workspace(database_url: str, *teams: str) -> Store:
+async def _store_before_the_workspace(database_url: str, *teams: str, state: JobState = JobState.DELIVERED) -> Store:
     """A database one migration short of the workspace in every key, with a job of each of `teams` and the
     rows of a channel and a person that were keyed by their ids alone."""
     store = await Store.open(database_url, migrate=False)
     await store._engine.migrate(MIGRATIONS[: _workspace_migration() - 1])
     jobs = [
-        stored_job(created_at=1_800_000_000.0 + n, team_id=team, spend_day=DAY[0], state=JobState.DELIVERED)
+        stored_job(created_at=1_800_000_000.0 + n, team_id=team, spend_day=DAY[0], state=state)
         for n, team in enumerate(teams)
     ]
     rows = [[*(to_db(c, getattr(job, c)) for c in INSERTED_COLUMNS), n + 1] for n, job in enumerate(jobs)]
@@ -294,7 +293,12 @@ async def _store_before_the_workspace(database_url: str, *teams: str) -> Store:
                 "INSERT INTO channel_limits (channel_id, daily_jobs, set_by, set_at) VALUES (?, ?, ?, ?)",
                 (CHANNEL, 3, USER, 1.0),
             ),
-            *insert_rows("job_counts", ("state", "jobs", "submitted"), [("delivered", len(jobs), 0)] if jobs else []),
+            *insert_rows("job_counts", ("state", "jobs", "submitted"), [(state.value, len(jobs), 0)] if jobs else []),
+            *insert_rows(
+                "line_parties",
+                ("party", "waiting", "running", "turn"),
+                [(USER, len(jobs), 0, 5)] if jobs and state is JobState.QUEUED else [],
+            ),
             *insert_rows(
                 "spend_days",
                 ("scope", "scope_id", "day", "jobs", "cost_micros"),
@@ -336,11 +340,15 @@ async def test_rows_of_an_unknown_workspace_wait_for_the_next_start_in_single_mo
         await store.close()
 
 
-async def test_rows_of_a_deployment_whose_jobs_name_two_workspaces_are_not_guessed(tmp_path: Path) -> None:
-    store = await _store_before_the_workspace(f"sqlite:///{tmp_path / 'two.db'}", A, B)
+async def test_rows_of_a_deployment_whose_jobs_name_two_workspaces_are_not_guessed(database_url: str) -> None:
+    store = await _store_before_the_workspace(database_url, A, B, state=JobState.QUEUED)
     try:
         await store.migrate()
         assert await store.unadopted_rows() == 2 and await store.adopt_rows_from_jobs() == 0
+        # The person's place in the fair line splits into the person of each workspace, keeping its turn.
+        parties = {(p.key, p.waiting, p.turn) for p in await store.line_parties()}
+        assert parties == {(f"{A}:{USER}", 1, 5), (f"{B}:{USER}", 1, 5)}
+        assert (await store.scrape_counts(DAY)).by_state == {"queued": 2}
         assert (await store.spent(A, "workspace", "", DAY)).jobs == 1  # summed again per workspace
         assert (await store.spent(B, "workspace", "", DAY)).jobs == 1
     finally:
