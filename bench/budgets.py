@@ -108,10 +108,10 @@ async def main(per_day: int) -> None:
         store, backfill = await filled(Path(tmp) / "month.db", jobs)
         engine = store._engine
         by_rows = await median_of(50, lambda: engine.reads.fetchval(MONTH_BY_ROWS, *month.bounds))
-        by_summary = await median_of(200, lambda: store.spent(WORKSPACE, "", month.bounds))
+        by_summary = await median_of(200, lambda: store.spent("T0001", WORKSPACE, "", month.bounds))
         assert (
             await engine.reads.fetchval(MONTH_BY_ROWS, *month.bounds)
-            == (await store.spent(WORKSPACE, "", month.bounds)).cost_micros
+            == (await store.spent("T0001", WORKSPACE, "", month.bounds)).cost_micros
         ), "the summary must sum what the rows do"
         admit_full, admit_empty = await admissions(store, 200), await admissions(empty, 200)
         admit_no_account = await admissions(store, 200, count_account=False, first=200)

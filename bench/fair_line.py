@@ -35,7 +35,7 @@ from pathlib import Path
 
 from bench.history_db import postgres_admin
 from bot.domain.job import WAITING_STATES, Job, JobState
-from bot.domain.line import turns
+from bot.domain.line import party_of, turns
 from storage.db import Store
 from tests.fakes.jobs import stored_job
 
@@ -68,7 +68,7 @@ async def next_jobs(store: Store) -> tuple[Job, Job]:
     """The job whose turn it is, and its party's next one."""
     [party] = turns(await store.line_parties(), 1)
     mine = sorted(
-        (job for job in await store.jobs(states=sorted(WAITING_STATES)) if job.user_id == party),
+        (job for job in await store.jobs(states=sorted(WAITING_STATES)) if party_of(job) == party),
         key=lambda job: job.arrival or 0,
     )
     return mine[0], mine[1]

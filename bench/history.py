@@ -74,17 +74,17 @@ class Figure:
 async def _home_of_an_admin(store: Store, now: float) -> object:
     """What bot/features/home.py reads to publish an admin's tab."""
     today = day_of(now, "UTC")
-    await store.recent_jobs_of(PERSON, 10)
-    await store.spent(USER, PERSON, today.bounds)
-    await store.spent(USER, PERSON, (today.start - 30 * 86400, today.end))
-    usage = await store.channel_usage(today.bounds)
-    return await store.channels_limits(list(usage))
+    await store.recent_jobs_of("T0001", PERSON, 10)
+    await store.spent("T0001", USER, PERSON, today.bounds)
+    await store.spent("T0001", USER, PERSON, (today.start - 30 * 86400, today.end))
+    usage = await store.channel_usage("T0001", today.bounds)
+    return await store.channels_limits("T0001", list(usage))
 
 
 async def _daily_summary(store: Store, now: float) -> object:
     """What bot/features/reports.py reads for yesterday's workspace report (the catch-up at start)."""
     day = day_of(now - 86400, "UTC")
-    await store.channels_used(day.bounds)
+    await store.channels_used("T0001", day.bounds)
     return await store.jobs(since=day.start, until=day.end)
 
 
@@ -98,7 +98,7 @@ QUERIES: dict[str, Query] = {
     "`/metrics` render": lambda store, now: Metrics().render(store, day_of(now, "UTC").bounds),
     "`/video status` (heaviest channel)": lambda store, now: store.jobs(states=OPEN, channel_id=HEAVY_CHANNEL),
     "admission usage reads (channel, person)": lambda store, now: store.usage(
-        HEAVY_CHANNEL, PERSON, day_of(now, "UTC").bounds
+        "T0001", HEAVY_CHANNEL, PERSON, day_of(now, "UTC").bounds
     ),
     "App Home of an admin": _home_of_an_admin,
     "daily summary (yesterday, workspace)": _daily_summary,

@@ -12,6 +12,7 @@ from bot.domain.job import CancelOutcome
 from bot.features.remixes import RemixOutcome
 from bot.features.reruns import RerunOutcome
 from handlers.services import Services
+from handlers.workspace import workspace_of
 
 log = logging.getLogger("videobot.handlers")
 
@@ -36,6 +37,7 @@ def register(app: AsyncApp, services: Services) -> None:
         channel_id, message_ts = _clicked_message(body)
         user_id = str((body.get("user") or {}).get("id", ""))
         outcome = await services.remixes.open_form(
+            team_id=workspace_of(body),
             channel_id=channel_id,
             message_ts=message_ts,
             user_id=user_id,
@@ -52,6 +54,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_showcase(ack: AsyncAck, body: dict[str, Any]) -> None:
         channel_id, message_ts = _clicked_message(body)
         await services.takes.showcase_button(
+            team_id=workspace_of(body),
             channel_id=channel_id,
             message_ts=message_ts,
             user_id=str((body.get("user") or {}).get("id", "")),
@@ -63,6 +66,7 @@ def register(app: AsyncApp, services: Services) -> None:
     async def on_share(ack: AsyncAck, body: dict[str, Any]) -> None:
         channel_id, message_ts = _clicked_message(body)
         await services.takes.share_button(
+            team_id=workspace_of(body),
             channel_id=channel_id,
             message_ts=message_ts,
             user_id=str((body.get("user") or {}).get("id", "")),
@@ -75,7 +79,7 @@ def register(app: AsyncApp, services: Services) -> None:
         user_id = str((body.get("user") or {}).get("id", ""))
         channel_id = str((body.get("container") or {}).get("channel_id", ""))
         job_id = str(action.get("value", ""))
-        outcome, _ = await services.control.cancel(job_id, user_id, channel_id)
+        outcome, _ = await services.control.cancel(workspace_of(body), job_id, user_id, channel_id)
         if outcome == CancelOutcome.CANCELLED:
             services.poller.wake()
         else:
@@ -84,7 +88,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
     @app.action(messages.DETAILS_ACTION_ID)
     async def on_details(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        found = await services.control.details(str(action.get("value", "")))
+        found = await services.control.details(workspace_of(body), str(action.get("value", "")))
         message = messages.details_message(*found) if found else messages.cancel_result(CancelOutcome.NOT_FOUND, "")
         await services.slack.respond(str(body.get("response_url", "")), message)
         await ack()
@@ -98,6 +102,7 @@ async def _rerun_click(
     try:
         outcome = await services.reruns.from_button(
             full_version=full_version,
+            team_id=workspace_of(body),
             channel_id=channel_id,
             message_ts=message_ts,
             user_id=str((body.get("user") or {}).get("id", "")),

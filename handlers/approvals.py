@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import messages
 from bot.clients.slack import SlackCallError
 from handlers.services import Services
+from handlers.workspace import workspace_of
 
 log = logging.getLogger("videobot.handlers")
 
@@ -21,7 +22,7 @@ def _clicker(body: dict[str, Any]) -> str:
 def register(app: AsyncApp, services: Services) -> None:
     @app.action(messages.APPROVE_ACTION_ID)
     async def on_approve(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        answer, job = await services.approvals.approve(str(action.get("value", "")), _clicker(body))
+        answer, job = await services.approvals.approve(workspace_of(body), str(action.get("value", "")), _clicker(body))
         if answer == messages.ApprovalAnswer.DECIDED:
             services.poller.wake()
         else:
@@ -31,7 +32,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.action(messages.DENY_ACTION_ID)
     async def on_deny(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         job_id = str(action.get("value", ""))
-        answer, job = await services.approvals.check(job_id, _clicker(body))
+        answer, job = await services.approvals.check(workspace_of(body), job_id, _clicker(body))
         if answer == messages.ApprovalAnswer.DECIDED:
             try:
                 await services.slack.open_view(str(body.get("trigger_id", "")), messages.deny_form(job_id))
@@ -45,7 +46,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.view(messages.DENY_CALLBACK_ID)
     async def on_deny_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         job_id, reason = messages.deny_form_values(view)
-        answer, job = await services.approvals.deny(job_id, _clicker(body), reason)
+        answer, job = await services.approvals.deny(workspace_of(body), job_id, _clicker(body), reason)
         if answer != messages.ApprovalAnswer.DECIDED:
             await ack(response_action="errors", errors=messages.deny_form_refused(answer, job))
             return

@@ -32,6 +32,7 @@ from bot.domain.request import (
     parse_video_command,
 )
 from handlers.services import Services
+from handlers.workspace import workspace_of
 
 log = logging.getLogger("videobot.handlers")
 
@@ -52,7 +53,7 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
     parsed = parse_video_command(command.get("text"))
     channel_id, user_id = command.get("channel_id", ""), command.get("user_id", "")
     if isinstance(parsed, FormRequest):
-        return await _open_form(services, command.get("trigger_id", ""), channel_id, user_id)
+        return await _open_form(services, command.get("trigger_id", ""), _team(command), channel_id, user_id)
     if isinstance(parsed, HelpRequest):
         return _help(services)
     if isinstance(parsed, CommandError):
@@ -69,10 +70,12 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
         return messages.internal_error()
 
 
-async def _open_form(services: Services, trigger_id: str, channel_id: str, user_id: str) -> messages.Message:
+async def _open_form(
+    services: Services, trigger_id: str, team_id: str, channel_id: str, user_id: str
+) -> messages.Message:
     try:
-        values = await services.defaults.form_values(channel_id, user_id)
-        place = messages.FormPlace(channel_id, presets=await services.presets.names(channel_id, user_id))
+        values = await services.defaults.form_values(team_id, channel_id, user_id)
+        place = messages.FormPlace(channel_id, presets=await services.presets.names(team_id, channel_id, user_id))
         await services.slack.open_view(trigger_id, messages.video_form(channel_id, values, place=place))
     except SlackCallError as exc:
         log.warning("event=form_not_opened channel=%s error=%s", channel_id, exc.error)
@@ -96,28 +99,29 @@ async def _answer(
     channel_id: str,
     user_id: str,
 ) -> messages.Message:
+    team_id, response_url = _team(command), str(command.get("response_url") or "")
     if isinstance(parsed, QuotaRequest):
         if parsed.new_limit is None:
-            return await services.reports.quota(channel_id, user_id)
-        return await services.reports.set_quota(channel_id, user_id, parsed.new_limit)
+            return await services.reports.quota(team_id, channel_id, user_id)
+        return await services.reports.set_quota(team_id, channel_id, user_id, parsed.new_limit)
     if isinstance(parsed, ReportRequest):
         if parsed.month:
-            return await services.budgets.report_month(user_id, str(command.get("response_url") or ""))
-        return await services.reports.report_today(channel_id, user_id, str(command.get("response_url") or ""))
+            return await services.budgets.report_month(team_id, user_id, response_url)
+        return await services.reports.report_today(team_id, channel_id, user_id, response_url)
     if isinstance(parsed, ModelsRequest):
         return _for_ack(messages.models_message())
     if isinstance(parsed, DefaultsRequest):
-        return _for_ack(await services.defaults.answer(parsed, channel_id, user_id))
+        return _for_ack(await services.defaults.answer(team_id, parsed, channel_id, user_id))
     if isinstance(parsed, PresetRequest):
-        return _for_ack(await services.presets.answer(parsed, channel_id, user_id))
+        return _for_ack(await services.presets.answer(team_id, parsed, channel_id, user_id))
     if isinstance(parsed, StatusRequest):
-        return _for_ack(messages.status_message(await services.control.unfinished(channel_id, user_id)))
+        return _for_ack(messages.status_message(await services.control.unfinished(team_id, channel_id, user_id)))
     if isinstance(parsed, ShowRequest):
-        return _for_ack(await services.recall.show(parsed.job_id, user_id))
+        return _for_ack(await services.recall.show(team_id, parsed.job_id, user_id))
     if isinstance(parsed, HistoryRequest):
-        return _for_ack(await services.recall.history(user_id, parsed.words))
+        return _for_ack(await services.recall.history(team_id, user_id, parsed.words))
     if isinstance(parsed, CancelRequest):
-        outcome, job = await services.control.cancel(parsed.job_id, user_id, channel_id)
+        outcome, job = await services.control.cancel(team_id, parsed.job_id, user_id, channel_id)
         if outcome == CancelOutcome.CANCELLED:
             services.poller.wake()
         return _for_ack(messages.cancel_result(outcome, parsed.job_id, job))
@@ -127,7 +131,7 @@ async def _answer(
 async def _start(
     services: Services, parsed: VideoRequest, command: Mapping[str, Any], channel_id: str, user_id: str
 ) -> messages.Message:
-    effective = await services.defaults.apply(parsed, channel_id, user_id)
+    effective = await services.defaults.apply(_team(command), parsed, channel_id, user_id)
     if isinstance(effective, CommandError):
         log.info("event=command_refused code=%s channel=%s", effective.code, channel_id)
         return messages.command_error(effective)
@@ -136,7 +140,7 @@ async def _start(
         return await _start_comparison(services, compared, command, effective.skipped)
     job = await services.jobs.start(
         effective.request,
-        team_id=command.get("team_id", ""),
+        team_id=_team(command),
         channel_id=channel_id,
         user_id=user_id,
         response_url=command.get("response_url", ""),
@@ -156,7 +160,7 @@ async def _start_comparison(
     preset or the defaults was skipped, are said privately."""
     await services.jobs.start_comparison(
         request,
-        team_id=command.get("team_id", ""),
+        team_id=_team(command),
         channel_id=command.get("channel_id", ""),
         user_id=command.get("user_id", ""),
         response_url=command.get("response_url", ""),
@@ -164,6 +168,11 @@ async def _start_comparison(
     services.poller.wake()
     capped = [take for take in comparison_takes(request) if take.capped_from is not None]
     return _for_ack(messages.comparison_capped(capped, skipped)) if capped or skipped else {}
+
+
+def _team(command: Mapping[str, Any]) -> str:
+    """The workspace the command comes from, as every other handler finds it."""
+    return workspace_of(command)
 
 
 def _help(services: Services) -> messages.Message:

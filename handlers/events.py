@@ -8,17 +8,22 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from bot.features.reruns import RerunOutcome
 from handlers.services import Services
+from handlers.workspace import workspace_of
 
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.event("reaction_added")
-    async def on_reaction_added(ack: AsyncAck, event: dict[str, Any], context: AsyncBoltContext) -> None:
+    async def on_reaction_added(
+        ack: AsyncAck, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
         item = event.get("item") or {}
+        team_id = workspace_of(body)
         if item.get("type") == "message":
             # Not caught on purpose: a crash answers 500, Slack redelivers, and the rerun's trigger key
             # makes the redelivery start at most one job.
             outcome = await services.reruns.from_reaction(
                 reaction=str(event.get("reaction", "")),
+                team_id=team_id,
                 channel_id=str(item.get("channel", "")),
                 message_ts=str(item.get("ts", "")),
                 user_id=str(event.get("user", "")),
@@ -29,6 +34,7 @@ def register(app: AsyncApp, services: Services) -> None:
             # A ⭐ showcases the take once (the claim makes redeliveries and more stars no-ops).
             await services.takes.star(
                 reaction=str(event.get("reaction", "")),
+                team_id=team_id,
                 channel_id=str(item.get("channel", "")),
                 message_ts=str(item.get("ts", "")),
                 user_id=str(event.get("user", "")),
@@ -37,10 +43,10 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
 
     @app.event("app_home_opened")
-    async def on_home_opened(ack: AsyncAck, event: dict[str, Any]) -> None:
+    async def on_home_opened(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
         await ack()
         if event.get("tab") == "home" and event.get("user"):
-            await services.home.opened(str(event["user"]))
+            await services.home.opened(workspace_of(body), str(event["user"]))
 
     @app.event("user_change")
     async def on_user_change(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import CommandError, validate_form
 from bot.features.remixes import RemixOutcome
 from handlers.services import Services
+from handlers.workspace import workspace_of
 
 log = logging.getLogger("videobot.handlers")
 
@@ -41,7 +42,7 @@ def register(app: AsyncApp, services: Services) -> None:
         place, values = messages.form_place(view), messages.form_values(view)
         name = str((action.get("selected_option") or {}).get("value", ""))
         user_id = str((body.get("user") or {}).get("id", ""))
-        options = await services.presets.options(name, place.channel_id or values.channel, user_id)
+        options = await services.presets.options(workspace_of(body), name, place.channel_id or values.channel, user_id)
         if options is None:  # deleted since the form opened: nothing to fill in
             return
         # New block_ids for the fields the preset fills in: Slack shows the new values instead of the old.
@@ -88,7 +89,9 @@ async def _submit(services: Services, ack: AsyncAck, body: dict[str, Any], view:
     try:
         # Stored before the ack, as for the typed command.
         if place.remix_of:
-            remixed = await services.remixes.submit(place.remix_of, request, user_id=user_id, view_id=view_id(view))
+            remixed = await services.remixes.submit(
+                place.remix_of, request, team_id=workspace_of(body), user_id=user_id, view_id=view_id(view)
+            )
             if remixed in (RemixOutcome.GONE, RemixOutcome.NOT_YOURS):
                 refusal = messages.remix_refused(remixed is RemixOutcome.GONE)["text"]
                 await ack(response_action="errors", errors=messages.form_refused(refusal))
@@ -97,7 +100,7 @@ async def _submit(services: Services, ack: AsyncAck, body: dict[str, Any], view:
             await services.jobs.start_from_form(
                 request,
                 view_id=view_id(view),
-                team_id=str((body.get("team") or {}).get("id", "")),
+                team_id=workspace_of(body),
                 channel_id=channel_id,
                 user_id=user_id,
                 thread_ts=place.thread_ts,

@@ -14,6 +14,7 @@ from bot.clients.slack import SlackCallError
 from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import CommandError, validate_form
 from handlers.services import Services
+from handlers.workspace import workspace_of
 
 log = logging.getLogger("videobot.handlers")
 
@@ -64,13 +65,13 @@ async def _start(
         log.info("event=step_requester_refused execution=%s", execution_id)
         return messages.STEP_NEEDS_RUNNER
     # The inputs left empty take the requester's and the channel's defaults, as a typed command's would.
-    effective = await services.defaults.apply(request, channel_id, user_id)
+    effective = await services.defaults.apply(workspace_of(body), request, channel_id, user_id)
     if isinstance(effective, CommandError):
         return str(messages.command_error(effective)["text"])
     try:
         job = await services.jobs.start_for_step(
             effective.request,
-            team_id=str(body.get("team_id", "")),
+            team_id=workspace_of(body),
             channel_id=channel_id,
             user_id=user_id,
             execution_id=execution_id,

@@ -28,6 +28,8 @@ _Day = tuple[float, float]  # a day's start and end
 LAST_ARRIVAL_SQL = "SELECT COALESCE(MAX(arrival), 0) FROM jobs"
 # The group's new ids that some job already has (ids of one hour share a prefix): by the primary key.
 IDS_TAKEN_SQL = "SELECT id FROM jobs WHERE id IN ({})"
+# The group's triggers that already started a job in their workspace; bound as the teams, then the triggers.
+TRIGGERS_TAKEN_SQL = "SELECT team_id, trigger FROM job_triggers WHERE team_id IN ({}) AND trigger IN ({})"
 
 
 class JobIdTaken(Exception):
@@ -51,25 +53,33 @@ class _Admission:
         return (self.job, *self.more)
 
 
+_TeamDay = tuple[str, _Day]  # a workspace and a day (or a month) of it
+
+
 @dataclasses.dataclass(frozen=True)
 class _MoneyAt:
-    """Where a group's reads of money start: per month the channels' and workspace's spend, per day the
-    people's, then the account's jobs of the last 24 hours."""
+    """Where a group's reads of money start: per workspace and month its channels' and its own spend, per
+    workspace and day its people's, then the account's jobs of the last 24 hours."""
 
-    months: list[tuple[_Day, int]]
-    days: list[tuple[_Day, int]]
+    months: list[tuple[_TeamDay, int]]
+    days: list[tuple[_TeamDay, int]]
     account: int | None  # None: no admission of the group counts the account's jobs
 
     @classmethod
     def add(cls, checked: Sequence[_Admission], reads: list[Statement]) -> _MoneyAt:
         months, days = [], []
-        for month in dict.fromkeys(a.month for a in checked if a.month is not None):
-            months.append((month, len(reads)))
-            reads.append(spend_read(CHANNEL, [a.job.channel_id for a in checked if a.month == month], month))
-            reads.append(spend_read(WORKSPACE, [""], month))
-        for day in dict.fromkeys(a.day for a in checked if a.day is not None):
-            days.append((day, len(reads)))
-            reads.append(spend_read(USER, [a.job.user_id for a in checked if a.day == day], day))
+        for team, month in dict.fromkeys((a.job.team_id, a.month) for a in checked if a.month is not None):
+            assert month is not None
+            these = [a for a in checked if a.month == month and a.job.team_id == team]
+            months.append(((team, month), len(reads)))
+            reads.append(spend_read(team, CHANNEL, [a.job.channel_id for a in these], month))
+            reads.append(spend_read(team, WORKSPACE, [""], month))
+        for team, day in dict.fromkeys((a.job.team_id, a.day) for a in checked if a.day is not None):
+            assert day is not None
+            days.append(((team, day), len(reads)))
+            reads.append(
+                spend_read(team, USER, [a.job.user_id for a in checked if (a.job.team_id, a.day) == (team, day)], day)
+            )
         counting = [a for a in checked if a.count_account]
         if not counting:
             return cls(months, days, None)
@@ -84,47 +94,58 @@ class _Reads:
 
     statements: list[Statement]
     triggers: bool  # the third result holds the group's triggers already taken (the second, their ids taken)
-    usage_at: list[tuple[_Day, int]]  # each day and where its two usage reads (channels, people) start
-    limits: bool  # the last result holds the channels' own limits
+    usage_at: list[tuple[_TeamDay, int]]  # each workspace's day and where its two usage reads (channels, people) start
+    limits_at: list[int]  # where each workspace's read of its channels' own limits is
     money: _MoneyAt | None = None  # where the reads of budgets in money are (None: nothing is checked)
 
     @classmethod
     def of(cls, group: Sequence[_Admission]) -> _Reads:
         checked = [a for a in group if a.check is not None]
-        triggers = list(dict.fromkeys(a.trigger for a in group if a.trigger is not None))
-        days = list(dict.fromkeys(a.day for a in checked if a.day is not None))
-        channels = list(dict.fromkeys(a.job.channel_id for a in checked))
+        triggers = list(dict.fromkeys((a.job.team_id, a.trigger) for a in group if a.trigger is not None))
+        team_days = list(dict.fromkeys((a.job.team_id, a.day) for a in checked if a.day is not None))
         reads: list[Statement] = [
             (LAST_ARRIVAL_SQL, ()),
             in_list(IDS_TAKEN_SQL, list(dict.fromkeys(job.id for a in group for job in a.jobs))),
         ]
         if triggers:
-            reads.append(in_list("SELECT trigger FROM job_triggers WHERE trigger IN ({})", triggers))
-        usage_at: list[tuple[_Day, int]] = []
-        for day in days:
-            on_day = [a for a in checked if a.day == day]
-            usage_at.append((day, len(reads)))
-            reads.append(in_list(CHANNEL_USAGE_SQL, list(dict.fromkeys(a.job.channel_id for a in on_day)), *day))
-            reads.append(in_list(USER_USAGE_SQL, list(dict.fromkeys(a.job.user_id for a in on_day)), *day))
+            # Both keys' lists: the primary key (team_id, trigger) is searched for each pair; a pair that
+            # matches only across (one team's trigger, another's team) is left out below.
+            teams = list(dict.fromkeys(team for team, _ in triggers))
+            names = list(dict.fromkeys(trigger for _, trigger in triggers))
+            sql = TRIGGERS_TAKEN_SQL.format(", ".join("?" for _ in teams), ", ".join("?" for _ in names))
+            reads.append((sql, (*teams, *names)))
+        usage_at: list[tuple[_TeamDay, int]] = []
+        for team, day in team_days:
+            assert day is not None
+            on_day = [a for a in checked if (a.job.team_id, a.day) == (team, day)]
+            usage_at.append(((team, day), len(reads)))
+            channels_used = list(dict.fromkeys(a.job.channel_id for a in on_day))
+            reads.append(in_list(CHANNEL_USAGE_SQL, channels_used, team, *day))
+            reads.append(in_list(USER_USAGE_SQL, list(dict.fromkeys(a.job.user_id for a in on_day)), team, *day))
         money = _MoneyAt.add(checked, reads) if checked else None
-        if channels:
-            reads.append(in_list(CHANNEL_LIMITS_SQL, channels))
-        return cls(reads, bool(triggers), usage_at, bool(channels), money)
+        limits_at: list[int] = []
+        for team in dict.fromkeys(a.job.team_id for a in checked):
+            limits_at.append(len(reads))
+            channels = list(dict.fromkeys(a.job.channel_id for a in checked if a.job.team_id == team))
+            reads.append(in_list(CHANNEL_LIMITS_SQL, channels, team))
+        return cls(reads, bool(triggers), usage_at, limits_at, money)
 
 
 @dataclasses.dataclass
 class _Ledger:
-    """Usage as the reads saw it, then with each job this group admits added, so later ones count it."""
+    """Usage as the reads saw it, then with each job this group admits added, so later ones count it.
+
+    Every key leads with the workspace: the same channel or person id in two workspaces counts apart."""
 
     last_arrival: int
     ids_taken: set[str]
-    triggers_taken: set[str]
-    limits: dict[str, ChannelLimits]
-    channel_used: dict[tuple[str, _Day], tuple[int, int]] = dataclasses.field(default_factory=dict)
-    user_used: dict[tuple[str, _Day], int] = dataclasses.field(default_factory=dict)
-    channel_month: dict[tuple[str, _Day], int] = dataclasses.field(default_factory=dict)
-    workspace_month: dict[_Day, int] = dataclasses.field(default_factory=dict)
-    user_cost: dict[tuple[str, _Day], int] = dataclasses.field(default_factory=dict)
+    triggers_taken: set[tuple[str, str]]
+    limits: dict[tuple[str, str], ChannelLimits]
+    channel_used: dict[tuple[str, str, _Day], tuple[int, int]] = dataclasses.field(default_factory=dict)
+    user_used: dict[tuple[str, str, _Day], int] = dataclasses.field(default_factory=dict)
+    channel_month: dict[tuple[str, str, _Day], int] = dataclasses.field(default_factory=dict)
+    workspace_month: dict[_TeamDay, int] = dataclasses.field(default_factory=dict)
+    user_cost: dict[tuple[str, str, _Day], int] = dataclasses.field(default_factory=dict)
     account: tuple[int, float] = (0, 0.0)  # jobs of the last 24 hours, and when the oldest of them was made
 
     @classmethod
@@ -132,37 +153,42 @@ class _Ledger:
         ledger = cls(
             last_arrival=int(found[0].rows[0][0]),
             ids_taken={row[0] for row in found[1].rows},
-            triggers_taken={row[0] for row in found[2].rows} if reads.triggers else set(),
-            limits={row[4]: channel_limits_from_row(row) for row in found[-1].rows} if reads.limits else {},
+            triggers_taken={(str(row[0]), str(row[1])) for row in found[2].rows} if reads.triggers else set(),
+            limits={
+                (str(row[6]), str(row[4])): channel_limits_from_row(row)
+                for at in reads.limits_at
+                for row in found[at].rows
+            },
         )
-        for day, at in reads.usage_at:
-            ledger.channel_used |= {(row[0], day): (int(row[1]), int(row[2])) for row in found[at].rows}
-            ledger.user_used |= {(row[0], day): int(row[1]) for row in found[at + 1].rows}
+        for (team, day), at in reads.usage_at:
+            ledger.channel_used |= {(team, row[0], day): (int(row[1]), int(row[2])) for row in found[at].rows}
+            ledger.user_used |= {(team, row[0], day): int(row[1]) for row in found[at + 1].rows}
         if reads.money is not None:
             ledger._read_money(reads.money, found)
         return ledger
 
     def _read_money(self, at: _MoneyAt, found: Sequence[Result]) -> None:
-        for month, i in at.months:
-            self.channel_month |= {(row[0], month): int(row[2]) for row in found[i].rows}
-            self.workspace_month[month] = sum(int(row[2]) for row in found[i + 1].rows)
-        for day, i in at.days:
-            self.user_cost |= {(row[0], day): int(row[2]) for row in found[i].rows}
+        for (team, month), i in at.months:
+            self.channel_month |= {(team, row[0], month): int(row[2]) for row in found[i].rows}
+            self.workspace_month[(team, month)] = sum(int(row[2]) for row in found[i + 1].rows)
+        for (team, day), i in at.days:
+            self.user_cost |= {(team, row[0], day): int(row[2]) for row in found[i].rows}
         if at.account is not None:
             [account] = found[at.account].rows
             self.account = (int(account[0]), float(account[1]))
 
     def _usage(self, admission: _Admission) -> Usage:
         job, day, month = admission.job, admission.day, admission.month
+        team = job.team_id
         assert day is not None
-        channel_jobs, channel_cost = self.channel_used.get((job.channel_id, day), (0, 0))
+        channel_jobs, channel_cost = self.channel_used.get((team, job.channel_id, day), (0, 0))
         return Usage(
             channel_jobs,
             channel_cost,
-            self.user_used.get((job.user_id, day), 0),
-            user_cost_micros=self.user_cost.get((job.user_id, day), 0),
-            channel_month_micros=self.channel_month.get((job.channel_id, month), 0) if month else 0,
-            workspace_month_micros=self.workspace_month.get(month, 0) if month else 0,
+            self.user_used.get((team, job.user_id, day), 0),
+            user_cost_micros=self.user_cost.get((team, job.user_id, day), 0),
+            channel_month_micros=self.channel_month.get((team, job.channel_id, month), 0) if month else 0,
+            workspace_month_micros=self.workspace_month.get((team, month), 0) if month else 0,
             account_jobs=self.account[0],
             account_oldest=self.account[1] or job.created_at,
         )
@@ -170,31 +196,33 @@ class _Ledger:
     def _count(self, admission: _Admission, usage: Usage) -> None:
         """What the admitted job adds, for the group's later admissions to count."""
         job, day, month = admission.job, admission.day, admission.month
+        team = job.team_id
         cost, count = sum(j.estimated_cost_micros for j in admission.jobs), len(admission.jobs)
         assert day is not None
-        self.channel_used[(job.channel_id, day)] = (usage.channel_jobs + count, usage.channel_cost_micros + cost)
-        self.user_used[(job.user_id, day)] = usage.user_jobs + count
-        self.user_cost[(job.user_id, day)] = usage.user_cost_micros + cost
+        self.channel_used[(team, job.channel_id, day)] = (usage.channel_jobs + count, usage.channel_cost_micros + cost)
+        self.user_used[(team, job.user_id, day)] = usage.user_jobs + count
+        self.user_cost[(team, job.user_id, day)] = usage.user_cost_micros + cost
         if month is not None:
-            self.channel_month[(job.channel_id, month)] = usage.channel_month_micros + cost
-            self.workspace_month[month] = usage.workspace_month_micros + cost
+            self.channel_month[(team, job.channel_id, month)] = usage.channel_month_micros + cost
+            self.workspace_month[(team, month)] = usage.workspace_month_micros + cost
         self.account = (usage.account_jobs + count, usage.account_oldest)
 
     def decide(self, admission: _Admission) -> bool | BaseException:
         """The admission's outcome, as if it had its own transaction after the group's earlier ones."""
+        team = admission.job.team_id
         if taken := next((job for job in admission.jobs if job.id in self.ids_taken), None):
             return JobIdTaken(taken.id)
-        if admission.trigger in self.triggers_taken:
+        if admission.trigger is not None and (team, admission.trigger) in self.triggers_taken:
             return False
         if admission.check is not None:
             usage = self._usage(admission)
             try:
-                admission.check(usage, self.limits.get(admission.job.channel_id))
+                admission.check(usage, self.limits.get((team, admission.job.channel_id)))
             except Exception as exc:
                 return exc
             self._count(admission, usage)
         if admission.trigger is not None:
-            self.triggers_taken.add(admission.trigger)
+            self.triggers_taken.add((team, admission.trigger))
         self.ids_taken.update(job.id for job in admission.jobs)
         return True
 
@@ -210,11 +238,11 @@ def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> lis
         jobs.append([*(to_db(c, getattr(job, c)) for c in INSERTED_COLUMNS), arrival])
         events.append((job.id, job.created_at, job.state.value, f"stored trigger={trigger}" if trigger else "stored"))
         if trigger is not None and not any(job is other for a in admitted for other in a.more):
-            triggers.append((trigger, job.id, job.created_at))
+            triggers.append((job.team_id, trigger, job.id, job.created_at))
     writes = insert_rows("jobs", (*INSERTED_COLUMNS, "arrival"), jobs)
-    writes += insert_rows("job_triggers", ("trigger", "job_id", "at"), triggers)
+    writes += insert_rows("job_triggers", ("team_id", "trigger", "job_id", "at"), triggers)
     writes += insert_rows("job_events", ("job_id", "at", "state", "detail"), events)
-    counted = [(job.state.value, 1, int(job.perf_job_id is not None)) for job, _ in stored]
+    counted = [(job.team_id, job.state.value, 1, int(job.perf_job_id is not None)) for job, _ in stored]
     spent = [c for job, _ in stored if job.holds_quota for c in spend_of(job, 1, job.cost_micros)]
     parties = [
         change

@@ -22,6 +22,7 @@ engine and its reads):
     storage/plans.py       the hot queries by name, and their query plans (tests/test_query_plans.py)
     storage/heartbeats.py  each replica's last write that succeeded (/healthz)
     storage/people.py      each person's Slack locale, asked once a day (the language they are answered in)
+    storage/adoption.py    rows stored before the workspace was in every key, given to their workspace
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
@@ -35,6 +36,7 @@ reads only `StoreBase`'s engine and its own state, never another seam, so each m
 from __future__ import annotations
 
 from storage.admissions import AdmissionQueries, JobIdTaken
+from storage.adoption import AdoptionQueries
 from storage.approvals import ApprovalQueries
 from storage.connect import open_engine
 from storage.counts import CountQueries
@@ -82,6 +84,7 @@ class Store(
     PresetQueries,
     HeartbeatQueries,
     PeopleQueries,
+    AdoptionQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

@@ -19,7 +19,7 @@ from storage.engine import Row
 EXPORT_BATCH_ROWS = 1_000
 _COLUMNS = (
     "id, created_at, arrival, channel_id, user_id, model, duration_seconds, resolution, state,"
-    " estimated_cost_micros, perf_cost_micros"
+    " estimated_cost_micros, perf_cost_micros, team_id"
 )
 EXPORT_FIRST_SQL = f"SELECT {_COLUMNS} FROM jobs WHERE created_at >= ? ORDER BY created_at, arrival LIMIT ?"
 # Row values: both engines compare (created_at, arrival) as a pair and start the index search at it. (No
@@ -27,6 +27,14 @@ EXPORT_FIRST_SQL = f"SELECT {_COLUMNS} FROM jobs WHERE created_at >= ? ORDER BY 
 # the range again from its start; rows after the last one are within the range anyway.)
 EXPORT_NEXT_SQL = (
     f"SELECT {_COLUMNS} FROM jobs WHERE (created_at, arrival) > (?, ?) ORDER BY created_at, arrival LIMIT ?"
+)
+# One workspace's jobs, the same way along jobs_team_created (team_id, created_at, arrival).
+TEAM_EXPORT_FIRST_SQL = (
+    f"SELECT {_COLUMNS} FROM jobs WHERE team_id = ? AND created_at >= ? ORDER BY created_at, arrival LIMIT ?"
+)
+TEAM_EXPORT_NEXT_SQL = (
+    f"SELECT {_COLUMNS} FROM jobs WHERE team_id = ? AND (created_at, arrival) > (?, ?) "
+    "ORDER BY created_at, arrival LIMIT ?"
 )
 
 
@@ -44,21 +52,27 @@ class ExportRow:
     state: JobState
     estimated_cost_micros: int
     charged_cost_micros: int | None
+    team_id: str = ""
 
 
 class ExportQueries(StoreBase):
     async def export_batches(
-        self, since: float | None, batch_rows: int = EXPORT_BATCH_ROWS
+        self, since: float | None, batch_rows: int = EXPORT_BATCH_ROWS, *, team_id: str | None = None
     ) -> AsyncIterator[list[ExportRow]]:
-        """The jobs stored at or after `since` (None: all), in arrival order, `batch_rows` at a time."""
+        """The jobs stored at or after `since` (None: all), in arrival order, `batch_rows` at a time: one
+        workspace's with `team_id`, every workspace's without (the operator's export)."""
         start = since if since is not None else float("-inf")
-        rows = await self._db.fetch(EXPORT_FIRST_SQL, start, batch_rows)
+        team = () if team_id is None else (team_id,)
+        first, after = (
+            (EXPORT_FIRST_SQL, EXPORT_NEXT_SQL) if team_id is None else (TEAM_EXPORT_FIRST_SQL, TEAM_EXPORT_NEXT_SQL)
+        )
+        rows = await self._db.fetch(first, *team, start, batch_rows)
         while rows:
             yield [_export_row(row) for row in rows]
             if len(rows) < batch_rows:
                 return
             last = rows[-1]
-            rows = await self._db.fetch(EXPORT_NEXT_SQL, last[1], last[2], batch_rows)
+            rows = await self._db.fetch(after, *team, last[1], last[2], batch_rows)
 
 
 def _export_row(row: Row) -> ExportRow:
@@ -73,4 +87,5 @@ def _export_row(row: Row) -> ExportRow:
         state=JobState(row[8]),
         estimated_cost_micros=int(row[9]),
         charged_cost_micros=None if row[10] is None else int(row[10]),
+        team_id=str(row[11]),
     )

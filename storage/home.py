@@ -7,22 +7,26 @@ from storage.base import StoreBase
 from storage.rows import job_from_row
 
 # A person's latest jobs, newest first: through jobs_user_created, stopping after `limit`.
-RECENT_JOBS_SQL = "SELECT * FROM jobs WHERE user_id = ? ORDER BY created_at DESC, arrival DESC LIMIT ?"
+RECENT_JOBS_SQL = "SELECT * FROM jobs WHERE team_id = ? AND user_id = ? ORDER BY created_at DESC, arrival DESC LIMIT ?"
 
 
 class HomeQueries(StoreBase):
-    async def home_opened(self, user_id: str, now: float) -> None:
+    async def home_opened(self, team_id: str, user_id: str, now: float) -> None:
         async with self._engine.transaction() as db:
             await db.execute(
-                "INSERT INTO home_viewers (user_id, opened_at) VALUES (?, ?) "
-                "ON CONFLICT (user_id) DO UPDATE SET opened_at = excluded.opened_at",
+                "INSERT INTO home_viewers (team_id, user_id, opened_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (team_id, user_id) DO UPDATE SET opened_at = excluded.opened_at",
+                team_id,
                 user_id,
                 now,
             )
 
-    async def has_home(self, user_id: str) -> bool:
-        return await self._db.fetchval("SELECT 1 FROM home_viewers WHERE user_id = ?", user_id) is not None
+    async def has_home(self, team_id: str, user_id: str) -> bool:
+        found = await self._db.fetchval(
+            "SELECT 1 FROM home_viewers WHERE team_id = ? AND user_id = ?", team_id, user_id
+        )
+        return found is not None
 
-    async def recent_jobs_of(self, user_id: str, limit: int) -> list[Job]:
-        rows = await self._db.fetch(RECENT_JOBS_SQL, user_id, limit)
+    async def recent_jobs_of(self, team_id: str, user_id: str, limit: int) -> list[Job]:
+        rows = await self._db.fetch(RECENT_JOBS_SQL, team_id, user_id, limit)
         return [job_from_row(r) for r in rows]

@@ -15,8 +15,12 @@ from storage.sql import count_changes, party_change, party_changes, states_list
 
 # Jobs by state and how many Perf accepted, from the summary kept beside the jobs (migration 12): a
 # handful of rows, whatever the history.
-COUNTS_SQL = "SELECT state, jobs, submitted FROM job_counts"
-JOB_BY_ROOT_SQL = "SELECT * FROM jobs WHERE root_ts = ? AND COALESCE(post_channel_id, channel_id) = ?"
+# Summed over the workspaces: /metrics carries no workspace label (their number has no bound).
+COUNTS_SQL = "SELECT state, SUM(jobs), SUM(submitted) FROM job_counts GROUP BY state"
+JOB_BY_ROOT_SQL = "SELECT * FROM jobs WHERE root_ts = ? AND COALESCE(post_channel_id, channel_id) = ? AND team_id = ?"
+JOB_SQL = "SELECT * FROM jobs WHERE id = ?"
+# A job by its id as a person of a workspace names it: another workspace's job is not found.
+WORKSPACE_JOB_SQL = "SELECT * FROM jobs WHERE id = ? AND team_id = ?"
 EVENTS_SQL = "SELECT at, state, detail FROM job_events WHERE job_id = ? ORDER BY id"
 
 
@@ -32,13 +36,21 @@ class JobQueries(StoreBase):
     async def count_submitted(self) -> int:
         return sum(int(r[2]) for r in await self._db.fetch(COUNTS_SQL))
 
-    async def job_by_root(self, channel_id: str, root_ts: str) -> Job | None:
-        """The job whose root message is `root_ts` in `channel_id` (a channel, or the DM of a private job)."""
-        row = await self._db.fetchrow(JOB_BY_ROOT_SQL, root_ts, channel_id)
+    async def job_by_root(self, team_id: str, channel_id: str, root_ts: str) -> Job | None:
+        """The workspace's job whose root message is `root_ts` in `channel_id` (a channel, or the DM of a
+        private job)."""
+        row = await self._db.fetchrow(JOB_BY_ROOT_SQL, root_ts, channel_id, team_id)
         return job_from_row(row) if row else None
 
-    async def get_job(self, job_id: str) -> Job | None:
-        row = await self._db.fetchrow("SELECT * FROM jobs WHERE id = ?", job_id)
+    async def get_job(self, job_id: str, *, team_id: str | None) -> Job | None:
+        """The job `job_id` of workspace `team_id`: None for another workspace's, as for an unknown id.
+
+        `team_id=None` only where no person names the job: the operator's commands, and the bot's own
+        steps on a job it already holds (its id came from the job itself)."""
+        if team_id is None:
+            row = await self._db.fetchrow(JOB_SQL, job_id)
+        else:
+            row = await self._db.fetchrow(WORKSPACE_JOB_SQL, job_id, team_id)
         return job_from_row(row) if row else None
 
     async def update_job(
@@ -88,13 +100,17 @@ class JobQueries(StoreBase):
     async def jobs(
         self,
         *,
+        team_id: str | None = None,
         states: Sequence[JobState] = (),
         channel_id: str | None = None,
         since: float | None = None,
         until: float | None = None,
         limit: int | None = None,
     ) -> list[Job]:
-        sql, params = jobs_statement(states=states, channel_id=channel_id, since=since, until=until, limit=limit)
+        """Jobs in arrival order; a workspace's with `team_id` (None: every workspace's, for the operator)."""
+        sql, params = jobs_statement(
+            team_id=team_id, states=states, channel_id=channel_id, since=since, until=until, limit=limit
+        )
         return [job_from_row(r) for r in await self._db.fetch(sql, *params)]
 
     async def job_events(self, job_id: str) -> list[tuple[float, str, str]]:
@@ -102,7 +118,7 @@ class JobQueries(StoreBase):
         return [(r[0], r[1], r[2]) for r in rows]
 
 
-def _counted(job: Job, changes: JobChanges) -> list[tuple[str, int, int]]:
+def _counted(job: Job, changes: JobChanges) -> list[tuple[str, str, int, int]]:
     """What writing `changes` to `job` changes in job_counts: the job leaves its state for the new one.
 
     The row is fenced by `job.state`, so the state it leaves is that one; perf_job_id is set only on the
@@ -112,11 +128,15 @@ def _counted(job: Job, changes: JobChanges) -> list[tuple[str, int, int]]:
     submitted = int(changes.get("perf_job_id", job.perf_job_id) is not None)
     if new_state == job.state and submitted == was_submitted:
         return []
-    return [(job.state.value, -1, -was_submitted), (JobState(new_state).value, 1, submitted)]
+    return [
+        (job.team_id, job.state.value, -1, -was_submitted),
+        (job.team_id, JobState(new_state).value, 1, submitted),
+    ]
 
 
 def jobs_statement(
     *,
+    team_id: str | None = None,
     states: Sequence[JobState] = (),
     channel_id: str | None = None,
     since: float | None = None,
@@ -130,6 +150,9 @@ def jobs_statement(
     work in progress, instead of every job of the channel."""
     conditions: list[str] = []
     params: list[Any] = []
+    if team_id is not None:
+        conditions.append("team_id = ?")
+        params.append(team_id)
     if states:
         conditions.append(f"state IN {states_list(states)}")
     if channel_id:

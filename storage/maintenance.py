@@ -24,11 +24,12 @@ _FORGET = {
     ),
     # One row per person who opened the tab, and per report and day: small tables, read whole.
     "home_viewers": (
-        "DELETE FROM home_viewers WHERE user_id IN (SELECT user_id FROM home_viewers WHERE opened_at < ? LIMIT ?)"
+        "DELETE FROM home_viewers WHERE (team_id, user_id) IN "
+        "(SELECT team_id, user_id FROM home_viewers WHERE opened_at < ? LIMIT ?)"
     ),
     "daily_reports": (
-        "DELETE FROM daily_reports WHERE (scope, channel_id, day) IN "
-        "(SELECT scope, channel_id, day FROM daily_reports WHERE claimed_at < ? LIMIT ?)"
+        "DELETE FROM daily_reports WHERE (team_id, scope, channel_id, day) IN "
+        "(SELECT team_id, scope, channel_id, day FROM daily_reports WHERE claimed_at < ? LIMIT ?)"
     ),
 }
 RETAINED_TABLES = tuple(_FORGET)

@@ -8,14 +8,15 @@ a plan depends on the statement's shape, not on the values.
 from __future__ import annotations
 
 from bot.domain.job import TERMINAL_STATES, JobState
-from storage.admissions import IDS_TAKEN_SQL, LAST_ARRIVAL_SQL
+from storage.admissions import IDS_TAKEN_SQL, LAST_ARRIVAL_SQL, TRIGGERS_TAKEN_SQL
 from storage.base import StoreBase
 from storage.defaults import DEFAULTS_SQL
 from storage.engine import Statement
-from storage.exports import EXPORT_FIRST_SQL, EXPORT_NEXT_SQL
+from storage.exports import EXPORT_FIRST_SQL, EXPORT_NEXT_SQL, TEAM_EXPORT_FIRST_SQL, TEAM_EXPORT_NEXT_SQL
 from storage.home import RECENT_JOBS_SQL
-from storage.jobs import COUNTS_SQL, EVENTS_SQL, JOB_BY_ROOT_SQL, jobs_statement
+from storage.jobs import COUNTS_SQL, EVENTS_SQL, JOB_BY_ROOT_SQL, WORKSPACE_JOB_SQL, jobs_statement
 from storage.leases import ANY_DUE_SQL, CLAIM_DUE_SQL, NEXT_DUE_SQL, RENEW_LEASES_SQL
+from storage.presets import PRESETS_SQL
 from storage.queue import (
     HIGHEST_TURN_SQL,
     IN_FLIGHT_SQL,
@@ -34,12 +35,14 @@ from storage.spend import (
     spend_read,
 )
 from storage.sql import in_list
+from storage.takes import LATEST_TAKES_SQL
 from storage.usage import (
     ACCOUNT_USAGE_SQL,
     CHANNEL_LIMITS_SQL,
     CHANNEL_USAGE_SQL,
     CHANNELS_USED_SQL,
     DAY_COST_SQL,
+    TEAM_DAY_COST_SQL,
     USER_USAGE_SQL,
 )
 
@@ -48,34 +51,39 @@ _OPEN = [state for state in JobState if state not in TERMINAL_STATES]
 
 HOT_QUERIES: dict[str, Statement] = {
     # /video status and /video cancel's list; `videobot check`'s count of open jobs
-    "status": jobs_statement(states=_OPEN, channel_id="C1"),
+    "status": jobs_statement(team_id="T1", states=_OPEN, channel_id="C1"),
     "cli_open_jobs": jobs_statement(states=_OPEN),
     # `videobot jobs --since 1d`, with and without a channel; a day's reports list the day's jobs
     "cli_since": jobs_statement(since=_DAY[0], limit=50),
     "cli_since_channel": jobs_statement(channel_id="C1", since=_DAY[0], limit=50),
+    "workspace_since_channel": jobs_statement(team_id="T1", channel_id="C1", since=_DAY[0], limit=50),
     "daily_summary": jobs_statement(since=_DAY[0], until=_DAY[1]),
-    "daily_summary_channel": jobs_statement(channel_id="C1", since=_DAY[0], until=_DAY[1]),
-    "channels_used": (CHANNELS_USED_SQL, _DAY),
+    "daily_summary_channel": jobs_statement(team_id="T1", channel_id="C1", since=_DAY[0], until=_DAY[1]),
+    "daily_summary_workspace": jobs_statement(team_id="T1", since=_DAY[0], until=_DAY[1]),
+    "channels_used": (CHANNELS_USED_SQL, ("T1", *_DAY)),
     # an admission: the line's end, then the day's usage of the channel and the person, the channel's limits
     "last_arrival": (LAST_ARRIVAL_SQL, ()),
     "ids_taken": in_list(IDS_TAKEN_SQL, ["vb_aaa0000001", "vb_aaa0000002"]),
-    "channel_usage": in_list(CHANNEL_USAGE_SQL, ["C1"], *_DAY),
-    "user_usage": in_list(USER_USAGE_SQL, ["U1"], *_DAY),
-    "channel_limits": in_list(CHANNEL_LIMITS_SQL, ["C1", "C2"]),
+    "triggers_taken": (TRIGGERS_TAKEN_SQL.format("?", "?, ?"), ("T1", "form:V1", "form:V2")),
+    "channel_usage": in_list(CHANNEL_USAGE_SQL, ["C1"], "T1", *_DAY),
+    "user_usage": in_list(USER_USAGE_SQL, ["U1"], "T1", *_DAY),
+    "channel_limits": in_list(CHANNEL_LIMITS_SQL, ["C1", "C2"], "T1"),
     # budgets in money (issue 19): a month's spend of channels and of the workspace, a day's of people, from
     # the summary spend_days; the account's jobs of the last 24 hours
-    "spend_channels_month": spend_read("channel", ["C1", "C2"], _DAY),
-    "spend_workspace_month": spend_read("workspace", [""], _DAY),
+    "spend_channels_month": spend_read("T1", "channel", ["C1", "C2"], _DAY),
+    "spend_workspace_month": spend_read("T1", "workspace", [""], _DAY),
     "account_usage": (ACCOUNT_USAGE_SQL, (_DAY[0],)),
     # App Home's 30 days, `/video report month`'s channels, people and models
-    "spend_by_day": (SPEND_BY_DAY_SQL, ("user", "U1", *_DAY)),
-    "spend_by_id": (SPEND_BY_ID_SQL, ("channel", *_DAY)),
+    "spend_by_day": (SPEND_BY_DAY_SQL, ("T1", "user", "U1", *_DAY)),
+    "spend_by_id": (SPEND_BY_ID_SQL, ("T1", "channel", *_DAY)),
     # the 80% notices leave out what jobs awaiting approval hold, of the workspace and of a channel
-    "awaiting_approval_spend": (AWAITING_APPROVAL_SQL, _DAY),
-    "awaiting_approval_spend_channel": (CHANNEL_AWAITING_APPROVAL_SQL, (*_DAY, "C1")),
+    "awaiting_approval_spend": (AWAITING_APPROVAL_SQL, ("T1", *_DAY)),
+    "awaiting_approval_spend_channel": (CHANNEL_AWAITING_APPROVAL_SQL, ("T1", *_DAY, "C1")),
     # App Home: a person's recent jobs; an admin's overview of the day's channels
-    "home_recent_jobs": (RECENT_JOBS_SQL, ("U1", 5)),
+    "home_recent_jobs": (RECENT_JOBS_SQL, ("T1", "U1", 5)),
     "day_cost": (DAY_COST_SQL, _DAY),
+    "workspace_day_cost": (TEAM_DAY_COST_SQL, ("T1", *_DAY)),
+    "home_showcase": (LATEST_TAKES_SQL, ("T1", "showcase", 5)),
     # /metrics
     "metrics_counts": (COUNTS_SQL, ()),
     # the poller: due jobs and their leases, the account's line and slots
@@ -88,21 +96,25 @@ HOT_QUERIES: dict[str, Statement] = {
     # the fair line (issue 28): the parties next in turn, a party's first jobs in line and its jobs ahead
     # of one of them, every party waiting (a place in line), the turn a party takes with a slot
     "line_next_parties": (f"{NEXT_PARTIES_SQL} LIMIT ?", (5,)),
-    "line_heads": heads_sql({"U1": 3, "U2": 1}),
-    "line_party_ahead": (PARTY_AHEAD_SQL, ("U1", "vb_1", 5)),
+    "line_heads": heads_sql({"T1:U1": 3, "T1:U2": 1}),
+    "line_party_ahead": (PARTY_AHEAD_SQL, ("T1", "U1", "vb_1", 5)),
     "line_waiting_parties": (WAITING_PARTIES_SQL, ()),
     "line_highest_turn": (HIGHEST_TURN_SQL, ()),
     # every new request: the person's own defaults and the channel's
-    "defaults": (DEFAULTS_SQL, ("person", "U1", "channel", "C1")),
+    "defaults": (DEFAULTS_SQL, ("T1", "person", "U1", "T1", "channel", "C1")),
+    "presets": (PRESETS_SQL, ("T1", "person", "U1", "T1", "channel", "C1")),
     # a reaction or a click names its message; `videobot job` shows a job's steps
-    "job_by_root": (JOB_BY_ROOT_SQL, ("1.0", "C1")),
+    "job_by_root": (JOB_BY_ROOT_SQL, ("1.0", "C1", "T1")),
+    "workspace_job": (WORKSPACE_JOB_SQL, ("vb_1", "T1")),
     "job_events": (EVENTS_SQL, ("vb_1",)),
     # `videobot export --since 30d`: a batch at the start of the range, then each next one after the last row
     "export_first": (EXPORT_FIRST_SQL, (_DAY[0], 1000)),
     "export_next": (EXPORT_NEXT_SQL, (_DAY[0], 7, 1000)),
+    "workspace_export_first": (TEAM_EXPORT_FIRST_SQL, ("T1", _DAY[0], 1000)),
+    "workspace_export_next": (TEAM_EXPORT_NEXT_SQL, ("T1", _DAY[0], 7, 1000)),
     # /video history: a person's jobs with one word, with three (/video show reads a job by its id)
-    "history_one_word": history_statement("U1", ["lighthouse"], 10),
-    "history_words": history_statement("U1", ["lighthouse", "storm", "waves"], 10),
+    "history_one_word": history_statement("T1", "U1", ["lighthouse"], 10),
+    "history_words": history_statement("T1", "U1", ["lighthouse", "storm", "waves"], 10),
 }
 
 

@@ -16,7 +16,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.job import IN_FLIGHT_STATES, WAITING_STATES, Job, JobState
-from bot.domain.line import PARTY_COLUMN, Party, next_turn, party_of, place_in_line, turns
+from bot.domain.line import (
+    PARTY_COLUMNS,
+    PARTY_SEPARATOR,
+    Party,
+    next_turn,
+    party_of,
+    party_values,
+    place_in_line,
+    turns,
+)
 from storage.base import StoreBase
 from storage.engine import Connection, Row
 from storage.rows import job_from_row
@@ -35,15 +44,18 @@ NEXT_PARTIES_SQL = "SELECT party, running, waiting, turn FROM line_parties WHERE
 WAITING_PARTIES_SQL = "SELECT party, running, waiting, turn FROM line_parties WHERE waiting > 0"
 HIGHEST_TURN_SQL = "SELECT MAX(turn) FROM line_parties"
 TAKE_TURN_SQL = "UPDATE line_parties SET turn = ? WHERE party = ?"
+# A party's jobs: its columns' values (bound as party_values gives them), through jobs_party_waiting.
+_OF_PARTY = " AND ".join(f"{column} = ?" for column in PARTY_COLUMNS)
+_PARTY_KEY = f" || '{PARTY_SEPARATOR}' || ".join(PARTY_COLUMNS)
 # A party's jobs in line ahead of one of them (jobs_party_waiting); capped where only "fewer than n?" matters.
 PARTY_AHEAD_SQL = (
-    f"SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE {PARTY_COLUMN} = ? AND state IN {_WAITING} "
+    f"SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE {_OF_PARTY} AND state IN {_WAITING} "
     "AND arrival < (SELECT arrival FROM jobs WHERE id = ?) LIMIT ?) AS ahead"
 )
 # A party's first jobs in line: one of these a party, joined with UNION ALL.
 _PARTY_HEAD = (
-    f"SELECT id, {PARTY_COLUMN} AS party, arrival, queue_position, next_poll_at FROM jobs "
-    f"WHERE {PARTY_COLUMN} = ? AND state IN {_WAITING} ORDER BY arrival LIMIT ?"
+    f"SELECT id, {_PARTY_KEY} AS party, arrival, queue_position, next_poll_at FROM jobs "
+    f"WHERE {_OF_PARTY} AND state IN {_WAITING} ORDER BY arrival LIMIT ?"
 )
 # Only jobs parked in line (no next_poll_at) need waking; announced jobs are due already. The redundant IN
 # is what lets SQLite use the partial index jobs_waiting (checked with EXPLAIN QUERY PLAN): without it
@@ -58,7 +70,7 @@ def heads_sql(counts: dict[str, int]) -> tuple[str, list[Any]]:
     parts, params = [], []
     for number, (party, n) in enumerate(sorted(counts.items())):
         parts.append(f"SELECT * FROM ({_PARTY_HEAD}) AS p{number}")
-        params += [party, n]
+        params += [*party_values(party), n]
     return " UNION ALL ".join(parts), params
 
 
@@ -90,7 +102,10 @@ class QueueQueries(StoreBase):
             )
             if claimed:
                 submitted = int(job.perf_job_id is not None)
-                moved = [(job.state.value, -1, -submitted), (JobState.SUBMITTING.value, 1, submitted)]
+                moved = [
+                    (job.team_id, job.state.value, -1, -submitted),
+                    (job.team_id, JobState.SUBMITTING.value, 1, submitted),
+                ]
                 turn = next_turn(await db.fetchval(HIGHEST_TURN_SQL))
                 await db.batch(
                     (_SUBMITTING_EVENT, (job.id, now)),
@@ -110,7 +125,7 @@ class QueueQueries(StoreBase):
         given = turns(parties, free, cap).count(party_of(job))
         if given == 0:
             return False
-        ahead = int(await db.fetchval(PARTY_AHEAD_SQL, party_of(job), job.id, given) or 0)
+        ahead = int(await db.fetchval(PARTY_AHEAD_SQL, *party_values(party_of(job)), job.id, given) or 0)
         return ahead < given
 
     async def queue_position(self, job: Job) -> int:
@@ -120,7 +135,7 @@ class QueueQueries(StoreBase):
         party, not a job) and a count of the job's own party ahead of it."""
         party = party_of(job)
         parties = [_party(row) for row in await self._db.fetch(WAITING_PARTIES_SQL)]
-        nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, party, job.id, _NO_LIMIT) or 0) + 1
+        nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, *party_values(party), job.id, _NO_LIMIT) or 0) + 1
         own = next((p for p in parties if p.key == party), None)
         return place_in_line(own, nth, parties) if own is not None else nth
 
@@ -133,7 +148,7 @@ class QueueQueries(StoreBase):
         places: dict[str, int] = {}
         for job in waiting:
             party = party_of(job)
-            nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, party, job.id, _NO_LIMIT) or 0) + 1
+            nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, *party_values(party), job.id, _NO_LIMIT) or 0) + 1
             own = parties.get(party)
             places[job.id] = place_in_line(own, nth, list(parties.values())) if own is not None else nth
         return places

@@ -396,6 +396,234 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX oauth_states_expiry ON oauth_states (expires_at);
     """,
     """
+    -- Every row belongs to one workspace (issue 25): each per-workspace table gains team_id, first in its keys.
+    -- Rows tied to a job take its team; the others take the deployment's one workspace when the jobs name
+    -- exactly one, else '' until the next start in single-workspace mode fills them from auth.test's team
+    -- (Store.adopt_rows). Summaries kept beside the jobs (job_counts, spend_days) are summed again per team.
+    CREATE TEMP TABLE rows_workspace AS
+        SELECT CASE WHEN COUNT(DISTINCT team_id) = 1 THEN MIN(team_id) ELSE '' END AS team_id FROM jobs;
+    CREATE TABLE channel_limits_v2 (
+        team_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        daily_jobs INTEGER,
+        daily_budget_micros INTEGER,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL,
+        monthly_budget_micros INTEGER,
+        PRIMARY KEY (team_id, channel_id)
+    );
+    INSERT INTO channel_limits_v2
+        (team_id, channel_id, daily_jobs, daily_budget_micros, set_by, set_at, monthly_budget_micros)
+        SELECT w.team_id, c.channel_id, c.daily_jobs, c.daily_budget_micros, c.set_by, c.set_at,
+            c.monthly_budget_micros
+        FROM channel_limits AS c CROSS JOIN rows_workspace AS w;
+    DROP TABLE channel_limits;
+    ALTER TABLE channel_limits_v2 RENAME TO channel_limits;
+    CREATE TABLE daily_reports_v2 (
+        team_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        message_ts TEXT,
+        PRIMARY KEY (team_id, scope, channel_id, day)
+    );
+    INSERT INTO daily_reports_v2 (team_id, scope, channel_id, day, claimed_at, message_ts)
+        SELECT w.team_id, r.scope, r.channel_id, r.day, r.claimed_at, r.message_ts
+        FROM daily_reports AS r CROSS JOIN rows_workspace AS w;
+    DROP TABLE daily_reports;
+    ALTER TABLE daily_reports_v2 RENAME TO daily_reports;
+    CREATE TABLE home_viewers_v2 (
+        team_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        opened_at REAL NOT NULL,
+        PRIMARY KEY (team_id, user_id)
+    );
+    INSERT INTO home_viewers_v2 (team_id, user_id, opened_at)
+        SELECT w.team_id, h.user_id, h.opened_at FROM home_viewers AS h CROSS JOIN rows_workspace AS w;
+    DROP TABLE home_viewers;
+    ALTER TABLE home_viewers_v2 RENAME TO home_viewers;
+    CREATE TABLE budget_notices_v2 (
+        team_id TEXT NOT NULL,
+        budget TEXT NOT NULL,
+        scope_id TEXT NOT NULL,
+        period TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        message_ts TEXT,
+        PRIMARY KEY (team_id, budget, scope_id, period)
+    );
+    INSERT INTO budget_notices_v2 (team_id, budget, scope_id, period, claimed_at, message_ts)
+        SELECT w.team_id, b.budget, b.scope_id, b.period, b.claimed_at, b.message_ts
+        FROM budget_notices AS b CROSS JOIN rows_workspace AS w;
+    DROP TABLE budget_notices;
+    ALTER TABLE budget_notices_v2 RENAME TO budget_notices;
+    CREATE TABLE video_defaults_v2 (
+        team_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        options TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL,
+        PRIMARY KEY (team_id, scope, owner_id)
+    );
+    INSERT INTO video_defaults_v2 (team_id, scope, owner_id, options, set_by, set_at)
+        SELECT w.team_id, d.scope, d.owner_id, d.options, d.set_by, d.set_at
+        FROM video_defaults AS d CROSS JOIN rows_workspace AS w;
+    DROP TABLE video_defaults;
+    ALTER TABLE video_defaults_v2 RENAME TO video_defaults;
+    CREATE TABLE video_presets_v2 (
+        team_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        options TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL,
+        PRIMARY KEY (team_id, scope, owner_id, name)
+    );
+    INSERT INTO video_presets_v2 (team_id, scope, owner_id, name, options, set_by, set_at)
+        SELECT w.team_id, p.scope, p.owner_id, p.name, p.options, p.set_by, p.set_at
+        FROM video_presets AS p CROSS JOIN rows_workspace AS w;
+    DROP TABLE video_presets;
+    ALTER TABLE video_presets_v2 RENAME TO video_presets;
+    -- Tied to a job: its team.
+    CREATE TABLE approval_copies_v2 (
+        team_id TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        PRIMARY KEY (team_id, job_id, channel_id)
+    );
+    INSERT INTO approval_copies_v2 (team_id, job_id, channel_id, ts)
+        SELECT j.team_id, a.job_id, a.channel_id, a.ts FROM approval_copies AS a JOIN jobs AS j ON j.id = a.job_id;
+    DROP TABLE approval_copies;
+    ALTER TABLE approval_copies_v2 RENAME TO approval_copies;
+    CREATE TABLE job_words_v2 (
+        team_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        word TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        PRIMARY KEY (team_id, user_id, word, created_at, job_id)
+    );
+    INSERT INTO job_words_v2 (team_id, user_id, word, created_at, job_id)
+        SELECT j.team_id, w.user_id, w.word, w.created_at, w.job_id
+        FROM job_words AS w JOIN jobs AS j ON j.id = w.job_id;
+    DROP TABLE job_words;
+    ALTER TABLE job_words_v2 RENAME TO job_words;
+    CREATE TABLE take_posts_v2 (
+        team_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        channel_id TEXT NOT NULL,
+        by_user TEXT NOT NULL,
+        claimed_at REAL NOT NULL,
+        message_ts TEXT,
+        posted_at REAL,
+        video_done INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (team_id, kind, job_id)
+    );
+    INSERT INTO take_posts_v2
+        (team_id, kind, job_id, channel_id, by_user, claimed_at, message_ts, posted_at, video_done)
+        SELECT j.team_id, t.kind, t.job_id, t.channel_id, t.by_user, t.claimed_at, t.message_ts, t.posted_at,
+            t.video_done
+        FROM take_posts AS t JOIN jobs AS j ON j.id = t.job_id;
+    DROP TABLE take_posts;
+    ALTER TABLE take_posts_v2 RENAME TO take_posts;
+    CREATE INDEX take_posts_latest ON take_posts (team_id, kind, posted_at);
+    CREATE TABLE job_triggers_v2 (
+        team_id TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        job_id TEXT NOT NULL REFERENCES jobs (id),
+        at REAL NOT NULL,
+        PRIMARY KEY (team_id, trigger)
+    );
+    INSERT INTO job_triggers_v2 (team_id, trigger, job_id, at)
+        SELECT j.team_id, t.trigger, t.job_id, t.at FROM job_triggers AS t JOIN jobs AS j ON j.id = t.job_id;
+    DROP TABLE job_triggers;
+    ALTER TABLE job_triggers_v2 RENAME TO job_triggers;
+    -- Summed again from the jobs, per team, as migrations 12 and 13 first summed them.
+    CREATE TABLE job_counts_v2 (
+        team_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        jobs INTEGER NOT NULL,
+        submitted INTEGER NOT NULL,
+        PRIMARY KEY (team_id, state)
+    );
+    INSERT INTO job_counts_v2 (team_id, state, jobs, submitted)
+        SELECT team_id, state, COUNT(*), COUNT(perf_job_id) FROM jobs GROUP BY team_id, state;
+    DROP TABLE job_counts;
+    ALTER TABLE job_counts_v2 RENAME TO job_counts;
+    CREATE TABLE spend_days_v2 (
+        team_id TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        scope_id TEXT NOT NULL,
+        day REAL NOT NULL,
+        jobs BIGINT NOT NULL,
+        cost_micros BIGINT NOT NULL,
+        PRIMARY KEY (team_id, scope, scope_id, day)
+    );
+    INSERT INTO spend_days_v2 (team_id, scope, scope_id, day, jobs, cost_micros)
+        SELECT team_id, 'workspace', '', spend_day, COUNT(*), SUM(COALESCE(perf_cost_micros, estimated_cost_micros))
+        FROM jobs WHERE spend_day IS NOT NULL AND (perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled'))
+        GROUP BY team_id, spend_day;
+    INSERT INTO spend_days_v2 (team_id, scope, scope_id, day, jobs, cost_micros)
+        SELECT team_id, 'channel', channel_id, spend_day, COUNT(*),
+            SUM(COALESCE(perf_cost_micros, estimated_cost_micros))
+        FROM jobs WHERE spend_day IS NOT NULL AND (perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled'))
+        GROUP BY team_id, channel_id, spend_day;
+    INSERT INTO spend_days_v2 (team_id, scope, scope_id, day, jobs, cost_micros)
+        SELECT team_id, 'user', user_id, spend_day, COUNT(*), SUM(COALESCE(perf_cost_micros, estimated_cost_micros))
+        FROM jobs WHERE spend_day IS NOT NULL AND (perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled'))
+        GROUP BY team_id, user_id, spend_day;
+    INSERT INTO spend_days_v2 (team_id, scope, scope_id, day, jobs, cost_micros)
+        SELECT team_id, 'model', model, spend_day, COUNT(*), SUM(COALESCE(perf_cost_micros, estimated_cost_micros))
+        FROM jobs WHERE spend_day IS NOT NULL AND (perf_job_id IS NOT NULL OR state NOT IN ('failed', 'cancelled'))
+        GROUP BY team_id, model, spend_day;
+    DROP TABLE spend_days;
+    ALTER TABLE spend_days_v2 RENAME TO spend_days;
+    CREATE INDEX spend_days_period ON spend_days (team_id, scope, day, scope_id);
+    -- The fair line's parties are people of a workspace (bot.domain.line.party_of: team and person). One
+    -- workspace's line is the same line, its parties renamed; with several, each person of a workspace with
+    -- work in progress, keeping the turn the person had.
+    CREATE TABLE line_parties_v2 (
+        party TEXT PRIMARY KEY,
+        waiting INTEGER NOT NULL DEFAULT 0,
+        running INTEGER NOT NULL DEFAULT 0,
+        turn BIGINT NOT NULL
+    );
+    INSERT INTO line_parties_v2 (party, waiting, running, turn)
+        SELECT w.team_id || ':' || p.party, p.waiting, p.running, p.turn
+        FROM line_parties AS p CROSS JOIN rows_workspace AS w WHERE w.team_id <> '';
+    INSERT INTO line_parties_v2 (party, waiting, running, turn)
+        SELECT j.team_id || ':' || j.user_id,
+            SUM(CASE WHEN j.state IN ('accepted', 'queued') THEN 1 ELSE 0 END),
+            SUM(CASE WHEN j.state IN ('submitting', 'pending', 'processing') THEN 1 ELSE 0 END),
+            COALESCE(MIN(p.turn), MIN(j.arrival) - 1099511627776)
+        FROM jobs AS j LEFT JOIN line_parties AS p ON p.party = j.user_id
+        WHERE j.state IN ('accepted', 'queued', 'submitting', 'pending', 'processing')
+            AND (SELECT team_id FROM rows_workspace) = ''
+        GROUP BY j.team_id, j.user_id;
+    DROP TABLE line_parties;
+    ALTER TABLE line_parties_v2 RENAME TO line_parties;
+    CREATE INDEX line_parties_next ON line_parties (running, turn) WHERE waiting > 0;
+    CREATE INDEX line_parties_turn ON line_parties (turn);
+    DROP INDEX jobs_party_waiting;
+    CREATE INDEX jobs_party_waiting ON jobs (team_id, user_id, arrival) WHERE state IN ('accepted', 'queued');
+    DROP TABLE rows_workspace;
+    -- The jobs' indexes that a workspace's reads go through lead with it: a channel's, a person's, a day's.
+    DROP INDEX jobs_channel_created;
+    CREATE INDEX jobs_channel_created ON jobs (team_id, channel_id, created_at);
+    DROP INDEX jobs_user_created;
+    CREATE INDEX jobs_user_created ON jobs (team_id, user_id, created_at);
+    DROP INDEX jobs_root;
+    CREATE UNIQUE INDEX jobs_root ON jobs (team_id, channel_id, root_ts) WHERE root_ts IS NOT NULL;
+    DROP INDEX jobs_open_channel;
+    CREATE INDEX jobs_open_channel ON jobs (team_id, channel_id, created_at, arrival)
+        WHERE state IN ('accepted', 'awaiting_approval', 'queued', 'submitting', 'pending', 'processing', 'complete');
+    CREATE INDEX jobs_team_created ON jobs (team_id, created_at, arrival);
+    """,
+    """
     -- Languages (issue 26): each person's Slack locale, asked at most once a day; and the languages a job
     -- started with, so that its later edits never switch language halfway (its messages', its requester's).
     CREATE TABLE people_locales (

@@ -52,8 +52,9 @@ def states_list(states: Iterable[JobState]) -> str:
     return "(" + ", ".join(state_literal(state) for state in JobState if state in chosen) + ")"
 
 
-# (state, jobs, submitted): what a write adds to job_counts (migration 12) for one state, negative to take away.
-CountChange = tuple[str, int, int]
+# (team, state, jobs, submitted): what a write adds to job_counts (migrations 12 and 23) for one workspace's
+# state, negative to take away.
+CountChange = tuple[str, str, int, int]
 
 
 def count_changes(changes: Iterable[CountChange]) -> list[Statement]:
@@ -62,19 +63,19 @@ def count_changes(changes: Iterable[CountChange]) -> list[Statement]:
     One row a state, summed, in the states' order: two transactions moving jobs between the same two
     states in opposite directions (queued → submitting, submitting → queued) lock the rows they update in
     the same order on PostgreSQL, so they wait for each other instead of deadlocking."""
-    summed: dict[str, list[int]] = {}
-    for state, jobs, submitted in changes:
-        total = summed.setdefault(state, [0, 0])
+    summed: dict[tuple[str, str], list[int]] = {}
+    for team, state, jobs, submitted in changes:
+        total = summed.setdefault((team, state), [0, 0])
         total[0] += jobs
         total[1] += submitted
-    rows = [(state, jobs, submitted) for state, (jobs, submitted) in sorted(summed.items()) if jobs or submitted]
+    rows = [(*key, jobs, submitted) for key, (jobs, submitted) in sorted(summed.items()) if jobs or submitted]
     if not rows:
         return []
     return insert_rows(
         "job_counts",
-        ("state", "jobs", "submitted"),
+        ("team_id", "state", "jobs", "submitted"),
         rows,
-        " ON CONFLICT (state) DO UPDATE SET jobs = job_counts.jobs + excluded.jobs,"
+        " ON CONFLICT (team_id, state) DO UPDATE SET jobs = job_counts.jobs + excluded.jobs,"
         " submitted = job_counts.submitted + excluded.submitted",
     )
 

@@ -44,11 +44,13 @@ class FakeClock:
         self.t += seconds
 
 
-def slash_command_body(text: str, *, user: str = USER, channel: str = CHANNEL, response_url: str = "") -> str:
+def slash_command_body(
+    text: str, *, user: str = USER, channel: str = CHANNEL, response_url: str = "", team: str = "T0001"
+) -> str:
     return urlencode(
         {
             "token": "unused-verification-token",
-            "team_id": "T0001",
+            "team_id": team,
             "team_domain": "acme",
             "channel_id": channel,
             "channel_name": "design",
@@ -63,12 +65,12 @@ def slash_command_body(text: str, *, user: str = USER, channel: str = CHANNEL, r
     )
 
 
-def event_callback(event: dict[str, Any], event_id: str) -> str:
+def event_callback(event: dict[str, Any], event_id: str, *, team: str = "T0001") -> str:
     """An event as Slack's Events API posts it: `event` in its envelope."""
     return json.dumps(
         {
             "token": "unused-verification-token",
-            "team_id": "T0001",
+            "team_id": team,
             "api_app_id": "A0001",
             "event": event,
             "type": "event_callback",
@@ -86,6 +88,7 @@ def reaction_event_body(
     channel: str = CHANNEL,
     event_id: str = "Ev0001",
     item_type: str = "message",
+    team: str = "T0001",
 ) -> str:
     """A reaction_added event as Slack's Events API posts it."""
     event = {
@@ -96,7 +99,7 @@ def reaction_event_body(
         "item": {"type": item_type, "channel": channel, "ts": message_ts},
         "event_ts": "1700000999.000100",
     }
-    return event_callback(event, event_id)
+    return event_callback(event, event_id, team=team)
 
 
 def button_click_body(
@@ -108,12 +111,13 @@ def button_click_body(
     action_ts: str = "1700001000.1",
     action_id: str = "rerun",
     response_url: str = "",
+    team: str = "T0001",
 ) -> str:
     """A block_actions payload for the "Run again" button on a job's root message."""
     payload = {
         "type": "block_actions",
-        "team": {"id": "T0001", "domain": "acme"},
-        "user": {"id": user, "team_id": "T0001"},
+        "team": {"id": team, "domain": "acme"},
+        "user": {"id": user, "team_id": team},
         "api_app_id": "A0001",
         "token": "unused-verification-token",
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
@@ -275,6 +279,7 @@ class CommandFrom(TypedDict, total=False):
     user: str
     channel: str
     response_url: str
+    team: str
 
 
 @dataclass

@@ -112,7 +112,7 @@ async def test_an_approver_approves_and_the_job_runs_once_and_every_copy_shows_w
 
     await bot.interaction(click(copies[1], job.id, CAROL, "approval_approve"))
     await bot.run_jobs()
-    done = await bot.services.store.get_job(job.id)
+    done = await bot.services.store.get_job(job.id, team_id=None)
     assert done is not None and done.state == JobState.DELIVERED
     assert done.approval == Decision.APPROVED and done.approval_by == CAROL
     assert len(bot.perf.creates) == 1
@@ -135,7 +135,7 @@ async def test_someone_else_clicking_is_refused_privately(make_bot: MakeBot) -> 
         "Only workspace admins and the approvers named in VIDEOBOT_APPROVERS can decide this request."
     ] * 2
     assert not bot.slack.views
-    stored = await bot.services.store.get_job(job.id)
+    stored = await bot.services.store.get_job(job.id, team_id=None)
     assert stored is not None and stored.state == JobState.AWAITING_APPROVAL
 
 
@@ -255,7 +255,7 @@ async def test_a_restart_between_the_click_and_the_answer_still_gives_one_outcom
     await bot.services.poller.stop(0.0)
     await bot.interaction(click(copy, job.id, BOB, "approval_approve"))
     assert "approval_approve" in buttons(copy)
-    stored = await bot.services.store.get_job(job.id)
+    stored = await bot.services.store.get_job(job.id, team_id=None)
     assert stored is not None and stored.state == JobState.ACCEPTED and stored.approval_edits_due
     again = await waiting_bot(make_bot, approval_channel=APPROVALS)
     await again.interaction(click(copy, job.id, BOB, "approval_approve", action_ts="1700001000.2"))

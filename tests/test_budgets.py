@@ -169,12 +169,16 @@ async def test_the_spend_summary_matches_the_jobs_it_sums(make_bot: MakeBot) -> 
     store, month = bot.services.store, month_of(bot.clock.now(), "UTC").bounds
     held = [job for job in jobs if job.holds_quota]
     assert len(held) == 4 and any(job.state == JobState.FAILED for job in jobs)
-    assert (await store.spent(WORKSPACE, "", month)).cost_micros == sum(job.cost_micros for job in held) == 1_600_000
-    assert (await store.spent(CHANNEL, ELSEWHERE, month)).jobs == 1
+    assert (
+        (await store.spent("T0001", WORKSPACE, "", month)).cost_micros
+        == sum(job.cost_micros for job in held)
+        == 1_600_000
+    )
+    assert (await store.spent("T0001", CHANNEL, ELSEWHERE, month)).jobs == 1
     for person in ("UPERSON00", "UPERSON01"):
         mine = [job for job in held if job.user_id == person]
-        assert (await store.spent(USER, person, month)).cost_micros == sum(job.cost_micros for job in mine)
-    assert (await store.spent(MODEL, "veo-3", month)).jobs == 3
+        assert (await store.spent("T0001", USER, person, month)).cost_micros == sum(job.cost_micros for job in mine)
+    assert (await store.spent("T0001", MODEL, "veo-3", month)).jobs == 3
     assert HERE != ELSEWHERE
 
 
@@ -258,10 +262,10 @@ async def test_the_upgrade_sums_the_jobs_already_stored(database_url: str) -> No
         await schema_7_with_jobs(store._engine, 600)  # pika, $0.268 each, all on 2023-11-14 (UTC)
         await store.migrate()
         day = (1_699_920_000.0, 1_700_006_400.0)
-        assert await store.spent(WORKSPACE, "", day) == Spent(600, 600 * 268_000)
-        assert await store.spent(CHANNEL, "C7", day) == Spent(12, 12 * 268_000)
-        assert await store.spent(MODEL, "pika", (0.0, 2e9)) == Spent(600, 600 * 268_000)
-        first = await store.get_job("vb_7919")
+        assert await store.spent("T0001", WORKSPACE, "", day) == Spent(600, 600 * 268_000)
+        assert await store.spent("T0001", CHANNEL, "C7", day) == Spent(12, 12 * 268_000)
+        assert await store.spent("T0001", MODEL, "pika", (0.0, 2e9)) == Spent(600, 600 * 268_000)
+        first = await store.get_job("vb_7919", team_id=None)
         assert first is not None and first.spend_day == day[0]
     finally:
         await store.close()
@@ -290,7 +294,7 @@ async def test_two_replicas_admitting_at_once_never_spend_past_the_workspaces_mo
         assert all(
             isinstance(o, QuotaExceeded) and o.which == "workspace_month_budget" for o in outcomes if o is not True
         )
-        assert await first.spent(WORKSPACE, "", month.bounds) == Spent(7, 7 * 268_000)
+        assert await first.spent("T0001", WORKSPACE, "", month.bounds) == Spent(7, 7 * 268_000)
     finally:
         await first.close()
         await second.close()

@@ -246,7 +246,9 @@ async def test_a_rerun_keeps_the_settings_its_job_ran_with_whatever_the_defaults
 async def test_a_retired_default_is_named_privately_and_skipped_and_the_job_still_starts(make_bot: MakeBot) -> None:
     bot = await make_bot()
     # The catalogue changed since the default was set: its model is gone.
-    await bot.services.store.set_defaults("person", USER, Defaults({"model": "sora-1", "aspect": "9:16"}, USER, 1.0))
+    await bot.services.store.set_defaults(
+        "T0001", "person", USER, Defaults({"model": "sora-1", "aspect": "9:16"}, USER, 1.0)
+    )
 
     note = private_text(await bot.command("A lighthouse"))
     assert "Your default `--model sora-1` was skipped: There is no model `sora-1`" in note
@@ -346,8 +348,10 @@ async def test_a_workflow_steps_empty_inputs_take_the_requesters_and_the_channel
 
 async def test_setting_a_default_drops_a_stored_one_the_catalogue_no_longer_allows(make_bot: MakeBot) -> None:
     bot = await make_bot()
-    await bot.services.store.set_defaults("person", USER, Defaults({"model": "sora-1", "aspect": "9:16"}, USER, 1.0))
+    await bot.services.store.set_defaults(
+        "T0001", "person", USER, Defaults({"model": "sora-1", "aspect": "9:16"}, USER, 1.0)
+    )
     changed = await defaults_text(bot, "defaults me --duration 8")
     assert "Your defaults are set" in changed and "skipped" not in changed
-    yours, _ = await bot.services.store.defaults_for(CHANNEL, USER)
+    yours, _ = await bot.services.store.defaults_for("T0001", CHANNEL, USER)
     assert yours is not None and dict(yours.options) == {"aspect": "9:16", "duration": "8"}

@@ -59,25 +59,34 @@ async def test_export_writes_csv_and_json_of_the_jobs_since_then(
         state=JobState.DELIVERED,
     )
     waiting = stored_job(created_at=now - 60, estimated_cost_micros=134_000, state=JobState.AWAITING_APPROVAL)
-    for job in (old, recent, waiting):
+    elsewhere = stored_job(created_at=now - 30, team_id="T0002", channel_id="C0MARKET")  # another workspace's
+    for job in (old, recent, waiting, elsewhere):
         await store.insert_job(job)
     env = bot_environment(fake_slack, fake_perf, database_url)
 
     code, out, err = await videobot(env, tmp_path, "export", "--since", "30d")
     assert code == 0, err
-    assert "exported 2 jobs" in err
+    assert "exported 3 jobs" in err
     rows = list(csv.reader(io.StringIO(out)))
     assert rows[0] == list(ops.EXPORT_FIELDS)
-    assert [row[0] for row in rows[1:]] == [recent.id, waiting.id]
-    assert rows[1][2:] == ["C0MARKET", "UBOB0002", "veo-3", "4", "720p", "delivered", "2.80", "2.45"]
+    assert [row[0] for row in rows[1:]] == [recent.id, waiting.id, elsewhere.id]
+    assert rows[1][2:] == ["C0MARKET", "UBOB0002", "veo-3", "4", "720p", "delivered", "2.80", "2.45", "T0001"]
     assert rows[1][1].endswith("Z") and rows[1][1][:4].isdigit()
-    assert rows[2][7:] == ["awaiting_approval", "0.134", ""], "a cost Perf never reported is empty"
+    assert rows[2][7:] == ["awaiting_approval", "0.134", "", "T0001"], "a cost Perf never reported is empty"
+    assert rows[3][2] == "C0MARKET" and rows[3][-1] == "T0002"  # the same channel id: told apart
+
+    code, out, err = await videobot(env, tmp_path, "export", "--workspace", "T0002")
+    assert code == 0 and "exported 1 jobs" in err
+    assert [row[0] for row in list(csv.reader(io.StringIO(out)))[1:]] == [elsewhere.id]
+    code, out, err = await videobot(env, tmp_path, "jobs", "--workspace", "T0002", "--channel", "C0MARKET")
+    assert code == 0, err
+    assert elsewhere.id in out and recent.id not in out  # the same channel id in workspace T0001: not listed
 
     target = tmp_path / "jobs.json"
     code, out, err = await videobot(env, tmp_path, "export", "--format", "json", "--output", str(target))
-    assert code == 0 and out == "" and f"exported 3 jobs to {target}" in err
+    assert code == 0 and out == "" and f"exported 4 jobs to {target}" in err
     items = json.loads(target.read_text())
-    assert [item["job_id"] for item in items] == [old.id, recent.id, waiting.id]
+    assert [item["job_id"] for item in items] == [old.id, recent.id, waiting.id, elsewhere.id]
     assert items[1]["estimated_cost_usd"] == 2.8 and items[1]["charged_cost_usd"] == 2.45
     assert items[2]["charged_cost_usd"] is None and items[1]["duration_seconds"] == 4
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.domain.job import IN_FLIGHT_STATES, WAITING_STATES, JobState
-from bot.domain.line import Party, place_in_line, turns
+from bot.domain.line import Party, party_of, place_in_line, turns
 from storage.db import Store
 from tests.conftest import CHANNEL, MakeBot
 from tests.fakes.jobs import stored_job
@@ -29,8 +29,8 @@ async def store(database_url: str) -> AsyncIterator[Store]:
 async def assert_parties_match_the_jobs(store: Store) -> None:
     """line_parties, kept beside the jobs, says what counting each person's jobs would."""
     jobs = await store.jobs()
-    waiting = collections.Counter(job.user_id for job in jobs if job.state in WAITING_STATES)
-    running = collections.Counter(job.user_id for job in jobs if job.state in IN_FLIGHT_STATES)
+    waiting = collections.Counter(party_of(job) for job in jobs if job.state in WAITING_STATES)
+    running = collections.Counter(party_of(job) for job in jobs if job.state in IN_FLIGHT_STATES)
     kept = await store.line_parties()
     assert {p.key: p.waiting for p in kept if p.waiting} == dict(waiting)
     assert {p.key: p.running for p in kept if p.running} == dict(running)
@@ -207,7 +207,7 @@ async def test_an_upgraded_database_s_line_keeps_its_waiting_jobs_first_come_fir
         queued = sorted(await old.jobs(states=[JobState.QUEUED]), key=lambda job: job.arrival or 0)
         assert len(queued) == 6
         # Nobody was served yet: the slots go in the order the jobs arrived.
-        assert turns(await old.line_parties(), 6) == [job.user_id for job in queued]
+        assert turns(await old.line_parties(), 6) == [party_of(job) for job in queued]
         assert await old.places_in_line(queued) == {job.id: place for place, job in enumerate(queued, start=1)}
     finally:
         await old.close()

@@ -54,10 +54,10 @@ async def test_a_burst_at_one_instant_fills_the_quota_exactly_and_in_the_order_i
     assert outcomes[:9] == [True] * 9
     refusals = outcomes[9:]
     assert all(isinstance(refusal, QuotaExceeded) and refusal.which == "channel_jobs" for refusal in refusals)
-    stored = [job for n in range(30) if (job := await store.get_job(f"vb_burst{n:05d}")) is not None]
+    stored = [job for n in range(30) if (job := await store.get_job(f"vb_burst{n:05d}", team_id=None)) is not None]
     assert [job.id for job in stored] == [job.id for job in jobs[:9]]
     assert [job.arrival for job in stored] == sorted(arrival(job) for job in stored)
-    assert (await store.usage(jobs[0].channel_id, "U0", TODAY.bounds)).channel_jobs == 9
+    assert (await store.usage("T0001", jobs[0].channel_id, "U0", TODAY.bounds)).channel_jobs == 9
 
 
 async def test_budget_and_per_person_limits_count_what_earlier_commands_of_the_same_burst_took(store: Store) -> None:
@@ -76,7 +76,7 @@ async def test_one_trigger_delivered_several_times_at_once_starts_one_job(store:
     jobs = [stored_job(id=f"vb_trig{n:05d}") for n in range(4)]
     outcomes = await asyncio.gather(*(store.insert_job(job, trigger="reaction:C1:1.0:U1") for job in jobs))
     assert outcomes == [True, False, False, False]
-    assert [await store.get_job(job.id) is not None for job in jobs] == [True, False, False, False]
+    assert [await store.get_job(job.id, team_id=None) is not None for job in jobs] == [True, False, False, False]
 
 
 async def test_a_command_that_cannot_be_stored_costs_the_rest_of_its_burst_nothing(store: Store) -> None:
@@ -90,8 +90,8 @@ async def test_a_command_that_cannot_be_stored_costs_the_rest_of_its_burst_nothi
     assert outcomes[0] is True and outcomes[3:] == [True, True]
     assert isinstance(outcomes[1], JobIdTaken)  # admission draws another id for it
     assert isinstance(outcomes[2], Exception) and "null" in str(outcomes[2]).lower()
-    assert all([await store.get_job(job.id) is not None for job in jobs])
-    assert await store.get_job("vb_broken001") is None
+    assert all([await store.get_job(job.id, team_id=None) is not None for job in jobs])
+    assert await store.get_job("vb_broken001", team_id=None) is None
 
 
 async def test_the_same_signature_twice_in_one_burst_is_a_replay(store: Store) -> None:
@@ -109,7 +109,7 @@ async def test_the_same_signature_twice_in_one_burst_is_a_replay(store: Store) -
 
 async def test_a_burst_across_midnight_and_channels_counts_each_day_and_channel_apart(store: Store) -> None:
     tomorrow = Day(start=86_400.0, end=172_800.0, label="1970-01-02")
-    await store.set_channel_limits("CLIMITED", ChannelLimits(5, None, "UADMIN", 1.0))
+    await store.set_channel_limits("T0001", "CLIMITED", ChannelLimits(5, None, "UADMIN", 1.0))
     limits = Limits(daily_jobs=2, daily_budget_micros=0, daily_jobs_per_user=0)
     earlier = [stored_job(id=f"vb_early{n:04d}", channel_id="CBUSY", created_at=100.0) for n in range(2)]
     assert await admit_all(store, earlier, limits) == [True, True]
@@ -135,7 +135,7 @@ async def test_a_burst_across_midnight_and_channels_counts_each_day_and_channel_
     assert seen["vb_busy_today"][1] is None
     limited = seen["vb_limited_01"][1]
     assert limited is not None and limited.daily_jobs == 5
-    assert (await store.usage("CBUSY", "U1", tomorrow.bounds)).channel_jobs == 2
+    assert (await store.usage("T0001", "CBUSY", "U1", tomorrow.bounds)).channel_jobs == 2
 
 
 async def test_a_new_job_whose_id_is_taken_draws_another_and_the_older_job_keeps_its_own(
@@ -156,6 +156,9 @@ async def test_a_new_job_whose_id_is_taken_draws_another_and_the_older_job_keeps
 
     first, second = await asyncio.gather(start("bob's"), start("carol's"))
     assert {first.id, second.id} == {"vb_aaafresh01", "vb_aaafresh02"}
-    assert {(await store.get_job(job.id) or older).prompt for job in (first, second)} == {"bob's", "carol's"}
-    kept = await store.get_job("vb_aaataken01")
+    assert {(await store.get_job(job.id, team_id=None) or older).prompt for job in (first, second)} == {
+        "bob's",
+        "carol's",
+    }
+    kept = await store.get_job("vb_aaataken01", team_id=None)
     assert kept is not None and kept.prompt == "the older one"

@@ -46,7 +46,7 @@ async def test_counts_follow_admissions_slots_state_changes_and_refused_writes(s
     await store.update_job(jobs[0], state=JobState.DELIVERED)
     await store.update_job(jobs[1], state=JobState.QUEUED, submitted_at=None)  # Perf was busy: back in line
     await store.update_job(jobs[3], state=JobState.CANCELLED, event="cancelled")
-    stale = await store.get_job(jobs[2].id)
+    stale = await store.get_job(jobs[2].id, team_id=None)
     assert stale is not None
     await store.update_job(jobs[2], state=JobState.FAILED)
     with pytest.raises(StaleJob):

@@ -54,7 +54,7 @@ async def test_a_dead_replicas_job_is_taken_once_its_lease_lapses_and_its_late_w
     assert not await store.release_lease(stale, "replica-dead")
     await store.update_job(taken, lease=taken.lease_owner, state=JobState.PENDING, perf_job_id="job_y")
     assert await store.release_lease(taken, "replica-alive")
-    reread = await store.get_job(taken.id)
+    reread = await store.get_job(taken.id, team_id=None)
     assert reread is not None and reread.perf_job_id == "job_y" and reread.lease_owner is None
     assert await store.next_due_at() == 100.0
 

@@ -190,7 +190,9 @@ async def test_presets_are_checked_when_saved_and_when_used(make_bot: MakeBot) -
     assert "There are no presets" in await said(bot, "preset list")
 
     # The catalogue changed since it was saved: its model is named privately and skipped; the job still runs.
-    await bot.services.store.save_preset(USER, presets.Preset("old", presets.PERSON, {"model": "sora-1"}, USER, 1.0))
+    await bot.services.store.save_preset(
+        "T0001", USER, presets.Preset("old", presets.PERSON, {"model": "sora-1"}, USER, 1.0)
+    )
     note = await said(bot, "A rainy street --preset old")
     assert "The preset's setting `--model sora-1` was skipped: There is no model `sora-1`" in note
     await bot.run_jobs()

@@ -25,6 +25,13 @@ _BOUNDED_SORTS = {
     "home_recent_jobs": "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY",
     "claim_due": "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY",  # among the due jobs (jobs_due) only
     "day_cost": "USE TEMP B-TREE FOR GROUP BY",
+    "workspace_day_cost": "USE TEMP B-TREE FOR GROUP BY",
+    # one row a workspace and state (issue 25): the workspaces' counts summed, never the jobs
+    "metrics_counts": "USE TEMP B-TREE FOR GROUP BY",
+    # a person's presets and a channel's, by name: a handful of rows found through the key
+    "presets": "USE TEMP B-TREE FOR ORDER BY",
+    # the showcase's ties of one posted_at
+    "home_showcase": "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY",
     "channels_used": "USE TEMP B-TREE FOR GROUP BY|USE TEMP B-TREE FOR ORDER BY",
     # a month's rows of spend_days (issue 19), found through spend_days_period: at most 31 days of one scope
     "spend_by_id": "USE TEMP B-TREE FOR GROUP BY|USE TEMP B-TREE FOR ORDER BY",
@@ -33,7 +40,9 @@ _BOUNDED_SORTS = {
     "history_words": "USE TEMP B-TREE FOR ORDER BY",
 }
 # Queries that must reach the day's jobs through the time index, the rest being bounded by the day.
-_BY_DAY = {"day_cost", "channels_used", "daily_summary", "cli_since", "account_usage"}
+_BY_DAY = {"day_cost", "daily_summary", "cli_since", "account_usage"}
+# A workspace's day: through jobs_team_created (issue 25), the workspace's jobs of the day alone.
+_WORKSPACE_BY_DAY = {"channels_used", "workspace_day_cost", "daily_summary_workspace"}
 
 
 @pytest.fixture
@@ -60,6 +69,8 @@ async def test_a_hot_query_searches_an_index_and_never_reads_the_history(store: 
     assert all(allowed and re.fullmatch(allowed, line) for line in sorts), f"{name} sorts its rows: {plan}"
     if name in _BY_DAY:
         assert any("USING INDEX jobs_created (created_at>?" in line for line in plan), f"{name}: {plan}"
+    if name in _WORKSPACE_BY_DAY:
+        assert any("jobs_team_created (team_id=? AND created_at>?" in line for line in plan), f"{name}: {plan}"
 
 
 async def test_the_open_jobs_of_a_channel_come_from_the_index_of_unfinished_jobs(store: Store) -> None:
@@ -74,6 +85,6 @@ async def test_a_history_search_reads_a_bounded_range_of_the_words_index(store: 
     for name in ("history_one_word", "history_words"):
         plan = await store.query_plan(name)
         words = [line for line in plan if "job_words" in line]
-        assert words and all("(user_id=? AND word=?" in line for line in words), plan
+        assert words and all("(team_id=? AND user_id=? AND word=?" in line for line in words), plan
         assert any("SEARCH jobs USING INDEX sqlite_autoindex_jobs_1 (id=?)" in line for line in plan), plan
     assert f"LIMIT {MAX_CANDIDATES}" in HOT_QUERIES["history_words"][0]

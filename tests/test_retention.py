@@ -30,8 +30,8 @@ async def history(bot: Bot, prompts: int, tag: str, *, signatures: bool = True) 
         assert (await bot.command(f"{tag} heron {n}")).status == 200
     await bot.run_jobs()
     store, now = bot.services.store, bot.clock.now()
-    await store.home_opened(f"U{tag}", now)
-    assert await store.claim_report("channel", CHANNEL, f"day-{tag}", now)
+    await store.home_opened("T0001", f"U{tag}", now)
+    assert await store.claim_report("T0001", "channel", CHANNEL, f"day-{tag}", now)
     # Replays past their 5-minute window are pruned by the next request's check too: retention catches
     # the ones left when no request came after them.
     for n in range(prompts if signatures else 0):
@@ -58,7 +58,7 @@ async def test_retention_deletes_in_batches_exactly_what_is_past_the_window_and_
     await history(bot, 4, "old")
     old_day = bot.services.quotas.today(bot.clock.now())
     old_jobs = await store.jobs(since=old_day.start, until=old_day.end)
-    old_usage = await store.usage(CHANNEL, USER, old_day.bounds)
+    old_usage = await store.usage("T0001", CHANNEL, USER, old_day.bounds)
     before = await counts(store)
     bot.clock.advance(401 * DAY_SECONDS)
     await history(bot, 2, "new", signatures=False)
@@ -73,7 +73,7 @@ async def test_retention_deletes_in_batches_exactly_what_is_past_the_window_and_
     assert all(rows <= 3 for _, rows in batches) and [t for t, _ in batches].count("job_events") > 2
     # Quotas, reports and exports read the jobs table: the old day adds up as before.
     assert await store.jobs(since=old_day.start, until=old_day.end) == old_jobs
-    assert await store.usage(CHANNEL, USER, old_day.bounds) == old_usage != Usage(0, 0, 0)
+    assert await store.usage("T0001", CHANNEL, USER, old_day.bounds) == old_usage != Usage(0, 0, 0)
     assert summarize(await store.jobs(since=old_day.start, until=old_day.end), "d") == summarize(old_jobs, "d")
     # The young events are all there: a job's history of the last 400 days still reads whole.
     newest = max(await store.jobs(), key=lambda job: job.created_at)
@@ -120,10 +120,10 @@ async def test_the_replay_window_and_todays_report_claim_outlive_any_retention(m
     bot = await make_bot(retention_days=days)
     store, now = bot.services.store, bot.clock.now()
     assert await store.first_sighting("v0=fresh", now, 300.0)
-    assert await store.claim_report("channel", CHANNEL, "today", now)
+    assert await store.claim_report("T0001", "channel", CHANNEL, "today", now)
     await bot.services.maintenance.run()
     assert not await store.first_sighting("v0=fresh", now + 299, 300.0)
-    assert not await store.claim_report("channel", CHANNEL, "today", now + 1)
+    assert not await store.claim_report("T0001", "channel", CHANNEL, "today", now + 1)
 
 
 async def test_a_stop_during_the_start_up_maintenance_ends_it_quietly(

@@ -86,7 +86,7 @@ async def test_a_star_posts_the_take_once_to_the_showcase_with_who_asked_and_who
     assert f"<{job.video_url}|▶ the video>" in text
     thread = f"https://acme.slack.com/archives/{CHANNEL}/p{root.ts.replace('.', '')}"
     assert f"<{thread}|its thread>" in text
-    take = await bot.services.store.take_post(SHOWCASE, job.id)
+    take = await bot.services.store.take_post("T0001", SHOWCASE, job.id)
     assert take is not None and take.message_ts == post.ts and take.by_user == BOB and take.video_done
     # The video itself is under the post, for those who can't open the original thread.
     [video] = bot.slack.files_in_thread(SHOWCASE_CHANNEL, post.ts)
@@ -150,7 +150,7 @@ async def test_without_the_setting_no_button_and_a_star_does_nothing(make_bot: M
     assert messages.SHOWCASE_ACTION_ID not in buttons(root) and "showcase" not in root.all_text()
     await event(bot, reaction_event_body(root.ts, reaction="star", user=BOB, event_id="Ev1"))
     assert [m for m in bot.slack.messages if "showcase" in m.all_text().lower()] == []
-    assert await bot.services.store.latest_takes(SHOWCASE, 5) == []
+    assert await bot.services.store.latest_takes("T0001", SHOWCASE, 5) == []
 
 
 async def test_a_private_take_is_showcased_by_its_requester_alone(make_bot: MakeBot) -> None:
@@ -177,7 +177,7 @@ async def test_a_claim_left_by_a_crash_before_the_post_is_posted_once_after_its_
     job = (await bot.services.store.jobs())[0]
     # The process that claimed it died before posting: the claim is there, the post is not.
     claim = await bot.services.store.claim_take_post(
-        SHOWCASE, job.id, SHOWCASE_CHANNEL, BOB, bot.clock.now(), TAKE_LEASE_SECONDS
+        "T0001", SHOWCASE, job.id, SHOWCASE_CHANNEL, BOB, bot.clock.now(), TAKE_LEASE_SECONDS
     )
     assert claim is not None
     restarted = await make_bot(showcase_channel=SHOWCASE_CHANNEL)
@@ -210,7 +210,7 @@ async def test_a_crash_between_the_post_and_its_video_uploads_the_video_alone_af
     await bot.services.takes.wait_idle()
     gate.set()
     del bot.slack.gates["upload"]
-    take = await bot.services.store.take_post(SHOWCASE, job.id)
+    take = await bot.services.store.take_post("T0001", SHOWCASE, job.id)
     assert take is not None and take.message_ts == post.ts and not take.video_done
     assert bot.slack.files_in_thread(SHOWCASE_CHANNEL, post.ts) == []
 
@@ -243,7 +243,7 @@ async def test_app_home_shows_the_latest_showcased_takes(make_bot: MakeBot) -> N
     await event(bot, reaction_event_body(first.ts, reaction="star", user=BOB, event_id="Ev1"))
     bot.clock.advance(60)
     await event(bot, reaction_event_body(second.ts, reaction="star", user=CAROL, event_id="Ev2"))
-    await bot.services.home.publish(BOB)
+    await bot.services.home.publish("T0001", BOB)
     view = bot.slack.homes[BOB][-1]
     text = " ".join(str(block) for block in view["blocks"])
     assert "Latest in the showcase" in text
@@ -254,7 +254,7 @@ async def test_app_home_shows_the_latest_showcased_takes(make_bot: MakeBot) -> N
 async def test_app_home_without_a_showcase_does_not_mention_it(make_bot: MakeBot) -> None:
     bot = await make_bot()
     await delivered(bot)
-    await bot.services.home.publish(BOB)
+    await bot.services.home.publish("T0001", BOB)
     assert "showcase" not in str(bot.slack.homes[BOB][-1]).lower()
 
 
@@ -307,7 +307,7 @@ async def test_only_the_requester_can_share_and_public_takes_offer_no_share(make
     ]
     assert [m for m in bot.slack.roots(CHANNEL) if "Shared by" in m.all_text()] == []
     job = (await bot.services.store.jobs())[-1]
-    assert await bot.services.store.take_post(SHARE, job.id) is None
+    assert await bot.services.store.take_post("T0001", SHARE, job.id) is None
 
 
 # --- at Block Kit's limits, and inert -------------------------------------------------------------

@@ -89,7 +89,7 @@ async def test_a_remix_over_a_budget_is_refused_on_the_form_and_over_the_approva
     await run_for(bot)
     [remix] = [job for job in await bot.services.store.jobs() if job.remix]
     assert remix.state == JobState.AWAITING_APPROVAL and len(bot.slack.roots(APPROVALS)) == 1
-    spent = await bot.services.store.spent(WORKSPACE, "", (0.0, 1e12))
+    spent = await bot.services.store.spent("T0001", WORKSPACE, "", (0.0, 1e12))
     assert spent.cost_micros == 400_000 + remix.estimated_cost_micros
 
 

@@ -46,18 +46,18 @@ async def assert_spend_is_what_the_jobs_say(store: Store) -> None:
     jobs = await store.jobs()
     expected = expected_spend(jobs)
     for scope in _SCOPES:
-        assert dict(await store.spent_by_id(scope, ALL_TIME)) == expected[scope], scope
+        assert dict(await store.spent_by_id("T0001", scope, ALL_TIME)) == expected[scope], scope
     days: dict[float, Spent] = {}
     for job in jobs:
         if job.holds_quota and job.spend_day is not None:
             before = days.get(job.spend_day, Spent(0, 0))
             days[job.spend_day] = Spent(before.jobs + 1, before.cost_micros + job.cost_micros)
-    assert await store.spent_by_day(WORKSPACE, "", ALL_TIME) == days
+    assert await store.spent_by_day("T0001", WORKSPACE, "", ALL_TIME) == days
     await assert_counts_match_the_jobs(store)  # and the jobs by state, kept in the same transactions
 
 
 async def state_of(bot: Bot, job_id: str) -> Job:
-    job = await bot.services.store.get_job(job_id)
+    job = await bot.services.store.get_job(job_id, team_id=None)
     assert job is not None
     return job
 
@@ -79,14 +79,14 @@ async def test_the_spend_summary_is_what_the_jobs_say_after_every_way_a_job_goes
     # Waiting for approval holds its estimate; approved, it runs and counts what Perf charged.
     approved = await asked(bot)
     await assert_spend_is_what_the_jobs_say(store)
-    assert (await store.spent(WORKSPACE, "", ALL_TIME)).cost_micros == 400_000 + 2_800_000
+    assert (await store.spent("T0001", WORKSPACE, "", ALL_TIME)).cost_micros == 400_000 + 2_800_000
     [copy] = bot.slack.roots(APPROVALS)
     await bot.interaction(click(copy, approved.id, BOB, "approval_approve"))
     await assert_spend_is_what_the_jobs_say(store)
     await bot.run_jobs()
     assert (await state_of(bot, approved.id)).state == JobState.DELIVERED
     await assert_spend_is_what_the_jobs_say(store)
-    assert (await store.spent(WORKSPACE, "", ALL_TIME)) == Spent(2, 800_000)
+    assert (await store.spent("T0001", WORKSPACE, "", ALL_TIME)) == Spent(2, 800_000)
 
     # Denied: its estimate is given back.
     denied = await asked(bot, user=CAROL_REQUESTER)
@@ -95,7 +95,7 @@ async def test_the_spend_summary_is_what_the_jobs_say_after_every_way_a_job_goes
     await assert_spend_is_what_the_jobs_say(store)
     await bot.run_jobs()
     assert (await state_of(bot, denied.id)).approval == Decision.DENIED
-    assert (await store.spent(USER, CAROL_REQUESTER, ALL_TIME)) == Spent(0, 0)
+    assert (await store.spent("T0001", USER, CAROL_REQUESTER, ALL_TIME)) == Spent(0, 0)
 
     # Expired, and withdrawn by its requester while it waited.
     expired = await asked(bot, channel=ELSEWHERE)
@@ -128,5 +128,5 @@ async def test_the_spend_summary_is_what_the_jobs_say_after_every_way_a_job_goes
     states = collections.Counter(job.state for job in await store.jobs())
     assert states == {JobState.DELIVERED: 2, JobState.FAILED: 3, JobState.CANCELLED: 2, JobState.UNKNOWN: 1}
     await assert_spend_is_what_the_jobs_say(store)
-    assert (await store.spent(CHANNEL, ELSEWHERE, ALL_TIME)).jobs == 1
+    assert (await store.spent("T0001", CHANNEL, ELSEWHERE, ALL_TIME)).jobs == 1
     assert HERE != ELSEWHERE

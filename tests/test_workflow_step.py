@@ -121,7 +121,7 @@ async def test_a_step_naming_an_admin_by_a_bare_user_id_starts_nothing_on_their_
     assert await bot.services.store.jobs() == [] and bot.perf.creates == []
     assert not bot.slack.roots(CHANNEL) and not bot.slack.roots(APPROVALS)
     # The admin's own quota and budget are untouched.
-    usage = await bot.services.quotas.usage(CHANNEL, ADMIN, bot.clock.now())
+    usage = await bot.services.quotas.usage("T0001", CHANNEL, ADMIN, bot.clock.now())
     assert usage.user_jobs == 0 and usage.user_cost_micros == 0
 
 

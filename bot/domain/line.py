@@ -5,9 +5,10 @@ to the waiting party with the fewest jobs at Perf (`running`), and among those t
 recently (`turn`: a party never served has the lowest, in the order its first job arrived; each slot
 taken gives the party the next, highest turn). Within a party its jobs keep their arrival order.
 
-A party is a person today. `PARTY_COLUMN` is the one place that says so: the jobs table's column the
-line groups jobs by (storage's index and the `line_parties` summary are keyed by it). Fairness between
-workspaces that share one Perf key is the same line with the party swapped for `team_id`.
+A party is a person of a workspace (issue 25: the same user id in two workspaces is two people).
+`PARTY_COLUMNS` is the one place that says so: the jobs table's columns the line groups jobs by (storage's
+index and the `line_parties` summary are keyed by them), and `party_of` their values as one key. Fairness
+between workspaces that share one Perf key is the same line with the party swapped for `team_id` alone.
 """
 
 from __future__ import annotations
@@ -18,16 +19,24 @@ from dataclasses import dataclass
 
 from bot.domain.job import Job
 
-# Who is a party to fairness: the column of `jobs` whose value names a job's party.
-PARTY_COLUMN = "user_id"
+# Who is a party to fairness: the columns of `jobs` whose values name a job's party, and how the key joins them
+# (no Slack id holds a colon).
+PARTY_COLUMNS = ("team_id", "user_id")
+PARTY_SEPARATOR = ":"
 # A party never served gets its turn from its first job's arrival, below every turn of a party served.
 NEVER_SERVED = -(2**40)
 
 
 def party_of(job: Job) -> str:
-    value = getattr(job, PARTY_COLUMN)
-    assert isinstance(value, str)
-    return value
+    return PARTY_SEPARATOR.join(str(getattr(job, column)) for column in PARTY_COLUMNS)
+
+
+def party_values(key: str) -> tuple[str, ...]:
+    """The PARTY_COLUMNS' values a party's key joins: what its jobs are found by."""
+    values = tuple(key.split(PARTY_SEPARATOR, len(PARTY_COLUMNS) - 1))
+    if len(values) != len(PARTY_COLUMNS):
+        raise ValueError(f"not a party's key: {key!r}")
+    return values
 
 
 def first_turn(arrival: int) -> int:

@@ -83,22 +83,23 @@ class BudgetWatch:
     async def _check(self, job: Job) -> None:
         try:
             for budget in await self._budgets_of(job):
-                spent = await self._going_ahead(budget)
+                spent = await self._going_ahead(job.team_id, budget)
                 if spent * WARN_SHARE[1] >= budget.allowed_micros * WARN_SHARE[0]:
                     await self._warn_once(budget, spent, job)
         except Exception as exc:  # a warning must never disturb the job that triggered it
             log.warning("job=%s event=budget_check_failed error=%s", job.id, type(exc).__name__)
 
-    async def _going_ahead(self, budget: _Budget) -> int:
+    async def _going_ahead(self, team_id: str, budget: _Budget) -> int:
         """What the budget's period spent, but for the jobs awaiting approval: each holds its estimate
         against the budget, yet may be denied, and the notice goes out once per period ever. An approved
         job is checked again as it moves on."""
-        spent = await self._store.spent(budget.scope, budget.scope_id, budget.period.bounds)
+        spent = await self._store.spent(team_id, budget.scope, budget.scope_id, budget.period.bounds)
         channel = budget.scope_id if budget.scope == CHANNEL else None
-        return spent.cost_micros - await self._store.awaiting_approval_micros(channel, budget.period.bounds)
+        held = await self._store.awaiting_approval_micros(team_id, channel, budget.period.bounds)
+        return spent.cost_micros - held
 
     async def _budgets_of(self, job: Job) -> list[_Budget]:
-        limits = await self._quotas.limits(job.channel_id)
+        limits = await self._quotas.limits(job.team_id, job.channel_id)
         day, month = self._quotas.today(job.created_at), self._quotas.this_month(job.created_at)
         channel = job.channel_id
         workspace_in = self._settings.report_channel or channel
@@ -111,7 +112,7 @@ class BudgetWatch:
 
     async def _warn_once(self, budget: _Budget, spent: int, job: Job) -> None:
         now = self._clock.now()
-        if not await self._store.claim_notice(budget.name, budget.scope_id, budget.period.label, now):
+        if not await self._store.claim_notice(job.team_id, budget.name, budget.scope_id, budget.period.label, now):
             return
         tz = self._settings.timezone
         resets = (
@@ -133,7 +134,7 @@ class BudgetWatch:
             # Claimed, so not retried: a warning posted twice is worse than one missing.
             log.warning("job=%s event=budget_notice_failed budget=%s error=%s", job.id, budget.name, exc.error)
             return
-        await self._store.notice_posted(budget.name, budget.scope_id, budget.period.label, ts)
+        await self._store.notice_posted(job.team_id, budget.name, budget.scope_id, budget.period.label, ts)
         log.info(
             "job=%s event=budget_notice_posted budget=%s channel=%s period=%s spent_micros=%d allowed_micros=%d",
             job.id,
@@ -144,26 +145,25 @@ class BudgetWatch:
             budget.allowed_micros,
         )
 
-    async def report_month(self, user_id: str, response_url: str = "") -> messages.Message:
+    async def report_month(self, team_id: str, user_id: str, response_url: str = "") -> messages.Message:
         """`/video report month`: the month so far by channel, person and model, privately. Each channel's and
         person's spend (private channels' too) only for admins and approvers, as App Home; others see their own."""
         now = self._clock.now()
         month = self._quotas.this_month(now)
-        total = await self._store.spent(WORKSPACE, "", month.bounds)
-        models = [
-            messages.Spending(k, s.jobs, s.cost_micros) for k, s in await self._store.spent_by_id(MODEL, month.bounds)
-        ]
+        total = await self._store.spent(team_id, WORKSPACE, "", month.bounds)
+        by_model = await self._store.spent_by_id(team_id, MODEL, month.bounds)
+        models = [messages.Spending(k, s.jobs, s.cost_micros) for k, s in by_model]
         budget = messages.MonthBudget(
             resets=messages.month_resets_text(month.end, now, self._settings.timezone),
             allowed_micros=self._settings.monthly_budget_micros,
-            awaiting_micros=await self._store.awaiting_approval_micros(None, month.bounds),
+            awaiting_micros=await self._store.awaiting_approval_micros(team_id, None, month.bounds),
         )
         everyone = messages.Spending("", total.jobs, total.cost_micros)
-        if not await self._sees_every_spend(user_id):
-            own = await self._store.spent(USER, user_id, month.bounds)
+        if not await self._sees_every_spend(team_id, user_id):
+            own = await self._store.spent(team_id, USER, user_id, month.bounds)
             yours = messages.Spending(user_id, own.jobs, own.cost_micros)
             return messages.month_report(month.label, everyone, [], [], models, {}, budget, yours=yours)
-        by = {scope: await self._store.spent_by_id(scope, month.bounds) for scope in (CHANNEL, USER)}
+        by = {scope: await self._store.spent_by_id(team_id, scope, month.bounds) for scope in (CHANNEL, USER)}
         rows = {
             scope: [messages.Spending(key, s.jobs, s.cost_micros) for key, s in found] for scope, found in by.items()
         }
@@ -182,11 +182,12 @@ class BudgetWatch:
                 people_left_out=len(rows[USER]) - len(people),
             ),
             response_url,
+            team_id=team_id,
         )
 
-    async def _sees_every_spend(self, user_id: str) -> bool:
+    async def _sees_every_spend(self, team_id: str, user_id: str) -> bool:
         try:
-            person = await self._people.get(user_id)
+            person = await self._people.get(user_id, team_id=team_id)
         except SlackCallError as exc:
             log.warning("event=report_viewer_unchecked user=%s error=%s", user_id, exc.error)
             return user_id in self._settings.approvers  # unknown to Slack just now: only the listed approvers

@@ -37,18 +37,18 @@ class JobControl:
         self._clock = clock
 
     async def cancel(
-        self, job_id: str, user_id: str, channel_id: str | None = None
+        self, team_id: str, job_id: str, user_id: str, channel_id: str | None = None
     ) -> tuple[CancelOutcome, Job | None]:
         """Only the requester or a workspace admin may cancel. Perf has no cancel: the job stops being
-        tracked, and its messages say it may still be charged."""
-        job = await self._store.get_job(job_id)
+        tracked, and its messages say it may still be charged. Another workspace's job is not found."""
+        job = await self._store.get_job(job_id, team_id=team_id)
         if job is None or (channel_id is not None and channel_id not in (job.channel_id, job.where)):
             return CancelOutcome.NOT_FOUND, None
         if job.state in TERMINAL_STATES:
             return CancelOutcome.ALREADY_ENDED, job
         if job.user_id != user_id:
             try:
-                person = await self._people.get(user_id)
+                person = await self._people.get(user_id, team_id=team_id)
             except SlackCallError as exc:
                 log.warning("job=%s event=cancel_unchecked user=%s error=%s", job.id, user_id, exc.error)
                 return CancelOutcome.UNCHECKED, job
@@ -58,21 +58,22 @@ class JobControl:
         try:
             await stop_tracking(self._store, job, self._clock.now(), user_id)
         except StaleJob:
-            fresh = await self._store.get_job(job_id)
+            fresh = await self._store.get_job(job_id, team_id=team_id)
             return CancelOutcome.ALREADY_ENDED, fresh
         log.info("job=%s event=cancelled by=%s", job.id, user_id)
         return CancelOutcome.CANCELLED, job
 
-    async def unfinished(self, channel_id: str, user_id: str) -> list[Job]:
+    async def unfinished(self, team_id: str, channel_id: str, user_id: str) -> list[Job]:
         waiting = [s for s in JobState if s not in TERMINAL_STATES]
-        jobs = [job for job in await self._store.jobs(states=waiting, channel_id=channel_id) if job.user_id == user_id]
+        listed = await self._store.jobs(team_id=team_id, states=waiting, channel_id=channel_id)
+        jobs = [job for job in listed if job.user_id == user_id]
         # Each waiting job's place as the line stands now (a thread's place may be a moment behind).
         for job_id, place in (await self._store.places_in_line(jobs)).items():
             next(job for job in jobs if job.id == job_id).queue_position = place
         return jobs
 
-    async def details(self, job_id: str) -> tuple[Job, list[tuple[float, str, str]]] | None:
-        job = await self._store.get_job(job_id)
+    async def details(self, team_id: str, job_id: str) -> tuple[Job, list[tuple[float, str, str]]] | None:
+        job = await self._store.get_job(job_id, team_id=team_id)
         if job is None:
             return None
         return job, await self._store.job_events(job.id)

@@ -29,13 +29,15 @@ class DefaultsService:
         self._people = people
         self._clock = clock
 
-    async def apply(self, request: VideoRequest, channel_id: str, user_id: str) -> rule.Effective | CommandError:
+    async def apply(
+        self, team_id: str, request: VideoRequest, channel_id: str, user_id: str
+    ) -> rule.Effective | CommandError:
         """`request` with the preset it names, then the person's and the channel's defaults, under what was
         given now; an unknown preset is answered with the names that exist."""
-        yours, channel = await self._store.defaults_for(channel_id, user_id)
+        yours, channel = await self._store.defaults_for(team_id, channel_id, user_id)
         preset = None
         if request.preset:
-            found = await self._store.presets_for(channel_id, user_id)
+            found = await self._store.presets_for(team_id, channel_id, user_id)
             named = presets.find(found, request.preset)
             if named is None:
                 log.info("event=preset_unknown channel=%s user=%s", channel_id, user_id)
@@ -45,17 +47,17 @@ class DefaultsService:
             preset = rule.Defaults(named.options, named.set_by, named.set_at)
         return rule.apply(request, yours, channel, preset)
 
-    async def effective(self, channel_id: str, user_id: str) -> rule.Effective:
+    async def effective(self, team_id: str, channel_id: str, user_id: str) -> rule.Effective:
         """The settings a new video of this person in this channel starts from ("" : their own alone)."""
-        yours, channel = await self._store.defaults_for(channel_id, user_id)
+        yours, channel = await self._store.defaults_for(team_id, channel_id, user_id)
         found = rule.effective(rule.PLACEHOLDER_PROMPT, {}, yours, channel)
         # Every default was checked on its own before it applied, so nothing typed can be wrong here.
         assert not isinstance(found, CommandError), found
         return found
 
-    async def form_values(self, channel_id: str, user_id: str, prompt: str = "") -> messages.FormValues:
+    async def form_values(self, team_id: str, channel_id: str, user_id: str, prompt: str = "") -> messages.FormValues:
         """What the form opens with: the effective defaults selected."""
-        request = (await self.effective(channel_id, user_id)).request
+        request = (await self.effective(team_id, channel_id, user_id)).request
         return messages.FormValues(
             prompt=prompt,
             model=request.model,
@@ -65,29 +67,30 @@ class DefaultsService:
             style=request.style,
         )
 
-    async def answer(self, asked: DefaultsRequest, channel_id: str, user_id: str) -> messages.Message:
+    async def answer(self, team_id: str, asked: DefaultsRequest, channel_id: str, user_id: str) -> messages.Message:
         """`/video defaults [me] [clear | --option value …]`."""
         if not asked.clear and not asked.options and not asked.language:
             return messages.defaults_status(
-                await self.effective(channel_id, user_id), await self.channel_language(channel_id, user_id)
+                await self.effective(team_id, channel_id, user_id),
+                await self.channel_language(team_id, channel_id, user_id),
             )
         if asked.language and asked.mine:
             return messages.language_is_personal()
         if asked.language and messages.supported(asked.language) is None:
             return messages.language_unknown(asked.language)
-        if not asked.mine and (refused := await self._refuse_non_admin(channel_id, user_id)):
+        if not asked.mine and (refused := await self._refuse_non_admin(team_id, channel_id, user_id)):
             return refused
         scope, owner = (PERSON_SCOPE, user_id) if asked.mine else (CHANNEL_SCOPE, channel_id)
         if asked.clear:
-            had_any = await self._store.clear_defaults(scope, owner)
+            had_any = await self._store.clear_defaults(team_id, scope, owner)
             log.info("event=defaults_cleared scope=%s owner=%s by=%s", scope, owner, user_id)
             return messages.defaults_cleared(mine=asked.mine, had_any=had_any)
-        return await self._set(scope, owner, asked, channel_id, user_id)
+        return await self._set(team_id, scope, owner, asked, channel_id, user_id)
 
     async def _set(
-        self, scope: str, owner: str, asked: DefaultsRequest, channel_id: str, user_id: str
+        self, team_id: str, scope: str, owner: str, asked: DefaultsRequest, channel_id: str, user_id: str
     ) -> messages.Message:
-        yours, channel = await self._store.defaults_for(channel_id, user_id)
+        yours, channel = await self._store.defaults_for(team_id, channel_id, user_id)
         current = yours if asked.mine else channel
         options = rule.new_defaults(current, asked.options)
         if isinstance(options, CommandError):
@@ -96,26 +99,26 @@ class DefaultsService:
         language = messages.supported(asked.language) or (current.options.get(LANGUAGE) if current else None)
         if language and not asked.mine:
             options[LANGUAGE] = language
-        await self._store.set_defaults(scope, owner, rule.Defaults(options, user_id, self._clock.now()))
+        await self._store.set_defaults(team_id, scope, owner, rule.Defaults(options, user_id, self._clock.now()))
         log.info("event=defaults_set scope=%s owner=%s by=%s options=%s", scope, owner, user_id, sorted(options))
         return messages.defaults_changed(
-            await self.effective(channel_id, user_id),
+            await self.effective(team_id, channel_id, user_id),
             mine=asked.mine,
-            language=None if asked.mine else await self.channel_language(channel_id, user_id),
+            language=None if asked.mine else await self.channel_language(team_id, channel_id, user_id),
         )
 
-    async def channel_language(self, channel_id: str, user_id: str) -> tuple[str, bool] | None:
+    async def channel_language(self, team_id: str, channel_id: str, user_id: str) -> tuple[str, bool] | None:
         """The language the channel's messages are in, and whether the channel set it (`--language`) rather
         than it being the workspace's; None for no channel (a form opened from nowhere)."""
         if not channel_id:
             return None
-        _yours, channel = await self._store.defaults_for(channel_id, user_id)
+        _yours, channel = await self._store.defaults_for(team_id, channel_id, user_id)
         own = channel.options.get(LANGUAGE) if channel else None
         return (messages.resolve(own), bool(own and messages.supported(own)))
 
-    async def _refuse_non_admin(self, channel_id: str, user_id: str) -> messages.Message | None:
+    async def _refuse_non_admin(self, team_id: str, channel_id: str, user_id: str) -> messages.Message | None:
         try:
-            person = await self._people.get(user_id)
+            person = await self._people.get(user_id, team_id=team_id)
         except SlackCallError as exc:
             log.warning("event=defaults_admin_unchecked user=%s error=%s", user_id, exc.error)
             return messages.admin_unchecked()

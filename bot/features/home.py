@@ -52,56 +52,59 @@ class HomeService:
         self._slack = slack
         self._clock = clock
         self._settings = settings
-        self._pending: dict[str, asyncio.Task[None]] = {}
+        # One refresh at a time per workspace and person.
+        self._pending: dict[tuple[str, str], asyncio.Task[None]] = {}
 
-    async def opened(self, user_id: str) -> None:
-        await self._store.home_opened(user_id, self._clock.now())
-        await self.publish(user_id)
+    async def opened(self, team_id: str, user_id: str) -> None:
+        await self._store.home_opened(team_id, user_id, self._clock.now())
+        await self.publish(team_id, user_id)
 
     def job_changed(self, job: Job) -> None:
         """Republish the requester's tab soon; one refresh per person at a time, and none for people
         who never opened it (most never do, and each publish is an API call)."""
-        if job.user_id in self._pending:
+        key = (job.team_id, job.user_id)
+        if key in self._pending:
             return
-        task = asyncio.get_running_loop().create_task(self._refresh(job.user_id))
-        self._pending[job.user_id] = task
-        task.add_done_callback(lambda _: self._pending.pop(job.user_id, None))
+        task = asyncio.get_running_loop().create_task(self._refresh(*key))
+        self._pending[key] = task
+        task.add_done_callback(lambda _: self._pending.pop(key, None))
 
     async def wait_idle(self) -> None:
         while self._pending:
             await asyncio.gather(*list(self._pending.values()), return_exceptions=True)
 
-    async def _refresh(self, user_id: str) -> None:
+    async def _refresh(self, team_id: str, user_id: str) -> None:
         try:
-            if await self._store.has_home(user_id):
-                await self.publish(user_id)
+            if await self._store.has_home(team_id, user_id):
+                await self.publish(team_id, user_id)
         except Exception as exc:  # a tab refresh must never disturb the job that triggered it
             log.warning("event=home_refresh_failed user=%s error=%s", user_id, type(exc).__name__)
 
-    async def publish(self, user_id: str) -> None:
+    async def publish(self, team_id: str, user_id: str) -> None:
+        """The person's tab, from their workspace's rows alone."""
         now = self._clock.now()
         today, month = self._quotas.today(now), self._quotas.this_month(now)
         local = datetime.fromtimestamp(now, ZoneInfo(self._settings.timezone))
-        jobs = await self._store.recent_jobs_of(user_id, RECENT_JOBS)
+        jobs = await self._store.recent_jobs_of(team_id, user_id, RECENT_JOBS)
         # From the summary the budgets read, as the chart and the budgets below are: one count of spending.
-        spent_today = (await self._store.spent(USER, user_id, today.bounds)).cost_micros
-        spent_month = (await self._store.spent(USER, user_id, month.bounds)).cost_micros
+        spent_today = (await self._store.spent(team_id, USER, user_id, today.bounds)).cost_micros
+        spent_month = (await self._store.spent(team_id, USER, user_id, month.bounds)).cost_micros
         admin_usage: list[messages.ChannelUsage] | None = None
         is_admin = False
         try:
-            person = await self._people.get(user_id)
+            person = await self._people.get(user_id, team_id=team_id)
             is_admin = person.runs_the_workspace
             if person.runs_the_workspace:
-                usage = await self._store.channel_usage(today.bounds)
+                usage = await self._store.channel_usage(team_id, today.bounds)
                 # Every channel's own limits in one read, not one read a channel.
-                own = await self._store.channels_limits(list(usage))
+                own = await self._store.channels_limits(team_id, list(usage))
                 admin_usage = [
                     messages.ChannelUsage(channel, count, cost, self._quotas.limits_with(own.get(channel)).daily_jobs)
                     for channel, (count, cost) in usage.items()
                 ]
         except SlackCallError as exc:
             log.info("event=home_admin_unchecked user=%s error=%s", user_id, exc.error)
-        spending = await self._spending(user_id, is_admin, now)
+        spending = await self._spending(team_id, user_id, is_admin, now)
         view = messages.home_view(
             jobs,
             spent_today,
@@ -110,7 +113,7 @@ class HomeService:
             await self._slack.workspace_url(),
             local.strftime("%B"),
             spending,
-            await self._showcased() if self._settings.showcase_channel else None,
+            await self._showcased(team_id) if self._settings.showcase_channel else None,
         )
         try:
             await self._slack.publish_home(user_id, view)
@@ -119,44 +122,44 @@ class HomeService:
             return
         log.info("event=home_published user=%s jobs=%d", user_id, len(jobs))
 
-    async def _showcased(self) -> list[messages.Showcased]:
-        """The latest showcased takes, newest first (a handful: one read, and a read of each job)."""
+    async def _showcased(self, team_id: str) -> list[messages.Showcased]:
+        """The workspace's latest showcased takes, newest first (a handful: one read, and a read of each job)."""
         found = []
-        for take in await self._store.latest_takes(SHOWCASE, HOME_SHOWCASE_LIMIT):
-            job = await self._store.get_job(take.job_id)
+        for take in await self._store.latest_takes(team_id, SHOWCASE, HOME_SHOWCASE_LIMIT):
+            job = await self._store.get_job(take.job_id, team_id=team_id)
             if job is not None and take.message_ts:
                 found.append(messages.Showcased(job, take.by_user, take.channel_id, take.message_ts))
         return found
 
-    async def _spending(self, user_id: str, is_admin: bool, now: float) -> messages.HomeSpending:
+    async def _spending(self, team_id: str, user_id: str, is_admin: bool, now: float) -> messages.HomeSpending:
         """The person's last 30 days (and the workspace's, for admins) and the budgets in money against
         their period so far: each a read of the summary spend_days, whatever the history."""
         days = [self._quotas.today(now)]
         while len(days) < CHART_DAYS:
             days.insert(0, previous_day(days[0], self._settings.timezone))
         period = (days[0].start, days[-1].end)
-        mine = await self._store.spent_by_day(USER, user_id, period)
-        workspace = await self._store.spent_by_day(WORKSPACE, "", period) if is_admin else None
+        mine = await self._store.spent_by_day(team_id, USER, user_id, period)
+        workspace = await self._store.spent_by_day(team_id, WORKSPACE, "", period) if is_admin else None
         return messages.HomeSpending(
             days=_by_day(days, mine),
             workspace_days=_by_day(days, workspace) if workspace is not None else None,
-            budgets=await self._budgets(user_id, is_admin, now),
+            budgets=await self._budgets(team_id, user_id, is_admin, now),
         )
 
-    async def _budgets(self, user_id: str, is_admin: bool, now: float) -> list[messages.BudgetUse]:
+    async def _budgets(self, team_id: str, user_id: str, is_admin: bool, now: float) -> list[messages.BudgetUse]:
         today, month = self._quotas.today(now), self._quotas.this_month(now)
         settings, uses = self._settings, []
         if settings.monthly_budget_micros:
-            spent = await self._store.spent(WORKSPACE, "", month.bounds)
+            spent = await self._store.spent(team_id, WORKSPACE, "", month.bounds)
             uses.append(
                 messages.BudgetUse("The workspace this month", spent.cost_micros, settings.monthly_budget_micros)
             )
         if settings.daily_budget_micros_per_user:
-            spent = await self._store.spent(USER, user_id, today.bounds)
+            spent = await self._store.spent(team_id, USER, user_id, today.bounds)
             uses.append(messages.BudgetUse("You today", spent.cost_micros, settings.daily_budget_micros_per_user))
         if is_admin:
-            channels = await self._store.spent_by_id(CHANNEL, month.bounds)
-            own = await self._store.channels_limits([channel for channel, _ in channels])
+            channels = await self._store.spent_by_id(team_id, CHANNEL, month.bounds)
+            own = await self._store.channels_limits(team_id, [channel for channel, _ in channels])
             budgeted = [(c, s, own[c].monthly_budget_micros or 0) for c, s in channels if c in own]
             uses += [
                 messages.BudgetUse(f"<#{channel}> this month", spent.cost_micros, allowed)

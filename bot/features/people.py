@@ -37,7 +37,8 @@ class People:
         self._slack = slack
         self._clock = clock
         self._cache_seconds = cache_seconds
-        self._known: dict[str, tuple[float, SlackUser]] = {}
+        # Keyed by workspace and person: the same user id in two workspaces is two people.
+        self._known: dict[tuple[str, str], tuple[float, SlackUser]] = {}
         self._store = store
         # (workspace, person) → (when their locale was asked, or is due again less a day; their Slack locale)
         self._locales: dict[tuple[str, str], tuple[float, str]] = {}
@@ -65,7 +66,7 @@ class People:
         user_id = str(user.get("id") or "")
         if not user_id:
             return
-        self._known.pop(user_id, None)
+        self._known.pop((team_id, user_id), None)
         locale = user.get("locale")
         if isinstance(locale, str) and locale:
             self._remember(team_id, user_id, locale)
@@ -93,7 +94,7 @@ class People:
         except Exception as exc:  # a background lookup: the person is answered in the workspace's language
             log.warning("event=locale_lookup_failed user=%s error=%s", user_id, type(exc).__name__)
             return
-        self._known[user_id] = (self._clock.now(), user)
+        self._known[(team_id, user_id)] = (self._clock.now(), user)
         await self._remember_stored(team_id, user_id, user.locale)
 
     def _remember(self, team_id: str, user_id: str, locale: str) -> None:
@@ -118,31 +119,34 @@ class People:
             task.cancel()
         await asyncio.gather(*list(self._asking.values()), return_exceptions=True)
 
-    def known(self, user_id: str) -> SlackUser | None:
-        """`user_id` as last asked, if that was recently; never calls Slack."""
-        cached = self._known.get(user_id)
+    def known(self, user_id: str, *, team_id: str) -> SlackUser | None:
+        """`user_id` of workspace `team_id` as last asked, if that was recently; never calls Slack."""
+        cached = self._known.get((team_id, user_id))
         if cached is not None and self._clock.now() - cached[0] < self._cache_seconds:
             return cached[1]
         return None
 
-    async def get(self, user_id: str, priority: Priority = Priority.URGENT) -> SlackUser:
+    async def get(self, user_id: str, priority: Priority = Priority.URGENT, *, team_id: str) -> SlackUser:
         """Raises SlackCallError when Slack cannot say; callers decide whether that refuses or allows."""
-        if (user := self.known(user_id)) is not None:
+        if (user := self.known(user_id, team_id=team_id)) is not None:
             return user
         user = await self._slack.user_info(user_id, priority)
-        self._known[user_id] = (self._clock.now(), user)
+        self._known[(team_id, user_id)] = (self._clock.now(), user)
         return user
 
-    def known_names(self, user_ids: Iterable[str]) -> dict[str, str]:
-        """The names already known of `user_ids`; never calls Slack."""
-        return {user_id: user.name for user_id in user_ids if (user := self.known(user_id)) is not None}
+    def known_names(self, user_ids: Iterable[str], *, team_id: str) -> dict[str, str]:
+        """The names already known of `user_ids` in workspace `team_id`; never calls Slack."""
+        known = ((user_id, self.known(user_id, team_id=team_id)) for user_id in user_ids)
+        return {user_id: user.name for user_id, user in known if user is not None}
 
-    async def names(self, user_ids: Iterable[str], priority: Priority = Priority.URGENT) -> dict[str, str]:
+    async def names(
+        self, user_ids: Iterable[str], priority: Priority = Priority.URGENT, *, team_id: str
+    ) -> dict[str, str]:
         """The names people see, for those Slack could name; an id Slack could not is left out."""
         names: dict[str, str] = {}
         for user_id in user_ids:
             try:
-                names[user_id] = (await self.get(user_id, priority)).name
+                names[user_id] = (await self.get(user_id, priority, team_id=team_id)).name
             except SlackCallError:
                 continue
         return names
@@ -163,15 +167,17 @@ class NamedAnswers:
         self._slack = slack
         self._pending: set[asyncio.Task[None]] = set()
 
-    async def answer(self, user_ids: Iterable[str], render: Render, response_url: str) -> messages.Message:
+    async def answer(
+        self, user_ids: Iterable[str], render: Render, response_url: str, *, team_id: str
+    ) -> messages.Message:
         ids = list(dict.fromkeys(user_ids))
-        names = self._people.known_names(ids)
+        names = self._people.known_names(ids, team_id=team_id)
         unknown = [user_id for user_id in ids if user_id not in names]
         try:
             async with asyncio.timeout(ACK_LOOKUP_SECONDS):
                 for user_id in unknown[:NAMES_IN_ACK]:
                     try:
-                        names[user_id] = (await self._people.get(user_id)).name
+                        names[user_id] = (await self._people.get(user_id, team_id=team_id)).name
                     except SlackCallError:
                         names[user_id] = user_id  # Slack cannot name them: the id stands for itself
         except TimeoutError:
@@ -179,14 +185,17 @@ class NamedAnswers:
         later = [user_id for user_id in unknown if user_id not in names]
         if not later or not response_url:
             return render(names)
-        task = asyncio.get_running_loop().create_task(self._follow_up(later, names, render, response_url))
+        follow_up = self._follow_up(later, names, render, response_url, team_id)
+        task = asyncio.get_running_loop().create_task(follow_up)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
         return messages.names_pending(render(names), len(later))
 
-    async def _follow_up(self, later: list[str], names: dict[str, str], render: Render, response_url: str) -> None:
+    async def _follow_up(
+        self, later: list[str], names: dict[str, str], render: Render, response_url: str, team_id: str
+    ) -> None:
         try:
-            found = await self._people.names(later, Priority.BACKGROUND)
+            found = await self._people.names(later, Priority.BACKGROUND, team_id=team_id)
             answer = render({**names, **found})
             if not await self._slack.respond(response_url, messages.replacing_the_answer(answer)):
                 log.info("event=named_answer_not_sent names=%d", len(later))

@@ -27,33 +27,33 @@ class PresetService:
         self._people = people
         self._clock = clock
 
-    async def names(self, channel_id: str, user_id: str) -> tuple[str, ...]:
+    async def names(self, team_id: str, channel_id: str, user_id: str) -> tuple[str, ...]:
         """The names a person may pick here (the form's menu)."""
-        return tuple(presets.names(await self._store.presets_for(channel_id, user_id)))
+        return tuple(presets.names(await self._store.presets_for(team_id, channel_id, user_id)))
 
-    async def options(self, name: str, channel_id: str, user_id: str) -> Mapping[str, str] | None:
+    async def options(self, team_id: str, name: str, channel_id: str, user_id: str) -> Mapping[str, str] | None:
         """The settings of the preset `name` means for this person here (None: there is none by that name)."""
-        found = presets.find(await self._store.presets_for(channel_id, user_id), name)
+        found = presets.find(await self._store.presets_for(team_id, channel_id, user_id), name)
         return None if found is None else found.options
 
-    async def answer(self, asked: PresetRequest, channel_id: str, user_id: str) -> messages.Message:
+    async def answer(self, team_id: str, asked: PresetRequest, channel_id: str, user_id: str) -> messages.Message:
         if asked.action == "list":
-            found = await self._store.presets_for(channel_id, user_id)
+            found = await self._store.presets_for(team_id, channel_id, user_id)
             return messages.preset_list(found, presets.shadowed(found))
         name = presets.normalized(asked.name)
         if problem := presets.name_problem(name):
             return messages.preset_name_refused(asked.name, problem, action=asked.action)
-        if asked.channel and (refused := await self._refuse_non_admin(channel_id, user_id)):
+        if asked.channel and (refused := await self._refuse_non_admin(team_id, channel_id, user_id)):
             return refused
         scope, owner = (presets.CHANNEL, channel_id) if asked.channel else (presets.PERSON, user_id)
         if asked.action == "delete":
-            existed = await self._store.delete_preset(scope, owner, name)
+            existed = await self._store.delete_preset(team_id, scope, owner, name)
             log.info("event=preset_deleted scope=%s owner=%s by=%s existed=%s", scope, owner, user_id, existed)
             return messages.preset_deleted(name, channel=asked.channel, existed=existed)
-        return await self._save(scope, owner, name, asked, channel_id, user_id)
+        return await self._save(team_id, scope, owner, name, asked, channel_id, user_id)
 
     async def _save(
-        self, scope: str, owner: str, name: str, asked: PresetRequest, channel_id: str, user_id: str
+        self, team_id: str, scope: str, owner: str, name: str, asked: PresetRequest, channel_id: str, user_id: str
     ) -> messages.Message:
         if not asked.options:
             return messages.preset_empty()
@@ -61,20 +61,20 @@ class PresetService:
         options = rule.new_defaults(None, asked.options)
         if isinstance(options, CommandError):
             return messages.command_error(options)
-        found = await self._store.presets_for(channel_id, user_id)
+        found = await self._store.presets_for(team_id, channel_id, user_id)
         same_scope = [p for p in found if p.scope == scope]
         replaced = any(p.name == name for p in same_scope)
         if not replaced and len(same_scope) >= presets.MAX_PRESETS_PER_OWNER:
             return messages.preset_too_many(presets.MAX_PRESETS_PER_OWNER)
         preset = presets.Preset(name, scope, options, user_id, self._clock.now())
-        await self._store.save_preset(owner, preset)
+        await self._store.save_preset(team_id, owner, preset)
         log.info("event=preset_saved scope=%s owner=%s by=%s options=%s", scope, owner, user_id, sorted(options))
         shadows = scope == presets.PERSON and any(p.name == name and p.scope == presets.CHANNEL for p in found)
         return messages.preset_saved(preset, replaced=replaced, shadows_channel=shadows)
 
-    async def _refuse_non_admin(self, channel_id: str, user_id: str) -> messages.Message | None:
+    async def _refuse_non_admin(self, team_id: str, channel_id: str, user_id: str) -> messages.Message | None:
         try:
-            person = await self._people.get(user_id)
+            person = await self._people.get(user_id, team_id=team_id)
         except SlackCallError as exc:
             log.warning("event=preset_admin_unchecked user=%s error=%s", user_id, exc.error)
             return messages.admin_unchecked()

@@ -24,16 +24,17 @@ class RecallService:
         self._people = people
         self._slack = slack
 
-    async def show(self, job_id: str, user_id: str) -> messages.Message:
-        """The job's result for the channel (an in-channel answer), or a private answer saying why not."""
+    async def show(self, team_id: str, job_id: str, user_id: str) -> messages.Message:
+        """The job's result for the channel (an in-channel answer), or a private answer saying why not. A job
+        of another workspace is not found, as an unknown id."""
         if not job_id:
             return messages.show_refused(ShowOutcome.NO_ID, job_id)
-        job = await self._store.get_job(job_id)
+        job = await self._store.get_job(job_id, team_id=team_id)
         if job is None:
             return messages.show_refused(ShowOutcome.NOT_FOUND, job_id)
         if job.user_id != user_id:
             try:
-                person = await self._people.get(user_id)
+                person = await self._people.get(user_id, team_id=team_id)
             except SlackCallError as exc:
                 log.warning("job=%s event=show_unchecked user=%s error=%s", job.id, user_id, exc.error)
                 return messages.show_refused(ShowOutcome.UNCHECKED, job_id)
@@ -48,10 +49,10 @@ class RecallService:
         log.info("job=%s event=shown by=%s", job.id, user_id)
         return messages.show_message(job, link, user_id)
 
-    async def history(self, user_id: str, words: tuple[str, ...]) -> messages.Message:
+    async def history(self, team_id: str, user_id: str, words: tuple[str, ...]) -> messages.Message:
         if len(words) > MAX_SEARCH_WORDS:
             return messages.history_too_many_words()
-        jobs = await self._store.history(user_id, search_order(list(words)), HISTORY_LIMIT)
+        jobs = await self._store.history(team_id, user_id, search_order(list(words)), HISTORY_LIMIT)
         base = await self._slack.workspace_url()
         links = {job.id: link for job in jobs if (link := messages.message_link(base, job.where, job.root_ts))}
         log.info("event=history user=%s words=%d found=%d", user_id, len(words), len(jobs))

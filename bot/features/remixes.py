@@ -45,11 +45,13 @@ class RemixService:
         self._jobs = jobs
         self._slack = slack
 
-    async def open_form(self, *, channel_id: str, message_ts: str, user_id: str, trigger_id: str) -> RemixOutcome:
+    async def open_form(
+        self, *, team_id: str, channel_id: str, message_ts: str, user_id: str, trigger_id: str
+    ) -> RemixOutcome:
         """The Remix button: the form, prefilled with the clicked job's prompt and settings."""
         if not (channel_id and message_ts and user_id):
             return RemixOutcome.IGNORED
-        source = await self._store.job_by_root(channel_id, message_ts)
+        source = await self._store.job_by_root(team_id, channel_id, message_ts)
         if source is None:
             return RemixOutcome.IGNORED
         if not _may_remix(source, user_id):
@@ -63,9 +65,12 @@ class RemixService:
         log.info("job=%s event=remix_form_opened user=%s", source.id, user_id)
         return RemixOutcome.OPENED
 
-    async def submit(self, remix_of: str, request: VideoRequest, *, user_id: str, view_id: str) -> RemixOutcome:
-        """The remix form's submission. Raises ChannelNotAllowed or QuotaExceeded, having stored nothing."""
-        source = await self._store.get_job(remix_of)
+    async def submit(
+        self, remix_of: str, request: VideoRequest, *, team_id: str, user_id: str, view_id: str
+    ) -> RemixOutcome:
+        """The remix form's submission. Raises ChannelNotAllowed or QuotaExceeded, having stored nothing.
+        A job of another workspace is GONE, as an unknown one."""
+        source = await self._store.get_job(remix_of, team_id=team_id)
         if source is None:
             return RemixOutcome.GONE
         if not _may_remix(source, user_id):

@@ -44,27 +44,27 @@ class ReportService:
         self._clock = clock
         self._settings = settings
 
-    async def quota(self, channel_id: str, user_id: str) -> messages.Message:
+    async def quota(self, team_id: str, channel_id: str, user_id: str) -> messages.Message:
         now = self._clock.now()
         day = self._quotas.today(now)
-        limits = await self._quotas.limits(channel_id)
-        usage = await self._quotas.usage(channel_id, user_id, now)
+        limits = await self._quotas.limits(team_id, channel_id)
+        usage = await self._quotas.usage(team_id, channel_id, user_id, now)
         month = self._quotas.this_month(now)
         return messages.quota_status(limits, usage, day, now, self._settings.timezone, month)
 
-    async def set_quota(self, channel_id: str, user_id: str, value: str) -> messages.Message:
+    async def set_quota(self, team_id: str, channel_id: str, user_id: str, value: str) -> messages.Message:
         change = parse_limit(value)
         if change is None:
             return messages.quota_bad_value(value)
         try:
-            person = await self._people.get(user_id)
+            person = await self._people.get(user_id, team_id=team_id)
         except SlackCallError as exc:
             log.warning("event=quota_admin_unchecked user=%s error=%s", user_id, exc.error)
             return messages.quota_admin_unchecked()
         if not person.runs_the_workspace:
             log.info("event=quota_change_refused channel=%s user=%s", channel_id, user_id)
             return messages.quota_admins_only()
-        limits = await self._quotas.change(channel_id, change, user_id, self._clock.now())
+        limits = await self._quotas.change(team_id, channel_id, change, user_id, self._clock.now())
         log.info(
             "event=quota_changed channel=%s user=%s daily_jobs=%d daily_budget_micros=%d",
             channel_id,
@@ -74,18 +74,22 @@ class ReportService:
         )
         return messages.quota_changed(limits)
 
-    async def report_today(self, channel_id: str, user_id: str, response_url: str = "") -> messages.Message:
+    async def report_today(
+        self, team_id: str, channel_id: str, user_id: str, response_url: str = ""
+    ) -> messages.Message:
         """The channel's day; names Slack has not told the bot yet follow through `response_url`."""
         now = self._clock.now()
         day = self._quotas.today(now)
-        report = summarize(await self._store.jobs(channel_id=channel_id, since=day.start, until=day.end), day.label)
-        limits = await self._quotas.limits(channel_id)
-        usage = await self._store.usage(channel_id, user_id, day.bounds)
+        jobs = await self._store.jobs(team_id=team_id, channel_id=channel_id, since=day.start, until=day.end)
+        report = summarize(jobs, day.label)
+        limits = await self._quotas.limits(team_id, channel_id)
+        usage = await self._store.usage(team_id, channel_id, user_id, day.bounds)
         tz = self._settings.timezone
         return await self._named.answer(
             [p.user_id for p in report.people],
             lambda names: messages.usage_report(report, names, limits, usage, day, now, tz),
             response_url,
+            team_id=team_id,
         )
 
     async def post_due_reports(self) -> int:
@@ -93,20 +97,22 @@ class ReportService:
         now = self._clock.now()
         day = due_report_day(now, self._settings.timezone, self._settings.report_time)
         posted = 0
-        for channel_id in await self._store.channels_used(day.bounds):
-            jobs = await self._store.jobs(channel_id=channel_id, since=day.start, until=day.end)
-            posted += await self._post_once("channel", channel_id, day, jobs, now)
-        if self._settings.report_channel and await self._store.channels_used(day.bounds):
-            jobs = await self._store.jobs(since=day.start, until=day.end)
-            posted += await self._post_once("workspace", self._settings.report_channel, day, jobs, now)
+        # Each workspace's reports, from its own jobs alone.
+        for team_id in await self._store.workspaces_used(day.bounds):
+            for channel_id in await self._store.channels_used(team_id, day.bounds):
+                jobs = await self._store.jobs(team_id=team_id, channel_id=channel_id, since=day.start, until=day.end)
+                posted += await self._post_once(team_id, "channel", channel_id, day, jobs, now)
+            if self._settings.report_channel:
+                jobs = await self._store.jobs(team_id=team_id, since=day.start, until=day.end)
+                posted += await self._post_once(team_id, "workspace", self._settings.report_channel, day, jobs, now)
         log.info("event=reports_checked day=%s posted=%d", day.label, posted)
         return posted
 
-    async def _post_once(self, scope: str, channel_id: str, day: Day, jobs: list[Job], now: float) -> int:
-        if not await self._store.claim_report(scope, channel_id, day.label, now):
+    async def _post_once(self, team_id: str, scope: str, channel_id: str, day: Day, jobs: list[Job], now: float) -> int:
+        if not await self._store.claim_report(team_id, scope, channel_id, day.label, now):
             return 0
         report = summarize(jobs, day.label)
-        names = await self._names(p.user_id for p in report.people)
+        names = await self._names(team_id, (p.user_id for p in report.people))
         message = messages.daily_report(report, names, workspace=scope == "workspace")
         try:
             ts = await self._slack.post_message(channel_id, message)
@@ -116,13 +122,13 @@ class ReportService:
                 "event=report_failed scope=%s channel=%s day=%s error=%s", scope, channel_id, day.label, exc.error
             )
             return 0
-        await self._store.report_posted(scope, channel_id, day.label, ts)
+        await self._store.report_posted(team_id, scope, channel_id, day.label, ts)
         log.info("event=report_posted scope=%s channel=%s day=%s jobs=%d", scope, channel_id, day.label, report.jobs)
         return 1
 
-    async def _names(self, user_ids: Iterable[str]) -> dict[str, str]:
+    async def _names(self, team_id: str, user_ids: Iterable[str]) -> dict[str, str]:
         """Every id named: an id Slack could not name stands for itself in the report. Nobody waits for a daily
         report: its names are asked behind every lookup someone is waiting for (an admin's Approve, a command)."""
         ids = list(user_ids)
-        known = await self._people.names(ids, Priority.BACKGROUND)
+        known = await self._people.names(ids, Priority.BACKGROUND, team_id=team_id)
         return {user_id: known.get(user_id, user_id) for user_id in ids}

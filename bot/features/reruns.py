@@ -50,11 +50,19 @@ class RerunService:
         self._emoji = frozenset(settings.rerun_emoji)
 
     async def from_reaction(
-        self, *, reaction: str, channel_id: str, message_ts: str, user_id: str, bot_user_id: str | None
+        self,
+        *,
+        reaction: str,
+        team_id: str,
+        channel_id: str,
+        message_ts: str,
+        user_id: str,
+        bot_user_id: str | None,
     ) -> RerunOutcome:
         if reaction_name(reaction) not in self._emoji:
             return RerunOutcome.IGNORED
         return await self._rerun(
+            team_id=team_id,
             channel_id=channel_id,
             message_ts=message_ts,
             user_id=user_id,
@@ -67,6 +75,7 @@ class RerunService:
     async def from_button(
         self,
         *,
+        team_id: str,
         channel_id: str,
         message_ts: str,
         user_id: str,
@@ -80,6 +89,7 @@ class RerunService:
         if not action_ts:
             return RerunOutcome.IGNORED
         return await self._rerun(
+            team_id=team_id,
             channel_id=channel_id,
             message_ts=message_ts,
             user_id=user_id,
@@ -93,6 +103,7 @@ class RerunService:
     async def _rerun(
         self,
         *,
+        team_id: str,
         channel_id: str,
         message_ts: str,
         user_id: str,
@@ -104,11 +115,11 @@ class RerunService:
     ) -> RerunOutcome:
         if not (channel_id and message_ts and user_id) or user_id == bot_user_id:
             return RerunOutcome.IGNORED
-        source = await self._store.job_by_root(channel_id, message_ts)
+        source = await self._store.job_by_root(team_id, channel_id, message_ts)
         if source is None or (full_version and source.full_settings is None):
             return RerunOutcome.IGNORED
         try:
-            person = await self._people.get(user_id)
+            person = await self._people.get(user_id, team_id=team_id)
         except SlackCallError as exc:
             # Refuse rather than guess: a bot must never be able to spend money by reacting.
             log.warning("job=%s event=rerun_unchecked user=%s error=%s", source.id, user_id, exc.error)

@@ -77,24 +77,32 @@ class TakePoster:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     async def star(
-        self, *, reaction: str, channel_id: str, message_ts: str, user_id: str, bot_user_id: str | None
+        self,
+        *,
+        reaction: str,
+        team_id: str,
+        channel_id: str,
+        message_ts: str,
+        user_id: str,
+        bot_user_id: str | None,
     ) -> TakeOutcome:
         """A reaction on a message: a ⭐ on a delivered take's root showcases it; anything else is ignored."""
         if not self.showcase_channel or _reaction_name(reaction) not in STAR_REACTIONS:
             return TakeOutcome.IGNORED
         if not (channel_id and message_ts and user_id) or user_id == bot_user_id:
             return TakeOutcome.IGNORED
-        job = await self._store.job_by_root(channel_id, message_ts)
+        job = await self._store.job_by_root(team_id, channel_id, message_ts)
         if job is None or job.state is not JobState.DELIVERED or (job.private and user_id != job.user_id):
             return TakeOutcome.IGNORED
         return await self._claim_and_post(SHOWCASE, job, self.showcase_channel, user_id, None)
 
     async def showcase_button(
-        self, *, channel_id: str, message_ts: str, user_id: str, response_url: str
+        self, *, team_id: str, channel_id: str, message_ts: str, user_id: str, response_url: str
     ) -> TakeOutcome:
         """*Add to showcase*: the same as a star, answered privately."""
         asker = _Asker(channel_id, user_id, response_url)
-        job = await self._store.job_by_root(channel_id, message_ts) if channel_id and message_ts else None
+        found = channel_id and message_ts
+        job = await self._store.job_by_root(team_id, channel_id, message_ts) if found else None
         if not self.showcase_channel:
             return await self._tell(asker, "no_showcase", TakeOutcome.IGNORED)
         if job is None or job.state is not JobState.DELIVERED:
@@ -103,10 +111,13 @@ class TakePoster:
             return await self._tell(asker, "not_yours", TakeOutcome.REFUSED)
         return await self._claim_and_post(SHOWCASE, job, self.showcase_channel, user_id, asker)
 
-    async def share_button(self, *, channel_id: str, message_ts: str, user_id: str, response_url: str) -> TakeOutcome:
+    async def share_button(
+        self, *, team_id: str, channel_id: str, message_ts: str, user_id: str, response_url: str
+    ) -> TakeOutcome:
         """*Share in the channel* on a delivered private take: its requester's alone, once."""
         asker = _Asker(channel_id, user_id, response_url)
-        job = await self._store.job_by_root(channel_id, message_ts) if channel_id and message_ts else None
+        found = channel_id and message_ts
+        job = await self._store.job_by_root(team_id, channel_id, message_ts) if found else None
         if job is None or not job.private or job.state is not JobState.DELIVERED:
             return await self._tell(asker, "unfinished", TakeOutcome.REFUSED)
         if user_id != job.user_id:
@@ -117,7 +128,7 @@ class TakePoster:
         """Finish the posts whose claim lapsed unfinished (a crash, or Slack refused them): how many it took up."""
         taken = 0
         for lapsed in await self._store.unposted_takes(self._clock.now() - TAKE_LEASE_SECONDS, RESUME_BATCH):
-            job = await self._store.get_job(lapsed.job_id)
+            job = await self._store.get_job(lapsed.job_id, team_id=lapsed.team_id)
             claim = None if job is None else await self._claim(lapsed.kind, job, lapsed.channel_id, lapsed.by_user)
             if job is not None and claim is not None:
                 taken += 1
@@ -140,7 +151,8 @@ class TakePoster:
         return TakeOutcome.CLAIMED
 
     async def _claim(self, kind: str, job: Job, channel: str, user_id: str) -> TakePost | None:
-        return await self._store.claim_take_post(kind, job.id, channel, user_id, self._clock.now(), TAKE_LEASE_SECONDS)
+        now = self._clock.now()
+        return await self._store.claim_take_post(job.team_id, kind, job.id, channel, user_id, now, TAKE_LEASE_SECONDS)
 
     async def _finish(self, claim: TakePost, job: Job, asker: _Asker | None) -> None:
         """The post, then the video under it, each recorded once done; never raises."""
@@ -168,9 +180,9 @@ class TakePoster:
         except SlackCallError as exc:
             # Nothing was posted: the claim is let go, and `resume` (or the next star or click) tries again.
             log.warning("job=%s event=%s_failed channel=%s error=%s", job.id, claim.kind, claim.channel_id, exc.error)
-            await self._store.release_take(claim.kind, job.id)
+            await self._store.release_take(job.team_id, claim.kind, job.id)
             return None
-        await self._store.take_posted(claim.kind, job.id, ts, self._clock.now())
+        await self._store.take_posted(job.team_id, claim.kind, job.id, ts, self._clock.now())
         log.info("job=%s event=%s_posted channel=%s by=%s", job.id, claim.kind, claim.channel_id, claim.by_user)
         return ts
 
@@ -185,10 +197,10 @@ class TakePoster:
                 await self._slack.complete_upload(file_id, messages.upload_title(job), claim.channel_id, ts)
             except (MediaError, SlackCallError) as exc:
                 log.warning("job=%s event=%s_video_not_uploaded error=%s", job.id, claim.kind, exc)
-        await self._store.take_video_done(claim.kind, job.id)
+        await self._store.take_video_done(job.team_id, claim.kind, job.id)
 
     async def _answer(self, asker: _Asker, kind: str, job: Job, how: str) -> None:
-        posted = await self._store.take_post(kind, job.id)
+        posted = await self._store.take_post(job.team_id, kind, job.id)
         where = posted.channel_id if posted else (self.showcase_channel if kind == SHOWCASE else job.channel_id)
         link = None
         if how == "already" and posted is not None and posted.message_ts:

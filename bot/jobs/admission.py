@@ -218,11 +218,11 @@ class Admission:
             if job.language is None and job.private:
                 job.language = job.person_language
             elif job.language is None:
-                channel = channel or await self._channel_language(job.channel_id, job.user_id)
+                channel = channel or await self._channel_language(job.team_id, job.channel_id, job.user_id)
                 job.language = channel
 
-    async def _channel_language(self, channel_id: str, user_id: str) -> str:
-        _yours, channel = await self._store.defaults_for(channel_id, user_id)
+    async def _channel_language(self, team_id: str, channel_id: str, user_id: str) -> str:
+        _yours, channel = await self._store.defaults_for(team_id, channel_id, user_id)
         return messages.resolve(channel.options.get("language") if channel else None)
 
     def _new_job(self, asked: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str) -> Job:

@@ -117,7 +117,7 @@ class ApprovalGate:
 
     async def _ask(self, job: Job) -> int:
         """Post the copies of the request not posted yet; how many copies exist after."""
-        posted = {channel for channel, _ in await self._store.approval_copies(job.id)}
+        posted = {channel for channel, _ in await self._store.approval_copies(job.team_id, job.id)}
         targets = [self._settings.approval_channel] if self._settings.approval_channel else []
         for user in asked_directly(job, self._settings):
             try:
@@ -139,7 +139,7 @@ class ApprovalGate:
             except SlackCallError as exc:
                 log.warning("job=%s event=approval_copy_failed channel=%s error=%s", job.id, channel, exc.error)
                 continue
-            await self._store.add_approval_copy(job.id, channel, ts)
+            await self._store.add_approval_copy(job.team_id, job.id, channel, ts)
             posted.add(channel)
         return len(posted)
 
@@ -147,13 +147,13 @@ class ApprovalGate:
         """Edit every copy of the request to show who decided, then forget the copies."""
         with messages.speaking(messages.workspace_language()):
             decided = messages.approval_decided(job, limit_micros=self._settings.approval_over_micros)
-        for channel, ts in await self._store.approval_copies(job.id):
+        for channel, ts in await self._store.approval_copies(job.team_id, job.id):
             try:
                 await self._slack.update_message(channel, ts, decided, label=f"job={job.id} message=approval_request")
             except SlackCallError as exc:
                 # A copy deleted by hand, a channel archived since: the others are still edited.
                 log.warning("job=%s event=approval_copy_not_edited channel=%s error=%s", job.id, channel, exc.error)
-        await self._store.forget_approval_copies(job.id)
+        await self._store.forget_approval_copies(job.team_id, job.id)
         await self._writer.set(job, event="approval_copies_edited", approval_edits_due=False)
         # The decision changed the job's state outside the writer (a click, or the expiry): the requester's
         # App Home shows it now.

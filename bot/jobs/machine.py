@@ -145,7 +145,7 @@ class JobMachine:
             dm = await self._slack.open_dm(job.user_id)
             await self._writer.set(job, event="direct_message_opened", post_channel_id=dm)
         if job.rerun_of is not None and job.rerun_link is None:
-            await self._writer.set(job, rerun_link=await self._thread.link_to(job.rerun_of))
+            await self._writer.set(job, rerun_link=await self._thread.link_to(job.rerun_of, job.team_id))
 
     # --- terminal: the final edits ---------------------------------------------------------------
 

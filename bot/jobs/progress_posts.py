@@ -79,7 +79,7 @@ class ProgressPosts:
             if posting is not None:
                 async with stepping_aside():
                     await asyncio.gather(posting, return_exceptions=True)
-            stored = await self._store.get_job(job.id)
+            stored = await self._store.get_job(job.id, team_id=job.team_id)
             job.progress_ts = stored.progress_ts if stored is not None else None
         if job.progress_ts is not None:
             return job.progress_ts, False
@@ -93,7 +93,9 @@ class ProgressPosts:
         if self._store.engine != "sqlite":
             if not await self._store.claim_progress_post(job_id, now, now + self._claim_seconds):
                 return None
-        elif (stored := await self._store.get_job(job_id)) is not None and stored.progress_ts is not None:
+        elif (
+            stored := await self._store.get_job(job_id, team_id=asked_by.team_id)
+        ) is not None and stored.progress_ts is not None:
             # Asked for by a step holding the job as it was before its message was posted and recorded.
             return stored.progress_ts
         job = self._latest.get(job_id, asked_by)

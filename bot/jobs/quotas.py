@@ -37,8 +37,8 @@ class Quotas:
     def today(self, now: float) -> Day:
         return day_of(now, self._settings.timezone)
 
-    async def limits(self, channel_id: str) -> Limits:
-        return self.limits_with(await self._store.channel_limits(channel_id))
+    async def limits(self, team_id: str, channel_id: str) -> Limits:
+        return self.limits_with(await self._store.channel_limits(team_id, channel_id))
 
     def limits_with(self, own: ChannelLimits | None) -> Limits:
         """The limits that hold in a channel whose own settings are `own` (None: it has none)."""
@@ -69,14 +69,14 @@ class Quotas:
     def this_month(self, now: float) -> Day:
         return month_of(now, self._settings.timezone)
 
-    async def usage(self, channel_id: str, user_id: str, now: float) -> Usage:
+    async def usage(self, team_id: str, channel_id: str, user_id: str, now: float) -> Usage:
         """What the channel and the person used today, with the month's spend and the account's last 24 hours:
         what `/video quota` shows (an admission reads the same inside its transaction)."""
         day, month = self.today(now), self.this_month(now)
-        base = await self._store.usage(channel_id, user_id, day.bounds)
-        user = await self._store.spent(USER, user_id, day.bounds)
-        channel_month = await self._store.spent(CHANNEL, channel_id, month.bounds)
-        workspace_month = await self._store.spent(WORKSPACE, "", month.bounds)
+        base = await self._store.usage(team_id, channel_id, user_id, day.bounds)
+        user = await self._store.spent(team_id, USER, user_id, day.bounds)
+        channel_month = await self._store.spent(team_id, CHANNEL, channel_id, month.bounds)
+        workspace_month = await self._store.spent(team_id, WORKSPACE, "", month.bounds)
         account_jobs, oldest = await self._store.account_usage(now - ACCOUNT_WINDOW_SECONDS)
         return dataclasses.replace(
             base,
@@ -87,8 +87,8 @@ class Quotas:
             account_oldest=oldest,
         )
 
-    async def change(self, channel_id: str, change: LimitChange, by: str, now: float) -> Limits:
-        current = await self._store.channel_limits(channel_id)
+    async def change(self, team_id: str, channel_id: str, change: LimitChange, by: str, now: float) -> Limits:
+        current = await self._store.channel_limits(team_id, channel_id)
         if change.default:
             new = ChannelLimits(None, None, by, now)
         elif change.off:
@@ -106,5 +106,5 @@ class Quotas:
                 else (current.monthly_budget_micros if current else None)
             )
             new = ChannelLimits(jobs, budget, by, now, monthly_budget_micros=monthly)
-        await self._store.set_channel_limits(channel_id, new)
-        return await self.limits(channel_id)
+        await self._store.set_channel_limits(team_id, channel_id, new)
+        return await self.limits(team_id, channel_id)

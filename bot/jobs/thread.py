@@ -102,9 +102,9 @@ class JobThread:
         """The job is finalized: nothing more is shown in its thread."""
         self._progress_edited.pop(job_id, None)
 
-    async def link_to(self, job_id: str) -> str:
-        """A permalink to the job's root message, or "" (the message then names the job instead)."""
-        source = await self._store.get_job(job_id)
+    async def link_to(self, job_id: str, team_id: str) -> str:
+        """A permalink to the workspace's job's root message, or "" (the message then names the job instead)."""
+        source = await self._store.get_job(job_id, team_id=team_id)
         return "" if source is None else await self.link(source)
 
     async def link(self, job: Job) -> str:
@@ -138,5 +138,5 @@ class JobThread:
 
     async def _still_running(self, job_id: str) -> bool:
         """An edit of a running job is stale once the job has ended: its final edits show the end."""
-        stored = await self._store.get_job(job_id)
+        stored = await self._store.get_job(job_id, team_id=None)  # the bot's own job, by its own id
         return stored is not None and stored.state not in TERMINAL_STATES

@@ -113,6 +113,8 @@ async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> S
     if store.engine == "sqlite":
         # SQLite serves one process: leases left in it are a killed run's, and waiting them out helps nobody.
         await store.release_all_leases(None)
+    # Rows stored before the workspace was in every key, whose workspace the jobs now name (storage/adoption.py).
+    await store.adopt_rows_from_jobs()
     return store
 
 
@@ -279,8 +281,9 @@ class SlackRefused(Exception):
     """Slack refused a token for good; the message names the setting and how to get a good one."""
 
 
-async def _refuse_bad_tokens(settings: Settings) -> None:
-    """Before anything is opened: a token Slack refuses stops the start with one line naming it."""
+async def _refuse_bad_tokens(settings: Settings) -> str:
+    """Before anything is opened: a token Slack refuses stops the start with one line naming it. The bot
+    token's workspace, where Slack said ("" otherwise)."""
     answers = await ask_slack(settings)
     refused = [answer for answer in answers if answer.refused]
     if refused:
@@ -289,6 +292,7 @@ async def _refuse_bad_tokens(settings: Settings) -> None:
         if not answer.ok:
             # Not a verdict on the token: the clients retry, and the bot serves once Slack answers.
             log.warning("event=slack_not_checked setting=%s detail=%s", answer.setting, answer.detail)
+    return next((answer.team_id for answer in answers if answer.team_id), "")
 
 
 def _stop_when_slack_refuses_the_app_token(handler: Any, refused: Callable[[str], None]) -> None:
@@ -336,8 +340,10 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     try:
-        await _refuse_bad_tokens(settings)
+        team_id = await _refuse_bad_tokens(settings)
         async with open_services(settings) as services:
+            # Single-workspace mode: rows an upgrade could not give a workspace are the bot token's.
+            await services.store.adopt_rows(team_id)
             bolt = build_bolt_app(services)
             extra_health: dict[str, Callable[[], Awaitable[bool]]] = {}
             # Health first, then Slack's port, which only HTTP mode binds: Socket Mode needs nothing to reach it.

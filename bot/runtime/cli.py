@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     jobs = command("jobs", "list jobs", "Newest first; needs only DATABASE_URL.")
     jobs.add_argument("--state", choices=[s.value for s in JobState], help="only jobs in this state")
     jobs.add_argument("--channel", help="only jobs of this channel ID")
+    jobs.add_argument("--workspace", metavar="TEAM_ID", help="only jobs of this workspace")
     jobs.add_argument("--since", help="only jobs younger than this: 30m, 12h, 1d, 2w")
     jobs.add_argument("--limit", type=int, default=200, help="at most this many (default 200)")
     job = command("job", "show one job's settings and its whole history", "Needs only DATABASE_URL.")
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--since", help="only jobs younger than this: 30d, 12h, 2w (default: every job)")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
+    export.add_argument("--workspace", metavar="TEAM_ID", help="only this workspace's jobs (default: every one)")
     export.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     backup = command(
         "backup",
@@ -178,7 +180,9 @@ async def _operate(args: argparse.Namespace, database_url: str) -> int:
             if args.command == "jobs":
                 since = ops.now() - ops.parse_since(args.since) if args.since else None
                 states = [JobState(args.state)] if args.state else []
-                found = await store.jobs(states=states, channel_id=args.channel, since=since, limit=args.limit)
+                found = await store.jobs(
+                    team_id=args.workspace, states=states, channel_id=args.channel, since=since, limit=args.limit
+                )
                 print(ops.jobs_table(found, ops.now()) if found else "no jobs")
             elif args.command == "vacuum":
                 space = await store.vacuum(full=args.full)
@@ -225,12 +229,12 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
 
     since = ops.now() - ops.parse_since(args.since) if args.since else None
     if args.output is None:
-        written = await ops.export(store, since, args.format, sys.stdout)
+        written = await ops.export(store, since, args.format, sys.stdout, args.workspace)
     else:
         try:
             # A command of its own: nothing else waits on this loop while the file is written.
             with open(args.output, "w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
-                written = await ops.export(store, since, args.format, out)
+                written = await ops.export(store, since, args.format, out, args.workspace)
         except OSError as exc:
             print(f"videobot: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
             return 1
@@ -239,7 +243,7 @@ async def _export(store: Store, args: argparse.Namespace) -> int:
 
 
 async def _show_job(store: Store, job_id: str) -> int:
-    job = await store.get_job(job_id)
+    job = await store.get_job(job_id, team_id=None)  # the operator's: any workspace's job
     if job is None:
         print(f"videobot: no job {job_id}", file=sys.stderr)
         return 1

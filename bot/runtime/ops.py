@@ -150,7 +150,7 @@ def retryable(job: Job) -> bool:
 
 
 async def retry_delivery(store: Store, job_id: str, now: float) -> Job:
-    job = await store.get_job(job_id)
+    job = await store.get_job(job_id, team_id=None)  # the operator's: any workspace's job
     if job is None:
         raise OpsRefused(f"no job {job_id}")
     if not retryable(job):
@@ -176,7 +176,7 @@ async def retry_delivery(store: Store, job_id: str, now: float) -> Job:
 
 
 async def cancel(store: Store, job_id: str, now: float) -> Job:
-    job = await store.get_job(job_id)
+    job = await store.get_job(job_id, team_id=None)  # the operator's: any workspace's job
     if job is None:
         raise OpsRefused(f"no job {job_id}")
     if job.state in TERMINAL_STATES:
@@ -257,6 +257,7 @@ EXPORT_FIELDS = (
     "state",
     "estimated_cost_usd",
     "charged_cost_usd",
+    "team_id",  # the workspace: the same channel or person id in two workspaces are two
 )
 
 
@@ -281,6 +282,7 @@ def export_values(row: ExportRow) -> tuple[str, ...]:
         row.state.value,
         _dollars(row.estimated_cost_micros),
         _dollars(row.charged_cost_micros),
+        row.team_id,
     )
 
 
@@ -290,9 +292,10 @@ class Writable(Protocol):
     def write(self, text: str, /) -> int: ...
 
 
-async def export(store: Store, since: float | None, fmt: str, out: Writable) -> int:
-    """Write every job stored since `since` to `out`, as CSV (with a header) or one JSON array of objects
-    (costs as numbers, a charged cost Perf never reported as null); the number of jobs written.
+async def export(store: Store, since: float | None, fmt: str, out: Writable, team_id: str | None = None) -> int:
+    """Write every job stored since `since` (one workspace's with `team_id`) to `out`, as CSV (with a header)
+    or one JSON array of objects (costs as numbers, a charged cost Perf never reported as null); the number
+    of jobs written.
 
     Streamed: one batch of rows is held at a time, so a year costs no more memory than a day."""
     written = 0
@@ -301,7 +304,7 @@ async def export(store: Store, since: float | None, fmt: str, out: Writable) -> 
         writer.writerow(EXPORT_FIELDS)
     else:
         out.write("[")
-    async for batch in store.export_batches(since):
+    async for batch in store.export_batches(since, team_id=team_id):
         for row in batch:
             values = export_values(row)
             if writer is not None:

@@ -47,6 +47,7 @@ class TokenAnswer:
     # Slack refused the token for good (as opposed to: Slack could not be asked).
     refused: bool
     detail: str
+    team_id: str = ""  # the bot token's workspace (auth.test), where Slack said
 
 
 async def ask_slack(settings: Settings) -> list[TokenAnswer]:
@@ -82,6 +83,10 @@ async def _ask(setting: str, settings: Settings, call: Any) -> TokenAnswer:
     data = response.data if isinstance(response.data, dict) else {}
     if setting == "SLACK_BOT_TOKEN":
         return TokenAnswer(
-            setting, True, False, f"auth.test ok: bot {data.get('user', '?')} in team {data.get('team_id', '?')}"
+            setting,
+            True,
+            False,
+            f"auth.test ok: bot {data.get('user', '?')} in team {data.get('team_id', '?')}",
+            team_id=str(data.get("team_id") or ""),
         )
     return TokenAnswer(setting, True, False, "apps.connections.open ok: Socket Mode can connect")
