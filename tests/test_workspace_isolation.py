@@ -10,6 +10,7 @@ directly (claims, copies, the upgrade of an old database) is checked at the stor
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -278,9 +279,16 @@ async def _store_before_the_workspace(database_url: str, *teams: str, state: Job
         stored_job(created_at=1_800_000_000.0 + n, team_id=team, spend_day=DAY[0], state=state)
         for n, team in enumerate(teams)
     ]
-    rows = [[*(to_db(c, getattr(job, c)) for c in INSERTED_COLUMNS), n + 1] for n, job in enumerate(jobs)]
+    # The jobs table as it was then: without the columns later migrations add.
+    later = {
+        column
+        for migration in MIGRATIONS[_workspace_migration() - 1 :]
+        for column in re.findall(r"ALTER TABLE jobs ADD COLUMN (\w+)", migration)
+    }
+    columns = [c for c in INSERTED_COLUMNS if c not in later]
+    rows = [[*(to_db(c, getattr(job, c)) for c in columns), n + 1] for n, job in enumerate(jobs)]
     async with store._engine.transaction() as db:
-        await db.batch(*insert_rows("jobs", (*INSERTED_COLUMNS, "arrival"), rows))
+        await db.batch(*insert_rows("jobs", (*columns, "arrival"), rows))
         await db.batch(
             *insert_rows("job_words", ("user_id", "word", "created_at", "job_id"), [(USER, "w", 1.0, jobs[0].id)])
             if jobs
