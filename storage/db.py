@@ -21,6 +21,7 @@ engine and its reads):
     storage/spend.py       what was spent a day per workspace, channel, person, model; budgets' 80% notices
     storage/plans.py       the hot queries by name, and their query plans (tests/test_query_plans.py)
     storage/heartbeats.py  each replica's last write that succeeded (/healthz)
+    storage/workspace_jobs.py  a workspace's unfinished jobs, ended when it uninstalls videobot
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
@@ -55,6 +56,7 @@ from storage.schema import MIGRATIONS, job_count, migrate, pending_migrations
 from storage.spend import SpendQueries
 from storage.takes import TakeQueries
 from storage.usage import UsageQueries
+from storage.workspace_jobs import WorkspaceJobQueries
 
 __all__ = ["MIGRATIONS", "JobIdTaken", "StaleJob", "Store"]
 
@@ -79,6 +81,7 @@ class Store(
     TakeQueries,
     PresetQueries,
     HeartbeatQueries,
+    WorkspaceJobQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 
