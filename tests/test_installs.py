@@ -307,3 +307,27 @@ def test_the_install_asks_for_the_manifests_bot_scopes() -> None:
     with open("manifest.yml") as file:
         manifest = yaml.safe_load(file)
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
+
+
+@pytest.mark.unlimited_slack
+async def test_bolts_way_in_is_authorized_from_the_store_without_auth_test_after_warm_up(
+    site: Site, fake_slack: FakeSlack
+) -> None:
+    """Socket Mode's requests (and every interaction and event over HTTP) go through Bolt's authorize: ours
+    takes the stored bot, so no auth.test per request; an uninstalled workspace gets Bolt's reinstall answer."""
+    refused = await site.bot.command("before install")
+    assert refused.status == 200
+    [(_, told)] = fake_slack.responses
+    assert "videobot is not installed in this workspace" in told["text"]
+    assert await site.bot.services.store.jobs() == []
+
+    await site.install()  # the fake's default workspace, T0001
+    await site.bot.command("warm up")
+    await site.bot.run_jobs()
+    warm = fake_slack.call_count("auth.test")
+    for n in range(8):
+        await site.bot.command(f"a boat {n}")
+    await site.bot.run_jobs()
+    jobs = await site.bot.services.store.jobs()
+    assert len(jobs) == 9 and {job.state for job in jobs} == {JobState.DELIVERED}
+    assert fake_slack.call_count("auth.test") == warm

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from bot.messages._text import Message
+from bot.messages._text import Message, private_answer
 
 # Bolt's reasons for a failed install (AsyncFailureArgs.reason), in words a person can act on.
 _FAILURE_REASONS = {
@@ -68,8 +68,7 @@ def install_failure_page(reason: str, install_url: str) -> str:
 
 def not_installed() -> Message:
     """A command from a workspace with no installation (never installed, or uninstalled since)."""
-    return {
-        "response_type": "ephemeral",
-        "text": "videobot is not installed in this workspace (or was removed). An admin can add it again from "
-        "the videobot install page.",
-    }
+    return private_answer(
+        "videobot is not installed in this workspace (or was removed). An admin can add it again from "
+        "the videobot install page."
+    )

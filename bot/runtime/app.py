@@ -244,7 +244,12 @@ def build_bolt_app(services: Services) -> AsyncApp:
     many: dict[str, Any] = {}
     if installs is not None:
         # Passed explicitly: otherwise Bolt, seeing SLACK_CLIENT_ID in the environment, builds file stores.
-        many = {"oauth_flow": installs.flow, "authorize": installs.authorize}
+        many = {
+            "oauth_flow": installs.flow,
+            "authorize": installs.authorize,
+            # What a person of a workspace with no installation is told (Bolt's own apologises vaguely).
+            "user_facing_authorize_error_message": messages.not_installed()["text"],
+        }
     app = AsyncApp(
         client=services.slack.client,
         signing_secret=settings.slack_signing_secret,
