@@ -331,3 +331,22 @@ async def test_bolts_way_in_is_authorized_from_the_store_without_auth_test_after
     jobs = await site.bot.services.store.jobs()
     assert len(jobs) == 9 and {job.state for job in jobs} == {JobState.DELIVERED}
     assert fake_slack.call_count("auth.test") == warm
+
+
+@pytest.mark.unlimited_slack
+async def test_in_socket_mode_the_port_serves_the_install_pages_and_not_slacks_events(site: Site) -> None:
+    """Socket Mode with many workspaces: events over the socket, the install pages over HTTP on PORT."""
+    port = free_port()
+    runner = web.AppRunner(build_slack_app(site.bot.services, site.bot.bolt, events=False))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with site.session.get(f"http://127.0.0.1:{port}/slack/install") as page:
+            assert page.status == 200 and "/oauth/v2/authorize" in await page.text()
+        body = "command=/video&text=hi"
+        async with site.session.post(
+            f"http://127.0.0.1:{port}/slack/events", data=body, headers=signed_headers(body)
+        ) as events:
+            assert events.status in (404, 405)
+    finally:
+        await runner.cleanup()

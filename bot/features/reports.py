@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from bot import messages
 from bot.clients.pacing import Priority
 from bot.clients.slack import SlackCallError, SlackGateway
+from bot.clients.slack_workspaces import WorkspaceRef, acting_for
 from bot.domain.clock import Clock
 from bot.domain.job import Job
 from bot.domain.quotas import Day, parse_limit
@@ -95,7 +96,9 @@ class ReportService:
         posted = 0
         for channel_id in await self._store.channels_used(day.bounds):
             jobs = await self._store.jobs(channel_id=channel_id, since=day.start, until=day.end)
-            posted += await self._post_once("channel", channel_id, day, jobs, now)
+            # Off any request: a channel's report goes with its workspace's token (many workspaces, issue 25).
+            with acting_for(WorkspaceRef(team_id=jobs[0].team_id if jobs else "")):
+                posted += await self._post_once("channel", channel_id, day, jobs, now)
         if self._settings.report_channel and await self._store.channels_used(day.bounds):
             jobs = await self._store.jobs(since=day.start, until=day.end)
             posted += await self._post_once("workspace", self._settings.report_channel, day, jobs, now)
