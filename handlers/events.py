@@ -42,6 +42,26 @@ def register(app: AsyncApp, services: Services) -> None:
             )
         await ack()
 
+    # One listener for every way a workspace leaves: Bolt runs only the first listener matching an event, so
+    # its built-in revocation listeners are not enabled beside this one. Each is idempotent, so any order,
+    # repetition or redelivery ends in the same place.
+    async def on_workspace_leaving(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
+        enterprise_id = _text(body.get("enterprise_id")) or None
+        team_id = _text(body.get("team_id")) or None
+        kind = event.get("type")
+        if kind == "team_access_revoked":
+            teams = [team for team in event.get("team_ids") or [] if isinstance(team, str)]
+            await services.workspaces.access_revoked(enterprise_id, teams)
+        elif kind == "app_uninstalled" or (kind == "tokens_revoked" and (event.get("tokens") or {}).get("bot")):
+            if body.get("is_enterprise_install") is True:
+                team_id = None  # the org-wide install, stored without a team
+            await services.workspaces.uninstalled(enterprise_id, team_id, why=str(kind))
+        # tokens_revoked for people's tokens only: the bot keeps none of them.
+        await ack()
+
+    for leaving in ("app_uninstalled", "tokens_revoked", "team_access_revoked"):
+        app.event(leaving)(on_workspace_leaving)
+
     @app.event("app_home_opened")
     async def on_home_opened(ack: AsyncAck, body: dict[str, Any], event: dict[str, Any]) -> None:
         await ack()
@@ -55,3 +75,7 @@ def register(app: AsyncApp, services: Services) -> None:
         user = event.get("user")
         if isinstance(user, dict):
             services.people.profile_changed(str(body.get("team_id") or user.get("team_id") or ""), user)
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""

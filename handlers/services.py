@@ -19,6 +19,7 @@ from bot.features.remixes import RemixService
 from bot.features.reports import ReportService
 from bot.features.reruns import RerunService
 from bot.features.takes import TakePoster
+from bot.features.workspaces import WorkspaceRemoval
 from bot.jobs.poller import Poller
 from bot.jobs.quotas import Quotas
 from bot.jobs.service import JobService
@@ -47,3 +48,4 @@ class Services:
     defaults: DefaultsService
     presets: PresetService
     takes: TakePoster
+    workspaces: WorkspaceRemoval  # a workspace uninstalls or revokes the app (issue 25)

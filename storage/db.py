@@ -23,6 +23,7 @@ engine and its reads):
     storage/heartbeats.py  each replica's last write that succeeded (/healthz)
     storage/people.py      each person's Slack locale, asked once a day (the language they are answered in)
     storage/adoption.py    rows stored before the workspace was in every key, given to their workspace
+    storage/workspace_jobs.py  a workspace's unfinished jobs, ended when it uninstalls videobot
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
@@ -59,6 +60,7 @@ from storage.schema import MIGRATIONS, job_count, migrate, pending_migrations
 from storage.spend import SpendQueries
 from storage.takes import TakeQueries
 from storage.usage import UsageQueries
+from storage.workspace_jobs import WorkspaceJobQueries
 
 __all__ = ["MIGRATIONS", "JobIdTaken", "StaleJob", "Store"]
 
@@ -85,6 +87,7 @@ class Store(
     HeartbeatQueries,
     PeopleQueries,
     AdoptionQueries,
+    WorkspaceJobQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

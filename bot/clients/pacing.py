@@ -198,10 +198,15 @@ class Lane:
 
 
 class Pacer:
-    """The lanes of one workspace. `scale` multiplies every rate (Slack grants some apps more)."""
+    """The lanes of every workspace. `scale` multiplies every rate (Slack grants some apps more).
 
-    def __init__(self, scale: float = 1.0) -> None:
+    Slack's limits are per workspace: `scope()` names the workspace the current call is for (the gateway's
+    acting workspace; always "" with one workspace), and each has lanes of its own, so a busy workspace
+    never slows another."""
+
+    def __init__(self, scale: float = 1.0, scope: Callable[[], str] = lambda: "") -> None:
         self._scale = scale
+        self._scope = scope
         self._lanes: dict[str, Lane] = {}
 
     def _lane(self, key: str, rate: Rate) -> Lane:
@@ -214,12 +219,14 @@ class Pacer:
         """The buckets a call draws from, narrowest first (a channel's posts, then the method's)."""
         if method in UNPACED_METHODS:
             return []
+        scope = self._scope()
+        prefix = f"{scope}:" if scope else ""
         if method == POST_METHOD:
-            lanes = [self._lane(POST_METHOD, POST_PER_WORKSPACE)]
+            lanes = [self._lane(f"{prefix}{POST_METHOD}", POST_PER_WORKSPACE)]
             if channel:
-                lanes.insert(0, self._lane(f"{POST_METHOD}@{channel}", POST_PER_CHANNEL))
+                lanes.insert(0, self._lane(f"{prefix}{POST_METHOD}@{channel}", POST_PER_CHANNEL))
             return lanes
-        return [self._lane(method, TIER_RATES[METHOD_TIERS.get(method, UNKNOWN_METHOD_TIER)])]
+        return [self._lane(f"{prefix}{method}", TIER_RATES[METHOD_TIERS.get(method, UNKNOWN_METHOD_TIER)])]
 
     async def turn(self, method: str, channel: str, ticket: Ticket) -> None:
         for lane in self.lanes_for(method, channel):

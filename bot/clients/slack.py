@@ -38,6 +38,7 @@ from bot.clients.slack_api import (
     retry_after_of,
 )
 from bot.clients.slack_edits import EditQueue, PendingEdit
+from bot.clients.slack_workspaces import NotInstalled, SingleToken, TokenSource, current_workspace
 
 __all__ = [
     "CHANNEL_GONE_ERRORS",
@@ -51,6 +52,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("videobot.slack")
+
+# Methods that, called with a Grid org's org-wide token, must name the workspace (Slack answers
+# missing_argument otherwise). The bot's other calls name a channel, user or view, which Slack resolves itself.
+TEAM_ID_METHODS = frozenset({"conversations.list", "conversations.create", "users.list", "users.lookupByEmail"})
 
 # A channel the bot posted in this recently is taken to be postable (paid work need not wait for a post).
 RECENTLY_POSTED_SECONDS = 600.0
@@ -66,9 +71,12 @@ class SlackGateway:
         *,
         pacer: Pacer | None = None,
         plain_text: Callable[[Message], Message] | None = None,
+        tokens: TokenSource | None = None,
     ) -> None:
         self._on_call = on_call or (lambda method, outcome: None)
         self.client = client
+        # Each call's token, looked up when it is sent (one workspace: the client's own token).
+        self.tokens: TokenSource = tokens or SingleToken(client.token or "")
         self._transfer = transfer
         self._session = session
         self._pacer = pacer or Pacer()
@@ -77,14 +85,25 @@ class SlackGateway:
         self._edits = EditQueue(self._pacer, self._edit_once)
         self._posted_at: dict[str, float] = {}  # channel → the event loop's time of the last post that worked
         self._probes: dict[str, asyncio.Future[None]] = {}  # channel → the answer to a first post on its way
-        self._workspace_url: str | None = None  # asked once: App Home and recall link to threads with it
+        # Asked once per workspace: App Home and recall link to threads with it.
+        self._workspace_urls: dict[str, str] = {}
 
     async def _send(self, method: str, **kwargs: Any) -> dict[str, Any]:
-        """One call, now: the caller has had its turn."""
+        """One call, now, with the token of the workspace it is for: the caller has had its turn."""
+        workspace = current_workspace()
+        if "token" not in kwargs:  # a workflow step's calls carry their own token
+            try:
+                kwargs["token"] = await self.tokens.token_for(workspace)
+            except NotInstalled:
+                self._on_call(method, "not_installed")
+                raise SlackCallError(method, "not_installed") from None
+            if workspace.is_enterprise_install and workspace.team_id and method in TEAM_ID_METHODS:
+                kwargs.setdefault("team_id", workspace.team_id)
         try:
             # The SDK's typed methods encode each argument the way the real API expects it.
             response = await getattr(self.client, method.replace(".", "_"))(**kwargs)
         except SlackApiError as exc:
+            self.tokens.refused(workspace, error_code(exc))
             self._on_call(method, error_code(exc))
             if getattr(exc.response, "status_code", None) == 429:
                 raise RateLimited(retry_after_of(exc)) from None
@@ -234,14 +253,16 @@ class SlackGateway:
     async def workspace_url(self) -> str:
         """https://acme.slack.com/ — for links to messages without one chat.getPermalink per message. Asked
         once (auth.test); "" while Slack doesn't answer (asked again next time): the links are left out."""
-        if self._workspace_url is None:
+        key = self.tokens.pacing_key(current_workspace())
+        known = self._workspace_urls.get(key)
+        if known is None:
             try:
                 data = await self._call("auth.test")
             except SlackCallError:
                 return ""
             url = data.get("url")
-            self._workspace_url = url if isinstance(url, str) and url.startswith("https://") else ""
-        return self._workspace_url
+            known = self._workspace_urls[key] = url if isinstance(url, str) and url.startswith("https://") else ""
+        return known
 
     async def open_dm(self, user_id: str) -> str:
         data = await self._call("conversations.open", priority=Priority.ROOT, users=user_id)

@@ -17,6 +17,13 @@ class Settings:
     perf_api_key: str
     slack_signing_secret: str = ""
     slack_app_token: str = ""
+    # Many workspaces (issue 25): on when both are set; each workspace installs through /slack/install.
+    slack_client_id: str = ""
+    slack_client_secret: str = ""
+    # Where Slack sends the browser back after an install (the app's Redirect URL); empty: the one set in the app.
+    slack_redirect_uri: str = ""
+    # VIDEOBOT_ENCRYPTION_KEY as given (one or more keys, comma-separated): required with many workspaces.
+    encryption_key: str = ""
     perf_api_url: str = DEFAULT_PERF_API_URL
     slack_api_url: str = DEFAULT_SLACK_API_URL
     database_url: str = DEFAULT_DATABASE_URL
@@ -86,6 +93,11 @@ class Settings:
     def socket_mode(self) -> bool:
         return bool(self.slack_app_token)
 
+    @property
+    def many_workspaces(self) -> bool:
+        """Installed through Slack's OAuth flow by any workspace; else the one workspace of SLACK_BOT_TOKEN."""
+        return bool(self.slack_client_id and self.slack_client_secret)
+
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line."""
         return tuple(
@@ -94,6 +106,8 @@ class Settings:
                 self.slack_bot_token,
                 self.slack_signing_secret,
                 self.slack_app_token,
+                self.slack_client_secret,
+                *(key.strip() for key in self.encryption_key.split(",")),
                 self.perf_api_key,
                 self.database_password,
             )

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from bot import messages
 from bot.clients.pacing import Priority
 from bot.clients.slack import SlackCallError, SlackGateway
+from bot.clients.slack_workspaces import WorkspaceRef, acting_for
 from bot.domain.clock import Clock
 from bot.domain.job import Job
 from bot.domain.quotas import Day, parse_limit
@@ -97,14 +98,17 @@ class ReportService:
         now = self._clock.now()
         day = due_report_day(now, self._settings.timezone, self._settings.report_time)
         posted = 0
-        # Each workspace's reports, from its own jobs alone.
+        # Each workspace's reports, from its own jobs alone, sent with its own token (off any request).
         for team_id in await self._store.workspaces_used(day.bounds):
-            for channel_id in await self._store.channels_used(team_id, day.bounds):
-                jobs = await self._store.jobs(team_id=team_id, channel_id=channel_id, since=day.start, until=day.end)
-                posted += await self._post_once(team_id, "channel", channel_id, day, jobs, now)
-            if self._settings.report_channel:
-                jobs = await self._store.jobs(team_id=team_id, since=day.start, until=day.end)
-                posted += await self._post_once(team_id, "workspace", self._settings.report_channel, day, jobs, now)
+            with acting_for(WorkspaceRef(team_id=team_id)):
+                for channel_id in await self._store.channels_used(team_id, day.bounds):
+                    jobs = await self._store.jobs(
+                        team_id=team_id, channel_id=channel_id, since=day.start, until=day.end
+                    )
+                    posted += await self._post_once(team_id, "channel", channel_id, day, jobs, now)
+                if self._settings.report_channel:
+                    jobs = await self._store.jobs(team_id=team_id, since=day.start, until=day.end)
+                    posted += await self._post_once(team_id, "workspace", self._settings.report_channel, day, jobs, now)
         log.info("event=reports_checked day=%s posted=%d", day.label, posted)
         return posted
 

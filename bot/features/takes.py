@@ -20,6 +20,7 @@ from enum import StrEnum
 from bot import messages
 from bot.clients.media import MediaError, MediaFetcher
 from bot.clients.slack import SlackCallError, SlackGateway
+from bot.clients.slack_workspaces import WorkspaceRef, acting_for
 from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState
 from bot.domain.settings import Settings
@@ -132,7 +133,9 @@ class TakePoster:
             claim = None if job is None else await self._claim(lapsed.kind, job, lapsed.channel_id, lapsed.by_user)
             if job is not None and claim is not None:
                 taken += 1
-                await self._finish(claim, job, None)
+                # Off any request: its Slack calls are the job's workspace's (many workspaces, issue 25).
+                with acting_for(WorkspaceRef(team_id=job.team_id)):
+                    await self._finish(claim, job, None)
         return taken
 
     async def _claim_and_post(

@@ -22,6 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.clients.pacing import set_stepping_aside
+from bot.clients.slack_workspaces import WorkspaceRef, acting_for
 from bot.domain.clock import Clock
 from bot.domain.job import Job
 from bot.jobs.service import JobService
@@ -246,7 +247,10 @@ class Poller:
             slot = await self._slots.take()
             set_stepping_aside(slot.aside)
             try:
-                await self._jobs.advance(job)
+                # Its Slack calls are its workspace's: that workspace's token (looked up as each call is
+                # sent) and its pacing buckets.
+                with acting_for(WorkspaceRef(team_id=job.team_id)):
+                    await self._jobs.advance(job)
             finally:
                 slot.give_back()
         finally:

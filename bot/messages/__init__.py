@@ -13,6 +13,7 @@ where the words appear, so a change to one surface is read and reviewed apart fr
 - _defaults: `/video defaults`, and the note when a default could not apply;
 - _presets: `/video preset list | save | delete`;
 - _takes: a take in the showcase channel, a private take shared;
+- _install: the install pages in the browser (many workspaces), and the answer where nothing is installed;
 - _recall: `/video show` (a finished job posted again) and `/video history`;
 - _phrases: the wording several surfaces share (a job's one-line status and settings, command errors);
 - _text: Message, Block Kit's limits, escaping and clipping, and the plain-text fallback;
@@ -94,6 +95,7 @@ from bot.messages._i18n import (
     supported,
     workspace_language,
 )
+from bot.messages._install import install_failure_page, install_success_page, not_installed
 from bot.messages._phrases import admin_unchecked, command_error, emoji, ordinal, settings_line
 from bot.messages._presets import (
     preset_deleted,
@@ -212,6 +214,8 @@ __all__ = [
     "history_message",
     "history_too_many_words",
     "home_view",
+    "install_failure_page",
+    "install_success_page",
     "internal_error",
     "language",
     "language_is_personal",
@@ -222,6 +226,7 @@ __all__ = [
     "month_report",
     "month_resets_text",
     "names_pending",
+    "not_installed",
     "ordinal",
     "plain_text_version",
     "preset_deleted",

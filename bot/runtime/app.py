@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
@@ -20,6 +20,7 @@ from bot.clients.pacing import Pacer
 from bot.clients.perf import PerfClient
 from bot.clients.slack import SlackGateway, make_web_client
 from bot.clients.slack_api import error_code
+from bot.clients.slack_workspaces import SingleToken, TokenSource, WorkspaceRef, acting_for, current_workspace
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.job import Job
 from bot.domain.settings import Settings
@@ -35,10 +36,12 @@ from bot.features.remixes import RemixService
 from bot.features.reports import ReportService
 from bot.features.reruns import RerunService
 from bot.features.takes import TakePoster
+from bot.features.workspaces import WorkspaceRemoval
 from bot.jobs.maintenance import Maintenance
 from bot.jobs.poller import Poller
 from bot.jobs.quotas import Quotas
 from bot.jobs.service import JobService
+from bot.runtime.installs import Installs, build_installs
 from bot.runtime.metrics import Metrics
 from bot.runtime.running import RunningServices
 from bot.runtime.tokens import FIXES as TOKEN_FIXES
@@ -83,8 +86,9 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
     async with contextlib.AsyncExitStack() as stack:
         store = await _open_store(stack, settings)
         metrics = Metrics()
-        perf, slack, media = await _open_clients(stack, settings, metrics)
-        yield _wire(stack, settings, clock, store, perf, slack, media, metrics)
+        installs = build_installs(settings, store) if settings.many_workspaces else None
+        perf, slack, media = await _open_clients(stack, settings, metrics, installs)
+        yield _wire(stack, settings, clock, store, perf, slack, media, metrics, installs)
 
 
 class MigrateFirst(Exception):
@@ -119,7 +123,7 @@ async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> S
 
 
 async def _open_clients(
-    stack: contextlib.AsyncExitStack, settings: Settings, metrics: Metrics
+    stack: contextlib.AsyncExitStack, settings: Settings, metrics: Metrics, installs: Installs | None
 ) -> tuple[PerfClient, SlackGateway, MediaFetcher]:
     session = aiohttp.ClientSession()
     stack.push_async_callback(session.close)
@@ -133,13 +137,17 @@ async def _open_clients(
         )
     )
     stack.push_async_callback(perf.aclose)
+    # One code path for both modes: each call's token comes from `tokens` as it is sent (one workspace: the
+    # configured token; many: the installation's), and the pacer's buckets are per workspace.
+    tokens: TokenSource = installs.tokens if installs is not None else SingleToken(settings.slack_bot_token)
     slack = SlackGateway(
         make_web_client(settings.slack_bot_token, settings.slack_api_url, session),
         transfer,
         session,
         on_call=metrics.slack_call,
-        pacer=Pacer(settings.slack_pace),
+        pacer=Pacer(settings.slack_pace, scope=lambda: tokens.pacing_key(current_workspace())),
         plain_text=messages.plain_text_version,
+        tokens=tokens,
     )
     # After the poller has stopped: the edits its last steps asked for get a moment to go out.
     stack.push_async_callback(slack.close, SLACK_EDITS_GRACE_SECONDS)
@@ -158,6 +166,7 @@ def _wire(
     slack: SlackGateway,
     media: MediaFetcher,
     metrics: Metrics,
+    installs: Installs | None = None,
 ) -> RunningServices:
     quotas = Quotas(store, settings)
     # The workspace's language (VIDEOBOT_LANGUAGE): whoever's own is not known yet is answered in it.
@@ -189,8 +198,18 @@ def _wire(
     poller.run_daily(MAINTENANCE_TIME, settings.timezone, maintenance.run)
     # A showcase or share claimed by a process that died before posting it: finished once its lease lapses.
     poller.run_every(TAKES_RESUME_SECONDS, takes.resume)
+    workspaces = WorkspaceRemoval(
+        store,
+        clock,
+        settings,
+        installations=installs.installations if installs is not None else None,
+        forget=installs.tokens.forget if installs is not None else lambda enterprise_id, team_id: None,
+        teams_of_org=installs.tokens.teams_of if installs is not None else lambda enterprise_id: (),
+    )
     return RunningServices(
         settings=settings,
+        installs=installs,
+        workspaces=workspaces,
         store=store,
         jobs=jobs,
         poller=poller,
@@ -227,9 +246,20 @@ def _both(first: Callable[[Job], None], second: Callable[[Job], None]) -> Callab
 
 def build_bolt_app(services: Services) -> AsyncApp:
     settings = services.settings
+    installs = services.installs if isinstance(services, RunningServices) else None
+    many: dict[str, Any] = {}
+    if installs is not None:
+        # Passed explicitly: otherwise Bolt, seeing SLACK_CLIENT_ID in the environment, builds file stores.
+        many = {
+            "oauth_flow": installs.flow,
+            "authorize": installs.authorize,
+            # What a person of a workspace with no installation is told (Bolt's own apologises vaguely).
+            "user_facing_authorize_error_message": messages.not_installed()["text"],
+        }
     app = AsyncApp(
         client=services.slack.client,
         signing_secret=settings.slack_signing_secret,
+        **many,
         # Off in both modes: Socket Mode messages arrive over an authenticated websocket and carry no
         # signature, and in HTTP mode bot/runtime/web.py checks every request's signature and age over its raw
         # bytes before anything reaches Bolt (Bolt's own check would only compute the same HMAC again).
@@ -242,10 +272,14 @@ def build_bolt_app(services: Services) -> AsyncApp:
     )
 
     @app.middleware
-    async def acks_first(next: Callable[[], Awaitable[None]]) -> None:
+    async def acks_first(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
         # Over HTTP slack_events has said so already; Socket Mode's requests only pass here.
         services.poller.slack_waiting()
-        await next()
+        # Every Slack call the listener makes (and the tasks it starts) is this workspace's: in a Slack Connect
+        # channel, the workspace of the person who acted.
+        workspace = WorkspaceRef.of_payload(context.team_id, context.enterprise_id, context.is_enterprise_install)
+        with acting_for(workspace):
+            await next()
 
     @app.middleware
     async def in_their_language(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
@@ -347,7 +381,11 @@ async def serve(settings: Settings) -> None:
             bolt = build_bolt_app(services)
             extra_health: dict[str, Callable[[], Awaitable[bool]]] = {}
             # Health first, then Slack's port, which only HTTP mode binds: Socket Mode needs nothing to reach it.
-            listening = await listen(services, None if settings.socket_mode else bolt, extra_health)
+            # In Socket Mode the port is bound only for the install pages (many workspaces).
+            port_needed = not settings.socket_mode or services.installs is not None
+            listening = await listen(
+                services, bolt if port_needed else None, extra_health, events=not settings.socket_mode
+            )
             socket_handler = None
             try:
                 # Machine-readable lines for supervisors and for tests that start the bot on port 0.
@@ -374,7 +412,7 @@ async def serve(settings: Settings) -> None:
                 services.poller.start()
                 if listening.slack_port is not None:
                     _say(f"videobot listening on port {listening.slack_port}")
-                else:
+                if settings.socket_mode:
                     _say("videobot connected over Socket Mode")
                 await stop.wait()
                 if refusals:

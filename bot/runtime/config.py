@@ -115,11 +115,19 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
     def number(name: str, default: str, kind: type[_Num], low: float, high: float) -> _Num:
         return problems.check(lambda: _number(name, get(name, default), kind, low, high), kind(default))
 
-    bot_token, app_token, signing_secret = _slack_credentials(get, problems)
+    client_id, client_secret, encryption_key = _many_workspaces(get, problems)
+    bot_token, app_token, signing_secret = _slack_credentials(get, problems, many_workspaces=bool(client_id))
     settings = Settings(
         slack_bot_token=bot_token,
         slack_signing_secret=signing_secret,
         slack_app_token=app_token,
+        slack_client_id=client_id,
+        slack_client_secret=client_secret,
+        slack_redirect_uri=problems.check(
+            lambda: _http_url("SLACK_REDIRECT_URI", get("SLACK_REDIRECT_URI")) if get("SLACK_REDIRECT_URI") else "",
+            "",
+        ),
+        encryption_key=encryption_key,
         perf_api_key=problems.check(lambda: _perf_api_key(get("PERF_API_KEY")), ""),
         perf_api_url=problems.check(
             lambda: _http_url("PERF_API_URL", get("PERF_API_URL", DEFAULT_PERF_API_URL)).rstrip("/"),
@@ -248,10 +256,68 @@ def _perf_api_key(value: str) -> str:
     return _secret("PERF_API_KEY", value, "set it to your Perf API key (pk_live_… or pk_test_…)")
 
 
-def _slack_credentials(get: Callable[[str], str], problems: _Problems) -> tuple[str, str, str]:
-    """The bot token, and the app token (Socket Mode) or the signing secret (HTTP): one of them is needed."""
+_CLIENT_ID = re.compile(r"^[0-9]+\.[0-9]+$")
+
+
+def _many_workspaces(get: Callable[[str], str], problems: _Problems) -> tuple[str, str, str]:
+    """SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (both, or neither: many workspaces, or one), and
+    VIDEOBOT_ENCRYPTION_KEY, which many workspaces need (the tokens they store are sealed with it)."""
+    raw_id, raw_secret = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")
+
+    def client_id() -> str:
+        if not raw_id:
+            if raw_secret:
+                raise ConfigError(
+                    "SLACK_CLIENT_ID is not set but SLACK_CLIENT_SECRET is: many workspaces need both (Basic "
+                    "Information → App Credentials); remove SLACK_CLIENT_SECRET for one workspace"
+                )
+            return ""
+        if not _CLIENT_ID.match(raw_id):
+            raise ConfigError(
+                f"SLACK_CLIENT_ID must be the app's Client ID such as 1234567890.1234567890 (Basic Information → "
+                f"App Credentials), not {_shown(raw_id)}"
+            )
+        return raw_id
+
+    def client_secret() -> str:
+        if not raw_secret:
+            if raw_id:
+                raise ConfigError(
+                    "SLACK_CLIENT_SECRET is not set but SLACK_CLIENT_ID is: many workspaces need both (Basic "
+                    "Information → App Credentials); remove SLACK_CLIENT_ID for one workspace"
+                )
+            return ""
+        return _secret(
+            "SLACK_CLIENT_SECRET", raw_secret, "set it to the app's Client Secret (Basic Information → App Credentials)"
+        )
+
+    def encryption_key() -> str:
+        from storage.secrets import EncryptionKeyError, KeyRing
+
+        value = get("VIDEOBOT_ENCRYPTION_KEY")
+        if not value and not (raw_id or raw_secret):
+            return ""  # one workspace: nothing is stored that needs it
+        try:
+            KeyRing.parse(value)
+        except EncryptionKeyError as exc:
+            raise ConfigError(str(exc)) from None
+        return value
+
+    ident = problems.check(client_id, "")
+    secret = problems.check(client_secret, "")
+    return (ident if secret else ""), (secret if ident else ""), problems.check(encryption_key, "")
+
+
+def _slack_credentials(
+    get: Callable[[str], str], problems: _Problems, *, many_workspaces: bool = False
+) -> tuple[str, str, str]:
+    """The bot token, and the app token (Socket Mode) or the signing secret (HTTP): one of them is needed.
+
+    With many workspaces each workspace's bot token comes from its install: SLACK_BOT_TOKEN is not read."""
 
     def bot() -> str:
+        if many_workspaces:
+            return ""
         token = _secret(
             "SLACK_BOT_TOKEN",
             get("SLACK_BOT_TOKEN"),

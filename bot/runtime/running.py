@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.jobs.maintenance import Maintenance
+from bot.runtime.installs import Installs
 from bot.runtime.metrics import Metrics
 from handlers.services import Services
 
@@ -15,3 +16,5 @@ class RunningServices(Services):
 
     metrics: Metrics
     maintenance: Maintenance
+    # Many workspaces: the install flow, the installations, each workspace's cached token (None: one workspace).
+    installs: Installs | None = None

@@ -55,7 +55,9 @@ async def ask_slack(settings: Settings) -> list[TokenAnswer]:
     websocket address: nothing connects to it)."""
     async with aiohttp.ClientSession() as session:
         client = make_web_client(settings.slack_bot_token, settings.slack_api_url, session)
-        answers = [await _ask("SLACK_BOT_TOKEN", settings, client.auth_test)]
+        answers: list[TokenAnswer] = []
+        if not settings.many_workspaces:  # many workspaces: each workspace's token comes from its install
+            answers.append(await _ask("SLACK_BOT_TOKEN", settings, client.auth_test))
         if settings.socket_mode:
             answers.append(
                 await _ask(

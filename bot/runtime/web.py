@@ -16,7 +16,7 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -24,9 +24,13 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
+from bot import messages
+from bot.clients.slack_workspaces import WorkspaceRef, acting_for
 from bot.messages import Message
 from bot.runtime.http_guard import BodyBudget, Guard, GuardedSite, Limits, connection_cap
+from bot.runtime.installs import INSTALL_PATH, REDIRECT_PATH
 from bot.runtime.metrics import CONTENT_TYPE
 from bot.runtime.running import RunningServices
 from handlers import commands
@@ -52,13 +56,34 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 HealthChecks = dict[str, Callable[[], Awaitable[bool]]]
 
 
-def build_slack_app(services: RunningServices, bolt: AsyncApp, guard: Guard | None = None) -> web.Application:
-    """The public port: Slack's requests, and a `/healthz` for a load balancer that says only ok or not ok."""
+def build_slack_app(
+    services: RunningServices, bolt: AsyncApp, guard: Guard | None = None, *, events: bool = True
+) -> web.Application:
+    """The public port: Slack's requests (`events`: not in Socket Mode), the install pages with many workspaces,
+    and a `/healthz` for a load balancer that says only ok or not ok."""
     middlewares = [guard.middleware()] if guard is not None else []
     web_app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
-    web_app.router.add_post("/slack/events", _slack_events(services, bolt, guard, BodyBudget(BODIES_BUDGET_BYTES)))
+    if events:
+        web_app.router.add_post("/slack/events", _slack_events(services, bolt, guard, BodyBudget(BODIES_BUDGET_BYTES)))
+    if services.installs is not None:
+        flow = services.installs.flow
+        web_app.router.add_get(INSTALL_PATH, _install_page(flow.handle_installation))
+        web_app.router.add_get(REDIRECT_PATH, _install_page(flow.handle_callback))
     web_app.router.add_get("/healthz", _public_healthz(services))
     return web_app
+
+
+def _install_page(handle: Callable[[AsyncBoltRequest], Awaitable[BoltResponse]]) -> Handler:
+    """Bolt's install flow, as a page of ours: the query and the cookie are all it reads (no body)."""
+
+    async def page(request: web.Request) -> web.Response:
+        headers: dict[str, str | Sequence[str]] = {
+            name.lower(): value for name, value in request.headers.items() if name.lower() == "cookie"
+        }
+        bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=headers)
+        return await to_aiohttp_response(await handle(bolt_request))
+
+    return page
 
 
 def build_health_app(
@@ -95,8 +120,11 @@ class Listening:
             await runner.cleanup()
 
 
-async def listen(services: RunningServices, bolt: AsyncApp | None, extra_health: HealthChecks) -> Listening:
-    """Bind the health address, then (HTTP mode, `bolt` given) the Slack port."""
+async def listen(
+    services: RunningServices, bolt: AsyncApp | None, extra_health: HealthChecks, *, events: bool = True
+) -> Listening:
+    """Bind the health address, then (`bolt` given) the Slack port: Slack's events in HTTP mode (`events`), and
+    the install pages with many workspaces (in Socket Mode too)."""
     settings = services.settings
     limits = Limits(HEALTH_MAX_CONNECTIONS, settings.http_read_timeout_seconds)
     health = Guard("health", limits)
@@ -114,7 +142,12 @@ async def listen(services: RunningServices, bolt: AsyncApp | None, extra_health:
             cap = connection_cap(settings.http_max_connections, others=HEALTH_MAX_CONNECTIONS)
             slack = Guard("slack", Limits(cap, settings.http_read_timeout_seconds))
             listening.slack_port = await _start(
-                listening, build_slack_app(services, bolt, slack), slack, settings.host, settings.port, "PORT"
+                listening,
+                build_slack_app(services, bolt, slack, events=events),
+                slack,
+                settings.host,
+                settings.port,
+                "PORT",
             )
     except BaseException:
         await listening.close()
@@ -234,9 +267,17 @@ def _slack_events(services: RunningServices, bolt: AsyncApp, guard: Guard | None
             return _refused("not_utf8", 400)
         command = _slash_command(request, body)
         if command is not None and command.get("command") == commands.COMMAND:
-            # Verified above, so Bolt's dispatch (verification again, routing, request and response
-            # conversions) would add nothing but about half of each ack's time.
-            return _ack_response(await commands.answer_video_command(services, command))
+            # Verified above, so Bolt's dispatch (verification again, routing, authorization, request and
+            # response conversions) would add nothing but about half of each ack's time.
+            workspace = WorkspaceRef.of_payload(
+                command.get("team_id"), command.get("enterprise_id"), command.get("is_enterprise_install")
+            )
+            installs = services.installs
+            if installs is not None and await installs.tokens.bot_for(workspace) is None:
+                log.info("event=command_refused code=not_installed team=%s", workspace.team_id or "-")
+                return _ack_response(messages.not_installed())
+            with acting_for(workspace):
+                return _ack_response(await commands.answer_video_command(services, command))
         try:
             bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
         except (ValueError, RecursionError):
