@@ -395,6 +395,32 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX oauth_states_expiry ON oauth_states (expires_at);
     """,
+    """
+    -- Each workspace's own Perf key and settings (issue 25, storage/workspaces.py). The key is sealed with
+    -- purpose 'perf_key' (storage/secrets.py), never stored in clear; its last four characters are what App
+    -- Home shows of it. A workspace's settings override the operator's defaults, one row a setting.
+    CREATE TABLE workspace_perf_keys (
+        enterprise_id TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        sealed_key TEXT NOT NULL,
+        last_four TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL,
+        PRIMARY KEY (enterprise_id, team_id)
+    );
+    -- A job knows its team only: its key is found by team.
+    CREATE INDEX workspace_perf_keys_team ON workspace_perf_keys (team_id);
+    CREATE TABLE workspace_settings (
+        enterprise_id TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL,
+        PRIMARY KEY (enterprise_id, team_id, name)
+    );
+    CREATE INDEX workspace_settings_team ON workspace_settings (team_id);
+    """,
 )
 
 
