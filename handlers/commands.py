@@ -13,6 +13,7 @@ from bot import messages
 from bot.clients.slack import SlackCallError
 from bot.domain.defaults import Skipped
 from bot.domain.job import CancelOutcome
+from bot.domain.perf_keys import NoPerfKey
 from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import (
     CancelRequest,
@@ -61,7 +62,9 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
     try:
         return await _answer(services, parsed, command, channel_id, user_id)
     except (ChannelNotAllowed, QuotaExceeded) as exc:
-        if isinstance(exc, ChannelNotAllowed):
+        if isinstance(exc, NoPerfKey):
+            log.info("event=no_perf_key team=%s user=%s", command.get("team_id", ""), user_id)
+        elif isinstance(exc, ChannelNotAllowed):
             log.info("event=channel_not_allowed channel=%s user=%s", channel_id, user_id)
         return _for_ack(messages.admission_refused(exc, services.clock.now(), services.settings.timezone))
     except Exception as exc:

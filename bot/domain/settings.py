@@ -17,6 +17,8 @@ class Settings:
     perf_api_key: str
     slack_signing_secret: str = ""
     slack_app_token: str = ""
+    # VIDEOBOT_ENCRYPTION_KEY as given (one or more keys, comma-separated): required with many workspaces.
+    encryption_key: str = ""
     perf_api_url: str = DEFAULT_PERF_API_URL
     slack_api_url: str = DEFAULT_SLACK_API_URL
     database_url: str = DEFAULT_DATABASE_URL
@@ -93,6 +95,7 @@ class Settings:
                 self.slack_bot_token,
                 self.slack_signing_secret,
                 self.slack_app_token,
+                *(key.strip() for key in self.encryption_key.split(",")),
                 self.perf_api_key,
                 self.database_password,
             )

@@ -14,6 +14,7 @@ from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState, new_job_id
 from bot.domain.quotas import ChannelLimits, QuotaExceeded, Setting, Usage, check_usage
 from bot.domain.request import VideoRequest, comparison_takes, style_kept
+from bot.jobs.perf_keys import PerfKeys
 from bot.jobs.quotas import Quotas
 from storage.db import JobIdTaken, Store
 
@@ -23,8 +24,18 @@ _ID_DRAWS = 3
 
 
 class Admission:
-    def __init__(self, store: Store, clock: Clock, quotas: Quotas, *, approval_over_micros: int = 0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        quotas: Quotas,
+        *,
+        approval_over_micros: int = 0,
+        keys: PerfKeys | None = None,
+    ) -> None:
         self._store = store
+        # Who pays: a workspace with no Perf key (and no operator's) starts nothing (NoPerfKey).
+        self._keys = keys
         self._clock = clock
         self._quotas = quotas
         # Above it, a job admitted within the quotas holds its place but waits for an approver (bot/jobs/approvals.py).
@@ -43,6 +54,7 @@ class Admission:
         """Store a new job. Raises ChannelNotAllowed or QuotaExceeded, having stored nothing.
 
         `thread_ts`: post it in that thread of the channel (a private job goes to a direct message instead)."""
+        await self._someone_pays(team_id)
         job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url=response_url)
         job.thread_ts = None if request.private else thread_ts
         await self._insert_within_quota(job)
@@ -64,6 +76,7 @@ class Admission:
         The quotas and budgets count the whole comparison, and so does approval: over the approval limit
         in total, every take waits for an approver. Raises ChannelNotAllowed or QuotaExceeded, having stored
         nothing."""
+        await self._someone_pays(team_id)
         jobs = [
             self._new_job(take.request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
             for take in comparison_takes(request)
@@ -95,6 +108,7 @@ class Admission:
 
         Slack delivers a view_submission again when the answer is slow or lost; the key is stored with the
         job in its admission's transaction, so one form starts at most one paid job, across restarts too."""
+        await self._someone_pays(team_id)
         job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
         job.thread_ts = None if request.private else thread_ts
         return await self._store_once(job, trigger)
@@ -110,6 +124,7 @@ class Admission:
         token: str,
     ) -> Job | None:
         """Store the job a Workflow Builder step asked for; None if that execution already started one."""
+        await self._someone_pays(team_id)
         job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
         job.step_execution_id, job.step_token = execution_id, token
         return await self._store_once(job, f"step:{execution_id}")
@@ -129,6 +144,7 @@ class Admission:
 
         `full_version`: `request` is the full version of `source`, a draft, rather than another take of it.
         `remix`: its settings were changed in the Remix form."""
+        await self._someone_pays(source.team_id)
         job = self._new_job(
             request, team_id=source.team_id, channel_id=source.channel_id, user_id=user_id, response_url=response_url
         )
@@ -204,6 +220,11 @@ class Admission:
                 exc.allowed,
             )
             raise
+
+    async def _someone_pays(self, team_id: str) -> None:
+        """Raises NoPerfKey, before anything is stored, when no Perf key would pay for `team_id`'s job."""
+        if self._keys is not None:
+            await self._keys.require(team_id)
 
     def _new_job(self, asked: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str) -> Job:
         """The job of a request; a draft (`asked.draft`) runs the preview and keeps the settings asked for."""

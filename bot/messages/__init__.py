@@ -22,6 +22,8 @@ The surfaces import only _phrases and _text, never each other (the `bot.messages
 
 from __future__ import annotations
 
+from bot.domain.perf_keys import NoPerfKey
+from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.messages._answers import (
     STEP_NEEDS_RUNNER,
     cancel_result,
@@ -80,6 +82,22 @@ from bot.messages._home import (
     home_view,
     message_link,
 )
+from bot.messages._keys import (
+    HOW_TO_ADD_A_KEY,
+    KEY_EMPTY,
+    KEY_MALFORMED,
+    KEY_NO_STORE,
+    KEY_NOT_ALLOWED,
+    KEY_NOT_CHECKED,
+    KEY_REFUSED,
+    PERF_KEY_ACTION_ID,
+    PERF_KEY_CALLBACK_ID,
+    PERF_KEY_INPUT_ID,
+    key_section,
+    no_perf_key,
+    perf_key_errors,
+    perf_key_form,
+)
 from bot.messages._phrases import admin_unchecked, command_error, emoji, ordinal, settings_line
 from bot.messages._presets import (
     preset_deleted,
@@ -91,7 +109,9 @@ from bot.messages._presets import (
     presets_admins_only,
 )
 from bot.messages._quotas import (
-    admission_refused,
+    admission_refused as _quota_refused,
+)
+from bot.messages._quotas import (
     channel_not_allowed,
     daily_report,
     month_resets_text,
@@ -144,9 +164,19 @@ __all__ = [
     "FULL_VERSION_ACTION_ID",
     "GLOBAL_SHORTCUT_ID",
     "HOME_NEW_VIDEO_ACTION_ID",
+    "HOW_TO_ADD_A_KEY",
+    "KEY_EMPTY",
+    "KEY_MALFORMED",
+    "KEY_NOT_ALLOWED",
+    "KEY_NOT_CHECKED",
+    "KEY_NO_STORE",
+    "KEY_REFUSED",
     "MAX_TEXT",
     "MAX_VIEW_BLOCKS",
     "MESSAGE_SHORTCUT_ID",
+    "PERF_KEY_ACTION_ID",
+    "PERF_KEY_CALLBACK_ID",
+    "PERF_KEY_INPUT_ID",
     "REMIX_ACTION_ID",
     "RERUN_ACTION_ID",
     "SHARE_ACTION_ID",
@@ -198,12 +228,16 @@ __all__ = [
     "history_too_many_words",
     "home_view",
     "internal_error",
+    "key_section",
     "message_link",
     "models_message",
     "month_report",
     "month_resets_text",
     "names_pending",
+    "no_perf_key",
     "ordinal",
+    "perf_key_errors",
+    "perf_key_form",
     "plain_text_version",
     "preset_deleted",
     "preset_empty",
@@ -243,3 +277,11 @@ __all__ = [
     "video_filename",
     "video_form",
 ]
+
+
+def admission_refused(exc: ChannelNotAllowed | QuotaExceeded, now: float, timezone: str) -> Message:
+    """Why a job was not admitted, worded the same for the command, the form, a rerun and a workflow step:
+    no Perf key to pay with, a channel videobot is off in, or a quota."""
+    if isinstance(exc, NoPerfKey):
+        return no_perf_key()
+    return _quota_refused(exc, now, timezone)
