@@ -37,7 +37,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
 
     @app.event("app_home_opened")
-    async def on_home_opened(ack: AsyncAck, event: dict[str, Any]) -> None:
+    async def on_home_opened(ack: AsyncAck, event: dict[str, Any], body: dict[str, Any]) -> None:
         await ack()
         if event.get("tab") == "home" and event.get("user"):
-            await services.home.opened(str(event["user"]))
+            await services.home.opened(str(event["user"]), str(body.get("team_id") or ""))

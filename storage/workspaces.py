@@ -259,6 +259,11 @@ class WorkspaceStore(StoreBase):
             )
         return summaries
 
+    async def installers(self, team_id: str) -> set[str]:
+        """Who installed videobot in the team (or its org's org-wide install), each installation's person."""
+        rows = await self._db.fetch("SELECT user_id FROM slack_installations WHERE team_id = ?", team_id)
+        return {str(row[0]) for row in rows if row[0]}
+
     async def find(self, team_id: str) -> Workspace | None:
         """The workspace a team id names (an org's id names its org-wide install), if videobot knows it."""
         for table in ("slack_bots", "workspace_perf_keys", "workspace_settings"):

@@ -165,9 +165,10 @@ def _wire(
     named = NamedAnswers(people, slack)
     # A report's names still on their way when the bot stops are given up: the ack already answered.
     stack.push_async_callback(named.close)
-    home = HomeService(store, quotas, people, slack, clock, settings)
+    keys = perf_keys(settings, store, clock)
+    home = HomeService(store, quotas, people, slack, clock, settings, keys=keys, perf=perf)
     stack.push_async_callback(home.wait_idle)
-    jobs = JobService(store, perf, slack, media, clock, settings, quotas, perf_keys(settings, store, clock))
+    jobs = JobService(store, perf, slack, media, clock, settings, quotas, keys)
     # Before the gateway closes: progress posts on their way get their answer recorded.
     stack.push_async_callback(jobs.close, SLACK_EDITS_GRACE_SECONDS)
     jobs.on_delivered = metrics.job_delivered
