@@ -421,6 +421,18 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX workspace_settings_team ON workspace_settings (team_id);
     """,
+    """
+    -- One account line per Perf key (issue 25, bot/domain/line.py): Perf's limits are per key. A job's line
+    -- is '' for the operator's PERF_API_KEY, else the team whose own key pays; each line has its slots and
+    -- its turns. A party in line_parties is named 'line:person' ('' line: the person alone, as before).
+    ALTER TABLE jobs ADD COLUMN line TEXT NOT NULL DEFAULT '';
+    ALTER TABLE line_parties ADD COLUMN line TEXT NOT NULL DEFAULT '';
+    DROP INDEX line_parties_next;
+    CREATE INDEX line_parties_next ON line_parties (line, running, turn) WHERE waiting > 0;
+    DROP INDEX jobs_party_waiting;
+    CREATE INDEX jobs_party_waiting ON jobs (line, user_id, arrival) WHERE state IN ('accepted', 'queued');
+    CREATE INDEX jobs_line_in_flight ON jobs (line) WHERE state IN ('submitting', 'pending', 'processing');
+    """,
 )
 
 

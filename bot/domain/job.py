@@ -135,6 +135,10 @@ class Job:
     # order asked, this one's included; and what the whole comparison was estimated to cost.
     comparison: str | None = None
     comparison_cost_micros: int | None = None
+    # The account line it waits in (issue 25): Perf's limits are per key, so each key has its own line and
+    # slots. "" is the operator's PERF_API_KEY (shared by every workspace without a key of its own); a team
+    # id is that workspace's own key. Set at admission from the key that will pay (bot.domain.perf_keys).
+    line: str = ""
 
     @property
     def compared(self) -> list[tuple[str, str]]:

@@ -5,9 +5,16 @@ to the waiting party with the fewest jobs at Perf (`running`), and among those t
 recently (`turn`: a party never served has the lowest, in the order its first job arrived; each slot
 taken gives the party the next, highest turn). Within a party its jobs keep their arrival order.
 
-A party is a person today. `PARTY_COLUMN` is the one place that says so: the jobs table's column the
-line groups jobs by (storage's index and the `line_parties` summary are keyed by it). Fairness between
-workspaces that share one Perf key is the same line with the party swapped for `team_id`.
+A party is a person. `PARTY_COLUMN` is the one place that says so: the jobs table's column the line
+groups jobs by (storage's index and the `line_parties` summary are keyed by it).
+
+Perf's limits are per key (issue 25), so there is one line per key, named by `LINE_COLUMN`: "" for the
+operator's PERF_API_KEY, which every workspace without a key of its own shares, else the team whose own
+key it is. Each line has its own slots and its own turns: workspaces with their own keys never wait on each
+other. A party is a person within one line (`party_key`), so the same person's jobs on two keys (a key set
+while some waited) are two parties; on the operator's line, shared by several workspaces, the turns go
+person by person across them, so one workspace's burst holds back another's single job by one turn at most
+per person ahead of it.
 """
 
 from __future__ import annotations
@@ -20,14 +27,29 @@ from bot.domain.job import Job
 
 # Who is a party to fairness: the column of `jobs` whose value names a job's party.
 PARTY_COLUMN = "user_id"
+# Which line (which Perf key's slots) a job waits in: the column of `jobs` naming it.
+LINE_COLUMN = "line"
+_LINE_SEPARATOR = ":"  # in no Slack team or user id
 # A party never served gets its turn from its first job's arrival, below every turn of a party served.
 NEVER_SERVED = -(2**40)
 
 
 def party_of(job: Job) -> str:
-    value = getattr(job, PARTY_COLUMN)
-    assert isinstance(value, str)
-    return value
+    value, line = getattr(job, PARTY_COLUMN), getattr(job, LINE_COLUMN)
+    assert isinstance(value, str) and isinstance(line, str)
+    return party_key(line, value)
+
+
+def party_key(line: str, person: str) -> str:
+    """A party's name: the person alone on the operator's line (as before lines were per key), else
+    `line:person`."""
+    return f"{line}{_LINE_SEPARATOR}{person}" if line else person
+
+
+def split_party(party: str) -> tuple[str, str]:
+    """(line, person) of a party's name."""
+    line, separator, person = party.rpartition(_LINE_SEPARATOR)
+    return (line, person) if separator else ("", party)
 
 
 def first_turn(arrival: int) -> int:

@@ -12,6 +12,7 @@ from bot.domain import drafts
 from bot.domain.approvals import needs_approval
 from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState, new_job_id
+from bot.domain.perf_keys import OPERATOR_LINE
 from bot.domain.quotas import ChannelLimits, QuotaExceeded, Setting, Usage, check_usage
 from bot.domain.request import VideoRequest, comparison_takes, style_kept
 from bot.jobs.perf_keys import PerfKeys
@@ -54,8 +55,10 @@ class Admission:
         """Store a new job. Raises ChannelNotAllowed or QuotaExceeded, having stored nothing.
 
         `thread_ts`: post it in that thread of the channel (a private job goes to a direct message instead)."""
-        await self._someone_pays(team_id)
-        job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url=response_url)
+        line = await self._someone_pays(team_id)
+        job = self._new_job(
+            request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url=response_url, line=line
+        )
         job.thread_ts = None if request.private else thread_ts
         await self._insert_within_quota(job)
         self._log_accepted(job)
@@ -76,9 +79,11 @@ class Admission:
         The quotas and budgets count the whole comparison, and so does approval: over the approval limit
         in total, every take waits for an approver. Raises ChannelNotAllowed or QuotaExceeded, having stored
         nothing."""
-        await self._someone_pays(team_id)
+        line = await self._someone_pays(team_id)
         jobs = [
-            self._new_job(take.request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
+            self._new_job(
+                take.request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="", line=line
+            )
             for take in comparison_takes(request)
         ]
         total = sum(job.estimated_cost_micros for job in jobs)
@@ -108,8 +113,10 @@ class Admission:
 
         Slack delivers a view_submission again when the answer is slow or lost; the key is stored with the
         job in its admission's transaction, so one form starts at most one paid job, across restarts too."""
-        await self._someone_pays(team_id)
-        job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
+        line = await self._someone_pays(team_id)
+        job = self._new_job(
+            request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="", line=line
+        )
         job.thread_ts = None if request.private else thread_ts
         return await self._store_once(job, trigger)
 
@@ -124,8 +131,10 @@ class Admission:
         token: str,
     ) -> Job | None:
         """Store the job a Workflow Builder step asked for; None if that execution already started one."""
-        await self._someone_pays(team_id)
-        job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
+        line = await self._someone_pays(team_id)
+        job = self._new_job(
+            request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="", line=line
+        )
         job.step_execution_id, job.step_token = execution_id, token
         return await self._store_once(job, f"step:{execution_id}")
 
@@ -144,9 +153,14 @@ class Admission:
 
         `full_version`: `request` is the full version of `source`, a draft, rather than another take of it.
         `remix`: its settings were changed in the Remix form."""
-        await self._someone_pays(source.team_id)
+        line = await self._someone_pays(source.team_id)
         job = self._new_job(
-            request, team_id=source.team_id, channel_id=source.channel_id, user_id=user_id, response_url=response_url
+            request,
+            team_id=source.team_id,
+            channel_id=source.channel_id,
+            user_id=user_id,
+            response_url=response_url,
+            line=line,
         )
         job.rerun_of = source.id
         job.remix = remix
@@ -221,18 +235,30 @@ class Admission:
             )
             raise
 
-    async def _someone_pays(self, team_id: str) -> None:
-        """Raises NoPerfKey, before anything is stored, when no Perf key would pay for `team_id`'s job."""
-        if self._keys is not None:
-            await self._keys.require(team_id)
+    async def _someone_pays(self, team_id: str) -> str:
+        """The account line of the key that will pay for `team_id`'s job (bot.domain.line); raises NoPerfKey,
+        before anything is stored, when no key would."""
+        if self._keys is None:
+            return OPERATOR_LINE
+        return (await self._keys.require(team_id)).line
 
-    def _new_job(self, asked: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str) -> Job:
+    def _new_job(
+        self,
+        asked: VideoRequest,
+        *,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        response_url: str,
+        line: str = OPERATOR_LINE,
+    ) -> Job:
         """The job of a request; a draft (`asked.draft`) runs the preview and keeps the settings asked for."""
         now = self._clock.now()
         request = drafts.draft_of(asked) if asked.draft else asked
         return Job(
             id=new_job_id(now),
             team_id=team_id,
+            line=line,
             channel_id=channel_id,
             user_id=user_id,
             prompt=request.prompt_sent,

@@ -81,7 +81,7 @@ class AccountLine:
             self._thread.show_root(job)
 
     async def _submit(self, job: Job) -> None:
-        key = await self._keys.for_team(job.team_id)
+        key = await self._keys.for_job(job)
         if key is None:
             # Its workspace's key was removed after it was admitted, and the operator pays for nobody.
             await self._writer.fail(job, NO_KEY_TEXT, event="no_perf_key")

@@ -8,6 +8,7 @@ time; a key set or removed on this replica is seen at once (`forget`), on anothe
 from __future__ import annotations
 
 from bot.domain.clock import Clock
+from bot.domain.job import Job
 from bot.domain.perf_keys import OPERATOR_LINE, NoPerfKey, PerfKey
 from storage.workspaces import WorkspaceStore
 
@@ -49,6 +50,15 @@ class PerfKeys:
         key = PerfKey(own, own=True, line=team_id) if own else self._operator
         self._cache[team_id] = (now + self._cache_seconds, key)
         return key
+
+    async def for_job(self, job: Job) -> PerfKey | None:
+        """The key of the line `job` waits in (chosen at its admission): the one its create was counted
+        against, and so the one it is created and polled with. A job of the operator's line whose operator
+        key is gone falls back to its workspace's own key, when it has one by now."""
+        if job.line == OPERATOR_LINE:
+            return self._operator or await self.for_team(job.team_id)
+        key = await self.for_team(job.team_id)
+        return key if key is not None and key.own else None
 
     async def require(self, team_id: str) -> PerfKey:
         """`for_team`, or NoPerfKey when nobody pays: raised before anything is stored."""

@@ -39,7 +39,7 @@ class Polling:
                 event="timed_out",
             )
             return
-        key = await self._keys.for_team(job.team_id)
+        key = await self._keys.for_job(job)
         if key is None:
             # Its workspace's key was removed (an uninstall, `videobot workspaces forget`): Perf cannot be asked.
             await self._writer.fail(
