@@ -159,3 +159,65 @@ async def test_the_client_checks_a_key_with_perf_without_creating_anything(fake_
         assert fake_perf.create_requests == 0
     finally:
         await perf.aclose()
+
+
+# --- one account line per key ----------------------------------------------------------------------------
+
+
+def started(perf: FakePerf) -> list[str]:
+    return [str(c["prompt"]) for c in perf.creates]
+
+
+async def test_two_workspaces_with_their_own_keys_never_wait_on_each_other(make_bot: MakeBot) -> None:
+    bot = await make_bot(encryption_key=ENCRYPTION_KEY, max_concurrent_jobs=1)
+    for team, key in (("T0001", ACME_KEY), ("T0002", GLOBEX_KEY)):
+        bot.perf.add_key(key)
+        await workspaces_of(bot).set_perf_key(Workspace(None, team), key, set_by="UADMIN", now=1.0)
+    bot.perf.hold()  # every job stays at Perf, holding its key's one slot
+    await command_from(bot, "T0001", "Acme 1")
+    await command_from(bot, "T0001", "Acme 2")
+    await command_from(bot, "T0002", "Globex 1")
+    await bot.step()
+    await bot.step()
+
+    # Acme's burst fills Acme's one slot; Globex's job has a slot of its own key at once.
+    assert sorted(started(bot.perf)) == ["Acme 1", "Globex 1"]
+    assert bot.perf.running_with(ACME_KEY) == 1 and bot.perf.running_with(GLOBEX_KEY) == 1
+    waiting = [job for job in await bot.services.store.jobs() if job.state == JobState.QUEUED]
+    assert [(job.prompt, job.line) for job in waiting] == [("Acme 2", "T0001")]
+    bot.perf.release()
+    await bot.run_jobs()
+    assert bot.perf.most_running_by_key == {ACME_KEY: 1, GLOBEX_KEY: 1}
+    assert sorted(job.state for job in await bot.services.store.jobs()) == [JobState.DELIVERED] * 3
+
+
+async def test_workspaces_sharing_the_operators_key_share_its_slots_fairly(make_bot: MakeBot) -> None:
+    bot = await make_bot(encryption_key=ENCRYPTION_KEY, max_concurrent_jobs=1)
+    bot.perf.add_key(ACME_KEY)
+    await workspaces_of(bot).set_perf_key(Workspace(None, "T0003"), ACME_KEY, set_by="UADMIN", now=1.0)
+    for n in range(1, 5):
+        await command_from(bot, "T0001", f"Acme {n}", user="UALICE01")
+    await command_from(bot, "T0002", "Globex 1", user="UBOB0002")
+    # A third workspace with its own key is in neither's way.
+    await command_from(bot, "T0003", "Own key 1", user="UCAROL03")
+    await bot.run_jobs()
+
+    operator = [prompt for prompt in started(bot.perf) if not prompt.startswith("Own")]
+    # Globex's single job goes second, not after Acme's burst.
+    assert operator == ["Acme 1", "Globex 1", "Acme 2", "Acme 3", "Acme 4"]
+    assert bot.perf.most_running_by_key[API_KEY] == 1
+    assert bot.perf.creates_by_key[ACME_KEY] == 1
+
+
+async def test_a_job_is_polled_with_the_key_of_the_line_it_was_admitted_in(make_bot: MakeBot) -> None:
+    bot = await make_bot(encryption_key=ENCRYPTION_KEY)
+    await command_from(bot, "T0001", "On the operator")
+    await bot.step()  # created with the operator's key
+    # The workspace adds its own key meanwhile: the job at Perf is still the operator account's.
+    bot.perf.add_key(ACME_KEY)
+    await workspaces_of(bot).set_perf_key(Workspace(None, "T0001"), ACME_KEY, set_by="UADMIN", now=1.0)
+    bot.services.jobs.keys.forget("T0001")
+    await command_from(bot, "T0001", "On its own key")
+    await bot.run_jobs()
+    assert bot.perf.creates_by_key == {API_KEY: 1, ACME_KEY: 1}
+    assert sorted(job.state for job in await bot.services.store.jobs()) == [JobState.DELIVERED] * 2
