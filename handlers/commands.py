@@ -16,6 +16,7 @@ from bot.domain.job import CancelOutcome
 from bot.domain.perf_keys import NoPerfKey
 from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import (
+    AdminRequest,
     CancelRequest,
     CommandError,
     DefaultsRequest,
@@ -32,6 +33,7 @@ from bot.domain.request import (
     comparison_takes,
     parse_video_command,
 )
+from bot.features import workspace_admin
 from handlers.services import Services
 
 log = logging.getLogger("videobot.handlers")
@@ -55,7 +57,9 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
     if isinstance(parsed, FormRequest):
         return await _open_form(services, command.get("trigger_id", ""), channel_id, user_id)
     if isinstance(parsed, HelpRequest):
-        return _help(services)
+        help_message = _help(services)
+        extra = await workspace_admin.help_lines(services.jobs.settings_for, str(command.get("team_id") or ""))
+        return {**help_message, "text": str(help_message.get("text", "")) + extra} if extra else help_message
     if isinstance(parsed, CommandError):
         log.info("event=command_refused code=%s channel=%s", parsed.code, channel_id)
         return messages.command_error(parsed)
@@ -85,7 +89,8 @@ async def _open_form(services: Services, trigger_id: str, channel_id: str, user_
 
 async def _answer(
     services: Services,
-    parsed: QuotaRequest
+    parsed: AdminRequest
+    | QuotaRequest
     | ReportRequest
     | ModelsRequest
     | StatusRequest
@@ -99,6 +104,11 @@ async def _answer(
     channel_id: str,
     user_id: str,
 ) -> messages.Message:
+    if isinstance(parsed, AdminRequest):
+        team_id = str(command.get("team_id") or "")
+        return _for_ack(
+            await workspace_admin.answer(services.jobs.settings_for, services.people, parsed, team_id, user_id)
+        )
     if isinstance(parsed, QuotaRequest):
         if parsed.new_limit is None:
             return await services.reports.quota(channel_id, user_id)

@@ -17,6 +17,7 @@ from bot.domain.quotas import ChannelLimits, QuotaExceeded, Setting, Usage, chec
 from bot.domain.request import VideoRequest, comparison_takes, style_kept
 from bot.jobs.perf_keys import PerfKeys
 from bot.jobs.quotas import Quotas
+from bot.jobs.workspace_settings import WorkspaceSettings
 from storage.db import JobIdTaken, Store
 
 log = logging.getLogger("videobot.jobs")
@@ -33,8 +34,11 @@ class Admission:
         *,
         approval_over_micros: int = 0,
         keys: PerfKeys | None = None,
+        settings_for: WorkspaceSettings | None = None,
     ) -> None:
         self._store = store
+        # A workspace's own quotas, budgets, approval limit and channels (its admins' overrides).
+        self._settings_for = settings_for
         # Who pays: a workspace with no Perf key (and no operator's) starts nothing (NoPerfKey).
         self._keys = keys
         self._clock = clock
@@ -187,9 +191,10 @@ class Admission:
 
     async def _insert_within_quota(self, job: Job, trigger: str | None = None, more: Sequence[Job] = ()) -> bool:
         """Store `job`, and `more` with it (all or none), if their count and cost fit the quotas and budgets."""
-        self._quotas.ensure_allowed(job.channel_id)
-        day = self._quotas.today(job.created_at)
-        month = self._quotas.this_month(job.created_at)
+        quotas = await self._quotas_of(job, more)
+        quotas.ensure_allowed(job.channel_id)
+        day = quotas.today(job.created_at)
+        month = quotas.this_month(job.created_at)
         jobs = [job, *more]
         for each in jobs:
             each.spend_day = day.start
@@ -199,7 +204,7 @@ class Admission:
         _name_takes(jobs)
 
         def check(usage: Usage, own_limits: ChannelLimits | None) -> None:
-            limits = self._quotas.limits_with(own_limits)
+            limits = quotas.limits_with(own_limits)
             check_usage(limits, usage, cost, day, month, asked, jobs=len(jobs))
 
         async def insert() -> bool:
@@ -209,7 +214,7 @@ class Admission:
                 day=day.bounds,
                 check=check,
                 month=month.bounds,
-                count_account=self._quotas.counts_account,
+                count_account=quotas.counts_account,
                 more=more,
             )
 
@@ -234,6 +239,22 @@ class Admission:
                 exc.allowed,
             )
             raise
+
+    async def _quotas_of(self, job: Job, more: Sequence[Job]) -> Quotas:
+        """The quotas of `job`'s workspace: the operator's, or with its admins' overrides, which may also
+        change whether it (and `more`, the rest of a comparison) waits for an approver."""
+        if self._settings_for is None:
+            return self._quotas
+        overrides = await self._settings_for.overrides(job.team_id)
+        if not overrides:
+            return self._quotas
+        settings = await self._settings_for.for_team(job.team_id)
+        if settings.approval_over_micros != self._approval_over_micros:
+            for each in (job, *more):
+                cost = each.comparison_cost_micros or each.estimated_cost_micros
+                approval = needs_approval(cost, settings.approval_over_micros)
+                each.state = JobState.AWAITING_APPROVAL if approval else JobState.ACCEPTED
+        return Quotas(self._store, settings)
 
     async def _someone_pays(self, team_id: str) -> str:
         """The account line of the key that will pay for `team_id`'s job (bot.domain.line); raises NoPerfKey,

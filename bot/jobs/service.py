@@ -32,6 +32,7 @@ from bot.jobs.polling import Polling
 from bot.jobs.quotas import Quotas
 from bot.jobs.thread import JobThread
 from bot.jobs.workflow_step import StepEnding
+from bot.jobs.workspace_settings import WorkspaceSettings
 from bot.jobs.writer import JobWriter
 from storage.db import Store
 
@@ -47,12 +48,20 @@ class JobService:
         settings: Settings,
         quotas: Quotas,
         keys: PerfKeys | None = None,
+        settings_for: WorkspaceSettings | None = None,
     ) -> None:
-        """`keys`: which Perf key pays for each workspace's jobs (default: the operator's PERF_API_KEY alone)."""
+        """`keys`: which Perf key pays for each workspace's jobs (default: the operator's PERF_API_KEY alone);
+        `settings_for`: each workspace's own settings over the operator's (default: the operator's alone)."""
         self._perf = perf
         self.keys = keys or PerfKeys(settings.perf_api_key, None, clock)
+        self.settings_for = settings_for or WorkspaceSettings(settings, None, clock)
         self._admission = Admission(
-            store, clock, quotas, approval_over_micros=settings.approval_over_micros, keys=self.keys
+            store,
+            clock,
+            quotas,
+            approval_over_micros=settings.approval_over_micros,
+            keys=self.keys,
+            settings_for=self.settings_for,
         )
         self._writer = JobWriter(store, clock, settings)
         self._thread = JobThread(store, slack, clock, settings, self._writer)
@@ -68,7 +77,7 @@ class JobService:
             polling=Polling(perf, clock, settings, self._writer, self._thread, self.keys),
             delivery=self._delivery,
             step_ending=StepEnding(slack, self._thread, self._writer),
-            approvals=ApprovalGate(store, slack, clock, settings, self._writer, self._thread),
+            approvals=ApprovalGate(store, slack, clock, settings, self._writer, self._thread, self.settings_for),
         )
 
     async def start(

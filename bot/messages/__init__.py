@@ -83,6 +83,8 @@ from bot.messages._home import (
     message_link,
 )
 from bot.messages._keys import (
+    ADMIN_ONLY,
+    ADMIN_UNAVAILABLE,
     HOW_TO_ADD_A_KEY,
     KEY_EMPTY,
     KEY_MALFORMED,
@@ -90,14 +92,21 @@ from bot.messages._keys import (
     KEY_NOT_ALLOWED,
     KEY_NOT_CHECKED,
     KEY_REFUSED,
+    NOBODY_TO_ASK,
     PERF_KEY_ACTION_ID,
     PERF_KEY_BLOCK_ID,
     PERF_KEY_CALLBACK_ID,
     PERF_KEY_INPUT_ID,
+    bad_setting_value,
     key_section,
     no_perf_key,
     perf_key_errors,
     perf_key_form,
+    unknown_setting,
+    workspace_setting_changed,
+    workspace_setting_refused,
+    workspace_settings_help,
+    workspace_settings_message,
 )
 from bot.messages._phrases import admin_unchecked, command_error, emoji, ordinal, settings_line
 from bot.messages._presets import (
@@ -152,6 +161,8 @@ from bot.messages._thread import (
 )
 
 __all__ = [
+    "ADMIN_ONLY",
+    "ADMIN_UNAVAILABLE",
     "APPROVE_ACTION_ID",
     "CANCEL_ACTION_ID",
     "DENY_ACTION_ID",
@@ -175,6 +186,7 @@ __all__ = [
     "MAX_TEXT",
     "MAX_VIEW_BLOCKS",
     "MESSAGE_SHORTCUT_ID",
+    "NOBODY_TO_ASK",
     "PERF_KEY_ACTION_ID",
     "PERF_KEY_BLOCK_ID",
     "PERF_KEY_CALLBACK_ID",
@@ -200,6 +212,7 @@ __all__ = [
     "approval_answer",
     "approval_decided",
     "approval_request",
+    "bad_setting_value",
     "budget_notice",
     "cancel_result",
     "cannot_post_in_channel",
@@ -273,11 +286,16 @@ __all__ = [
     "showcase_post",
     "status_message",
     "take_answer",
+    "unknown_setting",
     "upload_title",
     "usage_report",
     "usd",
     "video_filename",
     "video_form",
+    "workspace_setting_changed",
+    "workspace_setting_refused",
+    "workspace_settings_help",
+    "workspace_settings_message",
 ]
 
 

@@ -115,3 +115,67 @@ KEY_NO_STORE = (
     "This videobot cannot store a key of its own for a workspace: whoever runs it must set "
     "VIDEOBOT_ENCRYPTION_KEY first."
 )
+
+
+# --- a workspace's own settings: `/video admin`, `/video help`, App Home ------------------------------------
+
+
+def settings_lines(rows: list[tuple[str, str, str, bool]]) -> str:
+    """What applies in this workspace: (name, what it is, value shown, whether the workspace set it) each."""
+    lines = [
+        f"• `{name}`: {escape(value)}{' (this workspace)' if own else ''}. {escape(what[:1].upper() + what[1:])}."
+        for name, what, value, own in rows
+    ]
+    return "\n".join(lines)
+
+
+def workspace_settings_message(rows: list[tuple[str, str, str, bool]], *, is_admin: bool) -> Message:
+    """`/video admin`: every setting a workspace may change, as it applies here, and how to change it."""
+    how = (
+        "Change one with `/video admin set channel-jobs 10` (amounts in dollars: `/video admin set "
+        "monthly-budget 500`; channels as #names or IDs, or `all`); `/video admin unset channel-jobs` goes back "
+        "to the default whoever runs videobot chose."
+        if is_admin
+        else "Workspace admins and owners can change these with `/video admin set …`."
+    )
+    return private_answer(f"*What applies in this workspace*\n{settings_lines(rows)}\n\n{how}")
+
+
+def workspace_settings_help(rows: list[tuple[str, str, str, bool]]) -> str:
+    """The lines `/video help` adds where a workspace has settings of its own."""
+    own = [row for row in rows if row[3]]
+    if not own:
+        return ""
+    return "\n\n*This workspace's own settings* (`/video admin` shows them all):\n" + settings_lines(own)
+
+
+def workspace_setting_changed(name: str, shown: str, *, removed: bool = False) -> Message:
+    if removed:
+        return private_answer(f"`{name}` is back to the default: {escape(shown)}.")
+    return private_answer(f"`{name}` is now {escape(shown)} in this workspace.")
+
+
+def workspace_setting_refused(reason: str) -> Message:
+    return private_answer(reason)
+
+
+ADMIN_ONLY = "Only a workspace admin or owner can change this workspace's settings (`/video admin` shows them)."
+ADMIN_UNAVAILABLE = (
+    "This videobot keeps no settings per workspace: whoever runs it sets them for everyone "
+    "(and must set VIDEOBOT_ENCRYPTION_KEY for workspaces to have their own)."
+)
+
+
+def unknown_setting(name: str, known: list[str]) -> str:
+    return f"There is no setting `{escape(name)}`. The ones a workspace can change: " + ", ".join(
+        f"`{k}`" for k in known
+    )
+
+
+def bad_setting_value(name: str, expected: str) -> str:
+    return f"`{escape(name)}` takes {expected}."
+
+
+NOBODY_TO_ASK = (
+    "An approval limit needs someone to ask: set `approval-channel` first (the channel where approvers see requests)."
+)

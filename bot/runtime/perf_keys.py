@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.domain.clock import Clock
 from bot.domain.settings import Settings
 from bot.jobs.perf_keys import PerfKeys
+from bot.jobs.workspace_settings import WorkspaceSettings
 from storage.base import StoreBase
 from storage.secrets import KeyRing
 from storage.workspaces import WorkspaceStore
@@ -22,3 +23,8 @@ def key_ring(settings: Settings) -> KeyRing | None:
 def perf_keys(settings: Settings, store: StoreBase, clock: Clock) -> PerfKeys:
     ring = key_ring(settings)
     return PerfKeys(settings.perf_api_key, WorkspaceStore(store, ring) if ring is not None else None, clock)
+
+
+def workspace_settings(settings: Settings, store: StoreBase, clock: Clock) -> WorkspaceSettings:
+    ring = key_ring(settings)
+    return WorkspaceSettings(settings, WorkspaceStore(store, ring) if ring is not None else None, clock)
