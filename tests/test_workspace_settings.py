@@ -91,3 +91,13 @@ def test_a_stored_value_that_no_longer_reads_leaves_the_operators_default() -> N
     defaults = Settings(slack_bot_token="x", perf_api_key="y", daily_jobs_per_channel=20)
     applied = workspace_settings.effective(defaults, {"channel-jobs": "many", "person-jobs": "3", "gone": "1"})
     assert (applied.daily_jobs_per_channel, applied.daily_jobs_per_user) == (20, 3)
+
+
+async def test_app_home_lists_the_workspaces_own_settings(make_bot: MakeBot) -> None:
+    from tests.test_home import home_opened, text_of
+
+    bot = await admin_bot(make_bot)
+    await command_from(bot, "T0001", "admin set person-jobs 3", user=ADMIN)
+    await bot.event(home_opened(USER))
+    text = text_of(bot.slack.homes[USER][-1])
+    assert "This workspace's own settings" in text and "`person-jobs`: 3 jobs (this workspace)" in text

@@ -15,9 +15,11 @@ from bot.domain.clock import Clock
 from bot.domain.job import Job
 from bot.domain.quotas import Day, previous_day
 from bot.domain.settings import Settings
+from bot.features import workspace_admin
 from bot.features.people import People
 from bot.jobs.perf_keys import PerfKeys
 from bot.jobs.quotas import Quotas
+from bot.jobs.workspace_settings import WorkspaceSettings
 from storage.db import Store
 from storage.secrets import Workspace
 from storage.spend import CHANNEL, USER, WORKSPACE, Spent
@@ -60,9 +62,12 @@ class HomeService:
         *,
         keys: PerfKeys | None = None,
         perf: PerfClient | None = None,
+        settings_for: WorkspaceSettings | None = None,
     ) -> None:
-        """`keys` and `perf`: the workspace's Perf key section and form (none without them)."""
+        """`keys` and `perf`: the workspace's Perf key section and form (none without them); `settings_for`:
+        the workspace's own settings, listed under it where it has any."""
         self._store = store
+        self._settings_for = settings_for
         self._keys = keys
         self._perf = perf
         # The workspace each person's tab was last opened in: a job's refresh knows its team, an open too.
@@ -213,13 +218,18 @@ class HomeService:
         if self._keys is None or self._keys.workspaces is None or not team_id:
             return None
         status = await self._keys.workspaces.perf_key_status(await self._workspace(team_id))
-        return messages.key_section(
+        blocks = messages.key_section(
             ends_in=status.last_four if status else None,
             set_by=status.set_by if status else None,
             set_at=status.set_at if status else None,
             operator_pays=self._keys.operator_pays,
             can_set=await self.may_set_key(team_id, user_id, is_admin),
         )
+        if self._settings_for is not None:
+            own = await workspace_admin.help_lines(self._settings_for, team_id)
+            if own:
+                blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": own.strip()}})
+        return blocks
 
     async def open_key_form(self, team_id: str, user_id: str, trigger_id: str) -> None:
         if not await self.may_set_key(team_id, user_id):

@@ -166,7 +166,8 @@ def _wire(
     # A report's names still on their way when the bot stops are given up: the ack already answered.
     stack.push_async_callback(named.close)
     keys = perf_keys(settings, store, clock)
-    home = HomeService(store, quotas, people, slack, clock, settings, keys=keys, perf=perf)
+    settings_for = workspace_settings(settings, store, clock)
+    home = HomeService(store, quotas, people, slack, clock, settings, keys=keys, perf=perf, settings_for=settings_for)
     stack.push_async_callback(home.wait_idle)
     jobs = JobService(
         store, perf, slack, media, clock, settings, quotas, keys, workspace_settings(settings, store, clock)
