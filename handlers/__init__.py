@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers import actions, approvals, commands, events, form, shortcuts, workflow
+from handlers import actions, approvals, commands, events, form, keys, shortcuts, workflow
 from handlers.services import Services
 
 
@@ -16,3 +16,4 @@ def register_all(app: AsyncApp, services: Services) -> None:
     shortcuts.register(app, services)
     workflow.register(app, services)
     approvals.register(app, services)
+    keys.register(app, services)

@@ -13,8 +13,10 @@ from bot import messages
 from bot.clients.slack import SlackCallError
 from bot.domain.defaults import Skipped
 from bot.domain.job import CancelOutcome
+from bot.domain.perf_keys import NoPerfKey
 from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.domain.request import (
+    AdminRequest,
     CancelRequest,
     CommandError,
     DefaultsRequest,
@@ -31,6 +33,7 @@ from bot.domain.request import (
     comparison_takes,
     parse_video_command,
 )
+from bot.features import workspace_admin
 from handlers.services import Services
 from handlers.workspace import workspace_of
 
@@ -55,14 +58,18 @@ async def answer_video_command(services: Services, command: Mapping[str, Any]) -
     if isinstance(parsed, FormRequest):
         return await _open_form(services, command.get("trigger_id", ""), _team(command), channel_id, user_id)
     if isinstance(parsed, HelpRequest):
-        return _help(services)
+        help_message = _help(services)
+        extra = await workspace_admin.help_lines(services.jobs.settings_for, str(command.get("team_id") or ""))
+        return {**help_message, "text": str(help_message.get("text", "")) + extra} if extra else help_message
     if isinstance(parsed, CommandError):
         log.info("event=command_refused code=%s channel=%s", parsed.code, channel_id)
         return messages.command_error(parsed)
     try:
         return await _answer(services, parsed, command, channel_id, user_id)
     except (ChannelNotAllowed, QuotaExceeded) as exc:
-        if isinstance(exc, ChannelNotAllowed):
+        if isinstance(exc, NoPerfKey):
+            log.info("event=no_perf_key team=%s user=%s", command.get("team_id", ""), user_id)
+        elif isinstance(exc, ChannelNotAllowed):
             log.info("event=channel_not_allowed channel=%s user=%s", channel_id, user_id)
         return _for_ack(messages.admission_refused(exc, services.clock.now(), services.settings.timezone))
     except Exception as exc:
@@ -85,7 +92,8 @@ async def _open_form(
 
 async def _answer(
     services: Services,
-    parsed: QuotaRequest
+    parsed: AdminRequest
+    | QuotaRequest
     | ReportRequest
     | ModelsRequest
     | StatusRequest
@@ -100,6 +108,10 @@ async def _answer(
     user_id: str,
 ) -> messages.Message:
     team_id, response_url = _team(command), str(command.get("response_url") or "")
+    if isinstance(parsed, AdminRequest):
+        return _for_ack(
+            await workspace_admin.answer(services.jobs.settings_for, services.people, parsed, team_id, user_id)
+        )
     if isinstance(parsed, QuotaRequest):
         if parsed.new_limit is None:
             return await services.reports.quota(team_id, channel_id, user_id)

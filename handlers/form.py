@@ -108,7 +108,7 @@ async def _submit(services: Services, ack: AsyncAck, body: dict[str, Any], view:
     except (ChannelNotAllowed, QuotaExceeded) as exc:
         refusal = messages.admission_refused(exc, services.clock.now(), services.settings.timezone)["text"]
         # A channel the person picked is answered on its field; a quota on the prompt, as before.
-        field = "channel" if place.pick_channel and isinstance(exc, ChannelNotAllowed) else "prompt"
+        field = "channel" if place.pick_channel and type(exc) is ChannelNotAllowed else "prompt"
         await ack(response_action="errors", errors=messages.form_refused(refusal, field))
         return
     await ack()

@@ -23,6 +23,7 @@ from storage.queue import (
     NEXT_PARTIES_SQL,
     PARKED_SQL,
     PARTY_AHEAD_SQL,
+    WAITING_LINES_SQL,
     WAITING_PARTIES_SQL,
     heads_sql,
 )
@@ -91,14 +92,15 @@ HOT_QUERIES: dict[str, Statement] = {
     "claim_due": (CLAIM_DUE_SQL.format(""), ("owner", 2.0, 1.0, 1.0, 10)),
     "next_due": (NEXT_DUE_SQL, ()),
     "renew_leases": (RENEW_LEASES_SQL, (2.0, "owner", 1.5)),
-    "in_flight": (IN_FLIGHT_SQL, ()),
+    "in_flight": (IN_FLIGHT_SQL, ("",)),
     "queue_parked": (PARKED_SQL, ()),
     # the fair line (issue 28): the parties next in turn, a party's first jobs in line and its jobs ahead
     # of one of them, every party waiting (a place in line), the turn a party takes with a slot
-    "line_next_parties": (f"{NEXT_PARTIES_SQL} LIMIT ?", (5,)),
-    "line_heads": heads_sql({"T1:U1": 3, "T1:U2": 1}),
-    "line_party_ahead": (PARTY_AHEAD_SQL, ("T1", "U1", "vb_1", 5)),
-    "line_waiting_parties": (WAITING_PARTIES_SQL, ()),
+    "line_next_parties": (f"{NEXT_PARTIES_SQL} LIMIT ?", ("", 5)),
+    "line_heads": heads_sql({":T1:U1": 3, "T2:T2:U2": 1}),
+    "line_party_ahead": (PARTY_AHEAD_SQL, ("", "T1", "U1", "vb_1", 5)),
+    "line_waiting_parties": (WAITING_PARTIES_SQL, ("",)),
+    "line_waiting_lines": (WAITING_LINES_SQL, ()),
     "line_highest_turn": (HIGHEST_TURN_SQL, ()),
     # every new request: the person's own defaults and the channel's
     "defaults": (DEFAULTS_SQL, ("T1", "person", "U1", "T1", "channel", "C1")),

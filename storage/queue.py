@@ -8,6 +8,11 @@ is ordered exactly as the pick orders, (running, turn), and holds only the parti
 The first `n` slots can only go to the first `n` rows of that index, and a party's next jobs are the
 first rows of jobs_party_waiting (party, arrival). So picking reads a few index rows, however many jobs
 wait and however many people queued them (bench/fair_line.py).
+
+There is one line per Perf key (issue 25; bot/domain/line.py): a job's `line` column names it, and every
+read here is of one line: its jobs at Perf (jobs_line_in_flight), its parties (line_parties_next leads
+with the line), a party's jobs (jobs_party_waiting: line, person, arrival). `limit` and `cap` are each
+line's own: a key's slots are never taken by another key's jobs.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 from bot.domain.job import IN_FLIGHT_STATES, WAITING_STATES, Job, JobState
 from bot.domain.line import (
+    LINE_COLUMN,
     PARTY_COLUMNS,
     PARTY_SEPARATOR,
     Party,
@@ -37,11 +43,15 @@ _QUEUED = state_literal(JobState.QUEUED)
 _SUBMITTING = state_literal(JobState.SUBMITTING)
 _SUBMITTING_EVENT = f"INSERT INTO job_events (job_id, at, state, detail) VALUES (?, ?, {_SUBMITTING}, 'submitting')"
 
-# The slots, through the partial index jobs_in_flight: what is running, never the history.
-IN_FLIGHT_SQL = f"SELECT COUNT(*) FROM jobs WHERE state IN {_IN_FLIGHT}"
-# The parties with jobs in line, the next slot's first (line_parties_next); LIMIT: the first few only.
-NEXT_PARTIES_SQL = "SELECT party, running, waiting, turn FROM line_parties WHERE waiting > 0 ORDER BY running, turn"
-WAITING_PARTIES_SQL = "SELECT party, running, waiting, turn FROM line_parties WHERE waiting > 0"
+# One line's slots, through the partial index jobs_line_in_flight: what is running, never the history.
+IN_FLIGHT_SQL = f"SELECT COUNT(*) FROM jobs WHERE state IN {_IN_FLIGHT} AND {LINE_COLUMN} = ?"
+# A line's parties with jobs in line, the next slot's first (line_parties_next); LIMIT: the first few only.
+NEXT_PARTIES_SQL = (
+    "SELECT party, running, waiting, turn FROM line_parties WHERE line = ? AND waiting > 0 ORDER BY running, turn"
+)
+WAITING_PARTIES_SQL = "SELECT party, running, waiting, turn FROM line_parties WHERE line = ? AND waiting > 0"
+# The lines with jobs waiting (a handful: one a key), each woken on its own.
+WAITING_LINES_SQL = "SELECT DISTINCT line FROM line_parties WHERE waiting > 0"
 HIGHEST_TURN_SQL = "SELECT MAX(turn) FROM line_parties"
 TAKE_TURN_SQL = "UPDATE line_parties SET turn = ? WHERE party = ?"
 # A party's jobs: its columns' values (bound as party_values gives them), through jobs_party_waiting.
@@ -76,6 +86,11 @@ def heads_sql(counts: dict[str, int]) -> tuple[str, list[Any]]:
 
 def _party(row: Row) -> Party:
     return Party(str(row[0]), int(row[1]), int(row[2]), int(row[3]))
+
+
+def _ahead(job: Job, limit: int) -> tuple[Any, ...]:
+    """PARTY_AHEAD_SQL's parameters for `job`'s party."""
+    return (*party_values(party_of(job)), job.id, limit)
 
 
 class QueueQueries(StoreBase):
@@ -118,14 +133,14 @@ class QueueQueries(StoreBase):
         return claimed
 
     async def _has_its_turn(self, db: Connection, job: Job, limit: int, cap: int) -> bool:
-        free = limit - int(await db.fetchval(IN_FLIGHT_SQL) or 0)
+        free = limit - int(await db.fetchval(IN_FLIGHT_SQL, job.line) or 0)
         if free <= 0:
             return False
-        parties = [_party(row) for row in await db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", free)]
+        parties = [_party(row) for row in await db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", job.line, free)]
         given = turns(parties, free, cap).count(party_of(job))
         if given == 0:
             return False
-        ahead = int(await db.fetchval(PARTY_AHEAD_SQL, *party_values(party_of(job)), job.id, given) or 0)
+        ahead = int(await db.fetchval(PARTY_AHEAD_SQL, *_ahead(job, given)) or 0)
         return ahead < given
 
     async def queue_position(self, job: Job) -> int:
@@ -134,8 +149,8 @@ class QueueQueries(StoreBase):
         Jobs still being announced count: they are in line. One read of the waiting parties (one row a
         party, not a job) and a count of the job's own party ahead of it."""
         party = party_of(job)
-        parties = [_party(row) for row in await self._db.fetch(WAITING_PARTIES_SQL)]
-        nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, *party_values(party), job.id, _NO_LIMIT) or 0) + 1
+        parties = [_party(row) for row in await self._db.fetch(WAITING_PARTIES_SQL, job.line)]
+        nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, *_ahead(job, _NO_LIMIT)) or 0) + 1
         own = next((p for p in parties if p.key == party), None)
         return place_in_line(own, nth, parties) if own is not None else nth
 
@@ -144,11 +159,14 @@ class QueueQueries(StoreBase):
         waiting = [job for job in jobs if job.state in WAITING_STATES]
         if not waiting:
             return {}
-        parties = {p.key: p for p in (_party(row) for row in await self._db.fetch(WAITING_PARTIES_SQL))}
+        lines: dict[str, dict[str, Party]] = {}
+        for line in sorted({job.line for job in waiting}):
+            rows = await self._db.fetch(WAITING_PARTIES_SQL, line)
+            lines[line] = {p.key: p for p in (_party(row) for row in rows)}
         places: dict[str, int] = {}
         for job in waiting:
-            party = party_of(job)
-            nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, *party_values(party), job.id, _NO_LIMIT) or 0) + 1
+            party, parties = party_of(job), lines[job.line]
+            nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, *_ahead(job, _NO_LIMIT)) or 0) + 1
             own = parties.get(party)
             places[job.id] = place_in_line(own, nth, list(parties.values())) if own is not None else nth
         return places
@@ -158,9 +176,9 @@ class QueueQueries(StoreBase):
         rows = await self._db.fetch("SELECT party, running, waiting, turn FROM line_parties ORDER BY party")
         return [_party(row) for row in rows]
 
-    async def line_parties_next(self, count: int) -> list[Party]:
-        """The first `count` parties with jobs in line, in the order the next slots go (before any cap)."""
-        return [_party(row) for row in await self._db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", count)]
+    async def line_parties_next(self, count: int, line: str = "") -> list[Party]:
+        """The first `count` parties with jobs in `line`, in the order the next slots go (before any cap)."""
+        return [_party(row) for row in await self._db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", line, count)]
 
     async def first_in_line(self, party: str) -> Job | None:
         """`party`'s job that is next in its own line (its earliest waiting)."""
@@ -176,9 +194,17 @@ class QueueQueries(StoreBase):
         a few rows of two indexes, however long the line."""
         if await self._db.fetchval(PARKED_SQL) is None:
             return 0
-        running = int(await self._db.fetchval(IN_FLIGHT_SQL) or 0)
+        woken = 0
+        for row in await self._db.fetch(WAITING_LINES_SQL):
+            woken += await self._wake_line(str(row[0]), limit, now, shown, cap)
+        return woken
+
+    async def _wake_line(self, line: str, limit: int, now: float, shown: int, cap: int) -> int:
+        """wake_queue for one line (one Perf key's slots)."""
+        running = int(await self._db.fetchval(IN_FLIGHT_SQL, line) or 0)
         free = max(0, limit - running) if limit > 0 else 0
-        parties = [_party(row) for row in await self._db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", max(free, shown, 1))]
+        rows = await self._db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", line, max(free, shown, 1))
+        parties = [_party(row) for row in rows]
         starting = turns(parties, free, cap)
         order = turns(parties, shown)
         wanted = {p.key: max(starting.count(p.key), order.count(p.key)) for p in parties}

@@ -636,6 +636,45 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN language TEXT;
     ALTER TABLE jobs ADD COLUMN person_language TEXT;
     """,
+    """
+    -- Each workspace's own Perf key and settings (issue 25, storage/workspaces.py). The key is sealed with
+    -- purpose 'perf_key' (storage/secrets.py), never stored in clear; its last four characters are what App
+    -- Home shows of it. A workspace's settings override the operator's defaults, one row a setting.
+    CREATE TABLE workspace_perf_keys (
+        enterprise_id TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        sealed_key TEXT NOT NULL,
+        last_four TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL,
+        PRIMARY KEY (enterprise_id, team_id)
+    );
+    -- A job knows its team only: its key is found by team.
+    CREATE INDEX workspace_perf_keys_team ON workspace_perf_keys (team_id);
+    CREATE TABLE workspace_settings (
+        enterprise_id TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at REAL NOT NULL,
+        PRIMARY KEY (enterprise_id, team_id, name)
+    );
+    CREATE INDEX workspace_settings_team ON workspace_settings (team_id);
+    """,
+    """
+    -- One account line per Perf key (issue 25, bot/domain/line.py): Perf's limits are per key. A job's line
+    -- is '' for the operator's PERF_API_KEY, else the team whose own key pays; each line has its slots and
+    -- its turns. A party in line_parties is named 'line:team:user' (bot.domain.line.PARTY_COLUMNS).
+    ALTER TABLE jobs ADD COLUMN line TEXT NOT NULL DEFAULT '';
+    ALTER TABLE line_parties ADD COLUMN line TEXT NOT NULL DEFAULT '';
+    UPDATE line_parties SET party = ':' || party;
+    DROP INDEX line_parties_next;
+    CREATE INDEX line_parties_next ON line_parties (line, running, turn) WHERE waiting > 0;
+    DROP INDEX jobs_party_waiting;
+    CREATE INDEX jobs_party_waiting ON jobs (line, team_id, user_id, arrival) WHERE state IN ('accepted', 'queued');
+    CREATE INDEX jobs_line_in_flight ON jobs (line) WHERE state IN ('submitting', 'pending', 'processing');
+    """,
 )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.domain.job import IN_FLIGHT_STATES, WAITING_STATES, JobState
-from bot.domain.line import first_turn
+from bot.domain.line import first_turn, line_of
 from storage.engine import Statement
 
 # Well below both engines' limit on bound parameters (32,766 in SQLite's builds since 3.32, 32,767 in PostgreSQL).
@@ -104,7 +104,7 @@ def party_changes(changes: Iterable[PartyChange]) -> list[Statement]:
         total[1] += waiting
         total[2] += running
     rows = [
-        (party, waiting, running, first_turn(arrival))
+        (party, line_of(party), waiting, running, first_turn(arrival))
         for party, (arrival, waiting, running) in sorted(summed.items())
         if waiting or running
     ]
@@ -112,7 +112,7 @@ def party_changes(changes: Iterable[PartyChange]) -> list[Statement]:
         return []
     return insert_rows(
         "line_parties",
-        ("party", "waiting", "running", "turn"),
+        ("party", "line", "waiting", "running", "turn"),
         rows,
         " ON CONFLICT (party) DO UPDATE SET waiting = line_parties.waiting + excluded.waiting,"
         " running = line_parties.running + excluded.running",

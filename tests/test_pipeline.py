@@ -364,7 +364,7 @@ async def test_a_step_that_keeps_crashing_ends_the_job_with_a_message(make_bot: 
     await bot.command("A lighthouse")
     await bot.step()  # submitted; from now on every poll answer is something the code cannot digest
 
-    async def broken_status(perf_job_id: str) -> JobStatus:
+    async def broken_status(perf_job_id: str, *, api_key: str | None = None) -> JobStatus:
         raise RuntimeError("a bug")
 
     # Patching one method of the live client: mypy forbids assigning to a method, the test means to.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -109,30 +110,64 @@ def _cost_micros(value: Any) -> int | None:
     return dollars_to_micros(value)
 
 
+class KeyCheck(StrEnum):
+    """What Perf said of a key it was shown (`PerfClient.check_key`)."""
+
+    ACCEPTED = "accepted"
+    REFUSED = "refused"  # 401 or 403: Perf does not know the key, or it is revoked
+
+
+# A job id no Perf account can have: a key is checked by asking for it (404: the key is good).
+PROBE_JOB_ID = "job_vid_videobot_key_check"
+
+
 class PerfClient:
     def __init__(self, http: httpx.AsyncClient) -> None:
-        """`http` carries the base URL and the Authorization header; see `make_http_client`."""
+        """`http` carries the base URL and, when it has one, the default key's Authorization header; see
+        `make_http_client`. Each call may name its own key instead (`api_key=`): Perf's limits and bills are
+        per key, and with many workspaces each pays with its own over the one connection pool."""
         self._http = http
 
     @staticmethod
     def make_http_client(
         base_url: str,
-        api_key: str,
+        api_key: str = "",
         timeout: float = 30.0,
         event_hooks: dict[str, list[Callable[..., Awaitable[None]]]] | None = None,
     ) -> httpx.AsyncClient:
+        headers = {"User-Agent": "videobot/0.1"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         return httpx.AsyncClient(
             base_url=base_url,
             event_hooks=event_hooks or {},
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "videobot/0.1"},
+            headers=headers,
             timeout=httpx.Timeout(timeout, connect=10.0),
             follow_redirects=False,
         )
 
+    @staticmethod
+    def _auth(api_key: str | None) -> dict[str, str] | None:
+        return {"Authorization": f"Bearer {api_key}"} if api_key else None
+
+    async def check_key(self, api_key: str) -> KeyCheck:
+        """Whether Perf accepts `api_key`: a poll of a job that cannot exist (nothing is created or paid).
+        Raises PerfError when Perf's answer says neither (unreachable, busy, or not Perf's API)."""
+        try:
+            await self.status(PROBE_JOB_ID, api_key=api_key)
+        except PerfNotFound:
+            return KeyCheck.ACCEPTED
+        except PerfRejected as exc:
+            if exc.status in (401, 403):
+                return KeyCheck.REFUSED
+            raise
+        raise PerfRetryLater("Perf answered a job id that cannot exist: is PERF_API_URL the real API?")
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def create(self, request: VideoRequest) -> CreatedJob:
+    async def create(self, request: VideoRequest, *, api_key: str | None = None) -> CreatedJob:
+        """Create the job, paid by `api_key` (None: the client's default key)."""
         body = {
             "prompt": request.prompt_sent,
             "model": request.model,
@@ -143,7 +178,7 @@ class PerfClient:
             "aspect_ratio": request.aspect_ratio,
         }
         try:
-            response = await self._http.post(GENERATIONS_PATH, json=body)
+            response = await self._http.post(GENERATIONS_PATH, json=body, headers=self._auth(api_key))
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise PerfRejected(f"could not connect to Perf ({type(exc).__name__}); nothing was created") from None
         except httpx.TransportError as exc:
@@ -163,9 +198,10 @@ class PerfClient:
         status = body_in.get("status") if body_in else None
         return CreatedJob(perf_job_id=job_id, status=status if status in _KNOWN_STATUSES else "pending")
 
-    async def status(self, perf_job_id: str) -> JobStatus:
+    async def status(self, perf_job_id: str, *, api_key: str | None = None) -> JobStatus:
+        """The job's status, asked with `api_key` (None: the client's default): the key that created it."""
         try:
-            response = await self._http.get(f"{GENERATIONS_PATH}/{perf_job_id}")
+            response = await self._http.get(f"{GENERATIONS_PATH}/{perf_job_id}", headers=self._auth(api_key))
         except httpx.TransportError as exc:
             raise PerfRetryLater(f"could not reach Perf ({type(exc).__name__})") from None
         if response.status_code == 404:

@@ -139,6 +139,10 @@ class Job:
     # job) and its requester's, so that its later edits and notes never switch language halfway.
     language: str | None = None
     person_language: str | None = None
+    # The account line it waits in (issue 25): Perf's limits are per key, so each key has its own line and
+    # slots. "" is the operator's PERF_API_KEY (shared by every workspace without a key of its own); a team
+    # id is that workspace's own key. Set at admission from the key that will pay (bot.domain.perf_keys).
+    line: str = ""
 
     @property
     def compared(self) -> list[tuple[str, str]]:

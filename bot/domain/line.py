@@ -6,9 +6,17 @@ recently (`turn`: a party never served has the lowest, in the order its first jo
 taken gives the party the next, highest turn). Within a party its jobs keep their arrival order.
 
 A party is a person of a workspace (issue 25: the same user id in two workspaces is two people).
+
+Perf's limits are per key (issue 25), so there is one line per key, named by `LINE_COLUMN`: "" for the
+operator's PERF_API_KEY, which every workspace without a key of its own shares, else the team whose own
+key it is. Each line has its own slots and its own turns: workspaces with their own keys never wait on each
+other. A party is a person within one line, so the same person's jobs on two keys (a key set while some
+waited) are two parties; on the operator's line, shared by several workspaces, the turns go person by
+person across them, so one workspace's burst holds back another's single job by one turn at most per
+person ahead of it.
+
 `PARTY_COLUMNS` is the one place that says so: the jobs table's columns the line groups jobs by (storage's
-index and the `line_parties` summary are keyed by them), and `party_of` their values as one key. Fairness
-between workspaces that share one Perf key is the same line with the party swapped for `team_id` alone.
+index and the `line_parties` summary are keyed by them, line first), and `party_of` their values as one key.
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ from dataclasses import dataclass
 
 from bot.domain.job import Job
 
-# Who is a party to fairness: the columns of `jobs` whose values name a job's party, and how the key joins them
-# (no Slack id holds a colon).
-PARTY_COLUMNS = ("team_id", "user_id")
+# Which line (which Perf key's slots) a job waits in: the column of `jobs` naming it.
+LINE_COLUMN = "line"
+# Who is a party to fairness: the columns of `jobs` whose values name a job's party, its line first, and how
+# the key joins them (no Slack id holds a colon): ":T1:U1" on the operator's line.
+PARTY_COLUMNS = (LINE_COLUMN, "team_id", "user_id")
 PARTY_SEPARATOR = ":"
 # A party never served gets its turn from its first job's arrival, below every turn of a party served.
 NEVER_SERVED = -(2**40)
@@ -37,6 +47,11 @@ def party_values(key: str) -> tuple[str, ...]:
     if len(values) != len(PARTY_COLUMNS):
         raise ValueError(f"not a party's key: {key!r}")
     return values
+
+
+def line_of(party: str) -> str:
+    """The line (Perf key) a party's key names."""
+    return party_values(party)[0]
 
 
 def first_turn(arrival: int) -> int:

@@ -123,6 +123,15 @@ class HelpRequest:
 
 
 @dataclass(frozen=True)
+class AdminRequest:
+    """`/video admin` (show this workspace's settings), `/video admin set NAME VALUE`, `/video admin unset NAME`."""
+
+    action: str = ""  # "", "set" or "unset"
+    name: str = ""
+    value: str = ""
+
+
+@dataclass(frozen=True)
 class QuotaRequest:
     """`/video quota` (new_limit None) or `/video quota set <new_limit>`."""
 
@@ -239,11 +248,13 @@ ParseResult = (
     | HistoryRequest
     | PresetRequest
     | FormRequest
+    | AdminRequest
     | CommandError
 )
 
 # Sub-commands are whole texts, so a prompt that merely starts with one of these words is still a prompt.
 _QUOTA_SET = re.compile(r"^quota\s+set(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
+_ADMIN = re.compile(r"^admin(?:\s+(set|unset)\s+(\S+)(?:\s+(.*))?)?$", re.IGNORECASE | re.DOTALL)
 _CANCEL = re.compile(r"^cancel\s+(vb_[a-z0-9]{10})$", re.IGNORECASE)
 # `defaults`, `defaults me`, either with `clear` or with options right after.
 _DEFAULTS = re.compile(r"^defaults(\s+me)?(?:\s+(clear)|\s+((?:--|—|–)[A-Za-z].*))?$", re.IGNORECASE | re.DOTALL)
@@ -272,6 +283,10 @@ def parse_video_command(text: str | None) -> ParseResult:
         return StatusRequest()
     if stripped.lower() in ("models", "prices"):
         return ModelsRequest()
+    admin = _ADMIN.match(stripped)
+    if admin:
+        action, name, value = admin.group(1) or "", admin.group(2) or "", admin.group(3) or ""
+        return AdminRequest(action.lower(), name.lower(), value.strip())
     cancel = _CANCEL.match(stripped)
     if cancel:
         return CancelRequest(job_id=cancel.group(1).lower())

@@ -1,4 +1,5 @@
-"""The App Home tab: a person's recent jobs and spending, and for admins every channel's usage today."""
+"""The App Home tab: a person's recent jobs and spending, for admins every channel's usage today, and the
+workspace's Perf key: whether it is set (never the key), and for its admins the form that sets it."""
 
 from __future__ import annotations
 
@@ -8,14 +9,19 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot import messages
+from bot.clients.perf import KeyCheck, PerfClient, PerfError
 from bot.clients.slack import SlackCallError, SlackGateway
 from bot.domain.clock import Clock
 from bot.domain.job import Job
 from bot.domain.quotas import Day, previous_day
 from bot.domain.settings import Settings
+from bot.features import workspace_admin
 from bot.features.people import People
+from bot.jobs.perf_keys import PerfKeys
 from bot.jobs.quotas import Quotas
+from bot.jobs.workspace_settings import WorkspaceSettings
 from storage.db import Store
+from storage.secrets import Workspace
 from storage.spend import CHANNEL, USER, WORKSPACE, Spent
 from storage.takes import SHOWCASE
 
@@ -29,6 +35,8 @@ CHART_DAYS = 30
 # Channels' monthly budgets an admin's tab lists, the biggest spenders first: each line is a context
 # line's worth of the section's 3,000 characters.
 CHANNEL_BUDGETS_SHOWN = 20
+# A key typed in the form is checked with Perf inside the submission's 3 s: past this, it is not saved.
+KEY_CHECK_SECONDS = 2.0
 
 
 def _by_day(days: list[Day], spent: dict[float, Spent]) -> list[tuple[date, int]]:
@@ -44,9 +52,24 @@ def _by_day(days: list[Day], spent: dict[float, Spent]) -> list[tuple[date, int]
 
 class HomeService:
     def __init__(
-        self, store: Store, quotas: Quotas, people: People, slack: SlackGateway, clock: Clock, settings: Settings
+        self,
+        store: Store,
+        quotas: Quotas,
+        people: People,
+        slack: SlackGateway,
+        clock: Clock,
+        settings: Settings,
+        *,
+        keys: PerfKeys | None = None,
+        perf: PerfClient | None = None,
+        settings_for: WorkspaceSettings | None = None,
     ) -> None:
+        """`keys` and `perf`: the workspace's Perf key section and form (none without them); `settings_for`:
+        the workspace's own settings, listed under it where it has any."""
         self._store = store
+        self._settings_for = settings_for
+        self._keys = keys
+        self._perf = perf
         self._quotas = quotas
         self._people = people
         self._slack = slack
@@ -114,6 +137,7 @@ class HomeService:
             local.strftime("%B"),
             spending,
             await self._showcased(team_id) if self._settings.showcase_channel else None,
+            key_blocks=await self._key_blocks(team_id, user_id, is_admin),
         )
         try:
             await self._slack.publish_home(user_id, view)
@@ -166,3 +190,75 @@ class HomeService:
                 for channel, spent, allowed in [b for b in budgeted if b[2]][:CHANNEL_BUDGETS_SHOWN]
             ]
         return uses
+
+    # --- the workspace's Perf key ----------------------------------------------------------------------
+
+    async def _workspace(self, team_id: str) -> Workspace:
+        assert self._keys is not None and self._keys.workspaces is not None
+        return await self._keys.workspaces.find(team_id) or Workspace(None, team_id)
+
+    async def may_set_key(self, team_id: str, user_id: str, is_admin: bool | None = None) -> bool:
+        """A workspace admin or owner, or whoever installed videobot in the workspace."""
+        if self._keys is None or self._keys.workspaces is None or not team_id:
+            return False
+        if user_id in await self._keys.workspaces.installers(team_id):
+            return True
+        if is_admin is None:
+            try:
+                is_admin = (await self._people.get(user_id, team_id=team_id)).runs_the_workspace
+            except SlackCallError as exc:
+                log.info("event=perf_key_admin_unchecked user=%s error=%s", user_id, exc.error)
+                return False
+        return is_admin
+
+    async def _key_blocks(self, team_id: str, user_id: str, is_admin: bool) -> list[dict[str, object]] | None:
+        """The Perf key section: None where no workspace can have a key of its own (no encryption key)."""
+        if self._keys is None or self._keys.workspaces is None or not team_id:
+            return None
+        status = await self._keys.workspaces.perf_key_status(await self._workspace(team_id))
+        blocks = messages.key_section(
+            ends_in=status.last_four if status else None,
+            set_by=status.set_by if status else None,
+            set_at=status.set_at if status else None,
+            operator_pays=self._keys.operator_pays,
+            can_set=await self.may_set_key(team_id, user_id, is_admin),
+        )
+        if self._settings_for is not None:
+            own = await workspace_admin.help_lines(self._settings_for, team_id)
+            if own:
+                blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": own.strip()}})
+        return blocks
+
+    async def open_key_form(self, team_id: str, user_id: str, trigger_id: str) -> None:
+        if not await self.may_set_key(team_id, user_id):
+            log.info("event=perf_key_form_refused team=%s user=%s", team_id, user_id)
+            return
+        try:
+            await self._slack.open_view(trigger_id, messages.perf_key_form())
+        except SlackCallError as exc:
+            log.warning("event=perf_key_form_not_opened user=%s error=%s", user_id, exc.error)
+
+    async def set_key(self, team_id: str, user_id: str, typed: str) -> str | None:
+        """Check `typed` with Perf and store it as the workspace's key; what is wrong, for the form, if not
+        saved (None: saved). Never logs the key."""
+        if self._keys is None or self._keys.workspaces is None or self._perf is None:
+            return messages.KEY_NO_STORE
+        if not await self.may_set_key(team_id, user_id):
+            return messages.KEY_NOT_ALLOWED
+        key = typed.strip()
+        if not key:
+            return messages.KEY_EMPTY
+        if not key.isascii() or any(c.isspace() for c in key) or len(key) < 12:
+            return messages.KEY_MALFORMED
+        try:
+            checked = await asyncio.wait_for(self._perf.check_key(key), KEY_CHECK_SECONDS)
+        except (PerfError, TimeoutError) as exc:
+            log.warning("event=perf_key_not_checked team=%s error=%s", team_id, type(exc).__name__)
+            return messages.KEY_NOT_CHECKED
+        if checked is KeyCheck.REFUSED:
+            log.info("event=perf_key_refused team=%s user=%s", team_id, user_id)
+            return messages.KEY_REFUSED
+        workspace = await self._workspace(team_id)
+        await self._keys.workspaces.set_perf_key(workspace, key, set_by=user_id, now=self._clock.now())
+        self._keys.forget(team_id)
+        return None

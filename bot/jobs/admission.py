@@ -13,9 +13,12 @@ from bot.domain import drafts
 from bot.domain.approvals import needs_approval
 from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState, new_job_id
+from bot.domain.perf_keys import OPERATOR_LINE
 from bot.domain.quotas import ChannelLimits, QuotaExceeded, Setting, Usage, check_usage
 from bot.domain.request import VideoRequest, comparison_takes, style_kept
+from bot.jobs.perf_keys import PerfKeys
 from bot.jobs.quotas import Quotas
+from bot.jobs.workspace_settings import WorkspaceSettings
 from storage.db import JobIdTaken, Store
 
 log = logging.getLogger("videobot.jobs")
@@ -24,8 +27,21 @@ _ID_DRAWS = 3
 
 
 class Admission:
-    def __init__(self, store: Store, clock: Clock, quotas: Quotas, *, approval_over_micros: int = 0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        quotas: Quotas,
+        *,
+        approval_over_micros: int = 0,
+        keys: PerfKeys | None = None,
+        settings_for: WorkspaceSettings | None = None,
+    ) -> None:
         self._store = store
+        # A workspace's own quotas, budgets, approval limit and channels (its admins' overrides).
+        self._settings_for = settings_for
+        # Who pays: a workspace with no Perf key (and no operator's) starts nothing (NoPerfKey).
+        self._keys = keys
         self._clock = clock
         self._quotas = quotas
         # Above it, a job admitted within the quotas holds its place but waits for an approver (bot/jobs/approvals.py).
@@ -44,7 +60,10 @@ class Admission:
         """Store a new job. Raises ChannelNotAllowed or QuotaExceeded, having stored nothing.
 
         `thread_ts`: post it in that thread of the channel (a private job goes to a direct message instead)."""
-        job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url=response_url)
+        line = await self._someone_pays(team_id)
+        job = self._new_job(
+            request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url=response_url, line=line
+        )
         job.thread_ts = None if request.private else thread_ts
         await self._insert_within_quota(job)
         self._log_accepted(job)
@@ -65,8 +84,11 @@ class Admission:
         The quotas and budgets count the whole comparison, and so does approval: over the approval limit
         in total, every take waits for an approver. Raises ChannelNotAllowed or QuotaExceeded, having stored
         nothing."""
+        line = await self._someone_pays(team_id)
         jobs = [
-            self._new_job(take.request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
+            self._new_job(
+                take.request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="", line=line
+            )
             for take in comparison_takes(request)
         ]
         total = sum(job.estimated_cost_micros for job in jobs)
@@ -96,7 +118,10 @@ class Admission:
 
         Slack delivers a view_submission again when the answer is slow or lost; the key is stored with the
         job in its admission's transaction, so one form starts at most one paid job, across restarts too."""
-        job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
+        line = await self._someone_pays(team_id)
+        job = self._new_job(
+            request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="", line=line
+        )
         job.thread_ts = None if request.private else thread_ts
         return await self._store_once(job, trigger)
 
@@ -111,7 +136,10 @@ class Admission:
         token: str,
     ) -> Job | None:
         """Store the job a Workflow Builder step asked for; None if that execution already started one."""
-        job = self._new_job(request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="")
+        line = await self._someone_pays(team_id)
+        job = self._new_job(
+            request, team_id=team_id, channel_id=channel_id, user_id=user_id, response_url="", line=line
+        )
         job.step_execution_id, job.step_token = execution_id, token
         return await self._store_once(job, f"step:{execution_id}")
 
@@ -130,8 +158,14 @@ class Admission:
 
         `full_version`: `request` is the full version of `source`, a draft, rather than another take of it.
         `remix`: its settings were changed in the Remix form."""
+        line = await self._someone_pays(source.team_id)
         job = self._new_job(
-            request, team_id=source.team_id, channel_id=source.channel_id, user_id=user_id, response_url=response_url
+            request,
+            team_id=source.team_id,
+            channel_id=source.channel_id,
+            user_id=user_id,
+            response_url=response_url,
+            line=line,
         )
         job.rerun_of = source.id
         job.remix = remix
@@ -158,10 +192,11 @@ class Admission:
 
     async def _insert_within_quota(self, job: Job, trigger: str | None = None, more: Sequence[Job] = ()) -> bool:
         """Store `job`, and `more` with it (all or none), if their count and cost fit the quotas and budgets."""
-        self._quotas.ensure_allowed(job.channel_id)
+        quotas = await self._quotas_of(job, more)
+        quotas.ensure_allowed(job.channel_id)
         await self._set_languages([job, *more])
-        day = self._quotas.today(job.created_at)
-        month = self._quotas.this_month(job.created_at)
+        day = quotas.today(job.created_at)
+        month = quotas.this_month(job.created_at)
         jobs = [job, *more]
         for each in jobs:
             each.spend_day = day.start
@@ -171,7 +206,7 @@ class Admission:
         _name_takes(jobs)
 
         def check(usage: Usage, own_limits: ChannelLimits | None) -> None:
-            limits = self._quotas.limits_with(own_limits)
+            limits = quotas.limits_with(own_limits)
             check_usage(limits, usage, cost, day, month, asked, jobs=len(jobs))
 
         async def insert() -> bool:
@@ -181,7 +216,7 @@ class Admission:
                 day=day.bounds,
                 check=check,
                 month=month.bounds,
-                count_account=self._quotas.counts_account,
+                count_account=quotas.counts_account,
                 more=more,
             )
 
@@ -225,13 +260,46 @@ class Admission:
         _yours, channel = await self._store.defaults_for(team_id, channel_id, user_id)
         return messages.resolve(channel.options.get("language") if channel else None)
 
-    def _new_job(self, asked: VideoRequest, *, team_id: str, channel_id: str, user_id: str, response_url: str) -> Job:
+    async def _quotas_of(self, job: Job, more: Sequence[Job]) -> Quotas:
+        """The quotas of `job`'s workspace: the operator's, or with its admins' overrides, which may also
+        change whether it (and `more`, the rest of a comparison) waits for an approver."""
+        if self._settings_for is None:
+            return self._quotas
+        overrides = await self._settings_for.overrides(job.team_id)
+        if not overrides:
+            return self._quotas
+        settings = await self._settings_for.for_team(job.team_id)
+        if settings.approval_over_micros != self._approval_over_micros:
+            for each in (job, *more):
+                cost = each.comparison_cost_micros or each.estimated_cost_micros
+                approval = needs_approval(cost, settings.approval_over_micros)
+                each.state = JobState.AWAITING_APPROVAL if approval else JobState.ACCEPTED
+        return Quotas(self._store, settings)
+
+    async def _someone_pays(self, team_id: str) -> str:
+        """The account line of the key that will pay for `team_id`'s job (bot.domain.line); raises NoPerfKey,
+        before anything is stored, when no key would."""
+        if self._keys is None:
+            return OPERATOR_LINE
+        return (await self._keys.require(team_id)).line
+
+    def _new_job(
+        self,
+        asked: VideoRequest,
+        *,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        response_url: str,
+        line: str = OPERATOR_LINE,
+    ) -> Job:
         """The job of a request; a draft (`asked.draft`) runs the preview and keeps the settings asked for."""
         now = self._clock.now()
         request = drafts.draft_of(asked) if asked.draft else asked
         return Job(
             id=new_job_id(now),
             team_id=team_id,
+            line=line,
             channel_id=channel_id,
             user_id=user_id,
             prompt=request.prompt_sent,

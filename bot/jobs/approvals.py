@@ -21,6 +21,7 @@ from bot.domain.clock import Clock
 from bot.domain.job import Decision, Job, JobChanges, JobState
 from bot.domain.settings import Settings
 from bot.jobs.thread import JobThread
+from bot.jobs.workspace_settings import WorkspaceSettings
 from bot.jobs.writer import JobWriter
 from storage.db import StaleJob, Store
 
@@ -68,33 +69,46 @@ async def decide(
 
 class ApprovalGate:
     def __init__(
-        self, store: Store, slack: SlackGateway, clock: Clock, settings: Settings, writer: JobWriter, thread: JobThread
+        self,
+        store: Store,
+        slack: SlackGateway,
+        clock: Clock,
+        settings: Settings,
+        writer: JobWriter,
+        thread: JobThread,
+        settings_for: WorkspaceSettings | None = None,
     ) -> None:
         self._store = store
         self._slack = slack
         self._clock = clock
-        self._settings = settings
+        self._defaults = settings
+        # A workspace's own approval limit and approvers' channel, over the operator's.
+        self._settings_for = settings_for
         self._writer = writer
         self._thread = thread
 
+    async def _settings_of(self, job: Job) -> Settings:
+        return await self._settings_for.for_team(job.team_id) if self._settings_for else self._defaults
+
     async def step(self, job: Job) -> None:
         """A due job awaiting approval: expire it, let an approver's own job through, or ask the approvers."""
+        settings = await self._settings_of(job)
         now = self._clock.now()
-        due = approval_due_at(job, self._settings)
+        due = approval_due_at(job, settings)
         if now >= due:
-            await decide(self._store, job, Decision.EXPIRED, by="", now=now, hours=self._settings.approval_hours)
+            await decide(self._store, job, Decision.EXPIRED, by="", now=now, hours=settings.approval_hours)
             return
         # A workflow step's job is asked for like anyone's: whoever the step names, it never approves itself.
-        if self._settings.approve_own and job.step_execution_id is None and await self._requester_approves(job):
+        if settings.approve_own and job.step_execution_id is None and await self._requester_approves(job, settings):
             await decide(self._store, job, Decision.APPROVED, by=job.user_id, now=now)
             return
         if job.root_ts is None:
             await self._thread.post_root(job)
-        asked = await self._ask(job)
+        asked = await self._ask(job, settings)
         if asked == 0:
-            if self._settings.approval_channel:
+            if settings.approval_channel:
                 why = "the approval request could not be posted in VIDEOBOT_APPROVAL_CHANNEL (is videobot in it?)"
-            elif asked_directly(job, self._settings):
+            elif asked_directly(job, settings):
                 why = "the approval request could not be sent to any of VIDEOBOT_APPROVERS"
             else:
                 why = "nobody else can approve it (VIDEOBOT_APPROVE_OWN=0, and VIDEOBOT_APPROVERS names no one else)"
@@ -104,8 +118,8 @@ class ApprovalGate:
         # Stored in this state, so no state change told the requester's App Home of it yet.
         self._writer.on_state_change(job)
 
-    async def _requester_approves(self, job: Job) -> bool:
-        if job.user_id in self._settings.approvers:
+    async def _requester_approves(self, job: Job, settings: Settings) -> bool:
+        if job.user_id in settings.approvers:
             return True
         try:
             person = await self._slack.user_info(job.user_id)
@@ -113,13 +127,13 @@ class ApprovalGate:
             # Asked like anyone's job: an admin can still approve it where the request is posted.
             log.warning("job=%s event=approver_unchecked user=%s error=%s", job.id, job.user_id, exc.error)
             return False
-        return is_approver(job.user_id, runs_the_workspace=person.runs_the_workspace, settings=self._settings)
+        return is_approver(job.user_id, runs_the_workspace=person.runs_the_workspace, settings=settings)
 
-    async def _ask(self, job: Job) -> int:
+    async def _ask(self, job: Job, settings: Settings) -> int:
         """Post the copies of the request not posted yet; how many copies exist after."""
         posted = {channel for channel, _ in await self._store.approval_copies(job.team_id, job.id)}
-        targets = [self._settings.approval_channel] if self._settings.approval_channel else []
-        for user in asked_directly(job, self._settings):
+        targets = [settings.approval_channel] if settings.approval_channel else []
+        for user in asked_directly(job, settings):
             try:
                 targets.append(await self._slack.open_dm(user))
             except SlackCallError as exc:
@@ -127,7 +141,7 @@ class ApprovalGate:
         # The approvers read it where it is posted: in the workspace's language (the job's own is its channel's).
         with messages.speaking(messages.workspace_language()):
             request = messages.approval_request(
-                job, limit_micros=self._settings.approval_over_micros, hours=self._settings.approval_hours
+                job, limit_micros=settings.approval_over_micros, hours=settings.approval_hours
             )
         for channel in targets:
             if channel in posted:
@@ -145,8 +159,9 @@ class ApprovalGate:
 
     async def show_decision(self, job: Job) -> None:
         """Edit every copy of the request to show who decided, then forget the copies."""
+        settings = await self._settings_of(job)
         with messages.speaking(messages.workspace_language()):
-            decided = messages.approval_decided(job, limit_micros=self._settings.approval_over_micros)
+            decided = messages.approval_decided(job, limit_micros=settings.approval_over_micros)
         for channel, ts in await self._store.approval_copies(job.team_id, job.id):
             try:
                 await self._slack.update_message(channel, ts, decided, label=f"job={job.id} message=approval_request")

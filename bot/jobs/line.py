@@ -15,6 +15,7 @@ from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState
 from bot.domain.request import request_of
 from bot.domain.settings import Settings
+from bot.jobs.perf_keys import PerfKeys
 from bot.jobs.policy import MAX_QUEUE_WAIT_SECONDS, QUEUE_POSITIONS_SHOWN
 from bot.jobs.thread import JobThread
 from bot.jobs.writer import JobWriter
@@ -32,8 +33,10 @@ class AccountLine:
         settings: Settings,
         writer: JobWriter,
         thread: JobThread,
+        keys: PerfKeys,
     ) -> None:
         self._store = store
+        self._keys = keys
         self._perf = perf
         self._clock = clock
         self._settings = settings
@@ -78,8 +81,13 @@ class AccountLine:
             self._thread.show_root(job)
 
     async def _submit(self, job: Job) -> None:
+        key = await self._keys.for_job(job)
+        if key is None:
+            # Its workspace's key was removed after it was admitted, and the operator pays for nobody.
+            await self._writer.fail(job, NO_KEY_TEXT, event="no_perf_key")
+            return
         try:
-            created = await self._perf.create(request_of(job))
+            created = await self._perf.create(request_of(job), api_key=key.value)
         except PerfRetryLater as exc:
             # Perf's 429 means nothing was created: the job goes back to the head of the line (its place
             # is its arrival) and waits out Retry-After before it tries for a slot again.
@@ -87,7 +95,9 @@ class AccountLine:
             await self._writer.retry_later(job, str(exc), exc.retry_after)
             return
         except PerfRejected as exc:
-            await self._writer.fail(job, _rejection_text(exc), event="rejected_by_perf")
+            if exc.status in (401, 403):
+                self._keys.forget(job.team_id)  # it may have just been replaced: read it again next time
+            await self._writer.fail(job, _rejection_text(exc, own_key=key.own), event="rejected_by_perf")
             return
         except PerfOutcomeUnknown as exc:
             await self._writer.set(job, event="create_outcome_unknown", state=JobState.UNKNOWN, error_message=str(exc))
@@ -104,7 +114,18 @@ class AccountLine:
         self._thread.show_root(job)
 
 
-def _rejection_text(exc: PerfRejected) -> str:
+NO_KEY_TEXT = (
+    "this workspace has no Perf API key any more, so nothing was sent to Perf or charged; "
+    "an admin can add one in videobot's App Home"
+)
+
+
+def _rejection_text(exc: PerfRejected, *, own_key: bool = False) -> str:
+    if exc.status in (401, 403) and own_key:
+        return (
+            f"Perf refused this workspace's API key (HTTP {exc.status}); an admin can set a new one in videobot's "
+            "App Home"
+        )
     if exc.status in (401, 403):
         return f"Perf refused videobot's API key (HTTP {exc.status}); ask whoever runs videobot to check PERF_API_KEY"
     if exc.status is None:

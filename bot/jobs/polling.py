@@ -7,6 +7,7 @@ from bot.domain.clock import Clock
 from bot.domain.job import Job, JobState
 from bot.domain.progress import progress_shown
 from bot.domain.settings import Settings
+from bot.jobs.perf_keys import PerfKeys
 from bot.jobs.policy import estimated_progress, next_poll_delay, refresh_seconds
 from bot.jobs.thread import JobThread
 from bot.jobs.writer import JobWriter
@@ -14,9 +15,10 @@ from bot.jobs.writer import JobWriter
 
 class Polling:
     def __init__(
-        self, perf: PerfClient, clock: Clock, settings: Settings, writer: JobWriter, thread: JobThread
+        self, perf: PerfClient, clock: Clock, settings: Settings, writer: JobWriter, thread: JobThread, keys: PerfKeys
     ) -> None:
         self._perf = perf
+        self._keys = keys
         self._clock = clock
         self._settings = settings
         self._writer = writer
@@ -37,8 +39,15 @@ class Polling:
                 event="timed_out",
             )
             return
+        key = await self._keys.for_job(job)
+        if key is None:
+            # Its workspace's key was removed (an uninstall, `videobot workspaces forget`): Perf cannot be asked.
+            await self._writer.fail(
+                job, "this workspace's Perf API key was removed, so videobot can no longer ask Perf for the video"
+            )
+            return
         try:
-            status = await self._perf.status(job.perf_job_id)
+            status = await self._perf.status(job.perf_job_id, api_key=key.value)
         except PerfNotFound:
             await self._writer.fail(job, "Perf no longer knows this job (404)", event="perf_not_found")
             return

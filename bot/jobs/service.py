@@ -27,10 +27,12 @@ from bot.jobs.approvals import ApprovalGate
 from bot.jobs.delivery import Delivery
 from bot.jobs.line import AccountLine
 from bot.jobs.machine import JobMachine
+from bot.jobs.perf_keys import PerfKeys
 from bot.jobs.polling import Polling
 from bot.jobs.quotas import Quotas
 from bot.jobs.thread import JobThread
 from bot.jobs.workflow_step import StepEnding
+from bot.jobs.workspace_settings import WorkspaceSettings
 from bot.jobs.writer import JobWriter
 from storage.db import Store
 
@@ -45,12 +47,25 @@ class JobService:
         clock: Clock,
         settings: Settings,
         quotas: Quotas,
+        keys: PerfKeys | None = None,
+        settings_for: WorkspaceSettings | None = None,
     ) -> None:
+        """`keys`: which Perf key pays for each workspace's jobs (default: the operator's PERF_API_KEY alone);
+        `settings_for`: each workspace's own settings over the operator's (default: the operator's alone)."""
         self._perf = perf
-        self._admission = Admission(store, clock, quotas, approval_over_micros=settings.approval_over_micros)
+        self.keys = keys or PerfKeys(settings.perf_api_key, None, clock)
+        self.settings_for = settings_for or WorkspaceSettings(settings, None, clock)
+        self._admission = Admission(
+            store,
+            clock,
+            quotas,
+            approval_over_micros=settings.approval_over_micros,
+            keys=self.keys,
+            settings_for=self.settings_for,
+        )
         self._writer = JobWriter(store, clock, settings)
         self._thread = JobThread(store, slack, clock, settings, self._writer)
-        self._line = AccountLine(store, perf, clock, settings, self._writer, self._thread)
+        self._line = AccountLine(store, perf, clock, settings, self._writer, self._thread, self.keys)
         self._delivery = Delivery(slack, media, clock, self._writer, settings.delivery_timeout_seconds)
         self._machine = JobMachine(
             slack,
@@ -59,10 +74,10 @@ class JobService:
             writer=self._writer,
             thread=self._thread,
             line=self._line,
-            polling=Polling(perf, clock, settings, self._writer, self._thread),
+            polling=Polling(perf, clock, settings, self._writer, self._thread, self.keys),
             delivery=self._delivery,
             step_ending=StepEnding(slack, self._thread, self._writer),
-            approvals=ApprovalGate(store, slack, clock, settings, self._writer, self._thread),
+            approvals=ApprovalGate(store, slack, clock, settings, self._writer, self._thread, self.settings_for),
         )
 
     async def start(

@@ -24,6 +24,8 @@ The surfaces import only _phrases and _text, never each other (the `bot.messages
 
 from __future__ import annotations
 
+from bot.domain.perf_keys import NoPerfKey
+from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.messages._answers import (
     STEP_NEEDS_RUNNER,
     cancel_result,
@@ -96,6 +98,32 @@ from bot.messages._i18n import (
     workspace_language,
 )
 from bot.messages._install import install_failure_page, install_success_page, not_installed
+from bot.messages._keys import (
+    ADMIN_ONLY,
+    ADMIN_UNAVAILABLE,
+    HOW_TO_ADD_A_KEY,
+    KEY_EMPTY,
+    KEY_MALFORMED,
+    KEY_NO_STORE,
+    KEY_NOT_ALLOWED,
+    KEY_NOT_CHECKED,
+    KEY_REFUSED,
+    NOBODY_TO_ASK,
+    PERF_KEY_ACTION_ID,
+    PERF_KEY_BLOCK_ID,
+    PERF_KEY_CALLBACK_ID,
+    PERF_KEY_INPUT_ID,
+    bad_setting_value,
+    key_section,
+    no_perf_key,
+    perf_key_errors,
+    perf_key_form,
+    unknown_setting,
+    workspace_setting_changed,
+    workspace_setting_refused,
+    workspace_settings_help,
+    workspace_settings_message,
+)
 from bot.messages._phrases import admin_unchecked, command_error, emoji, ordinal, settings_line
 from bot.messages._presets import (
     preset_deleted,
@@ -107,7 +135,9 @@ from bot.messages._presets import (
     presets_admins_only,
 )
 from bot.messages._quotas import (
-    admission_refused,
+    admission_refused as _quota_refused,
+)
+from bot.messages._quotas import (
     channel_not_allowed,
     daily_report,
     month_resets_text,
@@ -147,6 +177,8 @@ from bot.messages._thread import (
 )
 
 __all__ = [
+    "ADMIN_ONLY",
+    "ADMIN_UNAVAILABLE",
     "APPROVE_ACTION_ID",
     "CANCEL_ACTION_ID",
     "DENY_ACTION_ID",
@@ -160,9 +192,21 @@ __all__ = [
     "FULL_VERSION_ACTION_ID",
     "GLOBAL_SHORTCUT_ID",
     "HOME_NEW_VIDEO_ACTION_ID",
+    "HOW_TO_ADD_A_KEY",
+    "KEY_EMPTY",
+    "KEY_MALFORMED",
+    "KEY_NOT_ALLOWED",
+    "KEY_NOT_CHECKED",
+    "KEY_NO_STORE",
+    "KEY_REFUSED",
     "MAX_TEXT",
     "MAX_VIEW_BLOCKS",
     "MESSAGE_SHORTCUT_ID",
+    "NOBODY_TO_ASK",
+    "PERF_KEY_ACTION_ID",
+    "PERF_KEY_BLOCK_ID",
+    "PERF_KEY_CALLBACK_ID",
+    "PERF_KEY_INPUT_ID",
     "REMIX_ACTION_ID",
     "RERUN_ACTION_ID",
     "SHARE_ACTION_ID",
@@ -184,6 +228,7 @@ __all__ = [
     "approval_answer",
     "approval_decided",
     "approval_request",
+    "bad_setting_value",
     "budget_notice",
     "cancel_result",
     "cannot_post_in_channel",
@@ -217,6 +262,7 @@ __all__ = [
     "install_failure_page",
     "install_success_page",
     "internal_error",
+    "key_section",
     "language",
     "language_is_personal",
     "language_name",
@@ -226,8 +272,11 @@ __all__ = [
     "month_report",
     "month_resets_text",
     "names_pending",
+    "no_perf_key",
     "not_installed",
     "ordinal",
+    "perf_key_errors",
+    "perf_key_form",
     "plain_text_version",
     "preset_deleted",
     "preset_empty",
@@ -266,10 +315,23 @@ __all__ = [
     "status_message",
     "supported",
     "take_answer",
+    "unknown_setting",
     "upload_title",
     "usage_report",
     "usd",
     "video_filename",
     "video_form",
     "workspace_language",
+    "workspace_setting_changed",
+    "workspace_setting_refused",
+    "workspace_settings_help",
+    "workspace_settings_message",
 ]
+
+
+def admission_refused(exc: ChannelNotAllowed | QuotaExceeded, now: float, timezone: str) -> Message:
+    """Why a job was not admitted, worded the same for the command, the form, a rerun and a workflow step:
+    no Perf key to pay with, a channel videobot is off in, or a quota."""
+    if isinstance(exc, NoPerfKey):
+        return no_perf_key()
+    return _quota_refused(exc, now, timezone)

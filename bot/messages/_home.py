@@ -165,12 +165,17 @@ def home_view(
     month_name: str,
     spending: HomeSpending | None = None,
     showcased: list[Showcased] | None = None,
+    key_blocks: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """`showcased`: the latest takes in the showcase (None: the workspace has no showcase)."""
+    """`showcased`: the latest takes in the showcase (None: the workspace has no showcase). `key_blocks`: the
+    workspace's Perf key section (messages' key_section), None where workspaces have no keys of their own."""
     blocks = _head(jobs, spent_today, spent_month, month_name)
     if spending is not None:
         # After the head's button and hint, before the jobs: what was spent reads first.
         blocks[4:4] = spending_blocks(spending, month_name)
+    if key_blocks:
+        # Before the divider that opens the person's jobs: who pays for this workspace's videos.
+        blocks[-2:-2] = list(key_blocks)
     if showcased is not None:
         # Before the divider that opens the person's jobs: the team's best takes.
         blocks[-2:-2] = showcase_blocks(showcased, workspace_url)

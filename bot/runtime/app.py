@@ -43,6 +43,7 @@ from bot.jobs.quotas import Quotas
 from bot.jobs.service import JobService
 from bot.runtime.installs import Installs, build_installs
 from bot.runtime.metrics import Metrics
+from bot.runtime.perf_keys import perf_keys, workspace_settings
 from bot.runtime.running import RunningServices
 from bot.runtime.tokens import FIXES as TOKEN_FIXES
 from bot.runtime.tokens import REFUSED_TOKEN_ERRORS, ask_slack
@@ -179,9 +180,13 @@ def _wire(
     named = NamedAnswers(people, slack)
     # A report's names still on their way when the bot stops are given up: the ack already answered.
     stack.push_async_callback(named.close)
-    home = HomeService(store, quotas, people, slack, clock, settings)
+    keys = perf_keys(settings, store, clock)
+    settings_for = workspace_settings(settings, store, clock)
+    home = HomeService(store, quotas, people, slack, clock, settings, keys=keys, perf=perf, settings_for=settings_for)
     stack.push_async_callback(home.wait_idle)
-    jobs = JobService(store, perf, slack, media, clock, settings, quotas)
+    jobs = JobService(
+        store, perf, slack, media, clock, settings, quotas, keys, workspace_settings(settings, store, clock)
+    )
     # Before the gateway closes: progress posts on their way get their answer recorded.
     stack.push_async_callback(jobs.close, SLACK_EDITS_GRACE_SECONDS)
     jobs.on_delivered = metrics.job_delivered

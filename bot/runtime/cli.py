@@ -5,19 +5,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 
+from bot.clients.perf import KeyCheck
 from bot.domain import catalogue
 from bot.domain.job import Decision, JobState
-from bot.domain.settings import Settings
+from bot.domain.quotas import month_of
+from bot.domain.settings import DEFAULT_PERF_API_URL, Settings
 from bot.runtime.config import ConfigError, load_database_url, load_settings
 from storage.db import Store
 from storage.engine import DatabaseUnavailable
+from storage.secrets import EncryptionKeyError, KeyRing, SealedValueError, generate_key
+from storage.workspaces import UnfinishedJobs, WorkspaceStore, last_four
 
 # Commands that only read or change the database: they need DATABASE_URL and nothing else (a finance person
 # running `export` has no Slack or Perf secrets, and should not need them).
 DATABASE_ONLY = frozenset({"migrate", "jobs", "job", "retry", "cancel", "vacuum", "export", "backup"})
+# Many workspaces: DATABASE_URL, VIDEOBOT_ENCRYPTION_KEY and PERF_API_URL, never the Slack secrets.
+KEY_COMMANDS = frozenset({"workspaces", "keys"})
 
 
 def _version() -> str:
@@ -96,6 +103,41 @@ def _parser() -> argparse.ArgumentParser:
         "The copy is consistent and readable by its owner only (0600); needs only DATABASE_URL.",
     )
     backup.add_argument("path")
+    workspaces = command(
+        "workspaces",
+        "list the workspaces videobot serves: installed when, own Perf key or not, jobs this month",
+        "Never prints a key. `set-key TEAM_ID` reads a workspace's Perf key from stdin, checks it with Perf and "
+        "stores it encrypted (exit 1 if Perf refuses it); `forget TEAM_ID` deletes that workspace's data at once. "
+        "Needs DATABASE_URL, and VIDEOBOT_ENCRYPTION_KEY for set-key.",
+    )
+    actions = workspaces.add_subparsers(dest="action", metavar="ACTION")
+    set_key = actions.add_parser(
+        "set-key",
+        help="read a workspace's Perf key from stdin, check it with Perf, store it encrypted",
+        description="Read a workspace's Perf key from stdin (one line), check it with Perf and store it "
+        "encrypted; exit 1, storing nothing, if Perf refuses it.",
+    )
+    set_key.add_argument("team_id", metavar="TEAM_ID", help="the workspace's team id (T…), or an org's (E…)")
+    forget = actions.add_parser(
+        "forget",
+        help="delete a workspace's data at once: its key, settings, tokens and jobs",
+        description="Delete a workspace's data at once: its Perf key, settings, installation and tokens, and "
+        "its jobs with their history. Refused while any of its jobs is under way.",
+    )
+    forget.add_argument("team_id", metavar="TEAM_ID", help="the workspace's team id (T…), or an org's (E…)")
+    keys = command(
+        "keys",
+        "encryption keys: `keys rotate` seals every stored secret again under the first key",
+        "Put a new key first in VIDEOBOT_ENCRYPTION_KEY (comma-separated, the old ones after it), restart, then "
+        "run `videobot keys rotate`; once it reports nothing left, the old keys can go.",
+    )
+    key_actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
+    key_actions.add_parser(
+        "rotate",
+        help="seal every stored secret (Perf keys, Slack tokens) again under VIDEOBOT_ENCRYPTION_KEY's first key",
+        description="Seal every stored secret (workspaces' Perf keys, installations' Slack tokens) again under "
+        "the first key of VIDEOBOT_ENCRYPTION_KEY; the others must still be listed after it.",
+    )
     return parser
 
 
@@ -120,6 +162,12 @@ def _configuration_refused(command: str, exc: ConfigError) -> int:
 
 
 def _command(args: argparse.Namespace) -> int:
+    if args.command in KEY_COMMANDS:
+        try:
+            found = _key_settings()
+        except ConfigError as exc:
+            return _configuration_refused(args.command, exc)
+        return asyncio.run(_workspaces(args, found))
     if args.command in DATABASE_ONLY:
         try:
             database_url = load_database_url()
@@ -206,6 +254,111 @@ async def _operate(args: argparse.Namespace, database_url: str) -> int:
         except (ops.OpsRefused, ValueError) as exc:
             print(f"videobot: {exc}", file=sys.stderr)
             return 1
+    return 0
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    """What the workspace and key commands read: no Slack secret, and the operator's Perf key only to say who
+    pays for the workspaces without their own."""
+
+    database_url: str
+    encryption_key: str
+    perf_api_url: str
+    perf_api_key: str
+    timezone: str
+
+
+def _key_settings() -> KeySettings:
+    from bot.runtime.config import _environment
+
+    env = _environment(None, ".env")
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(name, "").strip() or default
+
+    return KeySettings(
+        database_url=load_database_url(),
+        encryption_key=get("VIDEOBOT_ENCRYPTION_KEY"),
+        perf_api_url=get("PERF_API_URL", DEFAULT_PERF_API_URL).rstrip("/"),
+        perf_api_key=get("PERF_API_KEY"),
+        timezone=get("VIDEOBOT_TIMEZONE", "UTC"),
+    )
+
+
+async def _workspaces(args: argparse.Namespace, found: KeySettings) -> int:
+    """`videobot workspaces [set-key|forget] …` and `videobot keys rotate`."""
+    from bot.runtime import ops
+
+    missing = ops.missing_database(found.database_url)
+    if missing:
+        print(
+            f"videobot: no database at {missing} (DATABASE_URL): `videobot migrate` creates an empty one",
+            file=sys.stderr,
+        )
+        return 1
+    needs_ring = args.command == "keys" or args.action == "set-key"
+    try:
+        ring = KeyRing.parse(found.encryption_key) if needs_ring or found.encryption_key else None
+    except EncryptionKeyError as exc:
+        print(f"videobot: {exc}", file=sys.stderr)
+        return 2
+    # Listing and forgetting open no secret: a ring of a throwaway key serves them when none is set.
+    workspaces_ring = ring or KeyRing.parse(generate_key())
+    async with ops.opened_store(found.database_url) as store:
+        workspaces = WorkspaceStore(store, workspaces_ring)
+        try:
+            if args.command == "keys":
+                changed = await workspaces.reseal_all()
+                left = await workspaces.sealed_by_old_keys()
+                print(
+                    f"re-sealed {changed} stored secret(s) under key {workspaces_ring.key_ids[0]}; {left} left under "
+                    "older keys" + ("" if left else ": the older keys can now be removed from VIDEOBOT_ENCRYPTION_KEY")
+                )
+                return 0 if left == 0 else 1
+            if args.action == "set-key":
+                return await _set_key(workspaces, args.team_id, found)
+            if args.action == "forget":
+                workspace = await workspaces.find(args.team_id)
+                if workspace is None:
+                    print(f"videobot: no workspace {args.team_id}: `videobot workspaces` lists them", file=sys.stderr)
+                    return 1
+                gone = await workspaces.forget(workspace)
+                print(
+                    f"{args.team_id}: forgotten: {gone.jobs} job(s), {gone.installations} installation row(s), "
+                    f"{'its Perf key' if gone.keys else 'no Perf key'}, {gone.settings} setting(s)"
+                )
+                return 0
+            now = ops.now()
+            month = month_of(now, found.timezone)
+            summaries = await workspaces.summaries(month.bounds)
+            print(ops.workspaces_table(summaries, month.label, bool(found.perf_api_key)))
+        except UnfinishedJobs as exc:
+            print(
+                f"videobot: {args.team_id} still has {exc.count} job(s) under way: nothing was deleted. Run it again "
+                "once they end (`videobot jobs` lists them; `videobot cancel` stops one)",
+                file=sys.stderr,
+            )
+            return 1
+        except SealedValueError as exc:
+            print(f"videobot: {exc}", file=sys.stderr)
+            return 1
+        except ops.OpsRefused as exc:
+            print(f"videobot: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+async def _set_key(workspaces: WorkspaceStore, team_id: str, found: KeySettings) -> int:
+    from bot.runtime import ops
+
+    key = ops.read_key(sys.stdin.read())
+    if await ops.check_perf_key(found.perf_api_url, key) is KeyCheck.REFUSED:
+        print(f"videobot: Perf refused this key: nothing was stored for {team_id}", file=sys.stderr)
+        return 1
+    workspace = await ops.workspace_named(workspaces, team_id)
+    await workspaces.set_perf_key(workspace, key, set_by="the operator (videobot workspaces set-key)", now=ops.now())
+    print(f"{team_id}: Perf key set, ends in …{last_four(key)}; its jobs are now paid with it")
     return 0
 
 

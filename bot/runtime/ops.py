@@ -20,7 +20,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
-from bot.clients.perf import PerfClient, PerfNotFound, PerfRejected, PerfRetryLater
+from bot.clients.perf import KeyCheck, PerfClient, PerfError, PerfNotFound, PerfRejected, PerfRetryLater
 from bot.domain import catalogue
 from bot.domain.job import TERMINAL_STATES, Job, JobState
 from bot.domain.settings import Settings
@@ -30,6 +30,8 @@ from storage.db import MIGRATIONS, Store
 from storage.engine import DatabaseUnavailable, describe_url, sqlite_path
 from storage.exports import ExportRow
 from storage.maintenance import Space
+from storage.secrets import Workspace
+from storage.workspaces import WorkspaceStore, WorkspaceSummary
 
 # Perf ids look like job_vid_…; this one cannot exist, so a 404 proves the key was accepted.
 _PROBE_JOB_ID = "job_vid_videobot_check_0000"
@@ -323,3 +325,63 @@ def _json_object(values: tuple[str, ...]) -> dict[str, object]:
         item[money] = float(str(item[money])) if item[money] else None
     item["duration_seconds"] = float(str(item["duration_seconds"]))
     return item
+
+
+# --- many workspaces (issue 25): `videobot workspaces`, `videobot keys rotate` --------------------------------
+
+
+def workspaces_table(summaries: list[WorkspaceSummary], month: str, operator_pays: bool) -> str:
+    """`videobot workspaces`: one line a workspace, never a key."""
+    if not summaries:
+        return "no workspaces yet: none has installed videobot, and none has a Perf key or settings of its own"
+    fallback = "operator's" if operator_pays else "none"
+    header = ("team", "org", "name", "installed", "perf key", f"jobs {month}")
+    rows = [
+        (
+            summary.team_id or "(org-wide)",
+            summary.enterprise_id or "-",
+            summary.name or "-",
+            datetime.fromtimestamp(summary.installed_at, UTC).strftime("%Y-%m-%d") if summary.installed_at else "-",
+            "own" if summary.has_key else fallback,
+            str(summary.jobs_in_period),
+        )
+        for summary in summaries
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *rows]
+    )
+
+
+def read_key(text: str) -> str:
+    """The key typed or piped on stdin: one line, no spaces; OpsRefused (never echoing it) otherwise."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise OpsRefused("no key on stdin: pipe it in, e.g. `videobot workspaces set-key T0123 < perf-key.txt`")
+    if len(lines) > 1:
+        raise OpsRefused("stdin holds more than one line: give the key alone, on one line")
+    key = lines[0]
+    if not key.isascii() or any(c.isspace() for c in key) or len(key) < 12:
+        raise OpsRefused("that is not a Perf key (pk_live_… or pk_test_…, one unbroken string): nothing was stored")
+    return key
+
+
+async def check_perf_key(perf_api_url: str, key: str) -> KeyCheck:
+    perf = PerfClient(PerfClient.make_http_client(perf_api_url, timeout=15.0))
+    try:
+        return await perf.check_key(key)
+    except PerfError as exc:
+        raise OpsRefused(f"Perf at {perf_api_url} could not check the key ({exc}): nothing was stored") from None
+    finally:
+        await perf.aclose()
+
+
+async def workspace_named(workspaces: WorkspaceStore, team_id: str) -> Workspace:
+    """The workspace TEAM_ID names: a known one, else a team (T…) or an org (E…) not yet installed."""
+    found = await workspaces.find(team_id)
+    if found is not None:
+        return found
+    if team_id.startswith("E"):
+        return Workspace(enterprise_id=team_id, team_id=None)
+    return Workspace(enterprise_id=None, team_id=team_id)

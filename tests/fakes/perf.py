@@ -3,6 +3,10 @@
 Jobs move on per poll, not per second, so tests never wait on wall-clock time: each job answers
 `pending` once, then `processing` for `processing_polls` polls, then `complete` (or `failed`).
 `hold()` keeps jobs in `processing` until `release()`, for tests that act mid-job.
+
+Like Perf, it knows several API keys (`add_key`), each an account of its own: a request with a key it does
+not know is refused (401), and a job is found only with the key that created it (404 with another).
+`creates_by_key` and `most_running_by_key` say which key paid and each key's own concurrency.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class FakePerfJob:
     body: dict[str, Any]
     polls: int = 0
     outcome: str = "complete"
+    key: str = API_KEY
     error_message: str = "Content policy violation: the prompt was refused"
     created_at: float = field(default_factory=time.monotonic)
 
@@ -64,6 +69,10 @@ class FakePerf:
         self.most_running = 0
         self.media_requests: list[dict[str, str]] = []
         self.unauthorized = 0
+        # The keys Perf knows, each an account: API_KEY unless a test adds or removes some.
+        self.keys: set[str] = {API_KEY}
+        self.creates_by_key: collections.Counter[str] = collections.Counter()
+        self.most_running_by_key: collections.Counter[str] = collections.Counter()
         self.processing_polls = 2
         self.eta_seconds = 1
         self.video_size = 300_000
@@ -121,11 +130,21 @@ class FakePerf:
         for runner in self._runners:
             await runner.cleanup()
 
-    def _authorized(self, request: web.Request) -> bool:
-        if request.headers.get("Authorization") == f"Bearer {API_KEY}":
-            return True
+    def add_key(self, key: str) -> None:
+        """Perf now knows `key`: an account of its own."""
+        self.keys.add(key)
+
+    def running_with(self, key: str) -> int:
+        """How many jobs created with `key` are running: what that account's concurrency counts."""
+        return sum(1 for job_id in self.running if self.jobs[job_id].key == key)
+
+    def _key_of(self, request: web.Request) -> str | None:
+        header = request.headers.get("Authorization", "")
+        key = header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
+        if key in self.keys:
+            return key
         self.unauthorized += 1
-        return False
+        return None
 
     @staticmethod
     def _scripted(item: Scripted, request: web.Request) -> web.StreamResponse:
@@ -140,7 +159,8 @@ class FakePerf:
         return web.json_response(item.body or {}, status=item.status, headers=item.headers)
 
     async def _create(self, request: web.Request) -> web.StreamResponse:
-        if not self._authorized(request):
+        key = self._key_of(request)
+        if key is None:
             return web.json_response({"error": {"type": "unauthorized", "message": "bad key"}}, status=401)
         body = await request.json()
         self.create_requests += 1
@@ -160,9 +180,11 @@ class FakePerf:
             )
         job_id = f"job_vid_{next(self._ids):04d}"
         self.creates.append(body)
-        self.jobs[job_id] = FakePerfJob(job_id, body, outcome=self.outcome)
+        self.jobs[job_id] = FakePerfJob(job_id, body, outcome=self.outcome, key=key)
+        self.creates_by_key[key] += 1
         self.running.add(job_id)
         self.most_running = max(self.most_running, len(self.running))
+        self.most_running_by_key[key] = max(self.most_running_by_key[key], self.running_with(key))
         if self.answer_gate is not None:
             self.held["answer"] += 1
             await self.answer_gate.wait()
@@ -179,7 +201,8 @@ class FakePerf:
         )
 
     async def _status(self, request: web.Request) -> web.StreamResponse:
-        if not self._authorized(request):
+        key = self._key_of(request)
+        if key is None:
             return web.json_response({"error": {"type": "unauthorized", "message": "bad key"}}, status=401)
         job_id = request.match_info["id"]
         self.polls.append(job_id)
@@ -190,7 +213,7 @@ class FakePerf:
         if self.poll_script:
             return self._scripted(self.poll_script.pop(0), request)
         job = self.jobs.get(job_id)
-        if job is None:
+        if job is None or job.key != key:  # another account's job is not found, as at Perf
             return web.json_response(
                 {"error": {"type": "not_found", "message": "Video generation job not found"}}, status=404
             )

@@ -1,0 +1,188 @@
+"""A workspace's own settings (issue 25): which of the operator's settings its admins may change, how a value
+reads, and the settings that result. Pure.
+
+The operator's environment gives the defaults (`Settings`); a workspace's admins override some of them
+with `/video admin set NAME VALUE` (stored as text by storage/workspaces.py). `effective` is the one
+resolver: the operator's settings with the workspace's overrides laid over them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot.domain.catalogue import usd
+from bot.domain.settings import Settings
+
+_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
+
+
+class BadValue(ValueError):
+    """A value that does not fit its setting; the message says what would."""
+
+
+def _count(text: str) -> int:
+    if not text.strip().isdigit() or int(text) > 1_000_000:
+        raise BadValue("a whole number of jobs, 0 for no limit (such as 20)")
+    return int(text)
+
+
+def _dollars(text: str) -> int:
+    try:
+        amount = Decimal(text.strip().lstrip("$").strip())
+    except InvalidOperation:
+        raise BadValue("an amount in dollars, 0 for no limit (such as 25 or 12.50)") from None
+    if not amount.is_finite() or amount < 0 or amount > 1_000_000:
+        raise BadValue("an amount between 0 (no limit) and 1000000 dollars")
+    return int(amount * 1_000_000)
+
+
+def _channels(text: str) -> tuple[str, ...]:
+    ids = tuple(dict.fromkeys(c.strip().strip("<>#").split("|")[0] for c in text.split(",") if c.strip()))
+    if text.strip().lower() in ("all", "every", "any"):
+        return ()
+    for channel in ids:
+        if not _CHANNEL_ID.match(channel):
+            raise BadValue("channels (#design, or IDs such as C0123ABCD) separated by commas, or `all`")
+    return ids
+
+
+def _channel(text: str) -> str:
+    if text.strip().lower() in ("none", "off", "-"):
+        return ""
+    ids = _channels(text)
+    if len(ids) != 1:
+        raise BadValue("one channel (#approvals, or an ID such as C0123ABCD), or `none`")
+    return ids[0]
+
+
+def _show_count(value: Any) -> str:
+    return "no limit" if not value else f"{value} jobs"
+
+
+def _show_money(value: Any) -> str:
+    return "no limit" if not value else usd(int(value))
+
+
+def _show_channels(value: Any) -> str:
+    return ", ".join(f"<#{c}>" for c in value) if value else "every channel"
+
+
+def _show_channel(value: Any) -> str:
+    return f"<#{value}>" if value else "none"
+
+
+@dataclass(frozen=True)
+class Overridable:
+    name: str  # as typed after `/video admin set`
+    field: str  # the Settings field it replaces
+    env: str  # the operator's setting it overrides
+    what: str
+    parse: Callable[[str], Any]
+    show: Callable[[Any], str]
+
+
+OVERRIDABLE: dict[str, Overridable] = {
+    o.name: o
+    for o in (
+        Overridable(
+            "channel-jobs",
+            "daily_jobs_per_channel",
+            "VIDEOBOT_DAILY_JOBS_PER_CHANNEL",
+            "jobs a channel may start a day",
+            _count,
+            _show_count,
+        ),
+        Overridable(
+            "person-jobs",
+            "daily_jobs_per_user",
+            "VIDEOBOT_DAILY_JOBS_PER_USER",
+            "jobs a person may start a day",
+            _count,
+            _show_count,
+        ),
+        Overridable(
+            "channel-budget",
+            "daily_budget_micros_per_channel",
+            "VIDEOBOT_DAILY_BUDGET_USD_PER_CHANNEL",
+            "what a channel may spend a day",
+            _dollars,
+            _show_money,
+        ),
+        Overridable(
+            "person-budget",
+            "daily_budget_micros_per_user",
+            "VIDEOBOT_DAILY_BUDGET_USD_PER_USER",
+            "what a person may spend a day",
+            _dollars,
+            _show_money,
+        ),
+        Overridable(
+            "monthly-budget",
+            "monthly_budget_micros",
+            "VIDEOBOT_MONTHLY_BUDGET_USD",
+            "what the workspace may spend a month",
+            _dollars,
+            _show_money,
+        ),
+        Overridable(
+            "approval-over",
+            "approval_over_micros",
+            "VIDEOBOT_APPROVAL_OVER_USD",
+            "a job estimated above this waits for an approver",
+            _dollars,
+            lambda v: "no approval needed" if not v else usd(int(v)),
+        ),
+        Overridable(
+            "approval-channel",
+            "approval_channel",
+            "VIDEOBOT_APPROVAL_CHANNEL",
+            "where approvers are asked",
+            _channel,
+            _show_channel,
+        ),
+        Overridable(
+            "allowed-channels",
+            "allowed_channels",
+            "VIDEOBOT_ALLOWED_CHANNELS",
+            "the channels videobot works in",
+            _channels,
+            _show_channels,
+        ),
+    )
+}
+
+
+def parse(name: str, text: str) -> Any:
+    """The typed value of `text` for the setting `name`; BadValue saying what would fit, or KeyError."""
+    return OVERRIDABLE[name].parse(text)
+
+
+def effective(settings: Settings, overrides: Mapping[str, str]) -> Settings:
+    """The operator's settings with a workspace's overrides laid over them; a stored value that no longer
+    reads (a setting renamed or narrowed since) is left out, the operator's default holding."""
+    changes: dict[str, Any] = {}
+    for name, text in overrides.items():
+        known = OVERRIDABLE.get(name)
+        if known is None:
+            continue
+        try:
+            changes[known.field] = known.parse(text)
+        except BadValue:
+            continue
+    return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def needs_someone_to_ask(settings: Settings) -> bool:
+    """An approval limit with nobody to ask (no approvers' channel, no VIDEOBOT_APPROVERS): refused, as the
+    operator's configuration refuses it."""
+    return bool(settings.approval_over_micros) and not (settings.approval_channel or settings.approvers)
+
+
+def shown(settings: Settings, overrides: Mapping[str, str]) -> list[tuple[Overridable, str, bool]]:
+    """Each overridable setting as it applies: (which, its value as shown, whether the workspace set it)."""
+    return [(o, o.show(getattr(settings, o.field)), o.name in overrides) for o in OVERRIDABLE.values()]

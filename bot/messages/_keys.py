@@ -1,0 +1,181 @@
+"""Each workspace's Perf key (issue 25): the refusal when nobody pays, App Home's key section and form, and
+the answers to setting a key. A key is never shown back: only its last four characters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.messages._text import Message, context_block, escape, mrkdwn, private_answer
+
+PERF_KEY_ACTION_ID = "perf_key_open"
+PERF_KEY_CALLBACK_ID = "perf_key_form"
+PERF_KEY_BLOCK_ID = "perf_key"
+PERF_KEY_INPUT_ID = "perf_key_value"
+
+HOW_TO_ADD_A_KEY = (
+    "A workspace admin or owner (or whoever installed videobot) adds one in videobot's *Home* tab: open "
+    "videobot in the sidebar, then *Home* → *Set the Perf key*. Whoever runs videobot can also run "
+    "`videobot workspaces set-key <team id>`."
+)
+
+
+def no_perf_key() -> Message:
+    """Every way of starting a job, when the workspace has no Perf key and the operator pays for nobody."""
+    return private_answer(
+        "Nothing was started: this workspace has no Perf API key yet, so videobot has nothing to pay for "
+        f"videos with. {HOW_TO_ADD_A_KEY}"
+    )
+
+
+def _when(at: float) -> str:
+    # Slack's date token shows the reader's own time zone; the fallback is UTC.
+    fallback = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(at)}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def key_section(
+    *, ends_in: str | None, set_by: str | None, set_at: float | None, operator_pays: bool, can_set: bool
+) -> list[dict[str, Any]]:
+    """App Home's Perf key section: whether the workspace's own key is set (never the key), who set it and
+    when; for the people who may set it, the button that opens the form."""
+    if ends_in is not None:
+        who = f" by <@{escape(set_by)}>" if set_by and set_by.startswith(("U", "W")) else f" by {escape(set_by or '?')}"
+        when = f" on {_when(set_at)}" if set_at else ""
+        state = (
+            f"🔑 *Perf key*: set, ends in `…{escape(ends_in)}`{who}{when}. This workspace's videos are paid with it."
+        )
+    elif operator_pays:
+        state = "🔑 *Perf key*: not set. Whoever runs videobot pays for this workspace's videos with their own key."
+    else:
+        state = "🔑 *Perf key*: not set. Nobody can make a video here until an admin adds one."
+    blocks: list[dict[str, Any]] = [{"type": "divider"}, {"type": "section", "text": mrkdwn(state)}]
+    if can_set:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "perf_key_actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": PERF_KEY_ACTION_ID,
+                        "text": {
+                            "type": "plain_text",
+                            "text": "Set the Perf key" if ends_in is None else "Replace the Perf key",
+                        },
+                    }
+                ],
+            }
+        )
+        blocks.append(
+            context_block("The key is checked with Perf before it is saved, stored encrypted, and never shown again.")
+        )
+    return blocks
+
+
+def perf_key_form() -> dict[str, Any]:
+    """The modal an admin types the workspace's Perf key in."""
+    return {
+        "type": "modal",
+        "callback_id": PERF_KEY_CALLBACK_ID,
+        "title": {"type": "plain_text", "text": "Perf API key"},
+        "submit": {"type": "plain_text", "text": "Check and save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": PERF_KEY_BLOCK_ID,
+                "label": {"type": "plain_text", "text": "This workspace's Perf API key"},
+                "hint": {
+                    "type": "plain_text",
+                    "text": "From Perf's dashboard: pk_live_… (or pk_test_… to try). Videos made here are paid by it.",
+                },
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": PERF_KEY_INPUT_ID,
+                    "placeholder": {"type": "plain_text", "text": "pk_live_…"},
+                    "max_length": 200,
+                },
+            }
+        ],
+    }
+
+
+def perf_key_errors(reason: str) -> dict[str, str]:
+    """The form's answer when the key is not saved: on its field, as Slack shows errors."""
+    return {PERF_KEY_BLOCK_ID: reason}
+
+
+KEY_EMPTY = "Paste the key: it starts with pk_live_ or pk_test_."
+KEY_MALFORMED = "That doesn't look like a Perf key: paste it again as one unbroken string (pk_live_… or pk_test_…)."
+KEY_REFUSED = "Perf refused this key, so it was not saved. Check it in Perf's dashboard and paste it again."
+KEY_NOT_CHECKED = "Perf could not be asked about this key just now, so it was not saved. Try again in a minute."
+KEY_NOT_ALLOWED = "Only a workspace admin or owner, or whoever installed videobot, can set the Perf key."
+KEY_NO_STORE = (
+    "This videobot cannot store a key of its own for a workspace: whoever runs it must set "
+    "VIDEOBOT_ENCRYPTION_KEY first."
+)
+
+
+# --- a workspace's own settings: `/video admin`, `/video help`, App Home ------------------------------------
+
+
+def settings_lines(rows: list[tuple[str, str, str, bool]]) -> str:
+    """What applies in this workspace: (name, what it is, value shown, whether the workspace set it) each."""
+    lines = [
+        f"• `{name}`: {escape(value)}{' (this workspace)' if own else ''}. {escape(what[:1].upper() + what[1:])}."
+        for name, what, value, own in rows
+    ]
+    return "\n".join(lines)
+
+
+def workspace_settings_message(rows: list[tuple[str, str, str, bool]], *, is_admin: bool) -> Message:
+    """`/video admin`: every setting a workspace may change, as it applies here, and how to change it."""
+    how = (
+        "Change one with `/video admin set channel-jobs 10` (amounts in dollars: `/video admin set "
+        "monthly-budget 500`; channels as #names or IDs, or `all`); `/video admin unset channel-jobs` goes back "
+        "to the default whoever runs videobot chose."
+        if is_admin
+        else "Workspace admins and owners can change these with `/video admin set …`."
+    )
+    return private_answer(f"*What applies in this workspace*\n{settings_lines(rows)}\n\n{how}")
+
+
+def workspace_settings_help(rows: list[tuple[str, str, str, bool]]) -> str:
+    """The lines `/video help` adds where a workspace has settings of its own."""
+    own = [row for row in rows if row[3]]
+    if not own:
+        return ""
+    return "\n\n*This workspace's own settings* (`/video admin` shows them all):\n" + settings_lines(own)
+
+
+def workspace_setting_changed(name: str, shown: str, *, removed: bool = False) -> Message:
+    if removed:
+        return private_answer(f"`{name}` is back to the default: {escape(shown)}.")
+    return private_answer(f"`{name}` is now {escape(shown)} in this workspace.")
+
+
+def workspace_setting_refused(reason: str) -> Message:
+    return private_answer(reason)
+
+
+ADMIN_ONLY = "Only a workspace admin or owner can change this workspace's settings (`/video admin` shows them)."
+ADMIN_UNAVAILABLE = (
+    "This videobot keeps no settings per workspace: whoever runs it sets them for everyone "
+    "(and must set VIDEOBOT_ENCRYPTION_KEY for workspaces to have their own)."
+)
+
+
+def unknown_setting(name: str, known: list[str]) -> str:
+    return f"There is no setting `{escape(name)}`. The ones a workspace can change: " + ", ".join(
+        f"`{k}`" for k in known
+    )
+
+
+def bad_setting_value(name: str, expected: str) -> str:
+    return f"`{escape(name)}` takes {expected}."
+
+
+NOBODY_TO_ASK = (
+    "An approval limit needs someone to ask: set `approval-channel` first (the channel where approvers see requests)."
+)
