@@ -355,7 +355,7 @@ async def test_rows_of_a_deployment_whose_jobs_name_two_workspaces_are_not_guess
         assert await store.unadopted_rows() == 2 and await store.adopt_rows_from_jobs() == 0
         # The person's place in the fair line splits into the person of each workspace, keeping its turn.
         parties = {(p.key, p.waiting, p.turn) for p in await store.line_parties()}
-        assert parties == {(f"{A}:{USER}", 1, 5), (f"{B}:{USER}", 1, 5)}
+        assert parties == {(f":{A}:{USER}", 1, 5), (f":{B}:{USER}", 1, 5)}  # the operator's line ("")
         assert (await store.scrape_counts(DAY)).by_state == {"queued": 2}
         assert (await store.spent(A, "workspace", "", DAY)).jobs == 1  # summed again per workspace
         assert (await store.spent(B, "workspace", "", DAY)).jobs == 1
@@ -370,7 +370,7 @@ async def test_the_same_user_id_in_two_workspaces_is_two_parties_to_the_fair_lin
     for job in (*in_a, in_b):
         assert await store.insert_job(job)
     parties = {party.key: party.waiting for party in await store.line_parties()}
-    assert parties == {f"{A}:{USER}": 3, f"{B}:{USER}": 1}
+    assert parties == {f":{A}:{USER}": 3, f":{B}:{USER}": 1}  # line:team:user, the operator's line
     # One person's burst in A does not hold back the person of the same id in B: B's job is second.
     places = await store.places_in_line([*in_a, in_b])
     assert places[in_b.id] == 2 and places[in_a[0].id] == 1
