@@ -188,7 +188,11 @@ def every_surface() -> list[Shown]:
     add("language_unknown", "message", messages.language_unknown("xx"))
     add("language_is_personal", "message", messages.language_is_personal)
     add("defaults_changed/mine", "message", messages.defaults_changed(_effective(), mine=True))
-    add("defaults_changed/channel", "message", messages.defaults_changed(_effective(), mine=False, language=("de", True)))
+    add(
+        "defaults_changed/channel",
+        "message",
+        messages.defaults_changed(_effective(), mine=False, language=("de", True)),
+    )
     for mine in (True, False):
         for had_any in (True, False):
             add(
