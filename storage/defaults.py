@@ -49,3 +49,11 @@ class DefaultsQueries(StoreBase):
         async with self._engine.transaction() as db:
             deleted = await db.execute("DELETE FROM video_defaults WHERE scope = ? AND owner_id = ?", scope, owner_id)
             return bool(deleted)
+
+    async def channel_language(self, channel_id: str) -> str | None:
+        """The language a channel's admins set (`/video defaults --language`), or None."""
+        row = await self._db.fetchrow(
+            "SELECT options FROM video_defaults WHERE scope = ? AND owner_id = ?", CHANNEL_SCOPE, channel_id
+        )
+        language = json.loads(row[0]).get("language") if row is not None else None
+        return str(language) if language else None

@@ -59,6 +59,12 @@ class People:
             self._ask_later(team_id, user_id)
         return messages.slack_locale(remembered[1]) if remembered else None
 
+    def language_known(self, user_id: str) -> str | None:
+        """The person's language as this process remembers it, in whichever workspace; never waits (App Home's
+        refreshes, which no request of theirs started)."""
+        found = [(at, locale) for (_team, user), (at, locale) in self._locales.items() if user == user_id]
+        return messages.slack_locale(max(found)[1]) if found else None
+
     def profile_changed(self, team_id: str, user: Mapping[str, object]) -> None:
         """Slack's user_change: the person may have changed their language. The event's own `locale` when it
         carries one, else users.info (in the background)."""
