@@ -54,6 +54,7 @@ async def test_a_jobs_whole_life_in_german(make_bot: MakeBot) -> None:
     first = answer(await bot.command("help"))
     assert first.startswith("*Make a video:*")
     await learnt(bot)
+    assert users_info_calls(bot, USER) == 1
     assert answer(await bot.command("help")).startswith("*Video erstellen:*")
 
     # The channel's language, set by an admin like any other default, and shown with them.
@@ -82,14 +83,14 @@ async def test_a_jobs_whole_life_in_german(make_bot: MakeBot) -> None:
     [upload] = [f for f in bot.slack.files.values() if f.shares]
     assert upload.title.startswith("4 s · 1080p · 0,40\xa0$ · erstellt in")
 
+    # However many requests they made, their language was asked once.
+    assert users_info_calls(bot, USER) == 1
+
     # App Home is private: the person's language.
     await bot.event(home_opened(USER))
     await bot.services.home.wait_idle()
     home = json.dumps(bot.slack.homes[USER][-1], ensure_ascii=False)
     assert "Du hast heute *0,40\xa0$* ausgegeben" in home and "🎬 Neues Video" in home
-
-    # One users.info each for the language, however many requests they made.
-    assert users_info_calls(bot, USER) == 1
 
 
 async def test_a_job_keeps_its_language_when_the_channel_changes_its_own(make_bot: MakeBot) -> None:
