@@ -12,6 +12,8 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
 COPY storage ./storage
+# The catalogues (bot/messages/_i18n.py reads them from /app/locales, the working directory).
+COPY locales ./locales
 RUN pip install . \
  && useradd --create-home --uid 10001 videobot \
  && mkdir -p /data \

@@ -56,3 +56,14 @@ class DefaultsQueries(StoreBase):
                 "DELETE FROM video_defaults WHERE team_id = ? AND scope = ? AND owner_id = ?", team_id, scope, owner_id
             )
             return bool(deleted)
+
+    async def channel_language(self, team_id: str, channel_id: str) -> str | None:
+        """The language a channel's admins set (`/video defaults --language`), or None."""
+        row = await self._db.fetchrow(
+            "SELECT options FROM video_defaults WHERE team_id = ? AND scope = ? AND owner_id = ?",
+            team_id,
+            CHANNEL_SCOPE,
+            channel_id,
+        )
+        language = json.loads(row[0]).get("language") if row is not None else None
+        return str(language) if language else None

@@ -378,7 +378,10 @@ def _report() -> DayReport:
 def _home() -> Any:
     jobs = [each for _, each in _jobs()]
     days = [(date(2027, 1, 1 + n), n * 100_000) for n in range(14)]
-    budgets = [messages.BudgetUse("アリス", 4_000_000, 10_000_000)]
+    budgets = [
+        messages.BudgetUse(messages.budget_name(whose, "C0DESIGN"), 4_000_000, 10_000_000)
+        for whose in ("workspace", "you", "channel")
+    ]
     spending = messages.HomeSpending(days, days, budgets)
     showcased = [messages.Showcased(jobs[0], "U0BOB001", "C0SHOW01", "1700000000.000200")]
     usage = [messages.ChannelUsage("C0DESIGN", 3, 900_000, 10), messages.ChannelUsage("C0OTHER1", 1, 100_000, 0)]

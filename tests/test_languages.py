@@ -150,7 +150,8 @@ def test_the_gallery_shows_every_public_message_function() -> None:
         "plain_text_version", "message_link", "progress_bar", "video_filename", "replacing_the_answer",
         "seconds_text", "usd", "ordinal", "settings_line", "form_cost_text", "form_refused", "resets_text",
         "admission_refused_for",
-        "configure", "language", "language_name", "resolve", "shipped", "slack_locale", "speaking", "supported",
+        "configure", "language", "language_name", "month_name", "resolve", "shipped", "slack_locale", "speaking",
+        "supported",
         "workspace_language",
     }  # fmt: skip
     missing = sorted(name for name in builders - not_rendering if not re.search(rf"messages\.{name}\b", source))

@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain.job import JobState
 from bot.features.people import NAMES_IN_ACK
-from tests.conftest import Bot, MakeBot
+from tests.conftest import USER, Bot, MakeBot
 from tests.fakes.jobs import stored_job
 
 ADMIN = "UADMIN01"
@@ -31,8 +31,9 @@ async def forty_people_today(make_bot: MakeBot) -> Bot:
 
 
 def asked_about(bot: Bot) -> list[str]:
-    """Whom users.info was asked about, in order."""
-    return [str(params.get("user")) for method, params in bot.slack.calls if method == "users.info"]
+    """Whom users.info was asked about, in order; not the requester, whose language is asked in the background."""
+    calls = [str(params.get("user")) for method, params in bot.slack.calls if method == "users.info"]
+    return [user for user in calls if user != USER]
 
 
 @pytest.mark.slack_at_real_pace

@@ -137,6 +137,10 @@ async def test_when_slack_cannot_say_who_reacted_nothing_starts_and_the_reaction
 ) -> None:
     bot = await make_bot()
     root = await finished_job(bot)
+    # Bob's language is known already (asked in the background when he first appears): the failure below is
+    # the rerun's own check of who reacted.
+    await bot.services.people.language("T0001", BOB)
+    await bot.services.people.wait_idle()
     bot.slack.fail_next("users.info", error="internal_error")
 
     await bot.event(reaction_event_body(root.ts, user=BOB, event_id="Ev1"))

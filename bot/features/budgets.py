@@ -110,10 +110,7 @@ class BudgetWatch:
         ]
         return [b for b in budgets if b.allowed_micros]
 
-    async def _warn_once(self, budget: _Budget, spent: int, job: Job) -> None:
-        now = self._clock.now()
-        if not await self._store.claim_notice(job.team_id, budget.name, budget.scope_id, budget.period.label, now):
-            return
+    def _notice(self, budget: _Budget, spent: int, now: float) -> messages.Message:
         tz = self._settings.timezone
         resets = (
             messages.resets_text(budget.period.end, now, tz)
@@ -128,8 +125,17 @@ class BudgetWatch:
             allowed_micros=budget.allowed_micros,
             resets=resets,
         )
+        return messages.budget_notice(notice)
+
+    async def _warn_once(self, budget: _Budget, spent: int, job: Job) -> None:
+        now = self._clock.now()
+        if not await self._store.claim_notice(job.team_id, budget.name, budget.scope_id, budget.period.label, now):
+            return
+        # Posted in a channel: a channel's budget in the language the job's channel had, the workspace's in its.
+        with messages.speaking(job.language if budget.scope != WORKSPACE else messages.workspace_language()):
+            message = self._notice(budget, spent, now)
         try:
-            ts = await self._slack.post_message(budget.post_in, messages.budget_notice(notice))
+            ts = await self._slack.post_message(budget.post_in, message)
         except SlackCallError as exc:
             # Claimed, so not retried: a warning posted twice is worse than one missing.
             log.warning("job=%s event=budget_notice_failed budget=%s error=%s", job.id, budget.name, exc.error)

@@ -105,6 +105,11 @@ class HomeService:
 
     async def publish(self, team_id: str, user_id: str) -> None:
         """The person's tab, from their workspace's rows alone."""
+        # Private: in the viewer's language, whoever's job changed to refresh it.
+        with messages.speaking(self._people.language_known(team_id, user_id)):
+            await self._publish(team_id, user_id)
+
+    async def _publish(self, team_id: str, user_id: str) -> None:
         now = self._clock.now()
         today, month = self._quotas.today(now), self._quotas.this_month(now)
         local = datetime.fromtimestamp(now, ZoneInfo(self._settings.timezone))
@@ -134,7 +139,7 @@ class HomeService:
             spent_month,
             admin_usage,
             await self._slack.workspace_url(),
-            local.strftime("%B"),
+            messages.month_name(local.date()),
             spending,
             await self._showcased(team_id) if self._settings.showcase_channel else None,
             key_blocks=await self._key_blocks(team_id, user_id, is_admin),
@@ -176,17 +181,21 @@ class HomeService:
         if settings.monthly_budget_micros:
             spent = await self._store.spent(team_id, WORKSPACE, "", month.bounds)
             uses.append(
-                messages.BudgetUse("The workspace this month", spent.cost_micros, settings.monthly_budget_micros)
+                messages.BudgetUse(messages.budget_name("workspace"), spent.cost_micros, settings.monthly_budget_micros)
             )
         if settings.daily_budget_micros_per_user:
             spent = await self._store.spent(team_id, USER, user_id, today.bounds)
-            uses.append(messages.BudgetUse("You today", spent.cost_micros, settings.daily_budget_micros_per_user))
+            uses.append(
+                messages.BudgetUse(
+                    messages.budget_name("you"), spent.cost_micros, settings.daily_budget_micros_per_user
+                )
+            )
         if is_admin:
             channels = await self._store.spent_by_id(team_id, CHANNEL, month.bounds)
             own = await self._store.channels_limits(team_id, [channel for channel, _ in channels])
             budgeted = [(c, s, own[c].monthly_budget_micros or 0) for c, s in channels if c in own]
             uses += [
-                messages.BudgetUse(f"<#{channel}> this month", spent.cost_micros, allowed)
+                messages.BudgetUse(messages.budget_name("channel", channel), spent.cost_micros, allowed)
                 for channel, spent, allowed in [b for b in budgeted if b[2]][:CHANNEL_BUDGETS_SHOWN]
             ]
         return uses

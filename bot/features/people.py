@@ -60,6 +60,12 @@ class People:
             self._ask_later(team_id, user_id)
         return messages.slack_locale(remembered[1]) if remembered else None
 
+    def language_known(self, team_id: str, user_id: str) -> str | None:
+        """The person's language as this process remembers it; never waits (App Home's refreshes, which no
+        request of theirs started)."""
+        remembered = self._locales.get((team_id, user_id))
+        return messages.slack_locale(remembered[1]) if remembered else None
+
     def profile_changed(self, team_id: str, user: Mapping[str, object]) -> None:
         """Slack's user_change: the person may have changed their language. The event's own `locale` when it
         carries one, else users.info (in the background)."""
@@ -78,9 +84,17 @@ class People:
         key = (team_id, user_id)
         if key in self._asking and not again:
             return
-        task = asyncio.get_running_loop().create_task(self._ask(team_id, user_id))
+        self._track(key, asyncio.get_running_loop().create_task(self._ask(team_id, user_id)))
+
+    def _track(self, key: tuple[str, str], task: asyncio.Task[None]) -> None:
+        """Keep `task` until it ends (wait_idle, close), as the one in flight for this person."""
         self._asking[key] = task
-        task.add_done_callback(lambda done: self._asking.pop(key, None) if self._asking.get(key) is done else None)
+
+        def ended(done: asyncio.Task[None]) -> None:
+            if self._asking.get(key) is done:
+                del self._asking[key]
+
+        task.add_done_callback(ended)
 
     async def _ask(self, team_id: str, user_id: str) -> None:
         try:
@@ -98,8 +112,9 @@ class People:
         await self._remember_stored(team_id, user_id, user.locale)
 
     def _remember(self, team_id: str, user_id: str, locale: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._remember_stored(team_id, user_id, locale))
-        self._asking[(team_id, user_id)] = task
+        self._track(
+            (team_id, user_id), asyncio.get_running_loop().create_task(self._remember_stored(team_id, user_id, locale))
+        )
 
     async def _remember_stored(self, team_id: str, user_id: str, locale: str) -> None:
         now = self._clock.now()
@@ -111,8 +126,8 @@ class People:
                 log.warning("event=locale_not_stored user=%s error=%s", user_id, type(exc).__name__)
 
     async def wait_idle(self) -> None:
-        while self._asking:
-            await asyncio.gather(*list(self._asking.values()), return_exceptions=True)
+        while pending := [task for task in self._asking.values() if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def close(self) -> None:
         for task in list(self._asking.values()):

@@ -117,7 +117,9 @@ class ReportService:
             return 0
         report = summarize(jobs, day.label)
         names = await self._names(team_id, (p.user_id for p in report.people))
-        message = messages.daily_report(report, names, workspace=scope == "workspace")
+        # Posted in a channel: in the channel's language (`/video defaults --language`), else the workspace's.
+        with messages.speaking(await self._store.channel_language(team_id, channel_id)):
+            message = messages.daily_report(report, names, workspace=scope == "workspace")
         try:
             ts = await self._slack.post_message(channel_id, message)
         except SlackCallError as exc:

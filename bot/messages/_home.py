@@ -56,6 +56,15 @@ CHART_WIDTH = 24  # cells of the longest bar; each cell is eight steps wide (▏
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
+def budget_name(whose: str, channel: str = "") -> str:
+    """A budget App Home shows: `workspace` (this month), `you` (today), or `channel`'s (this month)."""
+    if whose == "you":
+        return _("You today")
+    if whose == "channel":
+        return _("{channel} this month", channel=channel_link(channel))
+    return _("The workspace this month")
+
+
 def bar(value: int, most: int, width: int = CHART_WIDTH) -> str:
     """`value` against `most` as a bar of `width` cells, to the eighth of a cell; a sliver for anything above 0."""
     if most <= 0 or value <= 0:

@@ -255,6 +255,11 @@ def day(value: dt.date, pattern: str) -> str:
     return _babel_date(value, pattern, locale=babel_locale())
 
 
+def month_name(value: dt.date) -> str:
+    """`January`, `Januar`: a month on its own, as the reader's language names it."""
+    return _babel_date(value, "LLLL", locale=babel_locale())
+
+
 def day_and_month(value: dt.date) -> str:
     """`1 February` in English, `1. Februar`, `2月1日`: the day of a month as the reader's language writes it."""
     if babel_locale().language == "en":

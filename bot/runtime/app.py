@@ -12,6 +12,8 @@ from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
@@ -286,17 +288,20 @@ def build_bolt_app(services: Services) -> AsyncApp:
         with acting_for(workspace):
             await next()
 
-    @app.middleware
-    async def in_their_language(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
+    register_all(app, services)
+    dispatch = app.async_dispatch
+
+    async def dispatch_in_their_language(req: AsyncBoltRequest) -> BoltResponse:
         # Everything said privately to the person who typed, clicked or opened something is in their
-        # language (their Slack locale, remembered; never asked of Slack here). Channel messages of a job
-        # are in the job's own language, whoever's request built them.
-        team_id, user_id = _who(body)
+        # language (their Slack locale, remembered; never asked of Slack here). Channel messages of a job are
+        # in the job's own language, whoever's request built them. Around the whole dispatch, not in a
+        # middleware: Bolt runs the listeners after its middleware chain has returned.
+        team_id, user_id = _who(req.body)
         language = await services.people.language(team_id, user_id) if user_id else None
         with messages.speaking(language):
-            await next()
+            return await dispatch(req)
 
-    register_all(app, services)
+    app.async_dispatch = dispatch_in_their_language  # type: ignore[method-assign]
     return app
 
 
