@@ -44,7 +44,7 @@ from bench.history_db import (
     postgres_end,
     sqlite_end,
 )
-from bench.run import Fakes, bot_env, p99, send_commands, started_bot, until_idle
+from bench.run import Fakes, bot_env, cpu_seconds, p99, send_commands, started_bot, until_idle
 from bot.domain.job import TERMINAL_STATES, JobState
 from bot.domain.quotas import day_of
 from bot.runtime.metrics import Metrics
@@ -146,6 +146,7 @@ ACK_FIGURES = (
     "the admin's App Home, published",
     "`/video status` (heaviest channel), ack",
     "`/metrics`, answered",
+    "the bot's CPU a quiet burst (its acks and jobs)",
 )
 SCRAPE_EVERY = 0.25  # seconds, as a Prometheus set to scrape often would
 
@@ -165,9 +166,11 @@ class Side:
     name: str
     bot: BotProcess
     events: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
+    cpu: list[float] = dataclasses.field(default_factory=list)  # CPU seconds of each quiet burst, jobs and all
 
     async def burst(self, fakes: Fakes, label: str, scrape: bool) -> float:
-        before = fakes.videos_shared()
+        """The burst's ack p99; its CPU (a count the machine's load barely moves: the work it took) noted."""
+        before, cpu_before = fakes.videos_shared(), cpu_seconds(self.bot.pid)
         scraper = asyncio.create_task(_scrape_every(self.bot.health_url, SCRAPE_EVERY)) if scrape else None
         try:
             latencies = await send_commands(self.bot.url, 200, 50, label, warm_up=True)
@@ -177,6 +180,8 @@ class Side:
         # The next figure must not share the machine with this burst's jobs (and their 50 warm-ups).
         await wait_for(shared(fakes, before + 250), within=300, what="the burst's videos")
         await until_idle(self.bot.pid, within=120)
+        if not scrape:
+            self.cpu.append(cpu_seconds(self.bot.pid) - cpu_before)
         return p99(latencies)
 
     async def home(self, fakes: Fakes, session: aiohttp.ClientSession) -> float:
@@ -250,6 +255,7 @@ async def ack_round(fakes: Fakes, sides: list[Side], n: int, bursts: int, reads:
 
                 medians[side.name] = await _samples(measure, reads)
             figures[figure] = [medians[side.name] for side in sides]
+    figures[ACK_FIGURES[-1]] = [statistics.median(side.cpu[-bursts:]) for side in sides]
     return figures
 
 
@@ -352,7 +358,7 @@ async def sqlite_run(options: Options) -> EngineResult:
         if options.acks:
             # The bursts add jobs: they go to a copy, so the cached history stays what it was built as.
             copy = workdir / "full.db"
-            shutil.copyfile(full_path, copy)
+            _copied(full_path, copy)
             with Fakes() as fakes:
                 rounds = await ack_rounds(
                     fakes,
@@ -404,6 +410,17 @@ async def postgres_run(base_url: str, options: Options) -> EngineResult:
 
 
 COPY = "videobot_history_bursts"
+
+
+def _copied(source: Path, copy: Path) -> None:
+    """`source` copied and on disk: a fresh copy is 1.3 GB of dirty pages in the kernel, which its first
+    checkpoint's fsync, or the kernel's writeback 30 s on, writes out in the middle of some side's burst."""
+    shutil.copyfile(source, copy)
+    fd = os.open(copy, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def report(engine: str, options: Options, result: EngineResult) -> None:
