@@ -244,7 +244,7 @@ async def ack_round(fakes: Fakes, sides: list[Side], n: int, bursts: int, reads:
                 samples[side.name].append(await side.burst(fakes, f"A harbour {n}.{b} {side.name} {scrape}", scrape))
         figures[figure] = [statistics.median(samples[side.name]) for side in sides]
     async with aiohttp.ClientSession() as session:
-        for figure, kind in zip(ACK_FIGURES[2:], ("home", "status", "metrics"), strict=True):
+        for figure, kind in zip(ACK_FIGURES[2:5], ("home", "status", "metrics"), strict=True):
             medians = {}
             for side in order:
 
