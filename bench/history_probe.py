@@ -32,7 +32,9 @@ import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bench.history import RECENT_DAYS, SCRAPE_EVERY, _scrape_every, recent_jobs, shared
+import aiohttp
+
+from bench.history import RECENT_DAYS, SCRAPE_EVERY, recent_jobs, shared
 from bench.history_db import build_postgres, build_sqlite, fill_postgres, fill_sqlite, postgres_admin, sqlite_end
 from bench.run import Fakes, bot_env, send_commands, started_bot, until_idle
 from tests.fakes.process import wait_for
@@ -110,6 +112,21 @@ def pyspy_counts(out: Path, top: int = 12) -> list[tuple[str, int]]:
     return [("total samples", total), *leaves.most_common(top)]
 
 
+def _wal_pages(sqlite_file: str) -> int:
+    """How long the write-ahead log is: frames of a 24-byte header and a 4 kB page (0: not SQLite)."""
+    wal = Path(f"{sqlite_file}-wal")
+    return wal.stat().st_size // 4120 if sqlite_file and wal.exists() else 0
+
+
+async def _counted_scrapes(url: str, scrapes: list[int]) -> None:
+    async with aiohttp.ClientSession() as session:
+        while True:
+            async with session.get(f"{url}/metrics") as response:
+                await response.read()
+            scrapes[0] += 1
+            await asyncio.sleep(SCRAPE_EVERY)
+
+
 async def probe(fakes: Fakes, database: str, workdir: Path, tool: str, label: str, sqlite_file: str) -> None:
     bot = await started_bot(bot_env(fakes, workdir, database, VIDEOBOT_METRICS="1"), workdir)
     try:
@@ -119,12 +136,14 @@ async def probe(fakes: Fakes, database: str, workdir: Path, tool: str, label: st
             kind = "scraped" if scrape else "quiet"
             before = fakes.videos_shared()
             out = workdir / f"{label}-{kind}.{tool}"
-            scraper = asyncio.create_task(_scrape_every(bot.health_url, SCRAPE_EVERY)) if scrape else None
+            scrapes = [0]
+            scraper = asyncio.create_task(_counted_scrapes(bot.health_url, scrapes)) if scrape else None
             async with attached(tool, bot.pid, out):
                 await send_commands(bot.url, 200, 50, f"Probe {label} {kind}", warm_up=True)
             if scraper is not None:
                 scraper.cancel()
-            print(f"\n{label}, {kind} burst ({tool}):")
+            wal_pages = _wal_pages(sqlite_file)
+            print(f"\n{label}, {kind} burst ({tool}), {scrapes[0]} scrapes, the log {wal_pages} pages long after it:")
             if tool == "strace":
                 for key, value in sorted(strace_counts(out, sqlite_file).items()):
                     print(f"  {key}: {value}")
