@@ -10,10 +10,13 @@ which reads the whole of its day, reads as much on both, and what differs is onl
     python -m bench.history --jobs 100000   # a quicker run on a smaller history
     python -m bench.history --no-acks       # the queries only, not the bot under a burst
 
-The queries are timed in this process through `Store`, each the median of many runs; the acks are a
-`videobot run` against the fakes (bench/run.py's helpers), 200 signed `/video` commands 50 at a time, with
-and without `/metrics` scraped back to back meanwhile, on a copy of the database. Goal for each figure:
-full within max(1.5x, +20 ms) of empty.
+The queries are timed in this process through `Store`, each the median of many runs. Then two `videobot run`
+against the fakes (bench/run.py's helpers), one on each side (a copy of the year), both up at once, take
+turns round after round: a burst of 200 signed `/video` 50 at a time (its acks' p99), the same with
+`/metrics` scraped every 0.25 s, the admin's App Home (event to `views.publish`), `/video status` and
+`/metrics` (median of `--reads`), and the bot's CPU over a quiet burst and its jobs. Goal for each figure:
+full within max(1.5x, +20 ms) of empty, in every round (exit 1 otherwise). bench/history_probe.py counts
+why.
 """
 
 from __future__ import annotations
