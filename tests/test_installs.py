@@ -22,7 +22,7 @@ from aiohttp import web
 from bot.domain.job import JobState
 from bot.runtime.installs import BOT_SCOPES
 from bot.runtime.web import build_slack_app
-from storage.secrets import generate_key
+from storage.secrets import Workspace, generate_key
 from tests.conftest import Bot, MakeBot, signed_headers
 from tests.fakes.slack import CLIENT_ID, CLIENT_SECRET, FakeSlack, FakeWorkspace
 
@@ -229,6 +229,9 @@ async def test_an_uninstall_in_either_order_ends_the_workspaces_jobs_and_a_reins
     assert at_perf.perf_job_id is not None
     creates = len(perf.creates)
     await site.command("never sent", globex, "CGLOBEX1")
+    keys = bot.services.jobs.keys
+    assert keys is not None and keys.workspaces is not None
+    await keys.workspaces.set_perf_key(Workspace(enterprise_id=None, team_id="T0002"), "pk_live_globex", set_by="UALICE01", now=1.0)
 
     fake_slack.uninstall(globex)
     events: dict[str, dict[str, Any]] = {
@@ -239,6 +242,7 @@ async def test_an_uninstall_in_either_order_ends_the_workspaces_jobs_and_a_reins
         assert await site.event(events[kind], f"Ev{n}", "T0002") == 200
 
     assert await stored_installs(site).async_find_bot(enterprise_id=None, team_id="T0002") is None
+    assert await keys.workspaces.perf_key("T0002") is None  # its Perf key went with its tokens
     ended = {job.prompt: job for job in await bot.services.store.jobs()}
     assert ended["never sent"].state == JobState.FAILED and "before this job was sent" in str(
         ended["never sent"].error_message

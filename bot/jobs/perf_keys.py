@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.domain.clock import Clock
 from bot.domain.job import Job
 from bot.domain.perf_keys import OPERATOR_LINE, NoPerfKey, PerfKey
+from storage.secrets import Workspace
 from storage.workspaces import WorkspaceStore
 
 CACHE_SECONDS = 30.0
@@ -66,6 +67,13 @@ class PerfKeys:
         if key is None:
             raise NoPerfKey(team_id)
         return key
+
+    async def workspace_gone(self, enterprise_id: str | None, team_id: str | None) -> None:
+        """The workspace uninstalled videobot (or revoked its token): its own Perf key is deleted at once, and
+        no longer kept here. An org-wide install's key is the org's (no team)."""
+        if self._workspaces is not None:
+            await self._workspaces.delete_perf_key(Workspace(enterprise_id=enterprise_id, team_id=team_id))
+        self.forget(team_id or "")
 
     def forget(self, team_id: str) -> None:
         """Drop what is kept of `team_id`'s key: it was just set or removed."""

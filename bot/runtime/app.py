@@ -213,6 +213,8 @@ def _wire(
         forget=installs.tokens.forget if installs is not None else lambda enterprise_id, team_id: None,
         teams_of_org=installs.tokens.teams_of if installs is not None else lambda enterprise_id: (),
     )
+    # Its Perf key goes with its tokens (issue 25: "delete that workspace's tokens and Perf key at once").
+    workspaces.on_workspace_gone.append(keys.workspace_gone)
     return RunningServices(
         settings=settings,
         installs=installs,
