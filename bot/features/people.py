@@ -108,7 +108,6 @@ class People:
         except Exception as exc:  # a background lookup: the person is answered in the workspace's language
             log.warning("event=locale_lookup_failed user=%s error=%s", user_id, type(exc).__name__)
             return
-        self._known[(team_id, user_id)] = (self._clock.now(), user)
         await self._remember_stored(team_id, user_id, user.locale)
 
     def _remember(self, team_id: str, user_id: str, locale: str) -> None:
