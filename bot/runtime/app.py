@@ -87,6 +87,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
     async with contextlib.AsyncExitStack() as stack:
         store = await _open_store(stack, settings)
         metrics = Metrics()
+        store.workspaces_share_line = settings.many_workspaces  # the operator's line: turns by workspace first
         installs = build_installs(settings, store) if settings.many_workspaces else None
         perf, slack, media = await _open_clients(stack, settings, metrics, installs)
         yield _wire(stack, settings, clock, store, perf, slack, media, metrics, installs)
