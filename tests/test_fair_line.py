@@ -218,7 +218,7 @@ async def test_an_upgraded_database_s_line_keeps_its_waiting_jobs_first_come_fir
 
 async def _fill_one_slot(store: Store, waiting: list[Job], limit: int, now: float) -> Job | None:
     """The job the next free slot goes to, as the bot's line tries each waiting one: the one claim_slot grants."""
-    for job in sorted(waiting, key=lambda j: j.arrival):
+    for job in sorted(waiting, key=lambda j: j.arrival or 0):
         if job.state in WAITING_STATES and await store.claim_slot(job, limit, now):
             return job
     return None
