@@ -73,7 +73,7 @@ HOT_QUERIES: dict[str, Statement] = {
     # the summary spend_days; the account's jobs of the last 24 hours
     "spend_channels_month": spend_read("T1", "channel", ["C1", "C2"], _DAY),
     "spend_workspace_month": spend_read("T1", "workspace", [""], _DAY),
-    "account_usage": (ACCOUNT_USAGE_SQL, (_DAY[0],)),
+    "account_usage": (ACCOUNT_USAGE_SQL, ("", _DAY[0])),
     # App Home's 30 days, `/video report month`'s channels, people and models
     "spend_by_day": (SPEND_BY_DAY_SQL, ("T1", "user", "U1", *_DAY)),
     "spend_by_id": (SPEND_BY_ID_SQL, ("T1", "channel", *_DAY)),
