@@ -97,6 +97,10 @@ class MigrateFirst(Exception):
     """The schema is behind and the database too large to upgrade inside a start; the message says what to do."""
 
 
+# With many workspaces, how often the reports due at each workspace's own time are looked for.
+REPORTS_CHECK_SECONDS = 300.0
+
+
 async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> Store:
     store = await Store.open(
         settings.database_url,
@@ -197,8 +201,12 @@ def _wire(
     poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency, settings.lease_seconds)
     # Stopped before the database closes, however the block is left (serve() stops it earlier, with grace).
     stack.push_async_callback(poller.stop, 0.0)
-    reports = ReportService(store, quotas, people, named, slack, clock, settings)
+    reports = ReportService(store, quotas, people, named, slack, clock, settings, settings_for, keys)
     poller.run_daily(settings.report_time, settings.timezone, reports.post_due_reports)
+    if settings.many_workspaces:
+        # Each workspace's reports at its own time in its own zone (`/video admin set report-time`, `timezone`):
+        # looked for every few minutes; a day's report is claimed before it is posted, so it goes out once.
+        poller.run_every(REPORTS_CHECK_SECONDS, reports.post_due_reports)
     # At night, and once at start: retention's deletes and giving their space back, off every command's path.
     maintenance = Maintenance(store, clock, settings.retention_days)
     poller.run_daily(MAINTENANCE_TIME, settings.timezone, maintenance.run)
