@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlencode
 
 import pytest
 
-from bot.domain.job import Job
+from bot.domain.job import Job, JobState
 from bot.domain.quotas import ChannelLimits, Day, Limits, QuotaExceeded, Usage, check_usage, day_of
 from bot.jobs.workspace_settings import WorkspaceSettings
 from bot.runtime.config import load_settings
 from storage.db import Store
 from storage.secrets import generate_key
-from tests.conftest import FakeClock, MakeBot
+from tests.conftest import Bot, FakeClock, MakeBot, signed_headers
 from tests.fakes.jobs import stored_job
+from tests.fakes.slack import CLIENT_ID, CLIENT_SECRET, FakeSlack
 from tests.test_home import ADMIN
+from tests.test_installs import KEY, Site
+from tests.test_installs import site as installs_site
 from tests.test_perf_keys import command_from
 from tests.test_workspace_settings import admin_bot
 
@@ -120,3 +124,100 @@ async def test_quota_shows_the_workspaces_own_limits_and_time_zone(make_bot: Mak
     other = await command_from(bot, "T0002", "quota")
     assert "Asia/Tokyo" in mine and "Jobs: 0 of 3 used" in mine
     assert "UTC" in other and "Jobs: 0 of 20 used" in other
+
+
+# --- Enterprise Grid: a job keeps its org ----------------------------------------------------------------
+
+# The bot in many-workspaces mode on its public port (tests/test_installs.py's fixture, under this name).
+site = installs_site
+
+
+async def test_a_job_keeps_its_org_and_an_orgs_unfinished_jobs_are_found_by_it(store: Store) -> None:
+    jobs = [
+        stored_job(id="vb_org000001", team_id="T0009", enterprise_id="E0001", created_at=1.0),
+        stored_job(id="vb_org000002", team_id="T0010", enterprise_id="E0001", created_at=2.0),
+        stored_job(id="vb_org000003", team_id="T0011", enterprise_id="E0002", created_at=3.0),
+        stored_job(id="vb_org000004", team_id="T0001", created_at=4.0),
+    ]
+    for job in jobs:
+        assert await store.insert_job(job)
+    stored = await store.get_job("vb_org000002", team_id=None)
+    assert stored is not None and stored.enterprise_id == "E0001"
+    assert [job.id for job in await store.unfinished_jobs_of_org("E0001")] == ["vb_org000001", "vb_org000002"]
+    assert await store.unfinished_jobs_of_org("") == []
+    assert (await store.enterprise_of("T0010"), await store.enterprise_of("T0001")) == ("E0001", "")
+
+
+def grid_command(site: Site, team_id: str, channel: str, text: str) -> str:
+    """`/video …` from a person of a workspace of the Grid org E0001, whose app is installed org-wide."""
+    return urlencode(
+        {
+            "team_id": team_id,
+            "enterprise_id": "E0001",
+            "is_enterprise_install": "true",
+            "channel_id": channel,
+            "user_id": "UALICE01",
+            "command": "/video",
+            "text": text,
+            "response_url": site.bot.slack.response_url(),
+            "trigger_id": f"1.2.{team_id}.{len(text)}",
+        }
+    )
+
+
+async def grid_site(site: Site, fake_slack: FakeSlack) -> None:
+    org = fake_slack.add_workspace(None, enterprise_id="E0001", org_wide=True, name="Umbrella")
+    fake_slack.add_channel("CUMBRELA", "T0009", enterprise_id="E0001")
+    fake_slack.add_channel("CUMBREL2", "T0010", enterprise_id="E0001")
+    fake_slack.authorize_as(org)
+    status, _page, _ = await site.install()
+    assert status == 200
+
+
+async def post(site: Site, body: str) -> None:
+    async with site.session.post(site.url + "/slack/events", data=body, headers=signed_headers(body)) as answer:
+        assert answer.status == 200
+
+
+async def another_process(site: Site, make_bot: MakeBot) -> Bot:
+    """The same deployment restarted (or another replica): nothing in memory of the requests so far."""
+    return await make_bot(
+        slack_bot_token="",
+        slack_client_id=CLIENT_ID,
+        slack_client_secret=CLIENT_SECRET,
+        slack_redirect_uri=site.url + "/slack/oauth_redirect",
+        encryption_key=KEY,
+    )
+
+
+@pytest.mark.unlimited_slack
+async def test_a_grid_orgs_jobs_are_delivered_with_its_org_wide_install_after_a_restart(
+    site: Site, fake_slack: FakeSlack, make_bot: MakeBot
+) -> None:
+    await grid_site(site, fake_slack)
+    await post(site, grid_command(site, "T0009", "CUMBRELA", "a grid of kites"))
+    await post(site, grid_command(site, "T0010", "CUMBREL2", "a grid of boats"))
+    assert {(job.team_id, job.enterprise_id) for job in await site.bot.services.store.jobs()} == {
+        ("T0009", "E0001"),
+        ("T0010", "E0001"),
+    }
+    # Another process, which never saw a request of the org, does the rest of the work.
+    restarted = await another_process(site, make_bot)
+    await restarted.run_jobs()
+    assert {job.state for job in await restarted.services.store.jobs()} == {JobState.DELIVERED}
+    assert fake_slack.roots("CUMBRELA") and fake_slack.roots("CUMBREL2") and fake_slack.cross_workspace == []
+
+
+@pytest.mark.unlimited_slack
+async def test_an_org_wide_uninstall_ends_the_jobs_of_every_workspace_of_the_org(
+    site: Site, fake_slack: FakeSlack, make_bot: MakeBot
+) -> None:
+    await grid_site(site, fake_slack)
+    await post(site, grid_command(site, "T0009", "CUMBRELA", "a grid of kites"))
+    await post(site, grid_command(site, "T0010", "CUMBREL2", "a grid of boats"))
+    # Uninstalled by the org admin (the event names the org), handled by a process that never saw T0010.
+    restarted = await another_process(site, make_bot)
+    await restarted.services.workspaces.uninstalled("E0001", None, why="app_uninstalled")
+    jobs = await site.bot.services.store.jobs()
+    assert len(jobs) == 2 and {job.state for job in jobs} == {JobState.FAILED}
+    assert all(job.finalized for job in jobs)

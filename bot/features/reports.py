@@ -134,7 +134,8 @@ class ReportService:
             if self._settings_for is not None:
                 settings = await self._settings_for.for_team(team_id)
             its_day = due_report_day(now, settings.timezone, settings.report_time)
-            with acting_for(WorkspaceRef(team_id=team_id)):
+            enterprise_id = await self._store.enterprise_of(team_id)
+            with acting_for(WorkspaceRef(team_id=team_id, enterprise_id=enterprise_id)):
                 for channel_id in await self._store.channels_used(team_id, its_day.bounds):
                     jobs = await self._store.jobs(
                         team_id=team_id, channel_id=channel_id, since=its_day.start, until=its_day.end

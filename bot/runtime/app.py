@@ -218,7 +218,6 @@ def _wire(
         settings,
         installations=installs.installations if installs is not None else None,
         forget=installs.tokens.forget if installs is not None else lambda enterprise_id, team_id: None,
-        teams_of_org=installs.tokens.teams_of if installs is not None else lambda enterprise_id: (),
     )
     return RunningServices(
         settings=settings,
