@@ -46,6 +46,7 @@ from storage.usage import (
     TEAM_DAY_COST_SQL,
     USER_USAGE_SQL,
 )
+from storage.workspace_jobs import ENTERPRISE_OF_SQL, UNFINISHED_OF_ORG_SQL
 
 _DAY = (1_700_000_000.0, 1_700_086_400.0)
 _OPEN = [state for state in JobState if state not in TERMINAL_STATES]
@@ -117,6 +118,9 @@ HOT_QUERIES: dict[str, Statement] = {
     # /video history: a person's jobs with one word, with three (/video show reads a job by its id)
     "history_one_word": history_statement("T1", "U1", ["lighthouse"], 10),
     "history_words": history_statement("T1", "U1", ["lighthouse", "storm", "waves"], 10),
+    # Enterprise Grid (issue 25): a workspace's org for a daily report; an org-wide uninstall's open jobs
+    "enterprise_of": (ENTERPRISE_OF_SQL, ("T1",)),
+    "org_unfinished": (UNFINISHED_OF_ORG_SQL, ("E1",)),
 }
 
 

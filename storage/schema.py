@@ -680,7 +680,8 @@ MIGRATIONS: tuple[str, ...] = (
     -- an org-wide install's token from the job itself, after any restart, and an org-wide uninstall ends the
     -- unfinished jobs of every workspace of the org (jobs_org_unfinished: the org's open jobs alone).
     ALTER TABLE jobs ADD COLUMN enterprise_id TEXT NOT NULL DEFAULT '';
-    CREATE INDEX jobs_org_unfinished ON jobs (enterprise_id) WHERE enterprise_id <> '' AND finalized = 0;
+    CREATE INDEX jobs_org_unfinished ON jobs (enterprise_id, created_at, id)
+        WHERE enterprise_id <> '' AND finalized = 0;
     """,
 )
 
