@@ -221,3 +221,16 @@ async def test_an_org_wide_uninstall_ends_the_jobs_of_every_workspace_of_the_org
     jobs = await site.bot.services.store.jobs()
     assert len(jobs) == 2 and {job.state for job in jobs} == {JobState.FAILED}
     assert all(job.finalized for job in jobs)
+
+
+async def test_a_workspaces_budget_notice_uses_its_own_budget_and_report_channel(make_bot: MakeBot) -> None:
+    bot = await admin_bot(make_bot)
+    for text in ("admin set monthly-budget 4", "admin set report-channel C0REPORTA", "admin set channel-jobs 0"):
+        assert "now" in await command_from(bot, "T0001", text, user=ADMIN)
+    bot.perf.hold()
+    assert await command_from(bot, "T0001", "Here --model veo-3 --duration 6") == ""  # $2.10
+    assert await command_from(bot, "T0001", "There --model veo-3 --duration 4") == ""  # $1.40: $3.50, 87%
+    await bot.step()
+    await bot.services.budgets.wait_idle()
+    [notice] = [m.text for m in bot.slack.roots("C0REPORTA") if "budget" in m.text]
+    assert "The workspace has used 87% of its monthly videobot budget" in notice

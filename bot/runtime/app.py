@@ -195,7 +195,7 @@ def _wire(
     # Before the gateway closes: progress posts on their way get their answer recorded.
     stack.push_async_callback(jobs.close, SLACK_EDITS_GRACE_SECONDS)
     jobs.on_delivered = metrics.job_delivered
-    budgets = BudgetWatch(store, quotas, people, named, slack, clock, settings)
+    budgets = BudgetWatch(store, quotas, people, named, slack, clock, settings, settings_for)
     stack.push_async_callback(budgets.wait_idle)
     jobs.on_state_change = _both(home.job_changed, budgets.job_changed)
     poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency, settings.lease_seconds)
