@@ -184,7 +184,7 @@ class QueueQueries(StoreBase):
         nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, *_ahead(job, _NO_LIMIT)) or 0) + 1
         own = next((p for p in parties if p.key == party), None)
         if own is not None and self._grouped(job.line):
-            return place_in_group_line(party, nth, parties)
+            return place_in_group_line(own, nth, parties)
         return place_in_line(own, nth, parties) if own is not None else nth
 
     async def places_in_line(self, jobs: Sequence[Job]) -> dict[str, int]:
@@ -202,7 +202,7 @@ class QueueQueries(StoreBase):
             nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, *_ahead(job, _NO_LIMIT)) or 0) + 1
             own = parties.get(party)
             if own is not None and self._grouped(job.line):
-                places[job.id] = place_in_group_line(party, nth, list(parties.values()))
+                places[job.id] = place_in_group_line(own, nth, list(parties.values()))
             else:
                 places[job.id] = place_in_line(own, nth, list(parties.values())) if own is not None else nth
         return places

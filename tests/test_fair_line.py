@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.domain.job import IN_FLIGHT_STATES, WAITING_STATES, Job, JobState
-from bot.domain.line import Party, party_of, place_in_line, turns
+from bot.domain.line import GROUP_PLACES_PLAYED, Party, first_turn, party_of, place_in_group_line, place_in_line, turns
 from storage.db import Store
 from tests.conftest import CHANNEL, MakeBot
 from tests.fakes.jobs import stored_job
@@ -268,3 +268,14 @@ async def test_on_the_shared_line_turns_alternate_workspaces_then_people(store: 
         order.append(claimed.id)
     # Workspaces take turns (A, B, A, B, A…); within A, its two people take theirs (1, 2, 1, 2).
     assert order == ["vb_A10", "vb_B30", "vb_A20", "vb_B31", "vb_A11", "vb_A21"]
+
+
+def test_a_shared_lines_places_are_played_out_near_the_head_and_counted_deep_in_line() -> None:
+    # Workspace A: two people with 150 jobs each; workspace B: one person with 150. Never served, A's first.
+    a1, a2 = Party(":TA:U1", 0, 150, first_turn(1)), Party(":TA:U2", 0, 150, first_turn(2))
+    b = Party(":TB:U3", 0, 150, first_turn(3))
+    # Played out as if no job finished: A1, B, A2, B, A1, A2 (holding one at Perf each, fewer than B's two), B.
+    assert [place_in_group_line(b, n, [a1, a2, b]) for n in (1, 2, 3)] == [2, 4, 7]
+    assert place_in_group_line(a2, 1, [a1, a2, b]) == 3
+    # Beyond the places played out, a count, never before them.
+    assert place_in_group_line(b, 140, [a1, a2, b]) > GROUP_PLACES_PLAYED

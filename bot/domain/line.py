@@ -143,15 +143,21 @@ def group_turns(highest: int | None, others: Sequence[str], claimant: str) -> di
     return given
 
 
-def place_in_group_line(party: str, nth: int, parties: Sequence[Party]) -> int:
-    """`place_in_line` on a shared line (grouped turns): played out up to `party`'s `nth` job."""
+# How far a shared line's places are played out (each pick costs a pass over its waiting parties); a job
+# deeper in line is shown the count `place_in_line` gives, the same order but for the workspaces' turns.
+GROUP_PLACES_PLAYED = 200
+
+
+def place_in_group_line(party: Party, nth: int, parties: Sequence[Party]) -> int:
+    """`place_in_line` on a shared line (grouped turns): played out up to `party`'s `nth` job, when within
+    GROUP_PLACES_PLAYED; counted as `place_in_line` does beyond."""
     seen = 0
-    for place, key in enumerate(_grouped_turns(parties, 0, sum(max(p.waiting, 0) for p in parties)), start=1):
-        if key == party:
+    for place, key in enumerate(_grouped_turns(parties, 0, GROUP_PLACES_PLAYED), start=1):
+        if key == party.key:
             seen += 1
             if seen == nth:
                 return place
-    return sum(max(p.waiting, 0) for p in parties) + 1
+    return max(GROUP_PLACES_PLAYED + 1, place_in_line(party, nth, parties))
 
 
 def place_in_line(party: Party, nth: int, others: Sequence[Party]) -> int:
