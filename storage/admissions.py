@@ -63,7 +63,7 @@ class _MoneyAt:
 
     months: list[tuple[_TeamDay, int]]
     days: list[tuple[_TeamDay, int]]
-    account: int | None  # None: no admission of the group counts the account's jobs
+    accounts: list[tuple[str, int]]  # each Perf key's line whose jobs are counted, and where its read is
 
     @classmethod
     def add(cls, checked: Sequence[_Admission], reads: list[Statement]) -> _MoneyAt:
@@ -80,12 +80,12 @@ class _MoneyAt:
             reads.append(
                 spend_read(team, USER, [a.job.user_id for a in checked if (a.job.team_id, a.day) == (team, day)], day)
             )
-        counting = [a for a in checked if a.count_account]
-        if not counting:
-            return cls(months, days, None)
-        since = min(a.job.created_at for a in counting) - ACCOUNT_WINDOW_SECONDS
-        reads.append((ACCOUNT_USAGE_SQL, (since,)))
-        return cls(months, days, len(reads) - 1)
+        accounts: list[tuple[str, int]] = []
+        for line in dict.fromkeys(a.job.line for a in checked if a.count_account):
+            since = min(a.job.created_at for a in checked if a.count_account and a.job.line == line)
+            accounts.append((line, len(reads)))
+            reads.append((ACCOUNT_USAGE_SQL, (line, since - ACCOUNT_WINDOW_SECONDS)))
+        return cls(months, days, accounts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +146,8 @@ class _Ledger:
     channel_month: dict[tuple[str, str, _Day], int] = dataclasses.field(default_factory=dict)
     workspace_month: dict[_TeamDay, int] = dataclasses.field(default_factory=dict)
     user_cost: dict[tuple[str, str, _Day], int] = dataclasses.field(default_factory=dict)
-    account: tuple[int, float] = (0, 0.0)  # jobs of the last 24 hours, and when the oldest of them was made
+    # Per Perf key's line: its jobs of the last 24 hours, and when the oldest of them was made.
+    account: dict[str, tuple[int, float]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def read(cls, reads: _Reads, found: Sequence[Result]) -> _Ledger:
@@ -173,9 +174,9 @@ class _Ledger:
             self.workspace_month[(team, month)] = sum(int(row[2]) for row in found[i + 1].rows)
         for (team, day), i in at.days:
             self.user_cost |= {(team, row[0], day): int(row[2]) for row in found[i].rows}
-        if at.account is not None:
-            [account] = found[at.account].rows
-            self.account = (int(account[0]), float(account[1]))
+        for line, i in at.accounts:
+            [account] = found[i].rows
+            self.account[line] = (int(account[0]), float(account[1]))
 
     def _usage(self, admission: _Admission) -> Usage:
         job, day, month = admission.job, admission.day, admission.month
@@ -189,8 +190,8 @@ class _Ledger:
             user_cost_micros=self.user_cost.get((team, job.user_id, day), 0),
             channel_month_micros=self.channel_month.get((team, job.channel_id, month), 0) if month else 0,
             workspace_month_micros=self.workspace_month.get((team, month), 0) if month else 0,
-            account_jobs=self.account[0],
-            account_oldest=self.account[1] or job.created_at,
+            account_jobs=self.account.get(job.line, (0, 0.0))[0],
+            account_oldest=self.account.get(job.line, (0, 0.0))[1] or job.created_at,
         )
 
     def _count(self, admission: _Admission, usage: Usage) -> None:
@@ -205,7 +206,7 @@ class _Ledger:
         if month is not None:
             self.channel_month[(team, job.channel_id, month)] = usage.channel_month_micros + cost
             self.workspace_month[(team, month)] = usage.workspace_month_micros + cost
-        self.account = (usage.account_jobs + count, usage.account_oldest)
+        self.account[job.line] = (usage.account_jobs + count, usage.account_oldest)
 
     def decide(self, admission: _Admission) -> bool | BaseException:
         """The admission's outcome, as if it had its own transaction after the group's earlier ones."""

@@ -46,6 +46,7 @@ from storage.usage import (
     TEAM_DAY_COST_SQL,
     USER_USAGE_SQL,
 )
+from storage.workspace_jobs import ENTERPRISE_OF_SQL, UNFINISHED_OF_ORG_SQL
 
 _DAY = (1_700_000_000.0, 1_700_086_400.0)
 _OPEN = [state for state in JobState if state not in TERMINAL_STATES]
@@ -73,7 +74,7 @@ HOT_QUERIES: dict[str, Statement] = {
     # the summary spend_days; the account's jobs of the last 24 hours
     "spend_channels_month": spend_read("T1", "channel", ["C1", "C2"], _DAY),
     "spend_workspace_month": spend_read("T1", "workspace", [""], _DAY),
-    "account_usage": (ACCOUNT_USAGE_SQL, (_DAY[0],)),
+    "account_usage": (ACCOUNT_USAGE_SQL, ("", _DAY[0])),
     # App Home's 30 days, `/video report month`'s channels, people and models
     "spend_by_day": (SPEND_BY_DAY_SQL, ("T1", "user", "U1", *_DAY)),
     "spend_by_id": (SPEND_BY_ID_SQL, ("T1", "channel", *_DAY)),
@@ -117,6 +118,9 @@ HOT_QUERIES: dict[str, Statement] = {
     # /video history: a person's jobs with one word, with three (/video show reads a job by its id)
     "history_one_word": history_statement("T1", "U1", ["lighthouse"], 10),
     "history_words": history_statement("T1", "U1", ["lighthouse", "storm", "waves"], 10),
+    # Enterprise Grid (issue 25): a workspace's org for a daily report; an org-wide uninstall's open jobs
+    "enterprise_of": (ENTERPRISE_OF_SQL, ("T1",)),
+    "org_unfinished": (UNFINISHED_OF_ORG_SQL, ("E1",)),
 }
 
 

@@ -13,6 +13,13 @@ There is one line per Perf key (issue 25; bot/domain/line.py): a job's `line` co
 read here is of one line: its jobs at Perf (jobs_line_in_flight), its parties (line_parties_next leads
 with the line), a party's jobs (jobs_party_waiting: line, person, arrival). `limit` and `cap` are each
 line's own: a key's slots are never taken by another key's jobs.
+
+With many workspaces (`workspaces_share_line`), the operator's line is shared by workspaces, and its turns
+are grouped by workspace (bot/domain/line.py): a claim gives the new turn to every party of the claimant's
+workspace on that line (a range of line_parties' primary key, "line:team:"; each keeps its order within
+the workspace), and the pick reads every
+waiting party of that line rather than the first few (one row a person waiting, never a job). One
+workspace's line keeps the flat reads above.
 """
 
 from __future__ import annotations
@@ -26,12 +33,16 @@ from bot.domain.line import (
     PARTY_COLUMNS,
     PARTY_SEPARATOR,
     Party,
+    group_prefix,
+    group_turns,
     next_turn,
     party_of,
     party_values,
+    place_in_group_line,
     place_in_line,
     turns,
 )
+from bot.domain.perf_keys import OPERATOR_LINE
 from storage.base import StoreBase
 from storage.engine import Connection, Row
 from storage.rows import job_from_row
@@ -54,6 +65,9 @@ WAITING_PARTIES_SQL = "SELECT party, running, waiting, turn FROM line_parties WH
 WAITING_LINES_SQL = "SELECT DISTINCT line FROM line_parties WHERE waiting > 0"
 HIGHEST_TURN_SQL = "SELECT MAX(turn) FROM line_parties"
 TAKE_TURN_SQL = "UPDATE line_parties SET turn = ? WHERE party = ?"
+# A workspace's parties on a shared line, least recently served first: the range of keys starting
+# "line:team:" (";" follows ":"), through line_parties' primary key.
+GROUP_PARTIES_SQL = "SELECT party FROM line_parties WHERE party >= ? AND party < ? ORDER BY turn, party"
 # A party's jobs: its columns' values (bound as party_values gives them), through jobs_party_waiting.
 _OF_PARTY = " AND ".join(f"{column} = ?" for column in PARTY_COLUMNS)
 _PARTY_KEY = f" || '{PARTY_SEPARATOR}' || ".join(PARTY_COLUMNS)
@@ -94,6 +108,12 @@ def _ahead(job: Job, limit: int) -> tuple[Any, ...]:
 
 
 class QueueQueries(StoreBase):
+    # Many workspaces: the operator's line is shared, and its turns go workspace by workspace first.
+    workspaces_share_line: bool = False
+
+    def _grouped(self, line: str) -> bool:
+        return self.workspaces_share_line and line == OPERATOR_LINE
+
     async def claim_slot(self, job: Job, limit: int, now: float, cap: int = 0) -> bool:
         """Move `job` to submitting if the account has a free slot and the line gives it one; one admission.
 
@@ -121,12 +141,19 @@ class QueueQueries(StoreBase):
                     (job.team_id, job.state.value, -1, -submitted),
                     (job.team_id, JobState.SUBMITTING.value, 1, submitted),
                 ]
-                turn = next_turn(await db.fetchval(HIGHEST_TURN_SQL))
+                highest = await db.fetchval(HIGHEST_TURN_SQL)
+                if self._grouped(job.line):
+                    prefix = group_prefix(party)
+                    rows = await db.fetch(GROUP_PARTIES_SQL, prefix, prefix[:-1] + ";")
+                    others = [str(row[0]) for row in rows if str(row[0]) != party]
+                    given = group_turns(highest, others, party)
+                else:
+                    given = {party: next_turn(highest)}
                 await db.batch(
                     (_SUBMITTING_EVENT, (job.id, now)),
                     *count_changes(moved),
                     *party_changes(party_change(party, job.arrival, job.state, JobState.SUBMITTING)),
-                    (TAKE_TURN_SQL, (turn, party)),
+                    *((TAKE_TURN_SQL, (turn, key)) for key, turn in sorted(given.items())),
                 )
         if claimed:
             job.state, job.submitted_at, job.updated_at = JobState.SUBMITTING, now, now
@@ -136,8 +163,12 @@ class QueueQueries(StoreBase):
         free = limit - int(await db.fetchval(IN_FLIGHT_SQL, job.line) or 0)
         if free <= 0:
             return False
-        parties = [_party(row) for row in await db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", job.line, free)]
-        given = turns(parties, free, cap).count(party_of(job))
+        grouped = self._grouped(job.line)
+        if grouped:
+            parties = [_party(row) for row in await db.fetch(WAITING_PARTIES_SQL, job.line)]
+        else:
+            parties = [_party(row) for row in await db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", job.line, free)]
+        given = turns(parties, free, cap, grouped=grouped).count(party_of(job))
         if given == 0:
             return False
         ahead = int(await db.fetchval(PARTY_AHEAD_SQL, *_ahead(job, given)) or 0)
@@ -152,6 +183,8 @@ class QueueQueries(StoreBase):
         parties = [_party(row) for row in await self._db.fetch(WAITING_PARTIES_SQL, job.line)]
         nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, *_ahead(job, _NO_LIMIT)) or 0) + 1
         own = next((p for p in parties if p.key == party), None)
+        if own is not None and self._grouped(job.line):
+            return place_in_group_line(own, nth, parties)
         return place_in_line(own, nth, parties) if own is not None else nth
 
     async def places_in_line(self, jobs: Sequence[Job]) -> dict[str, int]:
@@ -168,7 +201,10 @@ class QueueQueries(StoreBase):
             party, parties = party_of(job), lines[job.line]
             nth = int(await self._db.fetchval(PARTY_AHEAD_SQL, *_ahead(job, _NO_LIMIT)) or 0) + 1
             own = parties.get(party)
-            places[job.id] = place_in_line(own, nth, list(parties.values())) if own is not None else nth
+            if own is not None and self._grouped(job.line):
+                places[job.id] = place_in_group_line(own, nth, list(parties.values()))
+            else:
+                places[job.id] = place_in_line(own, nth, list(parties.values())) if own is not None else nth
         return places
 
     async def line_parties(self) -> list[Party]:
@@ -203,10 +239,14 @@ class QueueQueries(StoreBase):
         """wake_queue for one line (one Perf key's slots)."""
         running = int(await self._db.fetchval(IN_FLIGHT_SQL, line) or 0)
         free = max(0, limit - running) if limit > 0 else 0
-        rows = await self._db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", line, max(free, shown, 1))
+        grouped = self._grouped(line)
+        if grouped:
+            rows = await self._db.fetch(WAITING_PARTIES_SQL, line)
+        else:
+            rows = await self._db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", line, max(free, shown, 1))
         parties = [_party(row) for row in rows]
-        starting = turns(parties, free, cap)
-        order = turns(parties, shown)
+        starting = turns(parties, free, cap, grouped=grouped)
+        order = turns(parties, shown, grouped=grouped)
         wanted = {p.key: max(starting.count(p.key), order.count(p.key)) for p in parties}
         wanted = {party: n for party, n in wanted.items() if n > 0}
         if not wanted:

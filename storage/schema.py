@@ -675,6 +675,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_party_waiting ON jobs (line, team_id, user_id, arrival) WHERE state IN ('accepted', 'queued');
     CREATE INDEX jobs_line_in_flight ON jobs (line) WHERE state IN ('submitting', 'pending', 'processing');
     """,
+    """
+    -- A job's Enterprise Grid org (issue 25; '' outside Grid): its later work (polls, delivery, reports) finds
+    -- an org-wide install's token from the job itself, after any restart, and an org-wide uninstall ends the
+    -- unfinished jobs of every workspace of the org (jobs_org_unfinished: the org's open jobs alone).
+    ALTER TABLE jobs ADD COLUMN enterprise_id TEXT NOT NULL DEFAULT '';
+    CREATE INDEX jobs_org_unfinished ON jobs (enterprise_id, created_at, id)
+        WHERE enterprise_id <> '' AND finalized = 0;
+    """,
 )
 
 

@@ -52,7 +52,11 @@ CHANNEL_LIMITS_SQL = (
 )
 # The jobs of the account that hold quota since a moment (24 hours ago), and the oldest of them: the
 # account's own daily limit. Through jobs_created, a day's rows at most.
-ACCOUNT_USAGE_SQL = f"SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM jobs WHERE created_at >= ? AND {HOLDS_QUOTA}"
+# One Perf key's jobs (its line: bot.domain.line; issue 25): Perf's daily cap is per key, never over every
+# workspace's keys at once.
+ACCOUNT_USAGE_SQL = (
+    f"SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM jobs WHERE line = ? AND created_at >= ? AND {HOLDS_QUOTA}"
+)
 
 
 def channel_limits_from_row(row: Row) -> ChannelLimits:
@@ -67,9 +71,10 @@ class UsageQueries(StoreBase):
         channel_jobs, channel_cost = (int(channel.rows[0][1]), int(channel.rows[0][2])) if channel.rows else (0, 0)
         return Usage(channel_jobs, channel_cost, int(user.rows[0][1]) if user.rows else 0)
 
-    async def account_usage(self, since: float) -> tuple[int, float]:
-        """The account's jobs that hold quota made since `since`, and when the oldest of them was (0: none)."""
-        row = await self._db.fetchrow(ACCOUNT_USAGE_SQL, since)
+    async def account_usage(self, since: float, line: str = "") -> tuple[int, float]:
+        """The jobs that hold quota made since `since` on one Perf key's `line` ("": the operator's key), and
+        when the oldest of them was (0: none)."""
+        row = await self._db.fetchrow(ACCOUNT_USAGE_SQL, line, since)
         return (int(row[0]), float(row[1])) if row else (0, 0.0)
 
     async def channel_limits(self, team_id: str, channel_id: str) -> ChannelLimits | None:

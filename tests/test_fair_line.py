@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.domain.job import IN_FLIGHT_STATES, WAITING_STATES, JobState
-from bot.domain.line import Party, party_of, place_in_line, turns
+from bot.domain.job import IN_FLIGHT_STATES, WAITING_STATES, Job, JobState
+from bot.domain.line import GROUP_PLACES_PLAYED, Party, first_turn, party_of, place_in_group_line, place_in_line, turns
 from storage.db import Store
 from tests.conftest import CHANNEL, MakeBot
 from tests.fakes.jobs import stored_job
@@ -211,3 +211,71 @@ async def test_an_upgraded_database_s_line_keeps_its_waiting_jobs_first_come_fir
         assert await old.places_in_line(queued) == {job.id: place for place, job in enumerate(queued, start=1)}
     finally:
         await old.close()
+
+
+# --- many workspaces on the operator's shared line (issue 25) -----------------------------------------------
+
+
+async def _fill_one_slot(store: Store, waiting: list[Job], limit: int, now: float) -> Job | None:
+    """The job the next free slot goes to, as the bot's line tries each waiting one: the one claim_slot grants."""
+    for job in sorted(waiting, key=lambda j: j.arrival or 0):
+        if job.state in WAITING_STATES and await store.claim_slot(job, limit, now):
+            return job
+    return None
+
+
+@pytest.mark.parametrize("shared", [True, False])
+async def test_a_workspaces_burst_does_not_hold_back_anothers_single_job(store: Store, shared: bool) -> None:
+    store.workspaces_share_line = shared
+    burst = [
+        stored_job(id=f"vb_a{person:02d}{n}", team_id="TAAAA", user_id=f"UA{person:02d}", created_at=float(n))
+        for person in range(10)
+        for n in range(3)
+    ]
+    for job in burst:
+        assert await store.insert_job(job)
+    for second in range(5):  # the account's 5 slots, all taken by workspace A's burst
+        assert await _fill_one_slot(store, burst, 5, 10.0 + second) is not None
+    single = stored_job(id="vb_b000", team_id="TBBBB", user_id="UB00", created_at=20.0)
+    assert await store.insert_job(single)
+    assert await store.places_in_line([single]) == {single.id: 1 if shared else 6}
+
+    finished = next(job for job in burst if job.state == JobState.SUBMITTING)
+    await store.update_job(finished, state=JobState.DELIVERED)
+    first = await _fill_one_slot(store, [*burst, single], 5, 30.0)
+    if shared:  # many workspaces: B's one job takes the next free slot
+        assert first is single
+    else:  # one workspace's line, person by person: A's five people not yet served come first
+        assert first is not None and first.team_id == "TAAAA"
+    await assert_parties_match_the_jobs(store)
+
+
+async def test_on_the_shared_line_turns_alternate_workspaces_then_people(store: Store) -> None:
+    store.workspaces_share_line = True
+    jobs = [
+        stored_job(id=f"vb_{team}{user}{n}", team_id=f"T{team}", user_id=f"U{user}", created_at=float(i))
+        for i, (team, user, n) in enumerate(
+            [("A", "1", 0), ("A", "1", 1), ("A", "2", 0), ("A", "2", 1), ("B", "3", 0), ("B", "3", 1)]
+        )
+    ]
+    for job in jobs:
+        assert await store.insert_job(job)
+    order = []
+    for second in range(6):  # one slot, each job done before the next starts
+        claimed = await _fill_one_slot(store, jobs, 1, 10.0 + second)
+        assert claimed is not None
+        await store.update_job(claimed, state=JobState.DELIVERED)
+        order.append(claimed.id)
+    # Workspaces take turns (A, B, A, B, A…); within A, its two people take theirs (1, 2, 1, 2).
+    assert order == ["vb_A10", "vb_B30", "vb_A20", "vb_B31", "vb_A11", "vb_A21"]
+
+
+def test_a_shared_lines_places_are_played_out_near_the_head_and_counted_deep_in_line() -> None:
+    # Workspace A: two people with 150 jobs each; workspace B: one person with 150. Never served, A's first.
+    a1, a2 = Party(":TA:U1", 0, 150, first_turn(1)), Party(":TA:U2", 0, 150, first_turn(2))
+    b = Party(":TB:U3", 0, 150, first_turn(3))
+    # Played out as if no job finished: A1, B, A2, B, A1, A2 (holding one at Perf each, fewer than B's two), B.
+    assert [place_in_group_line(b, n, [a1, a2, b]) for n in (1, 2, 3)] == [2, 4, 7]
+    assert place_in_group_line(a2, 1, [a1, a2, b]) == 3
+    # Beyond the places played out, a count, never before them.
+    assert place_in_group_line(b, 140, [a1, a2, b]) > GROUP_PLACES_PLAYED

@@ -19,6 +19,7 @@ from bot.clients.slack_workspaces import (
     acting_for,
     current_workspace,
 )
+from bot.domain.settings import Settings
 from bot.runtime.config import ConfigError, load_settings
 from bot.runtime.logs import RedactSecrets
 from storage.secrets import generate_key
@@ -111,13 +112,13 @@ async def test_a_grid_workspace_is_served_by_its_orgs_org_wide_install_also_for_
     tokens = InstalledTokens(installed.find_bot, monotonic=Clock())
     from_a_request = WorkspaceRef(team_id="T0009", enterprise_id="E0001", is_enterprise_install=True)
     assert await tokens.token_for(from_a_request) == "xoxb-org"
-    # A job's later step knows only its team: the org is remembered from the request.
-    assert await tokens.token_for(WorkspaceRef(team_id="T0009")) == "xoxb-org"
-    assert tokens.teams_of("E0001") == ["T0009"]
-    tokens.forget("E0001", None)  # the org uninstalled: every workspace of it goes
+    # A job's later step names its team and the org the job recorded, in any process: no memory of requests.
+    later = InstalledTokens(installed.find_bot, monotonic=Clock())
+    assert await later.token_for(WorkspaceRef(team_id="T0009", enterprise_id="E0001")) == "xoxb-org"
+    later.forget("E0001", None)  # the org uninstalled: every workspace of it goes
     del installed.bots[("E0001", None)]
     with pytest.raises(NotInstalled):
-        await tokens.token_for(WorkspaceRef(team_id="T0009"))
+        await later.token_for(WorkspaceRef(team_id="T0009", enterprise_id="E0001"))
 
 
 async def test_one_workspace_is_the_same_path_with_one_token_and_one_set_of_buckets() -> None:
@@ -197,3 +198,23 @@ def test_a_workspaces_token_is_redacted_by_its_shape(token: str) -> None:
     record = logging.LogRecord("slack_sdk", logging.DEBUG, __file__, 1, "body: %s", ({"access_token": token},), None)
     RedactSecrets(()).filter(record)
     assert token not in record.getMessage() and "redacted" in record.getMessage()
+
+
+def test_many_workspaces_run_without_an_operator_perf_key_one_workspace_does_not() -> None:
+    keyless = {k: v for k, v in MANY.items() if k != "PERF_API_KEY"}
+    settings = load_settings({**keyless, "VIDEOBOT_ENCRYPTION_KEY": generate_key()}, dotenv_path=None)
+    assert settings.many_workspaces and settings.perf_api_key == ""
+    [line] = asyncio.run(_perf_check_line(settings))
+    assert line == "ok   perf: no operator key: workspaces pay with their own"
+
+    single = {k: v for k, v in BASE.items() if k != "PERF_API_KEY"}
+    with pytest.raises(ConfigError) as no_key:
+        load_settings({**single, "SLACK_BOT_TOKEN": "xoxb-1-abc"}, dotenv_path=None)
+    assert any(line.startswith("PERF_API_KEY is not set") for line in no_key.value.problems)
+
+
+async def _perf_check_line(settings: Settings) -> list[str]:
+    """`videobot check`'s Perf line, as the operator reads it."""
+    from bot.runtime import ops
+
+    return [line.render() for line in [await ops._check_perf(settings)]]

@@ -132,9 +132,6 @@ class InstalledTokens:
         self._ttl = ttl_seconds
         self._now = monotonic
         self._cache: dict[str, _Cached] = {}
-        # team → its Grid org, as requests name them: a job records only its team, and a workspace served by
-        # its org's org-wide install is found through the org. (In memory: the rows of #25 carry the org.)
-        self._orgs: dict[str, tuple[str, bool]] = {}
         # Store lookups made (tests and the benchmark read it: after warm-up, none per request).
         self.lookups = 0
 
@@ -142,11 +139,6 @@ class InstalledTokens:
         """The installed bot serving `workspace`: its own install, else its Grid org's org-wide install."""
         if not workspace.team_id and not workspace.enterprise_id:
             return None
-        if workspace.enterprise_id and workspace.team_id:
-            self._orgs[workspace.team_id] = (workspace.enterprise_id, workspace.is_enterprise_install)
-        elif workspace.team_id in self._orgs:
-            enterprise, org_wide = self._orgs[workspace.team_id]
-            workspace = WorkspaceRef(workspace.team_id, enterprise, org_wide)
         cached = self._cache.get(workspace.key)
         if cached is not None and cached.until > self._now():
             return cached.bot
@@ -181,10 +173,6 @@ class InstalledTokens:
     def refused(self, workspace: WorkspaceRef, error: str) -> None:
         if error in GONE_TOKEN_ERRORS:
             self.forget(workspace.enterprise_id, workspace.team_id)
-
-    def teams_of(self, enterprise_id: str) -> list[str]:
-        """The workspaces of a Grid org this replica has served (an org-wide uninstall ends their jobs)."""
-        return [team for team, (enterprise, _) in self._orgs.items() if enterprise == enterprise_id]
 
     def forget(self, enterprise_id: str | None, team_id: str | None) -> None:
         """Drop what is cached for this install (and, for an org, for each of its workspaces)."""

@@ -143,6 +143,9 @@ class Job:
     # slots. "" is the operator's PERF_API_KEY (shared by every workspace without a key of its own); a team
     # id is that workspace's own key. Set at admission from the key that will pay (bot.domain.perf_keys).
     line: str = ""
+    # Its workspace's Enterprise Grid org ("" outside Grid), as the request that made it named it (issue 25):
+    # what later work needs to find an org-wide install's token.
+    enterprise_id: str = ""
 
     @property
     def compared(self) -> list[tuple[str, str]]:

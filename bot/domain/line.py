@@ -11,9 +11,17 @@ Perf's limits are per key (issue 25), so there is one line per key, named by `LI
 operator's PERF_API_KEY, which every workspace without a key of its own shares, else the team whose own
 key it is. Each line has its own slots and its own turns: workspaces with their own keys never wait on each
 other. A party is a person within one line, so the same person's jobs on two keys (a key set while some
-waited) are two parties; on the operator's line, shared by several workspaces, the turns go person by
-person across them, so one workspace's burst holds back another's single job by one turn at most per
-person ahead of it.
+waited) are two parties.
+
+The operator's line is shared by every workspace without a key of its own. With many workspaces its turns
+are *grouped* by workspace (`grouped=True`): a slot taken by one person of a workspace is a turn taken by
+the whole workspace (every party of it on that line moves after every turn given so far, keeping its
+order among them, the claimant last: `group_turns`), so at the same number of jobs
+at Perf the workspace served least recently goes first, and within a workspace its people still go by
+fewest at Perf, then served least recently. One workspace's burst (ten people, three jobs each) therefore
+holds back another's single job by no more than the slot being given now: the newcomer's party is never
+served, so its turn is below every party of a workspace served since. A workspace's own key's line is
+its alone, and stays person by person.
 
 `PARTY_COLUMNS` is the one place that says so: the jobs table's columns the line groups jobs by (storage's
 index and the `line_parties` summary are keyed by them, line first), and `party_of` their values as one key.
@@ -49,6 +57,17 @@ def party_values(key: str) -> tuple[str, ...]:
     return values
 
 
+def group_of(party: str) -> str:
+    """The workspace a party's turns are grouped under on a shared line: its line and team."""
+    line, team, _ = party_values(party)
+    return f"{line}{PARTY_SEPARATOR}{team}"
+
+
+def group_prefix(party: str) -> str:
+    """The start every party key of `party`'s workspace on its line shares ("line:team:")."""
+    return group_of(party) + PARTY_SEPARATOR
+
+
 def line_of(party: str) -> str:
     """The line (Perf key) a party's key names."""
     return party_values(party)[0]
@@ -72,11 +91,15 @@ class Party:
     turn: int  # lower: served less recently
 
 
-def turns(parties: Iterable[Party], slots: int, cap: int = 0) -> list[str]:
+def turns(parties: Iterable[Party], slots: int, cap: int = 0, grouped: bool = False) -> list[str]:
     """The parties the next `slots` slots go to, in order, as if no job finished meanwhile.
 
     `cap` (0: none): a party holding `cap` slots gets no more. The first `slots` turns only ever go to
-    the first `slots` parties in (running, turn) order, so a caller need read no more of them."""
+    the first `slots` parties in (running, turn) order, so a caller need read no more of them; `grouped`
+    (a shared line, see the module): a turn is taken by the party's whole workspace, and the caller passes
+    every waiting party of the line."""
+    if grouped:
+        return list(_grouped_turns(parties, cap, slots))
     heap = [(p.running, p.turn, p.key, p.waiting) for p in parties if p.waiting > 0 and (cap <= 0 or p.running < cap)]
     heapq.heapify(heap)
     given = max((p[1] for p in heap), default=0)
@@ -88,6 +111,53 @@ def turns(parties: Iterable[Party], slots: int, cap: int = 0) -> list[str]:
         if waiting > 1 and (cap <= 0 or running + 1 < cap):
             heapq.heappush(heap, (running + 1, given, key, waiting - 1))
     return chosen
+
+
+def _grouped_turns(parties: Iterable[Party], cap: int, slots: int) -> Iterable[str]:
+    """`turns` on a shared line, played out: each pick gives its workspace's parties the new turn. A few
+    picks over the waiting parties of one line (one row a person, not a job)."""
+    state = {p.key: [p.running, p.turn, p.waiting] for p in parties if p.waiting > 0}
+    given = max((s[1] for s in state.values()), default=0)
+    for _ in range(slots):
+        ready = [(s[0], s[1], key) for key, s in state.items() if s[2] > 0 and (cap <= 0 or s[0] < cap)]
+        if not ready:
+            return
+        _, _, key = min(ready)
+        yield key
+        group = group_prefix(key)
+        others = sorted((s[1], other) for other, s in state.items() if other.startswith(group) and other != key)
+        for party, turn in group_turns(given, [other for _, other in others], key).items():
+            state[party][1] = turn
+        given = state[key][1]
+        state[key][0] += 1
+        state[key][2] -= 1
+
+
+def group_turns(highest: int | None, others: Sequence[str], claimant: str) -> dict[str, int]:
+    """The turns a workspace's parties take when `claimant` takes a slot on a shared line: every one after
+    every turn given so far, the others keeping their order among themselves (`others`, least recently
+    served first), the claimant last."""
+    base = next_turn(highest)
+    given = {party: base + rank for rank, party in enumerate(others)}
+    given[claimant] = base + len(others)
+    return given
+
+
+# How far a shared line's places are played out (each pick costs a pass over its waiting parties); a job
+# deeper in line is shown the count `place_in_line` gives, the same order but for the workspaces' turns.
+GROUP_PLACES_PLAYED = 200
+
+
+def place_in_group_line(party: Party, nth: int, parties: Sequence[Party]) -> int:
+    """`place_in_line` on a shared line (grouped turns): played out up to `party`'s `nth` job, when within
+    GROUP_PLACES_PLAYED; counted as `place_in_line` does beyond."""
+    seen = 0
+    for place, key in enumerate(_grouped_turns(parties, 0, GROUP_PLACES_PLAYED), start=1):
+        if key == party.key:
+            seen += 1
+            if seen == nth:
+                return place
+    return max(GROUP_PLACES_PLAYED + 1, place_in_line(party, nth, parties))
 
 
 def place_in_line(party: Party, nth: int, others: Sequence[Party]) -> int:

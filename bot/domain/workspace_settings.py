@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.catalogue import usd
 from bot.domain.settings import Settings
@@ -58,6 +59,24 @@ def _channel(text: str) -> str:
     if len(ids) != 1:
         raise BadValue("one channel (#approvals, or an ID such as C0123ABCD), or `none`")
     return ids[0]
+
+
+def _clock_time(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*([01]?\d|2[0-3])[:.h]([0-5]\d)\s*", text)
+    if match is None:
+        raise BadValue("a time of day as HH:MM, 24-hour (such as 09:00 or 17:30)")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _timezone(text: str) -> str:
+    name = text.strip()
+    try:
+        if not name or name.startswith(("/", ".")) or ".." in name:
+            raise ValueError(name)
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise BadValue("a time zone name such as Europe/Paris, America/New_York or UTC") from None
+    return name
 
 
 def _show_count(value: Any) -> str:
@@ -152,6 +171,32 @@ OVERRIDABLE: dict[str, Overridable] = {
             "the channels videobot works in",
             _channels,
             _show_channels,
+        ),
+        # The daily report (issue 25): with many workspaces the operator's VIDEOBOT_REPORT_CHANNEL names a
+        # channel of no workspace in particular, so a workspace-wide summary goes only where its admins say.
+        Overridable(
+            "report-channel",
+            "report_channel",
+            "VIDEOBOT_REPORT_CHANNEL",
+            "where the workspace-wide daily report goes",
+            _channel,
+            _show_channel,
+        ),
+        Overridable(
+            "report-time",
+            "report_time",
+            "VIDEOBOT_REPORT_TIME",
+            "when the daily reports go out, in the workspace's time zone",
+            _clock_time,
+            lambda v: f"{int(v[0]):02d}:{int(v[1]):02d}",
+        ),
+        Overridable(
+            "timezone",
+            "timezone",
+            "VIDEOBOT_TIMEZONE",
+            "the time zone of the workspace's days (quotas, reports)",
+            _timezone,
+            str,
         ),
     )
 }

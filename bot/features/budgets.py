@@ -22,6 +22,7 @@ from bot.domain.quotas import Day
 from bot.domain.settings import Settings
 from bot.features.people import NamedAnswers, People
 from bot.jobs.quotas import Quotas
+from bot.jobs.workspace_settings import WorkspaceSettings
 from storage.db import Store
 from storage.spend import CHANNEL, MODEL, USER, WORKSPACE
 
@@ -46,6 +47,7 @@ class _Budget:
     period: Day
     allowed_micros: int
     post_in: str
+    timezone: str  # the workspace's (its admins' `timezone`, else VIDEOBOT_TIMEZONE)
 
 
 class BudgetWatch:
@@ -58,7 +60,10 @@ class BudgetWatch:
         slack: SlackGateway,
         clock: Clock,
         settings: Settings,
+        settings_for: WorkspaceSettings | None = None,
     ) -> None:
+        """`settings_for`: each workspace's own settings (its budgets, time zone and report channel)."""
+        self._settings_for = settings_for
         self._store = store
         self._quotas = quotas
         self._people = people
@@ -98,20 +103,29 @@ class BudgetWatch:
         held = await self._store.awaiting_approval_micros(team_id, channel, budget.period.bounds)
         return spent.cost_micros - held
 
+    async def _for(self, team_id: str) -> tuple[Settings, Quotas]:
+        """The settings that apply to `team_id` (its admins' over the operator's), and its quotas."""
+        if self._settings_for is None:
+            return self._settings, self._quotas
+        settings = await self._settings_for.for_team(team_id)
+        return settings, (self._quotas if settings is self._settings else Quotas(self._store, settings))
+
     async def _budgets_of(self, job: Job) -> list[_Budget]:
-        limits = await self._quotas.limits(job.team_id, job.channel_id)
-        day, month = self._quotas.today(job.created_at), self._quotas.this_month(job.created_at)
-        channel = job.channel_id
-        workspace_in = self._settings.report_channel or channel
+        settings, quotas = await self._for(job.team_id)
+        limits = await quotas.limits(job.team_id, job.channel_id)
+        day, month = quotas.today(job.created_at), quotas.this_month(job.created_at)
+        channel, tz = job.channel_id, settings.timezone
+        # The workspace's report channel (with many workspaces, only one its admins set), else the job's.
+        workspace_in = settings.report_channel or channel
         budgets = [
-            _Budget("channel_day", CHANNEL, channel, day, limits.daily_budget_micros, channel),
-            _Budget("channel_month", CHANNEL, channel, month, limits.monthly_budget_micros, channel),
-            _Budget("workspace_month", WORKSPACE, "", month, limits.workspace_monthly_micros, workspace_in),
+            _Budget("channel_day", CHANNEL, channel, day, limits.daily_budget_micros, channel, tz),
+            _Budget("channel_month", CHANNEL, channel, month, limits.monthly_budget_micros, channel, tz),
+            _Budget("workspace_month", WORKSPACE, "", month, limits.workspace_monthly_micros, workspace_in, tz),
         ]
         return [b for b in budgets if b.allowed_micros]
 
     def _notice(self, budget: _Budget, spent: int, now: float) -> messages.Message:
-        tz = self._settings.timezone
+        tz = budget.timezone
         resets = (
             messages.resets_text(budget.period.end, now, tz)
             if budget.name == "channel_day"
@@ -155,13 +169,14 @@ class BudgetWatch:
         """`/video report month`: the month so far by channel, person and model, privately. Each channel's and
         person's spend (private channels' too) only for admins and approvers, as App Home; others see their own."""
         now = self._clock.now()
-        month = self._quotas.this_month(now)
+        settings, quotas = await self._for(team_id)
+        month = quotas.this_month(now)
         total = await self._store.spent(team_id, WORKSPACE, "", month.bounds)
         by_model = await self._store.spent_by_id(team_id, MODEL, month.bounds)
         models = [messages.Spending(k, s.jobs, s.cost_micros) for k, s in by_model]
         budget = messages.MonthBudget(
-            resets=messages.month_resets_text(month.end, now, self._settings.timezone),
-            allowed_micros=self._settings.monthly_budget_micros,
+            resets=messages.month_resets_text(month.end, now, settings.timezone),
+            allowed_micros=settings.monthly_budget_micros,
             awaiting_micros=await self._store.awaiting_approval_micros(team_id, None, month.bounds),
         )
         everyone = messages.Spending("", total.jobs, total.cost_micros)

@@ -16,14 +16,20 @@ from bot.clients.slack import SlackCallError, SlackGateway
 from bot.clients.slack_workspaces import WorkspaceRef, acting_for
 from bot.domain.clock import Clock
 from bot.domain.job import Job
+from bot.domain.perf_keys import OPERATOR_LINE
 from bot.domain.quotas import Day, parse_limit
 from bot.domain.reports import due_report_day, summarize
 from bot.domain.settings import Settings
 from bot.features.people import NamedAnswers, People
+from bot.jobs.perf_keys import PerfKeys
 from bot.jobs.quotas import Quotas
+from bot.jobs.workspace_settings import WorkspaceSettings
 from storage.db import Store
 
 log = logging.getLogger("videobot.reports")
+
+# Wide enough to hold the day due in any time zone (UTC-12 to UTC+14), at any report time.
+_ANY_ZONES_DAY = 3 * 86_400.0
 
 
 class ReportService:
@@ -36,7 +42,11 @@ class ReportService:
         slack: SlackGateway,
         clock: Clock,
         settings: Settings,
+        settings_for: WorkspaceSettings | None = None,
+        keys: PerfKeys | None = None,
     ) -> None:
+        """`settings_for`: each workspace's own settings (its limits, time zone, report channel and time);
+        `keys`: which Perf key pays for a workspace's jobs (its daily cap is that key's)."""
         self._store = store
         self._quotas = quotas
         self._people = people
@@ -44,14 +54,30 @@ class ReportService:
         self._slack = slack
         self._clock = clock
         self._settings = settings
+        self._settings_for = settings_for
+        self._keys = keys
+
+    async def _for(self, team_id: str) -> tuple[Settings, Quotas]:
+        """The settings that apply to `team_id` (its admins' over the operator's), and its quotas: what
+        its admissions enforce."""
+        if self._settings_for is None:
+            return self._settings, self._quotas
+        settings = await self._settings_for.for_team(team_id)
+        return settings, (self._quotas if settings is self._settings else Quotas(self._store, settings))
+
+    async def _line(self, team_id: str) -> str:
+        """The line of the Perf key paying for `team_id`'s jobs ("": the operator's)."""
+        key = await self._keys.for_team(team_id) if self._keys is not None else None
+        return key.line if key is not None else OPERATOR_LINE
 
     async def quota(self, team_id: str, channel_id: str, user_id: str) -> messages.Message:
         now = self._clock.now()
-        day = self._quotas.today(now)
-        limits = await self._quotas.limits(team_id, channel_id)
-        usage = await self._quotas.usage(team_id, channel_id, user_id, now)
-        month = self._quotas.this_month(now)
-        return messages.quota_status(limits, usage, day, now, self._settings.timezone, month)
+        settings, quotas = await self._for(team_id)
+        day = quotas.today(now)
+        limits = await quotas.limits(team_id, channel_id)
+        usage = await quotas.usage(team_id, channel_id, user_id, now, await self._line(team_id))
+        month = quotas.this_month(now)
+        return messages.quota_status(limits, usage, day, now, settings.timezone, month)
 
     async def set_quota(self, team_id: str, channel_id: str, user_id: str, value: str) -> messages.Message:
         change = parse_limit(value)
@@ -65,7 +91,8 @@ class ReportService:
         if not person.runs_the_workspace:
             log.info("event=quota_change_refused channel=%s user=%s", channel_id, user_id)
             return messages.quota_admins_only()
-        limits = await self._quotas.change(team_id, channel_id, change, user_id, self._clock.now())
+        _settings, quotas = await self._for(team_id)
+        limits = await quotas.change(team_id, channel_id, change, user_id, self._clock.now())
         log.info(
             "event=quota_changed channel=%s user=%s daily_jobs=%d daily_budget_micros=%d",
             channel_id,
@@ -80,12 +107,13 @@ class ReportService:
     ) -> messages.Message:
         """The channel's day; names Slack has not told the bot yet follow through `response_url`."""
         now = self._clock.now()
-        day = self._quotas.today(now)
+        settings, quotas = await self._for(team_id)
+        day = quotas.today(now)
         jobs = await self._store.jobs(team_id=team_id, channel_id=channel_id, since=day.start, until=day.end)
         report = summarize(jobs, day.label)
-        limits = await self._quotas.limits(team_id, channel_id)
+        limits = await quotas.limits(team_id, channel_id)
         usage = await self._store.usage(team_id, channel_id, user_id, day.bounds)
-        tz = self._settings.timezone
+        tz = settings.timezone
         return await self._named.answer(
             [p.user_id for p in report.people],
             lambda names: messages.usage_report(report, names, limits, usage, day, now, tz),
@@ -98,17 +126,27 @@ class ReportService:
         now = self._clock.now()
         day = due_report_day(now, self._settings.timezone, self._settings.report_time)
         posted = 0
-        # Each workspace's reports, from its own jobs alone, sent with its own token (off any request).
-        for team_id in await self._store.workspaces_used(day.bounds):
-            with acting_for(WorkspaceRef(team_id=team_id)):
-                for channel_id in await self._store.channels_used(team_id, day.bounds):
+        # Each workspace's reports, from its own jobs alone, sent with its own token (off any request), on
+        # its own day (its time zone and report time: any workspace's due day ends within the last two).
+        since = (day.start, day.end) if self._settings_for is None else (now - _ANY_ZONES_DAY, now)
+        for team_id in await self._store.workspaces_used(since):
+            settings = self._settings
+            if self._settings_for is not None:
+                settings = await self._settings_for.for_team(team_id)
+            its_day = due_report_day(now, settings.timezone, settings.report_time)
+            enterprise_id = await self._store.enterprise_of(team_id)
+            with acting_for(WorkspaceRef(team_id=team_id, enterprise_id=enterprise_id)):
+                for channel_id in await self._store.channels_used(team_id, its_day.bounds):
                     jobs = await self._store.jobs(
-                        team_id=team_id, channel_id=channel_id, since=day.start, until=day.end
+                        team_id=team_id, channel_id=channel_id, since=its_day.start, until=its_day.end
                     )
-                    posted += await self._post_once(team_id, "channel", channel_id, day, jobs, now)
-                if self._settings.report_channel:
-                    jobs = await self._store.jobs(team_id=team_id, since=day.start, until=day.end)
-                    posted += await self._post_once(team_id, "workspace", self._settings.report_channel, day, jobs, now)
+                    posted += await self._post_once(team_id, "channel", channel_id, its_day, jobs, now)
+                if settings.report_channel:
+                    jobs = await self._store.jobs(team_id=team_id, since=its_day.start, until=its_day.end)
+                    if jobs:
+                        posted += await self._post_once(
+                            team_id, "workspace", settings.report_channel, its_day, jobs, now
+                        )
         log.info("event=reports_checked day=%s posted=%d", day.label, posted)
         return posted
 

@@ -134,7 +134,7 @@ class TakePoster:
             if job is not None and claim is not None:
                 taken += 1
                 # Off any request: its Slack calls are the job's workspace's (many workspaces, issue 25).
-                with acting_for(WorkspaceRef(team_id=job.team_id)):
+                with acting_for(WorkspaceRef(team_id=job.team_id, enterprise_id=job.enterprise_id)):
                     await self._finish(claim, job, None)
         return taken
 

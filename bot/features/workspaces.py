@@ -41,13 +41,11 @@ class WorkspaceRemoval:
         *,
         installations: AsyncInstallationStore | None = None,
         forget: Callable[[str | None, str | None], None] = lambda enterprise_id, team_id: None,
-        teams_of_org: Callable[[str], Sequence[str]] = lambda enterprise_id: (),
     ) -> None:
         self._store = store
         self._writer = JobWriter(store, clock, settings)
         self._installations = installations
         self._forget = forget
-        self._teams_of_org = teams_of_org
         self.on_workspace_gone: list[WorkspaceGone] = []
 
     async def uninstalled(self, enterprise_id: str | None, team_id: str | None, why: str) -> None:
@@ -55,8 +53,10 @@ class WorkspaceRemoval:
         if self._installations is not None:
             await self._installations.async_delete_all(enterprise_id=enterprise_id, team_id=team_id)
         self._forget(enterprise_id, team_id)
-        teams = [team_id] if team_id else list(self._teams_of_org(enterprise_id or ""))
-        ended = await self._end_jobs(teams)
+        if team_id:
+            ended = await self._end_jobs([team_id])
+        else:  # an org-wide install: every workspace of the org, as its jobs recorded it
+            ended = await self._end_all(await self._store.unfinished_jobs_of_org(enterprise_id or ""))
         log.info(
             "event=workspace_gone why=%s team=%s enterprise=%s jobs_ended=%d",
             why,
@@ -80,8 +80,11 @@ class WorkspaceRemoval:
         )
 
     async def _end_jobs(self, team_ids: Sequence[str]) -> int:
+        return await self._end_all(await self._store.unfinished_jobs_of_teams(team_ids))
+
+    async def _end_all(self, jobs: Sequence[Job]) -> int:
         ended = 0
-        for job in await self._store.unfinished_jobs_of_teams(team_ids):
+        for job in jobs:
             ended += await self._end(job)
         return ended
 

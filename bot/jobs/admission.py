@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 
 from bot import messages
+from bot.clients.slack_workspaces import current_workspace
 from bot.domain import drafts
 from bot.domain.approvals import needs_approval
 from bot.domain.clock import Clock
@@ -169,6 +170,7 @@ class Admission:
         )
         job.rerun_of = source.id
         job.remix = remix
+        job.enterprise_id = job.enterprise_id or source.enterprise_id  # its workspace's org, as its original's
         job.private = source.private or request.private  # a remix of a private job stays private
         # A rerun goes where its original is; one made private (a remix's "only me") to a DM, whose threads differ.
         job.thread_ts = None if job.private else source.thread_ts
@@ -296,9 +298,11 @@ class Admission:
         """The job of a request; a draft (`asked.draft`) runs the preview and keeps the settings asked for."""
         now = self._clock.now()
         request = drafts.draft_of(asked) if asked.draft else asked
+        acting = current_workspace()  # the request's workspace, with its Grid org
         return Job(
             id=new_job_id(now),
             team_id=team_id,
+            enterprise_id=acting.enterprise_id if acting.team_id == team_id else "",
             line=line,
             channel_id=channel_id,
             user_id=user_id,

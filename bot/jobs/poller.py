@@ -249,7 +249,8 @@ class Poller:
             try:
                 # Its Slack calls are its workspace's: that workspace's token (looked up as each call is
                 # sent) and its pacing buckets.
-                with acting_for(WorkspaceRef(team_id=job.team_id)):
+                # Its Grid org is the job's own (no in-memory map): an org-wide install serves it after a restart.
+                with acting_for(WorkspaceRef(team_id=job.team_id, enterprise_id=job.enterprise_id)):
                     await self._jobs.advance(job)
             finally:
                 slot.give_back()

@@ -69,15 +69,16 @@ class Quotas:
     def this_month(self, now: float) -> Day:
         return month_of(now, self._settings.timezone)
 
-    async def usage(self, team_id: str, channel_id: str, user_id: str, now: float) -> Usage:
+    async def usage(self, team_id: str, channel_id: str, user_id: str, now: float, line: str = "") -> Usage:
         """What the channel and the person used today, with the month's spend and the account's last 24 hours:
-        what `/video quota` shows (an admission reads the same inside its transaction)."""
+        what `/video quota` shows (an admission reads the same inside its transaction). `line`: the Perf key
+        paying for the workspace's jobs ("": the operator's), whose daily cap is its own."""
         day, month = self.today(now), self.this_month(now)
         base = await self._store.usage(team_id, channel_id, user_id, day.bounds)
         user = await self._store.spent(team_id, USER, user_id, day.bounds)
         channel_month = await self._store.spent(team_id, CHANNEL, channel_id, month.bounds)
         workspace_month = await self._store.spent(team_id, WORKSPACE, "", month.bounds)
-        account_jobs, oldest = await self._store.account_usage(now - ACCOUNT_WINDOW_SECONDS)
+        account_jobs, oldest = await self._store.account_usage(now - ACCOUNT_WINDOW_SECONDS, line)
         return dataclasses.replace(
             base,
             user_cost_micros=user.cost_micros,

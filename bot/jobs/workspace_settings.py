@@ -6,6 +6,8 @@ every `cache_seconds` (by the injected clock), and at once on the replica that c
 
 from __future__ import annotations
 
+import dataclasses
+
 from bot.domain import workspace_settings
 from bot.domain.clock import Clock
 from bot.domain.settings import Settings
@@ -23,7 +25,13 @@ class WorkspaceSettings:
         clock: Clock,
         cache_seconds: float = CACHE_SECONDS,
     ) -> None:
-        """`workspaces` None: no workspace has settings of its own (every one gets the operator's)."""
+        """`workspaces` None: no workspace has settings of its own (every one gets the operator's).
+
+        With many workspaces the operator's VIDEOBOT_REPORT_CHANNEL is no workspace's default: a channel id
+        of one workspace means nothing in another, so a workspace-wide report goes only to the channel its
+        admins set (`/video admin set report-channel`)."""
+        if settings.many_workspaces and settings.report_channel:
+            settings = dataclasses.replace(settings, report_channel="")
         self._settings = settings
         self._workspaces = workspaces
         self._clock = clock

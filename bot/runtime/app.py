@@ -89,6 +89,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
     async with contextlib.AsyncExitStack() as stack:
         store = await _open_store(stack, settings)
         metrics = Metrics()
+        store.workspaces_share_line = settings.many_workspaces  # the operator's line: turns by workspace first
         installs = build_installs(settings, store) if settings.many_workspaces else None
         perf, slack, media = await _open_clients(stack, settings, metrics, installs)
         yield _wire(stack, settings, clock, store, perf, slack, media, metrics, installs)
@@ -96,6 +97,10 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
 
 class MigrateFirst(Exception):
     """The schema is behind and the database too large to upgrade inside a start; the message says what to do."""
+
+
+# With many workspaces, how often the reports due at each workspace's own time are looked for.
+REPORTS_CHECK_SECONDS = 300.0
 
 
 async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> Store:
@@ -192,14 +197,18 @@ def _wire(
     # Before the gateway closes: progress posts on their way get their answer recorded.
     stack.push_async_callback(jobs.close, SLACK_EDITS_GRACE_SECONDS)
     jobs.on_delivered = metrics.job_delivered
-    budgets = BudgetWatch(store, quotas, people, named, slack, clock, settings)
+    budgets = BudgetWatch(store, quotas, people, named, slack, clock, settings, settings_for)
     stack.push_async_callback(budgets.wait_idle)
     jobs.on_state_change = _both(home.job_changed, budgets.job_changed)
     poller = Poller(store, jobs, clock, settings.poll_tick_seconds, settings.poll_concurrency, settings.lease_seconds)
     # Stopped before the database closes, however the block is left (serve() stops it earlier, with grace).
     stack.push_async_callback(poller.stop, 0.0)
-    reports = ReportService(store, quotas, people, named, slack, clock, settings)
+    reports = ReportService(store, quotas, people, named, slack, clock, settings, settings_for, keys)
     poller.run_daily(settings.report_time, settings.timezone, reports.post_due_reports)
+    if settings.many_workspaces:
+        # Each workspace's reports at its own time in its own zone (`/video admin set report-time`, `timezone`):
+        # looked for every few minutes; a day's report is claimed before it is posted, so it goes out once.
+        poller.run_every(REPORTS_CHECK_SECONDS, reports.post_due_reports)
     # At night, and once at start: retention's deletes and giving their space back, off every command's path.
     maintenance = Maintenance(store, clock, settings.retention_days)
     poller.run_daily(MAINTENANCE_TIME, settings.timezone, maintenance.run)
@@ -211,7 +220,6 @@ def _wire(
         settings,
         installations=installs.installations if installs is not None else None,
         forget=installs.tokens.forget if installs is not None else lambda enterprise_id, team_id: None,
-        teams_of_org=installs.tokens.teams_of if installs is not None else lambda enterprise_id: (),
     )
     # Its Perf key goes with its tokens (issue 25: "delete that workspace's tokens and Perf key at once").
     workspaces.on_workspace_gone.append(keys.workspace_gone)

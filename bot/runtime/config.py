@@ -128,7 +128,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv_path: str | N
             "",
         ),
         encryption_key=encryption_key,
-        perf_api_key=problems.check(lambda: _perf_api_key(get("PERF_API_KEY")), ""),
+        perf_api_key=problems.check(lambda: _perf_api_key(get("PERF_API_KEY"), many_workspaces=bool(client_id)), ""),
         perf_api_url=problems.check(
             lambda: _http_url("PERF_API_URL", get("PERF_API_URL", DEFAULT_PERF_API_URL)).rstrip("/"),
             DEFAULT_PERF_API_URL,
@@ -252,7 +252,11 @@ def _secret(name: str, value: str, what: str) -> str:
     return value
 
 
-def _perf_api_key(value: str) -> str:
+def _perf_api_key(value: str, many_workspaces: bool = False) -> str:
+    """Required with one workspace; optional with many (issue 25): without it each workspace pays with the
+    key its admins add, and a workspace without one is told how to add it."""
+    if many_workspaces and not value:
+        return ""
     return _secret("PERF_API_KEY", value, "set it to your Perf API key (pk_live_… or pk_test_…)")
 
 
