@@ -51,9 +51,7 @@ async def answer(
         return messages.workspace_setting_refused(messages.ADMIN_ONLY)
     known = workspace_settings.OVERRIDABLE.get(request.name)
     if known is None:
-        return messages.workspace_setting_refused(
-            messages.unknown_setting(request.name, list(workspace_settings.OVERRIDABLE))
-        )
+        return messages.unknown_setting(request.name, list(workspace_settings.OVERRIDABLE))
     if request.action == "unset":
         await settings_for.unset(team_id, request.name)
         log.info("event=workspace_setting_unset team=%s name=%s by=%s", team_id, request.name, user_id)
@@ -62,7 +60,7 @@ async def answer(
     try:
         value = known.parse(request.value)
     except workspace_settings.BadValue as exc:
-        return messages.workspace_setting_refused(messages.bad_setting_value(request.name, str(exc)))
+        return messages.bad_setting_value(request.name, str(exc))
     overrides = {**await settings_for.overrides(team_id), request.name: request.value}
     if workspace_settings.needs_someone_to_ask(workspace_settings.effective(settings_for.defaults, overrides)):
         return messages.workspace_setting_refused(messages.NOBODY_TO_ASK)
