@@ -16,7 +16,7 @@ from typing import Any
 from bot import messages
 from bot.domain.defaults import Effective, Skipped, Source
 from bot.domain.job import CancelOutcome, Decision, Job, JobState
-from bot.domain.presets import CHANNEL, PERSON, Preset
+from bot.domain.presets import CHANNEL, PERSON, NameProblem, Preset
 from bot.domain.quotas import ChannelNotAllowed, Day, Limits, QuotaExceeded, QuotaLimit, Setting, Usage
 from bot.domain.recall import ShowOutcome
 from bot.domain.reports import DayReport, PersonUsage
@@ -226,6 +226,8 @@ def every_surface() -> list[Shown]:
         messages.home_view([], 0, 0, [], "", "12月", messages.HomeSpending(days=[]), []),
     )
     _add_workspaces(add)
+    add("step_needs_runner", "text", messages.step_needs_runner)
+    add("step_needs_channel", "text", messages.step_needs_channel)
     add("preset_list", "message", messages.preset_list(_presets(), frozenset({"予告編"})))
     add("preset_list/empty", "message", messages.preset_list([], frozenset()))
     for scope in (PERSON, CHANNEL):
@@ -242,8 +244,9 @@ def every_surface() -> list[Shown]:
                 "message",
                 messages.preset_deleted("予告編", channel=scope == CHANNEL, existed=existed),
             )
-    add("preset_name_refused", "message", messages.preset_name_refused("", "", action="delete"))
-    add("preset_name_refused/save", "message", messages.preset_name_refused("a b", "—"))
+    add("preset_name_refused", "message", messages.preset_name_refused("", NameProblem.EMPTY, action="delete"))
+    for problem in NameProblem:
+        add(f"preset_name_refused/{problem}", "message", messages.preset_name_refused("a b", problem))
     add("preset_empty", "message", messages.preset_empty)
     add("preset_too_many", "message", messages.preset_too_many(20))
     add("presets_admins_only", "message", messages.presets_admins_only)
