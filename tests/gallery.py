@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot import messages
+from bot.domain import workspace_settings
 from bot.domain.defaults import Effective, Skipped, Source
 from bot.domain.job import CancelOutcome, Decision, Job, JobState
 from bot.domain.presets import CHANNEL, PERSON, NameProblem, Preset
@@ -401,10 +402,23 @@ def _page_text(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]*>", " ", page))
 
 
-# A workspace's own settings as `/video admin` lists them: (name, what it is, value, set by the workspace).
-SETTINGS_ROWS = [
-    ("channel-jobs", "チャンネルの1日の上限", "10", True),
-    ("monthly-budget", "ワークスペースの月予算", "$500.00", False),
+SETTING_VALUES: dict[str, Any] = {
+    "channel-jobs": 10,
+    "person-jobs": 1,
+    "channel-budget": 5_000_000,
+    "person-budget": 2_500_000,
+    "monthly-budget": 500_000_000,
+    "approval-over": 2_000_000,
+    "approval-channel": "C0APPROVE",
+    "allowed-channels": ("C0DESIGN", "C0OTHER1"),
+}
+
+
+# A workspace's own settings as `/video admin` lists them: (name, value, set by the workspace), each setting
+# with a value and without one (no limit, nobody, every channel).
+SETTINGS_ROWS: list[tuple[str, Any, bool]] = [
+    *((name, value, True) for name, value in SETTING_VALUES.items()),
+    *((name, type(value)(), False) for name, value in SETTING_VALUES.items()),
 ]
 
 
@@ -439,13 +453,15 @@ def _add_workspaces(add: Callable[[str, str, Any], None]) -> None:
             messages.workspace_settings_message(SETTINGS_ROWS, is_admin=admin),
         )
     add("workspace_settings_help", "text", messages.workspace_settings_help(SETTINGS_ROWS))
-    add("workspace_setting_changed", "message", messages.workspace_setting_changed("channel-jobs", "10"))
-    add(
-        "workspace_setting_changed/removed",
-        "message",
-        messages.workspace_setting_changed("channel-jobs", "20", removed=True),
-    )
+    for name, value in SETTING_VALUES.items():
+        add(f"workspace_setting_changed/{name}", "message", messages.workspace_setting_changed(name, value))
+        add(
+            f"workspace_setting_changed/{name}/removed",
+            "message",
+            messages.workspace_setting_changed(name, type(value)(), removed=True),
+        )
     for name in ("ADMIN_ONLY", "ADMIN_UNAVAILABLE", "NOBODY_TO_ASK"):
         add(f"workspace_setting_refused/{name}", "message", messages.workspace_setting_refused(getattr(messages, name)))
     add("unknown_setting", "message", messages.unknown_setting("ジョブ", ["channel-jobs", "monthly-budget"]))
-    add("bad_setting_value", "message", messages.bad_setting_value("channel-jobs", "整数"))
+    for expected in workspace_settings.Expected:
+        add(f"bad_setting_value/{expected}", "message", messages.bad_setting_value("channel-jobs", expected))

@@ -3,11 +3,13 @@ the answers to setting a key. A key is never shown back: only its last four char
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.messages._i18n import N_, _, slack_date
-from bot.messages._text import Message, context_block, escape, mrkdwn, private_answer
+from bot.domain.workspace_settings import Expected
+from bot.messages._i18n import N_, _, _n, listing, slack_date
+from bot.messages._text import Message, context_block, escape, mrkdwn, private_answer, usd
 
 PERF_KEY_ACTION_ID = "perf_key_open"
 PERF_KEY_CALLBACK_ID = "perf_key_form"
@@ -137,25 +139,48 @@ KEY_NO_STORE = N_(
 # --- a workspace's own settings: `/video admin`, `/video help`, App Home ------------------------------------
 
 
-def _described(what: str) -> str:
-    return escape(what[:1].upper() + what[1:])
+# What each setting a workspace may change is (bot/domain/workspace_settings.OVERRIDABLE names them).
+_WHAT = {
+    "channel-jobs": N_("Jobs a channel may start a day"),
+    "person-jobs": N_("Jobs a person may start a day"),
+    "channel-budget": N_("What a channel may spend a day"),
+    "person-budget": N_("What a person may spend a day"),
+    "monthly-budget": N_("What the workspace may spend a month"),
+    "approval-over": N_("A job estimated above this waits for an approver"),
+    "approval-channel": N_("Where approvers are asked"),
+    "allowed-channels": N_("The channels videobot works in"),
+}
 
 
-def settings_lines(rows: list[tuple[str, str, str, bool]]) -> str:
-    """What applies in this workspace: (name, what it is, value shown, whether the workspace set it) each."""
-    lines = [
-        "• "
-        + (
-            _("`{name}`: {value} (this workspace). {what}.", name=name, value=escape(value), what=_described(what))
-            if own
-            else _("`{name}`: {value}. {what}.", name=name, value=escape(value), what=_described(what))
-        )
-        for name, what, value, own in rows
-    ]
+def setting_value(name: str, value: Any) -> str:
+    """A workspace setting's value (as bot.domain.workspace_settings parses it) in the reader's words."""
+    match name:
+        case "channel-jobs" | "person-jobs":
+            return _n("{count} job", "{count} jobs", int(value)) if value else _("no limit")
+        case "channel-budget" | "person-budget" | "monthly-budget":
+            return usd(int(value)) if value else _("no limit")
+        case "approval-over":
+            return usd(int(value)) if value else _("no approval needed")
+        case "approval-channel":
+            return f"<#{escape(str(value))}>" if value else _("none")
+        case "allowed-channels":
+            return listing([f"<#{escape(str(c))}>" for c in value]) if value else _("every channel")
+    return escape(str(value))
+
+
+def settings_lines(rows: Sequence[tuple[str, Any, bool]]) -> str:
+    """What applies in this workspace: (name, its value, whether the workspace set it) each."""
+    lines = []
+    for name, value, own in rows:
+        values = {"name": name, "value": setting_value(name, value), "what": _(_WHAT[name]) if name in _WHAT else ""}
+        if own:
+            lines.append("• " + _("`{name}`: {value} (this workspace). {what}.", **values))
+        else:
+            lines.append("• " + _("`{name}`: {value}. {what}.", **values))
     return "\n".join(lines)
 
 
-def workspace_settings_message(rows: list[tuple[str, str, str, bool]], *, is_admin: bool) -> Message:
+def workspace_settings_message(rows: Sequence[tuple[str, Any, bool]], *, is_admin: bool) -> Message:
     """`/video admin`: every setting a workspace may change, as it applies here, and how to change it."""
     how = (
         _(
@@ -170,19 +195,21 @@ def workspace_settings_message(rows: list[tuple[str, str, str, bool]], *, is_adm
     return private_answer(f"{head}\n{settings_lines(rows)}\n\n{how}")
 
 
-def workspace_settings_help(rows: list[tuple[str, str, str, bool]]) -> str:
+def workspace_settings_help(rows: Sequence[tuple[str, Any, bool]]) -> str:
     """The lines `/video help` adds where a workspace has settings of its own."""
-    own = [row for row in rows if row[3]]
+    own = [row for row in rows if row[2]]
     if not own:
         return ""
     head = _("*This workspace's own settings* (`/video admin` shows them all):")
     return f"\n\n{head}\n" + settings_lines(own)
 
 
-def workspace_setting_changed(name: str, shown: str, *, removed: bool = False) -> Message:
+def workspace_setting_changed(name: str, value: Any, *, removed: bool = False) -> Message:
+    """`value`: the setting's, as bot.domain.workspace_settings parses it."""
+    shown = setting_value(name, value)
     if removed:
-        return private_answer(_("`{name}` is back to the default: {value}.", name=name, value=escape(shown)))
-    return private_answer(_("`{name}` is now {value} in this workspace.", name=name, value=escape(shown)))
+        return private_answer(_("`{name}` is back to the default: {value}.", name=name, value=shown))
+    return private_answer(_("`{name}` is now {value} in this workspace.", name=name, value=shown))
 
 
 def workspace_setting_refused(reason: str) -> Message:
@@ -207,8 +234,22 @@ def unknown_setting(name: str, known: list[str]) -> Message:
     )
 
 
-def bad_setting_value(name: str, expected: str) -> Message:
-    return private_answer(_("`{name}` takes {expected}.", name=escape(name), expected=expected))
+def _expected(expected: Expected) -> str:
+    match expected:
+        case Expected.COUNT:
+            return _("a whole number of jobs, 0 for no limit (such as 20)")
+        case Expected.DOLLARS:
+            return _("an amount in dollars, 0 for no limit (such as 25 or 12.50)")
+        case Expected.DOLLARS_RANGE:
+            return _("an amount between 0 (no limit) and 1000000 dollars")
+        case Expected.CHANNELS:
+            return _("channels (#design, or IDs such as C0123ABCD) separated by commas, or `all`")
+        case _:
+            return _("one channel (#approvals, or an ID such as C0123ABCD), or `none`")
+
+
+def bad_setting_value(name: str, expected: Expected) -> Message:
+    return private_answer(_("`{name}` takes {expected}.", name=escape(name), expected=_expected(expected)))
 
 
 NOBODY_TO_ASK = N_(
