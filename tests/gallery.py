@@ -229,6 +229,8 @@ def every_surface() -> list[Shown]:
     _add_workspaces(add)
     add("step_needs_runner", "text", messages.step_needs_runner)
     add("step_needs_channel", "text", messages.step_needs_channel)
+    for state in (JobState.FAILED, JobState.CANCELLED, JobState.UNKNOWN):
+        add(f"step_failed/{state}", "text", messages.step_failed(job(state)))
     add("preset_list", "message", messages.preset_list(_presets(), frozenset({"予告編"})))
     add("preset_list/empty", "message", messages.preset_list([], frozenset()))
     for scope in (PERSON, CHANNEL):

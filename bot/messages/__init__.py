@@ -33,6 +33,7 @@ from bot.messages._answers import (
     internal_error,
     models_message,
     status_message,
+    step_failed,
     step_needs_channel,
     step_needs_runner,
 )
@@ -317,6 +318,7 @@ __all__ = [
     "slack_locale",
     "speaking",
     "status_message",
+    "step_failed",
     "step_needs_channel",
     "step_needs_runner",
     "supported",

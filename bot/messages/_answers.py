@@ -246,6 +246,16 @@ def step_needs_runner() -> str:
     )
 
 
+def step_failed(job: Job) -> str:
+    """Why the workflow step that started `job` failed (Workflow Builder shows it to whoever ran it)."""
+    if job.state == JobState.CANCELLED:
+        return _("The video job was cancelled.")
+    if job.state == JobState.UNKNOWN:
+        return _("The connection to Perf broke while the job was sent; it may or may not have been made.")
+    error = job.error_message or _("unknown error")
+    return _("The video could not be made: {error}", error=error)
+
+
 def step_needs_channel() -> str:
     """Why a workflow step fails when it names no channel."""
     return _("The step needs the channel to post the video in.")
