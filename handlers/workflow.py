@@ -60,10 +60,10 @@ async def _start(
         return str(messages.command_error(request)["text"])
     channel_id, user_id = text("channel_id"), _runner(inputs.get("requester"))
     if not channel_id:
-        return "The step needs the channel to post the video in."
+        return messages.step_needs_channel()
     if not user_id:
         log.info("event=step_requester_refused execution=%s", execution_id)
-        return messages.STEP_NEEDS_RUNNER
+        return messages.step_needs_runner()
     # The inputs left empty take the requester's and the channel's defaults, as a typed command's would.
     effective = await services.defaults.apply(workspace_of(body), request, channel_id, user_id)
     if isinstance(effective, CommandError):

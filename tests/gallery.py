@@ -5,15 +5,19 @@ A new public message function belongs here too: the test that lists `bot.message
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from bot import messages
+from bot.domain import workspace_settings
 from bot.domain.defaults import Effective, Skipped, Source
 from bot.domain.job import CancelOutcome, Decision, Job, JobState
-from bot.domain.presets import CHANNEL, PERSON, Preset
+from bot.domain.presets import CHANNEL, PERSON, NameProblem, Preset
 from bot.domain.quotas import ChannelNotAllowed, Day, Limits, QuotaExceeded, QuotaLimit, Setting, Usage
 from bot.domain.recall import ShowOutcome
 from bot.domain.reports import DayReport, PersonUsage
@@ -222,6 +226,11 @@ def every_surface() -> list[Shown]:
         "view",
         messages.home_view([], 0, 0, [], "", "12月", messages.HomeSpending(days=[]), []),
     )
+    _add_workspaces(add)
+    add("step_needs_runner", "text", messages.step_needs_runner)
+    add("step_needs_channel", "text", messages.step_needs_channel)
+    for state in (JobState.FAILED, JobState.CANCELLED, JobState.UNKNOWN):
+        add(f"step_failed/{state}", "text", messages.step_failed(job(state)))
     add("preset_list", "message", messages.preset_list(_presets(), frozenset({"予告編"})))
     add("preset_list/empty", "message", messages.preset_list([], frozenset()))
     for scope in (PERSON, CHANNEL):
@@ -238,8 +247,9 @@ def every_surface() -> list[Shown]:
                 "message",
                 messages.preset_deleted("予告編", channel=scope == CHANNEL, existed=existed),
             )
-    add("preset_name_refused", "message", messages.preset_name_refused("", "", action="delete"))
-    add("preset_name_refused/save", "message", messages.preset_name_refused("a b", "—"))
+    add("preset_name_refused", "message", messages.preset_name_refused("", NameProblem.EMPTY, action="delete"))
+    for problem in NameProblem:
+        add(f"preset_name_refused/{problem}", "message", messages.preset_name_refused("a b", problem))
     add("preset_empty", "message", messages.preset_empty)
     add("preset_too_many", "message", messages.preset_too_many(20))
     add("presets_admins_only", "message", messages.presets_admins_only)
@@ -386,3 +396,74 @@ def _home() -> Any:
     showcased = [messages.Showcased(jobs[0], "U0BOB001", "C0SHOW01", "1700000000.000200")]
     usage = [messages.ChannelUsage("C0DESIGN", 3, 900_000, 10), messages.ChannelUsage("C0OTHER1", 1, 100_000, 0)]
     return messages.home_view(jobs, 400_000, 8_000_000, usage, "https://acme.slack.com", "1月", spending, showcased)
+
+
+def _page_text(page: str) -> str:
+    """What a person reads on an install page: its text without the markup and the style sheet."""
+    page = re.sub(r"<code>(.*?)</code>", r"`\1`", re.sub(r"(?s)<style>.*?</style>", "", page))  # code as in Slack
+    return html.unescape(re.sub(r"<[^>]*>", " ", page))
+
+
+SETTING_VALUES: dict[str, Any] = {
+    "channel-jobs": 10,
+    "person-jobs": 1,
+    "channel-budget": 5_000_000,
+    "person-budget": 2_500_000,
+    "monthly-budget": 500_000_000,
+    "approval-over": 2_000_000,
+    "approval-channel": "C0APPROVE",
+    "allowed-channels": ("C0DESIGN", "C0OTHER1"),
+}
+
+
+# A workspace's own settings as `/video admin` lists them: (name, value, set by the workspace), each setting
+# with a value and without one (no limit, nobody, every channel).
+SETTINGS_ROWS: list[tuple[str, Any, bool]] = [
+    *((name, value, True) for name, value in SETTING_VALUES.items()),
+    *((name, type(value)(), False) for name, value in SETTING_VALUES.items()),
+]
+
+
+def _add_workspaces(add: Callable[[str, str, Any], None]) -> None:
+    """Many workspaces (issue 25): the install pages, a workspace's Perf key and its own settings."""
+    add("install_success_page", "text", _page_text(messages.install_success_page("ワークスペース", org_wide=False)))
+    add("install_success_page/unnamed", "text", _page_text(messages.install_success_page("", org_wide=False)))
+    add("install_success_page/org", "text", _page_text(messages.install_success_page("組織", org_wide=True)))
+    add("install_success_page/org_unnamed", "text", _page_text(messages.install_success_page("", org_wide=True)))
+    for reason in ("access_denied", "invalid_browser", "invalid_state", "missing_code", "invalid_code",
+                   "storage_error", "something_new"):  # fmt: skip
+        add(f"install_failure_page/{reason}", "text", _page_text(messages.install_failure_page(reason, "/install")))
+    add("not_installed", "message", messages.not_installed)
+    add("no_perf_key", "message", messages.no_perf_key)
+    sections = {
+        "set": messages.key_section(ends_in="abcd", set_by="U0ALICE1", set_at=NOW, operator_pays=False, can_set=True),
+        "set_undated": messages.key_section(
+            ends_in="abcd", set_by="アリス", set_at=None, operator_pays=False, can_set=False
+        ),
+        "operator_pays": messages.key_section(ends_in=None, set_by=None, set_at=None, operator_pays=True, can_set=True),
+        "nobody_pays": messages.key_section(ends_in=None, set_by=None, set_at=None, operator_pays=False, can_set=False),
+    }
+    for name, blocks in sections.items():
+        add(f"key_section/{name}", "view", messages.home_view([], 0, 0, None, "", "1月", None, None, blocks))
+    add("perf_key_form", "view", messages.perf_key_form)
+    for name in ("KEY_EMPTY", "KEY_MALFORMED", "KEY_REFUSED", "KEY_NOT_CHECKED", "KEY_NOT_ALLOWED", "KEY_NO_STORE"):
+        add(f"perf_key_errors/{name}", "errors", messages.perf_key_errors(getattr(messages, name)))
+    for admin in (True, False):
+        add(
+            f"workspace_settings_message/{admin}",
+            "message",
+            messages.workspace_settings_message(SETTINGS_ROWS, is_admin=admin),
+        )
+    add("workspace_settings_help", "text", messages.workspace_settings_help(SETTINGS_ROWS))
+    for name, value in SETTING_VALUES.items():
+        add(f"workspace_setting_changed/{name}", "message", messages.workspace_setting_changed(name, value))
+        add(
+            f"workspace_setting_changed/{name}/removed",
+            "message",
+            messages.workspace_setting_changed(name, type(value)(), removed=True),
+        )
+    for name in ("ADMIN_ONLY", "ADMIN_UNAVAILABLE", "NOBODY_TO_ASK"):
+        add(f"workspace_setting_refused/{name}", "message", messages.workspace_setting_refused(getattr(messages, name)))
+    add("unknown_setting", "message", messages.unknown_setting("ジョブ", ["channel-jobs", "monthly-budget"]))
+    for expected in workspace_settings.Expected:
+        add(f"bad_setting_value/{expected}", "message", messages.bad_setting_value("channel-jobs", expected))

@@ -5,6 +5,7 @@ and repeated, ends the workspace's jobs and a reinstall starts clean. On both en
 
 from __future__ import annotations
 
+import contextlib
 import html
 import itertools
 import json
@@ -19,6 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot import messages
 from bot.domain.job import JobState
 from bot.runtime.installs import BOT_SCOPES
 from bot.runtime.web import build_slack_app
@@ -106,6 +108,12 @@ class Site:
 
 @pytest.fixture
 async def site(make_bot: MakeBot, fake_slack: FakeSlack) -> AsyncIterator[Site]:
+    async with serving(make_bot) as served:
+        yield served
+
+
+@contextlib.asynccontextmanager
+async def serving(make_bot: MakeBot, **settings: Any) -> AsyncIterator[Site]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     bot = await make_bot(
@@ -116,6 +124,7 @@ async def site(make_bot: MakeBot, fake_slack: FakeSlack) -> AsyncIterator[Site]:
         encryption_key=KEY,
         # One job at Perf at a time: a second job waits in line, certainly not sent, while the first is there.
         max_concurrent_jobs=1,
+        **settings,
     )
     runner = web.AppRunner(build_slack_app(bot.services, bot.bolt))
     await runner.setup()
@@ -192,6 +201,33 @@ async def test_a_failed_install_says_why_links_to_try_again_and_stores_nothing(
     status, page = await site.open(forged, f"{COOKIE}=forged")
     assert status == 401 and "was not installed" in page
     assert len(fake_slack.installs) == 1
+
+
+@pytest.mark.unlimited_slack
+async def test_the_install_pages_and_the_not_installed_answer_speak_the_deployments_language(
+    make_bot: MakeBot, fake_slack: FakeSlack
+) -> None:
+    """No person's language is known in the browser, nor for a workspace with no installation: they are in
+    VIDEOBOT_LANGUAGE's. The words are translated, then escaped: a workspace's name stays text, not markup."""
+    try:
+        async with serving(make_bot, language="de") as site:
+            globex = fake_slack.add_workspace("T0002", name="<b>Globex</b> & Co")
+            fake_slack.add_channel("CGLOBEX1", "T0002")
+            answer = await site.command("a paper boat", globex, "CGLOBEX1")
+            assert answer["text"].startswith("videobot ist in diesem Workspace nicht installiert")
+
+            fake_slack.authorize_as(globex)
+            fake_slack.deny_next_install = True
+            status, page, _ = await site.install()
+            assert '<html lang="de">' in page and "<title>videobot wurde nicht installiert</title>" in page
+            assert "Nichts wurde gespeichert." in page and ">Noch einmal versuchen</a>" in page
+
+            status, page, _ = await site.install()
+            assert status == 200 and '<html lang="de">' in page
+            assert "<p>videobot ist in <strong>&lt;b&gt;Globex&lt;/b&gt; &amp; Co</strong> installiert.</p>" in page
+            assert "<code>/video ein Papierboot auf einer verregneten Straße</code>" in page
+    finally:
+        messages.configure("en")  # VIDEOBOT_LANGUAGE is read into the messages package: back for other tests
 
 
 @pytest.mark.unlimited_slack

@@ -19,7 +19,6 @@ from babel.messages.pofile import read_po, write_po
 
 from bot import messages
 from bot.domain import catalogue
-from bot.domain.job import JobState
 from bot.messages import _i18n
 from bot.messages._i18n import PSEUDO, _, _n, speaking
 from tests.fakes.blockkit import message_problem, view_problem
@@ -191,7 +190,7 @@ def _texts(node: Any) -> Iterator[str]:
 # What the pseudo-locale leaves as it is, and rightly: code and markup, names, the catalogue's facts, and
 # what Babel formats in the pseudo-locale's English (weekdays and months).
 _NOT_WORDS = re.compile(
-    r"(?m)^• (?:model|duration|aspect|resolution|style|language):|:[a-z0-9_+-]+:|`[^`]*`|<[^>]*>|https?://\S+|\b\w*_\w*\b|\bvb_\w+|\b(?:Perf|Slack|videobot|AM|PM)\b"
+    r":[a-z0-9_+-]+:|`[^`]*`|<[^>]*>|https?://\S+|\b\w*_\w*\b|\bvb_\w+|\b(?:Perf|Slack|videobot|AM|PM)\b"
     r"|\b(?:veo-3|runway-gen3|luma-dream-machine)\b"
     r"|\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\b"
     r"|\b(?:January|February|March|April|June|July|August|September|October|November|December)\b"
@@ -199,7 +198,6 @@ _NOT_WORDS = re.compile(
 _FACTS = {
     *catalogue.MODELS,
     *(word for model in catalogue.MODELS.values() for word in model.provider.split()),
-    *(state.value for state in JobState),
     "Europe",
     "Berlin",
 }

@@ -24,7 +24,7 @@ async def admin_bot(make_bot: MakeBot) -> Bot:
 async def test_an_admins_quota_applies_to_their_workspace_alone(make_bot: MakeBot) -> None:
     bot = await admin_bot(make_bot)
     answer = await command_from(bot, "T0001", "admin set channel-jobs 1", user=ADMIN)
-    assert answer == "`channel-jobs` is now 1 jobs in this workspace."
+    assert answer == "`channel-jobs` is now 1 job in this workspace."
     assert await command_from(bot, "T0001", "First") == ""
     refused = await command_from(bot, "T0001", "Second")
     assert "used its 1 job" in refused

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 PERSON = "person"
 CHANNEL = "channel"
@@ -31,14 +32,22 @@ class Preset:
     set_at: float = 0.0
 
 
-def name_problem(name: str) -> str | None:
-    """Why `name` can't name a preset (None when it can), in words for the person."""
+class NameProblem(StrEnum):
+    """Why a name can't name a preset (bot.messages says it in words)."""
+
+    EMPTY = "empty"
+    TOO_LONG = "too_long"  # over MAX_NAME_CHARS
+    CHARACTERS = "characters"  # not lower-case letters, digits, `-` and `_`, starting with a letter or digit
+
+
+def name_problem(name: str) -> NameProblem | None:
+    """Why `name` can't name a preset (None when it can)."""
     if not name:
-        return "a preset needs a name"
+        return NameProblem.EMPTY
     if len(name) > MAX_NAME_CHARS:
-        return f"a preset's name is at most {MAX_NAME_CHARS} characters"
+        return NameProblem.TOO_LONG
     if not _NAME.match(name):
-        return "a preset's name is lower-case letters, digits, `-` and `_`, starting with a letter or digit"
+        return NameProblem.CHARACTERS
     return None
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,13 +23,28 @@ from bot.domain.settings import Settings
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 
 
+class Expected(StrEnum):
+    """What a setting's value must be (bot.messages says it in words)."""
+
+    COUNT = "count"  # a whole number of jobs, 0 for no limit
+    DOLLARS = "dollars"  # an amount in dollars, 0 for no limit
+    DOLLARS_RANGE = "dollars_range"  # an amount between 0 and 1,000,000 dollars
+    CHANNELS = "channels"  # channels separated by commas, or `all`
+    CHANNEL = "channel"  # one channel, or `none`
+
+
 class BadValue(ValueError):
-    """A value that does not fit its setting; the message says what would."""
+    """A value that does not fit its setting: `expected` says what would (the message, in English, is for
+    logs and the operator's command line)."""
+
+    def __init__(self, expected: Expected, message: str) -> None:
+        super().__init__(message)
+        self.expected = expected
 
 
 def _count(text: str) -> int:
     if not text.strip().isdigit() or int(text) > 1_000_000:
-        raise BadValue("a whole number of jobs, 0 for no limit (such as 20)")
+        raise BadValue(Expected.COUNT, "a whole number of jobs, 0 for no limit (such as 20)")
     return int(text)
 
 
@@ -36,9 +52,9 @@ def _dollars(text: str) -> int:
     try:
         amount = Decimal(text.strip().lstrip("$").strip())
     except InvalidOperation:
-        raise BadValue("an amount in dollars, 0 for no limit (such as 25 or 12.50)") from None
+        raise BadValue(Expected.DOLLARS, "an amount in dollars, 0 for no limit (such as 25 or 12.50)") from None
     if not amount.is_finite() or amount < 0 or amount > 1_000_000:
-        raise BadValue("an amount between 0 (no limit) and 1000000 dollars")
+        raise BadValue(Expected.DOLLARS_RANGE, "an amount between 0 (no limit) and 1000000 dollars")
     return int(amount * 1_000_000)
 
 
@@ -48,7 +64,9 @@ def _channels(text: str) -> tuple[str, ...]:
         return ()
     for channel in ids:
         if not _CHANNEL_ID.match(channel):
-            raise BadValue("channels (#design, or IDs such as C0123ABCD) separated by commas, or `all`")
+            raise BadValue(
+                Expected.CHANNELS, "channels (#design, or IDs such as C0123ABCD) separated by commas, or `all`"
+            )
     return ids
 
 
@@ -57,7 +75,7 @@ def _channel(text: str) -> str:
         return ""
     ids = _channels(text)
     if len(ids) != 1:
-        raise BadValue("one channel (#approvals, or an ID such as C0123ABCD), or `none`")
+        raise BadValue(Expected.CHANNEL, "one channel (#approvals, or an ID such as C0123ABCD), or `none`")
     return ids[0]
 
 

@@ -8,6 +8,7 @@ approval limit and approvers' channel, and the channels videobot works in, for t
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from bot import messages
 from bot.clients.slack import SlackCallError
@@ -20,8 +21,9 @@ from bot.jobs.workspace_settings import WorkspaceSettings
 log = logging.getLogger("videobot.admin")
 
 
-def rows(settings: Settings, overrides: dict[str, str]) -> list[tuple[str, str, str, bool]]:
-    return [(o.name, o.what, value, own) for o, value, own in workspace_settings.shown(settings, overrides)]
+def rows(settings: Settings, overrides: dict[str, str]) -> list[tuple[str, Any, bool]]:
+    """Each setting a workspace may change: (name, the value that applies, whether the workspace set it)."""
+    return [(o.name, getattr(settings, o.field), o.name in overrides) for o in workspace_settings.OVERRIDABLE.values()]
 
 
 async def help_lines(settings_for: WorkspaceSettings, team_id: str) -> str:
@@ -51,21 +53,19 @@ async def answer(
         return messages.workspace_setting_refused(messages.ADMIN_ONLY)
     known = workspace_settings.OVERRIDABLE.get(request.name)
     if known is None:
-        return messages.workspace_setting_refused(
-            messages.unknown_setting(request.name, list(workspace_settings.OVERRIDABLE))
-        )
+        return messages.unknown_setting(request.name, list(workspace_settings.OVERRIDABLE))
     if request.action == "unset":
         await settings_for.unset(team_id, request.name)
         log.info("event=workspace_setting_unset team=%s name=%s by=%s", team_id, request.name, user_id)
         value = getattr(settings_for.defaults, known.field)
-        return messages.workspace_setting_changed(request.name, known.show(value), removed=True)
+        return messages.workspace_setting_changed(request.name, value, removed=True)
     try:
         value = known.parse(request.value)
     except workspace_settings.BadValue as exc:
-        return messages.workspace_setting_refused(messages.bad_setting_value(request.name, str(exc)))
+        return messages.bad_setting_value(request.name, exc.expected)
     overrides = {**await settings_for.overrides(team_id), request.name: request.value}
     if workspace_settings.needs_someone_to_ask(workspace_settings.effective(settings_for.defaults, overrides)):
         return messages.workspace_setting_refused(messages.NOBODY_TO_ASK)
     await settings_for.set(team_id, request.name, request.value, by=user_id)
     log.info("event=workspace_setting_set team=%s name=%s by=%s", team_id, request.name, user_id)
-    return messages.workspace_setting_changed(request.name, known.show(value))
+    return messages.workspace_setting_changed(request.name, value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot import messages
 from bot.clients.slack import SlackCallError, SlackGateway
 from bot.domain import catalogue
 from bot.domain.job import Job, JobState
@@ -35,7 +36,8 @@ class StepEnding:
         if job.step_execution_id is None or job.step_done:
             return
         outputs = await self._outputs(job) if job.state == JobState.DELIVERED else None
-        error = "" if outputs is not None else _why_it_failed(job)
+        with messages.speaking(job.person_language):  # said to whoever ran the workflow
+            error = "" if outputs is not None else messages.step_failed(job)
         try:
             await self._slack.complete_step(job.step_token or "", job.step_execution_id, outputs, error)
         except SlackCallError as exc:
@@ -51,11 +53,3 @@ class StepEnding:
             "video_link": link or "",
             "cost_usd": float(catalogue.micros_to_cents(job.cost_micros)),
         }
-
-
-def _why_it_failed(job: Job) -> str:
-    if job.state == JobState.CANCELLED:
-        return "The video job was cancelled."
-    if job.state == JobState.UNKNOWN:
-        return "The connection to Perf broke while the job was sent; it may or may not have been made."
-    return f"The video could not be made: {job.error_message or 'unknown error'}"

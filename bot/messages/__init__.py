@@ -27,13 +27,15 @@ from __future__ import annotations
 from bot.domain.perf_keys import NoPerfKey
 from bot.domain.quotas import ChannelNotAllowed, QuotaExceeded
 from bot.messages._answers import (
-    STEP_NEEDS_RUNNER,
     cancel_result,
     details_message,
     help_message,
     internal_error,
     models_message,
     status_message,
+    step_failed,
+    step_needs_channel,
+    step_needs_runner,
 )
 from bot.messages._approvals import (
     APPROVE_ACTION_ID,
@@ -213,7 +215,6 @@ __all__ = [
     "RERUN_ACTION_ID",
     "SHARE_ACTION_ID",
     "SHOWCASE_ACTION_ID",
-    "STEP_NEEDS_RUNNER",
     "ApprovalAnswer",
     "BudgetNotice",
     "BudgetUse",
@@ -317,6 +318,9 @@ __all__ = [
     "slack_locale",
     "speaking",
     "status_message",
+    "step_failed",
+    "step_needs_channel",
+    "step_needs_runner",
     "supported",
     "take_answer",
     "unknown_setting",

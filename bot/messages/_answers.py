@@ -9,7 +9,15 @@ from decimal import Decimal
 from bot.domain import catalogue
 from bot.domain.job import CancelOutcome, Decision, Job, JobState
 from bot.messages._i18n import _, price
-from bot.messages._phrases import and_more, aspect_use, emoji, place_phrase, settings_line, status_line
+from bot.messages._phrases import (
+    and_more,
+    aspect_use,
+    emoji,
+    place_phrase,
+    settings_line,
+    state_name,
+    status_line,
+)
 from bot.messages._text import (
     MAX_TEXT,
     Message,
@@ -203,7 +211,7 @@ def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
     perf_job = clip(job.perf_job_id or "-", 200)
     cost = usd(job.cost_micros)
     lines = [
-        _("*Job `{job_id}`* · {state}", job_id=job.id, state=job.state.value),
+        _("*Job `{job_id}`* · {state}", job_id=job.id, state=state_name(job.state)),
         _("• Asked by {who} · {settings}", who=mention(job.user_id), settings=escape(settings_line(job))),
         _("• Perf job: `{perf_job_id}` · cost {cost} (charged)", perf_job_id=perf_job, cost=cost)
         if job.perf_cost_micros is not None
@@ -222,15 +230,32 @@ def details_message(job: Job, events: list[tuple[float, str, str]]) -> Message:
     if job.style:
         lines.append(_("• Style added to the prompt: {style}", style=clip(job.style, 500)))
     tail = [_("• Error: {error}", error=clip(job.error_message, 1_000))] if job.error_message else []
-    steps = [f"{escape(state)} +{seconds_text(round(at - started))}" for at, state, _unused in events]
+    steps = [f"{escape(state_name(state))} +{seconds_text(round(at - started))}" for at, state, _unused in events]
     timeline = _("• Timeline: ")
     room = MAX_TEXT - len("\n".join(lines + tail)) - len(timeline) - 1
     lines.append(timeline + listed_in(steps, room, ", ", and_more))
     return private_answer("\n".join(lines + tail))
 
 
-# A workflow step's requester must be the person who ran the workflow, as Slack fills it in (user context).
-STEP_NEEDS_RUNNER = (
-    "The step needs the person who ran the workflow, as Slack fills it in: its Requester input must be "
-    "Slack's user context (videobot's manifest declares it so), not a person picked in Workflow Builder."
-)
+def step_needs_runner() -> str:
+    """Why a workflow step fails when its requester is not the person who ran the workflow, as Slack fills it
+    in (user context)."""
+    return _(
+        "The step needs the person who ran the workflow, as Slack fills it in: its Requester input must be "
+        "Slack's user context (videobot's manifest declares it so), not a person picked in Workflow Builder."
+    )
+
+
+def step_failed(job: Job) -> str:
+    """Why the workflow step that started `job` failed (Workflow Builder shows it to whoever ran it)."""
+    if job.state == JobState.CANCELLED:
+        return _("The video job was cancelled.")
+    if job.state == JobState.UNKNOWN:
+        return _("The connection to Perf broke while the job was sent; it may or may not have been made.")
+    error = job.error_message or _("unknown error")
+    return _("The video could not be made: {error}", error=error)
+
+
+def step_needs_channel() -> str:
+    """Why a workflow step fails when it names no channel."""
+    return _("The step needs the channel to post the video in.")

@@ -17,6 +17,14 @@ _FROM = {
     Source.CHANNEL: N_("this channel's default"),
     Source.PERF: N_("Perf's default"),
 }
+# Each setting's line: its name as the reader's language says it, its value, and where the value comes from.
+_LINES = {
+    "model": N_("• model: {value} ({source})"),
+    "duration": N_("• duration: {value} ({source})"),
+    "aspect": N_("• aspect: {value} ({source})"),
+    "resolution": N_("• resolution: {value} ({source})"),
+    "style": N_("• style: {value} ({source})"),
+}
 _HOW = N_(
     'Set yours with `/video defaults me --model pika --aspect 9:16 --style "35 mm film"`, this channel\'s '
     "(admins) with `/video defaults --model veo-3`; `/video defaults me clear` and `/video defaults clear` "
@@ -33,7 +41,7 @@ def _value_lines(effective: Effective) -> list[str]:
         "resolution": f"`{request.resolution}`",
         "style": f"“{clip(request.style, 500)}”" if request.style else _("none"),
     }
-    return [f"• {name}: {value} ({_(_FROM[effective.sources[name]])})" for name, value in shown.items()]
+    return [_(_LINES[name], value=value, source=_(_FROM[effective.sources[name]])) for name, value in shown.items()]
 
 
 def _language_line(language: tuple[str, bool] | None) -> list[str]:
@@ -42,7 +50,7 @@ def _language_line(language: tuple[str, bool] | None) -> list[str]:
         return []
     tag, own = language
     source = _("this channel's default") if own else _("the workspace's language")
-    return [f"• language: {language_name(tag)} ({source})"]
+    return [_("• language: {value} ({source})", value=language_name(tag), source=source)]
 
 
 def defaults_status(effective: Effective, language: tuple[str, bool] | None = None) -> Message:

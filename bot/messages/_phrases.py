@@ -28,6 +28,30 @@ def aspect_use(ratio: str) -> str:
     return _(use) if use else catalogue.ASPECT_RATIOS.get(ratio, "")
 
 
+# A job's state as a person reads it (Details, its timeline, the day's "By state"): the stored value is a code.
+STATE_NAMES = {
+    JobState.ACCEPTED: N_("accepted"),
+    JobState.AWAITING_APPROVAL: N_("awaiting approval"),
+    JobState.QUEUED: N_("queued"),
+    JobState.SUBMITTING: N_("submitting"),
+    JobState.PENDING: N_("pending at Perf"),
+    JobState.PROCESSING: N_("processing"),
+    JobState.COMPLETE: N_("complete"),
+    JobState.DELIVERED: N_("delivered"),
+    JobState.FAILED: N_("failed"),
+    JobState.UNKNOWN: N_("unknown at Perf"),
+    JobState.CANCELLED: N_("cancelled"),
+}
+
+
+def state_name(state: str) -> str:
+    """A job's state (a JobState or its stored value) in words; a value no JobState has, as it is."""
+    try:
+        return _(STATE_NAMES[JobState(state)])
+    except ValueError:
+        return state
+
+
 def and_more(count: int) -> str:
     """What stands for the `count` items a list leaves out."""
     return _n("…and {count} more", "…and {count} more", count)
@@ -288,9 +312,8 @@ def status_line(job: Job) -> str:
                 return _("✅ Done · {cost} · video in the thread", cost=cost)
             return _("✅ Done in {taken} · {cost} · video in the thread", taken=seconds_text(seconds), cost=cost)
         case JobState.FAILED:
-            return approval_ending(job) or _(
-                "❌ Failed: {error}", error=clip(job.error_message or _("unknown error"), 1_000)
-            )
+            error = job.error_message or _("unknown error")  # apart: a _() inside another is never extracted
+            return approval_ending(job) or _("❌ Failed: {error}", error=clip(error, 1_000))
         case JobState.UNKNOWN:
             return _("⚠️ Not sure Perf received this job, so it was not sent again (see thread)")
         case JobState.CANCELLED:

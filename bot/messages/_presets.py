@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.domain.presets import CHANNEL, Preset
+from bot.domain.presets import CHANNEL, MAX_NAME_CHARS, NameProblem, Preset
 from bot.messages._i18n import N_, _, _n
 from bot.messages._phrases import and_more
 from bot.messages._text import MAX_TEXT, Message, clip, listed_in, private_answer
@@ -76,7 +76,21 @@ def preset_deleted(name: str, *, channel: bool, existed: bool) -> Message:
     return private_answer(_("✅ Deleted your preset *{name}*.", name=shown))
 
 
-def preset_name_refused(name: str, reason: str, *, action: str = "save") -> Message:
+def _name_problem(problem: NameProblem) -> str:
+    match problem:
+        case NameProblem.EMPTY:
+            return _("a preset needs a name")
+        case NameProblem.TOO_LONG:
+            return _n(
+                "a preset's name is at most {count} character",
+                "a preset's name is at most {count} characters",
+                MAX_NAME_CHARS,
+            )
+        case _:
+            return _("a preset's name is lower-case letters, digits, `-` and `_`, starting with a letter or digit")
+
+
+def preset_name_refused(name: str, problem: NameProblem, *, action: str = "save") -> Message:
     """`action`: the command that was typed (`save` or `delete`), whose example the answer gives."""
     example = (
         _("`/video preset delete teaser` (`/video preset list` shows the names)")
@@ -89,7 +103,7 @@ def preset_name_refused(name: str, reason: str, *, action: str = "save") -> Mess
         _(
             "I can't use `{name}` as a preset's name: {reason}. E.g. {example}.",
             name=clip(name, 40),
-            reason=reason,
+            reason=_name_problem(problem),
             example=example,
         )
     )

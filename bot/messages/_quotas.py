@@ -13,7 +13,7 @@ from babel.dates import format_time
 from bot.domain.quotas import ChannelNotAllowed, Day, Limits, QuotaExceeded, QuotaLimit, Usage
 from bot.domain.reports import DayReport
 from bot.messages._i18n import N_, _, _n, babel_locale, day_and_month, listing, number, slack_date
-from bot.messages._phrases import and_more
+from bot.messages._phrases import and_more, state_name
 from bot.messages._text import (
     MAX_TEXT,
     Message,
@@ -340,7 +340,8 @@ def usage_report(
     now: float,
     timezone: str,
 ) -> Message:
-    states = ", ".join(f"{state} {number(count)}" for state, count in sorted(report.by_state.items())) or _("none")
+    by_state = sorted(report.by_state.items())
+    states = ", ".join(f"{state_name(state)} {number(count)}" for state, count in by_state) or _("none")
     head = _("*videobot in this channel today* ({day}, {timezone})", day=day.label, timezone=timezone)
     tail = [_("• By state: {states}", states=states)]
     if limits.daily_jobs:

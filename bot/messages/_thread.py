@@ -291,9 +291,8 @@ def progress_message(job: Job, *, approval_limit_micros: int = 0, running_cap: i
             else:
                 text = _("✅ Done · {cost}", cost=usd(job.cost_micros))
         case JobState.FAILED:
-            text = approval_ending(job) or _(
-                "❌ The video could not be made: {error}", error=escape(job.error_message or _("unknown error"))
-            )
+            error = job.error_message or _("unknown error")  # apart: a _() inside another is never extracted
+            text = approval_ending(job) or _("❌ The video could not be made: {error}", error=escape(error))
         case JobState.UNKNOWN:
             text = _(
                 "⚠️ The connection to Perf broke while this job was being sent, so I can't tell whether Perf "

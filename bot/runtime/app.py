@@ -266,12 +266,14 @@ def build_bolt_app(services: Services) -> AsyncApp:
     installs = services.installs if isinstance(services, RunningServices) else None
     many: dict[str, Any] = {}
     if installs is not None:
+        with messages.speaking():  # no installation, so no channel's language: the deployment's
+            not_installed = messages.not_installed()["text"]
         # Passed explicitly: otherwise Bolt, seeing SLACK_CLIENT_ID in the environment, builds file stores.
         many = {
             "oauth_flow": installs.flow,
             "authorize": installs.authorize,
             # What a person of a workspace with no installation is told (Bolt's own apologises vaguely).
-            "user_facing_authorize_error_message": messages.not_installed()["text"],
+            "user_facing_authorize_error_message": not_installed,
         }
     app = AsyncApp(
         client=services.slack.client,

@@ -145,15 +145,16 @@ def build_installs(settings: Settings, store: StoreBase) -> Installs:
             installation.enterprise_id or "-",
             org_wide,
         )
-        return BoltResponse(status=200, body=messages.install_success_page(name, org_wide=org_wide), headers=_HTML)
+        # No person's language is known in the browser: the deployment's (VIDEOBOT_LANGUAGE).
+        with messages.speaking():
+            page = messages.install_success_page(name, org_wide=org_wide)
+        return BoltResponse(status=200, body=page, headers=_HTML)
 
     async def failure(args: AsyncFailureArgs) -> BoltResponse:
         log.warning("event=install_failed reason=%s", args.reason)
-        return BoltResponse(
-            status=args.suggested_status_code,
-            body=messages.install_failure_page(args.reason, INSTALL_PATH),
-            headers=_HTML,
-        )
+        with messages.speaking():  # the deployment's language (VIDEOBOT_LANGUAGE), as on success
+            page = messages.install_failure_page(args.reason, INSTALL_PATH)
+        return BoltResponse(status=args.suggested_status_code, body=page, headers=_HTML)
 
     oauth_settings = AsyncOAuthSettings(
         client_id=settings.slack_client_id,

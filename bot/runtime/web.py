@@ -275,7 +275,8 @@ def _slack_events(services: RunningServices, bolt: AsyncApp, guard: Guard | None
             installs = services.installs
             if installs is not None and await installs.tokens.bot_for(workspace) is None:
                 log.info("event=command_refused code=not_installed team=%s", workspace.team_id or "-")
-                return _ack_response(messages.not_installed())
+                with messages.speaking():  # no installation, so no channel's language: the deployment's
+                    return _ack_response(messages.not_installed())
             with acting_for(workspace):
                 return _ack_response(await commands.answer_video_command(services, command))
         try:
