@@ -31,6 +31,8 @@ class Expected(StrEnum):
     DOLLARS_RANGE = "dollars_range"  # an amount between 0 and 1,000,000 dollars
     CHANNELS = "channels"  # channels separated by commas, or `all`
     CHANNEL = "channel"  # one channel, or `none`
+    TIME = "time"  # a time of day, HH:MM
+    TIMEZONE = "timezone"  # an IANA time zone name
 
 
 class BadValue(ValueError):
@@ -82,7 +84,7 @@ def _channel(text: str) -> str:
 def _clock_time(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"\s*([01]?\d|2[0-3])[:.h]([0-5]\d)\s*", text)
     if match is None:
-        raise BadValue("a time of day as HH:MM, 24-hour (such as 09:00 or 17:30)")
+        raise BadValue(Expected.TIME, "a time of day as HH:MM, 24-hour (such as 09:00 or 17:30)")
     return int(match.group(1)), int(match.group(2))
 
 
@@ -93,7 +95,7 @@ def _timezone(text: str) -> str:
             raise ValueError(name)
         ZoneInfo(name)
     except (ValueError, ZoneInfoNotFoundError):
-        raise BadValue("a time zone name such as Europe/Paris, America/New_York or UTC") from None
+        raise BadValue(Expected.TIMEZONE, "a time zone name such as Europe/Paris, America/New_York or UTC") from None
     return name
 
 

@@ -149,6 +149,9 @@ _WHAT = {
     "approval-over": N_("A job estimated above this waits for an approver"),
     "approval-channel": N_("Where approvers are asked"),
     "allowed-channels": N_("The channels videobot works in"),
+    "report-channel": N_("Where the workspace-wide daily report goes"),
+    "report-time": N_("When the daily reports go out, in the workspace's time zone"),
+    "timezone": N_("The time zone of the workspace's days (quotas, reports)"),
 }
 
 
@@ -161,8 +164,11 @@ def setting_value(name: str, value: Any) -> str:
             return usd(int(value)) if value else _("no limit")
         case "approval-over":
             return usd(int(value)) if value else _("no approval needed")
-        case "approval-channel":
+        case "approval-channel" | "report-channel":
             return f"<#{escape(str(value))}>" if value else _("none")
+        case "report-time":
+            hour, minute = value
+            return f"{int(hour):02d}:{int(minute):02d}"
         case "allowed-channels":
             return listing([f"<#{escape(str(c))}>" for c in value]) if value else _("every channel")
     return escape(str(value))
@@ -244,6 +250,10 @@ def _expected(expected: Expected) -> str:
             return _("an amount between 0 (no limit) and 1000000 dollars")
         case Expected.CHANNELS:
             return _("channels (#design, or IDs such as C0123ABCD) separated by commas, or `all`")
+        case Expected.TIME:
+            return _("a time of day as HH:MM, 24-hour (such as 09:00 or 17:30)")
+        case Expected.TIMEZONE:
+            return _("a time zone name such as Europe/Paris, America/New_York or UTC")
         case _:
             return _("one channel (#approvals, or an ID such as C0123ABCD), or `none`")
 
