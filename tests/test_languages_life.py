@@ -63,7 +63,7 @@ async def test_a_jobs_whole_life_in_german(make_bot: MakeBot) -> None:
     assert "• language: Deutsch (German) (this channel's default)" in set_by_admin
     await learnt(bot)
     shown = answer(await bot.command("defaults", user=ADMIN))
-    assert "• language: Deutsch (Standard dieses Channels)" in shown
+    assert "• Sprache: Deutsch (Standard dieses Channels)" in shown
 
     # A refusal, in the person's words and numbers; the model's name and the options as typed.
     refused = answer(await bot.command("Ein Leuchtturm --model veo-3 --duration 61"))
