@@ -267,7 +267,9 @@ async def test_an_uninstall_in_either_order_ends_the_workspaces_jobs_and_a_reins
     await site.command("never sent", globex, "CGLOBEX1")
     keys = bot.services.jobs.keys
     assert keys is not None and keys.workspaces is not None
-    await keys.workspaces.set_perf_key(Workspace(enterprise_id=None, team_id="T0002"), "pk_live_globex", set_by="UALICE01", now=1.0)
+    await keys.workspaces.set_perf_key(
+        Workspace(enterprise_id=None, team_id="T0002"), "pk_live_globex", set_by="UALICE01", now=1.0
+    )
 
     fake_slack.uninstall(globex)
     events: dict[str, dict[str, Any]] = {
