@@ -1,4 +1,4 @@
-"""A job's whole life in German (issue 26): a person whose Slack is in German, in a channel whose admins set it
+"""A job's whole life in German, and in every shipped language (issue 26): a person whose Slack is in German, in a channel whose admins set it
 to German, reads the refusal, the answers, the thread, the upload and App Home in German; and how a person's
 language is learnt: once a day from Slack, never in front of an ack, again when Slack says it changed."""
 
@@ -91,6 +91,45 @@ async def test_a_jobs_whole_life_in_german(make_bot: MakeBot) -> None:
     await bot.services.home.wait_idle()
     home = json.dumps(bot.slack.homes[USER][-1], ensure_ascii=False)
     assert "Du hast heute *0,40\xa0$* ausgegeben" in home and "🎬 Neues Video" in home
+
+
+# Slack's own code for a person whose Slack is in each shipped language (es-LA is Latin American Spanish).
+SLACK_CODE = {"de": "de-DE", "fr": "fr-FR", "es": "es-ES", "es-419": "es-LA", "pt-BR": "pt-BR", "ja": "ja-JP"}
+# Words of each English surface below: none of them is left where the person's language is spoken (the message
+# shortcut *Make a video of this* keeps the name the manifest gives it, in every language).
+ENGLISH = ("*Make a video:*", "makes videos of up to", "Video for", "Done in", "Queued", "Generating", "made in")
+
+
+@pytest.mark.parametrize("language", [tag for tag in messages.shipped() if tag not in ("en", "qps")])
+async def test_a_jobs_whole_life_in_each_shipped_language(make_bot: MakeBot, language: str) -> None:
+    """The German life above, for every language shipped: help, a refusal, the channel's job from root to
+    upload, and App Home, none of it in English, each in the person's or the channel's language."""
+    assert set(SLACK_CODE) >= set(messages.shipped()) - {"en", "qps"}, "a shipped language without its Slack code"
+    bot = await make_bot(daily_jobs_per_channel=0)
+    bot.slack.add_user(USER, locale=SLACK_CODE[language], real_name="Anna")
+    bot.slack.add_user(ADMIN, locale=SLACK_CODE[language], is_admin=True)
+    english_help = answer(await bot.command("help"))
+    await bot.command("defaults --language " + language, user=ADMIN)
+    await learnt(bot)
+
+    own_help = answer(await bot.command("help"))
+    assert own_help and own_help != english_help and "*Make a video:*" not in own_help
+    with messages.speaking(language):
+        assert own_help.startswith(str(messages.help_message()["text"]).split("\n", 1)[0])
+    refused = answer(await bot.command("A lighthouse --model veo-3 --duration 61"))
+    assert "veo-3" in refused and "`--duration 60`" in refused and "makes videos" not in refused
+
+    await bot.command("A lighthouse in a storm --duration 4")
+    await bot.run_jobs()
+    [root] = bot.slack.roots(CHANNEL)
+    [progress] = [m for m in bot.slack.messages if m.thread_ts == root.ts]
+    [upload] = [f for f in bot.slack.files.values() if f.shares]
+    await bot.event(home_opened(USER))
+    await bot.services.home.wait_idle()
+    home = json.dumps(bot.slack.homes[USER][-1], ensure_ascii=False)
+    shown = [root.all_text(), *progress.history, progress.text, upload.title, home]
+    assert not [(word, text) for text in shown for word in ENGLISH if word in text]
+    assert "A lighthouse in a storm" in root.all_text()  # the prompt is never translated
 
 
 async def test_a_job_keeps_its_language_when_the_channel_changes_its_own(make_bot: MakeBot) -> None:
