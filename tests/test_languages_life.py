@@ -1,6 +1,7 @@
-"""A job's whole life in German, and in every shipped language (issue 26): a person whose Slack is in German, in a channel whose admins set it
-to German, reads the refusal, the answers, the thread, the upload and App Home in German; and how a person's
-language is learnt: once a day from Slack, never in front of an ack, again when Slack says it changed."""
+"""A job's whole life in German, and in every shipped language (issue 26): a person whose Slack is in German, in
+a channel whose admins set it to German, reads the refusal, the answers, the thread, the upload and App Home in
+German; and how a person's language is learnt: once a day from Slack, never in front of an ack, again when Slack
+says it changed."""
 
 from __future__ import annotations
 
