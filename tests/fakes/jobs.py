@@ -14,11 +14,22 @@ if TYPE_CHECKING:
 CHANNEL = "C0DESIGN"
 USER = "UALICE01"
 
+# Ids are 7 random characters within the hour: seeding tens of thousands of jobs into a few hours draws the same id
+# about once in a thousand runs. The bot draws again on `JobIdTaken`; seeding does it here, before the insert.
+_ids_given: set[str] = set()
+
+
+def _unused_job_id(created_at: float) -> str:
+    while (job_id := new_job_id(created_at)) in _ids_given:
+        pass
+    _ids_given.add(job_id)
+    return job_id
+
 
 def stored_job(*, created_at: float = 1.0, **fields: Any) -> Job:
     """A 4 s pika job in #design by alice, just accepted; pass whatever the test looks at."""
     values: dict[str, Any] = {
-        "id": new_job_id(created_at),
+        "id": _unused_job_id(created_at),
         "team_id": "T0001",
         "channel_id": CHANNEL,
         "user_id": USER,
