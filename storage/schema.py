@@ -683,6 +683,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_org_unfinished ON jobs (enterprise_id, created_at, id)
         WHERE enterprise_id <> '' AND finalized = 0;
     """,
+    """
+    -- A workspace's own retention (issue 25, storage/maintenance.py): how far back its jobs' events are already
+    -- cleared (a run reads only the jobs created since), and when a workspace removed videobot: its history
+    -- is deleted once its retention period has passed since then, unless it installed videobot again.
+    CREATE TABLE retention_marks (
+        team_id TEXT PRIMARY KEY,
+        cleared_before REAL NOT NULL
+    );
+    CREATE TABLE workspace_departures (
+        enterprise_id TEXT NOT NULL,
+        team_id TEXT NOT NULL,
+        left_at REAL NOT NULL,
+        PRIMARY KEY (enterprise_id, team_id)
+    );
+    """,
 )
 
 

@@ -73,6 +73,7 @@ _TEAM_TABLES = (
     "video_defaults",
     "video_presets",
     "people_locales",
+    "retention_marks",
 )
 
 
@@ -320,6 +321,8 @@ class WorkspaceStore(StoreBase):
                 statements += [(f"DELETE FROM {table} WHERE team_id = ?", [team_id]) for table in _TEAM_TABLES]
                 statements.append(("DELETE FROM jobs WHERE team_id = ?", [team_id]))
             where = "WHERE enterprise_id = ? AND team_id = ?"
+            # Its history is gone: nothing is left for the maintenance run to delete after an uninstall.
+            statements.append((f"DELETE FROM workspace_departures {where}", key))
             statements += [
                 (f"DELETE FROM workspace_perf_keys {where}", key),
                 (f"DELETE FROM workspace_settings {where}", key),

@@ -11,6 +11,11 @@ DEFAULT_DATABASE_URL = "sqlite:///videobot.db"
 DEFAULT_MEDIA_HOSTS = "storage.withperf.pro"
 
 
+# A report claim guards its day for as long as a catch-up may still post that day (the last due day only);
+# a week keeps every claim well past that, so no shorter retention is taken (the operator's or a workspace's).
+MIN_RETENTION_DAYS = 7
+
+
 @dataclass(frozen=True)
 class Settings:
     slack_bot_token: str
@@ -68,7 +73,8 @@ class Settings:
     # separately: N of them share Slack's budget at 1/N each.
     slack_pace: float = 1.0
     # Per-step event detail, replay signatures, App Home viewers and report claims older than this are
-    # deleted (never a job's row: quotas, reports and exports read those). 0: keep everything.
+    # deleted (never a job's row: quotas, reports and exports read those). 0: keep everything. A workspace may
+    # choose a shorter window of its own (`/video admin set retention-days`, bot/domain/workspace_settings.py).
     retention_days: int = 400
     # Budgets in money and the account's own limit (issue 19); 0: none.
     monthly_budget_micros: int = 0  # the workspace's month, VIDEOBOT_MONTHLY_BUDGET_USD

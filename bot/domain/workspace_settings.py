@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.catalogue import usd
-from bot.domain.settings import Settings
+from bot.domain.settings import MIN_RETENTION_DAYS, Settings
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
 
@@ -33,15 +33,18 @@ class Expected(StrEnum):
     CHANNEL = "channel"  # one channel, or `none`
     TIME = "time"  # a time of day, HH:MM
     TIMEZONE = "timezone"  # an IANA time zone name
+    DAYS = "days"  # a number of days, at least MIN_RETENTION_DAYS, or 0 for the operator's
+    DAYS_UP_TO = "days_up_to"  # the same, at most the operator's retention (BadValue.most)
 
 
 class BadValue(ValueError):
     """A value that does not fit its setting: `expected` says what would (the message, in English, is for
     logs and the operator's command line)."""
 
-    def __init__(self, expected: Expected, message: str) -> None:
+    def __init__(self, expected: Expected, message: str, *, most: int = 0) -> None:
         super().__init__(message)
         self.expected = expected
+        self.most = most  # DAYS_UP_TO: the most it may be
 
 
 def _count(text: str) -> int:
@@ -99,6 +102,37 @@ def _timezone(text: str) -> str:
     return name
 
 
+# The most days a workspace may keep where the operator keeps everything (as VIDEOBOT_RETENTION_DAYS allows).
+MAX_RETENTION_DAYS = 100_000
+
+
+def _days(text: str) -> int:
+    """A workspace's retention: 0 (the operator's), or MIN_RETENTION_DAYS days or more."""
+    days = text.strip()
+    if not days.isdigit() or not (int(days) == 0 or MIN_RETENTION_DAYS <= int(days) <= MAX_RETENTION_DAYS):
+        raise BadValue(
+            Expected.DAYS, f"a number of days, at least {MIN_RETENTION_DAYS} (such as 90), or 0 for the operator's"
+        )
+    return int(days)
+
+
+def retention_within(settings: Settings, days: int) -> int:
+    """The window a workspace's `days` gives under the operator's `settings`: 0 is the operator's window; a
+    workspace may only shorten the operator's (who pays for the disk) and never below a week (a report claim
+    must outlive its day), and where the operator keeps everything (0) it may choose any window of a week or
+    more. BadValue (DAYS_UP_TO) for one longer than the operator's."""
+    operator = settings.retention_days
+    if days == 0:
+        return operator
+    if operator and days > operator:
+        raise BadValue(
+            Expected.DAYS_UP_TO,
+            f"a number of days from {MIN_RETENTION_DAYS} to {operator}, or 0 for the operator's",
+            most=operator,
+        )
+    return days
+
+
 def _show_count(value: Any) -> str:
     return "no limit" if not value else f"{value} jobs"
 
@@ -123,6 +157,8 @@ class Overridable:
     what: str
     parse: Callable[[str], Any]
     show: Callable[[Any], str]
+    # The value that applies, given the operator's settings (BadValue where they do not allow it).
+    within: Callable[[Settings, Any], Any] = lambda settings, value: value
 
 
 OVERRIDABLE: dict[str, Overridable] = {
@@ -218,13 +254,35 @@ OVERRIDABLE: dict[str, Overridable] = {
             _timezone,
             str,
         ),
+        # Retention (docs/operating/retention.md): a workspace may keep its detail for less time than the
+        # operator does, never more, and never less than a week.
+        Overridable(
+            "retention-days",
+            "retention_days",
+            "VIDEOBOT_RETENTION_DAYS",
+            "how long the detail of the workspace's jobs is kept, and its history after an uninstall",
+            _days,
+            lambda v: "everything kept" if not v else f"{v} days",
+            retention_within,
+        ),
     )
 }
 
 
-def parse(name: str, text: str) -> Any:
-    """The typed value of `text` for the setting `name`; BadValue saying what would fit, or KeyError."""
-    return OVERRIDABLE[name].parse(text)
+def parse(name: str, text: str, settings: Settings | None = None) -> Any:
+    """The typed value of `text` for the setting `name` (with the operator's `settings`, the value that
+    applies under them); BadValue saying what would fit, or KeyError."""
+    known = OVERRIDABLE[name]
+    value = known.parse(text)
+    return value if settings is None else known.within(settings, value)
+
+
+def own_retention_days(settings: Settings, text: str | None) -> int:
+    """The retention that applies to a workspace whose `retention-days` is `text` (None: not set; a value
+    that no longer fits, the operator's shortened since: the operator's)."""
+    if text is None:
+        return settings.retention_days
+    return int(effective(settings, {"retention-days": text}).retention_days)
 
 
 def effective(settings: Settings, overrides: Mapping[str, str]) -> Settings:
@@ -236,7 +294,7 @@ def effective(settings: Settings, overrides: Mapping[str, str]) -> Settings:
         if known is None:
             continue
         try:
-            changes[known.field] = known.parse(text)
+            changes[known.field] = known.within(settings, known.parse(text))
         except BadValue:
             continue
     return dataclasses.replace(settings, **changes) if changes else settings

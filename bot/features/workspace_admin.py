@@ -1,7 +1,7 @@
 """`/video admin`: a workspace's own settings (issue 25), shown to anyone and changed by its admins.
 
 The operator's environment gives the defaults; a workspace admin or owner overrides quotas, budgets, the
-approval limit and approvers' channel, and the channels videobot works in, for their workspace alone
+approval limit and approvers' channel, the channels videobot works in, reports and retention, for their workspace alone
 (bot/domain/workspace_settings.py says which and how a value reads).
 """
 
@@ -60,9 +60,9 @@ async def answer(
         value = getattr(settings_for.defaults, known.field)
         return messages.workspace_setting_changed(request.name, value, removed=True)
     try:
-        value = known.parse(request.value)
+        value = workspace_settings.parse(request.name, request.value, settings_for.defaults)
     except workspace_settings.BadValue as exc:
-        return messages.bad_setting_value(request.name, exc.expected)
+        return messages.bad_setting_value(request.name, exc.expected, most=exc.most)
     overrides = {**await settings_for.overrides(team_id), request.name: request.value}
     if workspace_settings.needs_someone_to_ask(workspace_settings.effective(settings_for.defaults, overrides)):
         return messages.workspace_setting_refused(messages.NOBODY_TO_ASK)

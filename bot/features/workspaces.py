@@ -4,7 +4,9 @@ the app away from some of its workspaces (`team_access_revoked`).
 In any order, repeated or redelivered, each does the same and ends in the same place: the installation is
 deleted (its sealed tokens with it) and no cached authorization survives on this replica; the workspace's
 unfinished jobs end without another word to Slack (nothing can reach it now): jobs not yet at Perf are never
-sent, jobs at Perf are no longer polled and end as undeliverable. Its history is kept for the retention period.
+sent, jobs at Perf are no longer polled and end as undeliverable. Its history is kept for the retention period
+(the workspace's own, else the operator's): when it left is recorded, and the maintenance run deletes its
+history once that period has passed (bot/jobs/maintenance.py), unless it installed videobot again by then.
 Other pieces that hold something of a workspace's (its Perf key) are told through `on_workspace_gone`.
 """
 
@@ -43,6 +45,7 @@ class WorkspaceRemoval:
         forget: Callable[[str | None, str | None], None] = lambda enterprise_id, team_id: None,
     ) -> None:
         self._store = store
+        self._clock = clock
         self._writer = JobWriter(store, clock, settings)
         self._installations = installations
         self._forget = forget
@@ -52,6 +55,9 @@ class WorkspaceRemoval:
         """The whole installation is gone (app_uninstalled; tokens_revoked naming the bot)."""
         if self._installations is not None:
             await self._installations.async_delete_all(enterprise_id=enterprise_id, team_id=team_id)
+            # Its history goes after the retention period, counted from now (installed through Slack only:
+            # the single workspace of SLACK_BOT_TOKEN has no installation to come back with).
+            await self._store.workspace_left(enterprise_id, team_id, self._clock.now())
         self._forget(enterprise_id, team_id)
         if team_id:
             ended = await self._end_jobs([team_id])

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.domain.settings import MIN_RETENTION_DAYS
 from bot.domain.workspace_settings import Expected
-from bot.messages._i18n import N_, _, _n, listing, slack_date
+from bot.messages._i18n import N_, _, _n, listing, number, slack_date
 from bot.messages._text import Message, context_block, escape, mrkdwn, private_answer, usd
 
 PERF_KEY_ACTION_ID = "perf_key_open"
@@ -152,6 +153,7 @@ _WHAT = {
     "report-channel": N_("Where the workspace-wide daily report goes"),
     "report-time": N_("When the daily reports go out, in the workspace's time zone"),
     "timezone": N_("The time zone of the workspace's days (quotas, reports)"),
+    "retention-days": N_("How long the detail of this workspace's jobs is kept, and its history after an uninstall"),
 }
 
 
@@ -171,6 +173,8 @@ def setting_value(name: str, value: Any) -> str:
             return f"{int(hour):02d}:{int(minute):02d}"
         case "allowed-channels":
             return listing([f"<#{escape(str(c))}>" for c in value]) if value else _("every channel")
+        case "retention-days":
+            return _n("{count} day", "{count} days", int(value)) if value else _("everything kept")
     return escape(str(value))
 
 
@@ -240,7 +244,7 @@ def unknown_setting(name: str, known: list[str]) -> Message:
     )
 
 
-def _expected(expected: Expected) -> str:
+def _expected(expected: Expected, most: int = 0) -> str:
     match expected:
         case Expected.COUNT:
             return _("a whole number of jobs, 0 for no limit (such as 20)")
@@ -254,12 +258,25 @@ def _expected(expected: Expected) -> str:
             return _("a time of day as HH:MM, 24-hour (such as 09:00 or 17:30)")
         case Expected.TIMEZONE:
             return _("a time zone name such as Europe/Paris, America/New_York or UTC")
+        case Expected.DAYS:
+            return _(
+                "a number of days, at least {least} (such as 90), or 0 for as long as whoever runs videobot keeps it",
+                least=MIN_RETENTION_DAYS,
+            )
+        case Expected.DAYS_UP_TO:
+            return _(
+                "a number of days from {least} to {most} (no longer than whoever runs videobot keeps it), or 0 for "
+                "their {most}",
+                least=MIN_RETENTION_DAYS,
+                most=number(most),
+            )
         case _:
             return _("one channel (#approvals, or an ID such as C0123ABCD), or `none`")
 
 
-def bad_setting_value(name: str, expected: Expected) -> Message:
-    return private_answer(_("`{name}` takes {expected}.", name=escape(name), expected=_expected(expected)))
+def bad_setting_value(name: str, expected: Expected, *, most: int = 0) -> Message:
+    """`most`: the most a DAYS_UP_TO value may be."""
+    return private_answer(_("`{name}` takes {expected}.", name=escape(name), expected=_expected(expected, most)))
 
 
 NOBODY_TO_ASK = N_(

@@ -45,7 +45,7 @@ from bot.jobs.quotas import Quotas
 from bot.jobs.service import JobService
 from bot.runtime.installs import Installs, build_installs
 from bot.runtime.metrics import Metrics
-from bot.runtime.perf_keys import perf_keys, workspace_settings
+from bot.runtime.perf_keys import forgetting_store, perf_keys, workspace_settings
 from bot.runtime.running import RunningServices
 from bot.runtime.tokens import FIXES as TOKEN_FIXES
 from bot.runtime.tokens import REFUSED_TOKEN_ERRORS, ask_slack
@@ -210,7 +210,9 @@ def _wire(
         # looked for every few minutes; a day's report is claimed before it is posted, so it goes out once.
         poller.run_every(REPORTS_CHECK_SECONDS, reports.post_due_reports)
     # At night, and once at start: retention's deletes and giving their space back, off every command's path.
-    maintenance = Maintenance(store, clock, settings.retention_days)
+    maintenance = Maintenance(
+        store, clock, settings.retention_days, settings=settings, workspaces=forgetting_store(settings, store)
+    )
     poller.run_daily(MAINTENANCE_TIME, settings.timezone, maintenance.run)
     # A showcase or share claimed by a process that died before posting it: finished once its lease lapses.
     poller.run_every(TAKES_RESUME_SECONDS, takes.resume)

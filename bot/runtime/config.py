@@ -17,6 +17,7 @@ from bot.domain.settings import (
     DEFAULT_MEDIA_HOSTS,
     DEFAULT_PERF_API_URL,
     DEFAULT_SLACK_API_URL,
+    MIN_RETENTION_DAYS,
     Settings,
 )
 from bot.runtime.logs import redact
@@ -573,11 +574,6 @@ def _number(name: str, value: str, kind: type[_Num], low: float, high: float) ->
         # .10g: 1000000 as written, not 1e+06
         raise ConfigError(f"{name} must be between {low:.10g} and {high:.10g}, not {value}")
     return number
-
-
-# A report claim guards its day for as long as a catch-up may still post that day (the last due day only);
-# a week keeps every claim well past that, so no shorter retention is taken.
-MIN_RETENTION_DAYS = 7
 
 
 def _retention_days(value: str) -> int:

@@ -11,7 +11,7 @@ from bot.domain.settings import Settings
 from bot.jobs.perf_keys import PerfKeys
 from bot.jobs.workspace_settings import WorkspaceSettings
 from storage.base import StoreBase
-from storage.secrets import KeyRing
+from storage.secrets import KeyRing, generate_key
 from storage.workspaces import WorkspaceStore
 
 
@@ -28,3 +28,9 @@ def perf_keys(settings: Settings, store: StoreBase, clock: Clock) -> PerfKeys:
 def workspace_settings(settings: Settings, store: StoreBase, clock: Clock) -> WorkspaceSettings:
     ring = key_ring(settings)
     return WorkspaceSettings(settings, WorkspaceStore(store, ring) if ring is not None else None, clock)
+
+
+def forgetting_store(settings: Settings, store: StoreBase) -> WorkspaceStore:
+    """What deletes a workspace's data (the maintenance run, after an uninstall): it opens no secret, so a ring
+    of a throwaway key serves it where VIDEOBOT_ENCRYPTION_KEY is not set."""
+    return WorkspaceStore(store, key_ring(settings) or KeyRing.parse(generate_key()))
