@@ -413,6 +413,7 @@ SETTING_VALUES: dict[str, Any] = {
     "approval-over": 2_000_000,
     "approval-channel": "C0APPROVE",
     "allowed-channels": ("C0DESIGN", "C0OTHER1"),
+    "retention-days": 30,
 }
 
 
@@ -466,4 +467,8 @@ def _add_workspaces(add: Callable[[str, str, Any], None]) -> None:
         add(f"workspace_setting_refused/{name}", "message", messages.workspace_setting_refused(getattr(messages, name)))
     add("unknown_setting", "message", messages.unknown_setting("ジョブ", ["channel-jobs", "monthly-budget"]))
     for expected in workspace_settings.Expected:
-        add(f"bad_setting_value/{expected}", "message", messages.bad_setting_value("channel-jobs", expected))
+        add(
+            f"bad_setting_value/{expected}",
+            "message",
+            messages.bad_setting_value("retention-days", expected, most=400),
+        )
