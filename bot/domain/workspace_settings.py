@@ -116,15 +116,21 @@ def _days(text: str) -> int:
     return int(days)
 
 
-def retention_within(settings: Settings, days: int) -> int:
-    """The window a workspace's `days` gives under the operator's `settings`: 0 is the operator's window; a
+def _days_under(settings: Settings, text: str) -> int:
+    """The window a workspace's `text` gives under the operator's `settings`: 0 is the operator's window; a
     workspace may only shorten the operator's (who pays for the disk) and never below a week (a report claim
     must outlive its day), and where the operator keeps everything (0) it may choose any window of a week or
-    more. BadValue (DAYS_UP_TO) for one longer than the operator's."""
+    more. BadValue saying the bounds that apply."""
     operator = settings.retention_days
+    try:
+        days = _days(text)
+    except BadValue:
+        if not operator:
+            raise
+        days = -1
     if days == 0:
         return operator
-    if operator and days > operator:
+    if operator and not MIN_RETENTION_DAYS <= days <= operator:
         raise BadValue(
             Expected.DAYS_UP_TO,
             f"a number of days from {MIN_RETENTION_DAYS} to {operator}, or 0 for the operator's",
@@ -157,8 +163,9 @@ class Overridable:
     what: str
     parse: Callable[[str], Any]
     show: Callable[[Any], str]
-    # The value that applies, given the operator's settings (BadValue where they do not allow it).
-    within: Callable[[Settings, Any], Any] = lambda settings, value: value
+    # Where the operator's settings bound the value: the value that applies under them (BadValue where they
+    # do not allow it), in place of `parse`.
+    parse_under: Callable[[Settings, str], Any] | None = None
 
 
 OVERRIDABLE: dict[str, Overridable] = {
@@ -263,7 +270,7 @@ OVERRIDABLE: dict[str, Overridable] = {
             "how long the detail of the workspace's jobs is kept, and its history after an uninstall",
             _days,
             lambda v: "everything kept" if not v else f"{v} days",
-            retention_within,
+            _days_under,
         ),
     )
 }
@@ -273,8 +280,7 @@ def parse(name: str, text: str, settings: Settings | None = None) -> Any:
     """The typed value of `text` for the setting `name` (with the operator's `settings`, the value that
     applies under them); BadValue saying what would fit, or KeyError."""
     known = OVERRIDABLE[name]
-    value = known.parse(text)
-    return value if settings is None else known.within(settings, value)
+    return known.parse(text) if settings is None or known.parse_under is None else known.parse_under(settings, text)
 
 
 def own_retention_days(settings: Settings, text: str | None) -> int:
@@ -294,7 +300,7 @@ def effective(settings: Settings, overrides: Mapping[str, str]) -> Settings:
         if known is None:
             continue
         try:
-            changes[known.field] = known.within(settings, known.parse(text))
+            changes[known.field] = parse(name, text, settings)
         except BadValue:
             continue
     return dataclasses.replace(settings, **changes) if changes else settings
