@@ -48,9 +48,15 @@ TEAM_OLD_JOBS_SQL = (
     " AND created_at < ? ORDER BY created_at, arrival LIMIT ?"
 )
 # Up to `limit` events older than the cutoff of some jobs (through job_events_job).
-_JOBS_EVENTS_SQL = (
+JOBS_EVENTS_SQL = (
     "DELETE FROM job_events WHERE id IN (SELECT id FROM job_events WHERE job_id IN ({jobs}) AND at < ? LIMIT ?)"
 )
+
+
+def jobs_events_sql(jobs: int) -> str:
+    return JOBS_EVENTS_SQL.format(jobs=", ".join("?" for _ in range(jobs)))
+
+
 # A workspace's viewers and report claims: their primary keys lead with team_id.
 TEAM_FORGET_SQL = {
     "home_viewers": (
@@ -136,7 +142,7 @@ class MaintenanceQueries(StoreBase):
 
     async def forget_events_of(self, job_ids: list[str], before: float, limit: int) -> int:
         """Delete up to `limit` events older than `before` of these jobs, in one transaction; how many went."""
-        sql = _JOBS_EVENTS_SQL.format(jobs=", ".join("?" for _ in job_ids))
+        sql = jobs_events_sql(len(job_ids))
         async with self._engine.transaction() as db:
             return await db.execute(sql, *job_ids, before, limit)
 

@@ -16,6 +16,7 @@ from storage.exports import EXPORT_FIRST_SQL, EXPORT_NEXT_SQL, TEAM_EXPORT_FIRST
 from storage.home import RECENT_JOBS_SQL
 from storage.jobs import COUNTS_SQL, EVENTS_SQL, JOB_BY_ROOT_SQL, WORKSPACE_JOB_SQL, jobs_statement
 from storage.leases import ANY_DUE_SQL, CLAIM_DUE_SQL, NEXT_DUE_SQL, RENEW_LEASES_SQL
+from storage.maintenance import TEAM_FORGET_SQL, TEAM_OLD_JOBS_SQL, jobs_events_sql
 from storage.presets import PRESETS_SQL
 from storage.queue import (
     HIGHEST_TURN_SQL,
@@ -121,6 +122,12 @@ HOT_QUERIES: dict[str, Statement] = {
     # Enterprise Grid (issue 25): a workspace's org for a daily report; an org-wide uninstall's open jobs
     "enterprise_of": (ENTERPRISE_OF_SQL, ("T1",)),
     "org_unfinished": (UNFINISHED_OF_ORG_SQL, ("E1",)),
+    # the maintenance run, a workspace's own retention (issue 25): its jobs since the last run's mark, their
+    # old events, its viewers and report claims, each batch bounded whatever the history
+    "retention_team_jobs": (TEAM_OLD_JOBS_SQL, ("T1", _DAY[0], 7, _DAY[1], 100)),
+    "retention_team_events": (jobs_events_sql(3), ("vb_1", "vb_2", "vb_3", _DAY[1], 1000)),
+    "retention_team_viewers": (TEAM_FORGET_SQL["home_viewers"], ("T1", _DAY[1], 1000)),
+    "retention_team_reports": (TEAM_FORGET_SQL["daily_reports"], ("T1", _DAY[1], 1000)),
 }
 
 
