@@ -268,3 +268,23 @@ async def test_a_reinstall_within_the_period_keeps_the_history(site: Site, fake_
     site.bot.clock.advance(2 * DAY_SECONDS)
     await site.bot.services.maintenance.run()
     assert await teams_with_jobs(site) == ["T0003"]
+
+
+@pytest.mark.unlimited_slack
+async def test_an_org_wide_uninstall_deletes_the_history_of_the_orgs_workspaces_after_the_period(
+    site: Site, fake_slack: FakeSlack
+) -> None:
+    from tests.test_workspaces_finish import grid_command, grid_site, post
+
+    await installed_with_history(site, fake_slack)
+    await grid_site(site, fake_slack)
+    await post(site, grid_command(site, "T0009", "CUMBRELA", "a grid of kites"))
+    await post(site, grid_command(site, "T0010", "CUMBREL2", "a grid of boats"))
+    await site.bot.run_jobs()
+    await site.bot.services.workspaces.uninstalled("E0001", None, why="app_uninstalled")
+    site.bot.clock.advance(399 * DAY_SECONDS)
+    await site.bot.services.maintenance.run()
+    assert await teams_with_jobs(site) == ["T0002", "T0003", "T0009", "T0010"]
+    site.bot.clock.advance(2 * DAY_SECONDS)
+    await site.bot.services.maintenance.run()
+    assert await teams_with_jobs(site) == ["T0002", "T0003"]
