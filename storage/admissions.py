@@ -295,15 +295,18 @@ class AdmissionQueries(StoreBase):
         Two batches whatever the group's size: what to check, each thing read once (the line's end, the
         triggers, each channel's and person's usage of a day, the channels' own limits), then one multi-row
         INSERT a table. On SQLite that is two hand-overs to the database thread for a whole burst of
-        commands; on PostgreSQL a handful of round trips instead of four an admission."""
+        commands; on PostgreSQL three round trips (BEGIN with the lock, the reads as one statement, the
+        writes with the COMMIT), so the lock waits on the event loop twice, not once a statement."""
         reads = _Reads.of(group)
         async with self._engine.transaction(admission=True) as db:
-            ledger = _Ledger.read(reads, await db.batch(*reads.statements))
+            ledger = _Ledger.read(reads, await db.selects(*reads.statements))
             outcomes = [ledger.decide(admission) for admission in group]
             admitted = [a for a, outcome in zip(group, outcomes, strict=True) if outcome is True]
             if not admitted:
                 return outcomes
-            await db.batch(*_admission_writes(admitted, ledger.last_arrival + 1), commit=True)
+            # The writes and the COMMIT in one round trip: the admission lock, and the rows of job_counts,
+            # spend_days and line_parties that other transactions wait for, held no longer than it takes.
+            await db.finish(*_admission_writes(admitted, ledger.last_arrival + 1))
         stored = [job for admission in admitted for job in admission.jobs]
         for arrival, job in enumerate(stored, start=ledger.last_arrival + 1):
             job.arrival = arrival

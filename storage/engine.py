@@ -49,6 +49,20 @@ class Connection(ABC):
         transaction then does nothing more at its end).
         """
 
+    async def selects(self, *statements: Statement) -> list[Result]:
+        """Several SELECTs read together, in one round trip where the engine can (PostgreSQL: one statement,
+        so they also share one snapshot). Their rows are read by position only."""
+        return await self.batch(*statements)
+
+    async def finish(self, *statements: Statement) -> None:
+        """Writes whose results nobody reads, then the commit, in one round trip where the engine can.
+
+        On PostgreSQL each round trip of a transaction waits for the event loop to send the next statement,
+        and the transaction holds its locks meanwhile (the admission lock, job_counts' rows): a busy loop made
+        every other admission wait on one "idle in transaction". Ending with this, the row locks the writes
+        take are released as soon as the server has run them."""
+        await self.batch(*statements, commit=True)
+
     async def fetch(self, sql: str, *params: Any) -> Sequence[Row]:
         return (await self.batch((sql, params)))[0].rows
 

@@ -149,7 +149,7 @@ class QueueQueries(StoreBase):
                     given = group_turns(highest, others, party)
                 else:
                     given = {party: next_turn(highest)}
-                await db.batch(
+                await db.finish(
                     (_SUBMITTING_EVENT, (job.id, now)),
                     *count_changes(moved),
                     *party_changes(party_change(party, job.arrival, job.state, JobState.SUBMITTING)),
