@@ -63,6 +63,17 @@ class Connection(ABC):
         take are released as soon as the server has run them."""
         await self.batch(*statements, commit=True)
 
+    async def finish_fenced(self, fence: Statement, *statements: Statement) -> bool:
+        """`fence` (a write that finds its row only if nobody changed it meanwhile), then, only if it changed a
+        row, `statements` and the commit: in one round trip where the engine can, as `finish`.
+
+        False when `fence` changed nothing: nothing else ran, and the transaction is to be rolled back."""
+        [fenced, *_] = await self.batch(fence)
+        if fenced.changed == 0:
+            return False
+        await self.finish(*statements)
+        return True
+
     async def fetch(self, sql: str, *params: Any) -> Sequence[Row]:
         return (await self.batch((sql, params)))[0].rows
 

@@ -88,8 +88,9 @@ class JobQueries(StoreBase):
                 )
             )
         async with self._engine.transaction() as db:
-            [updated, *_] = await db.batch(*statements)
-            if updated.changed == 0:
+            # The counters' rows (job_counts, line_parties, spend_days) that every admission also writes are
+            # locked only for the one round trip that ends in the commit.
+            if not await db.finish_fenced(*statements):
                 # Someone else (`videobot cancel`, another replica after this one's lease ran out) moved it:
                 # the event row goes with the rollback.
                 raise StaleJob(job.id)

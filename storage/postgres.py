@@ -9,6 +9,7 @@ import math
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from storage.engine import (
@@ -29,6 +30,10 @@ _T = TypeVar("_T")
 # Keys of PostgreSQL advisory locks (any 64-bit numbers; they only need to be this app's own).
 _ADMISSION_LOCK = 0x76696465_6F626F01  # a job joins the account: quotas, its place in line, a slot at Perf
 _MIGRATION_LOCK = 0x76696465_6F626F02  # one replica migrates at a time
+# The SQLSTATE a fenced finish raises when its fence found no row (class VB: this app's own), and the
+# dollar quote of its block.
+_FENCE_MISSED = "VB001"
+_BLOCK_QUOTE = "$videobot_block$"
 _BEGIN_ADMISSION = f"BEGIN; SELECT pg_advisory_xact_lock({_ADMISSION_LOCK})"
 _MIGRATION_TIMEOUT_SECONDS = 24 * 3600.0
 # How long opening one connection may take (asyncpg's own default is 60 s, a minute of a silent start).
@@ -99,8 +104,8 @@ def _literal(value: Any) -> str:
         return "NULL"
     if isinstance(value, bool):
         return str(int(value))  # flags are integers in this schema, as in SQLite
-    if isinstance(value, int):
-        return f"({value})" if value < 0 else str(value)
+    if isinstance(value, int | Decimal):
+        return f"({value})" if value < 0 else str(int(value) if isinstance(value, int) else value)
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return {"nan": "'NaN'", "inf": "'Infinity'", "-inf": "'-Infinity'"}[repr(value)] + "::float8"
@@ -156,6 +161,27 @@ class _PostgresConnection(Connection):
         # in one round trip. If one fails, the rest (the COMMIT too) is skipped and the transaction rolls back.
         await self._db.execute(";\n".join([*(_inlined(sql, params) for sql, params in statements), "COMMIT"]))
         self.committed = True
+
+    async def finish_fenced(self, fence: Statement, *statements: Statement) -> bool:
+        if self.committed:
+            raise RuntimeError("the transaction was committed with an earlier batch")
+        # An anonymous block checks the fence on the server, so the fence, the writes and the COMMIT are one
+        # round trip: the rows of job_counts the writes lock are never held while the event loop is busy.
+        then = "".join(f"{_inlined(sql, params)};\n" for sql, params in statements)
+        block = (
+            f"BEGIN\n{_inlined(*fence)};\n"
+            f"IF NOT FOUND THEN RAISE EXCEPTION USING ERRCODE = '{_FENCE_MISSED}'; END IF;\n{then}END"
+        )
+        if _BLOCK_QUOTE in block:  # a value that would end the block's quoting: the plain way
+            return await super().finish_fenced(fence, *statements)
+        try:
+            await self._db.execute(f"DO {_BLOCK_QUOTE}{block}{_BLOCK_QUOTE};\nCOMMIT")
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) == _FENCE_MISSED:
+                return False  # the transaction is aborted: it rolls back as the caller leaves it
+            raise
+        self.committed = True
+        return True
 
 
 class _PoolReads(Connection):

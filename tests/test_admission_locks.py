@@ -17,8 +17,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from bot.domain.job import JobState
 from bot.domain.quotas import ChannelLimits, Day, Usage
-from storage.db import Store
+from storage.db import StaleJob, Store
 from storage.postgres import PostgresEngine
 from tests.fakes.databases import POSTGRES_URL, fresh_database
 from tests.fakes.jobs import stored_job
@@ -172,5 +173,34 @@ async def test_finishing_writes_any_value_as_given_and_a_failed_finish_stores_no
                     await db.batch(("INSERT INTO t (k) VALUES (?)", (9,)))
                     await db.finish(("INSERT INTO t (k) VALUES (?)", (10,)), ("INSERT INTO t (k) VALUES (?)", (1,)))
             assert [row[0] for row in await engine.reads.fetch("SELECT k FROM t ORDER BY k")] == [1, 2, 3, 4]
+        finally:
+            await store.close()
+
+
+@needs_postgres
+async def test_a_job_update_locks_the_counters_rows_only_in_the_round_trip_that_commits(tmp_path: Path) -> None:
+    async with fresh_database("postgresql", tmp_path) as url:
+        store = await Store.open(url)
+        try:
+            job = stored_job(prompt="a cat's $videobot_block$ dream", created_at=10.0)
+            assert await store.insert_job(job)
+            stale = await store.get_job(job.id, team_id=None)
+            async with recording(store) as trips:
+                await store.update_job(job, state=JobState.QUEUED, queue_position=1, event="queued")
+            # BEGIN, then the update, the counters, the event and the COMMIT in one.
+            assert len(trips) == 2 and trips[0] == "BEGIN", trips
+            assert trips[1].startswith("DO ") and trips[1].rstrip().endswith("COMMIT"), trips
+            assert stale is not None
+            with pytest.raises(StaleJob):
+                await store.update_job(stale, state=JobState.CANCELLED, event="cancelled")
+            assert (await store.scrape_counts((0.0, 1e12))).by_state == {"queued": 1}
+            assert [state for _, state, _ in await store.job_events(job.id)] == ["accepted", "queued"]
+            # A value that holds the block's own quote goes the plain way, as exactly.
+            moved = await store.get_job(job.id, team_id=None)
+            assert moved is not None
+            await store.update_job(moved, state=JobState.FAILED, error_message="a $videobot_block$ in Perf's answer")
+            failed = await store.get_job(job.id, team_id=None)
+            assert failed is not None and failed.error_message == "a $videobot_block$ in Perf's answer"
+            assert (await store.scrape_counts((0.0, 1e12))).by_state == {"failed": 1}
         finally:
             await store.close()
