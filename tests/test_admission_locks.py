@@ -204,3 +204,30 @@ async def test_a_job_update_locks_the_counters_rows_only_in_the_round_trip_that_
             assert (await store.scrape_counts((0.0, 1e12))).by_state == {"failed": 1}
         finally:
             await store.close()
+
+
+@needs_postgres
+async def test_a_slot_claim_holds_the_lock_for_two_round_trips_and_a_stale_one_moves_nothing(tmp_path: Path) -> None:
+    async with fresh_database("postgresql", tmp_path) as url:
+        store = await Store.open(url)
+        try:
+            alice = [stored_job(user_id="UALICE", created_at=float(n)) for n in range(1, 4)]
+            for job in alice:
+                assert await store.insert_job(job)
+            stale = await store.get_job(alice[1].id, team_id=None)
+            async with recording(store) as trips:
+                assert await store.claim_slot(alice[0], 2, 10.0)
+            assert trips[0].startswith("BEGIN") and "pg_advisory_xact_lock" in trips[0], trips
+            assert trips[1].startswith("SELECT ARRAY("), trips
+            assert trips[2].startswith("DO ") and trips[2].rstrip().endswith("COMMIT"), trips
+            assert len(trips) == 3, trips
+            await store.update_job(alice[1], state=JobState.CANCELLED, event="cancelled")
+            assert stale is not None
+            # Its turn, a free slot, but no longer waiting: the fence refuses it, and nothing moves.
+            assert not await store.claim_slot(stale, 2, 11.0)
+            assert await store.claim_slot(alice[2], 2, 12.0)
+            counts = (await store.scrape_counts((0.0, 1e12))).by_state
+            assert counts == {"submitting": 2, "cancelled": 1}
+            assert [state for _, state, _ in await store.job_events(alice[1].id)] == ["accepted", "cancelled"]
+        finally:
+            await store.close()
