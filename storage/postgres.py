@@ -154,9 +154,10 @@ class _PostgresConnection(Connection):
         row = await self._db.fetchrow(_numbered(sql), *params)
         return [Result(list(rows), len(rows)) for rows in row]
 
-    async def finish(self, *statements: Statement) -> None:
+    async def finish(self, *statements: Statement, bound: Sequence[Statement] = ()) -> None:
         if self.committed:
             raise RuntimeError("the transaction was committed with an earlier batch")
+        await _run(self._db, bound)
         # Without parameters asyncpg sends the text as one simple query: every statement, then the COMMIT,
         # in one round trip. If one fails, the rest (the COMMIT too) is skipped and the transaction rolls back.
         await self._db.execute(";\n".join([*(_inlined(sql, params) for sql, params in statements), "COMMIT"]))

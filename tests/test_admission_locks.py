@@ -2,8 +2,9 @@
 
 Every round trip of a transaction waits for the event loop to send the next statement; on a busy loop the
 transaction sits "idle in transaction" meanwhile, holding the admission lock and job_counts' rows that every
-other admission and job update waits for. An admission group is now three round trips whatever its size:
-BEGIN with the lock, its reads as one statement, its writes with the COMMIT."""
+other admission and job update waits for. An admission group is now four round trips whatever its size:
+BEGIN with the lock, its reads as one statement, the jobs' rows (bound), the rest of its writes with the
+COMMIT; a slot claim and a job's update end with their counters and the COMMIT in one."""
 
 from __future__ import annotations
 
@@ -72,11 +73,17 @@ def allow(_: Usage, __: ChannelLimits | None) -> None:
 
 
 @needs_postgres
-async def test_an_admission_group_holds_the_lock_for_two_round_trips_whatever_its_size(tmp_path: Path) -> None:
+async def test_an_admission_group_holds_the_lock_for_three_round_trips_whatever_its_size(tmp_path: Path) -> None:
     async with fresh_database("postgresql", tmp_path) as url:
         store = await Store.open(url)
         try:
-            jobs = [stored_job(user_id=f"U{n % 5}", channel_id=f"C{n % 3}", created_at=10.0) for n in range(40)]
+            secret = "https://hooks.slack.com/commands/T0001/1/s3cret"
+            jobs = [
+                stored_job(
+                    user_id=f"U{n % 5}", channel_id=f"C{n % 3}", created_at=10.0, response_url=secret, step_token=secret
+                )
+                for n in range(40)
+            ]
             async with recording(store) as trips:
                 admitted = await asyncio.gather(
                     *(
@@ -96,12 +103,15 @@ async def test_an_admission_group_holds_the_lock_for_two_round_trips_whatever_it
             locked = [n for n, sql in enumerate(trips) if "pg_advisory_xact_lock" in sql]
             assert locked, trips
             for start in locked:
-                # The lock goes out with BEGIN; then the reads, then the writes ending in COMMIT.
+                # The lock goes out with BEGIN; then the reads; the jobs' rows, bound; the rest with the COMMIT.
                 assert trips[start].startswith("BEGIN")
-                held = trips[start + 1 : start + 3]
+                held = trips[start + 1 : start + 4]
                 assert held[0].startswith("SELECT ARRAY("), trips
-                assert held[1].rstrip().endswith("COMMIT"), trips
-            assert len(trips) == 3 * len(locked)
+                assert held[1].startswith("INSERT INTO jobs "), trips
+                assert held[2].rstrip().endswith("COMMIT"), trips
+            assert len(trips) == 4 * len(locked)
+            # The jobs' response_url and step token never in the text of a statement (a server's log of it).
+            assert not any("s3cret" in sql for sql in trips)
             assert (await store.usage("T0001", "C0", "U0", TODAY.bounds)).channel_jobs == 14
             assert (await store.get_job(jobs[-1].id, team_id=None)) is not None
         finally:
