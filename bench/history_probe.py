@@ -3,6 +3,7 @@
     python -m bench.history_probe                  # strace: SQLite's reads, writes, syncs and waits per burst
     python -m bench.history_probe --tool py-spy    # where the bot's threads spend a burst (sampled stacks)
     python -m bench.history_probe --postgres       # the same bot on PostgreSQL: round trips per burst
+    python -m bench.history_probe --postgres --tool locks   # PostgreSQL's lock waits, sampled (below)
 
 Runs `videobot run` on the last two days alone and on the year (bench/history_db.py's caches, a copy for
 SQLite), sends bench/history.py's burst (200 `/video` 50 at a time) with and without `/metrics` scraped
@@ -15,6 +16,11 @@ last ack). Timings under strace or py-spy mean nothing; the counts are what this
   PostgreSQL the socket writes (round trips).
 - py-spy: the share of samples in each thread's innermost frames (with `--native`, SQLite's own
   functions: a checkpoint shows as `sqlite3WalCheckpoint`, a busy wait as `sqliteDefaultBusyCallback`).
+- locks (PostgreSQL): pg_stat_activity and pg_locks sampled back to back from a connection of its own: in
+  how many samples some backend of the bot waits on a lock (and on which: the admission's advisory lock, a
+  row's transaction), how many of those wait behind a transaction "idle in transaction" (its connection
+  waiting for the bot's event loop to send the next statement), and how often the admission lock is held
+  by such an idle transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -65,7 +72,51 @@ async def attached(tool: str, pid: int, out: Path) -> AsyncIterator[None]:
             print(f"  ({tool}: {said[-300:]})", file=sys.stderr)
 
 
-def strace_counts(out: Path, database: str) -> dict[str, int]:
+# One row a backend of the bot's database: what it waits on, whether it holds the admission lock, and the
+# states of the backends that block it.
+_ACTIVITY_SQL = """
+SELECT a.state, a.wait_event_type, a.wait_event,
+       EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted),
+       ARRAY(SELECT b.state FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(a.pid)))
+FROM pg_stat_activity a
+WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.backend_type = 'client backend'
+"""
+
+
+@contextlib.asynccontextmanager
+async def sampled_locks(url: str, counts: collections.Counter[str]) -> AsyncIterator[None]:
+    """Samples of the database's backends, back to back, while the block runs, counted into `counts`."""
+    import asyncpg
+
+    db = await asyncpg.connect(url)
+    done = asyncio.Event()
+
+    async def sample() -> None:
+        while not done.is_set():
+            rows = await db.fetch(_ACTIVITY_SQL)
+            counts["samples"] += 1
+            waiting = [row for row in rows if row[1] == "Lock"]
+            idle_holder = any(row[3] and row[0] == "idle in transaction" for row in rows)
+            counts["the admission lock held"] += any(row[3] for row in rows)
+            counts["the admission lock held, idle in transaction"] += idle_holder
+            if waiting:
+                counts["a backend waits on a lock"] += 1
+                counts["  behind one idle in transaction"] += any("idle in transaction" in row[4] for row in waiting)
+                for kind in sorted({str(row[2]) for row in waiting}):
+                    counts[f"  on {kind}"] += 1
+                counts["backends waiting (summed over samples)"] += len(waiting)
+            await asyncio.sleep(0.002)
+
+    task = asyncio.get_running_loop().create_task(sample())
+    try:
+        yield
+    finally:
+        done.set()
+        await task
+        await db.close()
+
+
+def strace_counts(out: Path, database: str, postgres_port: str = "5432") -> dict[str, int]:
     counts: collections.Counter[str] = collections.Counter()
     name = Path(database).name if database else ""
     for line in out.read_text(errors="replace").splitlines():
@@ -87,7 +138,11 @@ def strace_counts(out: Path, database: str) -> dict[str, int]:
                 counts[f"{call} db"] += 1
         elif call in ("nanosleep", "clock_nanosleep"):
             counts["sleeps"] += 1
-        elif call in ("sendto", "write", "writev") and ("TCP" in path or "socket" in path) and "5432" in line:
+        elif (
+            call in ("sendto", "write", "writev")
+            and ("TCP" in path or "socket" in path)
+            and f":{postgres_port}]" in line
+        ):
             counts["postgres sends"] += 1
         elif call in ("sendto", "write", "writev") and ("TCP" in path or "socket" in path):
             counts["socket writes"] += 1
@@ -128,6 +183,7 @@ async def _counted_scrapes(url: str, scrapes: list[int]) -> None:
 
 
 async def probe(fakes: Fakes, database: str, workdir: Path, tool: str, label: str, sqlite_file: str) -> None:
+    port = str(urlsplit(database).port or 5432) if database.startswith("postgres") else ""
     bot = await started_bot(bot_env(fakes, workdir, database, VIDEOBOT_METRICS="1"), workdir)
     try:
         await send_commands(bot.url, 20, 20, f"Warm-up {label}")
@@ -138,14 +194,19 @@ async def probe(fakes: Fakes, database: str, workdir: Path, tool: str, label: st
             out = workdir / f"{label}-{kind}.{tool}"
             scrapes = [0]
             scraper = asyncio.create_task(_counted_scrapes(bot.health_url, scrapes)) if scrape else None
-            async with attached(tool, bot.pid, out):
+            locks: collections.Counter[str] = collections.Counter()
+            watching = sampled_locks(database, locks) if tool == "locks" else attached(tool, bot.pid, out)
+            async with watching:
                 await send_commands(bot.url, 200, 50, f"Probe {label} {kind}", warm_up=True)
             if scraper is not None:
                 scraper.cancel()
             wal_pages = _wal_pages(sqlite_file)
             print(f"\n{label}, {kind} burst ({tool}), {scrapes[0]} scrapes, the log {wal_pages} pages long after it:")
-            if tool == "strace":
-                for key, value in sorted(strace_counts(out, sqlite_file).items()):
+            if tool == "locks":
+                for key, value in locks.items():
+                    print(f"  {key}: {value}")
+            elif tool == "strace":
+                for key, value in sorted(strace_counts(out, sqlite_file, port).items()):
                     print(f"  {key}: {value}")
             else:
                 for key, value in pyspy_counts(out):
@@ -201,7 +262,7 @@ async def _postgres_end(url: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=1_000_000)
-    parser.add_argument("--tool", choices=("strace", "py-spy"), default="strace")
+    parser.add_argument("--tool", choices=("strace", "py-spy", "locks"), default="strace")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL (VIDEOBOT_BENCH_POSTGRES_URL)")
     asyncio.run(main_async(parser.parse_args()))
     sys.stdout.flush()

@@ -228,8 +228,8 @@ class _Ledger:
         return True
 
 
-def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> list[Statement]:
-    """A group's admitted jobs, their triggers and first events, as one multi-row INSERT for each table.
+def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> tuple[list[Statement], list[Statement]]:
+    """A group's admitted jobs, then their triggers, first events and counters: one multi-row INSERT a table.
 
     The jobs take their places in line in the group's order, from `first_arrival` on: admissions are
     serialised, so nobody else numbers a job meanwhile (and a unique index would refuse a clash)."""
@@ -240,8 +240,7 @@ def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> lis
         events.append((job.id, job.created_at, job.state.value, f"stored trigger={trigger}" if trigger else "stored"))
         if trigger is not None and not any(job is other for a in admitted for other in a.more):
             triggers.append((job.team_id, trigger, job.id, job.created_at))
-    writes = insert_rows("jobs", (*INSERTED_COLUMNS, "arrival"), jobs)
-    writes += insert_rows("job_triggers", ("team_id", "trigger", "job_id", "at"), triggers)
+    writes = insert_rows("job_triggers", ("team_id", "trigger", "job_id", "at"), triggers)
     writes += insert_rows("job_events", ("job_id", "at", "state", "detail"), events)
     counted = [(job.team_id, job.state.value, 1, int(job.perf_job_id is not None)) for job, _ in stored]
     spent = [c for job, _ in stored if job.holds_quota for c in spend_of(job, 1, job.cost_micros)]
@@ -250,7 +249,8 @@ def _admission_writes(admitted: Sequence[_Admission], first_arrival: int) -> lis
         for arrival, (job, _) in enumerate(stored, start=first_arrival)
         for change in party_change(party_of(job), arrival, None, job.state)
     ]
-    return writes + count_changes(counted) + party_changes(parties) + spend_statements(spent)
+    counters = count_changes(counted) + party_changes(parties) + spend_statements(spent)
+    return insert_rows("jobs", (*INSERTED_COLUMNS, "arrival"), jobs), writes + counters
 
 
 class AdmissionQueries(StoreBase):
@@ -295,15 +295,21 @@ class AdmissionQueries(StoreBase):
         Two batches whatever the group's size: what to check, each thing read once (the line's end, the
         triggers, each channel's and person's usage of a day, the channels' own limits), then one multi-row
         INSERT a table. On SQLite that is two hand-overs to the database thread for a whole burst of
-        commands; on PostgreSQL a handful of round trips instead of four an admission."""
+        commands; on PostgreSQL four round trips (BEGIN with the lock, the reads as one statement, the jobs'
+        rows, the rest of the writes with the COMMIT), so the lock waits on the event loop three times, not
+        once a statement, and the counters' rows (job_counts, spend_days, line_parties) not at all."""
         reads = _Reads.of(group)
         async with self._engine.transaction(admission=True) as db:
-            ledger = _Ledger.read(reads, await db.batch(*reads.statements))
+            ledger = _Ledger.read(reads, await db.selects(*reads.statements))
             outcomes = [ledger.decide(admission) for admission in group]
             admitted = [a for a, outcome in zip(group, outcomes, strict=True) if outcome is True]
             if not admitted:
                 return outcomes
-            await db.batch(*_admission_writes(admitted, ledger.last_arrival + 1), commit=True)
+            # The writes and the COMMIT in one round trip: the admission lock, and the rows of job_counts,
+            # spend_days and line_parties that other transactions wait for, held no longer than it takes.
+            # The jobs' rows (their response_url and step token) are bound, never written into SQL text.
+            jobs, writes = _admission_writes(admitted, ledger.last_arrival + 1)
+            await db.finish(*writes, bound=jobs)
         stored = [job for admission in admitted for job in admission.jobs]
         for arrival, job in enumerate(stored, start=ledger.last_arrival + 1):
             job.arrival = arrival

@@ -49,6 +49,33 @@ class Connection(ABC):
         transaction then does nothing more at its end).
         """
 
+    async def selects(self, *statements: Statement) -> list[Result]:
+        """Several SELECTs read together, in one round trip where the engine can (PostgreSQL: one statement,
+        so they also share one snapshot). Their rows are read by position only."""
+        return await self.batch(*statements)
+
+    async def finish(self, *statements: Statement, bound: Sequence[Statement] = ()) -> None:
+        """Writes whose results nobody reads, then the commit, in one round trip where the engine can.
+
+        On PostgreSQL each round trip of a transaction waits for the event loop to send the next statement,
+        and the transaction holds its locks meanwhile (the admission lock, job_counts' rows): a busy loop made
+        every other admission wait on one "idle in transaction". Ending with this, the row locks the writes
+        take are released as soon as the server has run them. PostgreSQL gets their values written into the
+        SQL text; `bound` go first and keep theirs as parameters (a job's response_url and step token, which
+        a server that logs a failed statement would otherwise log), in a round trip of their own there."""
+        await self.batch(*bound, *statements, commit=True)
+
+    async def finish_fenced(self, fence: Statement, *statements: Statement) -> bool:
+        """`fence` (a write that finds its row only if nobody changed it meanwhile), then, only if it changed a
+        row, `statements` and the commit: in one round trip where the engine can, as `finish`.
+
+        False when `fence` changed nothing: nothing else ran, and the transaction is to be rolled back."""
+        [fenced, *_] = await self.batch(fence)
+        if fenced.changed == 0:
+            return False
+        await self.finish(*statements)
+        return True
+
     async def fetch(self, sql: str, *params: Any) -> Sequence[Row]:
         return (await self.batch((sql, params)))[0].rows
 

@@ -7,7 +7,13 @@ from storage.base import StoreBase
 from storage.rows import job_from_row
 
 # A person's latest jobs, newest first: through jobs_user_created, stopping after `limit`.
-RECENT_JOBS_SQL = "SELECT * FROM jobs WHERE team_id = ? AND user_id = ? ORDER BY created_at DESC, arrival DESC LIMIT ?"
+# Through jobs_user_created: the person's jobs alone, newest first, ties (a comparison's takes) in arrival order.
+# `arrival + 0`, not `arrival`: ordered by the bare column, SQLite walked jobs_team_created instead, which
+# is already in (created_at, arrival) order, through the workspace's every job until it had found `limit` of
+# this person's: the whole history for someone with fewer (12 s on a year of a million jobs; 0.4 ms now).
+RECENT_JOBS_SQL = (
+    "SELECT * FROM jobs WHERE team_id = ? AND user_id = ? ORDER BY created_at DESC, arrival + 0 DESC LIMIT ?"
+)
 
 
 class HomeQueries(StoreBase):

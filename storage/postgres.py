@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from storage.engine import (
@@ -20,6 +22,7 @@ from storage.engine import (
     Statement,
     describe_url,
 )
+from storage.sql import MAX_PARAMETERS
 
 log = logging.getLogger("videobot.storage")
 _T = TypeVar("_T")
@@ -27,6 +30,11 @@ _T = TypeVar("_T")
 # Keys of PostgreSQL advisory locks (any 64-bit numbers; they only need to be this app's own).
 _ADMISSION_LOCK = 0x76696465_6F626F01  # a job joins the account: quotas, its place in line, a slot at Perf
 _MIGRATION_LOCK = 0x76696465_6F626F02  # one replica migrates at a time
+# The SQLSTATE a fenced finish raises when its fence found no row (class VB: this app's own), and the
+# dollar quote of its block.
+_FENCE_MISSED = "VB001"
+_BLOCK_QUOTE = "$videobot_block$"
+_BEGIN_ADMISSION = f"BEGIN; SELECT pg_advisory_xact_lock({_ADMISSION_LOCK})"
 _MIGRATION_TIMEOUT_SECONDS = 24 * 3600.0
 # How long opening one connection may take (asyncpg's own default is 60 s, a minute of a silent start).
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
@@ -87,12 +95,94 @@ async def _run(db: Any, statements: Sequence[Statement]) -> list[Result]:
     return results
 
 
+def _literal(value: Any) -> str:
+    """`value` as a PostgreSQL constant, for statements sent as one simple query (which takes no parameters).
+
+    Strings as escape strings (E'...'), whose meaning does not depend on standard_conforming_strings: every
+    backslash and quote doubled. Negative numbers in parentheses, so that `x - ?` never reads as a comment."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(int(value))  # flags are integers in this schema, as in SQLite
+    if isinstance(value, int | Decimal):
+        return f"({value})" if value < 0 else str(int(value) if isinstance(value, int) else value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return {"nan": "'NaN'", "inf": "'Infinity'", "-inf": "'-Infinity'"}[repr(value)] + "::float8"
+        return f"({value!r})" if value < 0 else repr(value)
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("PostgreSQL text cannot hold a NUL character")
+        return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+    raise TypeError(f"no PostgreSQL literal for a {type(value).__name__}")
+
+
+def _inlined(sql: str, params: Sequence[Any]) -> str:
+    """`sql` with each `?` replaced by its parameter's literal (no query here has a `?` inside a string)."""
+    pieces = sql.split("?")
+    if len(pieces) != len(params) + 1:
+        raise ValueError(f"{len(pieces) - 1} placeholders for {len(params)} parameters in {sql[:60]!r}")
+    return "".join(piece + _literal(value) for piece, value in zip(pieces, params, strict=False)) + pieces[-1]
+
+
+def _selects_as_one(statements: Sequence[Statement]) -> Statement:
+    """Several SELECTs as one: a column each, the array of its rows (asyncpg decodes each row as a tuple)."""
+    columns = [f"ARRAY(SELECT ROW(t.*) FROM ({sql}) AS t)" for sql, _ in statements]
+    return "SELECT " + ", ".join(columns), [value for _, params in statements for value in params]
+
+
 class _PostgresConnection(Connection):
+    """A transaction's statements; `finish` sends its last writes and the COMMIT as one simple query."""
+
     def __init__(self, db: Any) -> None:
         self._db = db  # an asyncpg Connection
+        self.committed = False
 
     async def batch(self, *statements: Statement, commit: bool = False) -> list[Result]:
-        return await _run(self._db, statements)
+        if self.committed:
+            raise RuntimeError("the transaction was committed with an earlier batch")
+        results = await _run(self._db, statements)
+        if commit:
+            await self._db.execute("COMMIT")
+            self.committed = True
+        return results
+
+    async def selects(self, *statements: Statement) -> list[Result]:
+        if len(statements) < 2 or sum(len(params) for _, params in statements) > MAX_PARAMETERS:
+            return await self.batch(*statements)
+        sql, params = _selects_as_one(statements)
+        row = await self._db.fetchrow(_numbered(sql), *params)
+        return [Result(list(rows), len(rows)) for rows in row]
+
+    async def finish(self, *statements: Statement, bound: Sequence[Statement] = ()) -> None:
+        if self.committed:
+            raise RuntimeError("the transaction was committed with an earlier batch")
+        await _run(self._db, bound)
+        # Without parameters asyncpg sends the text as one simple query: every statement, then the COMMIT,
+        # in one round trip. If one fails, the rest (the COMMIT too) is skipped and the transaction rolls back.
+        await self._db.execute(";\n".join([*(_inlined(sql, params) for sql, params in statements), "COMMIT"]))
+        self.committed = True
+
+    async def finish_fenced(self, fence: Statement, *statements: Statement) -> bool:
+        if self.committed:
+            raise RuntimeError("the transaction was committed with an earlier batch")
+        # An anonymous block checks the fence on the server, so the fence, the writes and the COMMIT are one
+        # round trip: the rows of job_counts the writes lock are never held while the event loop is busy.
+        then = "".join(f"{_inlined(sql, params)};\n" for sql, params in statements)
+        block = (
+            f"BEGIN\n{_inlined(*fence)};\n"
+            f"IF NOT FOUND THEN RAISE EXCEPTION USING ERRCODE = '{_FENCE_MISSED}'; END IF;\n{then}END"
+        )
+        if _BLOCK_QUOTE in block:  # a value that would end the block's quoting: the plain way
+            return await super().finish_fenced(fence, *statements)
+        try:
+            await self._db.execute(f"DO {_BLOCK_QUOTE}{block}{_BLOCK_QUOTE};\nCOMMIT")
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) == _FENCE_MISSED:
+                return False  # the transaction is aborted: it rolls back as the caller leaves it
+            raise
+        self.committed = True
+        return True
 
 
 class _PoolReads(Connection):
@@ -155,11 +245,19 @@ class PostgresEngine(Engine):
 
     @asynccontextmanager
     async def transaction(self, *, admission: bool = False) -> AsyncIterator[Connection]:
-        async with self.connection() as db, db.transaction():
-            if admission:
-                # Held until this transaction ends, in every replica: admissions happen one at a time.
-                await db.execute("SELECT pg_advisory_xact_lock($1)", _ADMISSION_LOCK)
-            yield _PostgresConnection(db)
+        async with self.connection() as db:
+            # BEGIN and the admission lock in one round trip. The lock is held until this transaction ends,
+            # in every replica: admissions happen one at a time.
+            await db.execute(_BEGIN_ADMISSION if admission else "BEGIN")
+            transaction = _PostgresConnection(db)
+            try:
+                yield transaction
+            except BaseException:
+                if db.is_in_transaction():
+                    await db.execute("ROLLBACK")
+                raise
+            if not transaction.committed:
+                await db.execute("COMMIT")
 
     async def migrate(self, scripts: Sequence[str], on_step: MigrationStep | None = None) -> list[int]:
         async with self.connection() as db:

@@ -44,7 +44,7 @@ from bot.domain.line import (
 )
 from bot.domain.perf_keys import OPERATOR_LINE
 from storage.base import StoreBase
-from storage.engine import Connection, Row
+from storage.engine import Row, Statement
 from storage.rows import job_from_row
 from storage.sql import count_changes, in_list, party_change, party_changes, state_literal, states_list
 
@@ -107,6 +107,21 @@ def _ahead(job: Job, limit: int) -> tuple[Any, ...]:
     return (*party_values(party_of(job)), job.id, limit)
 
 
+def _has_its_turn(
+    job: Job, limit: int, cap: int, grouped: bool, in_flight: Sequence[Row], ahead: Sequence[Row], rows: Sequence[Row]
+) -> bool:
+    """Whether the line gives `job` one of the free slots, from claim_slot's reads: the line's jobs at Perf,
+    the party's jobs ahead of `job` (counted up to `limit`), and its parties (the first `limit`)."""
+    free = limit - int(in_flight[0][0] or 0)
+    if free <= 0:
+        return False
+    parties = [_party(row) for row in rows]
+    if not grouped:
+        parties = parties[:free]
+    given = turns(parties, free, cap, grouped=grouped).count(party_of(job))
+    return given > 0 and int(ahead[0][0] or 0) < given
+
+
 class QueueQueries(StoreBase):
     # Many workspaces: the operator's line is shared, and its turns go workspace by workspace first.
     workspaces_share_line: bool = False
@@ -121,58 +136,50 @@ class QueueQueries(StoreBase):
         if it is among those turns; `cap` (0: none) is how many slots one party may hold. Fenced by the
         state `job` was read in, as `update_job` is: that is the state job_counts takes it from."""
         party = party_of(job)
+        grouped = self._grouped(job.line)
+        prefix = group_prefix(party)
+        # Everything the claim decides on, read at once; then the move, fenced, with its counters and the
+        # COMMIT: the admission lock waits for the event loop twice, not once a statement.
+        reads: list[Statement] = [(HIGHEST_TURN_SQL, ())]
+        if grouped:
+            reads.append((GROUP_PARTIES_SQL, (prefix, prefix[:-1] + ";")))
+        if limit > 0:
+            # The party's jobs ahead counted up to `limit`: only "fewer than it is given?" matters, and it is
+            # given at most `limit`.
+            reads.append((IN_FLIGHT_SQL, (job.line,)))
+            reads.append((PARTY_AHEAD_SQL, _ahead(job, limit)))
+            reads.append(
+                (WAITING_PARTIES_SQL, (job.line,)) if grouped else (f"{NEXT_PARTIES_SQL} LIMIT ?", (job.line, limit))
+            )
         async with self._engine.transaction(admission=True) as db:
-            if limit > 0 and not await self._has_its_turn(db, job, limit, cap):
+            found = await db.selects(*reads)
+            if limit > 0 and not _has_its_turn(job, limit, cap, grouped, *(result.rows for result in found[-3:])):
                 return False
-            claimed = (
-                await db.execute(
+            submitted = int(job.perf_job_id is not None)
+            moved = [
+                (job.team_id, job.state.value, -1, -submitted),
+                (job.team_id, JobState.SUBMITTING.value, 1, submitted),
+            ]
+            highest = found[0].rows[0][0]
+            if grouped:
+                others = [str(row[0]) for row in found[1].rows if str(row[0]) != party]
+                given = group_turns(highest, others, party)
+            else:
+                given = {party: next_turn(highest)}
+            claimed = await db.finish_fenced(
+                (
                     f"UPDATE jobs SET state = {_SUBMITTING}, submitted_at = ?, updated_at = ? "
                     f"WHERE id = ? AND state = ? AND state IN {_WAITING}",
-                    now,
-                    now,
-                    job.id,
-                    job.state.value,
-                )
-                == 1
+                    (now, now, job.id, job.state.value),
+                ),
+                (_SUBMITTING_EVENT, (job.id, now)),
+                *count_changes(moved),
+                *party_changes(party_change(party, job.arrival, job.state, JobState.SUBMITTING)),
+                *((TAKE_TURN_SQL, (turn, key)) for key, turn in sorted(given.items())),
             )
-            if claimed:
-                submitted = int(job.perf_job_id is not None)
-                moved = [
-                    (job.team_id, job.state.value, -1, -submitted),
-                    (job.team_id, JobState.SUBMITTING.value, 1, submitted),
-                ]
-                highest = await db.fetchval(HIGHEST_TURN_SQL)
-                if self._grouped(job.line):
-                    prefix = group_prefix(party)
-                    rows = await db.fetch(GROUP_PARTIES_SQL, prefix, prefix[:-1] + ";")
-                    others = [str(row[0]) for row in rows if str(row[0]) != party]
-                    given = group_turns(highest, others, party)
-                else:
-                    given = {party: next_turn(highest)}
-                await db.batch(
-                    (_SUBMITTING_EVENT, (job.id, now)),
-                    *count_changes(moved),
-                    *party_changes(party_change(party, job.arrival, job.state, JobState.SUBMITTING)),
-                    *((TAKE_TURN_SQL, (turn, key)) for key, turn in sorted(given.items())),
-                )
         if claimed:
             job.state, job.submitted_at, job.updated_at = JobState.SUBMITTING, now, now
         return claimed
-
-    async def _has_its_turn(self, db: Connection, job: Job, limit: int, cap: int) -> bool:
-        free = limit - int(await db.fetchval(IN_FLIGHT_SQL, job.line) or 0)
-        if free <= 0:
-            return False
-        grouped = self._grouped(job.line)
-        if grouped:
-            parties = [_party(row) for row in await db.fetch(WAITING_PARTIES_SQL, job.line)]
-        else:
-            parties = [_party(row) for row in await db.fetch(f"{NEXT_PARTIES_SQL} LIMIT ?", job.line, free)]
-        given = turns(parties, free, cap, grouped=grouped).count(party_of(job))
-        if given == 0:
-            return False
-        ahead = int(await db.fetchval(PARTY_AHEAD_SQL, *_ahead(job, given)) or 0)
-        return ahead < given
 
     async def queue_position(self, job: Job) -> int:
         """1 for the head of the line, in the order the slots will go if no job finishes meanwhile.

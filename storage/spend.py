@@ -44,7 +44,10 @@ SPEND_BY_ID_SQL = (
 AWAITING_APPROVAL_SQL = (
     "SELECT COALESCE(SUM(estimated_cost_micros), 0) FROM jobs "
     f"WHERE state IN {states_list(s for s in JobState if s not in TERMINAL_STATES)} "
-    f"AND state = {state_literal(JobState.AWAITING_APPROVAL)} AND team_id = ? AND spend_day >= ? AND spend_day < ?"
+    # `team_id || ''`: the open jobs through jobs_open, not the workspace's every job through jobs_team_created
+    # (3.3 s on a year of a million jobs, for each budget check).
+    f"AND state = {state_literal(JobState.AWAITING_APPROVAL)} AND team_id || '' = ? "
+    "AND spend_day >= ? AND spend_day < ?"
 )
 CHANNEL_AWAITING_APPROVAL_SQL = AWAITING_APPROVAL_SQL + " AND channel_id = ?"
 

@@ -105,6 +105,24 @@ class _SQLiteTransaction(Connection):
 
         return await self._engine.in_db_thread(run)
 
+    async def finish_fenced(self, fence: Statement, *statements: Statement) -> bool:
+        if self.committed:
+            raise RuntimeError("the transaction was committed with an earlier batch")
+
+        def run(db: sqlite3.Connection) -> bool:
+            if not self.begun:
+                db.execute("BEGIN IMMEDIATE")
+                self.begun = True
+            [fenced] = _run_in_sqlite(db, [fence])
+            if fenced.changed == 0:
+                return False
+            _run_in_sqlite(db, statements)
+            db.commit()
+            self.committed = True
+            return True
+
+        return await self._engine.in_db_thread(run)
+
 
 class SQLiteEngine(Engine):
     """One aiosqlite connection in WAL mode, shared by every coroutine of the one process, for the writes
