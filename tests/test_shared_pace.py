@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from bot.clients.pacing import Pacer, Priority, Ticket
+from bot.clients.pacing import Cell, Pacer, Priority, Ticket
 from storage.db import Store
 from tests.fakes.databases import POSTGRES_URL, fresh_database
 
@@ -39,11 +39,9 @@ class StoreBudget:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.asked: list[str] = []
 
-    async def take(self, lane: str, cell_seconds: float, room_seconds: float) -> float:
-        self.asked.append(lane)
-        return await self.store.take_slack_cell(lane, cell_seconds, room_seconds)
+    async def take(self, cells: Sequence[Cell]) -> float:
+        return await self.store.take_slack_cells(cells)
 
     async def hold(self, lane: str, seconds: float) -> None:
         await self.store.hold_slack_bucket(lane, seconds)
@@ -54,14 +52,33 @@ async def test_cells_are_granted_within_the_burst_across_replicas_then_the_wait_
 ) -> None:
     a, b = replicas
     # A burst of 3: whichever replica asks, three cells and no more.
-    granted = [await store.take_slack_cell(LANE, CELL, 3 * CELL) for store in (a, b, a)]
+    granted = [await store.take_slack_cells([(LANE, CELL, 3 * CELL)]) for store in (a, b, a)]
     assert granted == [0.0, 0.0, 0.0]
-    wait = await b.take_slack_cell(LANE, CELL, 3 * CELL)
+    wait = await b.take_slack_cells([(LANE, CELL, 3 * CELL)])
     assert CELL * 0.8 < wait <= CELL  # about one cell from now, less what passed since the first
     # Another workspace's lane, or another channel's, is a bucket of its own.
-    assert await a.take_slack_cell("T0002:chat.update", CELL, 3 * CELL) == 0.0
+    assert await a.take_slack_cells([("T0002:chat.update", CELL, 3 * CELL)]) == 0.0
     # A refusal takes nothing: the bucket is as full as it was.
-    assert CELL * 0.8 < await a.take_slack_cell(LANE, CELL, 3 * CELL) <= CELL
+    assert CELL * 0.8 < await a.take_slack_cells([(LANE, CELL, 3 * CELL)]) <= CELL
+
+
+async def test_a_post_takes_its_channels_cell_and_the_workspaces_together_in_one_round_trip(
+    replicas: tuple[Store, Store],
+) -> None:
+    a, b = replicas
+    channel, workspace = "T0001:chat.postMessage@C1", "T0001:chat.postMessage"
+    # Another replica's posts in other channels have used the workspace's burst of 2.
+    for other in ("C2", "C3"):
+        assert await b.take_slack_cells([(f"{workspace}@{other}", CELL, 2 * CELL), (workspace, CELL, 2 * CELL)]) == 0
+    # This post waits for the workspace's bucket, and takes nothing of its channel's meanwhile.
+    assert await a.take_slack_cells([(channel, CELL, 2 * CELL), (workspace, CELL, 2 * CELL)]) > CELL * 0.8
+    assert await a._db.fetchval("SELECT COUNT(*) FROM slack_buckets WHERE bucket = ?", channel) == 0
+    # Through the pacer: one round trip per post while the buckets have room.
+    pacer = Pacer(scale=60 / CELL, shared=StoreBudget(a))
+    for n in range(2):
+        await pacer.turn("chat.postMessage", f"C{n + 10}", Ticket(Priority.ROOT))
+    await pacer.close()
+    assert pacer.shared_use.round_trips == pacer.shared_use.calls == 2
 
 
 async def test_a_background_call_leaves_a_cell_for_an_urgent_one_of_another_replica(
@@ -89,7 +106,7 @@ async def test_a_429_on_one_replica_holds_the_lane_on_every_replica(replicas: tu
     pacer_a, pacer_b = Pacer(scale=60, shared=StoreBudget(a)), Pacer(scale=60, shared=StoreBudget(b))
     await pacer_a.hold("chat.update", "", 30.0)  # Slack's Retry-After on replica A
     # Replica B has never called: its own lane is free, the shared one is held for everyone.
-    wait = await b.take_slack_cell("chat.update", 1.2, 4.8)
+    wait = await b.take_slack_cells([("chat.update", 1.2, 4.8)])
     assert 29 < wait <= 30
     turn = asyncio.create_task(pacer_b.turn("chat.update", "", Ticket(Priority.URGENT)))
     await wait_until(lambda: pacer_b.shared_use.round_trips >= 1)
@@ -102,7 +119,7 @@ async def test_a_429_on_one_replica_holds_the_lane_on_every_replica(replicas: tu
 
 async def test_the_bucket_runs_on_the_database_clock(replicas: tuple[Store, Store]) -> None:
     a, _ = replicas
-    assert await a.take_slack_cell(LANE, CELL, 2 * CELL) == 0.0
+    assert await a.take_slack_cells([(LANE, CELL, 2 * CELL)]) == 0.0
     db_now = float(await a._db.fetchval("SELECT EXTRACT(EPOCH FROM clock_timestamp())"))
     tat = float(await a._db.fetchval("SELECT tat FROM slack_buckets WHERE bucket = ?", LANE))
     assert db_now < tat <= db_now + CELL  # the cell taken, counted from the database's now
@@ -110,11 +127,11 @@ async def test_the_bucket_runs_on_the_database_clock(replicas: tuple[Store, Stor
     await a._db.execute(
         "UPDATE slack_buckets SET tat = EXTRACT(EPOCH FROM clock_timestamp()) + 10 WHERE bucket = ?", LANE
     )
-    assert 10 + CELL - 2 * CELL - 0.5 < await a.take_slack_cell(LANE, CELL, 2 * CELL) <= 10 + CELL - 2 * CELL
+    assert 10 + CELL - 2 * CELL - 0.5 < await a.take_slack_cells([(LANE, CELL, 2 * CELL)]) <= 10 + CELL - 2 * CELL
 
 
 class Unreachable:
-    async def take(self, lane: str, cell_seconds: float, room_seconds: float) -> float:
+    async def take(self, cells: Sequence[Cell]) -> float:
         raise ConnectionRefusedError("database down")
 
     async def hold(self, lane: str, seconds: float) -> None:

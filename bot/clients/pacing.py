@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -90,12 +90,16 @@ BACKGROUND_RESERVE = 1
 SHARED_BUDGET_TIMEOUT_SECONDS = 2.0
 
 
+# A cell asked of one shared bucket: (lane, seconds between calls, seconds of burst the call may use).
+Cell = tuple[str, float, float]
+
+
 class SharedBudget(Protocol):
     """Buckets shared by every replica (`storage/slack_buckets.py`), one per lane, in the database's clock."""
 
-    async def take(self, lane: str, cell_seconds: float, room_seconds: float) -> float:
-        """Take a cell (one call every `cell_seconds`, at most `room_seconds` ahead of now): 0.0 when taken,
-        else the seconds to wait before asking again."""
+    async def take(self, cells: Sequence[Cell]) -> float:
+        """Take one cell of each bucket named, all or none, in one round trip: 0.0 when taken, else the
+        seconds to wait before asking again."""
         ...
 
     async def hold(self, lane: str, seconds: float) -> None:
@@ -159,18 +163,21 @@ class Lane:
         scale: float = 1.0,
         shared: SharedBudget | None = None,
         use: SharedUse | None = None,
+        together_with: Sequence[tuple[str, Rate]] = (),
     ) -> None:
         self.name = name
         per_second = rate.per_minute * scale / 60.0
         self._limiter = AsyncLimiter(rate.burst, rate.burst / per_second)
         self._turn_seconds = 1.0 / per_second
-        self._burst = rate.burst
         self._waiting: list[Ticket] = []
         self._held_until = 0.0
         self._pump: asyncio.Task[None] | None = None
         self._shared = shared
         self._use = use or SharedUse()
         self._shared_wait_until = 0.0  # the event loop's time before which the shared bucket has no cell
+        # The shared buckets taken with this lane's, in the same round trip: a channel's posts take the
+        # workspace's post bucket too (whose local lane then has none of its own).
+        self._buckets = [(name, r.burst, 60.0 / (r.per_minute * scale)) for name, r in [(name, rate), *together_with]]
 
     @property
     def waiting(self) -> int:
@@ -205,11 +212,12 @@ class Lane:
         """One ask for a cell of the shared bucket: 0.0 when granted (or the database did not answer)."""
         assert self._shared is not None
         # The reserve: a BACKGROUND call leaves a cell of the burst to URGENT and ROOT calls of every replica.
-        cells = self._burst - (BACKGROUND_RESERVE if priority > Priority.ROOT and self._burst > 1 else 0)
+        reserve = BACKGROUND_RESERVE if priority > Priority.ROOT else 0
+        cells = [(name, cell, (burst - (reserve if burst > 1 else 0)) * cell) for name, burst, cell in self._buckets]
         try:
             async with asyncio.timeout(SHARED_BUDGET_TIMEOUT_SECONDS):
                 self._use.round_trips += 1
-                return await self._shared.take(self.name, self._turn_seconds, cells * self._turn_seconds)
+                return await self._shared.take(cells)
         except Exception as exc:  # whatever the database raises: the call goes at the local pace
             self._use.fallbacks += 1
             log.warning("event=slack_pace_local lane=%s reason=%s", self.name, type(exc).__name__)
@@ -323,10 +331,13 @@ class Pacer:
         self._shared = shared
         self.shared_use = SharedUse()
 
-    def _lane(self, key: str, rate: Rate) -> Lane:
+    def _lane(
+        self, key: str, rate: Rate, *, shared: bool = True, together_with: Sequence[tuple[str, Rate]] = ()
+    ) -> Lane:
         lane = self._lanes.get(key)
         if lane is None:
-            lane = self._lanes[key] = Lane(key, rate, self._scale, self._shared, self.shared_use)
+            budget = self._shared if shared else None
+            lane = self._lanes[key] = Lane(key, rate, self._scale, budget, self.shared_use, together_with)
         return lane
 
     def lanes_for(self, method: str, channel: str = "") -> list[Lane]:
@@ -336,9 +347,14 @@ class Pacer:
         scope = self._scope()
         prefix = f"{scope}:" if scope else ""
         if method == POST_METHOD:
-            lanes = [self._lane(f"{prefix}{POST_METHOD}", POST_PER_WORKSPACE)]
+            # Shared by replicas, the workspace's post bucket is taken by each channel's lane with the channel's
+            # own cell, in one round trip; its local lane paces this replica alone. (The gateway names the
+            # channel of every post: Slack requires it.)
+            workspace = f"{prefix}{POST_METHOD}"
+            lanes = [self._lane(workspace, POST_PER_WORKSPACE, shared=False)]
             if channel:
-                lanes.insert(0, self._lane(f"{prefix}{POST_METHOD}@{channel}", POST_PER_CHANNEL))
+                together = [(workspace, POST_PER_WORKSPACE)]
+                lanes.insert(0, self._lane(f"{workspace}@{channel}", POST_PER_CHANNEL, together_with=together))
             return lanes
         return [self._lane(f"{prefix}{method}", TIER_RATES[METHOD_TIERS.get(method, UNKNOWN_METHOD_TIER)])]
 

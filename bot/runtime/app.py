@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.clients.media import MediaFetcher
-from bot.clients.pacing import Pacer, SharedBudget
+from bot.clients.pacing import Cell, Pacer, SharedBudget
 from bot.clients.perf import PerfClient
 from bot.clients.slack import SlackGateway, make_web_client
 from bot.clients.slack_api import error_code
@@ -139,8 +139,8 @@ class _StoreBudget:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def take(self, lane: str, cell_seconds: float, room_seconds: float) -> float:
-        return await self._store.take_slack_cell(lane, cell_seconds, room_seconds)
+    async def take(self, cells: Sequence[Cell]) -> float:
+        return await self._store.take_slack_cells(cells)
 
     async def hold(self, lane: str, seconds: float) -> None:
         await self._store.hold_slack_bucket(lane, seconds)
