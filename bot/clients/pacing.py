@@ -197,15 +197,17 @@ class Lane:
         loop = asyncio.get_running_loop()
         if self._held() > 0 or self.waiting or not self._limiter.has_capacity():
             return False
-        if self._shared is not None and loop.time() < self._shared_wait_until:
-            return False
-        await self._limiter.acquire()  # has capacity: returns without suspending, so nobody slips in between
         if self._shared is None:
+            await self._limiter.acquire()  # has capacity: returns without suspending, so nobody slips in between
             return True
+        if loop.time() < self._shared_wait_until:
+            return False
+        # The shared cell first: a refusal then costs no local turn.
         wait = await self._ask_shared(priority)
         if wait > 0:
             self._shared_wait_until = max(self._shared_wait_until, loop.time() + wait)
             return False
+        await self._limiter.acquire()  # at most a moment, if another call took the local turn meanwhile
         return True
 
     async def _ask_shared(self, priority: float) -> float:
