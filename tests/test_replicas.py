@@ -199,6 +199,7 @@ async def test_three_replicas_at_the_default_pace_share_one_slack_budget(
             # Killed once the burst is at Perf, before any video is ready: the others finish its jobs (after
             # their leases lapse) within the same budget, with no share of it to wait for.
             await wait_for(lambda: len(fake_perf.creates) == BURST, within=30, what="the burst at Perf")
+            await all_at_perf(store, BURST)  # each create's answer recorded: none is cut off mid-create
             await replicas[0].kill()
         responses = await asyncio.gather(*commands)
         assert all(r.status_code == 200 and not r.text for r in responses)
@@ -222,3 +223,12 @@ async def test_three_replicas_at_the_default_pace_share_one_slack_budget(
     for job in jobs:
         assert job.root_ts in roots
         assert len(fake_slack.files_in_thread(CHANNEL, job.root_ts or "")) == 1
+
+
+async def all_at_perf(store: Store, count: int, within: float = 30) -> None:
+    """Until `count` jobs have Perf's id recorded (polled: the replicas work on their own)."""
+    deadline = time.monotonic() + within
+    while sum(j.perf_job_id is not None for j in await store.jobs()) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError("the burst's Perf ids not recorded in time")
+        await asyncio.sleep(0.05)
