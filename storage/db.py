@@ -24,6 +24,7 @@ engine and its reads):
     storage/people.py      each person's Slack locale, asked once a day (the language they are answered in)
     storage/adoption.py    rows stored before the workspace was in every key, given to their workspace
     storage/workspace_jobs.py  a workspace's unfinished jobs, ended when it uninstalls videobot
+    storage/slack_buckets.py   Slack's pace shared by replicas (PostgreSQL): one GCRA bucket per lane
 
 and what they share: `storage/rows.py` (a Job as a row and back), `storage/sql.py` (IN lists, multi-row
 INSERTs, the domain's job states as SQL), `storage/groups.py` (group commit).
@@ -57,6 +58,7 @@ from storage.recall import RecallQueries
 from storage.replays import ReplayQueries
 from storage.reports import ReportQueries
 from storage.schema import MIGRATIONS, job_count, migrate, pending_migrations
+from storage.slack_buckets import SlackBucketQueries
 from storage.spend import SpendQueries
 from storage.takes import TakeQueries
 from storage.usage import UsageQueries
@@ -88,6 +90,7 @@ class Store(
     PeopleQueries,
     AdoptionQueries,
     WorkspaceJobQueries,
+    SlackBucketQueries,
 ):
     """Every query the bot makes, on either engine. Each write is one transaction, committed at once."""
 

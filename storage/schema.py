@@ -698,6 +698,15 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (enterprise_id, team_id)
     );
     """,
+    """
+    -- Slack's pace shared by replicas (issue 27): each workspace's lane (a method, a channel's posts) as a GCRA
+    -- bucket, its theoretical arrival time and a 429's hold in the database's own clock (epoch seconds).
+    CREATE TABLE slack_buckets (
+        bucket TEXT PRIMARY KEY,
+        tat REAL NOT NULL,
+        held_until REAL NOT NULL DEFAULT 0
+    );
+    """,
 )
 
 

@@ -156,3 +156,79 @@ async def finalized_jobs(store: Store, count: int, within: float = 30) -> list[J
         if time.monotonic() > deadline:
             raise AssertionError(f"not finalized in time: {[(j.id, j.state.value) for j in jobs]}")
         await asyncio.sleep(0.05)
+
+
+BURST = 30
+
+
+@pytest.mark.parametrize("kill_one", [False, True], ids=["all-three", "one-killed"])
+async def test_three_replicas_at_the_default_pace_share_one_slack_budget(
+    postgres_url: str, tmp_path: Path, fake_slack: FakeSlack, fake_perf: FakePerf, kill_one: bool
+) -> None:
+    """Issue 27: each replica left at the default pace (the suite's scale on both sides), a burst in one
+    channel spread over three of them: Slack's limits hold for all of them together, paid work is not held
+    back, and every video is delivered once (also when a replica dies with the Slack side of the burst, its
+    roots, progress edits and uploads, still ahead)."""
+    fake_perf.timeline = (0.5, 3.0)
+    env = bot_environment(
+        fake_slack,
+        fake_perf,
+        postgres_url,
+        VIDEOBOT_LEASE_SECONDS="2",
+        **FAST_POLLING,
+        VIDEOBOT_SLACK_PACE=str(fake_slack.speed),
+        VIDEOBOT_MAX_CONCURRENT_JOBS="0",
+        VIDEOBOT_DAILY_JOBS_PER_CHANNEL="0",
+    )
+    replicas = [BotProcess(env, tmp_path) for _ in range(3)]
+    await asyncio.gather(*(replica.start() for replica in replicas))
+    store = await Store.open(postgres_url)
+    sent_at: dict[str, float] = {}
+    try:
+
+        async def command(n: int) -> httpx.Response:
+            prompt = f"Scene {n}"
+            body = slash_command_body(prompt, user=f"UPERSON{n:02d}")
+            async with httpx.AsyncClient() as client:
+                sent_at[prompt] = time.monotonic()
+                url = replicas[n % 3].url
+                return await client.post(f"{url}/slack/events", content=body, headers=signed_headers(body))
+
+        commands = [asyncio.create_task(command(n)) for n in range(BURST)]
+        if kill_one:
+            # Killed once the burst is at Perf, before any video is ready: the others finish its jobs (after
+            # their leases lapse) within the same budget, with no share of it to wait for.
+            await wait_for(lambda: len(fake_perf.creates) == BURST, within=30, what="the burst at Perf")
+            await all_at_perf(store, BURST)  # each create's answer recorded: none is cut off mid-create
+            await replicas[0].kill()
+        responses = await asyncio.gather(*commands)
+        assert all(r.status_code == 200 and not r.text for r in responses)
+        jobs = await finalized_jobs(store, BURST, within=90)
+    finally:
+        for replica in replicas:
+            if replica.returncode is None:
+                await replica.terminate()
+        await store.close()
+
+    # Slack's limits belong to the app in the workspace: three replicas together stay within them.
+    assert len(fake_slack.rate_limited) <= 5, fake_slack.rate_limited
+    # Paid work is not held back by the shared pace: each job reached Perf within 5 s of its command.
+    at_perf = {job.body["prompt"]: job.created_at for job in fake_perf.jobs.values()}
+    late = {p: round(at_perf[p] - sent_at[p], 1) for p in at_perf if at_perf[p] - sent_at[p] > 5}
+    assert not late, late
+    # Every video delivered once, in its own thread.
+    roots = {m.ts for m in fake_slack.roots(CHANNEL)}
+    assert len(roots) == BURST
+    assert [j.state for j in jobs] == [JobState.DELIVERED] * BURST
+    for job in jobs:
+        assert job.root_ts in roots
+        assert len(fake_slack.files_in_thread(CHANNEL, job.root_ts or "")) == 1
+
+
+async def all_at_perf(store: Store, count: int, within: float = 30) -> None:
+    """Until `count` jobs have Perf's id recorded (polled: the replicas work on their own)."""
+    deadline = time.monotonic() + within
+    while sum(j.perf_job_id is not None for j in await store.jobs()) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError("the burst's Perf ids not recorded in time")
+        await asyncio.sleep(0.05)

@@ -123,7 +123,7 @@ class SlackGateway:
             try:
                 return await self._send(method, **kwargs)
             except RateLimited as limited:
-                self._pacer.hold(method, lane, limited.retry_after)
+                await self._pacer.hold(method, lane, limited.retry_after)
         raise SlackCallError(method, "ratelimited")
 
     async def _call_message(

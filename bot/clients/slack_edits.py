@@ -81,7 +81,7 @@ class EditQueue:
                     try:
                         await self._send_unless_stale(key, pending)
                     except RateLimited as limited:
-                        self._pacer.hold("chat.update", "", limited.retry_after)
+                        await self._pacer.hold("chat.update", "", limited.retry_after)
                         pending = self._requeue(key, pending)
                         continue
                     break

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.clients.media import MediaFetcher
-from bot.clients.pacing import Pacer
+from bot.clients.pacing import Cell, Pacer, SharedBudget
 from bot.clients.perf import PerfClient
 from bot.clients.slack import SlackGateway, make_web_client
 from bot.clients.slack_api import error_code
@@ -91,7 +91,10 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
         metrics = Metrics()
         store.workspaces_share_line = settings.many_workspaces  # the operator's line: turns by workspace first
         installs = build_installs(settings, store) if settings.many_workspaces else None
-        perf, slack, media = await _open_clients(stack, settings, metrics, installs)
+        # Replicas share one database, and with it one Slack budget per workspace (issue 27); SQLite's one
+        # process paces alone.
+        shared = _StoreBudget(store) if store.engine == "postgresql" else None
+        perf, slack, media = await _open_clients(stack, settings, metrics, installs, shared)
         yield _wire(stack, settings, clock, store, perf, slack, media, metrics, installs)
 
 
@@ -130,8 +133,25 @@ async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> S
     return store
 
 
+class _StoreBudget:
+    """The pacer's shared buckets (`bot.clients.pacing.SharedBudget`), kept in the store's `slack_buckets`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def take(self, cells: Sequence[Cell]) -> float:
+        return await self._store.take_slack_cells(cells)
+
+    async def hold(self, lane: str, seconds: float) -> None:
+        await self._store.hold_slack_bucket(lane, seconds)
+
+
 async def _open_clients(
-    stack: contextlib.AsyncExitStack, settings: Settings, metrics: Metrics, installs: Installs | None
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    metrics: Metrics,
+    installs: Installs | None,
+    shared: SharedBudget | None = None,
 ) -> tuple[PerfClient, SlackGateway, MediaFetcher]:
     session = aiohttp.ClientSession()
     stack.push_async_callback(session.close)
@@ -153,7 +173,7 @@ async def _open_clients(
         transfer,
         session,
         on_call=metrics.slack_call,
-        pacer=Pacer(settings.slack_pace, scope=lambda: tokens.pacing_key(current_workspace())),
+        pacer=Pacer(settings.slack_pace, scope=lambda: tokens.pacing_key(current_workspace()), shared=shared),
         plain_text=messages.plain_text_version,
         tokens=tokens,
     )
