@@ -48,6 +48,15 @@ HOLD_SQL = (
     "SELECT CAST(? AS TEXT), 0, EXTRACT(EPOCH FROM clock_timestamp()) + CAST(? AS DOUBLE PRECISION) "
     "ON CONFLICT (bucket) DO UPDATE SET held_until = GREATEST(slack_buckets.held_until, excluded.held_until)"
 )
+# A bucket whose last cell was taken this long ago, and not held, is full again: its row says nothing an absent
+# row would not (a missing row is a full bucket), so the maintenance run deletes it. Rows are one per
+# workspace lane and per channel posted in: without this they would pile up for every channel ever posted in.
+IDLE_BUCKET_SECONDS = 3600.0
+FORGET_IDLE_SQL = (
+    "DELETE FROM slack_buckets WHERE bucket IN (SELECT bucket FROM slack_buckets "
+    "WHERE tat < EXTRACT(EPOCH FROM clock_timestamp()) - CAST(? AS DOUBLE PRECISION) "
+    "AND held_until < EXTRACT(EPOCH FROM clock_timestamp()) LIMIT ?)"
+)
 # A cell lost to another replica between the statement's start and its take: ask again soon.
 MIN_WAIT_SECONDS = 0.005
 
@@ -63,6 +72,14 @@ class SlackBucketQueries(StoreBase):
         if int(row["taken"]) == len(cells):
             return 0.0
         return max(float(row["wait"]), MIN_WAIT_SECONDS)
+
+    async def forget_idle_slack_buckets(self, limit: int, idle_seconds: float = IDLE_BUCKET_SECONDS) -> int:
+        """Delete up to `limit` buckets untouched for `idle_seconds` and not held; how many went. SQLite never
+        fills the table (its pacer is in-process): 0 there."""
+        if self._engine.name == "sqlite":
+            return 0
+        async with self._engine.transaction() as db:
+            return await db.execute(FORGET_IDLE_SQL, idle_seconds, limit)
 
     async def hold_slack_bucket(self, bucket: str, seconds: float) -> None:
         """Slack answered 429 with Retry-After `seconds`: no replica takes a cell of `bucket` until then."""

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from bot.clients.pacing import Cell, Pacer, Priority, Ticket
+from bot.jobs.maintenance import Maintenance
 from storage.db import Store
+from tests.conftest import FakeClock
 from tests.fakes.databases import POSTGRES_URL, fresh_database
 
 pytestmark = pytest.mark.skipif(
@@ -158,3 +160,23 @@ async def wait_until(condition: object, within: float = 10.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("timed out")
         await asyncio.sleep(0.01)
+
+
+async def test_the_maintenance_run_forgets_buckets_idle_for_an_hour_and_keeps_the_others(
+    replicas: tuple[Store, Store],
+) -> None:
+    a, _ = replicas
+    assert await a.take_slack_cells([(LANE, CELL, 3 * CELL)]) == 0.0
+    assert await a.take_slack_cells([("T0001:chat.postMessage@C0IDLE", CELL, 3 * CELL)]) == 0.0
+    await a.hold_slack_bucket("T0002:chat.update", 7200.0)  # held by a 429 for two hours: kept while held
+    async with a._engine.transaction() as db:  # the channel's bucket last used two hours ago
+        await db.execute("UPDATE slack_buckets SET tat = tat - 7200 WHERE bucket = ?", "T0001:chat.postMessage@C0IDLE")
+    await Maintenance(a, FakeClock(1_000_000.0), 400).run()
+    async with a._engine.transaction() as db:
+        left = sorted(
+            str(row[0])
+            for row in await db.fetch(
+                "SELECT bucket FROM slack_buckets",
+            )
+        )
+    assert left == [LANE, "T0002:chat.update"]

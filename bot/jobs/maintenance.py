@@ -67,6 +67,7 @@ class Maintenance:
             if (days := workspace_settings.own_retention_days(self._settings, text)) != self._retention_days
         }
         departed = await self._forget_departed(own)
+        await self._forget_idle_slack_buckets()
         if self._retention_days == 0 and not own:
             log.info("event=retention_skipped retention_days=0")
             return {}
@@ -97,6 +98,16 @@ class Maintenance:
             reclaimed,
         )
         return deleted
+
+    async def _forget_idle_slack_buckets(self) -> None:
+        """The shared Slack budget's buckets (PostgreSQL replicas) not used for an hour: full again, so gone."""
+        total = 0
+        while (count := await self._store.forget_idle_slack_buckets(self._batch_rows)) > 0:
+            total += count
+            if count < self._batch_rows:
+                break
+        if total:
+            log.info("event=slack_buckets_forgotten idle_buckets=%d", total)
 
     async def _forget(self, table: str, before: float) -> int:
         total = 0
