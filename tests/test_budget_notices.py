@@ -100,8 +100,12 @@ async def _month_of_three_jobs(make_bot: MakeBot, **overrides: Any) -> Bot:
     await bot.command("A --model veo-3 --duration 8")  # $2.80
     await bot.command("B --model pika", user="UBOB0002")  # $0.268
     await bot.command("C --model pika", user="UBOB0002", channel=ELSEWHERE)  # $0.268
+    # Each job's root is posted before the clock jumps, as it would be within a second: a root still unposted
+    # a month later is a job that could not start, which ends it unpaid (and out of the report).
+    await bot.step()
     bot.clock.t = month_of(bot.clock.t, "UTC").start - 3600  # December's job is not in January's report
     await bot.command("Last year --model veo-3 --duration 60")
+    await bot.step()
     bot.clock.t = month_of(bot.clock.t + 7200, "UTC").start + 17 * 86400
     return bot
 
