@@ -181,8 +181,13 @@ class SQLiteEngine(Engine):
             try:
                 yield transaction
             except BaseException:
-                if transaction.begun and not transaction.committed:
-                    await self._db.rollback()
+                if not transaction.committed:
+                    # Not only when `begun`: a caller cancelled while its batch waited in the connection's
+                    # thread leaves that batch to run there after this line (BEGIN IMMEDIATE included). This
+                    # rollback is queued behind it in the same thread, so the transaction never stays open:
+                    # an open one would hold the write lock and refuse every later BEGIN. Shielded, so that a
+                    # second cancel cannot skip it.
+                    await asyncio.shield(self._db.rollback())
                 raise
             if transaction.begun and not transaction.committed:
                 await self._db.commit()
