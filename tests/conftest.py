@@ -306,11 +306,17 @@ class Bot:
     async def interaction(self, body: str) -> BoltResponse:
         return await self.bolt.async_dispatch(bolt_request(body, signed_headers(body)))
 
-    async def run_jobs(self, max_rounds: int = 200) -> None:
-        """Advance every job as far as it goes, moving the fake clock to each next due time."""
+    async def run_jobs(self, max_rounds: int = 200, *, each_state_shown: bool = False) -> None:
+        """Advance every job as far as it goes, moving the fake clock to each next due time.
+
+        `each_state_shown`: every post and edit asked for is sent before the clock moves on, as when Slack's pace
+        is no bottleneck (in real time each state stays up for seconds; a fake clock jumps at once, and a post
+        that waits for a shared bucket's round trip would otherwise see only the job's later state)."""
         for _ in range(max_rounds):
             await self.services.poller.tick()
             await self.services.poller.wait_idle()
+            if each_state_shown:
+                await self.services.jobs.wait_idle()
             await self.services.home.wait_idle()
             await self.services.budgets.wait_idle()
             await self.services.named.wait_idle()

@@ -71,7 +71,7 @@ async def test_a_jobs_whole_life_in_german(make_bot: MakeBot) -> None:
     assert refused == "veo-3 macht Videos von bis zu 60 s, und du wolltest 61. Versuch `--duration 60`."
 
     await bot.command("Ein Leuchtturm im Sturm --duration 4")
-    await bot.run_jobs()
+    await bot.run_jobs(each_state_shown=True)  # every state of the job shown, each in German
     [root] = bot.slack.roots(CHANNEL)
     assert "🎬 Video für <@UALICE01>" in root.all_text() and "✅ Fertig in" in root.all_text()
     assert "🔁 Nochmal" in root.all_text() and "0,40\xa0$" in root.all_text()

@@ -24,7 +24,7 @@ async def test_a_command_ends_with_the_video_in_the_jobs_thread(make_bot: MakeBo
     response = await bot.command("A lighthouse in a storm --model veo-3 --duration 8 --ar 9:16")
     assert response.status == 200
 
-    await bot.run_jobs()
+    await bot.run_jobs(each_state_shown=True)  # the thread shows each state in turn
 
     [root] = bot.slack.roots(CHANNEL)
     text = root.all_text()
