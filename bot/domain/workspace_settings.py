@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain.catalogue import usd
 from bot.domain.settings import MIN_RETENTION_DAYS, Settings
 
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
@@ -139,30 +138,12 @@ def _days_under(settings: Settings, text: str) -> int:
     return days
 
 
-def _show_count(value: Any) -> str:
-    return "no limit" if not value else f"{value} jobs"
-
-
-def _show_money(value: Any) -> str:
-    return "no limit" if not value else usd(int(value))
-
-
-def _show_channels(value: Any) -> str:
-    return ", ".join(f"<#{c}>" for c in value) if value else "every channel"
-
-
-def _show_channel(value: Any) -> str:
-    return f"<#{value}>" if value else "none"
-
-
 @dataclass(frozen=True)
 class Overridable:
     name: str  # as typed after `/video admin set`
     field: str  # the Settings field it replaces
     env: str  # the operator's setting it overrides
-    what: str
     parse: Callable[[str], Any]
-    show: Callable[[Any], str]
     # Where the operator's settings bound the value: the value that applies under them (BadValue where they
     # do not allow it), in place of `parse`.
     parse_under: Callable[[Settings, str], Any] | None = None
@@ -175,65 +156,49 @@ OVERRIDABLE: dict[str, Overridable] = {
             "channel-jobs",
             "daily_jobs_per_channel",
             "VIDEOBOT_DAILY_JOBS_PER_CHANNEL",
-            "jobs a channel may start a day",
             _count,
-            _show_count,
         ),
         Overridable(
             "person-jobs",
             "daily_jobs_per_user",
             "VIDEOBOT_DAILY_JOBS_PER_USER",
-            "jobs a person may start a day",
             _count,
-            _show_count,
         ),
         Overridable(
             "channel-budget",
             "daily_budget_micros_per_channel",
             "VIDEOBOT_DAILY_BUDGET_USD_PER_CHANNEL",
-            "what a channel may spend a day",
             _dollars,
-            _show_money,
         ),
         Overridable(
             "person-budget",
             "daily_budget_micros_per_user",
             "VIDEOBOT_DAILY_BUDGET_USD_PER_USER",
-            "what a person may spend a day",
             _dollars,
-            _show_money,
         ),
         Overridable(
             "monthly-budget",
             "monthly_budget_micros",
             "VIDEOBOT_MONTHLY_BUDGET_USD",
-            "what the workspace may spend a month",
             _dollars,
-            _show_money,
         ),
         Overridable(
             "approval-over",
             "approval_over_micros",
             "VIDEOBOT_APPROVAL_OVER_USD",
-            "a job estimated above this waits for an approver",
             _dollars,
-            lambda v: "no approval needed" if not v else usd(int(v)),
         ),
         Overridable(
             "approval-channel",
             "approval_channel",
             "VIDEOBOT_APPROVAL_CHANNEL",
-            "where approvers are asked",
             _channel,
-            _show_channel,
         ),
         Overridable(
             "allowed-channels",
             "allowed_channels",
             "VIDEOBOT_ALLOWED_CHANNELS",
-            "the channels videobot works in",
             _channels,
-            _show_channels,
         ),
         # The daily report (issue 25): with many workspaces the operator's VIDEOBOT_REPORT_CHANNEL names a
         # channel of no workspace in particular, so a workspace-wide summary goes only where its admins say.
@@ -241,25 +206,19 @@ OVERRIDABLE: dict[str, Overridable] = {
             "report-channel",
             "report_channel",
             "VIDEOBOT_REPORT_CHANNEL",
-            "where the workspace-wide daily report goes",
             _channel,
-            _show_channel,
         ),
         Overridable(
             "report-time",
             "report_time",
             "VIDEOBOT_REPORT_TIME",
-            "when the daily reports go out, in the workspace's time zone",
             _clock_time,
-            lambda v: f"{int(v[0]):02d}:{int(v[1]):02d}",
         ),
         Overridable(
             "timezone",
             "timezone",
             "VIDEOBOT_TIMEZONE",
-            "the time zone of the workspace's days (quotas, reports)",
             _timezone,
-            str,
         ),
         # Retention (docs/operating/retention.md): a workspace may keep its detail for less time than the
         # operator does, never more, and never less than a week.
@@ -267,9 +226,7 @@ OVERRIDABLE: dict[str, Overridable] = {
             "retention-days",
             "retention_days",
             "VIDEOBOT_RETENTION_DAYS",
-            "how long the detail of the workspace's jobs is kept, and its history after an uninstall",
             _days,
-            lambda v: "everything kept" if not v else f"{v} days",
             _days_under,
         ),
     )
@@ -310,8 +267,3 @@ def needs_someone_to_ask(settings: Settings) -> bool:
     """An approval limit with nobody to ask (no approvers' channel, no VIDEOBOT_APPROVERS): refused, as the
     operator's configuration refuses it."""
     return bool(settings.approval_over_micros) and not (settings.approval_channel or settings.approvers)
-
-
-def shown(settings: Settings, overrides: Mapping[str, str]) -> list[tuple[Overridable, str, bool]]:
-    """Each overridable setting as it applies: (which, its value as shown, whether the workspace set it)."""
-    return [(o, o.show(getattr(settings, o.field)), o.name in overrides) for o in OVERRIDABLE.values()]
