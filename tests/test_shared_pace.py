@@ -13,6 +13,7 @@ import pytest
 
 from bot.clients.pacing import Cell, Pacer, Priority, Ticket
 from bot.jobs.maintenance import Maintenance
+from bot.runtime.app import StoreBudget
 from storage.db import Store
 from tests.conftest import FakeClock
 from tests.fakes.databases import POSTGRES_URL, fresh_database
@@ -34,19 +35,6 @@ async def replicas(tmp_path: Path) -> AsyncIterator[tuple[Store, Store]]:
         finally:
             await first.close()
             await second.close()
-
-
-class StoreBudget:
-    """A replica's shared budget, as the runtime gives it to the pacer."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    async def take(self, cells: Sequence[Cell]) -> float:
-        return await self.store.take_slack_cells(cells)
-
-    async def hold(self, lane: str, seconds: float) -> None:
-        await self.store.hold_slack_bucket(lane, seconds)
 
 
 async def test_cells_are_granted_within_the_burst_across_replicas_then_the_wait_is_named(

@@ -93,7 +93,7 @@ async def open_services(settings: Settings, clock: Clock | None = None) -> Async
         installs = build_installs(settings, store) if settings.many_workspaces else None
         # Replicas share one database, and with it one Slack budget per workspace (issue 27); SQLite's one
         # process paces alone.
-        shared = _StoreBudget(store) if store.engine == "postgresql" else None
+        shared = StoreBudget(store) if store.engine == "postgresql" else None
         perf, slack, media = await _open_clients(stack, settings, metrics, installs, shared)
         yield _wire(stack, settings, clock, store, perf, slack, media, metrics, installs)
 
@@ -133,7 +133,7 @@ async def _open_store(stack: contextlib.AsyncExitStack, settings: Settings) -> S
     return store
 
 
-class _StoreBudget:
+class StoreBudget:
     """The pacer's shared buckets (`bot.clients.pacing.SharedBudget`), kept in the store's `slack_buckets`."""
 
     def __init__(self, store: Store) -> None:
