@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -37,7 +38,7 @@ async def send(
 async def test_a_burst_of_commands_is_all_acknowledged_before_its_jobs_start(served: tuple[Bot, str]) -> None:
     bot, url = served
     # Wider than any pause between two requests of the burst, so the order below cannot depend on luck.
-    bot.services.poller.acks_first_quiet_seconds = 0.3
+    bot.services.poller.acks.quiet_seconds = 0.3
     # From twenty channels: Slack takes about one message a second in a channel, and this is about acks.
     channels = [f"C{n:08d}" for n in range(20)]
     async with httpx.AsyncClient() as client:
@@ -57,11 +58,42 @@ async def test_a_burst_of_commands_is_all_acknowledged_before_its_jobs_start(ser
     assert len(bot.perf.creates) == bot.services.settings.max_concurrent_jobs
 
 
+async def test_a_job_under_way_makes_no_call_while_a_burst_is_being_answered(served: tuple[Bot, str]) -> None:
+    bot, url = served
+    acks = bot.services.poller.acks
+    acks.quiet_seconds = 0.3
+    bot.perf.create_gate = asyncio.Event()
+    channels = [f"C{n:08d}" for n in range(20)]
+    async with httpx.AsyncClient() as client:
+        assert (await send(client, url, "A lighthouse")).status_code == 200
+        # Its root is posted and its step waits at Perf's door, past every check before the call.
+        await wait_for(lambda: bot.perf.create_requests == 1, within=10, what="the job asking Perf")
+        calls = len(bot.slack.call_times)
+        burst = asyncio.gather(
+            *(send(client, url, f"A kite {n}", user=f"U{n:08d}", channel=channels[n]) for n in range(20))
+        )
+        # Perf answers the job while the burst is being answered: its next call (the root's edit) must wait.
+        await wait_for(acks.pending, within=10, what="the burst arriving")
+        bot.perf.create_gate.set()
+        answers = await burst
+        answered_at = time.monotonic()
+    assert [(answer.status_code, answer.text) for answer in answers] == [(200, "")] * 20
+    await wait_for(
+        lambda: all(len(bot.slack.roots(channel)) == 1 for channel in channels) and len(bot.perf.creates) > 1,
+        within=10,
+        what="the burst's jobs starting",
+    )
+    job = next(job for job in await bot.services.store.jobs() if job.prompt == "A lighthouse")
+    assert job.perf_job_id is not None
+    # Every Slack call since Perf's answer (the job's edit, the burst's roots) came after the last ack.
+    assert len(bot.slack.call_times) > calls and min(bot.slack.call_times[calls:]) >= answered_at
+
+
 async def test_requests_that_never_stop_hold_jobs_back_at_most_a_moment(served: tuple[Bot, str]) -> None:
     bot, url = served
     # Never quiet for this test's length: only the cap lets the job start.
-    bot.services.poller.acks_first_quiet_seconds = 60.0
-    bot.services.poller.acks_first_at_most_seconds = 0.2
+    bot.services.poller.acks.quiet_seconds = 60.0
+    bot.services.poller.acks.at_most_seconds = 0.2
     async with httpx.AsyncClient() as client:
         assert (await send(client, url, "A lighthouse")).status_code == 200
         helps = 0
@@ -78,8 +110,8 @@ async def test_requests_that_never_stop_hold_jobs_back_at_most_a_moment(served: 
 async def test_a_bot_told_to_stop_while_its_acks_go_first_starts_no_job(served: tuple[Bot, str]) -> None:
     bot, url = served
     # The tick the command wakes waits for a quiet moment that does not come before the stop.
-    bot.services.poller.acks_first_quiet_seconds = 10.0
-    bot.services.poller.acks_first_at_most_seconds = 10.0
+    bot.services.poller.acks.quiet_seconds = 10.0
+    bot.services.poller.acks.at_most_seconds = 10.0
     async with httpx.AsyncClient() as client:
         assert (await send(client, url, "A lighthouse")).status_code == 200
     await bot.services.poller.stop(grace_seconds=60.0)

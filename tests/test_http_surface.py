@@ -162,8 +162,8 @@ async def test_a_malformed_unsigned_request_gets_401_and_one_log_line_without_a_
 async def test_unsigned_posts_do_not_hold_the_pollers_steps_back(served: Served) -> None:
     bot = served.bot
     # Were the flood below taken for Slack's requests, the tick would wait a minute for a quiet moment.
-    bot.services.poller.acks_first_quiet_seconds = 60.0
-    bot.services.poller.acks_first_at_most_seconds = 60.0
+    bot.services.poller.acks.quiet_seconds = 60.0
+    bot.services.poller.acks.at_most_seconds = 60.0
     await bot.services.store.insert_job(stored_job(created_at=bot.clock.now(), next_poll_at=bot.clock.now()))
     body = slash_command_body("A lighthouse")
     async with httpx.AsyncClient() as client:

@@ -15,6 +15,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from bot.clients.acks_first import acks_first
+
 CHUNK_BYTES = 256 * 1024
 _MAX_REDIRECTS = 3
 # What a media host may call a video. A generic binary type is taken too (storage buckets often serve an .mp4
@@ -103,6 +105,7 @@ class MediaFetcher:
         A response without Content-Length is spooled to a temporary file first, since Slack's upload
         must be told the length up front.
         """
+        await acks_first()
         for _ in range(_MAX_REDIRECTS + 1):
             reason = refuse_reason(url, self._allowed_hosts)
             if reason:

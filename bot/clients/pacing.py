@@ -33,6 +33,8 @@ from typing import Any, Protocol
 
 from aiolimiter import AsyncLimiter
 
+from bot.clients.acks_first import acks_first
+
 log = logging.getLogger("videobot.pacing")
 
 
@@ -361,6 +363,8 @@ class Pacer:
         return [self._lane(f"{prefix}{method}", TIER_RATES[METHOD_TIERS.get(method, UNKNOWN_METHOD_TIER)])]
 
     async def turn(self, method: str, channel: str, ticket: Ticket) -> None:
+        # A job's call waits while Slack's requests are being answered; a request's own calls never do.
+        await acks_first()
         self.shared_use.calls += 1
         for lane in self.lanes_for(method, channel):
             await lane.take(ticket)

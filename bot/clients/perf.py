@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bot.clients.acks_first import acks_first
 from bot.domain.catalogue import dollars_to_micros
 from bot.domain.request import VideoRequest
 
@@ -177,6 +178,7 @@ class PerfClient:
             "resolution": request.resolution,
             "aspect_ratio": request.aspect_ratio,
         }
+        await acks_first()
         try:
             response = await self._http.post(GENERATIONS_PATH, json=body, headers=self._auth(api_key))
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -200,6 +202,7 @@ class PerfClient:
 
     async def status(self, perf_job_id: str, *, api_key: str | None = None) -> JobStatus:
         """The job's status, asked with `api_key` (None: the client's default): the key that created it."""
+        await acks_first()
         try:
             response = await self._http.get(f"{GENERATIONS_PATH}/{perf_job_id}", headers=self._auth(api_key))
         except httpx.TransportError as exc:

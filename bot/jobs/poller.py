@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from bot.clients.acks_first import AcksFirst, in_background
 from bot.clients.pacing import set_stepping_aside
 from bot.clients.slack_workspaces import WorkspaceRef, acting_for
 from bot.domain.clock import Clock
@@ -33,11 +34,6 @@ log = logging.getLogger("videobot.poller")
 
 _JOB_ID = "videobot-poll"
 MIN_WAKE_GAP_SECONDS = 0.025
-# Slack gives an acknowledgement 3 s and nobody notices a step start 25 ms later. While requests from
-# Slack keep arriving, a tick waits for a gap this long between them before it starts steps, so a burst
-# of commands is answered first and its jobs start right after; never longer than ACKS_FIRST_AT_MOST.
-ACKS_FIRST_QUIET_SECONDS = 0.025
-ACKS_FIRST_AT_MOST_SECONDS = 1.0
 # A tick writes this replica's heartbeat at most this often (every tick while writes fail), so health says
 # whether the database takes writes, not only whether it answers a read; a replica silent a day is forgotten.
 HEARTBEAT_SECONDS = 5.0
@@ -79,9 +75,9 @@ class Poller:
         self._write_failed_last = False
         self._heartbeat_due = float("-inf")
         self._backlog = False  # the last tick had no room for every due job
-        self._slack_waiting_at = float("-inf")  # the event loop's clock: real time even when tests fake `clock`
-        self.acks_first_quiet_seconds = ACKS_FIRST_QUIET_SECONDS
-        self.acks_first_at_most_seconds = ACKS_FIRST_AT_MOST_SECONDS
+        # Slack's requests go first: a tick waits for a quiet moment before it claims steps, and the steps'
+        # own calls out wait for one too (bot/clients/acks_first.py).
+        self.acks = AcksFirst()
         self._wakes: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_due: float | None = None
@@ -132,6 +128,7 @@ class Poller:
 
         async def run() -> None:
             current = asyncio.current_task()
+            in_background(self.acks)
             if current is not None:
                 self._scheduled_runs.add(current)
             try:
@@ -170,31 +167,11 @@ class Poller:
             self._wakes.add(task)
             task.add_done_callback(self._wakes.discard)
 
-    def slack_waiting(self) -> None:
-        """A request from Slack arrived and waits for its acknowledgement."""
-        self._slack_waiting_at = asyncio.get_running_loop().time()
-
-    async def _acks_first(self) -> None:
-        # One event loop serves both, and asyncio has no priorities: the steps wait their turn here.
-        loop = asyncio.get_running_loop()
-        give_up_at = loop.time() + self.acks_first_at_most_seconds
-        while True:
-            # Sleeps to a moment computed from the last arrival, which may move on while it sleeps.
-            wait = min(self._slack_waiting_at + self.acks_first_quiet_seconds, give_up_at) - loop.time()
-            if wait <= 0:
-                return
-            try:
-                async with asyncio.timeout(wait):
-                    await self._stopping.wait()
-            except TimeoutError:
-                continue
-            return
-
     async def tick(self) -> None:
         if not self._accepting:
             return
         async with self._tick_lock:
-            await self._acks_first()
+            await self.acks.quiet(self._stopping)
             if not self._accepting:
                 # stop() came while this tick waited: a step claimed now would only be cut off by the grace.
                 return
@@ -244,6 +221,9 @@ class Poller:
 
     async def _advance(self, job: Job) -> None:
         try:
+            in_background(self.acks)
+            # Its database writes too (on PostgreSQL a slot claim takes the admission lock) wait for the acks.
+            await self.acks.quiet(self._stopping)
             slot = await self._slots.take()
             set_stepping_aside(slot.aside)
             try:

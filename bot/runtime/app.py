@@ -314,12 +314,11 @@ def build_bolt_app(services: Services) -> AsyncApp:
 
     @app.middleware
     async def acks_first(context: AsyncBoltContext, next: Callable[[], Awaitable[None]]) -> None:
-        # Over HTTP slack_events has said so already; Socket Mode's requests only pass here.
-        services.poller.slack_waiting()
+        # Over HTTP slack_events counts the request already (this adds nothing); Socket Mode's only pass here.
         # Every Slack call the listener makes (and the tasks it starts) is this workspace's: in a Slack Connect
         # channel, the workspace of the person who acted.
         workspace = WorkspaceRef.of_payload(context.team_id, context.enterprise_id, context.is_enterprise_install)
-        with acting_for(workspace):
+        with services.poller.acks.answering(), acting_for(workspace):
             await next()
 
     register_all(app, services)

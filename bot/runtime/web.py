@@ -253,8 +253,11 @@ def _slack_events(services: RunningServices, bolt: AsyncApp, guard: Guard | None
         reason = _refusal(secret, raw, timestamp, signature)
         if reason:
             return _refused(reason)
-        # Only now, once it is Slack's: a request waiting for its ack holds the poller's steps back.
-        services.poller.slack_waiting()
+        # Only now, once it is Slack's: until it is answered, the jobs' steps and calls wait.
+        with services.poller.acks.answering():
+            return await _answered(request, raw, signature)
+
+    async def _answered(request: web.Request, raw: bytes, signature: str) -> web.Response:
         # Slack signs each delivery afresh (retries included), so the same signature twice is a copy
         # replayed by someone who saw the request. The signature and its age were checked above; this adds
         # the memory a signature check lacks, kept in the database so it holds across restarts.
