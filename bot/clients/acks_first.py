@@ -1,4 +1,4 @@
-"""Acknowledgements first: while requests from Slack arrive, the jobs' own calls wait for a quiet moment.
+"""Acknowledgements first: while Slack's requests are answered, the jobs' own calls wait for a quiet moment.
 
 One event loop serves Slack's requests and the jobs' steps, and asyncio has no priorities. A step that
 posts to Slack or calls Perf in the middle of a burst of commands takes the loop from the acks behind it:
@@ -10,7 +10,7 @@ an ack 3 s, and nobody sees a root message come 25 ms later.
 So a step marks its context (`in_background`, the poller does it for each step and scheduled task, and the
 tasks a step starts inherit it), and every call out of this process from a marked context (a Slack call
 at its turn in the pacer, a Perf request, a video's download) first waits here until no request from Slack
-has arrived for QUIET_SECONDS, and never longer than AT_MOST_SECONDS: a stream of requests that never
+is being answered and none was for QUIET_SECONDS, and never longer than AT_MOST_SECONDS: a stream of requests that never
 pauses holds a job back a moment, not forever. Calls made while answering a request are never marked.
 """
 
